@@ -1,0 +1,96 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "argus",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "argus", targets: ["argus"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Declarative configuration: kong.yml / JSON parsing, Kong's defaults and validation. No I/O but reading the file.
+        .target(
+            name: "ArgusConfig",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Kong's traditional_compatible router compiled into an immutable snapshot. Pure.
+        .target(name: "ArgusRouting", dependencies: ["ArgusConfig"]),
+        // Strict HTTP/1.1 request/response head parsers and body framing on ByteBuffer. Pure.
+        .target(
+            name: "ArgusHTTP",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // The data path: accept, parse, route, forward, stream back.
+        .target(
+            name: "ArgusProxy",
+            dependencies: [
+                "ArgusConfig", "ArgusRouting", "ArgusHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Composition root: listeners, signals, reload, graceful shutdown.
+        .target(
+            name: "ArgusApp",
+            dependencies: [
+                "ArgusConfig", "ArgusProxy", "ArgusHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "argus",
+            dependencies: [
+                "ArgusApp", "ArgusConfig", "ArgusProxy",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "ArgusConfigTests", dependencies: ["ArgusConfig"]),
+        .testTarget(name: "ArgusRoutingTests", dependencies: ["ArgusRouting", "ArgusConfig"]),
+        .testTarget(
+            name: "ArgusHTTPTests",
+            dependencies: ["ArgusHTTP", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "ArgusProxyTests",
+            dependencies: [
+                "ArgusProxy", "ArgusApp", "ArgusConfig", "ArgusHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+    ]
+)
+
+for target in package.targets {
+    target.swiftSettings = (target.swiftSettings ?? []) + strict
+}

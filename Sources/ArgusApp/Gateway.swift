@@ -1,0 +1,178 @@
+import ArgusConfig
+import ArgusProxy
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import UnixSignals
+
+/// The whole gateway as one `Service`: loads the config, binds the proxy, admin and status
+/// listeners, re-reads the config on SIGHUP, and drains in-flight requests on graceful shutdown.
+public final class Gateway: ServiceLifecycle.Service, Sendable {
+    public struct Addresses: Sendable {
+        public var proxy: SocketAddress
+        public var admin: SocketAddress
+        public var status: SocketAddress
+    }
+
+    public let settings: GatewaySettings
+    private let logger: Logger
+    private let group: MultiThreadedEventLoopGroup
+    private let store: SnapshotStore
+    private let proxy: ProxyServer
+    private let admin = ControlServer()
+    private let status = ControlServer()
+    private let nodeID: String
+    private let started = NIOLockedValueBox(false)
+
+    /// Loads and validates the config; throws `StartupError` with the reason when it can not.
+    public init(settings: GatewaySettings, logger: Logger) throws(StartupError) {
+        self.settings = settings
+        self.logger = logger
+        let config: DeclarativeConfig
+        if let path = settings.configPath {
+            do {
+                config = try ConfigLoader.load(file: path)
+            } catch {
+                throw StartupError("invalid configuration:\n\(error.description)")
+            }
+        } else {
+            config = .empty
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw StartupError("cannot create data directory '\(settings.dataDirectory)': \(error.localizedDescription)")
+        }
+        nodeID = Self.loadNodeID(dataDirectory: settings.dataDirectory)
+        store = SnapshotStore(ConfigSnapshot(config: config))
+        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, settings.workers))
+        proxy = ProxyServer(group: group, store: store, settings: settings.proxy, logger: logger)
+        logger.info("configuration loaded", metadata: ["config": "\(settings.configPath ?? "(embedded default)")", "summary": "\(config.summary)"])
+    }
+
+    /// Binds every listener. Throws `StartupError` (e.g. port in use) naming the listener.
+    @discardableResult
+    public func start() async throws(StartupError) -> Addresses {
+        func bind(_ name: String, _ address: ListenAddress, _ body: () async throws -> SocketAddress) async throws(StartupError) -> SocketAddress {
+            do {
+                let bound = try await body()
+                logger.info("listening", metadata: ["listener": "\(name)", "address": "\(bound)"])
+                return bound
+            } catch {
+                throw StartupError("cannot listen on \(address) (\(name)): \(Self.describe(error))")
+            }
+        }
+        let proxyAddress = try await bind("proxy", settings.proxyListen) {
+            try await proxy.bind(host: settings.proxyListen.host, port: settings.proxyListen.port)
+        }
+        let adminAddress = try await bind("admin", settings.adminListen) {
+            try await admin.bind(group: group, address: settings.adminListen) { [self] in self.adminResponse($0) }
+        }
+        let statusAddress = try await bind("status", settings.statusListen) {
+            try await status.bind(group: group, address: settings.statusListen) { [self] in self.statusResponse($0) }
+        }
+        started.withLockedValue { $0 = true }
+        return Addresses(proxy: proxyAddress, admin: adminAddress, status: statusAddress)
+    }
+
+    public func run() async throws {
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                for await _ in hangups.cancelOnGracefulShutdown() {
+                    _ = self.reload()
+                }
+            }
+            try? await gracefulShutdown()
+            tasks.cancelAll()
+        }
+        await shutdown()
+    }
+
+    /// Re-reads the config file. A valid file replaces the running configuration atomically (requests
+    /// in flight finish on the old one); an invalid one is rejected and the old one keeps serving.
+    @discardableResult
+    public func reload() -> Bool {
+        guard let path = settings.configPath else {
+            logger.notice("reload requested but no config file was given; nothing to do")
+            return false
+        }
+        do {
+            let config = try ConfigLoader.load(file: path)
+            store.replace(with: ConfigSnapshot(config: config))
+            logger.notice("configuration reloaded", metadata: ["config": "\(path)", "summary": "\(config.summary)"])
+            return true
+        } catch {
+            for problem in error.errors {
+                logger.error("configuration rejected, keeping the running one", metadata: ["error": "\(problem)"])
+            }
+            return false
+        }
+    }
+
+    /// Stops accepting, drains in-flight requests (bounded by `drainTimeout`), stops the event loops.
+    public func shutdown() async {
+        logger.info("shutting down", metadata: ["drain_timeout_ms": "\(settings.drainTimeout.nanoseconds / 1_000_000)"])
+        await admin.close()
+        await status.close()
+        await proxy.shutdown(drainTimeout: settings.drainTimeout)
+        try? await group.shutdownGracefully()
+        logger.info("stopped")
+    }
+
+    public var proxyStats: ProxyStats { proxy.stats }
+
+    // MARK: - Control endpoints
+
+    private func adminResponse(_ request: ControlRequest) -> ControlResponse {
+        switch (request.method, request.path) {
+        case ("GET", "/"), ("HEAD", "/"):
+            return .json(200, NodeInfo.json(nodeID: nodeID, settings: settings))
+        case ("GET", "/status"), ("HEAD", "/status"):
+            return .json(200, statusJSON())
+        default:
+            return .json(404, "{\"message\":\"Not found\"}")
+        }
+    }
+
+    private func statusResponse(_ request: ControlRequest) -> ControlResponse {
+        switch (request.method, request.path) {
+        case ("GET", "/status"):
+            return .json(200, statusJSON())
+        case ("GET", "/status/ready"):
+            return started.withLockedValue { $0 }
+                ? .json(200, "{\"message\":\"ready\"}") : .json(503, "{\"message\":\"not ready\"}")
+        default:
+            return .json(404, "{\"message\":\"Not found\"}")
+        }
+    }
+
+    private func statusJSON() -> String {
+        let stats = proxy.stats
+        let server: [String: Int] = [
+            "connections_accepted": stats.connectionsAccepted, "connections_handled": stats.connectionsAccepted,
+            "connections_active": stats.connectionsActive, "total_requests": stats.totalRequests,
+        ]
+        let body: [String: Any] = ["server": server, "configuration": ["summary": store.snapshot.config.summary]]
+        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private static func loadNodeID(dataDirectory: String) -> String {
+        let path = dataDirectory + "/node_id"
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8), UUID(uuidString: existing.trimmingCharacters(in: .whitespacesAndNewlines)) != nil {
+            return existing.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        }
+        let id = UUID().uuidString.lowercased()
+        try? id.write(toFile: path, atomically: true, encoding: .utf8)
+        return id
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let io = error as? IOError { return io.description }
+        return "\(error)"
+    }
+}

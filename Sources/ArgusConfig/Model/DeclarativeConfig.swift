@@ -1,0 +1,38 @@
+/// A whole validated declarative configuration (`kong.yml`), every nested entity flattened into
+/// its own list with foreign keys resolved to ids. Lists keep the order the file gave.
+public struct DeclarativeConfig: Sendable, Equatable {
+    public var formatVersion: String
+    public var services: [Service]
+    public var routes: [Route]
+    public var consumers: [Consumer]
+    public var plugins: [Plugin]
+    public var upstreams: [Upstream]
+    public var targets: [Target]
+    public var credentials: [Credential]
+
+    public init(
+        formatVersion: String = "3.0", services: [Service] = [], routes: [Route] = [], consumers: [Consumer] = [],
+        plugins: [Plugin] = [], upstreams: [Upstream] = [], targets: [Target] = [], credentials: [Credential] = []
+    ) {
+        self.formatVersion = formatVersion
+        self.services = services
+        self.routes = routes
+        self.consumers = consumers
+        self.plugins = plugins
+        self.upstreams = upstreams
+        self.targets = targets
+        self.credentials = credentials
+    }
+
+    /// An empty configuration: every request answers 404 `no Route matched with those values`.
+    public static let empty = DeclarativeConfig()
+
+    /// One line for logs and `argus config validate`: "2 services, 3 routes, ...".
+    public var summary: String {
+        func n(_ count: Int, _ word: String) -> String { "\(count) \(word)\(count == 1 ? "" : "s")" }
+        return [
+            n(services.count, "service"), n(routes.count, "route"), n(consumers.count, "consumer"),
+            n(plugins.count, "plugin"), n(upstreams.count, "upstream"), n(targets.count, "target"),
+        ].joined(separator: ", ")
+    }
+}

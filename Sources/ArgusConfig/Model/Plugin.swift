@@ -1,0 +1,35 @@
+/// A Kong Plugin instance (kong-compat §1.4). Null service/route/consumer everywhere means global.
+public struct Plugin: Sendable, Equatable {
+    public var id: String
+    public var createdAt: Int
+    public var updatedAt: Int
+    public var name: String
+    public var instanceName: String?
+    /// The plugin's config record with the plugin schema's defaults filled in.
+    public var config: JSONValue
+    public var serviceID: String?
+    public var routeID: String?
+    public var consumerID: String?
+    public var protocols: [String]
+    public var enabled: Bool
+    public var tags: [String]?
+
+    public init(
+        id: String, createdAt: Int = 0, updatedAt: Int = 0, name: String, instanceName: String? = nil,
+        config: JSONValue = .object([:]), serviceID: String? = nil, routeID: String? = nil, consumerID: String? = nil,
+        protocols: [String] = ["grpc", "grpcs", "http", "https"], enabled: Bool = true, tags: [String]? = nil
+    ) {
+        self.id = id
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.name = name
+        self.instanceName = instanceName
+        self.config = config
+        self.serviceID = serviceID
+        self.routeID = routeID
+        self.consumerID = consumerID
+        self.protocols = protocols
+        self.enabled = enabled
+        self.tags = tags
+    }
+}

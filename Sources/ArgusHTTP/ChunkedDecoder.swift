@@ -1,0 +1,108 @@
+import NIOCore
+
+/// Incremental decoder of the chunked transfer coding (RFC 9112 §7.1). Strict: hex sizes only,
+/// CRLF only, no control bytes in extensions; trailers are read and dropped.
+public struct ChunkedDecoder: Sendable {
+    private enum State: Sendable {
+        case size(value: Int, digits: Int)
+        case extensions
+        case sizeLF
+        case data(remaining: Int)
+        case dataCR
+        case dataLF
+        case trailerLineStart
+        case trailerLine(length: Int)
+        case trailerLF(empty: Bool)
+        case done
+    }
+
+    private var state: State = .size(value: 0, digits: 0)
+    public private(set) var isComplete = false
+    private var trailerBytes = 0
+
+    public init() {}
+
+    /// Decodes as much of `buffer` as possible, calling `emit` with each slice of payload.
+    /// Stops after the last chunk's final CRLF, leaving any following bytes in `buffer`.
+    public mutating func decode(_ buffer: inout ByteBuffer, emit: (ByteBuffer) -> Void) throws(HTTPParseError) {
+        while buffer.readableBytes > 0 {
+            if case .data(let remaining) = state {
+                let take = min(remaining, buffer.readableBytes)
+                emit(buffer.readSlice(length: take)!)
+                state = remaining == take ? .dataCR : .data(remaining: remaining - take)
+                continue
+            }
+            if case .done = state { return }
+            let byte = buffer.readInteger(as: UInt8.self)!
+            try step(byte)
+        }
+    }
+
+    private mutating func step(_ byte: UInt8) throws(HTTPParseError) {
+        switch state {
+        case .size(let value, let digits):
+            let hex = ASCII.hexValue[Int(byte)]
+            if hex >= 0 {
+                guard digits < 15 else { throw .badChunk }
+                state = .size(value: value << 4 | Int(hex), digits: digits + 1)
+            } else if digits > 0 && byte == ASCII.cr {
+                state = .sizeLF
+                pendingSize = value
+            } else if digits > 0 && (byte == ASCII.semicolon || byte == ASCII.space || byte == ASCII.tab) {
+                state = .extensions
+                pendingSize = value
+            } else {
+                throw .badChunk
+            }
+        case .extensions:
+            if byte == ASCII.cr {
+                state = .sizeLF
+            } else if byte != ASCII.tab && (byte < 32 || byte == 127) {
+                throw .badChunk
+            }
+        case .sizeLF:
+            guard byte == ASCII.lf else { throw .badChunk }
+            state = pendingSize == 0 ? .trailerLineStart : .data(remaining: pendingSize)
+        case .data:
+            preconditionFailure("data is consumed in decode")
+        case .dataCR:
+            guard byte == ASCII.cr else { throw .badChunk }
+            state = .dataLF
+        case .dataLF:
+            guard byte == ASCII.lf else { throw .badChunk }
+            state = .size(value: 0, digits: 0)
+        case .trailerLineStart:
+            state = byte == ASCII.cr ? .trailerLF(empty: true) : try trailerByte(byte, length: 0)
+        case .trailerLine(let length):
+            state = byte == ASCII.cr ? .trailerLF(empty: false) : try trailerByte(byte, length: length)
+        case .trailerLF(let empty):
+            guard byte == ASCII.lf else { throw .badChunk }
+            if empty {
+                state = .done
+                isComplete = true
+            } else {
+                state = .trailerLineStart
+            }
+        case .done:
+            break
+        }
+    }
+
+    private mutating func trailerByte(_ byte: UInt8, length: Int) throws(HTTPParseError) -> State {
+        trailerBytes += 1
+        guard trailerBytes <= 16384, byte == ASCII.tab || (byte >= 32 && byte != 127) else { throw .badChunk }
+        return .trailerLine(length: length + 1)
+    }
+
+    private var pendingSize = 0
+}
+
+/// Writes the chunked framing around payload the proxy forwards.
+public enum ChunkedEncoder {
+    public static func writeChunkHeader(_ size: Int, into buffer: inout ByteBuffer) {
+        buffer.writeString(String(size, radix: 16))
+        buffer.writeStaticString("\r\n")
+    }
+
+    public static let lastChunk: StaticString = "0\r\n\r\n"
+}

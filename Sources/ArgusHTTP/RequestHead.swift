@@ -1,0 +1,84 @@
+import NIOCore
+
+/// A parsed request head: the raw bytes plus offsets into them. Nothing is copied into Strings
+/// unless the proxy asks for one (the router needs the method, host and path).
+public struct RequestHead: Sendable {
+    /// The head's bytes, request line to the final empty line inclusive.
+    public let bytes: ByteBuffer
+    public let method: Range<Int>
+    public let target: Range<Int>
+    /// The path part of the target (origin-form, or the path of an absolute-form target).
+    public let path: Range<Int>
+    /// The query including its leading `?`, empty range when absent.
+    public let query: Range<Int>
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    public let minorVersion: Int
+    public let fields: [HeaderField]
+    public let framing: BodyFraming
+    /// The client asked to keep the connection open (HTTP/1.1 default, or 1.0 with keep-alive).
+    public let keepAlive: Bool
+    public let expectContinue: Bool
+    /// Host without port, from the absolute-form target or the Host header; empty when absent (HTTP/1.0).
+    public let host: Range<Int>
+    /// The port given in the Host header or target, nil when absent.
+    public let hostPort: Int?
+    /// Lower-cased names listed in `Connection` other than keep-alive/close/upgrade: stripped when forwarding.
+    public let connectionNominated: [String]
+
+    public func string(_ range: Range<Int>) -> String {
+        bytes.getString(at: bytes.readerIndex + range.lowerBound, length: range.count) ?? ""
+    }
+
+    public var methodString: String { string(method) }
+    public var hostString: String { string(host) }
+    public var isHEAD: Bool {
+        method.count == 4 && bytes.withUnsafeReadableBytes { $0[method.lowerBound] == UInt8(ascii: "H") }
+    }
+
+    /// Values of every header with this name, as Strings (for the router's header conditions and plugins).
+    public func values(of name: HeaderName) -> [String] {
+        fields.lazy.filter { $0.name == name }.map { string($0.valueStart..<($0.valueStart + $0.valueLength)) }
+    }
+
+    /// Values of the headers whose name equals `lowercasedName` (any case in the request).
+    public func values(forLowercasedName lowercasedName: String) -> [String] {
+        var result: [String] = []
+        let wanted = Array(lowercasedName.utf8)
+        bytes.withUnsafeReadableBytes { raw in
+            for field in fields where field.nameLength == wanted.count {
+                var same = true
+                for i in 0..<wanted.count where ASCII.lower(raw[field.nameStart + i]) != wanted[i] {
+                    same = false
+                    break
+                }
+                if same {
+                    result.append(String(decoding: UnsafeRawBufferPointer(rebasing: raw[field.valueStart..<(field.valueStart + field.valueLength)]), as: UTF8.self))
+                }
+            }
+        }
+        return result
+    }
+
+    /// The value of the first header with this name.
+    public func firstValue(of name: HeaderName) -> String? {
+        guard let field = fields.first(where: { $0.name == name }) else { return nil }
+        return string(field.valueStart..<(field.valueStart + field.valueLength))
+    }
+
+    /// True when `field`'s name is nominated by the Connection header.
+    public func isNominated(_ field: HeaderField) -> Bool {
+        guard !connectionNominated.isEmpty, field.name == .other else { return false }
+        return bytes.withUnsafeReadableBytes { raw in
+            connectionNominated.contains { token in
+                let utf8 = token.utf8
+                guard utf8.count == field.nameLength else { return false }
+                var i = field.nameStart
+                for byte in utf8 {
+                    if ASCII.lower(raw[i]) != byte { return false }
+                    i += 1
+                }
+                return true
+            }
+        }
+    }
+}

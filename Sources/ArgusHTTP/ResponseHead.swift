@@ -1,0 +1,39 @@
+import NIOCore
+
+/// A parsed response head from an upstream, as offsets into its bytes.
+public struct ResponseHead: Sendable {
+    public let bytes: ByteBuffer
+    public let status: Int
+    public let minorVersion: Int
+    public let fields: [HeaderField]
+    public let framing: BodyFraming
+    /// False when the upstream connection must not be reused after this response.
+    public let keepAlive: Bool
+    /// Lower-cased names listed in the upstream's `Connection`: stripped before the client sees them.
+    public let connectionNominated: [String]
+
+    public func string(_ range: Range<Int>) -> String {
+        bytes.getString(at: bytes.readerIndex + range.lowerBound, length: range.count) ?? ""
+    }
+
+    public func firstValue(of name: HeaderName) -> String? {
+        guard let field = fields.first(where: { $0.name == name }) else { return nil }
+        return string(field.valueStart..<(field.valueStart + field.valueLength))
+    }
+
+    public func isNominated(_ field: HeaderField) -> Bool {
+        guard !connectionNominated.isEmpty, field.name == .other else { return false }
+        return bytes.withUnsafeReadableBytes { raw in
+            connectionNominated.contains { token in
+                let utf8 = token.utf8
+                guard utf8.count == field.nameLength else { return false }
+                var i = field.nameStart
+                for byte in utf8 {
+                    if ASCII.lower(raw[i]) != byte { return false }
+                    i += 1
+                }
+                return true
+            }
+        }
+    }
+}

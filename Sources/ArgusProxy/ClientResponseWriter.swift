@@ -1,0 +1,74 @@
+import ArgusHTTP
+import NIOCore
+
+/// Writes the response head the client gets for a proxied response (kong-compat §4.1): the
+/// upstream's header lines copied as bytes, minus hop-by-hop ones, plus Kong's headers.
+enum ClientResponseWriter {
+    /// How the body is framed towards the client.
+    enum Framing {
+        case none
+        /// Upstream Content-Length passed through.
+        case passthrough
+        /// Re-encoded as chunked (upstream chunked or close-delimited, HTTP/1.1 client).
+        case chunked
+        /// Until Argus closes the connection (HTTP/1.0 client).
+        case untilClose
+    }
+
+    static func framing(for upstream: BodyFraming, clientMinorVersion: Int) -> Framing {
+        switch upstream {
+        case .none: return .none
+        case .length: return .passthrough
+        case .chunked, .untilClose: return clientMinorVersion == 1 ? .chunked : .untilClose
+        }
+    }
+
+    struct Context {
+        var framing: Framing
+        var keepAlive: Bool
+        var clientMinorVersion: Int
+        var serverToken: String
+        var upstreamLatencyMs: Int
+        var proxyLatencyMs: Int
+        var requestID: RequestID
+    }
+
+    static func write(_ head: ResponseHead, _ ctx: Context, into out: inout ByteBuffer) {
+        var sawServer = false
+        head.bytes.withUnsafeReadableBytes { raw in
+            // Status line: our version, the upstream's code and reason.
+            var lineEnd = 12
+            while raw[lineEnd] != UInt8(ascii: "\r") { lineEnd += 1 }
+            out.writeStaticString(ctx.clientMinorVersion == 1 ? "HTTP/1.1" : "HTTP/1.0")
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[8..<lineEnd]))
+            out.writeStaticString("\r\n")
+            for field in head.fields {
+                if field.name.isHopByHop || head.isNominated(field) { continue }
+                if field.name == .contentLength && ctx.framing != .passthrough && ctx.framing != .none { continue }
+                if field.name == .server { sawServer = true }
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.lineRange]))
+                out.writeStaticString("\r\n")
+            }
+        }
+        if ctx.framing == .chunked { out.writeStaticString("Transfer-Encoding: chunked\r\n") }
+        if !ctx.keepAlive {
+            out.writeStaticString("Connection: close\r\n")
+        } else if ctx.clientMinorVersion == 0 {
+            out.writeStaticString("Connection: keep-alive\r\n")
+        }
+        if !sawServer {
+            out.writeStaticString("Server: ")
+            out.writeString(ctx.serverToken)
+            out.writeStaticString("\r\n")
+        }
+        out.writeStaticString("Via: 1.1 ")
+        out.writeString(ctx.serverToken)
+        out.writeStaticString("\r\nX-Kong-Upstream-Latency: ")
+        out.writeString(String(ctx.upstreamLatencyMs))
+        out.writeStaticString("\r\nX-Kong-Proxy-Latency: ")
+        out.writeString(String(ctx.proxyLatencyMs))
+        out.writeStaticString("\r\nX-Kong-Request-Id: ")
+        UpstreamRequestWriter.writeRequestID(ctx.requestID, into: &out)
+        out.writeStaticString("\r\n\r\n")
+    }
+}

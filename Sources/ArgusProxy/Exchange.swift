@@ -1,0 +1,75 @@
+import ArgusConfig
+import ArgusHTTP
+import ArgusRouting
+import NIOCore
+
+/// One request from head to last response byte: what was asked, where it goes, and how far it got.
+final class Exchange {
+    let head: RequestHead
+    let requestID: RequestID
+    let received: NIODeadline
+    let match: RouteMatch
+    let service: Service
+    let balancer: UpstreamBalancer?
+    /// The request head as it goes upstream, kept for a retry.
+    var upstreamHead: ByteBuffer
+    var target: PoolKey
+
+    // Request side.
+    var requestFraming: BodyFraming
+    var chunkedDecoder = ChunkedDecoder()
+    var requestBodyBytes = 0
+    var requestComplete = false
+    /// Some body bytes were taken from the client: the request can no longer be replayed.
+    var bodyConsumed = false
+
+    // Upstream side.
+    var upstream: UpstreamHandler?
+    var tries = 0
+    var headSentAt: NIODeadline?
+    var lastUpstreamActivity = NIODeadline.now()
+    var writeBlockedSince: NIODeadline?
+    var timer: Scheduled<Void>?
+
+    // Response side.
+    var responseStarted = false
+    var responseFraming: ClientResponseWriter.Framing = .none
+    var status = 0
+
+    init(
+        head: RequestHead, requestID: RequestID, received: NIODeadline, match: RouteMatch, service: Service,
+        balancer: UpstreamBalancer?, upstreamHead: ByteBuffer, target: PoolKey
+    ) {
+        self.head = head
+        self.requestID = requestID
+        self.received = received
+        self.match = match
+        self.service = service
+        self.balancer = balancer
+        self.upstreamHead = upstreamHead
+        self.target = target
+        self.requestFraming = head.framing
+        if case .none = head.framing { requestComplete = true }
+    }
+
+    /// nginx's rule (`proxy_next_upstream` without `non_idempotent`): POST, LOCK and PATCH are never
+    /// sent twice; other methods may be retried if the body was not consumed.
+    var isReplayable: Bool {
+        if bodyConsumed { return false }
+        return head.bytes.withUnsafeReadableBytes { raw in
+            let m = head.method
+            switch m.count {
+            case 4:
+                return !(raw[m.lowerBound] == UInt8(ascii: "P") && raw[m.lowerBound + 1] == UInt8(ascii: "O"))
+                    && !(raw[m.lowerBound] == UInt8(ascii: "L") && raw[m.lowerBound + 1] == UInt8(ascii: "O"))
+            case 5:
+                return !(raw[m.lowerBound] == UInt8(ascii: "P") && raw[m.lowerBound + 1] == UInt8(ascii: "A"))
+            default:
+                return true
+            }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension Exchange: Sendable {}

@@ -1,0 +1,64 @@
+/// A response Argus makes itself rather than proxying, with Kong's status and message (kong-compat §4.3).
+public struct GatewayError: Sendable, Equatable {
+    public var status: Int
+    public var message: String
+    /// nginx's error_page answers (502, 504) default to text/plain when the client sent no Accept;
+    /// `kong.response.error` answers default to JSON.
+    public var plainByDefault: Bool
+    /// Extra response headers, e.g. `Connection: Upgrade` for 426.
+    public var headers: [(String, String)] = []
+
+    public static func == (lhs: GatewayError, rhs: GatewayError) -> Bool {
+        lhs.status == rhs.status && lhs.message == rhs.message
+    }
+
+    public static let noRoute = GatewayError(status: 404, message: "no Route matched with those values", plainByDefault: false)
+    public static let noService = GatewayError(status: 503, message: "no Service found with those values", plainByDefault: false)
+    public static let noPeer = GatewayError(
+        status: 503, message: "failure to get a peer from the ring-balancer", plainByDefault: false)
+    public static let badGateway = GatewayError(
+        status: 502, message: "An invalid response was received from the upstream server", plainByDefault: true)
+    public static let gatewayTimeout = GatewayError(
+        status: 504, message: "The upstream server is timing out", plainByDefault: true)
+    public static let nameResolutionFailed = GatewayError(status: 503, message: "name resolution failed", plainByDefault: false)
+    public static let internalError = GatewayError(status: 500, message: "An unexpected error occurred", plainByDefault: false)
+    public static let useHTTPS = GatewayError(
+        status: 426, message: "Please use HTTPS protocol", plainByDefault: false,
+        headers: [("Connection", "Upgrade"), ("Upgrade", "TLS/1.2, HTTP/1.1")])
+    public static let payloadTooLarge = GatewayError(
+        status: 413, message: "Request Entity Too Large", plainByDefault: true)
+
+    public static func badRequest(_ reason: String, status: Int = 400) -> GatewayError {
+        GatewayError(status: status, message: reason, plainByDefault: false)
+    }
+}
+
+/// Reason phrases for the statuses Argus writes itself.
+enum ReasonPhrase {
+    static func of(_ status: Int) -> String {
+        switch status {
+        case 100: return "Continue"
+        case 200: return "OK"
+        case 204: return "No Content"
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 408: return "Request Timeout"
+        case 413: return "Payload Too Large"
+        case 414: return "URI Too Long"
+        case 417: return "Expectation Failed"
+        case 426: return "Upgrade Required"
+        case 429: return "Too Many Requests"
+        case 431: return "Request Header Fields Too Large"
+        case 500: return "Internal Server Error"
+        case 501: return "Not Implemented"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        case 505: return "HTTP Version Not Supported"
+        default: return "Unknown"
+        }
+    }
+}

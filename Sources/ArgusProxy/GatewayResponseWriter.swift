@@ -1,0 +1,93 @@
+import ArgusHTTP
+import NIOCore
+
+/// Writes a gateway-made response (error or otherwise) in Kong's format: JSON by default, or the
+/// format the client's `Accept` asks for (JSON, HTML, XML, plain text).
+enum GatewayResponseWriter {
+    enum Format { case json, html, xml, plain }
+
+    static func format(accept: String?, plainByDefault: Bool) -> Format {
+        guard let accept = accept?.lowercased(), !accept.isEmpty else { return plainByDefault ? .plain : .json }
+        if accept.contains("application/json") { return .json }
+        if accept.contains("text/html") { return .html }
+        if accept.contains("application/xml") || accept.contains("text/xml") { return .xml }
+        if accept.contains("text/plain") { return .plain }
+        return plainByDefault ? .plain : .json
+    }
+
+    static func body(_ error: GatewayError, requestID: String, format: Format) -> (contentType: String, body: String) {
+        switch format {
+        case .json:
+            return ("application/json; charset=utf-8",
+                "{\n  \"message\":\"\(jsonEscape(error.message))\",\n  \"request_id\":\"\(requestID)\"\n}")
+        case .plain:
+            return ("text/plain; charset=utf-8", "\(error.message)\nrequest_id: \(requestID)\n")
+        case .html:
+            let text = htmlEscape(error.message)
+            return ("text/html; charset=utf-8",
+                "<!doctype html>\n<html>\n  <head>\n    <meta charset=\"utf-8\">\n    <title>Error</title>\n  </head>\n"
+                    + "  <body>\n    <h1>Error</h1>\n    <p>\(text).</p>\n    <p>request_id: \(requestID)</p>\n  </body>\n</html>\n")
+        case .xml:
+            return ("application/xml; charset=utf-8",
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<error>\n  <message>\(htmlEscape(error.message))</message>\n"
+                    + "  <requestid>\(requestID)</requestid>\n</error>\n")
+        }
+    }
+
+    /// Writes status line, headers and body of a gateway response into `buffer`.
+    static func write(
+        _ error: GatewayError, requestID: String, accept: String?, isHEAD: Bool, keepAlive: Bool, date: String,
+        serverToken: String, latencyMs: Int, into buffer: inout ByteBuffer
+    ) {
+        let (contentType, body) = body(error, requestID: requestID, format: format(accept: accept, plainByDefault: error.plainByDefault))
+        buffer.writeString("HTTP/1.1 \(error.status) \(ReasonPhrase.of(error.status))\r\n")
+        buffer.writeString("Date: \(date)\r\nContent-Type: \(contentType)\r\n")
+        buffer.writeString("Content-Length: \(body.utf8.count)\r\n")
+        buffer.writeString(keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n")
+        for (name, value) in error.headers where !(name == "Connection" && !keepAlive) {
+            buffer.writeString("\(name): \(value)\r\n")
+        }
+        buffer.writeString("X-Kong-Response-Latency: \(latencyMs)\r\nServer: \(serverToken)\r\n")
+        buffer.writeString("X-Kong-Request-Id: \(requestID)\r\n\r\n")
+        if !isHEAD { buffer.writeString(body) }
+    }
+
+    static func jsonEscape(_ s: String) -> String {
+        var out = ""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    out += String(format: scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out
+    }
+
+    static func htmlEscape(_ s: String) -> String {
+        s.replacingAll("&", "&amp;").replacingAll("<", "&lt;").replacingAll(">", "&gt;").replacingAll("\"", "&quot;")
+    }
+}
+
+extension String {
+    init(format value: UInt32) {
+        let hex = String(value, radix: 16)
+        self = "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+    }
+
+    func replacingAll(_ target: Character, _ replacement: String) -> String {
+        var out = ""
+        for c in self {
+            if c == target { out += replacement } else { out.append(c) }
+        }
+        return out
+    }
+}

@@ -1,0 +1,99 @@
+import ArgusConfig
+import Atomics
+import Logging
+import NIOCore
+
+/// Everything the data path needs on one event loop: the cached config snapshot, the upstream
+/// pool, the request-id generator, the date cache and the open connections. Touched only from
+/// its own loop, so nothing in it is locked.
+final class LoopContext {
+    let eventLoop: any EventLoop
+    let store: SnapshotStore
+    let settings: ProxySettings
+    let stats: ProxyStats
+    let logger: Logger
+    let pool: UpstreamPool
+    private var cached: ConfigSnapshot
+    private var ids = RequestIDGenerator()
+    private var date = HTTPDate()
+    private var connections: [ObjectIdentifier: ProxyHandler] = [:]
+    private(set) var quiescing = false
+
+    init(eventLoop: any EventLoop, store: SnapshotStore, settings: ProxySettings, stats: ProxyStats, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.store = store
+        self.settings = settings
+        self.stats = stats
+        self.logger = logger
+        self.pool = UpstreamPool(eventLoop: eventLoop, settings: settings)
+        self.cached = store.snapshot
+    }
+
+    /// The configuration a new request uses.
+    @inline(__always)
+    func snapshot() -> ConfigSnapshot {
+        let current = store.refresh(cached)
+        if current !== cached { cached = current }
+        return current
+    }
+
+    @inline(__always)
+    func nextRequestID() -> RequestID { ids.next() }
+
+    func httpDate() -> String { date.current() }
+
+    func register(_ handler: ProxyHandler) {
+        connections[ObjectIdentifier(handler)] = handler
+        stats.connectionOpened()
+    }
+
+    func unregister(_ handler: ProxyHandler) {
+        if connections.removeValue(forKey: ObjectIdentifier(handler)) != nil {
+            stats.connectionClosed()
+        }
+    }
+
+    var openConnections: Int { connections.count }
+
+    /// Graceful shutdown: idle connections close now, busy ones after their current response.
+    func quiesce() {
+        quiescing = true
+        for handler in connections.values { handler.quiesce() }
+        pool.closeAll()
+    }
+
+    /// End of the drain period: close whatever is left.
+    func closeAll() {
+        for handler in connections.values { handler.forceClose() }
+        pool.closeAll()
+    }
+}
+
+@available(*, unavailable)
+extension LoopContext: Sendable {}
+
+/// Counters of the proxy listener, shared by all loops (relaxed atomics), read by `/status` and metrics.
+public final class ProxyStats: Sendable {
+    private let accepted = ManagedAtomic<Int>(0)
+    private let active = ManagedAtomic<Int>(0)
+    private let requests = ManagedAtomic<Int>(0)
+
+    public init() {}
+
+    func connectionOpened() {
+        accepted.wrappingIncrement(ordering: .relaxed)
+        active.wrappingIncrement(ordering: .relaxed)
+    }
+
+    func connectionClosed() {
+        active.wrappingDecrement(ordering: .relaxed)
+    }
+
+    func requestStarted() {
+        requests.wrappingIncrement(ordering: .relaxed)
+    }
+
+    public var connectionsAccepted: Int { accepted.load(ordering: .relaxed) }
+    public var connectionsActive: Int { active.load(ordering: .relaxed) }
+    public var totalRequests: Int { requests.load(ordering: .relaxed) }
+}

@@ -1,0 +1,91 @@
+import Logging
+import NIOCore
+import NIOConcurrencyHelpers
+import NIOPosix
+
+/// The proxy listener: accepts client connections on every event loop of the group and hands
+/// each to a `ProxyHandler` bound to that loop's `LoopContext`.
+public final class ProxyServer: Sendable {
+    private let group: MultiThreadedEventLoopGroup
+    private let contexts: [ObjectIdentifier: NIOLoopBoundBox<LoopContext?>]
+    private let store: SnapshotStore
+    private let settings: ProxySettings
+    private let logger: Logger
+    public let stats: ProxyStats
+    private let channels = NIOLockedValueBox<[any Channel]>([])
+
+    public init(group: MultiThreadedEventLoopGroup, store: SnapshotStore, settings: ProxySettings, logger: Logger) {
+        self.group = group
+        self.store = store
+        self.settings = settings
+        self.logger = logger
+        let stats = ProxyStats()
+        self.stats = stats
+        var contexts: [ObjectIdentifier: NIOLoopBoundBox<LoopContext?>] = [:]
+        for loop in group.makeIterator() {
+            contexts[ObjectIdentifier(loop)] = .makeEmptyBox(valueType: LoopContext.self, eventLoop: loop)
+        }
+        self.contexts = contexts
+    }
+
+    /// The loop's context, created on first use on that loop.
+    private func context(on loop: any EventLoop) -> LoopContext {
+        let box = contexts[ObjectIdentifier(loop)]!
+        if let existing = box.value { return existing }
+        let created = LoopContext(eventLoop: loop, store: store, settings: settings, stats: stats, logger: logger)
+        box.value = created
+        return created
+    }
+
+    /// Binds a listener and starts accepting. Returns the bound address (useful with port 0).
+    public func bind(host: String, port: Int) async throws -> SocketAddress {
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let loopContext = self.context(on: channel.eventLoop)
+                    let port = channel.localAddress?.port ?? 0
+                    try channel.pipeline.syncOperations.addHandler(ProxyHandler(loop: loopContext, listenerPort: port))
+                }
+            }
+            .bind(host: host, port: port).get()
+        channels.withLockedValue { $0.append(channel) }
+        return channel.localAddress!
+    }
+
+    /// Stops accepting, lets in-flight requests finish for up to `drainTimeout`, then closes the rest.
+    public func shutdown(drainTimeout: TimeAmount) async {
+        let listening = channels.withLockedValue { list in
+            defer { list.removeAll() }
+            return list
+        }
+        for channel in listening { try? await channel.close() }
+        await forEachContext { $0.quiesce() }
+        let deadline = NIODeadline.now() + drainTimeout
+        while NIODeadline.now() < deadline {
+            if await openConnections() == 0 { break }
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
+        await forEachContext { $0.closeAll() }
+    }
+
+    /// Client connections open across all loops.
+    public func openConnections() async -> Int {
+        var total = 0
+        for loop in group.makeIterator() {
+            let box = contexts[ObjectIdentifier(loop)]!
+            total += (try? await loop.submit { box.value?.openConnections ?? 0 }.get()) ?? 0
+        }
+        return total
+    }
+
+    private func forEachContext(_ body: @escaping @Sendable (LoopContext) -> Void) async {
+        for loop in group.makeIterator() {
+            let box = contexts[ObjectIdentifier(loop)]!
+            try? await loop.submit { if let context = box.value { body(context) } }.get()
+        }
+    }
+}

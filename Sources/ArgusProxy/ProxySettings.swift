@@ -1,0 +1,36 @@
+import NIOCore
+
+/// Settings of the proxy listener that do not come from the declarative config (kong.conf's part).
+public struct ProxySettings: Sendable {
+    /// Peers whose X-Forwarded-* / X-Real-IP headers are trusted (kong.conf `trusted_ips`).
+    public var trustedIPs: TrustedIPs
+    /// Product token in `Via` and `Server` (Kong: `kong/3.9.0`).
+    public var serverToken: String
+    /// Close a client connection that sends nothing for this long (nginx `keepalive_timeout`, `client_header_timeout`).
+    public var clientIdleTimeout: TimeAmount
+    /// Upstream keep-alive pool (kong.conf `upstream_keepalive_*`).
+    public var upstreamIdleTimeout: TimeAmount
+    public var upstreamMaxRequestsPerConnection: Int
+    public var upstreamPoolSizePerTarget: Int
+    public var maxRequestLineLength: Int
+    public var maxHeadLength: Int
+    /// Largest request body accepted (413 past it); 0 means unlimited (nginx `client_max_body_size 0`, Kong's default).
+    public var maxRequestBodySize: Int
+
+    public init(
+        trustedIPs: TrustedIPs = TrustedIPs(), serverToken: String = "argus/0.1.0",
+        clientIdleTimeout: TimeAmount = .seconds(60), upstreamIdleTimeout: TimeAmount = .seconds(60),
+        upstreamMaxRequestsPerConnection: Int = 10000, upstreamPoolSizePerTarget: Int = 512,
+        maxRequestLineLength: Int = 8192, maxHeadLength: Int = 32768, maxRequestBodySize: Int = 0
+    ) {
+        self.trustedIPs = trustedIPs
+        self.serverToken = serverToken
+        self.clientIdleTimeout = clientIdleTimeout
+        self.upstreamIdleTimeout = upstreamIdleTimeout
+        self.upstreamMaxRequestsPerConnection = upstreamMaxRequestsPerConnection
+        self.upstreamPoolSizePerTarget = upstreamPoolSizePerTarget
+        self.maxRequestLineLength = maxRequestLineLength
+        self.maxHeadLength = maxHeadLength
+        self.maxRequestBodySize = maxRequestBodySize
+    }
+}

@@ -1,0 +1,32 @@
+import Atomics
+import NIOConcurrencyHelpers
+
+/// Holds the current `ConfigSnapshot`. Readers on the data path check one atomic version number
+/// per request and take the lock only on the rare request after a reload.
+public final class SnapshotStore: Sendable {
+    private let version: ManagedAtomic<Int>
+    private let current: NIOLockedValueBox<ConfigSnapshot>
+
+    public init(_ initial: ConfigSnapshot) {
+        let first = initial.withVersion(1)
+        version = ManagedAtomic(1)
+        current = NIOLockedValueBox(first)
+    }
+
+    /// Replaces the configuration atomically: requests already running finish on the old one.
+    public func replace(with snapshot: ConfigSnapshot) {
+        current.withLockedValue { value in
+            let next = snapshot.withVersion(value.version + 1)
+            value = next
+            version.store(next.version, ordering: .releasing)
+        }
+    }
+
+    public var snapshot: ConfigSnapshot { current.withLockedValue { $0 } }
+
+    /// Returns `cached` when it is still current, else the current snapshot.
+    @inline(__always)
+    func refresh(_ cached: ConfigSnapshot) -> ConfigSnapshot {
+        version.load(ordering: .acquiring) == cached.version ? cached : snapshot
+    }
+}

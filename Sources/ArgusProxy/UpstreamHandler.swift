@@ -1,0 +1,249 @@
+import ArgusHTTP
+import NIOCore
+
+/// What an upstream connection reports to the exchange using it. Every call happens on the
+/// event loop both connections share.
+protocol UpstreamDelegate: AnyObject {
+    func upstreamResponseHead(_ head: ResponseHead)
+    func upstreamResponseBody(_ slice: ByteBuffer)
+    /// The response is complete. Returns whether the request was completely written, so the
+    /// connection may be reused.
+    func upstreamResponseEnd() -> Bool
+    func upstreamReadComplete()
+    func upstreamFailed(_ failure: UpstreamFailure)
+    func upstreamWritabilityChanged(isWritable: Bool)
+}
+
+/// Why an upstream exchange failed.
+enum UpstreamFailure: Error, Equatable {
+    /// The connection closed or reset; `sawResponse` when part of a response had arrived.
+    case closed(sawResponse: Bool)
+    case malformedResponse(HTTPParseError)
+}
+
+/// One keep-alive connection to an upstream target: writes request bytes it is given and parses
+/// the response strictly, streaming the body to its delegate.
+final class UpstreamHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        case idle
+        case awaitingHead(isHEAD: Bool)
+        case length(remaining: Int)
+        case chunked
+        case untilClose
+    }
+
+    let key: PoolKey
+    weak var delegate: (any UpstreamDelegate)?
+    weak var pool: UpstreamPool?
+    private(set) var context: ChannelHandlerContext?
+    private var state: State = .idle
+    private var inbound = ByteBuffer()
+    private var parser = ResponseHeadParser()
+    private var chunkedDecoder = ChunkedDecoder()
+    private var keepAlive = true
+    private var sawResponseByte = false
+    private var readPaused = false
+    private var pendingRead = false
+    private(set) var requestsServed = 0
+    var idleSince = NIODeadline.now()
+    /// True when this connection came from the pool for the current exchange.
+    private(set) var reused = false
+
+    init(key: PoolKey) {
+        self.key = key
+    }
+
+    var isActive: Bool { context?.channel.isActive ?? false }
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: - Exchange side
+
+    /// Starts an exchange: the caller writes the request next.
+    func begin(delegate: any UpstreamDelegate, isHEAD: Bool) {
+        self.delegate = delegate
+        reused = requestsServed > 0
+        state = .awaitingHead(isHEAD: isHEAD)
+        sawResponseByte = false
+        keepAlive = true
+        chunkedDecoder = ChunkedDecoder()
+        requestsServed += 1
+        resumeReading()
+    }
+
+    func write(_ buffer: ByteBuffer) {
+        context?.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    func flush() {
+        context?.flush()
+    }
+
+    /// Abandons the exchange and closes the connection (client gone, timeout, error).
+    func abort() {
+        delegate = nil
+        state = .idle
+        keepAlive = false
+        context?.close(promise: nil)
+    }
+
+    func pauseReading() {
+        readPaused = true
+    }
+
+    func resumeReading() {
+        guard readPaused else { return }
+        readPaused = false
+        if pendingRead {
+            pendingRead = false
+            context?.read()
+        }
+    }
+
+    // MARK: - Channel events
+
+    func read(context: ChannelHandlerContext) {
+        if readPaused {
+            pendingRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        if case .idle = state {
+            // Bytes on an idle connection: the upstream broke framing; never reuse it.
+            context.close(promise: nil)
+            return
+        }
+        sawResponseByte = true
+        if inbound.readableBytes == 0 {
+            inbound = bytes
+        } else {
+            inbound.writeImmutableBuffer(bytes)
+        }
+        process()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        delegate?.upstreamReadComplete()
+        if inbound.readableBytes == 0 { inbound.clear() }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        delegate?.upstreamWritabilityChanged(isWritable: context.channel.isWritable)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pool?.remove(self)
+        let delegate = self.delegate
+        self.delegate = nil
+        switch state {
+        case .idle:
+            break
+        case .untilClose:
+            state = .idle
+            _ = delegate?.upstreamResponseEnd()
+        default:
+            state = .idle
+            delegate?.upstreamFailed(.closed(sawResponse: sawResponseByte))
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    // MARK: - Response parsing
+
+    private func process() {
+        while inbound.readableBytes > 0 {
+            switch state {
+            case .idle:
+                return
+            case .awaitingHead(let isHEAD):
+                switch parser.parse(&inbound, requestWasHEAD: isHEAD) {
+                case .needMore:
+                    return
+                case .informational:
+                    continue
+                case .error(let error):
+                    fail(.malformedResponse(error))
+                    return
+                case .head(let head):
+                    keepAlive = head.keepAlive
+                    switch head.framing {
+                    case .none: state = .length(remaining: 0)
+                    case .length(let n): state = .length(remaining: n)
+                    case .chunked: state = .chunked
+                    case .untilClose: state = .untilClose
+                    }
+                    delegate?.upstreamResponseHead(head)
+                    if case .length(0) = state {
+                        finishResponse()
+                        return
+                    }
+                }
+            case .length(let remaining):
+                let take = min(remaining, inbound.readableBytes)
+                let slice = inbound.readSlice(length: take)!
+                state = .length(remaining: remaining - take)
+                delegate?.upstreamResponseBody(slice)
+                if remaining == take {
+                    finishResponse()
+                    return
+                }
+            case .chunked:
+                do {
+                    try chunkedDecoder.decode(&inbound) { delegate?.upstreamResponseBody($0) }
+                } catch {
+                    fail(.malformedResponse(error))
+                    return
+                }
+                if chunkedDecoder.isComplete {
+                    finishResponse()
+                }
+                return
+            case .untilClose:
+                let slice = inbound.readSlice(length: inbound.readableBytes)!
+                delegate?.upstreamResponseBody(slice)
+            }
+        }
+    }
+
+    private func fail(_ failure: UpstreamFailure) {
+        let delegate = self.delegate
+        self.delegate = nil
+        state = .idle
+        context?.close(promise: nil)
+        delegate?.upstreamFailed(failure)
+    }
+
+    private func finishResponse() {
+        let delegate = self.delegate
+        self.delegate = nil
+        state = .idle
+        let leftover = inbound.readableBytes > 0
+        let requestComplete = delegate?.upstreamResponseEnd() ?? false
+        if keepAlive && !leftover && requestComplete, let pool, context != nil {
+            pool.release(self)
+        } else {
+            context?.close(promise: nil)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension UpstreamHandler: Sendable {}

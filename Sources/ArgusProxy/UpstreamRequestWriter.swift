@@ -1,0 +1,107 @@
+import ArgusHTTP
+import NIOCore
+
+/// Writes the request head Argus sends upstream (kong-compat §4.2): the client's header lines are
+/// copied as bytes, minus hop-by-hop headers and the ones Argus sets itself.
+enum UpstreamRequestWriter {
+    struct Context {
+        var upstreamPath: String
+        var hostHeader: String
+        var clientIP: String
+        var peerTrusted: Bool
+        var listenerPort: Int
+        var strippedPrefix: String?
+        var requestID: RequestID
+        var viaToken: String
+    }
+
+    static func write(_ head: RequestHead, _ ctx: Context, into out: inout ByteBuffer) {
+        head.bytes.withUnsafeReadableBytes { raw in
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.method]))
+            out.writeInteger(UInt8(ascii: " "))
+            out.writeString(ctx.upstreamPath)
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.query]))
+            out.writeStaticString(" HTTP/1.1\r\nHost: ")
+            out.writeString(ctx.hostHeader)
+            out.writeStaticString("\r\n")
+
+            var forwardedFor: [Range<Int>] = []
+            var realIP: Range<Int>?
+            var seen: UInt32 = 0
+            for field in head.fields {
+                switch field.name {
+                case .host, .expect, .xKongRequestID, .contentLength, .transferEncoding:
+                    if field.name == .contentLength, case .length = head.framing { break }
+                    continue
+                case .xForwardedFor:
+                    forwardedFor.append(field.valueStart..<(field.valueStart + field.valueLength))
+                    continue
+                case .xRealIP:
+                    if ctx.peerTrusted && realIP == nil { realIP = field.valueStart..<(field.valueStart + field.valueLength) }
+                    continue
+                case .xForwardedProto, .xForwardedHost, .xForwardedPort, .xForwardedPath, .xForwardedPrefix:
+                    guard ctx.peerTrusted else { continue }
+                    seen |= 1 << UInt32(field.name.rawValue)
+                default:
+                    if field.name.isHopByHop || head.isNominated(field) { continue }
+                }
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.lineRange]))
+                out.writeStaticString("\r\n")
+            }
+
+            out.writeStaticString("X-Forwarded-For: ")
+            for range in forwardedFor {
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[range]))
+                out.writeStaticString(", ")
+            }
+            out.writeString(ctx.clientIP)
+            func missing(_ name: HeaderName) -> Bool { seen & (1 << UInt32(name.rawValue)) == 0 }
+            if missing(.xForwardedProto) { out.writeStaticString("\r\nX-Forwarded-Proto: http") }
+            if missing(.xForwardedHost) {
+                out.writeStaticString("\r\nX-Forwarded-Host: ")
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.host]))
+            }
+            if missing(.xForwardedPort) {
+                out.writeStaticString("\r\nX-Forwarded-Port: ")
+                out.writeString(String(ctx.listenerPort))
+            }
+            if missing(.xForwardedPath) {
+                out.writeStaticString("\r\nX-Forwarded-Path: ")
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.path]))
+            }
+            if missing(.xForwardedPrefix), let prefix = ctx.strippedPrefix {
+                out.writeStaticString("\r\nX-Forwarded-Prefix: ")
+                out.writeString(prefix)
+            }
+            out.writeStaticString("\r\nX-Real-IP: ")
+            if let realIP {
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[realIP]))
+            } else {
+                out.writeString(ctx.clientIP)
+            }
+        }
+        out.writeStaticString("\r\nVia: ")
+        out.writeInteger(UInt8(ascii: "1"))
+        out.writeInteger(UInt8(ascii: "."))
+        out.writeInteger(UInt8(48 + head.minorVersion))
+        out.writeInteger(UInt8(ascii: " "))
+        out.writeString(ctx.viaToken)
+        out.writeStaticString("\r\nX-Kong-Request-Id: ")
+        writeRequestID(ctx.requestID, into: &out)
+        if case .chunked = head.framing {
+            out.writeStaticString("\r\nTransfer-Encoding: chunked")
+        }
+        out.writeStaticString("\r\nConnection: keep-alive\r\n\r\n")
+    }
+
+    static func writeRequestID(_ id: RequestID, into out: inout ByteBuffer) {
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: 32) { buffer in
+            let digits = RequestID.digits
+            for i in 0..<16 {
+                buffer[i] = digits[Int((id.high >> UInt64(60 - 4 * i)) & 0xF)]
+                buffer[16 + i] = digits[Int((id.low >> UInt64(60 - 4 * i)) & 0xF)]
+            }
+            return 32
+        }
+    }
+}

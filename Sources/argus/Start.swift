@@ -1,0 +1,92 @@
+import ArgumentParser
+import ArgusApp
+import ArgusProxy
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import UnixSignals
+
+/// `argus start`: every option also reads `ARGUS_<NAME>` from the environment.
+struct Start: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the gateway.")
+
+    @Option(name: .long, help: "Declarative config file (kong.yml, YAML or JSON). Env: ARGUS_CONFIG. Default: none (embedded empty config).")
+    var config: String?
+
+    @Option(name: .customLong("proxy-listen"), help: "Proxy listener HOST:PORT. Env: ARGUS_PROXY_LISTEN. Default: 0.0.0.0:8000.")
+    var proxyListen: String?
+
+    @Option(name: .customLong("admin-listen"), help: "Admin API HOST:PORT. Env: ARGUS_ADMIN_LISTEN. Default: 127.0.0.1:8001.")
+    var adminListen: String?
+
+    @Option(name: .customLong("status-listen"), help: "Status API HOST:PORT. Env: ARGUS_STATUS_LISTEN. Default: 127.0.0.1:8100.")
+    var statusListen: String?
+
+    @Option(name: .customLong("data-dir"), help: "Data directory. Env: ARGUS_DATA_DIR. Default: ./argus-data.")
+    var dataDir: String?
+
+    @Option(name: .long, help: "Event-loop threads. Env: ARGUS_WORKERS. Default: number of cores.")
+    var workers: Int?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical. Env: ARGUS_LOG_LEVEL. Default: info.")
+    var logLevel: String?
+
+    @Option(name: .customLong("trusted-ips"), help: "Comma-separated IPs/CIDRs whose X-Forwarded-* headers are trusted. Env: ARGUS_TRUSTED_IPS.")
+    var trustedIPs: String?
+
+    @Option(name: .customLong("drain-timeout"), help: "Seconds SIGTERM waits for in-flight requests. Env: ARGUS_DRAIN_TIMEOUT. Default: 30.")
+    var drainTimeout: Int?
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        func value(_ option: String?, _ name: String) -> String? { option ?? env["ARGUS_\(name)"] }
+
+        let levelText = value(logLevel, "LOG_LEVEL") ?? "info"
+        guard let level = Logger.Level(rawValue: levelText) else { fail("invalid log level '\(levelText)'") }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "argus")
+
+        var settings = GatewaySettings()
+        do {
+            settings.configPath = value(config, "CONFIG")
+            if let text = value(proxyListen, "PROXY_LISTEN") { settings.proxyListen = try ListenAddress(parsing: text) }
+            if let text = value(adminListen, "ADMIN_LISTEN") { settings.adminListen = try ListenAddress(parsing: text) }
+            if let text = value(statusListen, "STATUS_LISTEN") { settings.statusListen = try ListenAddress(parsing: text) }
+        } catch {
+            fail(error.description)
+        }
+        if let dir = value(dataDir, "DATA_DIR") { settings.dataDirectory = dir }
+        if let text = value(workers.map(String.init), "WORKERS") {
+            guard let n = Int(text), n >= 1, n <= 1024 else { fail("invalid workers '\(text)': expected 1 to 1024") }
+            settings.workers = n
+        }
+        if let text = value(drainTimeout.map(String.init), "DRAIN_TIMEOUT") {
+            guard let n = Int(text), n >= 0 else { fail("invalid drain timeout '\(text)': expected seconds >= 0") }
+            settings.drainTimeout = .seconds(Int64(n))
+        }
+        if let text = value(trustedIPs, "TRUSTED_IPS") {
+            do { settings.proxy.trustedIPs = try TrustedIPs(parsing: text) } catch { fail("\(error)") }
+        }
+
+        let gateway: Gateway
+        do {
+            gateway = try Gateway(settings: settings, logger: logger)
+            try await gateway.start()
+        } catch {
+            fail(error.description)
+        }
+        let group = ServiceGroup(services: [gateway], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+
+    /// Prints a one-line (or, for config errors, one line per problem) reason and exits 1.
+    private func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("argus: \(message)\n".utf8))
+        Foundation.exit(1)
+    }
+}
