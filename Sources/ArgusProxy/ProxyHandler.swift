@@ -191,7 +191,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             respond(.badRequest("Bad request"), head: head, requestID: requestID, received: received)
             return
         }
-        let request = RouterRequest(method: head.methodString, host: head.hostString, port: listenerPort, path: path)
+        let request = RouterRequest(
+            method: head.methodString, host: head.hostString, port: head.hostPort ?? listenerPort, path: path)
         guard let match = snapshot.router.match(request, headers: head) else {
             respond(.noRoute, head: head, requestID: requestID, received: received)
             return
@@ -393,8 +394,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             context.write(wrapOutboundOut(slice), promise: nil)
         }
         if !context.channel.isWritable {
-            context.flush()
+            // Pause before flushing: a flush that drains the socket fires the writability change at once.
             exchange.upstream?.pauseReading()
+            context.flush()
         }
     }
 
@@ -402,17 +404,17 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         context.flush()
     }
 
-    func upstreamResponseEnd() -> Bool {
-        guard let exchange else { return false }
+    var upstreamRequestComplete: Bool { exchange?.requestComplete ?? false }
+
+    func upstreamResponseEnd() {
+        guard let exchange else { return }
         if exchange.responseFraming == .chunked {
             context.write(wrapOutboundOut(ByteBuffer(staticString: ChunkedEncoder.lastChunk)), promise: nil)
         }
-        let requestComplete = exchange.requestComplete
         // The upstream answered before the whole body arrived: the rest of it can not be framed anymore.
-        if !requestComplete { closeAfterResponse = true }
+        if !exchange.requestComplete { closeAfterResponse = true }
         exchange.upstream = nil
         finishExchange()
-        return requestComplete
     }
 
     func upstreamFailed(_ failure: UpstreamFailure) {
@@ -520,7 +522,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         _ error: GatewayError, head: RequestHead, requestID: RequestID, received: NIODeadline, bodyPending: Bool = true
     ) {
         exchange?.timer?.cancel()
-        if !head.keepAlive { closeAfterResponse = true }
+        // Like nginx, a request that could not be understood ends the connection.
+        if !head.keepAlive || error.status == 400 { closeAfterResponse = true }
         let body: BodyFraming = bodyPending ? head.framing : .none
         if case .length(let n) = body, n > 1 << 20 { closeAfterResponse = true }
         let latency = Int((NIODeadline.now() - received).nanoseconds / 1_000_000)

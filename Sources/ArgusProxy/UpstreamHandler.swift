@@ -6,9 +6,10 @@ import NIOCore
 protocol UpstreamDelegate: AnyObject {
     func upstreamResponseHead(_ head: ResponseHead)
     func upstreamResponseBody(_ slice: ByteBuffer)
-    /// The response is complete. Returns whether the request was completely written, so the
-    /// connection may be reused.
-    func upstreamResponseEnd() -> Bool
+    /// Whether the whole request was written: only then may the connection be reused.
+    var upstreamRequestComplete: Bool { get }
+    /// The response is complete (the connection is already back in the pool or closing).
+    func upstreamResponseEnd()
     func upstreamReadComplete()
     func upstreamFailed(_ failure: UpstreamFailure)
     func upstreamWritabilityChanged(isWritable: Bool)
@@ -155,7 +156,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
             break
         case .untilClose:
             state = .idle
-            _ = delegate?.upstreamResponseEnd()
+            delegate?.upstreamResponseEnd()
         default:
             state = .idle
             delegate?.upstreamFailed(.closed(sawResponse: sawResponseByte))
@@ -236,12 +237,14 @@ final class UpstreamHandler: ChannelDuplexHandler {
         self.delegate = nil
         state = .idle
         let leftover = inbound.readableBytes > 0
-        let requestComplete = delegate?.upstreamResponseEnd() ?? false
+        let requestComplete = delegate?.upstreamRequestComplete ?? false
+        // Back to the pool first, so that a pipelined request the delegate starts next can use it.
         if keepAlive && !leftover && requestComplete, let pool, context != nil {
             pool.release(self)
         } else {
             context?.close(promise: nil)
         }
+        delegate?.upstreamResponseEnd()
     }
 }
 

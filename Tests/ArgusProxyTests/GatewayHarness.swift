@@ -1,0 +1,64 @@
+import NIOCore
+import ArgusApp
+import ArgusProxy
+import Foundation
+import Logging
+
+/// Runs a whole gateway in-process on 127.0.0.1:0 with a kong.yml written to a temp directory.
+final class GatewayHarness: Sendable {
+    let gateway: Gateway
+    let proxyPort: Int
+    let adminPort: Int
+    let statusPort: Int
+    let directory: String
+
+    init(yaml: String, settings: (inout GatewaySettings) -> Void = { _ in }) async throws {
+        directory = NSTemporaryDirectory() + "argus-test-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let configPath = directory + "/kong.yml"
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        var s = GatewaySettings(
+            configPath: configPath, proxyListen: .init(host: "127.0.0.1", port: 0),
+            adminListen: .init(host: "127.0.0.1", port: 0), statusListen: .init(host: "127.0.0.1", port: 0),
+            dataDirectory: directory + "/data", workers: 1, drainTimeout: .seconds(5))
+        settings(&s)
+        var logger = Logger(label: "argus-test")
+        logger.logLevel = .warning
+        gateway = try Gateway(settings: s, logger: logger)
+        let addresses = try await gateway.start()
+        proxyPort = addresses.proxy.port!
+        adminPort = addresses.admin.port!
+        statusPort = addresses.status.port!
+    }
+
+    var configPath: String { directory + "/kong.yml" }
+
+    func stop() async {
+        await gateway.shutdown()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// A config with one service pointing at `port` and one route.
+    static func yaml(port: Int, route: String = "paths: [\"/\"]", service: String = "", extra: String = "") -> String {
+        """
+        _format_version: "3.0"
+        services:
+          - name: backend
+            url: http://127.0.0.1:\(port)
+        \(service.isEmpty ? "" : "    " + service)
+            routes:
+              - name: main
+                \(route)
+        \(extra)
+        """
+    }
+
+    /// One request on a fresh connection.
+    func request(_ raw: String) async throws -> RawClient.Response? {
+        let client = try await RawClient(port: proxyPort)
+        try await client.send(raw)
+        let response = try await client.readResponse(isHEAD: raw.hasPrefix("HEAD "))
+        await client.close()
+        return response
+    }
+}

@@ -1,0 +1,28 @@
+import Testing
+@testable import ArgusRouting
+
+@Suite struct CompiledRegexTests {
+    @Test(arguments: [
+        ("^/users/\\d+", "/users/"),
+        ("^/a+", "/"),
+        ("^/ab?c", "/a"),
+        ("^/x{2}", "/"),
+        ("^/plain/text", "/plain/text"),
+        ("^/a|/b", ""),
+        ("^(?i)/x", ""),
+        ("^/a.b", "/a"),
+        ("/no/anchor", ""),
+    ])
+    func literalPrefixPrefilterIsConservative(pattern: String, expected: String) throws {
+        #expect(CompiledRegex.anchoredLiteralPrefix(of: pattern) == Array(expected.utf8))
+        let regex = try #require(CompiledRegex(pattern))
+        #expect(regex.requiredPrefix == Array(expected.utf8))
+    }
+
+    @Test func alternationIsOnlyAnchoredOnItsFirstBranch() {
+        // Kong prepends `^` to the pattern as written, so `~/a|/b` finds `/b` anywhere.
+        let router = makeRouter([makeRoute("r", paths: ["~/a|/b"], stripPath: false)])
+        #expect(router.matchedID("/x/b") == "r")
+        #expect(router.matchedID("/x/a") == nil)
+    }
+}
