@@ -1,0 +1,19 @@
+/// The plugins Argus implements. A declarative `plugins` entry whose name is not here is rejected
+/// with Kong's `plugin 'x' not enabled; add it to the 'plugins' configuration property`.
+public enum PluginRegistry {
+    /// Every built-in plugin schema. Each plugin adds its `PluginSchema` to this list.
+    public static let builtins: [PluginSchema] = []
+
+    private static let byName: [String: PluginSchema] = index(builtins)
+
+    public static func schema(named name: String) -> PluginSchema? {
+        byName[name]
+    }
+
+    /// Names of the built-in plugins, sorted.
+    public static var names: [String] { byName.keys.sorted() }
+
+    static func index(_ schemas: [PluginSchema]) -> [String: PluginSchema] {
+        Dictionary(schemas.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+}

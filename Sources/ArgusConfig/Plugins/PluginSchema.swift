@@ -1,0 +1,41 @@
+/// What Argus knows about one plugin it implements: its name, its handler priority (execution
+/// order, Kong's PRIORITY), whether it may be scoped to a consumer, the protocols it supports, and
+/// how to validate its `config` record and fill in defaults.
+public struct PluginSchema: Sendable {
+    public typealias Validate = @Sendable (_ config: JSONValue, _ path: String, _ errors: inout [FieldError]) -> JSONValue
+
+    public let name: String
+    public let priority: Int
+    /// false for plugins Kong forbids on consumers (key-auth, jwt, acl, cors, …): a `consumer`
+    /// on such an instance is rejected with `value must be null`.
+    public let allowsConsumerScope: Bool
+    /// Accepted values of the instance's `protocols`, and its default.
+    public let protocols: [String]
+    /// Validates `config` (always a record; `{}` when the file has none), appending errors with
+    /// paths under `path` (e.g. `plugins[0].config.minute`), and returns it with defaults filled in.
+    public let validate: Validate
+
+    public init(
+        name: String, priority: Int, allowsConsumerScope: Bool = true,
+        protocols: [String] = ["grpc", "grpcs", "http", "https"], validate: @escaping Validate
+    ) {
+        self.name = name
+        self.priority = priority
+        self.allowsConsumerScope = allowsConsumerScope
+        self.protocols = protocols
+        self.validate = validate
+    }
+
+    /// A plugin whose `config` is described by a record schema: fields with Kong semantics
+    /// (defaults, `required field missing`, `unknown field`, ranges…) plus record-level checks.
+    public init(
+        name: String, priority: Int, allowsConsumerScope: Bool = true,
+        protocols: [String] = ["grpc", "grpcs", "http", "https"], config fields: [SchemaField], checks: [RecordCheck] = []
+    ) {
+        let spec = FieldSpec.record(fields, checks: checks)
+        self.init(name: name, priority: priority, allowsConsumerScope: allowsConsumerScope, protocols: protocols) {
+            config, path, errors in
+            SchemaValidator.validate(config, spec, path: path, errors: &errors) ?? config
+        }
+    }
+}
