@@ -11,8 +11,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 
-(cd "$ROOT" && swift build -c release --product argus >/dev/null)
-export ARGUS_BIN="$ROOT/.build/release/argus"
+(cd "$ROOT" && swift build -c release --product argus --scratch-path .build-release >/dev/null)
+export ARGUS_BIN="$ROOT/.build-release/release/argus"
 
 export EXTRA_NAME=${EXTRA_NAME:-argus}
 export EXTRA_PORT=${EXTRA_PORT:-18090}

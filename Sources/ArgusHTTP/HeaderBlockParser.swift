@@ -49,7 +49,11 @@ enum HeaderBlockParser {
         let first = bytes[start]
         if first == ASCII.space || first == ASCII.tab { throw .obsFold }
         var i = start
-        while i < end && ASCII.isToken[Int(bytes[i])] { i += 1 }
+        var underscore = false
+        while i < end && ASCII.isToken[Int(bytes[i])] {
+            if bytes[i] == UInt8(ascii: "_") { underscore = true }
+            i += 1
+        }
         guard i < end, i > start else { throw .badHeaderLine }
         if bytes[i] != ASCII.colon {
             if bytes[i] == ASCII.space || bytes[i] == ASCII.tab { throw .whitespaceBeforeColon }
@@ -68,7 +72,7 @@ enum HeaderBlockParser {
         }
         return HeaderField(
             name: HeaderName.classify(bytes, start, nameLength), nameStart: start, nameLength: nameLength,
-            valueStart: valueStart, valueLength: valueEnd - valueStart
+            valueStart: valueStart, valueLength: valueEnd - valueStart, hasUnderscore: underscore
         )
     }
 

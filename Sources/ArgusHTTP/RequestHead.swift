@@ -32,7 +32,12 @@ public struct RequestHead: Sendable {
     public var methodString: String { string(method) }
     public var hostString: String { string(host) }
     public var isHEAD: Bool {
-        method.count == 4 && bytes.withUnsafeReadableBytes { $0[method.lowerBound] == UInt8(ascii: "H") }
+        guard method.count == 4 else { return false }
+        return bytes.withUnsafeReadableBytes { raw in
+            let m = method.lowerBound
+            return raw[m] == UInt8(ascii: "H") && raw[m + 1] == UInt8(ascii: "E") && raw[m + 2] == UInt8(ascii: "A")
+                && raw[m + 3] == UInt8(ascii: "D")
+        }
     }
 
     /// Values of every header with this name, as Strings (for the router's header conditions and plugins).
@@ -65,9 +70,15 @@ public struct RequestHead: Sendable {
         return string(field.valueStart..<(field.valueStart + field.valueLength))
     }
 
-    /// True when `field`'s name is nominated by the Connection header.
+    /// True when `field`'s name is nominated by the Connection header. Framing headers and Host are
+    /// never dropped this way (Argus writes them itself), so `Connection: content-length` can not
+    /// unframe a body.
     public func isNominated(_ field: HeaderField) -> Bool {
-        guard !connectionNominated.isEmpty, field.name == .other else { return false }
+        guard !connectionNominated.isEmpty else { return false }
+        switch field.name {
+        case .contentLength, .transferEncoding, .host: return false
+        default: break
+        }
         return bytes.withUnsafeReadableBytes { raw in
             connectionNominated.contains { token in
                 let utf8 = token.utf8

@@ -22,7 +22,11 @@ public struct ResponseHead: Sendable {
     }
 
     public func isNominated(_ field: HeaderField) -> Bool {
-        guard !connectionNominated.isEmpty, field.name == .other else { return false }
+        guard !connectionNominated.isEmpty else { return false }
+        switch field.name {
+        case .contentLength, .transferEncoding: return false
+        default: break
+        }
         return bytes.withUnsafeReadableBytes { raw in
             connectionNominated.contains { token in
                 let utf8 = token.utf8

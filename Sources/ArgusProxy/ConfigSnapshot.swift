@@ -6,8 +6,10 @@ import ArgusRouting
 public final class ConfigSnapshot: Sendable {
     public let config: DeclarativeConfig
     public let router: Router
-    /// Upstreams by name, with their balancer, for services whose host names an upstream.
-    let balancers: [String: UpstreamBalancer]
+    /// Per service (same index as `config.services`): timeouts, retries, target, balancer.
+    let services: [ServicePlan]
+    /// Per route (same index as `config.routes`).
+    let routes: [RoutePlan]
     /// Monotonic version given by the store.
     public let version: Int
 
@@ -19,18 +21,20 @@ public final class ConfigSnapshot: Sendable {
             let targets = config.targets.filter { $0.upstreamID == upstream.id }
             balancers[upstream.name] = UpstreamBalancer(upstream: upstream, targets: targets)
         }
-        self.balancers = balancers
+        self.services = config.services.map { ServicePlan(service: $0, balancer: balancers[$0.host]) }
+        self.routes = config.routes.map(RoutePlan.init)
         self.version = version
     }
 
     func withVersion(_ version: Int) -> ConfigSnapshot {
-        ConfigSnapshot(config: config, router: router, balancers: balancers, version: version)
+        ConfigSnapshot(self, version: version)
     }
 
-    private init(config: DeclarativeConfig, router: Router, balancers: [String: UpstreamBalancer], version: Int) {
-        self.config = config
-        self.router = router
-        self.balancers = balancers
+    private init(_ other: ConfigSnapshot, version: Int) {
+        self.config = other.config
+        self.router = other.router
+        self.services = other.services
+        self.routes = other.routes
         self.version = version
     }
 }

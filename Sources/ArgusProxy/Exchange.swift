@@ -1,6 +1,4 @@
-import ArgusConfig
 import ArgusHTTP
-import ArgusRouting
 import NIOCore
 
 /// One request from head to last response byte: what was asked, where it goes, and how far it got.
@@ -8,9 +6,7 @@ final class Exchange {
     let head: RequestHead
     let requestID: RequestID
     let received: NIODeadline
-    let match: RouteMatch
-    let service: Service
-    let balancer: UpstreamBalancer?
+    let plan: ServicePlan
     /// The request head as it goes upstream, kept for a retry.
     var upstreamHead: ByteBuffer
     var target: PoolKey
@@ -29,7 +25,6 @@ final class Exchange {
     var headSentAt: NIODeadline?
     var lastUpstreamActivity = NIODeadline.now()
     var writeBlockedSince: NIODeadline?
-    var timer: Scheduled<Void>?
 
     // Response side.
     var responseStarted = false
@@ -37,15 +32,13 @@ final class Exchange {
     var status = 0
 
     init(
-        head: RequestHead, requestID: RequestID, received: NIODeadline, match: RouteMatch, service: Service,
-        balancer: UpstreamBalancer?, upstreamHead: ByteBuffer, target: PoolKey
+        head: RequestHead, requestID: RequestID, received: NIODeadline, plan: ServicePlan, upstreamHead: ByteBuffer,
+        target: PoolKey
     ) {
         self.head = head
         self.requestID = requestID
         self.received = received
-        self.match = match
-        self.service = service
-        self.balancer = balancer
+        self.plan = plan
         self.upstreamHead = upstreamHead
         self.target = target
         self.requestFraming = head.framing

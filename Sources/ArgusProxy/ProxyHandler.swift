@@ -3,6 +3,7 @@ import ArgusHTTP
 import ArgusRouting
 import Logging
 import NIOCore
+import NIOPosix
 
 /// The data path of one client connection, top to bottom:
 ///
@@ -34,7 +35,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         /// Request sent; waiting for the response to finish.
         case awaitingResponse
         /// Answered by the gateway; reading and dropping the request body to keep the connection usable.
-        case discarding(remaining: BodyFraming, decoder: ChunkedDecoder)
+        case discarding(remaining: BodyFraming, decoder: ChunkedDecoder, discarded: Int)
         case closed
     }
 
@@ -48,9 +49,14 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private var readPaused = false
     private var pendingRead = false
     private var closeAfterResponse = false
+    /// processInbound is running: nested calls (from a gateway answer) leave the work to its loop.
+    private var inProcessInbound = false
+    /// Since when the upstream's reads are paused because the client does not read (nginx `send_timeout`).
+    private var clientBlockedSince: NIODeadline?
     private var clientIP = ""
     private var peerTrusted = false
-    private var idleTimer: Scheduled<Void>?
+    private var timer: Scheduled<Void>?
+    private var timerDeadline = NIODeadline.distantFuture
     private var lastActivity = NIODeadline.now()
 
     init(loop: LoopContext, listenerPort: Int) {
@@ -71,18 +77,18 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         clientIP = remote?.ipAddress ?? "0.0.0.0"
         peerTrusted = loop.settings.trustedIPs.contains(remote)
         loop.register(self)
-        armIdleTimer()
+        ensureTimer(lastActivity + loop.settings.clientIdleTimeout)
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         phase = .closed
         if let exchange {
-            exchange.timer?.cancel()
             exchange.upstream?.abort()
             self.exchange = nil
         }
-        idleTimer?.cancel()
+        timer?.cancel()
+        timer = nil
         loop.unregister(self)
         context.fireChannelInactive()
     }
@@ -126,10 +132,24 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
-            exchange?.upstream?.resumeReading()
-        } else {
-            exchange?.upstream?.pauseReading()
+            clientBlockedSince = nil
+            if let upstream = exchange?.upstream {
+                upstream.resumeReading()
+            } else if case .head = phase {
+                resumeReading()
+                processInbound()
+            }
+        } else if let upstream = exchange?.upstream {
+            upstream.pauseReading()
+            blockOnClient()
         }
+    }
+
+    private func blockOnClient() {
+        guard clientBlockedSince == nil else { return }
+        let now = NIODeadline.now()
+        clientBlockedSince = now
+        ensureTimer(now + loop.settings.clientIdleTimeout)
     }
 
     // MARK: - 1. Parse
@@ -151,10 +171,18 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     }
 
     private func processInbound() {
+        if inProcessInbound { return }
+        inProcessInbound = true
+        defer { inProcessInbound = false }
         while true {
             switch phase {
             case .head:
                 guard inbound.readableBytes > 0 else { return }
+                // Gateway answers to pipelined requests must not pile up for a client that does not read.
+                guard context.channel.isWritable else {
+                    pauseReading()
+                    return
+                }
                 switch parser.parse(&inbound) {
                 case .needMore:
                     return
@@ -197,11 +225,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             respond(.noRoute, head: head, requestID: requestID, received: received)
             return
         }
-        guard let service = match.service else {
+        guard let serviceIndex = match.serviceIndex else {
             respond(.noService, head: head, requestID: requestID, received: received)
             return
         }
-        if !match.route.protocols.contains("http") {
+        let routePlan = snapshot.routes[match.routeIndex]
+        if !routePlan.allowsHTTP {
             respond(.useHTTPS, head: head, requestID: requestID, received: received)
             return
         }
@@ -211,27 +240,22 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
 
         // 3. Pick the target.
-        let balancer = snapshot.balancers[service.host]
-        let target: PoolKey
-        if let balancer {
+        let plan = snapshot.services[serviceIndex]
+        var target = plan.directTarget
+        if let balancer = plan.balancer {
             guard let picked = balancer.next() else {
                 respond(.noPeer, head: head, requestID: requestID, received: received)
                 return
             }
-            target = PoolKey(host: picked.host, port: picked.port)
-        } else {
-            target = PoolKey(host: service.host, port: service.port)
+            target = picked
         }
 
         var upstreamHead = context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 512)
         let hostHeader: String
-        if match.route.preserveHost, head.host.count > 0 {
+        if routePlan.preserveHost, head.host.count > 0 {
             hostHeader = head.firstValue(of: .host) ?? head.hostString
-        } else if let override = balancer?.upstream.hostHeader {
-            hostHeader = override
         } else {
-            let defaultPort = service.protocol == "https" ? 443 : 80
-            hostHeader = target.port == defaultPort ? target.host : "\(target.host):\(target.port)"
+            hostHeader = plan.hostHeader(for: target)
         }
         UpstreamRequestWriter.write(
             head,
@@ -242,8 +266,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             into: &upstreamHead)
 
         let exchange = Exchange(
-            head: head, requestID: requestID, received: received, match: match, service: service, balancer: balancer,
-            upstreamHead: upstreamHead, target: target)
+            head: head, requestID: requestID, received: received, plan: plan, upstreamHead: upstreamHead, target: target)
         self.exchange = exchange
         if !head.keepAlive { closeAfterResponse = true }
         if head.expectContinue {
@@ -261,7 +284,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             attach(pooled, to: exchange)
             return
         }
-        let timeout = TimeAmount.milliseconds(Int64(exchange.service.connectTimeout))
+        let timeout = exchange.plan.connectTimeout
         loop.pool.connect(exchange.target, timeout: timeout).assumeIsolated().whenComplete { result in
             guard self.exchange === exchange else {
                 if case .success(let handler) = result { handler.abort() }
@@ -271,6 +294,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             case .success(let handler):
                 self.attach(handler, to: exchange)
             case .failure(let error):
+                if let connectionError = error as? NIOConnectionError, connectionError.connectionErrors.isEmpty,
+                    connectionError.dnsAError != nil || connectionError.dnsAAAAError != nil
+                {
+                    self.failExchange(exchange, .nameResolutionFailed)
+                    return
+                }
                 let timedOut = (error as? ChannelError) == .connectTimeout(timeout)
                 self.retryOrFail(exchange, timedOut: timedOut)
             }
@@ -284,7 +313,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         let now = NIODeadline.now()
         exchange.headSentAt = now
         exchange.lastUpstreamActivity = now
-        armExchangeTimer(exchange)
+        ensureTimer(now + exchange.plan.readTimeout)
         phase = .forwarding
         forwardBody()
         resumeReading()
@@ -319,6 +348,11 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                     upstream.abort()
                     exchange.upstream = nil
                     closeAfterResponse = true
+                    if exchange.responseStarted {
+                        self.exchange = nil
+                        context.close(promise: nil)
+                        return
+                    }
                     respond(
                         .badRequest("Bad request"), head: exchange.head, requestID: exchange.requestID,
                         received: exchange.received, bodyPending: false)
@@ -333,11 +367,19 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             }
         }
         upstream.flush()
+        // A flush that failed at once may have ended this try (and started another) re-entrantly.
+        guard self.exchange === exchange, exchange.upstream === upstream else { return }
         if exchange.requestComplete {
-            if case .forwarding = phase { phase = .awaitingResponse }
+            if case .forwarding = phase {
+                phase = .awaitingResponse
+                // nginx's proxy_read_timeout runs from the moment the request is sent.
+                exchange.lastUpstreamActivity = .now()
+            }
         } else if !upstream.isWritable {
             pauseReading()
-            exchange.writeBlockedSince = .now()
+            let now = NIODeadline.now()
+            exchange.writeBlockedSince = now
+            ensureTimer(now + exchange.plan.writeTimeout)
         }
     }
 
@@ -350,7 +392,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 forwardBody()
             }
         } else if case .forwarding = phase {
-            exchange.writeBlockedSince = .now()
+            let now = NIODeadline.now()
+            exchange.writeBlockedSince = now
+            ensureTimer(now + exchange.plan.writeTimeout)
             pauseReading()
         }
     }
@@ -397,6 +441,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             // Pause before flushing: a flush that drains the socket fires the writability change at once.
             exchange.upstream?.pauseReading()
             context.flush()
+            if !context.channel.isWritable { blockOnClient() }
         }
     }
 
@@ -421,9 +466,11 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         guard let exchange else { return }
         exchange.upstream = nil
         switch failure {
-        case .closed(sawResponse: false):
+        case .closed(sawResponse: false, let reused):
+            // nginx does not count a failure on a cached keep-alive connection as a try.
+            if reused { exchange.tries -= 1 }
             retryOrFail(exchange, timedOut: false)
-        case .closed(sawResponse: true), .malformedResponse:
+        case .closed(sawResponse: true, _), .malformedResponse:
             failExchange(exchange, .badGateway)
         }
     }
@@ -432,13 +479,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     /// never re-sending a request whose body was consumed or whose method is not idempotent.
     private func retryOrFail(_ exchange: Exchange, timedOut: Bool) {
         let sent = exchange.headSentAt != nil
-        if exchange.tries <= exchange.service.retries, !sent || exchange.isReplayable {
-            exchange.timer?.cancel()
-            exchange.timer = nil
+        if exchange.tries <= exchange.plan.retries, !sent || exchange.isReplayable {
             exchange.headSentAt = nil
+            exchange.writeBlockedSince = nil
             exchange.requestComplete = { if case .none = exchange.head.framing { return true } else { return false } }()
-            if let balancer = exchange.balancer, let next = balancer.next() {
-                exchange.target = PoolKey(host: next.host, port: next.port)
+            if let next = exchange.plan.balancer?.next() {
+                exchange.target = next
             }
             phase = .connecting
             connectUpstream(exchange)
@@ -448,7 +494,6 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     }
 
     private func failExchange(_ exchange: Exchange, _ error: GatewayError) {
-        exchange.timer?.cancel()
         exchange.upstream?.abort()
         exchange.upstream = nil
         if exchange.responseStarted {
@@ -464,51 +509,87 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     // MARK: - Timeouts
 
-    /// One timer per exchange enforces the service's write and read timeouts (time without progress).
-    private func armExchangeTimer(_ exchange: Exchange) {
-        exchange.timer?.cancel()
-        let service = exchange.service
-        let readTimeout = TimeAmount.milliseconds(Int64(service.readTimeout))
-        let writeTimeout = TimeAmount.milliseconds(Int64(service.writeTimeout))
-        let deadline: NIODeadline
-        if let blocked = exchange.writeBlockedSince {
-            deadline = min(blocked + writeTimeout, exchange.lastUpstreamActivity + readTimeout)
-        } else {
-            deadline = exchange.lastUpstreamActivity + readTimeout
+    /// One timer per connection enforces the client idle timeout and the current exchange's
+    /// write and read timeouts (time without progress). It is re-armed only when it fires or when
+    /// a deadline earlier than the armed one appears, so a fast request schedules nothing.
+    private func nextDeadline() -> NIODeadline? {
+        let clientTimeout = loop.settings.clientIdleTimeout
+        if let exchange, exchange.headSentAt != nil {
+            if let blocked = exchange.writeBlockedSince { return blocked + exchange.plan.writeTimeout }
+            // Uploading: the client must keep sending (nginx client_body_timeout).
+            if !exchange.requestComplete { return lastActivity + clientTimeout }
+            // Downloading to a client that does not read (nginx send_timeout).
+            if let blocked = clientBlockedSince { return blocked + clientTimeout }
+            return exchange.lastUpstreamActivity + exchange.plan.readTimeout
         }
-        exchange.timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
-            guard self.exchange === exchange else { return }
-            let now = NIODeadline.now()
-            let writeExpired = exchange.writeBlockedSince.map { now >= $0 + writeTimeout } ?? false
-            let readExpired = now >= exchange.lastUpstreamActivity + readTimeout
-            if writeExpired || readExpired {
+        switch phase {
+        case .head, .discarding: return lastActivity + clientTimeout
+        case .connecting, .forwarding, .awaitingResponse, .closed: return nil  // connect timeout: the bootstrap's
+        }
+    }
+
+    private func ensureTimer(_ deadline: NIODeadline) {
+        if timer != nil && timerDeadline <= deadline { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { self.timerFired() }
+    }
+
+    private func timerFired() {
+        timer = nil
+        if case .closed = phase { return }
+        let now = NIODeadline.now()
+        if let exchange, exchange.headSentAt != nil {
+            let plan = exchange.plan
+            let clientTimeout = loop.settings.clientIdleTimeout
+            if let blocked = exchange.writeBlockedSince {
+                if now >= blocked + plan.writeTimeout {
+                    failExchange(exchange, .gatewayTimeout)
+                }
+            } else if !exchange.requestComplete {
+                if now >= lastActivity + clientTimeout {
+                    // The client stopped sending its body: nginx answers 408 and closes.
+                    closeAfterResponse = true
+                    failExchange(exchange, GatewayError(status: 408, message: "Request timeout", plainByDefault: false))
+                }
+            } else if let blocked = clientBlockedSince {
+                if now >= blocked + clientTimeout {
+                    exchange.upstream?.abort()
+                    self.exchange = nil
+                    context.close(promise: nil)
+                    return
+                }
+            } else if now >= exchange.lastUpstreamActivity + plan.readTimeout {
                 exchange.upstream?.abort()
                 exchange.upstream = nil
-                if !exchange.responseStarted && readExpired && !writeExpired {
-                    self.retryOrFail(exchange, timedOut: true)
+                if exchange.responseStarted {
+                    failExchange(exchange, .gatewayTimeout)
                 } else {
-                    self.failExchange(exchange, .gatewayTimeout)
+                    retryOrFail(exchange, timedOut: true)
                 }
-            } else {
-                self.armExchangeTimer(exchange)
             }
+        } else if case .head = phase, now >= lastActivity + loop.settings.clientIdleTimeout {
+            context.close(promise: nil)
+            return
+        } else if case .discarding = phase, now >= lastActivity + loop.settings.clientIdleTimeout {
+            context.close(promise: nil)
+            return
         }
+        if let next = nextDeadline() { ensureTimer(next) }
     }
 
     // MARK: - 6. Finish
 
     private func finishExchange() {
-        exchange?.timer?.cancel()
         exchange = nil
         lastActivity = .now()
         if closeAfterResponse {
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: nil)
-            context.close(promise: nil)
-            phase = .closed
+            closeAfterFlush()
             return
         }
         context.flush()
         phase = .head
+        ensureTimer(lastActivity + loop.settings.clientIdleTimeout)
         resumeReading()
         if inbound.readableBytes > 0 { processInbound() }
     }
@@ -521,11 +602,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private func respond(
         _ error: GatewayError, head: RequestHead, requestID: RequestID, received: NIODeadline, bodyPending: Bool = true
     ) {
-        exchange?.timer?.cancel()
         // Like nginx, a request that could not be understood ends the connection.
         if !head.keepAlive || error.status == 400 { closeAfterResponse = true }
         let body: BodyFraming = bodyPending ? head.framing : .none
         if case .length(let n) = body, n > 1 << 20 { closeAfterResponse = true }
+        // The client waits for a 100 that will not come: it may never send the body, so do not wait for it.
+        if head.expectContinue && bodyPending { closeAfterResponse = true }
         let latency = Int((NIODeadline.now() - received).nanoseconds / 1_000_000)
         var out = context.channel.allocator.buffer(capacity: 512)
         GatewayResponseWriter.write(
@@ -539,31 +621,55 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         } else if closeAfterResponse {
             finishExchange()
         } else {
-            phase = .discarding(remaining: body, decoder: ChunkedDecoder())
+            phase = .discarding(remaining: body, decoder: ChunkedDecoder(), discarded: 0)
             context.flush()
             discardBody()
         }
     }
 
     private func discardBody() {
-        guard case .discarding(let remaining, var decoder) = phase else { return }
+        guard case .discarding(let remaining, var decoder, var discarded) = phase else { return }
         switch remaining {
         case .length(let n):
             let take = min(n, inbound.readableBytes)
             inbound.moveReaderIndex(forwardBy: take)
-            if n == take { finishExchange() } else { phase = .discarding(remaining: .length(n - take), decoder: decoder) }
+            if n == take {
+                finishExchange()
+            } else {
+                phase = .discarding(remaining: .length(n - take), decoder: decoder, discarded: discarded + take)
+            }
         case .chunked:
-            var dropped = 0
             do {
-                try decoder.decode(&inbound) { dropped += $0.readableBytes }
+                try decoder.decode(&inbound) { discarded += $0.readableBytes }
             } catch {
                 closeAfterResponse = true
                 finishExchange()
                 return
             }
-            if decoder.isComplete { finishExchange() } else { phase = .discarding(remaining: .chunked, decoder: decoder) }
+            if decoder.isComplete {
+                finishExchange()
+            } else if discarded > 1 << 20 {
+                closeAfterResponse = true
+                finishExchange()
+            } else {
+                phase = .discarding(remaining: .chunked, decoder: decoder, discarded: discarded)
+            }
         case .none, .untilClose:
             finishExchange()
+        }
+    }
+
+    /// Closes once everything written so far is on the wire (a plain close would drop it).
+    private func closeAfterFlush() {
+        phase = .closed
+        pauseReading()
+        let context = self.context!
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+        // A client that never reads must not hold the connection: bound the wait.
+        context.eventLoop.assumeIsolated().scheduleTask(in: loop.settings.clientIdleTimeout) {
+            context.close(promise: nil)
         }
     }
 
@@ -575,31 +681,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             gatewayError, requestID: loop.nextRequestID().description, accept: nil, isHEAD: false, keepAlive: false,
             date: loop.httpDate(), serverToken: loop.settings.serverToken, latencyMs: 0, into: &out)
         loop.stats.requestStarted()
-        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
-        context.close(promise: nil)
-        phase = .closed
-    }
-
-    // MARK: - Idle connections
-
-    private func armIdleTimer() {
-        let timeout = loop.settings.clientIdleTimeout
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastActivity + timeout) {
-            guard case .head = self.phase else {
-                self.armIdleTimerLater()
-                return
-            }
-            if NIODeadline.now() >= self.lastActivity + timeout {
-                self.context.close(promise: nil)
-            } else {
-                self.armIdleTimer()
-            }
-        }
-    }
-
-    private func armIdleTimerLater() {
-        lastActivity = .now()
-        armIdleTimer()
+        context.write(wrapOutboundOut(out), promise: nil)
+        closeAfterFlush()
     }
 }
 

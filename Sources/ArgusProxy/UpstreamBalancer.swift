@@ -6,20 +6,20 @@ import Atomics
 /// with the upstreams issue; until then every target with weight > 0 is a candidate.
 final class UpstreamBalancer: Sendable {
     let upstream: Upstream
-    let wheel: [Target]
+    let wheel: [PoolKey]
     private let position = ManagedAtomic<Int>(0)
 
     init(upstream: Upstream, targets: [Target]) {
         self.upstream = upstream
         let live = targets.filter { $0.weight > 0 }
         let divisor = live.map(\.weight).reduce(0, Self.gcd)
-        var wheel: [Target] = []
+        var wheel: [PoolKey] = []
         if divisor > 0 {
             // Interleave so that consecutive picks spread over targets (a, b, a, b, a …).
             var remaining = live.map { $0.weight / divisor }
             while remaining.contains(where: { $0 > 0 }) {
                 for i in live.indices where remaining[i] > 0 {
-                    wheel.append(live[i])
+                    wheel.append(PoolKey(host: live[i].host, port: live[i].port))
                     remaining[i] -= 1
                 }
             }
@@ -28,7 +28,7 @@ final class UpstreamBalancer: Sendable {
     }
 
     /// The next target, or nil when the upstream has none (503 `failure to get a peer from the ring-balancer`).
-    func next() -> Target? {
+    func next() -> PoolKey? {
         guard !wheel.isEmpty else { return nil }
         let i = position.loadThenWrappingIncrement(ordering: .relaxed)
         return wheel[(i & Int.max) % wheel.count]

@@ -17,8 +17,9 @@ protocol UpstreamDelegate: AnyObject {
 
 /// Why an upstream exchange failed.
 enum UpstreamFailure: Error, Equatable {
-    /// The connection closed or reset; `sawResponse` when part of a response had arrived.
-    case closed(sawResponse: Bool)
+    /// The connection closed or reset; `sawResponse` when part of a response had arrived,
+    /// `reused` when the connection had served an earlier request (a stale keep-alive connection).
+    case closed(sawResponse: Bool, reused: Bool)
     case malformedResponse(HTTPParseError)
 }
 
@@ -159,7 +160,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
             delegate?.upstreamResponseEnd()
         default:
             state = .idle
-            delegate?.upstreamFailed(.closed(sawResponse: sawResponseByte))
+            delegate?.upstreamFailed(.closed(sawResponse: sawResponseByte, reused: reused))
         }
     }
 
@@ -184,6 +185,11 @@ final class UpstreamHandler: ChannelDuplexHandler {
                     fail(.malformedResponse(error))
                     return
                 case .head(let head):
+                    if head.status == 101 {
+                        // Protocol upgrades are not proxied (Upgrade is stripped): a 101 is a broken upstream.
+                        fail(.malformedResponse(.badStatusLine))
+                        return
+                    }
                     keepAlive = head.keepAlive
                     switch head.framing {
                     case .none: state = .length(remaining: 0)
@@ -240,6 +246,8 @@ final class UpstreamHandler: ChannelDuplexHandler {
         let requestComplete = delegate?.upstreamRequestComplete ?? false
         // Back to the pool first, so that a pipelined request the delegate starts next can use it.
         if keepAlive && !leftover && requestComplete, let pool, context != nil {
+            // Idle connections keep reading, so that a close by the upstream is noticed at once.
+            resumeReading()
             pool.release(self)
         } else {
             context?.close(promise: nil)

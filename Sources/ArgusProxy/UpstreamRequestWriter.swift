@@ -30,9 +30,11 @@ enum UpstreamRequestWriter {
             var seen: UInt32 = 0
             for field in head.fields {
                 switch field.name {
-                case .host, .expect, .xKongRequestID, .contentLength, .transferEncoding:
-                    if field.name == .contentLength, case .length = head.framing { break }
+                case .host, .expect, .xKongRequestID, .transferEncoding:
                     continue
+                case .contentLength:
+                    // Kept only for a body framed by length (a chunked body gets our own Transfer-Encoding).
+                    guard case .length = head.framing else { continue }
                 case .xForwardedFor:
                     forwardedFor.append(field.valueStart..<(field.valueStart + field.valueLength))
                     continue
@@ -40,10 +42,10 @@ enum UpstreamRequestWriter {
                     if ctx.peerTrusted && realIP == nil { realIP = field.valueStart..<(field.valueStart + field.valueLength) }
                     continue
                 case .xForwardedProto, .xForwardedHost, .xForwardedPort, .xForwardedPath, .xForwardedPrefix:
-                    guard ctx.peerTrusted else { continue }
+                    guard ctx.peerTrusted, !field.hasUnderscore else { continue }
                     seen |= 1 << UInt32(field.name.rawValue)
                 default:
-                    if field.name.isHopByHop || head.isNominated(field) { continue }
+                    if field.name.isHopByHop || field.hasUnderscore || head.isNominated(field) { continue }
                 }
                 out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.lineRange]))
                 out.writeStaticString("\r\n")

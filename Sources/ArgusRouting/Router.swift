@@ -88,7 +88,8 @@ public final class Router: Sendable {
         )
         var strippedPrefix: String?
         if strip, let matched, !matched.isEmpty, matched != "/" {
-            strippedPrefix = String(matched)
+            // Escaped like the upstream path: the decoded text may hold CR/LF (`%0d%0a`) and goes into a header.
+            strippedPrefix = UpstreamPath.escape(String(matched))
         }
         return RouteMatch(
             route: route, routeIndex: virtual.routeIndex, service: service, serviceIndex: serviceIndex,

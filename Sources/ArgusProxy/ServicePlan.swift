@@ -1,0 +1,50 @@
+import ArgusConfig
+import NIOCore
+
+/// What the data path needs of a service, computed once per config snapshot so that a request
+/// touches one object instead of copying the `Service` entity.
+final class ServicePlan: Sendable {
+    let service: Service
+    /// The upstream whose name equals the service host, if any.
+    let balancer: UpstreamBalancer?
+    /// Where to connect when there is no balancer.
+    let directTarget: PoolKey
+    /// `Host` sent upstream when `preserve_host` is off and no balancer picks the target.
+    let directHostHeader: String
+    let connectTimeout: TimeAmount
+    let readTimeout: TimeAmount
+    let writeTimeout: TimeAmount
+    let retries: Int
+    private let defaultPort: Int
+
+    init(service: Service, balancer: UpstreamBalancer?) {
+        self.service = service
+        self.balancer = balancer
+        defaultPort = service.protocol == "https" ? 443 : 80
+        directTarget = PoolKey(host: service.host, port: service.port)
+        directHostHeader = service.port == defaultPort ? service.host : "\(service.host):\(service.port)"
+        connectTimeout = .milliseconds(Int64(service.connectTimeout))
+        readTimeout = .milliseconds(Int64(service.readTimeout))
+        writeTimeout = .milliseconds(Int64(service.writeTimeout))
+        retries = service.retries
+    }
+
+    /// The `Host` header for a target picked by the balancer (`host_header` overrides).
+    func hostHeader(for target: PoolKey) -> String {
+        if let override = balancer?.upstream.hostHeader { return override }
+        if target == directTarget { return directHostHeader }
+        return target.port == defaultPort ? target.host : "\(target.host):\(target.port)"
+    }
+}
+
+/// Per-route facts the data path checks on every request.
+struct RoutePlan: Sendable {
+    /// The route accepts plain HTTP (else 426 / https redirect).
+    let allowsHTTP: Bool
+    let preserveHost: Bool
+
+    init(route: Route) {
+        allowsHTTP = route.protocols.contains("http")
+        preserveHost = route.preserveHost
+    }
+}

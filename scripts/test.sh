@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian machine: installs the Debian packages the tests need,
+# builds, runs `swift test` (unit tests and loopback integration tests), then the end-to-end
+# CLI checks against the built binary. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Debian packages the tests use: curl and python3 drive the CLI checks.
+PACKAGES=(curl python3 procps)
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing: ${missing[*]}"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+echo "== build"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+swift build --build-tests 2>&1 | tee "$log"
+# No warnings in our own code (dependencies' warnings are not ours to fix).
+if grep -E "/(Sources|Tests)/[^ ]*: warning:" "$log" | grep -v "/.build/" | sort -u | grep .; then
+    echo "build has warnings in Sources/ or Tests/ (listed above)"
+    exit 1
+fi
+
+echo "== swift test"
+swift test --skip-build
+
+if [ -x scripts/cli-smoke.sh ]; then
+    echo "== CLI end-to-end"
+    bash scripts/cli-smoke.sh .build/debug/argus
+fi
