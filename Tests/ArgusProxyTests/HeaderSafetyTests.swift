@@ -1,0 +1,78 @@
+import ArgusApp
+import ArgusProxy
+import Testing
+
+/// Header handling that protects upstreams: injection, smuggling through hop-by-hop tricks,
+/// and spoofable names.
+@Suite("Header safety")
+struct HeaderSafetyTests {
+    @Test func decodedCRLFInAStrippedRegexPrefixCanNotInjectHeaders() async throws {
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let gw = try await GatewayHarness(yaml: GatewayHarness.yaml(port: port, route: "paths: [\"~/v1/[^/]+\"]"))
+        defer { Task { await gw.stop(); await backend.stop() } }
+        let response = try #require(
+            try await gw.request("GET /v1/a%0d%0aX-Injected:%201%0d%0a/x HTTP/1.1\r\nHost: x\r\n\r\n"))
+        #expect(response.status == 200)
+        let upstream = try #require(backend.requests.first)
+        #expect(!upstream.contains("\r\nX-Injected"), "CRLF reached the upstream head: \(upstream)")
+        #expect(upstream.contains("X-Forwarded-Prefix: /v1/a%0D%0AX-Injected:%201%0D%0A"))
+    }
+
+    @Test func onlyHEADItselfSuppressesTheResponseBody() async throws {
+        let backend = RawBackend.ok(body: "body!")
+        let port = try await backend.start()
+        let gw = try await GatewayHarness(yaml: GatewayHarness.yaml(port: port))
+        defer { Task { await gw.stop(); await backend.stop() } }
+        let client = try await RawClient(port: gw.proxyPort)
+        try await client.send("HACK / HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try await client.readResponse()?.bodyString == "body!")
+        try await client.send("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+        let head = try #require(try await client.readResponse(isHEAD: true))
+        #expect(head.body.isEmpty)
+        #expect(head.header("Content-Length") == "5")
+        await client.close()
+    }
+
+    @Test func headersWithUnderscoresAreDropped() async throws {
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let gw = try await GatewayHarness(yaml: GatewayHarness.yaml(port: port))
+        defer { Task { await gw.stop(); await backend.stop() } }
+        _ = try await gw.request("GET / HTTP/1.1\r\nHost: x\r\nX_Real_IP: 6.6.6.6\r\nX_Forwarded_For: 6.6.6.6\r\nX-Ok: 1\r\n\r\n")
+        let upstream = try #require(backend.requests.first)
+        #expect(!upstream.contains("6.6.6.6"))
+        #expect(upstream.contains("X-Ok: 1"))
+    }
+
+    @Test func connectionCanNotNominateFramingHeadersAway() async throws {
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let gw = try await GatewayHarness(yaml: GatewayHarness.yaml(port: port))
+        defer { Task { await gw.stop(); await backend.stop() } }
+        let client = try await RawClient(port: gw.proxyPort)
+        try await client.send("POST / HTTP/1.1\r\nHost: x\r\nConnection: content-length, accept\r\nAccept: a\r\nContent-Length: 5\r\n\r\nhello")
+        #expect(try await client.readResponse()?.status == 200)
+        await client.close()
+        let upstream = try #require(backend.requests.first)
+        #expect(upstream.contains("Content-Length: 5"))
+        #expect(!upstream.contains("Accept: a"))
+        #expect(backend.bodySizes == [5])
+    }
+
+    @Test func trustedPeersKeepTheirForwardedHeaders() async throws {
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let gw = try await GatewayHarness(yaml: GatewayHarness.yaml(port: port)) { settings in
+            settings.proxy.trustedIPs = try! .init(parsing: "127.0.0.0/8")
+        }
+        defer { Task { await gw.stop(); await backend.stop() } }
+        _ = try await gw.request(
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: public.example\r\nX-Real-IP: 198.51.100.7\r\n\r\n")
+        let upstream = try #require(backend.requests.first)
+        #expect(upstream.contains("X-Forwarded-Proto: https"))
+        #expect(upstream.contains("X-Forwarded-Host: public.example"))
+        #expect(upstream.contains("X-Real-IP: 198.51.100.7"))
+        #expect(!upstream.contains("X-Forwarded-Proto: http\r\n"))
+    }
+}
