@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "argus", targets: ["argus"]),
+        .executable(name: "argus-bench", targets: ["argus-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -72,6 +73,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Micro-benchmarks of hot-path pieces (router lookups); results go to BENCHMARKS.md.
+        .executableTarget(name: "argus-bench", dependencies: ["ArgusConfig", "ArgusRouting"]),
         .testTarget(name: "ArgusConfigTests", dependencies: ["ArgusConfig"]),
         .testTarget(name: "ArgusRoutingTests", dependencies: ["ArgusRouting", "ArgusConfig"]),
         .testTarget(

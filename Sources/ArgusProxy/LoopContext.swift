@@ -10,7 +10,7 @@ final class LoopContext {
     let eventLoop: any EventLoop
     let store: SnapshotStore
     let settings: ProxySettings
-    let stats: ProxyStats
+    let stats: LoopStats
     let logger: Logger
     let pool: UpstreamPool
     private var cached: ConfigSnapshot
@@ -19,7 +19,7 @@ final class LoopContext {
     private var connections: [ObjectIdentifier: ProxyHandler] = [:]
     private(set) var quiescing = false
 
-    init(eventLoop: any EventLoop, store: SnapshotStore, settings: ProxySettings, stats: ProxyStats, logger: Logger) {
+    init(eventLoop: any EventLoop, store: SnapshotStore, settings: ProxySettings, stats: LoopStats, logger: Logger) {
         self.eventLoop = eventLoop
         self.store = store
         self.settings = settings
@@ -72,13 +72,12 @@ final class LoopContext {
 @available(*, unavailable)
 extension LoopContext: Sendable {}
 
-/// Counters of the proxy listener, shared by all loops (relaxed atomics), read by `/status` and metrics.
-public final class ProxyStats: Sendable {
+/// Counters of one event loop: written only by that loop (relaxed atomics, so no cache line is
+/// shared between loops on the request path), read by `/status` and metrics.
+final class LoopStats: Sendable {
     private let accepted = ManagedAtomic<Int>(0)
     private let active = ManagedAtomic<Int>(0)
     private let requests = ManagedAtomic<Int>(0)
-
-    public init() {}
 
     func connectionOpened() {
         accepted.wrappingIncrement(ordering: .relaxed)
@@ -93,7 +92,20 @@ public final class ProxyStats: Sendable {
         requests.wrappingIncrement(ordering: .relaxed)
     }
 
-    public var connectionsAccepted: Int { accepted.load(ordering: .relaxed) }
-    public var connectionsActive: Int { active.load(ordering: .relaxed) }
-    public var totalRequests: Int { requests.load(ordering: .relaxed) }
+    var connectionsAccepted: Int { accepted.load(ordering: .relaxed) }
+    var connectionsActive: Int { active.load(ordering: .relaxed) }
+    var totalRequests: Int { requests.load(ordering: .relaxed) }
+}
+
+/// Counters of the proxy listener: the sums over every loop's `LoopStats`.
+public final class ProxyStats: Sendable {
+    let loops: [LoopStats]
+
+    init(loopCount: Int) {
+        loops = (0..<max(1, loopCount)).map { _ in LoopStats() }
+    }
+
+    public var connectionsAccepted: Int { loops.reduce(0) { $0 + $1.connectionsAccepted } }
+    public var connectionsActive: Int { loops.reduce(0) { $0 + $1.connectionsActive } }
+    public var totalRequests: Int { loops.reduce(0) { $0 + $1.totalRequests } }
 }

@@ -8,6 +8,7 @@ import NIOPosix
 public final class ProxyServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let contexts: [ObjectIdentifier: NIOLoopBoundBox<LoopContext?>]
+    private let loopIndex: [ObjectIdentifier: Int]
     private let store: SnapshotStore
     private let settings: ProxySettings
     private let logger: Logger
@@ -19,20 +20,23 @@ public final class ProxyServer: Sendable {
         self.store = store
         self.settings = settings
         self.logger = logger
-        let stats = ProxyStats()
-        self.stats = stats
         var contexts: [ObjectIdentifier: NIOLoopBoundBox<LoopContext?>] = [:]
-        for loop in group.makeIterator() {
+        var loopIndex: [ObjectIdentifier: Int] = [:]
+        for (i, loop) in group.makeIterator().enumerated() {
             contexts[ObjectIdentifier(loop)] = .makeEmptyBox(valueType: LoopContext.self, eventLoop: loop)
+            loopIndex[ObjectIdentifier(loop)] = i
         }
         self.contexts = contexts
+        self.loopIndex = loopIndex
+        self.stats = ProxyStats(loopCount: loopIndex.count)
     }
 
     /// The loop's context, created on first use on that loop.
     private func context(on loop: any EventLoop) -> LoopContext {
         let box = contexts[ObjectIdentifier(loop)]!
         if let existing = box.value { return existing }
-        let created = LoopContext(eventLoop: loop, store: store, settings: settings, stats: stats, logger: logger)
+        let loopStats = stats.loops[loopIndex[ObjectIdentifier(loop)]!]
+        let created = LoopContext(eventLoop: loop, store: store, settings: settings, stats: loopStats, logger: logger)
         box.value = created
         return created
     }

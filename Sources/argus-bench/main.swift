@@ -1,0 +1,9 @@
+// argus-bench: micro-benchmarks of Argus's hot-path pieces (build with -c release).
+//   swift run -c release argus-bench router
+let args = CommandLine.arguments.dropFirst()
+switch args.first {
+case "router":
+    RouterBench.run()
+default:
+    print("usage: argus-bench router")
+}
