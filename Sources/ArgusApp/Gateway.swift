@@ -26,6 +26,8 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     private let status = ControlServer()
     private let nodeID: String
     private let started = NIOLockedValueBox(false)
+    /// SIGHUP is trapped before the listeners open, so that an early SIGHUP can not kill the process.
+    private let hangups = NIOLockedValueBox<UnixSignalsSequence?>(nil)
 
     /// Loads and validates the config; throws `StartupError` with the reason when it can not.
     public init(settings: GatewaySettings, logger: Logger) throws(StartupError) {
@@ -56,6 +58,8 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     /// Binds every listener. Throws `StartupError` (e.g. port in use) naming the listener.
     @discardableResult
     public func start() async throws(StartupError) -> Addresses {
+        let trapped = await UnixSignalsSequence(trapping: .sighup)
+        hangups.withLockedValue { $0 = trapped }
         func bind(_ name: String, _ address: ListenAddress, _ body: () async throws -> SocketAddress) async throws(StartupError) -> SocketAddress {
             do {
                 let bound = try await body()
@@ -79,7 +83,9 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     }
 
     public func run() async throws {
-        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let existing = self.hangups.withLockedValue { $0 }
+        let hangups: UnixSignalsSequence
+        if let existing { hangups = existing } else { hangups = await UnixSignalsSequence(trapping: .sighup) }
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
                 for await _ in hangups.cancelOnGracefulShutdown() {

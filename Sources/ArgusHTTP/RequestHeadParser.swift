@@ -32,7 +32,9 @@ public struct RequestHeadParser: Sendable {
             do throws(HTTPParseError) {
                 guard let end = try HeaderBlockParser.findHeadEnd(raw, from: max(0, scanned - 3)) else {
                     if raw.count > maxHeadLength { return .error(.headersTooLarge) }
-                    if HeaderBlockParser.firstLF(raw, from: 0) == nil && raw.count > maxRequestLineLength {
+                    // The request line so far, not counting a CR whose LF has not arrived yet.
+                    let lineSoFar = raw.count - (raw.last == ASCII.cr ? 1 : 0)
+                    if lineSoFar > maxRequestLineLength && HeaderBlockParser.firstLF(raw, from: 0) == nil {
                         return .error(.uriTooLong)
                     }
                     scanned = raw.count

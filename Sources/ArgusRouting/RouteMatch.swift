@@ -2,12 +2,13 @@ import ArgusConfig
 
 /// The outcome of a successful routing decision.
 public struct RouteMatch: Sendable {
+    let entry: RouteEntry
     /// The matched route, as configured.
-    public let route: Route
+    public var route: Route { entry.route }
     /// Index of the route in `DeclarativeConfig.routes` (compact id for events).
     public let routeIndex: Int
     /// The route's service; nil when the route has no service (the proxy answers 503).
-    public let service: Service?
+    public var service: Service? { entry.service }
     /// Index of the service in `DeclarativeConfig.services`.
     public let serviceIndex: Int?
     /// Path of the upstream request per the strip_path / service.path table (kong-compat §2), escaped
@@ -25,12 +26,31 @@ public struct RouteMatch: Sendable {
         route: Route, routeIndex: Int, service: Service?, serviceIndex: Int?, upstreamPath: String,
         strippedPrefix: String?, captures: [String: String]
     ) {
-        self.route = route
+        self.init(
+            entry: RouteEntry(route: route, service: service), routeIndex: routeIndex, serviceIndex: serviceIndex,
+            upstreamPath: upstreamPath, strippedPrefix: strippedPrefix, captures: captures)
+    }
+
+    init(
+        entry: RouteEntry, routeIndex: Int, serviceIndex: Int?, upstreamPath: String, strippedPrefix: String?,
+        captures: [String: String]
+    ) {
+        self.entry = entry
         self.routeIndex = routeIndex
-        self.service = service
         self.serviceIndex = serviceIndex
         self.upstreamPath = upstreamPath
         self.strippedPrefix = strippedPrefix
         self.captures = captures
+    }
+}
+
+/// A route and its service, compiled once per router and shared by reference.
+final class RouteEntry: Sendable {
+    let route: Route
+    let service: Service?
+
+    init(route: Route, service: Service?) {
+        self.route = route
+        self.service = service
     }
 }

@@ -5,6 +5,8 @@ import ArgusConfig
 public final class Router: Sendable {
     let routes: [Route]
     let services: [Service]
+    /// Each route with its service, shared by reference so that a match copies one pointer.
+    let entries: [RouteEntry]
     /// Index in `services` of each route's service (by route index), nil without one.
     let serviceIndexOfRoute: [Int?]
     /// Virtual routes in rank order: position 0 has the highest priority.
@@ -36,6 +38,9 @@ public final class Router: Sendable {
             compiled += 1
         }
         self.serviceIndexOfRoute = serviceIndexOfRoute
+        entries = config.routes.indices.map { i in
+            RouteEntry(route: config.routes[i], service: serviceIndexOfRoute[i].map { config.services[$0] })
+        }
         compiledRouteCount = compiled
 
         // Rank: priority descending, then route id descending (Kong's ATC router orders matchers by
@@ -70,9 +75,10 @@ public final class Router: Sendable {
     }
 
     private func makeMatch(_ virtual: VirtualRoute, state: SearchState, request: RouterRequest) -> RouteMatch {
-        let route = routes[virtual.routeIndex]
+        let entry = entries[virtual.routeIndex]
+        let route = entry.route
         let serviceIndex = serviceIndexOfRoute[virtual.routeIndex]
-        let service = serviceIndex.map { services[$0] }
+        let service = entry.service
 
         let matched: Substring?
         if let prefix = state.prefix {
@@ -92,7 +98,7 @@ public final class Router: Sendable {
             strippedPrefix = UpstreamPath.escape(String(matched))
         }
         return RouteMatch(
-            route: route, routeIndex: virtual.routeIndex, service: service, serviceIndex: serviceIndex,
+            entry: entry, routeIndex: virtual.routeIndex, serviceIndex: serviceIndex,
             upstreamPath: UpstreamPath.escape(joined), strippedPrefix: strippedPrefix,
             captures: state.regexMatch?.kongCaptures ?? [:]
         )
