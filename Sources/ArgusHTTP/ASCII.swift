@@ -7,40 +7,42 @@ enum ASCII {
     static let colon: UInt8 = 58
     static let semicolon: UInt8 = 59
 
-    /// `tchar` of RFC 9110 §5.6.2.
-    static let isToken: [Bool] = {
-        var table = [Bool](repeating: false, count: 256)
-        for byte in UInt8(ascii: "0")...UInt8(ascii: "9") { table[Int(byte)] = true }
-        for byte in UInt8(ascii: "a")...UInt8(ascii: "z") { table[Int(byte)] = true }
-        for byte in UInt8(ascii: "A")...UInt8(ascii: "Z") { table[Int(byte)] = true }
-        for char in "!#$%&'*+-.^_`|~".utf8 { table[Int(char)] = true }
-        return table
-    }()
+    // Byte classes as bit masks over the 128 ASCII codes (bit n of `low` is byte n, of `high` byte 64+n):
+    // constants folded into the code, so the parsers' per-byte checks touch no global table.
+
+    /// `tchar` of RFC 9110 §5.6.2: `!#$%&'*+-.^_`|~`, digits, letters.
+    private static let tokenLow: UInt64 = 0x03FF_6CFA_0000_0000
+    private static let tokenHigh: UInt64 = 0x57FF_FFFF_C7FF_FFFE
+
+    @inline(__always)
+    static func isToken(_ byte: UInt8) -> Bool {
+        if byte < 64 { return (tokenLow >> UInt64(byte)) & 1 == 1 }
+        if byte < 128 { return (tokenHigh >> UInt64(byte - 64)) & 1 == 1 }
+        return false
+    }
 
     /// Bytes allowed inside a field value: HTAB, SP, VCHAR, obs-text (no NUL, CR, LF, other controls, DEL).
-    static let isFieldValue: [Bool] = {
-        var table = [Bool](repeating: false, count: 256)
-        table[9] = true
-        for byte in 32...126 { table[byte] = true }
-        for byte in 128...255 { table[byte] = true }
-        return table
-    }()
+    @inline(__always)
+    static func isFieldValue(_ byte: UInt8) -> Bool {
+        byte == 9 || (byte >= 32 && byte != 127)
+    }
 
     /// Bytes allowed in a request-target: VCHAR and obs-text, no SP or controls.
-    static let isTarget: [Bool] = {
-        var table = [Bool](repeating: false, count: 256)
-        for byte in 33...126 { table[byte] = true }
-        for byte in 128...255 { table[byte] = true }
-        return table
-    }()
+    @inline(__always)
+    static func isTarget(_ byte: UInt8) -> Bool {
+        byte > 32 && byte != 127
+    }
 
-    static let hexValue: [Int8] = {
-        var table = [Int8](repeating: -1, count: 256)
-        for (i, byte) in (UInt8(ascii: "0")...UInt8(ascii: "9")).enumerated() { table[Int(byte)] = Int8(i) }
-        for (i, byte) in (UInt8(ascii: "a")...UInt8(ascii: "f")).enumerated() { table[Int(byte)] = Int8(10 + i) }
-        for (i, byte) in (UInt8(ascii: "A")...UInt8(ascii: "F")).enumerated() { table[Int(byte)] = Int8(10 + i) }
-        return table
-    }()
+    /// The value of a hex digit, or -1.
+    @inline(__always)
+    static func hexValue(_ byte: UInt8) -> Int {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return Int(byte &- 48)
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return Int(byte &- 87)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return Int(byte &- 55)
+        default: return -1
+        }
+    }
 
     @inline(__always)
     static func lower(_ byte: UInt8) -> UInt8 {

@@ -41,7 +41,7 @@ public struct ChunkedDecoder: Sendable {
     private mutating func step(_ byte: UInt8) throws(HTTPParseError) {
         switch state {
         case .size(let value, let digits):
-            let hex = ASCII.hexValue[Int(byte)]
+            let hex = ASCII.hexValue(byte)
             if hex >= 0 {
                 guard digits < 15 else { throw .badChunk }
                 state = .size(value: value << 4 | Int(hex), digits: digits + 1)

@@ -50,7 +50,7 @@ enum HeaderBlockParser {
         if first == ASCII.space || first == ASCII.tab { throw .obsFold }
         var i = start
         var underscore = false
-        while i < end && ASCII.isToken[Int(bytes[i])] {
+        while i < end && ASCII.isToken(bytes[i]) {
             if bytes[i] == UInt8(ascii: "_") { underscore = true }
             i += 1
         }
@@ -66,7 +66,7 @@ enum HeaderBlockParser {
         var valueEnd = valueStart
         while i < end {
             let byte = bytes[i]
-            guard ASCII.isFieldValue[Int(byte)] else { throw .invalidFieldValue }
+            guard ASCII.isFieldValue(byte) else { throw .invalidFieldValue }
             i += 1
             if byte != ASCII.space && byte != ASCII.tab { valueEnd = i }
         }

@@ -8,7 +8,7 @@ enum HostValue {
             var i = range.lowerBound + 1
             while i < range.upperBound && raw[i] != UInt8(ascii: "]") {
                 let byte = raw[i]
-                guard ASCII.hexValue[Int(byte)] >= 0 || byte == ASCII.colon || byte == UInt8(ascii: ".") else {
+                guard ASCII.hexValue(byte) >= 0 || byte == ASCII.colon || byte == UInt8(ascii: ".") else {
                     throw .invalidHost
                 }
                 i += 1

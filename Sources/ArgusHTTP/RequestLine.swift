@@ -10,12 +10,12 @@ struct RequestLine {
 
     init(_ raw: UnsafeRawBufferPointer, end: Int) throws(HTTPParseError) {
         var i = 0
-        while i < end && ASCII.isToken[Int(raw[i])] { i += 1 }
+        while i < end && ASCII.isToken(raw[i]) { i += 1 }
         guard i > 0, i < end, raw[i] == ASCII.space else { throw .badRequestLine }
         method = 0..<i
         i += 1
         let targetStart = i
-        while i < end && ASCII.isTarget[Int(raw[i])] { i += 1 }
+        while i < end && ASCII.isTarget(raw[i]) { i += 1 }
         guard i > targetStart, i < end, raw[i] == ASCII.space else { throw .badRequestLine }
         target = targetStart..<i
         i += 1

@@ -64,7 +64,7 @@ public struct ResponseHeadParser: Sendable {
         }
         guard status >= 100, raw[12] == ASCII.space || (raw[12] == ASCII.cr && firstLF == 13) else { throw .badStatusLine }
         if firstLF > 14 {
-            for i in 13..<(firstLF - 1) where !ASCII.isFieldValue[Int(raw[i])] { throw .badStatusLine }
+            for i in 13..<(firstLF - 1) where !ASCII.isFieldValue(raw[i]) { throw .badStatusLine }
         }
         let minorVersion = Int(raw[7] - 48)
         if status < 200 && status != 101 { return .informational(status: status) }

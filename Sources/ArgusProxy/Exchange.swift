@@ -23,7 +23,9 @@ final class Exchange {
     var upstream: UpstreamHandler?
     var tries = 0
     var headSentAt: NIODeadline?
-    var lastUpstreamActivity = NIODeadline.now()
+    /// Last progress with the upstream that Argus recorded itself (head sent, request complete);
+    /// the upstream connection's `lastReadAt` counts too.
+    var lastUpstreamActivity: NIODeadline
     var writeBlockedSince: NIODeadline?
 
     // Response side.
@@ -42,6 +44,7 @@ final class Exchange {
         self.upstreamHead = upstreamHead
         self.target = target
         self.requestFraming = head.framing
+        self.lastUpstreamActivity = received
         if case .none = head.framing { requestComplete = true }
     }
 

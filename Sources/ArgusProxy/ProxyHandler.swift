@@ -53,6 +53,13 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private var inProcessInbound = false
     /// Since when the upstream's reads are paused because the client does not read (nginx `send_timeout`).
     private var clientBlockedSince: NIODeadline?
+    /// Reused head buffers: once NIO has written them out, the next request writes into the same
+    /// storage instead of allocating (ByteBuffer is copy-on-write, so reuse is safe either way).
+    private var upstreamHeadScratch: ByteBuffer?
+    private var responseHeadScratch: ByteBuffer?
+    /// The client response head, held back until the first body bytes so that a small response
+    /// goes out as one buffer (one `write` instead of a `writev`).
+    private var pendingResponseHead: ByteBuffer?
     private var clientIP = ""
     private var peerTrusted = false
     private var timer: Scheduled<Void>?
@@ -211,7 +218,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     // MARK: - 2. Route
 
     private func startExchange(_ head: RequestHead) {
-        let received = NIODeadline.now()
+        let received = lastActivity
         let requestID = loop.nextRequestID()
         loop.stats.requestStarted()
         let snapshot = loop.snapshot()
@@ -250,7 +257,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             target = picked
         }
 
-        var upstreamHead = context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 512)
+        var upstreamHead = upstreamHeadScratch.take() ?? context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 512)
+        upstreamHead.clear()
         let hostHeader: String
         if routePlan.preserveHost, head.host.count > 0 {
             hostHeader = head.firstValue(of: .host) ?? head.hostString
@@ -281,7 +289,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private func connectUpstream(_ exchange: Exchange) {
         exchange.tries += 1
         if let pooled = loop.pool.take(exchange.target) {
-            attach(pooled, to: exchange)
+            attach(pooled, to: exchange, now: lastActivity)
             return
         }
         let timeout = exchange.plan.connectTimeout
@@ -292,7 +300,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             }
             switch result {
             case .success(let handler):
-                self.attach(handler, to: exchange)
+                self.attach(handler, to: exchange, now: .now())
             case .failure(let error):
                 if let connectionError = error as? NIOConnectionError, connectionError.connectionErrors.isEmpty,
                     connectionError.dnsAError != nil || connectionError.dnsAAAAError != nil
@@ -306,11 +314,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
     }
 
-    private func attach(_ upstream: UpstreamHandler, to exchange: Exchange) {
+    private func attach(_ upstream: UpstreamHandler, to exchange: Exchange, now: NIODeadline) {
         exchange.upstream = upstream
         upstream.begin(delegate: self, isHEAD: exchange.head.isHEAD)
         upstream.write(exchange.upstreamHead)
-        let now = NIODeadline.now()
         exchange.headSentAt = now
         exchange.lastUpstreamActivity = now
         ensureTimer(now + exchange.plan.readTimeout)
@@ -373,7 +380,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             if case .forwarding = phase {
                 phase = .awaitingResponse
                 // nginx's proxy_read_timeout runs from the moment the request is sent.
-                exchange.lastUpstreamActivity = .now()
+                exchange.lastUpstreamActivity = max(exchange.lastUpstreamActivity, lastActivity)
             }
         } else if !upstream.isWritable {
             pauseReading()
@@ -402,9 +409,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     // MARK: - 5. Respond
 
     func upstreamResponseHead(_ head: ResponseHead) {
-        guard let exchange else { return }
-        let now = NIODeadline.now()
-        exchange.lastUpstreamActivity = now
+        guard let exchange, let upstream = exchange.upstream else { return }
+        let now = upstream.lastReadAt
         exchange.responseStarted = true
         exchange.status = head.status
         let clientVersion = exchange.head.minorVersion
@@ -412,7 +418,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         exchange.responseFraming = framing
         if framing == .untilClose { closeAfterResponse = true }
         let sentAt = exchange.headSentAt ?? exchange.received
-        var out = context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 256)
+        var out = responseHeadScratch.take() ?? context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 256)
+        out.clear()
         ClientResponseWriter.write(
             head,
             .init(
@@ -422,12 +429,30 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 proxyLatencyMs: Int((sentAt - exchange.received).nanoseconds / 1_000_000),
                 requestID: exchange.requestID),
             into: &out)
-        context.write(wrapOutboundOut(out), promise: nil)
+        pendingResponseHead = out
+    }
+
+    /// Writes the held-back response head, if any.
+    private func writePendingResponseHead() {
+        guard let head = pendingResponseHead.take() else { return }
+        responseHeadScratch = head
+        context.write(wrapOutboundOut(head), promise: nil)
     }
 
     func upstreamResponseBody(_ slice: ByteBuffer) {
         guard let exchange else { return }
-        exchange.lastUpstreamActivity = .now()
+        if var head = pendingResponseHead.take() {
+            if exchange.responseFraming == .passthrough && slice.readableBytes <= 16384 {
+                // Head and a small body in one buffer.
+                head.writeImmutableBuffer(slice)
+                responseHeadScratch = head
+                context.write(wrapOutboundOut(head), promise: nil)
+                if !context.channel.isWritable { pauseForClient(exchange) }
+                return
+            }
+            responseHeadScratch = head
+            context.write(wrapOutboundOut(head), promise: nil)
+        }
         if exchange.responseFraming == .chunked {
             var header = context.channel.allocator.buffer(capacity: 12)
             ChunkedEncoder.writeChunkHeader(slice.readableBytes, into: &header)
@@ -437,15 +462,18 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         } else {
             context.write(wrapOutboundOut(slice), promise: nil)
         }
-        if !context.channel.isWritable {
-            // Pause before flushing: a flush that drains the socket fires the writability change at once.
-            exchange.upstream?.pauseReading()
-            context.flush()
-            if !context.channel.isWritable { blockOnClient() }
-        }
+        if !context.channel.isWritable { pauseForClient(exchange) }
+    }
+
+    private func pauseForClient(_ exchange: Exchange) {
+        // Pause before flushing: a flush that drains the socket fires the writability change at once.
+        exchange.upstream?.pauseReading()
+        context.flush()
+        if !context.channel.isWritable { blockOnClient() }
     }
 
     func upstreamReadComplete() {
+        writePendingResponseHead()
         context.flush()
     }
 
@@ -453,6 +481,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     func upstreamResponseEnd() {
         guard let exchange else { return }
+        writePendingResponseHead()
+        if let upstream = exchange.upstream { lastActivity = max(lastActivity, upstream.lastReadAt) }
         if exchange.responseFraming == .chunked {
             context.write(wrapOutboundOut(ByteBuffer(staticString: ChunkedEncoder.lastChunk)), promise: nil)
         }
@@ -494,6 +524,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     }
 
     private func failExchange(_ exchange: Exchange, _ error: GatewayError) {
+        if pendingResponseHead.take() != nil {
+            // The head was held back: the client has seen nothing, so it can still get a clean error.
+            exchange.responseStarted = false
+        }
         exchange.upstream?.abort()
         exchange.upstream = nil
         if exchange.responseStarted {
@@ -520,12 +554,17 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             if !exchange.requestComplete { return lastActivity + clientTimeout }
             // Downloading to a client that does not read (nginx send_timeout).
             if let blocked = clientBlockedSince { return blocked + clientTimeout }
-            return exchange.lastUpstreamActivity + exchange.plan.readTimeout
+            return upstreamActivity(exchange) + exchange.plan.readTimeout
         }
         switch phase {
         case .head, .discarding: return lastActivity + clientTimeout
         case .connecting, .forwarding, .awaitingResponse, .closed: return nil  // connect timeout: the bootstrap's
         }
+    }
+
+    private func upstreamActivity(_ exchange: Exchange) -> NIODeadline {
+        guard let upstream = exchange.upstream else { return exchange.lastUpstreamActivity }
+        return max(exchange.lastUpstreamActivity, upstream.lastReadAt)
     }
 
     private func ensureTimer(_ deadline: NIODeadline) {
@@ -559,7 +598,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                     context.close(promise: nil)
                     return
                 }
-            } else if now >= exchange.lastUpstreamActivity + plan.readTimeout {
+            } else if now >= upstreamActivity(exchange) + plan.readTimeout {
                 exchange.upstream?.abort()
                 exchange.upstream = nil
                 if exchange.responseStarted {
@@ -581,8 +620,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     // MARK: - 6. Finish
 
     private func finishExchange() {
+        if let exchange { upstreamHeadScratch = exchange.upstreamHead }
         exchange = nil
-        lastActivity = .now()
         if closeAfterResponse {
             closeAfterFlush()
             return

@@ -39,8 +39,9 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     let key: PoolKey
-    weak var delegate: (any UpstreamDelegate)?
-    weak var pool: UpstreamPool?
+    /// Strong: cleared when the exchange ends (finish, failure, abort), which breaks the cycle.
+    var delegate: (any UpstreamDelegate)?
+    var pool: UpstreamPool?
     private(set) var context: ChannelHandlerContext?
     private var state: State = .idle
     private var inbound = ByteBuffer()
@@ -52,6 +53,8 @@ final class UpstreamHandler: ChannelDuplexHandler {
     private var pendingRead = false
     private(set) var requestsServed = 0
     var idleSince = NIODeadline.now()
+    /// When the last bytes arrived (one clock read per read event, shared with the exchange).
+    private(set) var lastReadAt = NIODeadline.uptimeNanoseconds(0)
     /// True when this connection came from the pool for the current exchange.
     private(set) var reused = false
 
@@ -131,6 +134,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
             return
         }
         sawResponseByte = true
+        lastReadAt = .now()
         if inbound.readableBytes == 0 {
             inbound = bytes
         } else {

@@ -87,3 +87,16 @@ struct RequestHeadParserTests {
         #expect(error == expected)
     }
 }
+
+@Suite("ASCII byte classes")
+struct ASCIITests {
+    @Test func tokenMaskMatchesRFC9110() {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        for byte in UInt8.min...UInt8.max {
+            #expect(ASCII.isToken(byte) == tchar.contains(byte), "byte \(byte)")
+            #expect(ASCII.isFieldValue(byte) == (byte == 9 || (byte >= 32 && byte != 127)))
+            let hex = Int(String(UnicodeScalar(byte)), radix: 16) ?? -1
+            #expect(ASCII.hexValue(byte) == (byte < 128 ? hex : -1), "hex \(byte)")
+        }
+    }
+}
