@@ -94,15 +94,6 @@ let package = Package(
     ]
 )
 
-// The data path's modules skip dynamic exclusivity checks in release builds: the profile showed
-// them at ~5% of user CPU per proxied request (AccessSet bookkeeping in thread-local storage).
-// Static exclusivity checking still applies, and debug builds (the test suite) keep the dynamic checks.
-let hotPath: Set<String> = ["ArgusHTTP", "ArgusProxy", "ArgusRouting"]
-
 for target in package.targets {
-    var settings = (target.swiftSettings ?? []) + strict
-    if hotPath.contains(target.name) {
-        settings.append(.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)))
-    }
-    target.swiftSettings = settings
+    target.swiftSettings = (target.swiftSettings ?? []) + strict
 }

@@ -13,3 +13,19 @@ public struct HeaderField: Sendable {
     /// The whole line `name: value` without its CRLF, for copying through verbatim.
     public var lineRange: Range<Int> { nameStart..<(valueStart + valueLength) }
 }
+
+extension HeaderField {
+    /// True when this field's name is one of `tokens` (lower-cased names from a `Connection` header).
+    func isNamed(byAnyOf tokens: [String], in raw: UnsafeRawBufferPointer) -> Bool {
+        tokens.contains { token in
+            let utf8 = token.utf8
+            guard utf8.count == nameLength else { return false }
+            var i = nameStart
+            for byte in utf8 {
+                if ASCII.lower(raw[i]) != byte { return false }
+                i += 1
+            }
+            return true
+        }
+    }
+}

@@ -79,17 +79,6 @@ public struct RequestHead: Sendable {
         case .contentLength, .transferEncoding, .host: return false
         default: break
         }
-        return bytes.withUnsafeReadableBytes { raw in
-            connectionNominated.contains { token in
-                let utf8 = token.utf8
-                guard utf8.count == field.nameLength else { return false }
-                var i = field.nameStart
-                for byte in utf8 {
-                    if ASCII.lower(raw[i]) != byte { return false }
-                    i += 1
-                }
-                return true
-            }
-        }
+        return bytes.withUnsafeReadableBytes { field.isNamed(byAnyOf: connectionNominated, in: $0) }
     }
 }

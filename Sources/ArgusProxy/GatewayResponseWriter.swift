@@ -1,3 +1,4 @@
+import ArgusConfig
 import ArgusHTTP
 import NIOCore
 
@@ -19,7 +20,7 @@ enum GatewayResponseWriter {
         switch format {
         case .json:
             return ("application/json; charset=utf-8",
-                "{\n  \"message\":\"\(jsonEscape(error.message))\",\n  \"request_id\":\"\(requestID)\"\n}")
+                "{\n  \"message\":\(JSONText.quote(error.message)),\n  \"request_id\":\"\(requestID)\"\n}")
         case .plain:
             return ("text/plain; charset=utf-8", "\(error.message)\nrequest_id: \(requestID)\n")
         case .html:
@@ -52,37 +53,12 @@ enum GatewayResponseWriter {
         if !isHEAD { buffer.writeString(body) }
     }
 
-    static func jsonEscape(_ s: String) -> String {
-        var out = ""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out
-    }
-
     static func htmlEscape(_ s: String) -> String {
         s.replacingAll("&", "&amp;").replacingAll("<", "&lt;").replacingAll(">", "&gt;").replacingAll("\"", "&quot;")
     }
 }
 
 extension String {
-    init(format value: UInt32) {
-        let hex = String(value, radix: 16)
-        self = "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-    }
-
     func replacingAll(_ target: Character, _ replacement: String) -> String {
         var out = ""
         for c in self {

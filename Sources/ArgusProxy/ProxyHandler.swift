@@ -173,8 +173,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        exchange?.upstream?.flush()
-        context.flush()
+        // Nothing to flush here: forwardBody flushes the upstream, and every client write path
+        // (finishExchange, respond, the upstream's read-complete) flushes the client itself.
     }
 
     private func processInbound() {

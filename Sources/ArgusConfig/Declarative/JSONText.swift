@@ -1,6 +1,6 @@
 /// Compact JSON text of a value (keys sorted), as Kong's cjson shows a reference in messages.
-enum JSONText {
-    static func encode(_ value: JSONValue) -> String {
+public enum JSONText {
+    public static func encode(_ value: JSONValue) -> String {
         switch value {
         case .null: return "null"
         case .bool(let b): return b ? "true" : "false"
@@ -13,7 +13,8 @@ enum JSONText {
         }
     }
 
-    private static func quote(_ s: String) -> String {
+    /// A JSON string literal (with its quotes) for `s`.
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
