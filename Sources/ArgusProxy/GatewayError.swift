@@ -7,6 +7,8 @@ public struct GatewayError: Sendable, Equatable {
     public var plainByDefault: Bool
     /// Extra response headers, e.g. `Connection: Upgrade` for 426.
     public var headers: [(String, String)] = []
+    /// No body at all (redirects, as Kong's `kong.response.exit(status)` without a body).
+    public var emptyBody = false
 
     public static func == (lhs: GatewayError, rhs: GatewayError) -> Bool {
         lhs.status == rhs.status && lhs.message == rhs.message
@@ -28,6 +30,11 @@ public struct GatewayError: Sendable, Equatable {
     public static let payloadTooLarge = GatewayError(
         status: 413, message: "Request Entity Too Large", plainByDefault: true)
 
+    /// Kong's answer to an https-only route hit over http with `https_redirect_status_code` 301/302/307/308.
+    public static func httpsRedirect(status: Int, location: String) -> GatewayError {
+        GatewayError(status: status, message: "", plainByDefault: false, headers: [("Location", location)], emptyBody: true)
+    }
+
     public static func badRequest(_ reason: String, status: Int = 400) -> GatewayError {
         GatewayError(status: status, message: reason, plainByDefault: false)
     }
@@ -40,6 +47,10 @@ enum ReasonPhrase {
         case 100: return "Continue"
         case 200: return "OK"
         case 204: return "No Content"
+        case 301: return "Moved Permanently"
+        case 302: return "Found"
+        case 307: return "Temporary Redirect"
+        case 308: return "Permanent Redirect"
         case 400: return "Bad Request"
         case 401: return "Unauthorized"
         case 403: return "Forbidden"

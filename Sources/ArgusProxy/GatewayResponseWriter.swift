@@ -40,9 +40,11 @@ enum GatewayResponseWriter {
         _ error: GatewayError, requestID: String, accept: String?, isHEAD: Bool, keepAlive: Bool, date: String,
         serverToken: String, latencyMs: Int, into buffer: inout ByteBuffer
     ) {
-        let (contentType, body) = body(error, requestID: requestID, format: format(accept: accept, plainByDefault: error.plainByDefault))
+        let (contentType, body) = error.emptyBody
+            ? ("", "") : body(error, requestID: requestID, format: format(accept: accept, plainByDefault: error.plainByDefault))
         buffer.writeString("HTTP/1.1 \(error.status) \(ReasonPhrase.of(error.status))\r\n")
-        buffer.writeString("Date: \(date)\r\nContent-Type: \(contentType)\r\n")
+        buffer.writeString("Date: \(date)\r\n")
+        if !contentType.isEmpty { buffer.writeString("Content-Type: \(contentType)\r\n") }
         buffer.writeString("Content-Length: \(body.utf8.count)\r\n")
         buffer.writeString(keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n")
         for (name, value) in error.headers where !(name == "Connection" && !keepAlive) {

@@ -238,7 +238,13 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
         let routePlan = snapshot.routes[match.routeIndex]
         if !routePlan.allowsHTTP {
-            respond(.useHTTPS, head: head, requestID: requestID, received: received)
+            if routePlan.httpsRedirectStatus == 426 || head.host.isEmpty {
+                respond(.useHTTPS, head: head, requestID: requestID, received: received)
+            } else {
+                let location = "https://" + head.hostString + head.string(head.path.lowerBound..<head.query.upperBound)
+                respond(.httpsRedirect(status: routePlan.httpsRedirectStatus, location: location), head: head,
+                    requestID: requestID, received: received)
+            }
             return
         }
         if loop.settings.maxRequestBodySize > 0, case .length(let n) = head.framing, n > loop.settings.maxRequestBodySize {

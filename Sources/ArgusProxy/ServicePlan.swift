@@ -42,9 +42,12 @@ struct RoutePlan: Sendable {
     /// The route accepts plain HTTP (else 426 / https redirect).
     let allowsHTTP: Bool
     let preserveHost: Bool
+    /// 426, or a redirect status (301, 302, 307, 308) for https-only routes hit over http.
+    let httpsRedirectStatus: Int
 
     init(route: Route) {
         allowsHTTP = route.protocols.contains("http")
         preserveHost = route.preserveHost
+        httpsRedirectStatus = route.httpsRedirectStatusCode
     }
 }

@@ -40,6 +40,10 @@ final class RawClient {
         try await channel.writeAndFlush(ByteBuffer(string: text))
     }
 
+    func sendWithoutWaiting(_ text: String) {
+        channel.writeAndFlush(ByteBuffer(string: text), promise: nil)
+    }
+
     func send(_ bytes: ByteBuffer) async throws {
         try await channel.writeAndFlush(bytes)
     }
