@@ -163,6 +163,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
+        if case .closed = phase { return }  // lingering close: dropped
         lastActivity = .now()
         if inbound.readableBytes == 0 {
             inbound = bytes
@@ -705,12 +706,23 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     }
 
     /// Closes once everything written so far is on the wire (a plain close would drop it).
+    ///
+    /// Then, like nginx's lingering close, the write side is shut and whatever the client still sends
+    /// is read and dropped for a moment: closing with unread bytes would make the kernel answer with
+    /// a reset that can destroy the response before the client reads it.
     private func closeAfterFlush() {
         phase = .closed
-        pauseReading()
+        inbound.clear()
         let context = self.context!
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { result in
+            guard case .success = result else {
+                context.close(promise: nil)
+                return
+            }
+            context.close(mode: .output).assumeIsolated().whenComplete { _ in
+                self.resumeReading()
+                context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(2)) { context.close(promise: nil) }
+            }
         }
         // A client that never reads must not hold the connection: bound the wait.
         context.eventLoop.assumeIsolated().scheduleTask(in: loop.settings.clientIdleTimeout) {
