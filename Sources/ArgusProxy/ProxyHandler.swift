@@ -268,7 +268,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         upstreamHead.clear()
         let hostHeader: String
         if routePlan.preserveHost, head.host.count > 0 {
-            hostHeader = head.firstValue(of: .host) ?? head.hostString
+            // The validated authority the request was routed by (an absolute-form target wins over Host).
+            hostHeader = head.hostPort.map { "\(head.hostString):\($0)" } ?? head.hostString
         } else {
             hostHeader = plan.hostHeader(for: target)
         }

@@ -119,5 +119,8 @@ struct ProxyBasicsTests {
         defer { Task { await gw.stop(); await backend.stop() } }
         _ = try await gw.request("GET / HTTP/1.1\r\nHost: client.example:8080\r\n\r\n")
         #expect(backend.requests.first?.contains("\r\nHost: client.example:8080\r\n") == true)
+        // An absolute-form target names the host; the Host header does not override it.
+        _ = try await gw.request("GET http://target.example/x HTTP/1.1\r\nHost: other.example\r\n\r\n")
+        #expect(backend.requests.last?.contains("\r\nHost: target.example\r\n") == true)
     }
 }
