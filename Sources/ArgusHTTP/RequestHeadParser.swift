@@ -14,6 +14,13 @@ public struct RequestHeadParser: Sendable {
     /// Largest head accepted (431 past it).
     public var maxHeadLength: Int
     private var scanned = 0
+    /// A field array handed back by `recycle`, reused by the next parse when nothing else holds it.
+    private var spareFields: [HeaderField]?
+
+    /// Hands back the fields of a head that is no longer needed, so the next parse can reuse their storage.
+    public mutating func recycle(_ fields: [HeaderField]) {
+        spareFields = fields
+    }
 
     public init(maxRequestLineLength: Int = 8192, maxHeadLength: Int = 32768) {
         self.maxRequestLineLength = maxRequestLineLength
@@ -41,7 +48,7 @@ public struct RequestHeadParser: Sendable {
                     return .needMore
                 }
                 if end > maxHeadLength { return .error(.headersTooLarge) }
-                return .head(try Self.parseHead(raw, end: end, buffer: buffer, maxRequestLine: maxRequestLineLength))
+                return .head(try Self.parseHead(raw, end: end, buffer: buffer, maxRequestLine: maxRequestLineLength, fields: spareFields.take() ?? []))
             } catch {
                 return .error(error)
             }
@@ -54,14 +61,15 @@ public struct RequestHeadParser: Sendable {
     }
 
     private static func parseHead(
-        _ raw: UnsafeRawBufferPointer, end: Int, buffer: ByteBuffer, maxRequestLine: Int
+        _ raw: UnsafeRawBufferPointer, end: Int, buffer: ByteBuffer, maxRequestLine: Int, fields: [HeaderField]
     ) throws(HTTPParseError) -> RequestHead {
         guard let firstLF = HeaderBlockParser.firstLF(raw, from: 0), firstLF >= 1 else { throw .badRequestLine }
         let lineEnd = firstLF - 1
         if lineEnd > maxRequestLine { throw .uriTooLong }
         let line = try RequestLine(raw, end: lineEnd)
 
-        var fields: [HeaderField] = []
+        var fields = fields
+        fields.removeAll(keepingCapacity: true)
         fields.reserveCapacity(16)
         try HeaderBlockParser.parseFields(raw, start: firstLF + 1, end: end - 2, into: &fields)
 

@@ -13,6 +13,13 @@ public struct ResponseHeadParser: Sendable {
 
     public var maxHeadLength: Int
     private var scanned = 0
+    /// A field array handed back by `recycle`, reused by the next parse when nothing else holds it.
+    private var spareFields: [HeaderField]?
+
+    /// Hands back the fields of a head that is no longer needed, so the next parse can reuse their storage.
+    public mutating func recycle(_ fields: [HeaderField]) {
+        spareFields = fields
+    }
 
     public init(maxHeadLength: Int = 65536) {
         self.maxHeadLength = maxHeadLength
@@ -26,7 +33,7 @@ public struct ResponseHeadParser: Sendable {
                     return raw.count > maxHeadLength ? .error(.headersTooLarge) : .needMore
                 }
                 if end > maxHeadLength { return .error(.headersTooLarge) }
-                return try Self.parseHead(raw, end: end, buffer: buffer, requestWasHEAD: requestWasHEAD)
+                return try Self.parseHead(raw, end: end, buffer: buffer, requestWasHEAD: requestWasHEAD, fields: spareFields.take() ?? [])
             } catch {
                 return .error(error)
             }
@@ -47,7 +54,7 @@ public struct ResponseHeadParser: Sendable {
     }
 
     private static func parseHead(
-        _ raw: UnsafeRawBufferPointer, end: Int, buffer: ByteBuffer, requestWasHEAD: Bool
+        _ raw: UnsafeRawBufferPointer, end: Int, buffer: ByteBuffer, requestWasHEAD: Bool, fields: [HeaderField]
     ) throws(HTTPParseError) -> Result {
         guard let firstLF = HeaderBlockParser.firstLF(raw, from: 0), firstLF >= 13 else { throw .badStatusLine }
         // HTTP/1.x SP 3DIGIT SP reason
@@ -69,7 +76,8 @@ public struct ResponseHeadParser: Sendable {
         let minorVersion = Int(raw[7] - 48)
         if status < 200 && status != 101 { return .informational(status: status) }
 
-        var fields: [HeaderField] = []
+        var fields = fields
+        fields.removeAll(keepingCapacity: true)
         fields.reserveCapacity(16)
         try HeaderBlockParser.parseFields(raw, start: firstLF + 1, end: end - 2, into: &fields)
 

@@ -176,6 +176,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     func channelReadComplete(context: ChannelHandlerContext) {
         // Nothing to flush here: forwardBody flushes the upstream, and every client write path
         // (finishExchange, respond, the upstream's read-complete) flushes the client itself.
+        // Let go of a consumed receive buffer, so that NIO's pool can reuse it for the next read.
+        if inbound.readableBytes == 0 { inbound = ByteBuffer() }
     }
 
     private func processInbound() {
@@ -628,7 +630,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     // MARK: - 6. Finish
 
     private func finishExchange() {
-        if let exchange { upstreamHeadScratch = exchange.upstreamHead }
+        if let exchange {
+            upstreamHeadScratch = exchange.upstreamHead
+            parser.recycle(exchange.head.fields)
+        }
         exchange = nil
         if closeAfterResponse {
             closeAfterFlush()

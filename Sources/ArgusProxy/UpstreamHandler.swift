@@ -145,7 +145,8 @@ final class UpstreamHandler: ChannelDuplexHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         delegate?.upstreamReadComplete()
-        if inbound.readableBytes == 0 { inbound.clear() }
+        // Let go of a consumed receive buffer, so that NIO's pool can reuse it for the next read.
+        if inbound.readableBytes == 0 { inbound = ByteBuffer() }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -202,6 +203,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
                     case .untilClose: state = .untilClose
                     }
                     delegate?.upstreamResponseHead(head)
+                    parser.recycle(head.fields)
                     if case .length(0) = state {
                         finishResponse()
                         return
