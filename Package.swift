@@ -50,6 +50,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The event ring: every request as a compact RequestEvent, broadcast to exporters. Lock-free; stdlib Synchronization.
+        .target(name: "ArgusEvents"),
         // Composition root: listeners, signals, reload, graceful shutdown.
         .target(
             name: "ArgusApp",
@@ -73,9 +75,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Micro-benchmarks of hot-path pieces (router lookups); results go to BENCHMARKS.md.
-        .executableTarget(name: "argus-bench", dependencies: ["ArgusConfig", "ArgusRouting"]),
+        // Micro-benchmarks of hot-path pieces (router lookups, event ring); results go to BENCHMARKS.md.
+        .executableTarget(name: "argus-bench", dependencies: ["ArgusConfig", "ArgusRouting", "ArgusEvents"]),
         .testTarget(name: "ArgusConfigTests", dependencies: ["ArgusConfig"]),
+        .testTarget(name: "ArgusEventsTests", dependencies: ["ArgusEvents"]),
         .testTarget(name: "ArgusRoutingTests", dependencies: ["ArgusRouting", "ArgusConfig"]),
         .testTarget(
             name: "ArgusHTTPTests",

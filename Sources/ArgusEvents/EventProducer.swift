@@ -1,0 +1,46 @@
+import Synchronization
+
+/// The publishing end of one lane of an ``EventRing``: one per event loop.
+///
+/// A lane has exactly one writer: use a producer from one thread at a time (an event loop is one
+/// thread, so "one producer per event loop" satisfies this). Publishing is wait-free: a handful of
+/// atomic stores, no read-modify-write, no lock, no allocation, and it never looks at consumers.
+public struct EventProducer: Sendable {
+    let storage: EventRingStorage
+    /// The lane this producer writes.
+    public let lane: Int
+
+    init(storage: EventRingStorage, lane: Int) {
+        self.storage = storage
+        self.lane = lane
+    }
+
+    /// Publishes `event` (its ``RequestEvent/producer`` field is set to this lane).
+    ///
+    /// Ordering (see ``EventRing`` for the reader side):
+    /// 1. stamp := writing(s), relaxed;
+    /// 2. each payload word, releasing: a reader that sees any of them also sees step 1, so its
+    ///    re-check of the stamp cannot still find published(s − capacity);
+    /// 3. stamp := published(s), releasing: a reader that acquires it sees the whole payload;
+    /// 4. head := s + 1, releasing: a reader that acquires the head sees the stamp of step 3.
+    @inline(__always)
+    public func publish(_ event: RequestEvent) {
+        var event = event
+        event.producer = UInt8(truncatingIfNeeded: lane)
+        let head = storage.head(lane)
+        // Only this producer writes the head, so a relaxed load reads its own last store.
+        let sequence = head.pointee.load(ordering: .relaxed)
+        let slot = storage.slot(lane, sequence)
+        slot.pointee.store(EventRingStorage.writingStamp(sequence), ordering: .relaxed)
+        withUnsafeBytes(of: &event) { raw in
+            for k in 0..<EventRingStorage.eventWords {
+                slot[k &+ 1].store(raw.load(fromByteOffset: k &* 8, as: UInt64.self), ordering: .releasing)
+            }
+        }
+        slot.pointee.store(EventRingStorage.publishedStamp(sequence), ordering: .releasing)
+        head.pointee.store(sequence &+ 1, ordering: .releasing)
+    }
+
+    /// How many events this lane has published.
+    public var published: UInt64 { storage.head(lane).pointee.load(ordering: .acquiring) }
+}

@@ -1,0 +1,97 @@
+// Small codes stored in a RequestEvent. Each is a RawRepresentable wrapper of a UInt8 rather than
+// an enum: every bit pattern is a valid value (events are copied as raw words), and new codes can
+// be added without breaking exporters that do not know them yet.
+
+/// The request method, as a one-byte code.
+public struct RequestMethod: RawRepresentable, Sendable, Hashable, BitwiseCopyable, CustomStringConvertible {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let unknown = Self(rawValue: 0)
+    public static let get = Self(rawValue: 1)
+    public static let head = Self(rawValue: 2)
+    public static let post = Self(rawValue: 3)
+    public static let put = Self(rawValue: 4)
+    public static let delete = Self(rawValue: 5)
+    public static let patch = Self(rawValue: 6)
+    public static let options = Self(rawValue: 7)
+    public static let trace = Self(rawValue: 8)
+    public static let connect = Self(rawValue: 9)
+    /// A method token that is none of the above (its name is not kept).
+    public static let other = Self(rawValue: 255)
+
+    private static let names = ["UNKNOWN", "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"]
+
+    /// The code for a method name (case-sensitive, as HTTP methods are).
+    public init(name: some StringProtocol) {
+        if let i = Self.names.firstIndex(where: { $0 == name }), i > 0 { self.init(rawValue: UInt8(i)) } else { self = .other }
+    }
+
+    /// The method's name (`OTHER` for ``other``).
+    public var description: String { Int(rawValue) < Self.names.count ? Self.names[Int(rawValue)] : "OTHER" }
+}
+
+/// Who produced the response the client received.
+public struct ResponseSource: RawRepresentable, Sendable, Hashable, BitwiseCopyable, CustomStringConvertible {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// The upstream's response was relayed (Kong's `source="service"`).
+    public static let upstream = Self(rawValue: 0)
+    /// The gateway answered itself (Kong's `source="kong"`): no route, errors, rejections.
+    public static let gateway = Self(rawValue: 1)
+
+    public var description: String { self == .upstream ? "upstream" : "gateway" }
+}
+
+/// Why the gateway decided the outcome of a request. ``none`` when the upstream answered.
+public struct RequestDecision: RawRepresentable, Sendable, Hashable, BitwiseCopyable, CustomStringConvertible {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let none = Self(rawValue: 0)
+    /// No route matched (404).
+    public static let noRoute = Self(rawValue: 1)
+    /// A route matched but has no service (503).
+    public static let noService = Self(rawValue: 2)
+    /// Rejected by rate limiting (429).
+    public static let rateLimited = Self(rawValue: 3)
+    /// Authentication or authorisation failed (401/403).
+    public static let authFailed = Self(rawValue: 4)
+    /// No upstream could be connected to, or the upstream failed (502/503).
+    public static let upstreamUnavailable = Self(rawValue: 5)
+    /// The upstream timed out (504).
+    public static let upstreamTimeout = Self(rawValue: 6)
+    /// The request was malformed (400, 411, 413, 414, 431, ...).
+    public static let badRequest = Self(rawValue: 7)
+    /// The client went away before the response was complete.
+    public static let clientAborted = Self(rawValue: 8)
+    /// A plugin answered (e.g. a redirect or a terminating plugin).
+    public static let pluginResponse = Self(rawValue: 9)
+    /// The upstream's response was malformed (502).
+    public static let badUpstreamResponse = Self(rawValue: 10)
+    /// The gateway was draining or overloaded.
+    public static let unavailable = Self(rawValue: 11)
+
+    private static let names = [
+        "none", "no_route", "no_service", "rate_limited", "auth_failed", "upstream_unavailable",
+        "upstream_timeout", "bad_request", "client_aborted", "plugin_response", "bad_upstream_response",
+        "unavailable",
+    ]
+
+    /// A snake_case label suitable for metrics (`decision="no_route"`); `code_N` for unknown codes.
+    public var description: String { Int(rawValue) < Self.names.count ? Self.names[Int(rawValue)] : "code_\(rawValue)" }
+}
+
+/// The family of a ``ClientAddress``.
+public struct AddressFamily: RawRepresentable, Sendable, Hashable, BitwiseCopyable {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let unknown = Self(rawValue: 0)
+    /// IPv4, stored IPv6-mapped.
+    public static let ipv4 = Self(rawValue: 4)
+    public static let ipv6 = Self(rawValue: 6)
+    /// A Unix domain socket (no address).
+    public static let unix = Self(rawValue: 1)
+}
