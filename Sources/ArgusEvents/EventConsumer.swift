@@ -17,18 +17,28 @@ public final class EventConsumer: Sendable {
     private let ring: EventRing
     private let state: Mutex<State>
 
+    /// Consumer-side state, only touched under `state`'s lock.
     struct State {
+        /// Next sequence to read, per lane.
         var cursors: [UInt64]
-        var batch: [RequestEvent]
+        /// Where a drain copies events to; `batchCapacity` events, allocated once.
+        let batch: UnsafeMutablePointer<RequestEvent>
+        let batchCapacity: Int
+        /// The lane a drain starts with (rotates, so no lane starves the others).
         var nextLane = 0
     }
 
     init(ring: EventRing, name: String, start: EventRing.Position, batchCapacity: Int) {
         self.ring = ring
         counters = EventConsumerCounters(name: name, start: start.total)
-        var batch: [RequestEvent] = []
-        batch.reserveCapacity(max(1, batchCapacity))
-        state = Mutex(State(cursors: start.heads, batch: batch))
+        let capacity = max(1, batchCapacity)
+        let batch = UnsafeMutablePointer<RequestEvent>.allocate(capacity: capacity)
+        batch.initialize(repeating: RequestEvent(), count: capacity)
+        state = Mutex(State(cursors: start.heads, batch: batch, batchCapacity: capacity))
+    }
+
+    deinit {
+        state.withLock { $0.batch.deallocate() }  // RequestEvent is plain data: nothing to deinitialise
     }
 
     /// Events this consumer has handed out.
@@ -40,7 +50,8 @@ public final class EventConsumer: Sendable {
     public var lag: UInt64 { counters.statistics(totalPublished: ring.totalPublished).lag }
 
     /// Copies up to `max` published events (round-robin over lanes, in order within each lane) and
-    /// calls `body` once with them, unless there were none. Returns the number delivered.
+    /// calls `body` once with them, unless there were none. Returns the number delivered. `max` is
+    /// capped at the consumer's `batchCapacity` (see ``EventRing/makeConsumer(name:batchCapacity:)``).
     @discardableResult
     public func drain(max: Int = 1024, _ body: (UnsafeBufferPointer<RequestEvent>) -> Void) -> Int {
         drain(limits: nil, max: max, body)
@@ -97,17 +108,19 @@ public final class EventConsumer: Sendable {
         let capacity = UInt64(storage.capacity)
         let lanes = storage.lanes
         return state.withLock { state in
-            state.batch.removeAll(keepingCapacity: true)
+            let max = Swift.min(max, state.batchCapacity)
+            let batch = state.batch
+            var count = 0
             var dropped: UInt64 = 0
             let firstLane = state.nextLane
             state.nextLane = firstLane + 1 == lanes ? 0 : firstLane + 1
-            for step in 0..<lanes where state.batch.count < max {
+            for step in 0..<lanes where count < max {
                 let lane = (firstLane + step) % lanes
                 var cursor = state.cursors[lane]
                 let head = storage.head(lane)
                 var available = head.pointee.load(ordering: .acquiring)
                 if let limits { available = Swift.min(available, limits[lane]) }
-                while cursor < available && state.batch.count < max {
+                while cursor < available && count < max {
                     if available &- cursor > capacity {
                         // Overwritten before we read them: our own loss, counted.
                         dropped &+= available &- capacity &- cursor
@@ -116,34 +129,34 @@ public final class EventConsumer: Sendable {
                     let expected = EventRingStorage.publishedStamp(cursor)
                     let slot = storage.slot(lane, cursor)
                     if slot.pointee.load(ordering: .acquiring) == expected {
-                        var event = RequestEvent()
-                        withUnsafeMutableBytes(of: &event) { raw in
-                            for k in 0..<EventRingStorage.eventWords {
-                                raw.storeBytes(of: slot[k &+ 1].load(ordering: .acquiring),
-                                               toByteOffset: k &* 8, as: UInt64.self)
-                            }
+                        // Copy straight into the batch; a torn copy is simply not counted (and
+                        // overwritten by the next one). Any bit pattern is a valid RequestEvent.
+                        let raw = UnsafeMutableRawPointer(batch + count)
+                        for k in 0..<EventRingStorage.eventWords {
+                            raw.storeBytes(of: slot[k &+ 1].load(ordering: .acquiring),
+                                           toByteOffset: k &* 8, as: UInt64.self)
                         }
                         if slot.pointee.load(ordering: .relaxed) == expected {
-                            state.batch.append(event)
-                        } else {
-                            dropped &+= 1  // torn: the producer lapped us during the copy
+                            count &+= 1
+                            cursor &+= 1
+                            continue
                         }
+                        dropped &+= 1  // torn: the producer lapped us during the copy
                     } else {
                         dropped &+= 1  // lapped before we got here
                     }
                     cursor &+= 1
-                    if cursor < available && state.batch.count < max && dropped > 0 {
-                        // Being lapped: re-read the head so the jump above skips ahead at once.
-                        available = head.pointee.load(ordering: .acquiring)
-                        if let limits { available = Swift.min(available, limits[lane]) }
-                    }
+                    // Being lapped: re-read the head so the jump above skips ahead at once. (Only
+                    // here: the head's cache line is written by every publish, so reading it per
+                    // event would slow a consumer down exactly when it is behind.)
+                    available = head.pointee.load(ordering: .acquiring)
+                    if let limits { available = Swift.min(available, limits[lane]) }
                 }
                 state.cursors[lane] = cursor
             }
-            let n = state.batch.count
-            if n > 0 { state.batch.withUnsafeBufferPointer { body($0) } }
-            counters.record(delivered: UInt64(n), dropped: dropped)
-            return n
+            if count > 0 { body(UnsafeBufferPointer(start: batch, count: count)) }
+            counters.record(delivered: UInt64(count), dropped: dropped)
+            return count
         }
     }
 }
