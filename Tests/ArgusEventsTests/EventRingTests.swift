@@ -1,3 +1,6 @@
+// The event ring under concurrency. Also run under ThreadSanitizer (not part of scripts/test.sh:
+// a from-scratch TSan build of the package takes ~4 minutes on the 2-core CI machines):
+//   swift test --sanitize=thread --scratch-path .build-tsan --filter ArgusEventsTests
 import Foundation
 import Synchronization
 import Testing
