@@ -35,3 +35,12 @@ if [ -x scripts/cli-smoke.sh ]; then
     echo "== CLI end-to-end"
     bash scripts/cli-smoke.sh .build/debug/argus
 fi
+
+# The event ring's lock-free code under ThreadSanitizer (its own build directory: a TSan build of
+# the whole package, ~2.5 min from scratch on 2 cores, plus ~1.5 min of tests). Any race report
+# fails the run. Skip with ARGUS_SKIP_TSAN=1.
+if [ "${ARGUS_SKIP_TSAN:-0}" != "1" ]; then
+    echo "== ThreadSanitizer: ArgusEventsTests"
+    TSAN_OPTIONS="halt_on_error=1 ${TSAN_OPTIONS:-}" \
+        swift test --sanitize=thread --scratch-path .build-tsan --filter ArgusEventsTests
+fi

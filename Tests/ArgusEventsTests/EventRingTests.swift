@@ -1,5 +1,4 @@
-// The event ring under concurrency. Also run under ThreadSanitizer (not part of scripts/test.sh:
-// a from-scratch TSan build of the package takes ~4 minutes on the 2-core CI machines):
+// The event ring under concurrency. scripts/test.sh also runs these under ThreadSanitizer:
 //   swift test --sanitize=thread --scratch-path .build-tsan --filter ArgusEventsTests
 import Foundation
 import Synchronization
