@@ -42,7 +42,7 @@ let package = Package(
         .target(
             name: "ArgusProxy",
             dependencies: [
-                "ArgusConfig", "ArgusRouting", "ArgusHTTP",
+                "ArgusConfig", "ArgusRouting", "ArgusHTTP", "ArgusEvents",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "ArgusApp",
             dependencies: [
-                "ArgusConfig", "ArgusProxy", "ArgusHTTP",
+                "ArgusConfig", "ArgusProxy", "ArgusHTTP", "ArgusEvents",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(
             name: "ArgusProxyTests",
             dependencies: [
-                "ArgusProxy", "ArgusApp", "ArgusConfig", "ArgusHTTP",
+                "ArgusProxy", "ArgusApp", "ArgusConfig", "ArgusHTTP", "ArgusEvents",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import ArgusConfig
+import ArgusEvents
 import ArgusProxy
 import Foundation
 import Logging
@@ -130,6 +131,9 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     }
 
     public var proxyStats: ProxyStats { proxy.stats }
+
+    /// The event ring every proxied or gateway-answered request is published on (exporters consume it).
+    public var events: EventRing { proxy.events }
 
     // MARK: - Control endpoints
 

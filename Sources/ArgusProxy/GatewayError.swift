@@ -1,3 +1,5 @@
+import ArgusEvents
+
 /// A response Argus makes itself rather than proxying, with Kong's status and message (kong-compat §4.3).
 public struct GatewayError: Sendable, Equatable {
     public var status: Int
@@ -9,6 +11,19 @@ public struct GatewayError: Sendable, Equatable {
     public var headers: [(String, String)] = []
     /// No body at all (redirects, as Kong's `kong.response.exit(status)` without a body).
     public var emptyBody = false
+
+    /// The gateway's decision, as recorded in the request's event.
+    public var decision: RequestDecision {
+        switch (status, message) {
+        case (404, GatewayError.noRoute.message): return .noRoute
+        case (503, GatewayError.noService.message): return .noService
+        case (503, _): return .upstreamUnavailable
+        case (502, _): return .badUpstreamResponse
+        case (504, _): return .upstreamTimeout
+        case (400..<500, _) where status != 426: return .badRequest
+        default: return .none
+        }
+    }
 
     public static func == (lhs: GatewayError, rhs: GatewayError) -> Bool {
         lhs.status == rhs.status && lhs.message == rhs.message

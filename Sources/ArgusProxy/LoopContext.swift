@@ -1,4 +1,5 @@
 import ArgusConfig
+import ArgusEvents
 import Atomics
 import Logging
 import NIOCore
@@ -11,6 +12,8 @@ final class LoopContext {
     let store: SnapshotStore
     let settings: ProxySettings
     let stats: LoopStats
+    /// This loop's lane of the event ring: the only producer on it.
+    let events: EventProducer
     let logger: Logger
     let pool: UpstreamPool
     private var cached: ConfigSnapshot
@@ -19,11 +22,15 @@ final class LoopContext {
     private var connections: [ObjectIdentifier: ProxyHandler] = [:]
     private(set) var quiescing = false
 
-    init(eventLoop: any EventLoop, store: SnapshotStore, settings: ProxySettings, stats: LoopStats, logger: Logger) {
+    init(
+        eventLoop: any EventLoop, store: SnapshotStore, settings: ProxySettings, stats: LoopStats,
+        events: EventProducer, logger: Logger
+    ) {
         self.eventLoop = eventLoop
         self.store = store
         self.settings = settings
         self.stats = stats
+        self.events = events
         self.logger = logger
         self.pool = UpstreamPool(eventLoop: eventLoop, settings: settings)
         self.cached = store.snapshot

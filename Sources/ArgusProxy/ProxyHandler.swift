@@ -1,4 +1,5 @@
 import ArgusConfig
+import ArgusEvents
 import ArgusHTTP
 import ArgusRouting
 import Logging
@@ -61,7 +62,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     /// goes out as one buffer (one `write` instead of a `writev`).
     private var pendingResponseHead: ByteBuffer?
     private var clientIP = ""
+    private var clientAddress = ConnectionAddress()
     private var peerTrusted = false
+    /// The request in flight, for its event.
+    private var trace = RequestTrace()
     private var timer: Scheduled<Void>?
     private var timerDeadline = NIODeadline.distantFuture
     private var lastActivity = NIODeadline.now()
@@ -82,6 +86,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     func channelActive(context: ChannelHandlerContext) {
         let remote = context.channel.remoteAddress
         clientIP = remote?.ipAddress ?? "0.0.0.0"
+        clientAddress = ConnectionAddress(remote)
         peerTrusted = loop.settings.trustedIPs.contains(remote)
         loop.register(self)
         ensureTimer(lastActivity + loop.settings.clientIdleTimeout)
@@ -89,6 +94,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // The client went away mid-request: nginx logs that as 499.
+        if trace.active { publish(status: 499, source: .gateway, decision: .clientAborted) }
         phase = .closed
         if let exchange {
             exchange.upstream?.abort()
@@ -225,6 +232,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         let requestID = loop.nextRequestID()
         loop.stats.requestStarted()
         let snapshot = loop.snapshot()
+        trace.start(
+            receivedAt: received, requestID: requestID, method: RequestMethod(name: head.methodString),
+            minorVersion: head.minorVersion, headBytes: head.bytes.readableBytes)
+        trace.configVersion = UInt32(truncatingIfNeeded: snapshot.version)
         guard let path = PathNormalizer.normalize(head.string(head.path)[...]) else {
             respond(.badRequest("Bad request"), head: head, requestID: requestID, received: received)
             return
@@ -235,10 +246,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             respond(.noRoute, head: head, requestID: requestID, received: received)
             return
         }
+        trace.route = Int32(truncatingIfNeeded: match.routeIndex)
         guard let serviceIndex = match.serviceIndex else {
             respond(.noService, head: head, requestID: requestID, received: received)
             return
         }
+        trace.service = Int32(truncatingIfNeeded: serviceIndex)
         let routePlan = snapshot.routes[match.routeIndex]
         if !routePlan.allowsHTTP {
             if routePlan.httpsRedirectStatus == 426 || head.host.isEmpty {
@@ -298,6 +311,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     private func connectUpstream(_ exchange: Exchange) {
         exchange.tries += 1
+        trace.tries = UInt8(clamping: exchange.tries)
         if let pooled = loop.pool.take(exchange.target) {
             attach(pooled, to: exchange, now: lastActivity)
             return
@@ -330,6 +344,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         upstream.write(exchange.upstreamHead)
         exchange.headSentAt = now
         exchange.lastUpstreamActivity = now
+        trace.sentAt = now
         ensureTimer(now + exchange.plan.readTimeout)
         phase = .forwarding
         forwardBody()
@@ -345,6 +360,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             case .length(let remaining):
                 let take = min(remaining, inbound.readableBytes)
                 if take > 0 {
+                    trace.requestBytes += take
                     upstream.write(inbound.readSlice(length: take)!)
                     exchange.bodyConsumed = true
                     exchange.requestFraming = .length(remaining - take)
@@ -353,6 +369,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             case .chunked:
                 do {
                     try exchange.chunkedDecoder.decode(&inbound) { slice in
+                        trace.requestBytes += slice.readableBytes
                         var header = context.channel.allocator.buffer(capacity: 12)
                         ChunkedEncoder.writeChunkHeader(slice.readableBytes, into: &header)
                         upstream.write(header)
@@ -366,6 +383,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                     exchange.upstream = nil
                     closeAfterResponse = true
                     if exchange.responseStarted {
+                        publish(status: exchange.status, source: .upstream, decision: .badRequest)
                         self.exchange = nil
                         context.close(promise: nil)
                         return
@@ -421,6 +439,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     func upstreamResponseHead(_ head: ResponseHead) {
         guard let exchange, let upstream = exchange.upstream else { return }
         let now = upstream.lastReadAt
+        trace.firstByteAt = now
         exchange.responseStarted = true
         exchange.status = head.status
         let clientVersion = exchange.head.minorVersion
@@ -445,6 +464,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     /// Writes the held-back response head, if any.
     private func writePendingResponseHead() {
         guard let head = pendingResponseHead.take() else { return }
+        trace.responseBytes += head.readableBytes
         responseHeadScratch = head
         context.write(wrapOutboundOut(head), promise: nil)
     }
@@ -455,14 +475,17 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             if exchange.responseFraming == .passthrough && slice.readableBytes <= 16384 {
                 // Head and a small body in one buffer.
                 head.writeImmutableBuffer(slice)
+                trace.responseBytes += head.readableBytes
                 responseHeadScratch = head
                 context.write(wrapOutboundOut(head), promise: nil)
                 if !context.channel.isWritable { pauseForClient(exchange) }
                 return
             }
+            trace.responseBytes += head.readableBytes
             responseHeadScratch = head
             context.write(wrapOutboundOut(head), promise: nil)
         }
+        trace.responseBytes += slice.readableBytes
         if exchange.responseFraming == .chunked {
             var header = context.channel.allocator.buffer(capacity: 12)
             ChunkedEncoder.writeChunkHeader(slice.readableBytes, into: &header)
@@ -499,6 +522,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         // The upstream answered before the whole body arrived: the rest of it can not be framed anymore.
         if !exchange.requestComplete { closeAfterResponse = true }
         exchange.upstream = nil
+        publish(status: exchange.status, source: .upstream, decision: .none)
         finishExchange()
     }
 
@@ -542,6 +566,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         exchange.upstream = nil
         if exchange.responseStarted {
             // Part of the response is out already: the only honest signal left is closing.
+            publish(status: exchange.status, source: .upstream, decision: error.decision)
             self.exchange = nil
             context.close(promise: nil)
             return
@@ -666,6 +691,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             error, requestID: requestID.description, accept: head.firstValue(of: .accept), isHEAD: head.isHEAD,
             keepAlive: !closeAfterResponse, date: loop.httpDate(), serverToken: loop.settings.serverToken,
             latencyMs: latency, into: &out)
+        trace.responseBytes += out.readableBytes
+        publish(status: error.status, source: .gateway, decision: error.decision)
         context.write(wrapOutboundOut(out), promise: nil)
         exchange = nil
         if case .none = body {
@@ -711,6 +738,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
     }
 
+    /// Publishes the request's event on this loop's lane of the event ring (no lock, no allocation).
+    private func publish(status: Int, source: ResponseSource, decision: RequestDecision) {
+        guard trace.active else { return }
+        loop.events.publish(trace.finish(status: status, source: source, decision: decision, client: clientAddress, now: .now()))
+    }
+
     /// Closes once everything written so far is on the wire (a plain close would drop it).
     ///
     /// Then, like nginx's lingering close, the write side is shut and whatever the client still sends
@@ -740,10 +773,14 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         closeAfterResponse = true
         var out = context.channel.allocator.buffer(capacity: 256)
         let gatewayError = GatewayError(status: error.status, message: error.reason, plainByDefault: false)
+        let requestID = loop.nextRequestID()
         GatewayResponseWriter.write(
-            gatewayError, requestID: loop.nextRequestID().description, accept: nil, isHEAD: false, keepAlive: false,
+            gatewayError, requestID: requestID.description, accept: nil, isHEAD: false, keepAlive: false,
             date: loop.httpDate(), serverToken: loop.settings.serverToken, latencyMs: 0, into: &out)
         loop.stats.requestStarted()
+        trace.start(receivedAt: lastActivity, requestID: requestID, method: .unknown, minorVersion: 1, headBytes: inbound.readableBytes)
+        trace.responseBytes = out.readableBytes
+        publish(status: error.status, source: .gateway, decision: .badRequest)
         context.write(wrapOutboundOut(out), promise: nil)
         closeAfterFlush()
     }

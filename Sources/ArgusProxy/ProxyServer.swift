@@ -1,3 +1,4 @@
+import ArgusEvents
 import Logging
 import NIOCore
 import NIOConcurrencyHelpers
@@ -13,6 +14,8 @@ public final class ProxyServer: Sendable {
     private let settings: ProxySettings
     private let logger: Logger
     public let stats: ProxyStats
+    /// Every request the proxy handles becomes one `RequestEvent` here (one lane per event loop).
+    public let events: EventRing
     private let channels = NIOLockedValueBox<[any Channel]>([])
 
     public init(group: MultiThreadedEventLoopGroup, store: SnapshotStore, settings: ProxySettings, logger: Logger) {
@@ -29,14 +32,17 @@ public final class ProxyServer: Sendable {
         self.contexts = contexts
         self.loopIndex = loopIndex
         self.stats = ProxyStats(loopCount: loopIndex.count)
+        self.events = EventRing(capacity: settings.eventRingCapacity, lanes: max(1, loopIndex.count))
     }
 
     /// The loop's context, created on first use on that loop.
     private func context(on loop: any EventLoop) -> LoopContext {
         let box = contexts[ObjectIdentifier(loop)]!
         if let existing = box.value { return existing }
-        let loopStats = stats.loops[loopIndex[ObjectIdentifier(loop)]!]
-        let created = LoopContext(eventLoop: loop, store: store, settings: settings, stats: loopStats, logger: logger)
+        let index = loopIndex[ObjectIdentifier(loop)]!
+        let created = LoopContext(
+            eventLoop: loop, store: store, settings: settings, stats: stats.loops[index],
+            events: events.producer(lane: index), logger: logger)
         box.value = created
         return created
     }

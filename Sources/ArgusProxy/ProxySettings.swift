@@ -16,6 +16,8 @@ public struct ProxySettings: Sendable {
     public var maxHeadLength: Int
     /// Largest request body accepted (413 past it); 0 means unlimited (nginx `client_max_body_size 0`, Kong's default).
     public var maxRequestBodySize: Int
+    /// Events each event loop's lane of the event ring holds before a slow exporter loses its oldest.
+    public var eventRingCapacity: Int = 16_384
 
     public init(
         trustedIPs: TrustedIPs = TrustedIPs(), serverToken: String = "argus/0.1.0",

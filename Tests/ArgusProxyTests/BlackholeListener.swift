@@ -34,3 +34,24 @@ final class BlackholeListener {
         for fd in fds { close(fd) }
     }
 }
+
+/// A loopback port that refuses connections: bound but not listening, and held for the test's
+/// lifetime so that no other listener (another test's port 0) can take it meanwhile.
+final class RefusingPort {
+    let port: Int
+    private let fd: Int32
+
+    init() {
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &length) } }
+        fd = s
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(fd) }
+}

@@ -4,17 +4,9 @@ import Testing
 
 @Suite("Upstream failures, timeouts and retries")
 struct UpstreamFailureTests {
-    /// A port nothing listens on: bind one, note it, close it.
-    static func deadPort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress!.port!
-        try await channel.close()
-        return port
-    }
-
     @Test func refusedUpstreamIs502PlainText() async throws {
-        let port = try await Self.deadPort()
-        let gw = try await GatewayHarness(yaml: GatewayHarness.yaml(port: port, service: "retries: 2"))
+        let refusing = RefusingPort()
+        let gw = try await GatewayHarness(yaml: GatewayHarness.yaml(port: refusing.port, service: "retries: 2"))
         defer { Task { await gw.stop() } }
         let response = try #require(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
         #expect(response.status == 502)
@@ -22,6 +14,7 @@ struct UpstreamFailureTests {
         #expect(response.bodyString.hasPrefix("An invalid response was received from the upstream server\nrequest_id: "))
         let json = try #require(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n"))
         #expect(json.bodyString.contains("\"message\":\"An invalid response was received from the upstream server\""))
+        withExtendedLifetime(refusing) {}
     }
 
     @Test func readTimeoutIs504() async throws {
@@ -48,7 +41,8 @@ struct UpstreamFailureTests {
     }
 
     @Test func retriesMoveToTheNextTarget() async throws {
-        let dead = try await Self.deadPort()
+        let refusing = RefusingPort()
+        let dead = refusing.port
         let backend = RawBackend.ok()
         let port = try await backend.start()
         let yaml = """
@@ -72,6 +66,7 @@ struct UpstreamFailureTests {
             #expect(try await gw.request("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")?.status == 200)
         }
         #expect(backend.requests.count == 4)
+        withExtendedLifetime(refusing) {}
     }
 
     @Test(arguments: [

@@ -1,0 +1,81 @@
+import ArgusEvents
+import NIOCore
+
+/// What the data path learns about the request in flight, turned into one `RequestEvent` when the
+/// request ends, whichever way it ends (proxied, answered by the gateway, failed, or abandoned).
+struct RequestTrace {
+    /// A request is in flight and has not been published yet.
+    private(set) var active = false
+    var receivedAt = NIODeadline.uptimeNanoseconds(0)
+    var sentAt: NIODeadline?
+    var firstByteAt: NIODeadline?
+    var requestID = RequestID(high: 0, low: 0)
+    var method = RequestMethod.unknown
+    var httpVersion: UInt8 = 0
+    var route: Int32 = -1
+    var service: Int32 = -1
+    var configVersion: UInt32 = 0
+    var tries: UInt8 = 0
+    var requestBytes = 0
+    var responseBytes = 0
+
+    mutating func start(receivedAt: NIODeadline, requestID: RequestID, method: RequestMethod, minorVersion: Int, headBytes: Int) {
+        self = RequestTrace()
+        active = true
+        self.receivedAt = receivedAt
+        self.requestID = requestID
+        self.method = method
+        self.httpVersion = UInt8(10 + minorVersion)
+        self.requestBytes = headBytes
+    }
+
+    /// The event for this request; marks the trace as published.
+    mutating func finish(
+        status: Int, source: ResponseSource, decision: RequestDecision, client: ConnectionAddress, now: NIODeadline
+    ) -> RequestEvent {
+        active = false
+        var event = RequestEvent()
+        event.receivedAt = receivedAt.uptimeNanoseconds
+        event.upstreamSentAt = sentAt?.uptimeNanoseconds ?? 0
+        event.upstreamFirstByteAt = firstByteAt?.uptimeNanoseconds ?? 0
+        event.completedAt = max(now, receivedAt).uptimeNanoseconds
+        event.requestBytes = UInt64(requestBytes)
+        event.responseBytes = UInt64(responseBytes)
+        event.requestIDHigh = requestID.high
+        event.requestIDLow = requestID.low
+        event.clientAddress = client.address
+        event.addressFamily = client.family
+        event.clientPort = client.port
+        event.service = service
+        event.route = route
+        event.configVersion = configVersion
+        event.status = UInt16(clamping: status)
+        event.method = method
+        event.source = source
+        event.decision = decision
+        event.tries = tries
+        event.httpVersion = httpVersion
+        return event
+    }
+}
+
+/// The client's address, computed once per connection in the event's encoding.
+struct ConnectionAddress {
+    var address = ClientAddress()
+    var family = AddressFamily.unknown
+    var port: UInt16 = 0
+
+    init() {}
+
+    init(_ socketAddress: SocketAddress?) {
+        guard let socketAddress, let text = socketAddress.ipAddress, let bytes = IPAddressParser.parse(text) else { return }
+        port = UInt16(clamping: socketAddress.port ?? 0)
+        if bytes.count == 4 {
+            family = .ipv4
+            address = ClientAddress(ipv4: bytes.reduce(0) { $0 << 8 | UInt32($1) })
+        } else {
+            family = .ipv6
+            address = ClientAddress(ipv6: bytes)
+        }
+    }
+}
