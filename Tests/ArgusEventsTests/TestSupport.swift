@@ -77,8 +77,13 @@ struct StreamChecker {
 }
 
 /// A thread-safe box for results reported by test threads.
-final class Results<Value: Sendable>: Sendable {
-    private let values = Mutex<[Value]>([])
-    func append(_ v: Value) { values.withLock { $0.append(v) } }
-    var all: [Value] { values.withLock { $0 } }
+///
+/// Guarded by `NSLock` (a pthread mutex) rather than the standard library's `Mutex`: on Linux the
+/// standard library is not built with ThreadSanitizer instrumentation, so TSan cannot see the
+/// ordering `Mutex` provides and reports a (false) race between two threads appending.
+final class Results<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [Value] = []
+    func append(_ v: Value) { lock.withLock { values.append(v) } }
+    var all: [Value] { lock.withLock { values } }
 }
