@@ -232,8 +232,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         let requestID = loop.nextRequestID()
         loop.stats.requestStarted()
         let snapshot = loop.snapshot()
+        let method = head.methodString
         trace.start(
-            receivedAt: received, requestID: requestID, method: RequestMethod(name: head.methodString),
+            receivedAt: received, requestID: requestID, method: RequestMethod(name: method),
             minorVersion: head.minorVersion, headBytes: head.bytes.readableBytes)
         trace.configVersion = UInt32(truncatingIfNeeded: snapshot.version)
         guard let path = PathNormalizer.normalize(head.string(head.path)[...]) else {
@@ -241,7 +242,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             return
         }
         let request = RouterRequest(
-            method: head.methodString, host: head.hostString, port: head.hostPort ?? listenerPort, path: path)
+            method: method, host: head.hostString, port: head.hostPort ?? listenerPort, path: path)
         guard let match = snapshot.router.match(request, headers: head) else {
             respond(.noRoute, head: head, requestID: requestID, received: received)
             return
@@ -522,7 +523,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         // The upstream answered before the whole body arrived: the rest of it can not be framed anymore.
         if !exchange.requestComplete { closeAfterResponse = true }
         exchange.upstream = nil
-        publish(status: exchange.status, source: .upstream, decision: .none)
+        publish(status: exchange.status, source: .upstream, decision: .none, at: lastActivity)
         finishExchange()
     }
 
@@ -685,14 +686,15 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         if case .length(let n) = body, n > 1 << 20 { closeAfterResponse = true }
         // The client waits for a 100 that will not come: it may never send the body, so do not wait for it.
         if head.expectContinue && bodyPending { closeAfterResponse = true }
-        let latency = Int((NIODeadline.now() - received).nanoseconds / 1_000_000)
+        let now = NIODeadline.now()
+        let latency = Int((now - received).nanoseconds / 1_000_000)
         var out = context.channel.allocator.buffer(capacity: 512)
         GatewayResponseWriter.write(
             error, requestID: requestID.description, accept: head.firstValue(of: .accept), isHEAD: head.isHEAD,
             keepAlive: !closeAfterResponse, date: loop.httpDate(), serverToken: loop.settings.serverToken,
             latencyMs: latency, into: &out)
         trace.responseBytes += out.readableBytes
-        publish(status: error.status, source: .gateway, decision: error.decision)
+        publish(status: error.status, source: .gateway, decision: error.decision, at: now)
         context.write(wrapOutboundOut(out), promise: nil)
         exchange = nil
         if case .none = body {
@@ -739,9 +741,11 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     }
 
     /// Publishes the request's event on this loop's lane of the event ring (no lock, no allocation).
-    private func publish(status: Int, source: ResponseSource, decision: RequestDecision) {
+    /// - Parameter at: when the response completed, if the caller already read the clock.
+    private func publish(status: Int, source: ResponseSource, decision: RequestDecision, at: NIODeadline? = nil) {
         guard trace.active else { return }
-        loop.events.publish(trace.finish(status: status, source: source, decision: decision, client: clientAddress, now: .now()))
+        let event = trace.finish(status: status, source: source, decision: decision, client: clientAddress, now: at ?? .now())
+        loop.events.publish(event)
     }
 
     /// Closes once everything written so far is on the wire (a plain close would drop it).
@@ -780,7 +784,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         loop.stats.requestStarted()
         trace.start(receivedAt: lastActivity, requestID: requestID, method: .unknown, minorVersion: 1, headBytes: inbound.readableBytes)
         trace.responseBytes = out.readableBytes
-        publish(status: error.status, source: .gateway, decision: .badRequest)
+        publish(status: error.status, source: .gateway, decision: .badRequest, at: lastActivity)
         context.write(wrapOutboundOut(out), promise: nil)
         closeAfterFlush()
     }
