@@ -2,29 +2,26 @@ import Testing
 
 @Suite("Connect and write timeouts, HTTP/1.0, https-only routes")
 struct TimeoutAndProtocolTests {
-    @Test func connectTimeoutIs504() async throws {
+    /// Without the connect timeout the kernel's SYN retries would take minutes: the time limit
+    /// catches that (a hang guard, not a timing assertion).
+    @Test(.timeLimit(.minutes(1))) func connectTimeoutIs504() async throws {
         let blackhole = try BlackholeListener()
         let gw = try await GatewayHarness(
             yaml: GatewayHarness.yaml(port: blackhole.port, service: "connect_timeout: 200\n    retries: 1"))
         defer { Task { await gw.stop() } }
-        let clock = ContinuousClock()
-        let start = clock.now
         let response = try #require(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
         #expect(response.status == 504)
         #expect(response.bodyString.hasPrefix("The upstream server is timing out"))
-        // Two tries of 200 ms each, not the default 60 s.
-        #expect(clock.now - start < .seconds(5))
         withExtendedLifetime(blackhole) {}
     }
 
-    @Test func writeTimeoutIs504WhenTheUpstreamStopsReading() async throws {
+    /// The read timeout is set far beyond the time limit, so only the write timeout can answer in time.
+    @Test(.timeLimit(.minutes(1))) func writeTimeoutIs504WhenTheUpstreamStopsReading() async throws {
         // The upstream connection is established but never read: Argus's writes stall once the socket buffers are full.
         let upstream = try BlackholeListener(fillQueue: false)
         let gw = try await GatewayHarness(
-            yaml: GatewayHarness.yaml(port: upstream.port, service: "write_timeout: 300\n    retries: 0"))
+            yaml: GatewayHarness.yaml(port: upstream.port, service: "write_timeout: 300\n    read_timeout: 300000\n    retries: 0"))
         defer { Task { await gw.stop() } }
-        let clock = ContinuousClock()
-        let start = clock.now
         let client = try await RawClient(port: gw.proxyPort)
         let size = 64 << 20
         try await client.send("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: \(size)\r\n\r\n")
@@ -33,7 +30,6 @@ struct TimeoutAndProtocolTests {
         for _ in 0..<64 { client.sendWithoutWaiting(chunk) }
         let response = try await client.readResponse()
         #expect(response?.status == 504)
-        #expect(clock.now - start < .seconds(20), "the write timeout (300 ms), not the read timeout (60 s), must fire")
         await client.close()
         withExtendedLifetime(upstream) {}
     }
