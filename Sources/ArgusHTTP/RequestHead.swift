@@ -40,11 +40,6 @@ public struct RequestHead: Sendable {
         }
     }
 
-    /// Values of every header with this name, as Strings (for the router's header conditions and plugins).
-    public func values(of name: HeaderName) -> [String] {
-        fields.lazy.filter { $0.name == name }.map { string($0.valueStart..<($0.valueStart + $0.valueLength)) }
-    }
-
     /// Values of the headers whose name equals `lowercasedName` (any case in the request).
     public func values(forLowercasedName lowercasedName: String) -> [String] {
         var result: [String] = []

@@ -14,7 +14,6 @@ final class Exchange {
     // Request side.
     var requestFraming: BodyFraming
     var chunkedDecoder = ChunkedDecoder()
-    var requestBodyBytes = 0
     var requestComplete = false
     /// Some body bytes were taken from the client: the request can no longer be replayed.
     var bodyConsumed = false
