@@ -52,11 +52,21 @@ let package = Package(
         ),
         // The event ring: every request as a compact RequestEvent, broadcast to exporters. Lock-free; stdlib Synchronization.
         .target(name: "ArgusEvents"),
+        // The system zlib, for gzip-compressed scrapes.
+        .systemLibrary(name: "CZlib"),
+        // Exporters on the event ring: the Prometheus aggregator and its exposition.
+        .target(
+            name: "ArgusMetrics",
+            dependencies: [
+                "ArgusConfig", "ArgusEvents", "CZlib",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         // Composition root: listeners, signals, reload, graceful shutdown.
         .target(
             name: "ArgusApp",
             dependencies: [
-                "ArgusConfig", "ArgusProxy", "ArgusHTTP", "ArgusEvents",
+                "ArgusConfig", "ArgusProxy", "ArgusHTTP", "ArgusEvents", "ArgusMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -79,6 +89,7 @@ let package = Package(
         .executableTarget(name: "argus-bench", dependencies: ["ArgusConfig", "ArgusRouting", "ArgusEvents"]),
         .testTarget(name: "ArgusConfigTests", dependencies: ["ArgusConfig"]),
         .testTarget(name: "ArgusEventsTests", dependencies: ["ArgusEvents"]),
+        .testTarget(name: "ArgusMetricsTests", dependencies: ["ArgusMetrics", "ArgusEvents", "ArgusConfig"]),
         .testTarget(name: "ArgusRoutingTests", dependencies: ["ArgusRouting", "ArgusConfig"]),
         .testTarget(
             name: "ArgusHTTPTests",
@@ -92,11 +103,12 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ]
 )
 
-for target in package.targets {
+for target in package.targets where target.type != .system {
     target.swiftSettings = (target.swiftSettings ?? []) + strict
 }

@@ -1,4 +1,5 @@
 import ArgusHTTP
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -9,21 +10,42 @@ public struct ControlRequest: Sendable {
     public var method: String
     public var path: String
     public var query: String
+    /// `Accept-Encoding` values, lower-cased and joined (for gzip negotiation).
+    public var acceptEncoding: String
+
+    public var acceptsGzip: Bool {
+        acceptEncoding.split(separator: ",").contains { part in
+            let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard fields.first == "gzip" else { return false }
+            return !fields.dropFirst().contains { $0.replacingOccurrences(of: " ", with: "") == "q=0" }
+        }
+    }
 }
 
 public struct ControlResponse: Sendable {
     public var status: Int
     public var contentType: String
-    public var body: String
+    public var body: [UInt8]
+    /// Extra header lines (name, value), e.g. Content-Encoding.
+    public var headers: [(String, String)] = []
+
+    public init(status: Int, contentType: String, body: [UInt8], headers: [(String, String)] = []) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+        self.headers = headers
+    }
 
     public static func json(_ status: Int, _ body: String) -> ControlResponse {
-        ControlResponse(status: status, contentType: "application/json; charset=utf-8", body: body)
+        ControlResponse(status: status, contentType: "application/json; charset=utf-8", body: Array(body.utf8))
     }
 }
 
 /// A small HTTP/1.1 server for the admin and status listeners, using the proxy's strict parser.
+/// Responders are async and run off the event loop (a scrape renders a large exposition), one
+/// request per connection at a time, so pipelined requests are answered in order.
 final class ControlServer: Sendable {
-    typealias Responder = @Sendable (ControlRequest) -> ControlResponse
+    typealias Responder = @Sendable (ControlRequest) async -> ControlResponse
     private let channel: NIOLockedValueBox<(any Channel)?> = NIOLockedValueBox(nil)
 
     func bind(group: any EventLoopGroup, address: ListenAddress, responder: @escaping Responder) async throws -> SocketAddress {
@@ -52,6 +74,9 @@ private final class ControlHandler: ChannelInboundHandler {
     private let responder: ControlServer.Responder
     private var parser = RequestHeadParser()
     private var inbound = ByteBuffer()
+    /// A responder is running; further requests wait in `inbound`.
+    private var busy = false
+    private var closed = false
 
     init(responder: @escaping ControlServer.Responder) {
         self.responder = responder
@@ -59,7 +84,15 @@ private final class ControlHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         inbound.writeImmutableBuffer(unwrapInboundIn(data))
-        while true {
+        process(context)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closed = true
+    }
+
+    private func process(_ context: ChannelHandlerContext) {
+        while !busy && !closed {
             switch parser.parse(&inbound) {
             case .needMore:
                 return
@@ -67,32 +100,58 @@ private final class ControlHandler: ChannelInboundHandler {
                 write(context, .json(error.status, "{\"message\":\"\(error.reason)\"}"), keepAlive: false, isHEAD: false)
                 return
             case .head(let head):
-                let response: ControlResponse
-                if case .none = head.framing {
-                    let query = head.string(head.query)
-                    response = responder(
-                        ControlRequest(method: head.methodString, path: head.string(head.path), query: String(query.dropFirst())))
-                } else {
-                    response = .json(405, "{\"message\":\"Method not allowed\"}")
-                }
                 let keepAlive = head.keepAlive && head.framing == .none
-                write(context, response, keepAlive: keepAlive, isHEAD: head.isHEAD)
-                if !keepAlive { return }
+                guard case .none = head.framing else {
+                    write(context, .json(405, "{\"message\":\"Method not allowed\"}"), keepAlive: false, isHEAD: head.isHEAD)
+                    return
+                }
+                let request = ControlRequest(
+                    method: head.methodString, path: head.string(head.path), query: String(head.string(head.query).dropFirst()),
+                    acceptEncoding: head.values(forLowercasedName: "accept-encoding").joined(separator: ",").lowercased())
+                busy = true
+                let isHEAD = head.isHEAD
+                let responder = self.responder
+                let promise = context.eventLoop.makePromise(of: ControlResponse.self)
+                promise.completeWithTask { await responder(request) }
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                promise.futureResult.whenSuccess { response in
+                    let (handler, context) = bound.value
+                    handler.busy = false
+                    guard !handler.closed else { return }
+                    handler.write(context, response, keepAlive: keepAlive, isHEAD: isHEAD)
+                    if keepAlive { handler.process(context) }
+                }
             }
         }
     }
 
     private func write(_ context: ChannelHandlerContext, _ response: ControlResponse, keepAlive: Bool, isHEAD: Bool) {
-        var out = context.channel.allocator.buffer(capacity: response.body.utf8.count + 160)
-        out.writeString("HTTP/1.1 \(response.status) \(response.status < 400 ? "OK" : "Error")\r\n")
-        out.writeString("Content-Type: \(response.contentType)\r\nContent-Length: \(response.body.utf8.count)\r\n")
+        var out = context.channel.allocator.buffer(capacity: response.body.count + 200)
+        out.writeString("HTTP/1.1 \(response.status) \(Self.reason(response.status))\r\n")
+        out.writeString("Content-Type: \(response.contentType)\r\nContent-Length: \(response.body.count)\r\n")
+        for (name, value) in response.headers { out.writeString("\(name): \(value)\r\n") }
         out.writeString(keepAlive ? "\r\n" : "Connection: close\r\n\r\n")
-        if !isHEAD { out.writeString(response.body) }
+        if !isHEAD { out.writeBytes(response.body) }
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
-        if !keepAlive { context.close(promise: nil) }
+        if !keepAlive {
+            closed = true
+            context.close(promise: nil)
+        }
+    }
+
+    private static func reason(_ status: Int) -> String {
+        switch status {
+        case 200: return "OK"
+        case 400: return "Bad Request"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 503: return "Service Unavailable"
+        default: return status < 400 ? "OK" : "Error"
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        closed = true
         context.close(promise: nil)
     }
 }

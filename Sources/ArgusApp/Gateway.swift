@@ -1,5 +1,6 @@
 import ArgusConfig
 import ArgusEvents
+import ArgusMetrics
 import ArgusProxy
 import Foundation
 import Logging
@@ -21,6 +22,10 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     public let settings: GatewaySettings
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
+    /// The admin and status listeners run on their own thread, never on a proxy event loop.
+    private let controlGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private let prometheus: PrometheusExporter
+    private let exporters: [ExporterRunner]
     private let store: SnapshotStore
     private let proxy: ProxyServer
     private let admin = ControlServer()
@@ -53,6 +58,10 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         store = SnapshotStore(ConfigSnapshot(config: config))
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, settings.workers))
         proxy = ProxyServer(group: group, store: store, settings: settings.proxy, logger: logger)
+        prometheus = PrometheusExporter(
+            ring: proxy.events, settings: settings.metrics,
+            sources: Self.metricsSources(nodeID: nodeID, store: store, proxy: proxy))
+        exporters = [ExporterRunner(ring: proxy.events, exporter: prometheus)]
         logger.info("configuration loaded", metadata: ["config": "\(settings.configPath ?? "(embedded default)")", "summary": "\(config.summary)"])
     }
 
@@ -74,15 +83,18 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             try await proxy.bind(host: settings.proxyListen.host, port: settings.proxyListen.port)
         }
         let adminAddress = try await bind("admin", settings.adminListen) {
-            try await admin.bind(group: group, address: settings.adminListen) { [self] in self.adminResponse($0) }
+            try await admin.bind(group: controlGroup, address: settings.adminListen) { [self] in await self.adminResponse($0) }
         }
         let statusAddress = try await bind("status", settings.statusListen) {
-            try await status.bind(group: group, address: settings.statusListen) { [self] in self.statusResponse($0) }
+            try await status.bind(group: controlGroup, address: settings.statusListen) { [self] in await self.statusResponse($0) }
         }
         started.withLockedValue { $0 = true }
         return Addresses(proxy: proxyAddress, admin: adminAddress, status: statusAddress)
     }
 
+    /// Serves until graceful shutdown: re-reads the config on SIGHUP while the exporters drain the
+    /// event ring. On shutdown the proxy drains first, then every exporter receives every event
+    /// published before it stopped.
     public func run() async throws {
         let existing = self.hangups.withLockedValue { $0 }
         let hangups: UnixSignalsSequence
@@ -93,10 +105,15 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
                     _ = self.reload()
                 }
             }
+            for runner in exporters {
+                tasks.addTask { await runner.run() }
+            }
             try? await gracefulShutdown()
-            tasks.cancelAll()
+            await shutdown()
+            for runner in exporters { runner.stop() }
+            await tasks.waitForAll()
         }
-        await shutdown()
+        logger.info("stopped")
     }
 
     /// Re-reads the config file. A valid file replaces the running configuration atomically (requests
@@ -121,13 +138,14 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     }
 
     /// Stops accepting, drains in-flight requests (bounded by `drainTimeout`), stops the event loops.
+    /// ``run()`` calls it; the exporters are flushed by ``run()`` after it.
     public func shutdown() async {
         logger.info("shutting down", metadata: ["drain_timeout_ms": "\(settings.drainTimeout.nanoseconds / 1_000_000)"])
         await admin.close()
         await status.close()
         await proxy.shutdown(drainTimeout: settings.drainTimeout)
         try? await group.shutdownGracefully()
-        logger.info("stopped")
+        try? await controlGroup.shutdownGracefully()
     }
 
     public var proxyStats: ProxyStats { proxy.stats }
@@ -137,27 +155,74 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
 
     // MARK: - Control endpoints
 
-    private func adminResponse(_ request: ControlRequest) -> ControlResponse {
+    private func adminResponse(_ request: ControlRequest) async -> ControlResponse {
         switch (request.method, request.path) {
         case ("GET", "/"), ("HEAD", "/"):
             return .json(200, NodeInfo.json(nodeID: nodeID, settings: settings))
         case ("GET", "/status"), ("HEAD", "/status"):
             return .json(200, statusJSON())
+        case ("GET", "/metrics"), ("HEAD", "/metrics"):
+            return await metricsResponse(request)
         default:
             return .json(404, "{\"message\":\"Not found\"}")
         }
     }
 
-    private func statusResponse(_ request: ControlRequest) -> ControlResponse {
+    private func statusResponse(_ request: ControlRequest) async -> ControlResponse {
         switch (request.method, request.path) {
-        case ("GET", "/status"):
+        case ("GET", "/status"), ("HEAD", "/status"):
             return .json(200, statusJSON())
-        case ("GET", "/status/ready"):
+        case ("GET", "/status/ready"), ("HEAD", "/status/ready"):
             return started.withLockedValue { $0 }
                 ? .json(200, "{\"message\":\"ready\"}") : .json(503, "{\"message\":\"not ready\"}")
+        case ("GET", "/metrics"), ("HEAD", "/metrics"):
+            return await metricsResponse(request)
         default:
             return .json(404, "{\"message\":\"Not found\"}")
         }
+    }
+
+    /// `GET /metrics`: the Prometheus text exposition, gzip-compressed when the scraper accepts it.
+    private func metricsResponse(_ request: ControlRequest) async -> ControlResponse {
+        let body = await prometheus.render()
+        let contentType = "text/plain; version=0.0.4; charset=utf-8"
+        if request.acceptsGzip, let compressed = Gzip.compress(body) {
+            return ControlResponse(status: 200, contentType: contentType, body: compressed,
+                                   headers: [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")])
+        }
+        return ControlResponse(status: 200, contentType: contentType, body: body, headers: [("Vary", "Accept-Encoding")])
+    }
+
+    /// What the Prometheus exporter reads from the gateway.
+    private static func metricsSources(nodeID: String, store: SnapshotStore, proxy: ProxyServer) -> MetricsSources {
+        MetricsSources(
+            nodeID: nodeID, version: NodeInfo.version,
+            config: { version in
+                let snapshot = version == UInt32.max ? store.snapshot : store.snapshot(version: Int(version))
+                return (UInt32(truncatingIfNeeded: snapshot.version), snapshot.config)
+            },
+            connections: {
+                let states = await proxy.connectionStates()
+                let stats = proxy.stats
+                var gauges = ConnectionGauges()
+                gauges.accepted = stats.connectionsAccepted
+                gauges.handled = stats.connectionsAccepted
+                gauges.active = stats.connectionsActive
+                gauges.reading = states.reading
+                gauges.writing = states.writing
+                gauges.waiting = states.waiting
+                gauges.requests = stats.totalRequests
+                return gauges
+            },
+            targets: { config in
+                // Health checks come with the upstreams work; until then every target is `healthchecks_off`.
+                config.upstreams.flatMap { upstream in
+                    config.targets.filter { $0.upstreamID == upstream.id }.map { target in
+                        TargetHealth(upstream: upstream.name, target: target.target, address: "\(target.host):\(target.port)",
+                                     state: .healthchecksOff)
+                    }
+                }
+            })
     }
 
     private func statusJSON() -> String {

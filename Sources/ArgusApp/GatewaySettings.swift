@@ -1,3 +1,4 @@
+import ArgusMetrics
 import ArgusProxy
 import NIOCore
 
@@ -14,6 +15,8 @@ public struct GatewaySettings: Sendable {
     public var proxy: ProxySettings
     /// How long SIGTERM waits for in-flight requests before closing what is left.
     public var drainTimeout: TimeAmount
+    /// Label budgets of the Prometheus exporter.
+    public var metrics = MetricsSettings()
 
     public init(
         configPath: String? = nil, proxyListen: ListenAddress = .init(host: "0.0.0.0", port: 8000),

@@ -62,6 +62,19 @@ final class LoopContext {
 
     var openConnections: Int { connections.count }
 
+    /// How many of this loop's connections are reading, writing and waiting.
+    func connectionStates() -> ConnectionStates {
+        var states = ConnectionStates()
+        for handler in connections.values {
+            switch handler.connectionState {
+            case .reading: states.reading += 1
+            case .writing: states.writing += 1
+            case .waiting: states.waiting += 1
+            }
+        }
+        return states
+    }
+
     /// Graceful shutdown: idle connections close now, busy ones after their current response.
     func quiesce() {
         quiescing = true
@@ -78,6 +91,18 @@ final class LoopContext {
 
 @available(*, unavailable)
 extension LoopContext: Sendable {}
+
+/// nginx's three states of an open client connection.
+enum ConnectionState {
+    case reading, writing, waiting
+}
+
+/// Open client connections by state (nginx stub_status's Reading, Writing, Waiting).
+public struct ConnectionStates: Sendable, Hashable {
+    public var reading = 0
+    public var writing = 0
+    public var waiting = 0
+}
 
 /// Counters of one event loop: written only by that loop (relaxed atomics, so no cache line is
 /// shared between loops on the request path), read by `/status` and metrics.

@@ -77,6 +77,16 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             maxRequestLineLength: loop.settings.maxRequestLineLength, maxHeadLength: loop.settings.maxHeadLength)
     }
 
+    /// nginx's connection state, for `kong_nginx_connections_total`: waiting (idle keep-alive),
+    /// reading (part of a request head in), writing (a request in progress).
+    var connectionState: ConnectionState {
+        switch phase {
+        case .head: return inbound.readableBytes == 0 ? .waiting : .reading
+        case .closed: return .waiting
+        default: return .writing
+        }
+    }
+
     // MARK: - Connection lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {

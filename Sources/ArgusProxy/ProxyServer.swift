@@ -92,6 +92,20 @@ public final class ProxyServer: Sendable {
         return total
     }
 
+    /// Open client connections by state, summed over the loops (each loop counts its own, briefly).
+    public func connectionStates() async -> ConnectionStates {
+        var total = ConnectionStates()
+        for loop in group.makeIterator() {
+            let box = contexts[ObjectIdentifier(loop)]!
+            if let states = try? await loop.submit({ box.value?.connectionStates() ?? ConnectionStates() }).get() {
+                total.reading += states.reading
+                total.writing += states.writing
+                total.waiting += states.waiting
+            }
+        }
+        return total
+    }
+
     private func forEachContext(_ body: @escaping @Sendable (LoopContext) -> Void) async {
         for loop in group.makeIterator() {
             let box = contexts[ObjectIdentifier(loop)]!

@@ -80,10 +80,23 @@ import Testing
         ])
     }
 
-    @Test func theRealRegistryStartsEmpty() {
-        #expect(PluginRegistry.builtins.isEmpty)
+    @Test func theRealRegistryHasOnlyImplementedPlugins() throws {
+        #expect(PluginRegistry.names == ["prometheus"])
         #expect(PluginRegistry.schema(named: "rate-limiting") == nil)
         let found = (try? ConfigLoader.parse(text: "_format_version: \"3.0\"\nplugins: [{name: cors}]", file: "k.yml")) == nil
         #expect(found)
+    }
+
+    @Test func prometheusDefaultsEveryFlagToFalse() throws {
+        let config = try ConfigLoader.parse(
+            text: "_format_version: \"3.0\"\nplugins: [{name: prometheus, config: {latency_metrics: true}}]", file: "k.yml")
+        let flags = config.plugins[0].config
+        #expect(flags["latency_metrics"] == .bool(true))
+        for name in ["per_consumer", "status_code_metrics", "bandwidth_metrics", "upstream_health_metrics", "ai_metrics", "wasm_metrics"] {
+            #expect(flags[name] == .bool(false), "\(name)")
+        }
+        #expect(throws: ConfigErrors.self) {
+            try ConfigLoader.parse(text: "_format_version: \"3.0\"\nplugins: [{name: prometheus, config: {latency: true}}]", file: "k.yml")
+        }
     }
 }

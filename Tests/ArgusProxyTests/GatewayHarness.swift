@@ -3,6 +3,7 @@ import ArgusApp
 import ArgusProxy
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// Runs a whole gateway in-process on 127.0.0.1:0 with a kong.yml written to a temp directory.
 final class GatewayHarness: Sendable {
@@ -11,6 +12,9 @@ final class GatewayHarness: Sendable {
     let adminPort: Int
     let statusPort: Int
     let directory: String
+    /// The gateway runs in a ServiceGroup, as in `argus start`: its exporters drain the event ring.
+    private let group: ServiceGroup
+    private let running: Task<Void, any Error>
 
     init(yaml: String, settings: (inout GatewaySettings) -> Void = { _ in }) async throws {
         directory = NSTemporaryDirectory() + "argus-test-\(UUID().uuidString)"
@@ -29,12 +33,17 @@ final class GatewayHarness: Sendable {
         proxyPort = addresses.proxy.port!
         adminPort = addresses.admin.port!
         statusPort = addresses.status.port!
+        let group = ServiceGroup(configuration: .init(services: [gateway], logger: logger))
+        self.group = group
+        running = Task { try await group.run() }
     }
 
     var configPath: String { directory + "/kong.yml" }
 
+    /// Graceful shutdown: the proxy drains, the exporters flush.
     func stop() async {
-        await gateway.shutdown()
+        await group.triggerGracefulShutdown()
+        _ = await running.result
         try? FileManager.default.removeItem(atPath: directory)
     }
 

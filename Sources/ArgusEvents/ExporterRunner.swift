@@ -1,0 +1,65 @@
+import Synchronization
+
+/// Drives one ``EventExporter``: its own ``EventConsumer`` on the ring, drained in batches from an
+/// ordinary task (never on an event loop), so a slow exporter delays nothing but itself; when it
+/// falls more than the ring's capacity behind, it loses its own oldest events, counted.
+///
+/// Shutdown: once the producers have stopped (the proxy has drained), ``stop()`` makes ``run()``
+/// take the ring's published position, deliver everything up to it, call
+/// ``EventExporter/finish()`` and return. Every event published before ``stop()`` therefore
+/// reaches the exporter (or is counted as dropped, if it had already been overwritten).
+public final class ExporterRunner: Sendable {
+    public let exporter: any EventExporter
+    public let consumer: EventConsumer
+    private let ring: EventRing
+    private let batchSize: Int
+    private let maxIdleSleep: Duration
+    private let stopping = Atomic<Bool>(false)
+    private let finished = Atomic<Bool>(false)
+
+    /// Registers a consumer named after the exporter; it sees events published from now on.
+    public init(ring: EventRing, exporter: any EventExporter, batchSize: Int = 1024, maxIdleSleep: Duration = .milliseconds(5)) {
+        self.ring = ring
+        self.exporter = exporter
+        self.batchSize = max(1, batchSize)
+        self.maxIdleSleep = maxIdleSleep
+        consumer = ring.makeConsumer(name: exporter.name, batchCapacity: self.batchSize)
+    }
+
+    /// Drains until ``stop()`` (or until the task is cancelled, which flushes the same way), then
+    /// returns after the final flush. Idle, it sleeps with a backoff from 50 µs to `maxIdleSleep`.
+    public func run() async {
+        var sleep = Duration.microseconds(50)
+        while true {
+            let n = consumer.drain(max: batchSize) { exporter.receive($0) }
+            if n > 0 {
+                await exporter.afterBatch()
+                sleep = .microseconds(50)
+                continue
+            }
+            if stopping.load(ordering: .acquiring) || Task.isCancelled { break }
+            try? await Task.sleep(for: sleep)
+            sleep = min(sleep * 2, maxIdleSleep)
+        }
+        await flush()
+    }
+
+    /// Asks ``run()`` to flush and return. Call it after the producers have stopped publishing.
+    public func stop() {
+        stopping.store(true, ordering: .releasing)
+    }
+
+    /// True once ``run()`` has delivered its final flush and returned.
+    public var isFinished: Bool { finished.load(ordering: .acquiring) }
+
+    private func flush() async {
+        let position = ring.publishedPosition()
+        while !consumer.hasConsumed(through: position) {
+            if consumer.drain(through: position, max: batchSize, { exporter.receive($0) }) > 0 {
+                await exporter.afterBatch()
+            }
+        }
+        await exporter.finish()
+        finished.store(true, ordering: .releasing)
+    }
+}

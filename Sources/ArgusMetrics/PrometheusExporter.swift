@@ -1,0 +1,185 @@
+import ArgusConfig
+import ArgusEvents
+import NIOConcurrencyHelpers
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The Prometheus exporter: an ``EventExporter`` that aggregates every request event into Kong's
+/// families (as the `prometheus` plugin instances in the config ask), and renders the whole
+/// exposition, Kong's node gauges and Argus's own pipeline and process families included.
+///
+/// Request handling never touches it: the event loops only publish events. Aggregation runs in the
+/// exporter's task; ``render()`` runs in the scraping task. Both take the exporter's own lock,
+/// which nothing on the data path ever waits for.
+public final class PrometheusExporter: EventExporter {
+    public let name = "prometheus"
+    private let ring: EventRing
+    private let sources: MetricsSources
+    private let state: NIOLockedValueBox<State>
+
+    private struct State: Sendable {
+        var labels: RequestLabels
+        var metrics = RequestMetrics()
+        /// Plans by the config version events refer to; a few recent ones.
+        var plans: [UInt32: MetricsPlan] = [:]
+        var lastVersion: UInt32 = 0
+    }
+
+    private static let keptPlans = 4
+
+    public init(ring: EventRing, settings: MetricsSettings = MetricsSettings(), sources: MetricsSources) {
+        self.ring = ring
+        self.sources = sources
+        state = NIOLockedValueBox(State(labels: RequestLabels(settings: settings)))
+    }
+
+    public func receive(_ events: UnsafeBufferPointer<RequestEvent>) {
+        state.withLockedValue { state in
+            for event in events {
+                let version = event.configVersion
+                if state.plans[version] == nil { load(version, into: &state) }
+                state.metrics.record(event, plan: &state.plans[version]!, labels: &state.labels)
+            }
+        }
+    }
+
+    private func load(_ version: UInt32, into state: inout State) {
+        let found = sources.config(version)
+        if state.plans.count >= Self.keptPlans, let oldest = state.plans.keys.min() {
+            state.plans[oldest] = nil
+        }
+        state.plans[version] = MetricsPlan(version: found.version, config: found.config, labels: &state.labels)
+        state.lastVersion = max(state.lastVersion, version)
+    }
+
+    /// The exposition (text format 0.0.4): every family in name order, every series in label order.
+    public func render() async -> [UInt8] {
+        let connections = await sources.connections()
+        let process = ProcessStats.current()
+        let consumers = ring.consumerStatistics()
+        let published = ring.totalPublished
+        let current = sources.config(UInt32.max)
+
+        var families: [(name: String, write: (inout ExpositionWriter) -> Void)] = []
+        func add(_ name: String, _ type: String, _ help: String, _ body: @escaping (inout ExpositionWriter) -> Void) {
+            families.append((name, { out in out.header(name, type, help); body(&out) }))
+        }
+        let node = sources.nodeID
+        let ringSlots = ring.capacity * ring.lanes
+        let ownDropped = consumers.first { $0.name == name }?.dropped ?? 0
+
+        // Kong's always-on node families.
+        add("kong_datastore_reachable", "gauge", "Datastore reachable from Kong, 0 is unreachable") { $0.sample("kong_datastore_reachable", value: 1) }
+        add("kong_node_info", "gauge", "Kong Node metadata information") {
+            $0.sample("kong_node_info", [("node_id", node), ("version", self.sources.version)], 1)
+        }
+        add("kong_nginx_connections_total", "gauge", "Number of connections by subsystem") { out in
+            let states: [(String, Int)] = [
+                ("accepted", connections.accepted), ("active", connections.active), ("handled", connections.handled),
+                ("reading", connections.reading), ("total", connections.requests), ("waiting", connections.waiting),
+                ("writing", connections.writing),
+            ]
+            for (state, value) in states {
+                out.sample("kong_nginx_connections_total", [("node_id", node), ("subsystem", "http"), ("state", state)], Double(value))
+            }
+        }
+        add("kong_nginx_requests_total", "gauge", "Number of requests total") {
+            $0.sample("kong_nginx_requests_total", [("node_id", node), ("subsystem", "http")], Double(connections.requests))
+        }
+        // Argus has no Lua shared dicts; its one shared memory area is the event ring, reported
+        // here so Kong's dashboard panel shows how full it is (unconsumed events of the slowest exporter).
+        let backlog = min(consumers.map(\.lag).max() ?? 0, UInt64(ringSlots))
+        add("kong_memory_lua_shared_dict_bytes", "gauge", "Allocated slabs in bytes in a shared_dict") {
+            $0.sample("kong_memory_lua_shared_dict_bytes", [("node_id", node), ("shared_dict", "argus_event_ring"), ("kong_subsystem", "http")],
+                      Double(backlog) * 128)
+        }
+        add("kong_memory_lua_shared_dict_total_bytes", "gauge", "Total capacity in bytes of a shared_dict") {
+            $0.sample("kong_memory_lua_shared_dict_total_bytes", [("node_id", node), ("shared_dict", "argus_event_ring"), ("kong_subsystem", "http")],
+                      Double(ringSlots) * 128)
+        }
+        if let process {
+            add("kong_memory_workers_lua_vms_bytes", "gauge", "Allocated bytes in worker Lua VM") {
+                $0.sample("kong_memory_workers_lua_vms_bytes", [("node_id", node), ("pid", String(getpid())), ("kong_subsystem", "http")],
+                          process.residentBytes)
+            }
+        }
+
+        // Argus's own pipeline families.
+        add("argus_events_published_total", "counter", "Request events published on the event ring") {
+            $0.sample("argus_events_published_total", value: Double(published))
+        }
+        let sortedConsumers = consumers.sorted { $0.name < $1.name }
+        add("argus_events_delivered_total", "counter", "Request events delivered to each exporter") { out in
+            for c in sortedConsumers { out.sample("argus_events_delivered_total", [("exporter", c.name)], Double(c.delivered)) }
+        }
+        add("argus_events_dropped_total", "counter", "Request events an exporter lost because it fell a full ring behind") { out in
+            for c in sortedConsumers { out.sample("argus_events_dropped_total", [("exporter", c.name)], Double(c.dropped)) }
+        }
+        add("argus_exporter_lag_events", "gauge", "Request events published but not yet consumed, per exporter") { out in
+            for c in sortedConsumers { out.sample("argus_exporter_lag_events", [("exporter", c.name)], Double(c.lag)) }
+        }
+        add("argus_event_ring_capacity_events", "gauge", "Slots of the event ring (all lanes)") {
+            $0.sample("argus_event_ring_capacity_events", value: Double(ringSlots))
+        }
+
+        if let process {
+            add("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds") { $0.sample("process_cpu_seconds_total", value: process.cpuSeconds) }
+            add("process_max_fds", "gauge", "Maximum number of open file descriptors") { $0.sample("process_max_fds", value: process.maxFDs) }
+            add("process_open_fds", "gauge", "Number of open file descriptors") { $0.sample("process_open_fds", value: process.openFDs) }
+            add("process_resident_memory_bytes", "gauge", "Resident memory size in bytes") { $0.sample("process_resident_memory_bytes", value: process.residentBytes) }
+            add("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds") { $0.sample("process_start_time_seconds", value: process.startTimeSeconds) }
+            add("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes") { $0.sample("process_virtual_memory_bytes", value: process.virtualBytes) }
+        }
+
+        return state.withLockedValue { state in
+            if state.plans[current.version] == nil { load(current.version, into: &state) }
+            let plan = state.plans[current.version]!
+            if plan.hasInstances {
+                add("kong_nginx_metric_errors_total", "counter", "Number of nginx-lua-prometheus errors") {
+                    // Kong counts failed metric updates; Argus's equivalent is events the exporter lost.
+                    $0.sample("kong_nginx_metric_errors_total", value: Double(ownDropped))
+                }
+            }
+            if plan.upstreamHealth {
+                let targets = sources.targets(plan.config)
+                add("kong_upstream_target_health", "gauge", "Health status of targets of upstream. States = healthchecks_off|healthy|unhealthy|dns_error, value is 1 when state is populated.") { out in
+                    var lines: [([UInt8], Double)] = []
+                    for t in targets {
+                        for s in TargetHealth.State.allCases {
+                            var w = ExpositionWriter()
+                            w.label("upstream", t.upstream, first: true); w.label("target", t.target)
+                            w.label("address", t.address); w.label("state", s.rawValue); w.label("subsystem", "http")
+                            lines.append((w.bytes, s == t.state ? 1 : 0))
+                        }
+                    }
+                    lines.sort { $0.0.lexicographicallyPrecedes($1.0) }
+                    let name = Array("kong_upstream_target_health".utf8)
+                    for (labels, value) in lines { out.sample(name, labels, value) }
+                }
+            }
+            let labels = state.labels.all
+            add("argus_metrics_label_overflow_total", "counter", "Observations whose label value was folded into __overflow__ (budget spent)") { out in
+                for l in labels { out.sample("argus_metrics_label_overflow_total", [("label", l.label)], Double(l.folded)) }
+            }
+            let series = state.metrics.seriesCounts
+            add("argus_metrics_series", "gauge", "Series held per request family") { out in
+                for s in series { out.sample("argus_metrics_series", [("family", s.family)], Double(s.count)) }
+            }
+            var requestFamilies = Set(state.metrics.familyNames)
+            let order = (families.map(\.name) + requestFamilies).sorted()
+            var out = ExpositionWriter(capacity: 64 * 1024)
+            let byName = Dictionary(families.map { ($0.name, $0.write) }, uniquingKeysWith: { a, _ in a })
+            for family in order {
+                if let write = byName[family] {
+                    write(&out)
+                } else if requestFamilies.remove(family) != nil {
+                    state.metrics.write(family, into: &out)
+                }
+            }
+            return out.bytes
+        }
+    }
+}

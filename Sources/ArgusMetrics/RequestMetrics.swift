@@ -1,0 +1,183 @@
+import ArgusEvents
+
+/// The request families Kong's `prometheus` plugin exports, aggregated from events:
+/// `kong_http_requests_total`, the three latency histograms and `kong_bandwidth_bytes`.
+/// Owned by the exporter; touched only under its lock.
+struct RequestMetrics: Sendable {
+    private struct RequestKey: Hashable, Sendable {
+        var service: Int32, route: Int32, code: Int32, consumer: Int32
+        var source: UInt8
+    }
+
+    private struct RouteKey: Hashable, Sendable {
+        var service: Int32, route: Int32
+    }
+
+    private struct BandwidthKey: Hashable, Sendable {
+        var service: Int32, route: Int32, consumer: Int32
+        var egress: Bool
+    }
+
+    private var requests = SeriesTable<RequestKey>()
+    private var bandwidth = SeriesTable<BandwidthKey>()
+    private var kongLatency = SeriesTable<RouteKey>(stride: LatencyBuckets.kong.stride)
+    private var upstreamLatency = SeriesTable<RouteKey>(stride: LatencyBuckets.upstream.stride)
+    private var requestLatency = SeriesTable<RouteKey>(stride: LatencyBuckets.upstream.stride)
+
+    init() {}
+
+    /// Series held, per family (for `argus_metrics_series`).
+    var seriesCounts: [(family: String, count: Int)] {
+        [
+            ("kong_bandwidth_bytes", bandwidth.count), ("kong_http_requests_total", requests.count),
+            ("kong_kong_latency_ms", kongLatency.count), ("kong_request_latency_ms", requestLatency.count),
+            ("kong_upstream_latency_ms", upstreamLatency.count),
+        ]
+    }
+
+    /// Records one event under the plan of its config version.
+    mutating func record(_ event: RequestEvent, plan: inout MetricsPlan, labels: inout RequestLabels) {
+        let route = Int(event.route)
+        guard let flags = plan.flags(route: route, consumer: Int(event.consumer)), flags.recordsRequests else { return }
+        var service: Int32 = 0, routeLabel: Int32 = 0
+        if route >= 0 && route < plan.routes.count {
+            service = plan.routes[route].service
+            routeLabel = plan.routes[route].route
+        }
+        let consumer = flags.perConsumer ? plan.consumerLabel(Int(event.consumer), labels: &labels) : 0
+        labels.services.fold(service)
+        labels.routes.fold(routeLabel)
+        labels.consumers.fold(consumer)
+
+        if flags.statusCodeMetrics {
+            let code = labels.code(event.status)
+            labels.codes.fold(code)
+            let key = RequestKey(service: service, route: routeLabel, code: code, consumer: consumer,
+                                 source: event.source == .upstream ? 0 : 1)
+            let cell = requests.slot(key) { Self.render(key, labels) }
+            requests.cells[cell] &+= 1
+        }
+        if flags.latencyMetrics {
+            let key = RouteKey(service: service, route: routeLabel)
+            Self.observe(&kongLatency, key, event.gatewayLatencyNanos, LatencyBuckets.kong) { Self.render(key, labels) }
+            if event.upstreamSentAt != 0 && event.upstreamFirstByteAt != 0 {
+                Self.observe(&upstreamLatency, key, event.upstreamLatencyNanos, LatencyBuckets.upstream) { Self.render(key, labels) }
+            }
+            Self.observe(&requestLatency, key, event.totalLatencyNanos, LatencyBuckets.upstream) { Self.render(key, labels) }
+        }
+        if flags.bandwidthMetrics {
+            for egress in [false, true] {
+                let key = BandwidthKey(service: service, route: routeLabel, consumer: consumer, egress: egress)
+                let cell = bandwidth.slot(key) { Self.render(key, labels) }
+                bandwidth.cells[cell] &+= egress ? event.responseBytes : event.requestBytes
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func observe(_ table: inout SeriesTable<RouteKey>, _ key: RouteKey, _ nanos: UInt64,
+                                _ buckets: LatencyBuckets, render: () -> [UInt8]) {
+        let base = table.slot(key, render: render)
+        table.cells[base &+ buckets.bucket(nanos)] &+= 1
+        table.cells[base &+ buckets.bounds.count &+ 1] &+= nanos
+    }
+
+    // MARK: - Rendering
+
+    private static func render(_ key: RequestKey, _ labels: RequestLabels) -> [UInt8] {
+        var w = ExpositionWriter()
+        w.label("service", labels.services.escaped[Int(key.service)], first: true)
+        w.label("route", labels.routes.escaped[Int(key.route)])
+        w.label("code", labels.codes.escaped[Int(key.code)])
+        w.label("source", key.source == 0 ? Array("service".utf8) : Array("kong".utf8))
+        w.label("workspace", Array("default".utf8))
+        w.label("consumer", labels.consumers.escaped[Int(key.consumer)])
+        return w.bytes
+    }
+
+    private static func render(_ key: RouteKey, _ labels: RequestLabels) -> [UInt8] {
+        var w = ExpositionWriter()
+        w.label("service", labels.services.escaped[Int(key.service)], first: true)
+        w.label("route", labels.routes.escaped[Int(key.route)])
+        w.label("workspace", Array("default".utf8))
+        return w.bytes
+    }
+
+    private static func render(_ key: BandwidthKey, _ labels: RequestLabels) -> [UInt8] {
+        var w = ExpositionWriter()
+        w.label("service", labels.services.escaped[Int(key.service)], first: true)
+        w.label("route", labels.routes.escaped[Int(key.route)])
+        w.label("direction", key.egress ? Array("egress".utf8) : Array("ingress".utf8))
+        w.label("workspace", Array("default".utf8))
+        w.label("consumer", labels.consumers.escaped[Int(key.consumer)])
+        return w.bytes
+    }
+
+    /// Names of the families that have series.
+    var familyNames: [String] {
+        var names: [String] = []
+        if bandwidth.count > 0 { names.append("kong_bandwidth_bytes") }
+        if requests.count > 0 { names.append("kong_http_requests_total") }
+        if kongLatency.count > 0 { names.append("kong_kong_latency_ms") }
+        if requestLatency.count > 0 { names.append("kong_request_latency_ms") }
+        if upstreamLatency.count > 0 { names.append("kong_upstream_latency_ms") }
+        return names
+    }
+
+    /// Writes one of ``familyNames`` (header and samples).
+    mutating func write(_ family: String, into out: inout ExpositionWriter) {
+        switch family {
+        case "kong_bandwidth_bytes":
+            out.header(family, "counter", "Total bandwidth (ingress/egress) throughput in bytes")
+            Self.writeCounter(&bandwidth, family, into: &out)
+        case "kong_http_requests_total":
+            out.header(family, "counter", "HTTP status codes per consumer/service/route in Kong")
+            Self.writeCounter(&requests, family, into: &out)
+        case "kong_kong_latency_ms":
+            out.header(family, "histogram", "Latency added by Kong and enabled plugins for each service/route in Kong")
+            Self.writeHistogram(&kongLatency, family, LatencyBuckets.kong, into: &out)
+        case "kong_request_latency_ms":
+            out.header(family, "histogram", "Total latency incurred during requests for each service/route in Kong")
+            Self.writeHistogram(&requestLatency, family, LatencyBuckets.upstream, into: &out)
+        case "kong_upstream_latency_ms":
+            out.header(family, "histogram", "Latency added by upstream response for each service/route in Kong")
+            Self.writeHistogram(&upstreamLatency, family, LatencyBuckets.upstream, into: &out)
+        default:
+            break
+        }
+    }
+
+    private static func writeCounter<K>(_ table: inout SeriesTable<K>, _ name: String, into out: inout ExpositionWriter) {
+        let name = Array(name.utf8)
+        for slot in table.sortedSlots() {
+            out.sample(name, table.labels[slot], table.cells[slot])
+        }
+    }
+
+    /// Like Kong: every `_bucket` line (series in label order, `le` ascending), then every `_count`, then every `_sum`.
+    private static func writeHistogram<K>(_ table: inout SeriesTable<K>, _ name: String, _ buckets: LatencyBuckets,
+                                          into out: inout ExpositionWriter) {
+        let order = table.sortedSlots()
+        let bucketName = Array((name + "_bucket").utf8)
+        let n = buckets.bounds.count + 1
+        for slot in order {
+            let base = slot * table.stride
+            var cumulative: UInt64 = 0
+            for i in 0..<n {
+                cumulative &+= table.cells[base + i]
+                out.bucket(bucketName, table.labels[slot], buckets.le[i], cumulative)
+            }
+        }
+        let countName = Array((name + "_count").utf8)
+        for slot in order {
+            let base = slot * table.stride
+            var total: UInt64 = 0
+            for i in 0..<n { total &+= table.cells[base + i] }
+            out.sample(countName, table.labels[slot], total)
+        }
+        let sumName = Array((name + "_sum").utf8)
+        for slot in order {
+            out.sample(sumName, table.labels[slot], milliseconds: table.cells[slot * table.stride + n])
+        }
+    }
+}
