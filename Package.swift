@@ -98,7 +98,7 @@ let package = Package(
         .testTarget(
             name: "ArgusProxyTests",
             dependencies: [
-                "ArgusProxy", "ArgusApp", "ArgusConfig", "ArgusHTTP", "ArgusEvents",
+                "ArgusProxy", "ArgusApp", "ArgusConfig", "ArgusHTTP", "ArgusEvents", "ArgusMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

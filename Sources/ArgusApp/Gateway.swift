@@ -36,7 +36,8 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     private let hangups = NIOLockedValueBox<UnixSignalsSequence?>(nil)
 
     /// Loads and validates the config; throws `StartupError` with the reason when it can not.
-    public init(settings: GatewaySettings, logger: Logger) throws(StartupError) {
+    /// `exporters` are drained from the event ring next to the built-in Prometheus exporter.
+    public init(settings: GatewaySettings, logger: Logger, exporters extra: [any EventExporter] = []) throws(StartupError) {
         self.settings = settings
         self.logger = logger
         let config: DeclarativeConfig
@@ -58,10 +59,12 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         store = SnapshotStore(ConfigSnapshot(config: config))
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, settings.workers))
         proxy = ProxyServer(group: group, store: store, settings: settings.proxy, logger: logger)
-        prometheus = PrometheusExporter(
-            ring: proxy.events, settings: settings.metrics,
+        let ring = proxy.events
+        let prometheus = PrometheusExporter(
+            ring: ring, settings: settings.metrics,
             sources: Self.metricsSources(nodeID: nodeID, store: store, proxy: proxy))
-        exporters = [ExporterRunner(ring: proxy.events, exporter: prometheus)]
+        self.prometheus = prometheus
+        exporters = ([prometheus] + extra).map { ExporterRunner(ring: ring, exporter: $0) }
         logger.info("configuration loaded", metadata: ["config": "\(settings.configPath ?? "(embedded default)")", "summary": "\(config.summary)"])
     }
 

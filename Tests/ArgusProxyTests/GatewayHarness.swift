@@ -1,5 +1,6 @@
 import NIOCore
 import ArgusApp
+import ArgusEvents
 import ArgusProxy
 import Foundation
 import Logging
@@ -16,7 +17,7 @@ final class GatewayHarness: Sendable {
     private let group: ServiceGroup
     private let running: Task<Void, any Error>
 
-    init(yaml: String, settings: (inout GatewaySettings) -> Void = { _ in }) async throws {
+    init(yaml: String, exporters: [any EventExporter] = [], settings: (inout GatewaySettings) -> Void = { _ in }) async throws {
         directory = NSTemporaryDirectory() + "argus-test-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let configPath = directory + "/kong.yml"
@@ -28,7 +29,7 @@ final class GatewayHarness: Sendable {
         settings(&s)
         var logger = Logger(label: "argus-test")
         logger.logLevel = .warning
-        gateway = try Gateway(settings: s, logger: logger)
+        gateway = try Gateway(settings: s, logger: logger, exporters: exporters)
         let addresses = try await gateway.start()
         proxyPort = addresses.proxy.port!
         adminPort = addresses.admin.port!
@@ -62,9 +63,9 @@ final class GatewayHarness: Sendable {
         """
     }
 
-    /// One request on a fresh connection.
-    func request(_ raw: String) async throws -> RawClient.Response? {
-        let client = try await RawClient(port: proxyPort)
+    /// One request on a fresh connection (to the proxy listener unless `port` is given).
+    func request(_ raw: String, port: Int? = nil) async throws -> RawClient.Response? {
+        let client = try await RawClient(port: port ?? proxyPort)
         try await client.send(raw)
         let response = try await client.readResponse(isHEAD: raw.hasPrefix("HEAD "))
         await client.close()
