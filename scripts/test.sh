@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# Debian packages the tests use: curl and python3 drive the CLI checks.
-PACKAGES=(curl python3 procps)
+# Debian packages the tests use: curl and python3 drive the CLI checks; prometheus (server and
+# promtool) and python3-prometheus-client check /metrics end to end.
+PACKAGES=(curl python3 procps prometheus python3-prometheus-client)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -31,10 +32,12 @@ fi
 echo "== swift test"
 swift test --skip-build
 
-if [ -x scripts/cli-smoke.sh ]; then
-    echo "== CLI end-to-end"
-    bash scripts/cli-smoke.sh .build/debug/argus
-fi
+echo "== CLI end-to-end"
+bash scripts/cli-smoke.sh .build/debug/argus
+
+# Debian's python (not a pyenv or venv one on PATH) has python3-prometheus-client.
+echo "== /metrics end-to-end: promtool, exposition checks, a real Prometheus, Kong's dashboard"
+/usr/bin/python3 scripts/metrics_it.py .build/debug/argus
 
 # The event ring's lock-free code under ThreadSanitizer (its own build directory: a TSan build of
 # the whole package, ~2.5 min from scratch on 2 cores, plus ~1.5 min of tests). Any race report

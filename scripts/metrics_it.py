@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""End-to-end check of /metrics with a real Prometheus server (Debian's `prometheus` package).
+
+Starts a backend, Argus (the binary given as argv[1]) and Prometheus on free loopback ports,
+sends a known mix of requests through Argus, then asserts:
+  * the exposition: Content-Type, `promtool check metrics` (no parse error; Kong's `_ms` names
+    draw lint warnings, exit 3, which is fine) and scripts/check_exposition.py;
+  * through Prometheus's query API: both targets (admin and status listener) up with no scrape
+    error, request counts by code/source/service/route equal to what was sent, histogram counts,
+    bandwidth, upstream target health, no dropped events, every expected family present;
+  * Kong's official Grafana dashboard (Tests/Fixtures/kong-official-dashboard.json, grafana.com
+    7424): every panel query parses and returns data.
+Every process is stopped by PID at the end. Prints "N passed, 0 failed" or exits 1.
+"""
+import gzip
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ARGUS = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build/debug/argus"))
+passed, failed = 0, 0
+
+
+def check(condition, what):
+    global passed, failed
+    if condition:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL: {what}", flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if predicate():
+                return True
+        except Exception:
+            pass
+        time.sleep(0.25)
+    print(f"timed out waiting for {what}", flush=True)
+    return False
+
+
+def get(url, headers=None):
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as r:
+        return r.status, dict(r.headers), r.read()
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="argus-metrics-it-")
+    processes = []
+
+    def start(args, log):
+        p = subprocess.Popen(args, stdout=open(os.path.join(work, log), "w"), stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL)
+        processes.append(p)
+        return p
+
+    try:
+        backend, dead = free_port(), free_port()
+        proxy, admin, status, prom = free_port(), free_port(), free_port(), free_port()
+        os.makedirs(os.path.join(work, "www"))
+        open(os.path.join(work, "www", "index.html"), "w").write("hello\n")
+        start([sys.executable, "-m", "http.server", str(backend), "--bind", "127.0.0.1",
+               "--directory", os.path.join(work, "www")], "backend.log")
+        config = os.path.join(work, "kong.yml")
+        open(config, "w").write(f"""_format_version: "3.0"
+services:
+  - name: web
+    url: http://127.0.0.1:{backend}
+    routes:
+      - {{name: home, paths: ["/home"]}}
+      - {{name: files, paths: ["/files"], strip_path: false}}
+  - name: gone
+    url: http://127.0.0.1:{dead}
+    retries: 0
+    routes: [{{name: dead, paths: ["/dead"]}}]
+  - name: balanced
+    host: pool
+    routes: [{{name: lb, paths: ["/lb"]}}]
+upstreams:
+  - name: pool
+    targets: [{{target: "127.0.0.1:{backend}"}}]
+plugins:
+  - name: prometheus
+    config: {{status_code_metrics: true, latency_metrics: true, bandwidth_metrics: true, upstream_health_metrics: true}}
+""")
+        start([ARGUS, "start", "--config", config, "--proxy-listen", f"127.0.0.1:{proxy}",
+               "--admin-listen", f"127.0.0.1:{admin}", "--status-listen", f"127.0.0.1:{status}",
+               "--data-dir", os.path.join(work, "data"), "--workers", "2"], "argus.log")
+        if not wait_for(lambda: get(f"http://127.0.0.1:{status}/status/ready")[0] == 200, 30, "argus ready"):
+            check(False, "argus started")
+            return
+
+        # Traffic: (path, count, expected code, expected source label).
+        plan = [("/home", 120, 200, "service"), ("/files/missing", 30, 404, "service"), ("/nowhere", 25, 404, "kong"),
+                ("/dead", 15, 502, "kong"), ("/lb", 10, 200, "service")]
+        for path, count, code, _ in plan:
+            conn = http.client.HTTPConnection("127.0.0.1", proxy, timeout=10)
+            for _ in range(count):
+                conn.request("GET", path)
+                response = conn.getresponse()
+                response.read()
+                check(response.status == code, f"GET {path} -> {response.status}, expected {code}")
+                if response.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", proxy, timeout=10)
+            conn.close()
+        sent = sum(count for _, count, _, _ in plan)
+
+        # The exposition itself.
+        st, headers, body = get(f"http://127.0.0.1:{admin}/metrics")
+        check(st == 200, "GET /metrics is 200")
+        check(headers.get("Content-Type") == "text/plain; version=0.0.4; charset=utf-8", f"content type {headers.get('Content-Type')}")
+        promtool = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True)
+        check(promtool.returncode in (0, 3), f"promtool check metrics rc={promtool.returncode}: {promtool.stderr.decode()[:500]}")
+        checker = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "check_exposition.py")], input=body, capture_output=True)
+        check(checker.returncode == 0, f"check_exposition: {checker.stdout.decode()[:500]}")
+        st, headers, zipped = get(f"http://127.0.0.1:{status}/metrics", {"Accept-Encoding": "gzip"})
+        check(headers.get("Content-Encoding") == "gzip" and gzip.decompress(zipped).startswith(b"# HELP"), "gzip on request")
+
+        # A real Prometheus scraping both listeners every second.
+        prom_config = os.path.join(work, "prometheus.yml")
+        open(prom_config, "w").write(f"""global: {{scrape_interval: 1s, scrape_timeout: 1s}}
+scrape_configs:
+  - job_name: argus-admin
+    static_configs: [{{targets: ["127.0.0.1:{admin}"]}}]
+  - job_name: argus-status
+    static_configs: [{{targets: ["127.0.0.1:{status}"]}}]
+""")
+        start(["prometheus", f"--config.file={prom_config}", f"--web.listen-address=127.0.0.1:{prom}",
+               f"--storage.tsdb.path={os.path.join(work, 'tsdb')}", "--storage.tsdb.retention.time=1h"], "prometheus.log")
+        api = f"http://127.0.0.1:{prom}/api/v1"
+
+        def query(expr):
+            url = f"{api}/query?" + urllib.parse.urlencode({"query": expr})
+            data = json.loads(get(url)[2])
+            if data.get("status") != "success":
+                raise RuntimeError(f"{expr}: {data}")
+            return data["data"]["result"]
+
+        def scalar(expr):
+            result = query(expr)
+            return float(result[0]["value"][1]) if result else None
+
+        def targets_up():
+            targets = json.loads(get(f"{api}/targets")[2])["data"]["activeTargets"]
+            return len(targets) == 2 and all(t["health"] == "up" and t["lastError"] == "" for t in targets)
+
+        check(wait_for(lambda: get(f"http://127.0.0.1:{prom}/-/ready")[0] == 200, 30, "prometheus ready"), "prometheus ready")
+        check(wait_for(targets_up, 30, "both targets up"), "both targets up with no scrape error")
+        for job in ("argus-admin", "argus-status"):
+            check(wait_for(lambda: scalar(f'sum(kong_http_requests_total{{job="{job}"}})') == sent, 30, f"{job} count"),
+                  f"{job}: sum(kong_http_requests_total) == {sent}")
+        # A second wave while Prometheus is scraping, so that rate() and histogram_quantile() see increases.
+        conn = http.client.HTTPConnection("127.0.0.1", proxy, timeout=10)
+        for _ in range(50):
+            conn.request("GET", "/home")
+            conn.getresponse().read()
+        conn.close()
+        plan[0] = ("/home", 170, 200, "service")
+        sent += 50
+        check(wait_for(lambda: scalar('sum(kong_http_requests_total{job="argus-admin"})') == sent, 30, "second wave"),
+              f"second wave counted: {sent}")
+        time.sleep(2)
+
+        job = '{job="argus-admin"}'
+        by_code = {(r["metric"]["code"], r["metric"]["source"]): float(r["value"][1])
+                   for r in query(f"sum by (code, source) (kong_http_requests_total{job})")}
+        expected = {}
+        for _, count, code, source in plan:
+            expected[(str(code), source)] = expected.get((str(code), source), 0) + count
+        check(by_code == expected, f"by code/source {by_code} == {expected}")
+        by_route = {(r["metric"].get("service", ""), r["metric"].get("route", "")): float(r["value"][1])
+                    for r in query(f"sum by (service, route) (kong_http_requests_total{job})")}
+        check(by_route == {("web", "home"): 170, ("web", "files"): 30, ("", ""): 25, ("gone", "dead"): 15, ("balanced", "lb"): 10},
+              f"by service/route {by_route}")
+        check(scalar(f"sum(kong_kong_latency_ms_count{job})") == sent, "kong latency count")
+        check(scalar(f"sum(kong_request_latency_ms_count{job})") == sent, "request latency count")
+        check(scalar(f"sum(kong_upstream_latency_ms_count{job})") == 210, "upstream latency count: proxied requests only")
+        check(scalar(f'sum(kong_kong_latency_ms_bucket{{job="argus-admin",le="+Inf"}})') == sent, "+Inf bucket == count")
+        p99 = scalar('histogram_quantile(0.99, sum by (le) (rate(kong_request_latency_ms_bucket{job="argus-admin"}[1m])))')
+        check(p99 is not None and p99 > 0, f"p99 request latency {p99}")
+        check((scalar(f'sum(kong_bandwidth_bytes{{job="argus-admin",direction="ingress"}})') or 0) > 0, "ingress bandwidth")
+        check((scalar(f'sum(kong_bandwidth_bytes{{job="argus-admin",direction="egress"}})') or 0) > 0, "egress bandwidth")
+        health = query('kong_upstream_target_health{job="argus-admin",upstream="pool"}')
+        states = {r["metric"]["state"]: float(r["value"][1]) for r in health}
+        check(states == {"healthchecks_off": 1, "healthy": 0, "unhealthy": 0, "dns_error": 0}, f"target health {states}")
+        check(scalar('sum(argus_events_dropped_total{job="argus-admin"})') == 0, "no dropped events")
+        check(scalar('argus_events_published_total{job="argus-admin"}') == sent, "events published == requests")
+        accepted = scalar('kong_nginx_connections_total{job="argus-admin",state="accepted"}')
+        check(accepted is not None and accepted >= len(plan), f"accepted connections {accepted}")
+        names = set(json.loads(get(f"{api}/label/__name__/values")[2])["data"])
+        for family in ["kong_http_requests_total", "kong_kong_latency_ms_bucket", "kong_upstream_latency_ms_bucket",
+                       "kong_request_latency_ms_bucket", "kong_bandwidth_bytes", "kong_upstream_target_health",
+                       "kong_nginx_connections_total", "kong_nginx_requests_total", "kong_datastore_reachable", "kong_node_info",
+                       "kong_nginx_metric_errors_total", "kong_memory_lua_shared_dict_bytes", "kong_memory_workers_lua_vms_bytes",
+                       "process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds", "process_start_time_seconds",
+                       "argus_events_published_total", "argus_events_dropped_total", "argus_exporter_lag_events"]:
+            check(family in names, f"family {family} in Prometheus")
+
+        # Kong's official dashboard, unchanged: every panel query parses and returns data.
+        dashboard = json.load(open(os.path.join(ROOT, "Tests", "Fixtures", "kong-official-dashboard.json")))
+
+        def panels(items):
+            for p in items:
+                yield p
+                yield from panels(p.get("panels", []))
+
+        exprs = [t["expr"] for p in panels(dashboard["panels"]) for t in p.get("targets", []) if t.get("expr")]
+        check(len(exprs) >= 40, f"dashboard has its panel queries ({len(exprs)})")
+        for expr in exprs:
+            for variable in ("$instance", "$service", "$route", "$upstream"):
+                expr = expr.replace(variable, ".*")
+            try:
+                result = query(expr)
+                check(len(result) > 0, f"dashboard query returns no data: {expr[:120]}")
+            except Exception as error:
+                check(False, f"dashboard query failed: {error}")
+        for variable in dashboard["templating"]["list"]:
+            q = variable.get("query")
+            if isinstance(q, str) and q.startswith("label_values("):
+                metric, label = [x.strip() for x in q[len("label_values("):-1].split(",")]
+                values = json.loads(get(f"{api}/label/{label}/values?" + urllib.parse.urlencode({"match[]": metric}))[2])["data"]
+                check(len(values) > 0, f"variable {variable['name']}: {q} has values")
+    finally:
+        for p in reversed(processes):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in processes:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if failed:
+            for log in ("argus.log", "prometheus.log"):
+                path = os.path.join(work, log)
+                if os.path.exists(path):
+                    print(f"--- {log} (tail)")
+                    print("".join(open(path).readlines()[-20:]))
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
