@@ -86,7 +86,7 @@ let package = Package(
             ]
         ),
         // Micro-benchmarks of hot-path pieces (router lookups, event ring); results go to BENCHMARKS.md.
-        .executableTarget(name: "argus-bench", dependencies: ["ArgusConfig", "ArgusRouting", "ArgusEvents"]),
+        .executableTarget(name: "argus-bench", dependencies: ["ArgusConfig", "ArgusRouting", "ArgusEvents", "ArgusMetrics"]),
         .testTarget(name: "ArgusConfigTests", dependencies: ["ArgusConfig"]),
         .testTarget(name: "ArgusEventsTests", dependencies: ["ArgusEvents"]),
         .testTarget(name: "ArgusMetricsTests", dependencies: ["ArgusMetrics", "ArgusEvents", "ArgusConfig"]),

@@ -13,33 +13,44 @@ public final class ExporterRunner: Sendable {
     public let consumer: EventConsumer
     private let ring: EventRing
     private let batchSize: Int
+    private let pollInterval: Duration
     private let maxIdleSleep: Duration
     private let stopping = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
 
     /// Registers a consumer named after the exporter; it sees events published from now on.
-    public init(ring: EventRing, exporter: any EventExporter, batchSize: Int = 1024, maxIdleSleep: Duration = .milliseconds(5)) {
+    ///
+    /// After a partial batch the runner sleeps `pollInterval` before draining again, so that under
+    /// load it wakes about `1 / pollInterval` times a second with many events each time, instead
+    /// of once per event (a wake-up costs the event loops more than the events do). With the
+    /// default 16,384-slot lanes, 2 ms is far from overflowing even at 100,000 events/s per lane.
+    public init(ring: EventRing, exporter: any EventExporter, batchSize: Int = 1024,
+                pollInterval: Duration = .milliseconds(2), maxIdleSleep: Duration = .milliseconds(20)) {
         self.ring = ring
         self.exporter = exporter
         self.batchSize = max(1, batchSize)
-        self.maxIdleSleep = maxIdleSleep
+        self.pollInterval = pollInterval
+        self.maxIdleSleep = max(pollInterval, maxIdleSleep)
         consumer = ring.makeConsumer(name: exporter.name, batchCapacity: self.batchSize)
     }
 
     /// Drains until ``stop()`` (or until the task is cancelled, which flushes the same way), then
-    /// returns after the final flush. Idle, it sleeps with a backoff from 50 µs to `maxIdleSleep`.
+    /// returns after the final flush. A full batch is followed at once by the next; after a partial
+    /// one it sleeps `pollInterval`; idle, it backs off up to `maxIdleSleep`.
     public func run() async {
-        var sleep = Duration.microseconds(50)
+        var idleSleep = pollInterval
         while true {
             let n = consumer.drain(max: batchSize) { exporter.receive($0) }
-            if n > 0 {
-                await exporter.afterBatch()
-                sleep = .microseconds(50)
-                continue
-            }
+            if n > 0 { await exporter.afterBatch() }
+            if n == batchSize { continue }
             if stopping.load(ordering: .acquiring) || Task.isCancelled { break }
-            try? await Task.sleep(for: sleep)
-            sleep = min(sleep * 2, maxIdleSleep)
+            if n > 0 {
+                idleSleep = pollInterval
+                try? await Task.sleep(for: pollInterval)
+            } else {
+                try? await Task.sleep(for: idleSleep)
+                idleSleep = min(idleSleep * 2, maxIdleSleep)
+            }
         }
         await flush()
     }

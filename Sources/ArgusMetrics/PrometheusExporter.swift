@@ -23,9 +23,12 @@ public final class PrometheusExporter: EventExporter {
     private struct State: Sendable {
         var labels: RequestLabels
         var metrics = RequestMetrics()
-        /// Plans by the config version events refer to; a few recent ones.
+        /// The plan of the version the last event referred to (kept out of `plans`, so that
+        /// using it costs no dictionary lookup and no copy).
+        var active: MetricsPlan?
+        var activeVersion: UInt32 = 0
+        /// Plans of other recent versions.
         var plans: [UInt32: MetricsPlan] = [:]
-        var lastVersion: UInt32 = 0
     }
 
     private static let keptPlans = 4
@@ -39,20 +42,23 @@ public final class PrometheusExporter: EventExporter {
     public func receive(_ events: UnsafeBufferPointer<RequestEvent>) {
         state.withLockedValue { state in
             for event in events {
-                let version = event.configVersion
-                if state.plans[version] == nil { load(version, into: &state) }
-                state.metrics.record(event, plan: &state.plans[version]!, labels: &state.labels)
+                if state.active == nil || event.configVersion != state.activeVersion { activate(event.configVersion, &state) }
+                state.metrics.record(event, plan: &state.active!, labels: &state.labels)
             }
         }
     }
 
-    private func load(_ version: UInt32, into state: inout State) {
-        let found = sources.config(version)
-        if state.plans.count >= Self.keptPlans, let oldest = state.plans.keys.min() {
-            state.plans[oldest] = nil
+    /// Makes `version`'s plan the active one, compiling it if it is not among the recent ones.
+    private func activate(_ version: UInt32, _ state: inout State) {
+        if let active = state.active.take() { state.plans[state.activeVersion] = active }
+        if let plan = state.plans.removeValue(forKey: version) {
+            state.active = plan
+        } else {
+            let found = sources.config(version)
+            state.active = MetricsPlan(version: found.version, config: found.config, labels: &state.labels)
         }
-        state.plans[version] = MetricsPlan(version: found.version, config: found.config, labels: &state.labels)
-        state.lastVersion = max(state.lastVersion, version)
+        state.activeVersion = version
+        while state.plans.count >= Self.keptPlans, let oldest = state.plans.keys.min() { state.plans[oldest] = nil }
     }
 
     /// The exposition (text format 0.0.4): every family in name order, every series in label order.
@@ -135,8 +141,8 @@ public final class PrometheusExporter: EventExporter {
         }
 
         return state.withLockedValue { state in
-            if state.plans[current.version] == nil { load(current.version, into: &state) }
-            let plan = state.plans[current.version]!
+            if state.active == nil || state.activeVersion != current.version { activate(current.version, &state) }
+            let plan = state.active!
             if plan.hasInstances {
                 add("kong_nginx_metric_errors_total", "counter", "Number of nginx-lua-prometheus errors") {
                     // Kong counts failed metric updates; Argus's equivalent is events the exporter lost.

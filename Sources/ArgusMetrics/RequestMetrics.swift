@@ -20,18 +20,24 @@ struct RequestMetrics: Sendable {
 
     private var requests = SeriesTable<RequestKey>()
     private var bandwidth = SeriesTable<BandwidthKey>()
-    private var kongLatency = SeriesTable<RouteKey>(stride: LatencyBuckets.kong.stride)
-    private var upstreamLatency = SeriesTable<RouteKey>(stride: LatencyBuckets.upstream.stride)
-    private var requestLatency = SeriesTable<RouteKey>(stride: LatencyBuckets.upstream.stride)
+    /// The three latency histograms of a (service, route) share one slot: one lookup per event.
+    private var latency = SeriesTable<RouteKey>(stride: Self.latencyStride)
+    private static let kongOffset = 0
+    private static let upstreamOffset = LatencyBuckets.kong.stride
+    private static let requestOffset = LatencyBuckets.kong.stride + LatencyBuckets.upstream.stride
+    private static let latencyStride = LatencyBuckets.kong.stride + 2 * LatencyBuckets.upstream.stride
 
     init() {}
+
+    /// Upstream-latency histograms with at least one observation (only those are exported).
+    private var upstreamSeries = 0
 
     /// Series held, per family (for `argus_metrics_series`).
     var seriesCounts: [(family: String, count: Int)] {
         [
             ("kong_bandwidth_bytes", bandwidth.count), ("kong_http_requests_total", requests.count),
-            ("kong_kong_latency_ms", kongLatency.count), ("kong_request_latency_ms", requestLatency.count),
-            ("kong_upstream_latency_ms", upstreamLatency.count),
+            ("kong_kong_latency_ms", latency.count), ("kong_request_latency_ms", latency.count),
+            ("kong_upstream_latency_ms", upstreamSeries),
         ]
     }
 
@@ -59,27 +65,37 @@ struct RequestMetrics: Sendable {
         }
         if flags.latencyMetrics {
             let key = RouteKey(service: service, route: routeLabel)
-            Self.observe(&kongLatency, key, event.gatewayLatencyNanos, LatencyBuckets.kong) { Self.render(key, labels) }
+            let base = latency.slot(key) { Self.render(key, labels) }
+            observe(base &+ Self.kongOffset, event.gatewayLatencyNanos, LatencyBuckets.kong)
             if event.upstreamSentAt != 0 && event.upstreamFirstByteAt != 0 {
-                Self.observe(&upstreamLatency, key, event.upstreamLatencyNanos, LatencyBuckets.upstream) { Self.render(key, labels) }
+                let upstream = base &+ Self.upstreamOffset
+                if latency.cells[upstream &+ LatencyBuckets.upstream.bounds.count &+ 1] == 0 && count(upstream, LatencyBuckets.upstream) == 0 {
+                    upstreamSeries &+= 1
+                }
+                observe(upstream, event.upstreamLatencyNanos, LatencyBuckets.upstream)
             }
-            Self.observe(&requestLatency, key, event.totalLatencyNanos, LatencyBuckets.upstream) { Self.render(key, labels) }
+            observe(base &+ Self.requestOffset, event.totalLatencyNanos, LatencyBuckets.upstream)
         }
         if flags.bandwidthMetrics {
-            for egress in [false, true] {
-                let key = BandwidthKey(service: service, route: routeLabel, consumer: consumer, egress: egress)
-                let cell = bandwidth.slot(key) { Self.render(key, labels) }
-                bandwidth.cells[cell] &+= egress ? event.responseBytes : event.requestBytes
-            }
+            let ingress = BandwidthKey(service: service, route: routeLabel, consumer: consumer, egress: false)
+            bandwidth.cells[bandwidth.slot(ingress) { Self.render(ingress, labels) }] &+= event.requestBytes
+            let egress = BandwidthKey(service: service, route: routeLabel, consumer: consumer, egress: true)
+            bandwidth.cells[bandwidth.slot(egress) { Self.render(egress, labels) }] &+= event.responseBytes
         }
     }
 
+    /// One observation in the histogram whose cells start at `base`: its bucket, and the sum (ns).
     @inline(__always)
-    private static func observe(_ table: inout SeriesTable<RouteKey>, _ key: RouteKey, _ nanos: UInt64,
-                                _ buckets: LatencyBuckets, render: () -> [UInt8]) {
-        let base = table.slot(key, render: render)
-        table.cells[base &+ buckets.bucket(nanos)] &+= 1
-        table.cells[base &+ buckets.bounds.count &+ 1] &+= nanos
+    private mutating func observe(_ base: Int, _ nanos: UInt64, _ buckets: LatencyBuckets) {
+        latency.cells[base &+ buckets.bucket(nanos)] &+= 1
+        latency.cells[base &+ buckets.bounds.count &+ 1] &+= nanos
+    }
+
+    /// Observations in the histogram whose cells start at `base`.
+    private func count(_ base: Int, _ buckets: LatencyBuckets) -> UInt64 {
+        var total: UInt64 = 0
+        for i in 0...buckets.bounds.count { total &+= latency.cells[base + i] }
+        return total
     }
 
     // MARK: - Rendering
@@ -118,9 +134,8 @@ struct RequestMetrics: Sendable {
         var names: [String] = []
         if bandwidth.count > 0 { names.append("kong_bandwidth_bytes") }
         if requests.count > 0 { names.append("kong_http_requests_total") }
-        if kongLatency.count > 0 { names.append("kong_kong_latency_ms") }
-        if requestLatency.count > 0 { names.append("kong_request_latency_ms") }
-        if upstreamLatency.count > 0 { names.append("kong_upstream_latency_ms") }
+        if latency.count > 0 { names += ["kong_kong_latency_ms", "kong_request_latency_ms"] }
+        if upstreamSeries > 0 { names.append("kong_upstream_latency_ms") }
         return names
     }
 
@@ -135,13 +150,13 @@ struct RequestMetrics: Sendable {
             Self.writeCounter(&requests, family, into: &out)
         case "kong_kong_latency_ms":
             out.header(family, "histogram", "Latency added by Kong and enabled plugins for each service/route in Kong")
-            Self.writeHistogram(&kongLatency, family, LatencyBuckets.kong, into: &out)
+            Self.writeHistogram(&latency, Self.kongOffset, family, LatencyBuckets.kong, into: &out)
         case "kong_request_latency_ms":
             out.header(family, "histogram", "Total latency incurred during requests for each service/route in Kong")
-            Self.writeHistogram(&requestLatency, family, LatencyBuckets.upstream, into: &out)
+            Self.writeHistogram(&latency, Self.requestOffset, family, LatencyBuckets.upstream, into: &out)
         case "kong_upstream_latency_ms":
             out.header(family, "histogram", "Latency added by upstream response for each service/route in Kong")
-            Self.writeHistogram(&upstreamLatency, family, LatencyBuckets.upstream, into: &out)
+            Self.writeHistogram(&latency, Self.upstreamOffset, family, LatencyBuckets.upstream, into: &out)
         default:
             break
         }
@@ -154,14 +169,19 @@ struct RequestMetrics: Sendable {
         }
     }
 
-    /// Like Kong: every `_bucket` line (series in label order, `le` ascending), then every `_count`, then every `_sum`.
-    private static func writeHistogram<K>(_ table: inout SeriesTable<K>, _ name: String, _ buckets: LatencyBuckets,
+    /// Like Kong: every `_bucket` line (series in label order, `le` ascending), then every `_count`,
+    /// then every `_sum`. The histogram's cells start at `offset` in each slot; series without an
+    /// observation are left out.
+    private static func writeHistogram<K>(_ table: inout SeriesTable<K>, _ offset: Int, _ name: String, _ buckets: LatencyBuckets,
                                           into out: inout ExpositionWriter) {
-        let order = table.sortedSlots()
-        let bucketName = Array((name + "_bucket").utf8)
         let n = buckets.bounds.count + 1
+        let order = table.sortedSlots().filter { slot in
+            let base = slot * table.stride + offset
+            return (0..<n).contains { table.cells[base + $0] != 0 }
+        }
+        let bucketName = Array((name + "_bucket").utf8)
         for slot in order {
-            let base = slot * table.stride
+            let base = slot * table.stride + offset
             var cumulative: UInt64 = 0
             for i in 0..<n {
                 cumulative &+= table.cells[base + i]
@@ -170,14 +190,14 @@ struct RequestMetrics: Sendable {
         }
         let countName = Array((name + "_count").utf8)
         for slot in order {
-            let base = slot * table.stride
+            let base = slot * table.stride + offset
             var total: UInt64 = 0
             for i in 0..<n { total &+= table.cells[base + i] }
             out.sample(countName, table.labels[slot], total)
         }
         let sumName = Array((name + "_sum").utf8)
         for slot in order {
-            out.sample(sumName, table.labels[slot], milliseconds: table.cells[slot * table.stride + n])
+            out.sample(sumName, table.labels[slot], milliseconds: table.cells[slot * table.stride + offset + n])
         }
     }
 }

@@ -1,12 +1,15 @@
 // argus-bench: micro-benchmarks of Argus's hot-path pieces (build with -c release).
 //   swift run -c release argus-bench router
 //   swift run -c release argus-bench ring
+//   swift run -c release argus-bench metrics
 let args = CommandLine.arguments.dropFirst()
 switch args.first {
 case "router":
     RouterBench.run()
 case "ring":
     RingBench.run()
+case "metrics":
+    await MetricsBench.run()
 default:
-    print("usage: argus-bench router | ring")
+    print("usage: argus-bench router | ring | metrics")
 }
