@@ -62,11 +62,20 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // Log sinks on the event ring: Kong's log serializer, file-log.
+        .target(
+            name: "ArgusLogging",
+            dependencies: [
+                "ArgusConfig", "ArgusEvents",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Composition root: listeners, signals, reload, graceful shutdown.
         .target(
             name: "ArgusApp",
             dependencies: [
-                "ArgusConfig", "ArgusProxy", "ArgusHTTP", "ArgusEvents", "ArgusMetrics",
+                "ArgusConfig", "ArgusProxy", "ArgusHTTP", "ArgusEvents", "ArgusMetrics", "ArgusLogging",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -98,7 +107,7 @@ let package = Package(
         .testTarget(
             name: "ArgusProxyTests",
             dependencies: [
-                "ArgusProxy", "ArgusApp", "ArgusConfig", "ArgusHTTP", "ArgusEvents", "ArgusMetrics",
+                "ArgusProxy", "ArgusApp", "ArgusConfig", "ArgusHTTP", "ArgusEvents", "ArgusMetrics", "ArgusLogging",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

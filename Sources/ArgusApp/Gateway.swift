@@ -1,5 +1,6 @@
 import ArgusConfig
 import ArgusEvents
+import ArgusLogging
 import ArgusMetrics
 import ArgusProxy
 import Foundation
@@ -25,6 +26,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     /// The admin and status listeners run on their own thread, never on a proxy event loop.
     private let controlGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let prometheus: PrometheusExporter
+    private let fileLog: FileLogExporter
     private let exporters: [ExporterRunner]
     private let store: SnapshotStore
     private let proxy: ProxyServer
@@ -60,11 +62,15 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, settings.workers))
         proxy = ProxyServer(group: group, store: store, settings: settings.proxy, logger: logger)
         let ring = proxy.events
-        let prometheus = PrometheusExporter(
-            ring: ring, settings: settings.metrics,
-            sources: Self.metricsSources(nodeID: nodeID, store: store, proxy: proxy))
+        let configOf = Self.configLookup(store)
+        let fileLog = FileLogExporter(ring: ring, config: configOf, logger: logger)
+        self.fileLog = fileLog
+        let reporters: [any ReportsStatistics] = [fileLog] + extra.compactMap { $0 as? any ReportsStatistics }
+        var sources = Self.metricsSources(nodeID: nodeID, store: store, proxy: proxy)
+        sources.statistics = { reporters.flatMap { $0.statistics() } }
+        let prometheus = PrometheusExporter(ring: ring, settings: settings.metrics, sources: sources)
         self.prometheus = prometheus
-        exporters = ([prometheus] + extra).map { ExporterRunner(ring: ring, exporter: $0) }
+        exporters = ([prometheus, fileLog] + extra).map { ExporterRunner(ring: ring, exporter: $0) }
         logger.info("configuration loaded", metadata: ["config": "\(settings.configPath ?? "(embedded default)")", "summary": "\(config.summary)"])
     }
 
@@ -106,6 +112,13 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             tasks.addTask {
                 for await _ in hangups.cancelOnGracefulShutdown() {
                     _ = self.reload()
+                }
+            }
+            // SIGUSR1: reopen log files now (logrotate's postrotate), as nginx does.
+            let usr1 = await UnixSignalsSequence(trapping: .sigusr1)
+            tasks.addTask {
+                for await _ in usr1.cancelOnGracefulShutdown() {
+                    self.fileLog.reopenAll()
                 }
             }
             for runner in exporters {
@@ -196,14 +209,20 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         return ControlResponse(status: 200, contentType: contentType, body: body, headers: [("Vary", "Accept-Encoding")])
     }
 
+    /// The config an event's version refers to (the current one for `UInt32.max` or a version no
+    /// longer kept), for the exporters.
+    private static func configLookup(_ store: SnapshotStore) -> @Sendable (UInt32) -> (version: UInt32, config: DeclarativeConfig) {
+        { version in
+            let snapshot = version == UInt32.max ? store.snapshot : store.snapshot(version: Int(version))
+            return (UInt32(truncatingIfNeeded: snapshot.version), snapshot.config)
+        }
+    }
+
     /// What the Prometheus exporter reads from the gateway.
     private static func metricsSources(nodeID: String, store: SnapshotStore, proxy: ProxyServer) -> MetricsSources {
         MetricsSources(
             nodeID: nodeID, version: NodeInfo.version,
-            config: { version in
-                let snapshot = version == UInt32.max ? store.snapshot : store.snapshot(version: Int(version))
-                return (UInt32(truncatingIfNeeded: snapshot.version), snapshot.config)
-            },
+            config: configLookup(store),
             connections: {
                 let states = await proxy.connectionStates()
                 let stats = proxy.stats

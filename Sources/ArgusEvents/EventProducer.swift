@@ -7,12 +7,26 @@ import Synchronization
 /// atomic stores, no read-modify-write, no lock, no allocation, and it never looks at consumers.
 public struct EventProducer: Sendable {
     let storage: EventRingStorage
+    let details: DetailArena?
     /// The lane this producer writes.
     public let lane: Int
 
-    init(storage: EventRingStorage, lane: Int) {
+    init(storage: EventRingStorage, details: DetailArena?, lane: Int) {
         self.storage = storage
+        self.details = details
         self.lane = lane
+    }
+
+    /// Publishes `event` with `detail` bytes (truncated to the arena's largest record) written to
+    /// the lane's detail arena first; `event.detail` is set to where they are. Without an arena the
+    /// event is published without details.
+    @inline(__always)
+    public func publish(_ event: RequestEvent, detail: UnsafeRawBufferPointer) {
+        var event = event
+        if let details {
+            event.detail = details.write(detail, lane: lane) &+ 1
+        }
+        publish(event)
     }
 
     /// Publishes `event` (its ``RequestEvent/producer`` field is set to this lane).

@@ -49,6 +49,7 @@ import Synchronization
 /// lanes round-robin.
 public final class EventRing: Sendable {
     let storage: EventRingStorage
+    let details: DetailArena?
     private let registry = Mutex<[EventConsumerCounters]>([])
 
     /// Slots per lane (a power of two).
@@ -56,16 +57,31 @@ public final class EventRing: Sendable {
     /// Number of producer lanes.
     public var lanes: Int { storage.lanes }
 
-    /// A ring with `lanes` producer lanes of `capacity` slots each (a power of two). Memory:
-    /// `lanes × capacity × 128` bytes, allocated up front.
-    public init(capacity: Int = 16_384, lanes: Int) {
+    /// A ring with `lanes` producer lanes of `capacity` slots each (a power of two), and a detail
+    /// arena of `detailCapacity` bytes per lane (a power of two ≥ 4096, or 0 for none). Memory:
+    /// `lanes × (capacity × 128 + detailCapacity)` bytes, allocated up front.
+    public init(capacity: Int = 16_384, lanes: Int, detailCapacity: Int = 0) {
         storage = EventRingStorage(capacity: capacity, lanes: lanes)
+        details = detailCapacity > 0 ? DetailArena(capacity: detailCapacity, lanes: lanes) : nil
     }
+
+    /// Copies the details of `event` into `out`. False when the event has none, or when they were
+    /// overwritten (the consumer is more than the arena's capacity behind the producer).
+    public func detail(of event: RequestEvent, into out: inout [UInt8]) -> Bool {
+        guard event.detail != 0, let details else {
+            out.removeAll(keepingCapacity: true)
+            return false
+        }
+        return details.read(lane: Int(event.producer), position: event.detail &- 1, into: &out)
+    }
+
+    /// Bytes per lane of the detail arena (0 when there is none).
+    public var detailCapacity: Int { details?.capacity ?? 0 }
 
     /// The producer for `lane` (`0 ..< lanes`). Use each lane from one thread at a time.
     public func producer(lane: Int) -> EventProducer {
         precondition(lane >= 0 && lane < storage.lanes, "lane \(lane) out of 0..<\(storage.lanes)")
-        return EventProducer(storage: storage, lane: lane)
+        return EventProducer(storage: storage, details: details, lane: lane)
     }
 
     /// A new consumer named `name` (e.g. the exporter's name, for `argus_events_dropped_total`).

@@ -3,8 +3,7 @@ import Synchronization
 /// The memory behind an ``EventRing``: per producer lane, a head counter and `capacity` slots.
 ///
 /// Layout: each slot is 16 words (128 bytes, two cache lines, 64-byte aligned): word 0 is the
-/// slot's sequence stamp, words 1...14 hold the ``RequestEvent`` (112 bytes) and word 15 is
-/// padding. Each lane's head counter sits alone on its own cache line so producers on different
+/// slot's sequence stamp, words 1...15 hold the ``RequestEvent`` (120 bytes). Each lane's head counter sits alone on its own cache line so producers on different
 /// event loops never share a line.
 ///
 /// Every word is an `Atomic<UInt64>` and is only ever accessed atomically: the payload words are
@@ -20,7 +19,7 @@ import Synchronization
 /// thread. No non-atomic access to the shared memory exists anywhere, so sharing the class across
 /// threads cannot introduce a data race.
 final class EventRingStorage: @unchecked Sendable {
-    /// Words per slot: 1 stamp + 14 payload + 1 padding.
+    /// Words per slot: 1 stamp + 15 payload.
     static let slotWords = 16
     /// Payload words per event.
     static let eventWords = MemoryLayout<RequestEvent>.size / 8

@@ -1,6 +1,6 @@
 /// One proxied request, as the data path publishes it into the ``EventRing``.
 ///
-/// A plain value of fixed size (112 bytes, checked by a test): no class references and no
+/// A plain value of fixed size (120 bytes, checked by a test): no class references and no
 /// `String`s, so copying it into the ring never retains, releases or allocates. Every field is an
 /// integer or a `RawRepresentable` wrapper of one, so every bit pattern is a valid value (a torn
 /// copy that the ring discards is therefore still a harmless value, never undefined behaviour).
@@ -23,6 +23,10 @@ public struct RequestEvent: Sendable, Hashable, BitwiseCopyable {
     public var requestBytes: UInt64
     /// Bytes sent to the client for this response (head and body).
     public var responseBytes: UInt64
+    /// Where the request's details (raw heads, upstream target, tries) are in the ring's detail
+    /// arena: position + 1, or 0 when none were recorded (no log sink wanted them). Read them with
+    /// ``EventRing/detail(of:into:)``.
+    public var detail: UInt64
     /// The request id (`X-Kong-Request-Id`), high 64 bits.
     public var requestIDHigh: UInt64
     /// The request id, low 64 bits.
@@ -63,7 +67,7 @@ public struct RequestEvent: Sendable, Hashable, BitwiseCopyable {
     /// An event with every timestamp and counter zero and every id "none".
     public init() {
         receivedAt = 0; upstreamSentAt = 0; upstreamFirstByteAt = 0; completedAt = 0
-        requestBytes = 0; responseBytes = 0; requestIDHigh = 0; requestIDLow = 0
+        requestBytes = 0; responseBytes = 0; detail = 0; requestIDHigh = 0; requestIDLow = 0
         clientAddress = ClientAddress()
         service = -1; route = -1; consumer = -1; upstreamTarget = -1
         configVersion = 0; status = 0; clientPort = 0

@@ -1,4 +1,5 @@
 import ArgusConfig
+import ArgusEvents
 
 /// Connection and request counts of the proxy listener, for `kong_nginx_connections_total` and
 /// `kong_nginx_requests_total` (nginx's stub_status meanings).
@@ -50,6 +51,8 @@ public struct MetricsSources: Sendable {
     public var connections: @Sendable () async -> ConnectionGauges
     /// Every upstream target's health under `config`.
     public var targets: @Sendable (_ config: DeclarativeConfig) -> [TargetHealth]
+    /// What the other exporters report about themselves (log sinks' records, queues, errors).
+    public var statistics: @Sendable () -> [ExporterStatistic] = { [] }
 
     public init(
         nodeID: String, version: String,

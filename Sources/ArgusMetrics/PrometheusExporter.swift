@@ -68,6 +68,7 @@ public final class PrometheusExporter: EventExporter {
         let consumers = ring.consumerStatistics()
         let published = ring.totalPublished
         let current = sources.config(UInt32.max)
+        let reported = sources.statistics()
 
         var families: [(name: String, write: (inout ExpositionWriter) -> Void)] = []
         func add(_ name: String, _ type: String, _ help: String, _ body: @escaping (inout ExpositionWriter) -> Void) {
@@ -138,6 +139,23 @@ public final class PrometheusExporter: EventExporter {
             add("process_resident_memory_bytes", "gauge", "Resident memory size in bytes") { $0.sample("process_resident_memory_bytes", value: process.residentBytes) }
             add("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds") { $0.sample("process_start_time_seconds", value: process.startTimeSeconds) }
             add("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes") { $0.sample("process_virtual_memory_bytes", value: process.virtualBytes) }
+        }
+
+        // Families the other exporters report, grouped by name (each family's samples sorted by labels).
+        var byFamily: [String: [ExporterStatistic]] = [:]
+        for statistic in reported { byFamily[statistic.family, default: []].append(statistic) }
+        for (family, samples) in byFamily {
+            let first = samples[0]
+            add(family, first.kind.rawValue, first.help) { out in
+                var lines: [([UInt8], Double)] = samples.map { sample in
+                    var w = ExpositionWriter()
+                    for (i, label) in sample.labels.enumerated() { w.label(label.name, label.value, first: i == 0) }
+                    return (w.bytes, sample.value)
+                }
+                lines.sort { $0.0.lexicographicallyPrecedes($1.0) }
+                let name = Array(family.utf8)
+                for (labels, value) in lines { out.sample(name, labels, value) }
+            }
         }
 
         return state.withLockedValue { state in

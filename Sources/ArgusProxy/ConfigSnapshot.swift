@@ -12,6 +12,9 @@ public final class ConfigSnapshot: Sendable {
     let routes: [RoutePlan]
     /// Monotonic version given by the store.
     public let version: Int
+    /// A logging plugin applies to requests that match no route (a global instance): record
+    /// their details for the log sinks.
+    let recordsUnmatchedDetail: Bool
 
     public init(config: DeclarativeConfig, version: Int = 0) {
         self.config = config
@@ -22,7 +25,16 @@ public final class ConfigSnapshot: Sendable {
             balancers[upstream.name] = UpstreamBalancer(upstream: upstream, targets: targets)
         }
         self.services = config.services.map { ServicePlan(service: $0, balancer: balancers[$0.host]) }
-        self.routes = config.routes.map(RoutePlan.init)
+        // Which routes a logging plugin (file-log, http-log, ...) may apply to. A consumer-scoped
+        // instance may apply to any route (the consumer is known only later), so it counts everywhere.
+        let loggers = PluginRegistry.loggingPlugins.map { PluginScopes(config: config, plugin: $0) }.filter { !$0.isEmpty }
+        let serviceIndex = Dictionary(config.services.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        self.routes = config.routes.enumerated().map { r, route in
+            let s = route.serviceID.flatMap { serviceIndex[$0] } ?? -1
+            let logged = loggers.contains { $0.hasConsumerScopes || $0.resolve(route: r, service: s) != nil }
+            return RoutePlan(route: route, recordsDetail: logged)
+        }
+        self.recordsUnmatchedDetail = loggers.contains { $0.hasConsumerScopes || $0.resolve(route: -1, service: -1) != nil }
         self.version = version
     }
 
@@ -35,6 +47,7 @@ public final class ConfigSnapshot: Sendable {
         self.router = other.router
         self.services = other.services
         self.routes = other.routes
+        self.recordsUnmatchedDetail = other.recordsUnmatchedDetail
         self.version = version
     }
 }

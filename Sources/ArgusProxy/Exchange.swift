@@ -1,3 +1,4 @@
+import ArgusEvents
 import ArgusHTTP
 import NIOCore
 
@@ -31,6 +32,10 @@ final class Exchange {
     var responseStarted = false
     var responseFraming: ClientResponseWriter.Framing = .none
     var status = 0
+
+    /// A log plugin applies: every try is recorded for the request's details.
+    var recordsDetail = false
+    var tryLog: [RequestDetail.Try] = []
 
     init(
         head: RequestHead, requestID: RequestID, received: NIODeadline, plan: ServicePlan, upstreamHead: ByteBuffer,

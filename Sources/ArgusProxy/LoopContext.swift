@@ -21,6 +21,8 @@ final class LoopContext {
     private var date = HTTPDate()
     private var connections: [ObjectIdentifier: ProxyHandler] = [:]
     private(set) var quiescing = false
+    /// Where a request's details are encoded before they are copied into the ring (reused).
+    private var detailScratch: [UInt8] = []
 
     init(
         eventLoop: any EventLoop, store: SnapshotStore, settings: ProxySettings, stats: LoopStats,
@@ -48,6 +50,48 @@ final class LoopContext {
     func nextRequestID() -> RequestID { ids.next() }
 
     func httpDate() -> String { date.current() }
+
+    /// Publishes `event` with the request's details: the raw request head, the request target of
+    /// the upstream request line, the response head (cut at its empty line), and the tries.
+    func publishWithDetail(
+        _ event: RequestEvent, requestHead: ByteBuffer?, upstreamHead: ByteBuffer?, responseHead: ByteBuffer?,
+        tries: [RequestDetail.Try], serverPort: Int
+    ) {
+        detailScratch.removeAll(keepingCapacity: true)
+        let empty = ByteBuffer()
+        (requestHead ?? empty).withUnsafeReadableBytes { request in
+            (upstreamHead ?? empty).withUnsafeReadableBytes { upstream in
+                (responseHead ?? empty).withUnsafeReadableBytes { response in
+                    RequestDetail.encode(
+                        requestHead: request, upstreamTarget: Self.requestTarget(upstream),
+                        responseHead: Self.headOnly(response), tries: tries, serverPort: serverPort,
+                        into: &detailScratch)
+                }
+            }
+        }
+        detailScratch.withUnsafeBytes { events.publish(event, detail: $0) }
+    }
+
+    /// The request target in a request line (`GET /path?q HTTP/1.1` → `/path?q`).
+    static func requestTarget(_ head: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        guard let first = head.firstIndex(of: UInt8(ascii: " ")) else { return UnsafeRawBufferPointer(rebasing: head[0..<0]) }
+        var end = first + 1
+        while end < head.count && head[end] != UInt8(ascii: " ") && head[end] != UInt8(ascii: "\r") { end += 1 }
+        return UnsafeRawBufferPointer(rebasing: head[(first + 1)..<end])
+    }
+
+    /// The head part of a response buffer: up to and including the empty line.
+    static func headOnly(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        let limit = min(bytes.count, RequestDetail.maxHeadBytes)
+        var i = 3
+        while i < limit {
+            if bytes[i] == 10 && bytes[i - 1] == 13 && bytes[i - 2] == 10 && bytes[i - 3] == 13 {
+                return UnsafeRawBufferPointer(rebasing: bytes[0...i])
+            }
+            i += 1
+        }
+        return UnsafeRawBufferPointer(rebasing: bytes[0..<limit])
+    }
 
     func register(_ handler: ProxyHandler) {
         connections[ObjectIdentifier(handler)] = handler

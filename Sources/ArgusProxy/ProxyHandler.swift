@@ -66,6 +66,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private var peerTrusted = false
     /// The request in flight, for its event.
     private var trace = RequestTrace()
+    /// The exchange a gateway error is answering for, while that answer is published.
+    private var failedExchange: Exchange?
     private var timer: Scheduled<Void>?
     private var timerDeadline = NIODeadline.distantFuture
     private var lastActivity = NIODeadline.now()
@@ -309,6 +311,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
         let exchange = Exchange(
             head: head, requestID: requestID, received: received, plan: plan, upstreamHead: upstreamHead, target: target)
+        exchange.recordsDetail = routePlan.recordsDetail
         self.exchange = exchange
         if !head.keepAlive { closeAfterResponse = true }
         if head.expectContinue {
@@ -323,6 +326,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private func connectUpstream(_ exchange: Exchange) {
         exchange.tries += 1
         trace.tries = UInt8(clamping: exchange.tries)
+        if exchange.recordsDetail {
+            exchange.tryLog.append(.init(host: exchange.target.host, port: exchange.target.port, startedAt: lastActivity.uptimeNanoseconds))
+        }
         if let pooled = loop.pool.take(exchange.target) {
             attach(pooled, to: exchange, now: lastActivity)
             return
@@ -553,6 +559,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     /// Kong's retry rule: up to `service.retries` more tries on connection errors and timeouts,
     /// never re-sending a request whose body was consumed or whose method is not idempotent.
     private func retryOrFail(_ exchange: Exchange, timedOut: Bool) {
+        if exchange.recordsDetail, !exchange.tryLog.isEmpty {
+            exchange.tryLog[exchange.tryLog.count - 1].failed = true
+            exchange.tryLog[exchange.tryLog.count - 1].code = timedOut ? 504 : 502
+        }
         let sent = exchange.headSentAt != nil
         if exchange.tries <= exchange.plan.retries, !sent || exchange.isReplayable {
             exchange.headSentAt = nil
@@ -584,7 +594,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
         if !exchange.requestComplete { closeAfterResponse = true }
         self.exchange = nil
+        failedExchange = exchange  // its tries go into the request's details
         respond(error, head: exchange.head, requestID: exchange.requestID, received: exchange.received, bodyPending: false)
+        failedExchange = nil
     }
 
     // MARK: - Timeouts
@@ -704,7 +716,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             keepAlive: !closeAfterResponse, date: loop.httpDate(), serverToken: loop.settings.serverToken,
             latencyMs: latency, into: &out)
         trace.responseBytes += out.readableBytes
-        publish(status: error.status, source: .gateway, decision: error.decision, at: now)
+        publish(status: error.status, source: .gateway, decision: error.decision, at: now, requestHead: head, responseHead: out)
         context.write(wrapOutboundOut(out), promise: nil)
         exchange = nil
         if case .none = body {
@@ -751,11 +763,34 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     }
 
     /// Publishes the request's event on this loop's lane of the event ring (no lock, no allocation).
+    /// When a log plugin applies to the request, its details (raw heads, upstream target, tries)
+    /// are copied beside the event as bytes, for the log sinks to turn into records off the loop.
     /// - Parameter at: when the response completed, if the caller already read the clock.
-    private func publish(status: Int, source: ResponseSource, decision: RequestDecision, at: NIODeadline? = nil) {
+    /// - Parameter requestHead: the request's head when there is no exchange (gateway answers).
+    /// - Parameter responseHead: the response as written (head, maybe followed by body bytes), for
+    ///   gateway answers; a proxied response's head is the last one written to the client.
+    private func publish(
+        status: Int, source: ResponseSource, decision: RequestDecision, at: NIODeadline? = nil,
+        requestHead: RequestHead? = nil, responseHead: ByteBuffer? = nil
+    ) {
         guard trace.active else { return }
         let event = trace.finish(status: status, source: source, decision: decision, client: clientAddress, now: at ?? .now())
-        loop.events.publish(event)
+        let snapshot = loop.snapshot()
+        let route = Int(event.route)
+        let records = route >= 0 && route < snapshot.routes.count ? snapshot.routes[route].recordsDetail : snapshot.recordsUnmatchedDetail
+        guard records else {
+            loop.events.publish(event)
+            return
+        }
+        let exchange = self.exchange ?? failedExchange
+        if let exchange, exchange.recordsDetail, !exchange.tryLog.isEmpty, !exchange.tryLog[exchange.tryLog.count - 1].failed {
+            exchange.tryLog[exchange.tryLog.count - 1].code = UInt16(clamping: exchange.status)
+        }
+        let head = requestHead ?? exchange?.head
+        let response = responseHead ?? (source == .upstream ? responseHeadScratch : nil)
+        loop.publishWithDetail(
+            event, requestHead: head?.bytes, upstreamHead: exchange?.upstreamHead, responseHead: response,
+            tries: exchange?.tryLog ?? [], serverPort: listenerPort)
     }
 
     /// Closes once everything written so far is on the wire (a plain close would drop it).

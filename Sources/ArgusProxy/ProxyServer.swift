@@ -32,7 +32,8 @@ public final class ProxyServer: Sendable {
         self.contexts = contexts
         self.loopIndex = loopIndex
         self.stats = ProxyStats(loopCount: loopIndex.count)
-        self.events = EventRing(capacity: settings.eventRingCapacity, lanes: max(1, loopIndex.count))
+        self.events = EventRing(
+            capacity: settings.eventRingCapacity, lanes: max(1, loopIndex.count), detailCapacity: settings.eventDetailCapacity)
     }
 
     /// The loop's context, created on first use on that loop.

@@ -18,6 +18,9 @@ public struct ProxySettings: Sendable {
     public var maxRequestBodySize: Int
     /// Events each event loop's lane of the event ring holds before a slow exporter loses its oldest.
     public var eventRingCapacity: Int = 16_384
+    /// Bytes per event loop for request details (raw heads, upstream target, tries) that log sinks
+    /// read beside the events; a power of two ≥ 4096. Written only for requests a log plugin applies to.
+    public var eventDetailCapacity: Int = 4 << 20
 
     public init(
         trustedIPs: TrustedIPs = TrustedIPs(), serverToken: String = "argus/0.1.0",

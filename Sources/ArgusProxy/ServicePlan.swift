@@ -44,10 +44,13 @@ struct RoutePlan: Sendable {
     let preserveHost: Bool
     /// 426, or a redirect status (301, 302, 307, 308) for https-only routes hit over http.
     let httpsRedirectStatus: Int
+    /// A logging plugin may apply: the data path records the request's details.
+    let recordsDetail: Bool
 
-    init(route: Route) {
+    init(route: Route, recordsDetail: Bool = false) {
         allowsHTTP = route.protocols.contains("http")
         preserveHost = route.preserveHost
         httpsRedirectStatus = route.httpsRedirectStatusCode
+        self.recordsDetail = recordsDetail
     }
 }

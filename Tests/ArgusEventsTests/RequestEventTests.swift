@@ -4,8 +4,8 @@ import Testing
 @Suite struct RequestEventTests {
     @Test func fitsInOneSlotAndIsPlainData() {
         #expect(MemoryLayout<RequestEvent>.size <= 128)
-        #expect(MemoryLayout<RequestEvent>.size == 112)
-        #expect(MemoryLayout<RequestEvent>.stride == 112)
+        #expect(MemoryLayout<RequestEvent>.size == 120)
+        #expect(MemoryLayout<RequestEvent>.stride == 120)
         #expect(MemoryLayout<RequestEvent>.size % 8 == 0)
         #expect(_isPOD(RequestEvent.self))
         #expect(EventRingStorage.eventWords + 1 <= EventRingStorage.slotWords)

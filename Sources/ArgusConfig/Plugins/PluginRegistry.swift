@@ -2,13 +2,16 @@
 /// with Kong's `plugin 'x' not enabled; add it to the 'plugins' configuration property`.
 public enum PluginRegistry {
     /// Every built-in plugin schema. Each plugin adds its `PluginSchema` to this list.
-    public static let builtins: [PluginSchema] = [PrometheusPluginSchema.schema]
+    public static let builtins: [PluginSchema] = [PrometheusPluginSchema.schema, FileLogPluginSchema.schema]
 
     private static let byName: [String: PluginSchema] = index(builtins)
 
     public static func schema(named name: String) -> PluginSchema? {
         byName[name]
     }
+
+    /// Names of the built-in plugins that log requests (see ``PluginSchema/recordsRequestDetail``).
+    public static let loggingPlugins: [String] = builtins.filter(\.recordsRequestDetail).map(\.name)
 
     /// Names of the built-in plugins, sorted.
     public static var names: [String] { byName.keys.sorted() }

@@ -14,15 +14,20 @@ public struct PluginSchema: Sendable {
     /// Validates `config` (always a record; `{}` when the file has none), appending errors with
     /// paths under `path` (e.g. `plugins[0].config.minute`), and returns it with defaults filled in.
     public let validate: Validate
+    /// The plugin logs requests: the data path records the request's details (raw heads, upstream
+    /// target, tries) for the requests an instance applies to.
+    public let recordsRequestDetail: Bool
 
     public init(
         name: String, priority: Int, allowsConsumerScope: Bool = true,
-        protocols: [String] = ["grpc", "grpcs", "http", "https"], validate: @escaping Validate
+        protocols: [String] = ["grpc", "grpcs", "http", "https"], recordsRequestDetail: Bool = false,
+        validate: @escaping Validate
     ) {
         self.name = name
         self.priority = priority
         self.allowsConsumerScope = allowsConsumerScope
         self.protocols = protocols
+        self.recordsRequestDetail = recordsRequestDetail
         self.validate = validate
     }
 
@@ -30,10 +35,14 @@ public struct PluginSchema: Sendable {
     /// (defaults, `required field missing`, `unknown field`, ranges…) plus record-level checks.
     public init(
         name: String, priority: Int, allowsConsumerScope: Bool = true,
-        protocols: [String] = ["grpc", "grpcs", "http", "https"], config fields: [SchemaField], checks: [RecordCheck] = []
+        protocols: [String] = ["grpc", "grpcs", "http", "https"], recordsRequestDetail: Bool = false,
+        config fields: [SchemaField], checks: [RecordCheck] = []
     ) {
         let spec = FieldSpec.record(fields, checks: checks)
-        self.init(name: name, priority: priority, allowsConsumerScope: allowsConsumerScope, protocols: protocols) {
+        self.init(
+            name: name, priority: priority, allowsConsumerScope: allowsConsumerScope, protocols: protocols,
+            recordsRequestDetail: recordsRequestDetail
+        ) {
             config, path, errors in
             SchemaValidator.validate(config, spec, path: path, errors: &errors) ?? config
         }

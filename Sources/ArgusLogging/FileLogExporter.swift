@@ -1,0 +1,202 @@
+import ArgusConfig
+import ArgusEvents
+import Logging
+import NIOConcurrencyHelpers
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `file-log` plugin as an exporter on the event ring: for every request a `file-log`
+/// instance applies to (Kong's scoping), Kong's log record as one JSON line, appended to the
+/// instance's `path`.
+///
+/// Records are built in ``receive(_:)`` (the details must be read before the ring reuses them) and
+/// written in ``afterBatch()``, one `write` per file per batch, from the runner's task: never on an
+/// event loop, never a partial line. A failed write keeps its lines for the next batch (up to
+/// `maxPendingBytes` per file; past that new records are dropped and counted). Rotation: see
+/// ``LogFile``; SIGUSR1 (``reopenAll()``) forces the check at once.
+public final class FileLogExporter: EventExporter, ReportsStatistics {
+    public let name = "file-log"
+    private let ring: EventRing
+    private let config: @Sendable (UInt32) -> (version: UInt32, config: DeclarativeConfig)
+    private let serializer: LogSerializer
+    private let logger: Logger
+    /// Pending bytes per file beyond which new records are dropped (and counted).
+    public let maxPendingBytes: Int
+    private let state = NIOLockedValueBox(State())
+    private let forceReopen = Atomic<Bool>(false)
+
+    struct Instance: Sendable {
+        var path: String
+        var reopen: Bool
+        var rotateMaxBytes: Int?
+        var rotateKeep: Int
+
+        init(_ plugin: Plugin) {
+            path = plugin.config["path"]?.stringValue ?? ""
+            reopen = plugin.config["reopen"]?.boolValue ?? false
+            rotateMaxBytes = plugin.config["rotate_max_bytes"]?.intValue
+            rotateKeep = plugin.config["rotate_keep"]?.intValue ?? 5
+        }
+    }
+
+    struct Plan: Sendable {
+        let config: DeclarativeConfig
+        let scopes: PluginScopes
+        let routeService: [Int]
+    }
+
+    struct Counters: Sendable {
+        var written: UInt64 = 0
+        var dropped: UInt64 = 0
+        var withoutDetail: UInt64 = 0
+        var writeErrors: UInt64 = 0
+    }
+
+    struct Pending: Sendable {
+        var bytes: [UInt8] = []
+        var records = 0
+        var instance: Instance
+    }
+
+    struct State: Sendable {
+        var plans: [UInt32: Plan] = [:]
+        var pending: [String: Pending] = [:]
+        var counters: [String: Counters] = [:]
+        var detail: [UInt8] = []
+    }
+
+    public init(
+        ring: EventRing, config: @escaping @Sendable (UInt32) -> (version: UInt32, config: DeclarativeConfig),
+        serializer: LogSerializer = LogSerializer(), maxPendingBytes: Int = 64 << 20, logger: Logger
+    ) {
+        self.ring = ring
+        self.config = config
+        self.serializer = serializer
+        self.maxPendingBytes = maxPendingBytes
+        self.logger = logger
+    }
+
+    public func receive(_ events: UnsafeBufferPointer<RequestEvent>) {
+        state.withLockedValue { state in
+            for event in events {
+                let version = event.configVersion
+                if state.plans[version] == nil {
+                    let found = config(version)
+                    if state.plans.count >= 4, let oldest = state.plans.keys.min() { state.plans[oldest] = nil }
+                    let services = Dictionary(found.config.services.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
+                    state.plans[version] = Plan(
+                        config: found.config, scopes: PluginScopes(config: found.config, plugin: "file-log"),
+                        routeService: found.config.routes.map { $0.serviceID.flatMap { services[$0] } ?? -1 })
+                }
+                let plan = state.plans[version]!
+                if plan.scopes.isEmpty { continue }
+                let route = Int(event.route)
+                let service = route >= 0 && route < plan.routeService.count ? plan.routeService[route] : -1
+                guard let plugin = plan.scopes.resolve(route: route, service: service, consumer: Int(event.consumer)) else { continue }
+                let instance = Instance(plugin)
+                var detail: RequestDetail?
+                if ring.detail(of: event, into: &state.detail) { detail = RequestDetail.decode(state.detail) }
+                if detail == nil { state.counters[instance.path, default: Counters()].withoutDetail += 1 }
+                var pending = state.pending.removeValue(forKey: instance.path) ?? Pending(instance: instance)
+                if pending.bytes.count >= maxPendingBytes {
+                    state.counters[instance.path, default: Counters()].dropped += 1
+                } else {
+                    pending.bytes += serializer.serialize(event, detail: detail, config: plan.config)
+                    pending.bytes.append(UInt8(ascii: "\n"))
+                    pending.records += 1
+                    pending.instance = instance
+                }
+                state.pending[instance.path] = pending
+            }
+        }
+    }
+
+    /// Files by path; touched only from the runner's task (afterBatch/finish).
+    private let files = NIOLockedValueBox<[String: LogFile]>([:])
+
+    public func afterBatch() async {
+        write()
+    }
+
+    public func finish() async {
+        write()
+        files.withLockedValue { files in
+            for file in files.values { file.shut() }
+            files.removeAll()
+        }
+    }
+
+    /// Makes every file check for rotation at its next write (SIGUSR1).
+    public func reopenAll() {
+        forceReopen.store(true, ordering: .releasing)
+    }
+
+    private func write() {
+        let batches = state.withLockedValue { state -> [String: Pending] in
+            let taken = state.pending
+            state.pending.removeAll(keepingCapacity: true)
+            return taken
+        }
+        let force = forceReopen.exchange(false, ordering: .acquiringAndReleasing)
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let nanos = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+        var results: [(String, Pending, Int, LogFile.Failure?)] = []
+        files.withLockedValue { files in
+            for (path, var pending) in batches where !pending.bytes.isEmpty {
+                let file = files[path] ?? LogFile(path: path)
+                files[path] = file
+                file.checkRotation(now: nanos, force: force || pending.instance.reopen)
+                file.rotateIfNeeded(adding: pending.bytes.count, maxBytes: pending.instance.rotateMaxBytes, keep: pending.instance.rotateKeep)
+                let records = pending.records
+                do {
+                    try file.append(&pending.bytes)
+                    results.append((path, pending, records, nil))
+                } catch {
+                    results.append((path, pending, records, (error as? LogFile.Failure) ?? LogFile.Failure(operation: "write \(path)", code: EIO)))
+                }
+            }
+        }
+        state.withLockedValue { state in
+            for (path, pending, records, failure) in results {
+                if let failure {
+                    state.counters[path, default: Counters()].writeErrors += 1
+                    logger.error("file-log: cannot write, keeping the lines for the next try", metadata: ["error": "\(failure)"])
+                    // Keep what was not written in front of what arrived meanwhile.
+                    var merged = pending
+                    if let newer = state.pending[path] {
+                        merged.bytes += newer.bytes
+                        merged.records += newer.records
+                    }
+                    state.pending[path] = merged
+                } else {
+                    state.counters[path, default: Counters()].written += UInt64(records)
+                }
+            }
+        }
+    }
+
+    public func statistics() -> [ExporterStatistic] {
+        let counters = state.withLockedValue { state in
+            state.counters.map { ($0.key, $0.value, state.pending[$0.key]?.bytes.count ?? 0) }
+        }.sorted { $0.0 < $1.0 }
+        var out: [ExporterStatistic] = []
+        for (path, c, pending) in counters {
+            let labels = [ExporterStatistic.Label("sink", "file-log"), .init("path", path)]
+            func counter(_ outcome: String, _ value: UInt64) {
+                out.append(.init(family: "argus_log_records_total", kind: .counter, help: "Log records by sink and outcome",
+                                 labels: labels + [.init("outcome", outcome)], value: Double(value)))
+            }
+            counter("written", c.written)
+            counter("dropped", c.dropped)
+            counter("without_detail", c.withoutDetail)
+            out.append(.init(family: "argus_log_write_errors_total", kind: .counter, help: "Failed writes to a log destination",
+                             labels: labels, value: Double(c.writeErrors)))
+            out.append(.init(family: "argus_log_queue_bytes", kind: .gauge, help: "Bytes of log records waiting to be written",
+                             labels: labels, value: Double(pending)))
+        }
+        return out
+    }
+}
