@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Debian packages the tests use: curl and python3 drive the CLI checks; prometheus (server and
-# promtool) and python3-prometheus-client check /metrics end to end.
-PACKAGES=(curl python3 procps prometheus python3-prometheus-client)
+# promtool) and python3-prometheus-client check /metrics end to end; logrotate rotates file-log's file.
+PACKAGES=(curl python3 procps prometheus python3-prometheus-client logrotate)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -38,6 +38,9 @@ bash scripts/cli-smoke.sh .build/debug/argus
 # Debian's python (not a pyenv or venv one on PATH) has python3-prometheus-client.
 echo "== /metrics end-to-end: promtool, exposition checks, a real Prometheus, Kong's dashboard"
 /usr/bin/python3 scripts/metrics_it.py .build/debug/argus
+
+echo "== file-log under logrotate (create + SIGUSR1, copytruncate) with steady load"
+/usr/bin/python3 scripts/filelog_rotate_it.py .build/debug/argus
 
 # The event ring's lock-free code under ThreadSanitizer (its own build directory: a TSan build of
 # the whole package, ~2.5 min from scratch on 2 cores, plus ~1.5 min of tests). Any race report

@@ -19,6 +19,13 @@ final class LogFile: @unchecked Sendable {
     private(set) var size = 0
     private var lastCheck: UInt64 = 0
     private(set) var reopens = 0
+    /// Recent writes (offset, bytes), newest last, up to `recentLimit` bytes: what a
+    /// `copytruncate` may have cut after copying, to be written again.
+    private var recent: [(offset: Int, bytes: [UInt8])] = []
+    private var recentBytes = 0
+    private let recentLimit = 8 << 20
+    /// Lines written again after a copytruncate cut them.
+    private(set) var recovered = 0
 
     init(path: String) {
         self.path = path
@@ -60,8 +67,8 @@ final class LogFile: @unchecked Sendable {
         if stat(path, &st) != 0 || UInt64(st.st_ino) != inode || UInt64(st.st_dev) != device {
             closeFile()
             reopens += 1
-        } else {
-            size = Int(st.st_size)  // copytruncate shrinks it under us
+            recent.removeAll()
+            recentBytes = 0
         }
     }
 
@@ -70,6 +77,8 @@ final class LogFile: @unchecked Sendable {
     func rotateIfNeeded(adding count: Int, maxBytes: Int?, keep: Int) {
         guard let maxBytes, fd >= 0, size > 0, size + count > maxBytes else { return }
         closeFile()
+        recent.removeAll()
+        recentBytes = 0
         unlink("\(path).\(keep)")
         if keep > 1 {
             for i in stride(from: keep - 1, through: 1, by: -1) { rename("\(path).\(i)", "\(path).\(i + 1)") }
@@ -83,9 +92,12 @@ final class LogFile: @unchecked Sendable {
     /// a failed write is completed by the retry, never written twice).
     func append(_ bytes: inout [UInt8]) throws(Failure) {
         if fd < 0 { try open() }
+        recoverFromTruncation()
         var written = 0
+        let offset = size
         defer {
             size += written
+            remember(offset: offset, Array(bytes.prefix(written)))
             bytes.removeFirst(written)
         }
         while written < bytes.count {
@@ -96,6 +108,52 @@ final class LogFile: @unchecked Sendable {
             }
             written += n
         }
+    }
+
+    private func remember(offset: Int, _ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        recent.append((offset, bytes))
+        recentBytes += bytes.count
+        while recentBytes > recentLimit, let first = recent.first {
+            recentBytes -= first.bytes.count
+            recent.removeFirst()
+        }
+    }
+
+    /// logrotate's `copytruncate` copies the file, then truncates it: lines appended between the
+    /// copy and the truncation are in neither file. When the open file turns out shorter than what
+    /// was written to it, the copy's size (`path.1`, logrotate's name for it) tells which of the
+    /// recent writes it did not get; those lines are written again. (With another name for the
+    /// copy, or one compressed at once, the window cannot be recovered.)
+    private func recoverFromTruncation() {
+        var st = stat()
+        guard fstat(fd, &st) == 0, Int(st.st_size) < size else { return }
+        let now = Int(st.st_size)
+        var copy = stat()
+        var lost: [UInt8] = []
+        if stat("\(path).1", &copy) == 0, Int(copy.st_size) > 0 {
+            let copied = Int(copy.st_size)
+            for entry in recent where entry.offset + entry.bytes.count > copied {
+                var start = max(0, copied - entry.offset)
+                if start > 0 && entry.bytes[start - 1] != UInt8(ascii: "\n") {
+                    // The copy ends inside this line: it is (partly) there; resume at the next line.
+                    while start < entry.bytes.count && entry.bytes[start - 1] != UInt8(ascii: "\n") { start += 1 }
+                }
+                lost += entry.bytes[start...]
+            }
+        }
+        recent.removeAll()
+        recentBytes = 0
+        size = now
+        guard !lost.isEmpty else { return }
+        recovered += lost.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+        var written = 0
+        while written < lost.count {
+            let n = lost.withUnsafeBytes { raw in write(fd, raw.baseAddress! + written, raw.count - written) }
+            if n < 0 { if errno == EINTR { continue }; break }
+            written += n
+        }
+        size += written
     }
 
     func shut() {
