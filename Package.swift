@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
     ],
     targets: [
         // Declarative configuration: kong.yml / JSON parsing, Kong's defaults and validation. No I/O but reading the file.
@@ -52,23 +54,28 @@ let package = Package(
         ),
         // The event ring: every request as a compact RequestEvent, broadcast to exporters. Lock-free; stdlib Synchronization.
         .target(name: "ArgusEvents"),
-        // The system zlib, for gzip-compressed scrapes.
+        // The system zlib, for gzip-compressed scrapes and log batches.
         .systemLibrary(name: "CZlib"),
+        .target(name: "ArgusCompression", dependencies: ["CZlib"]),
         // Exporters on the event ring: the Prometheus aggregator and its exposition.
         .target(
             name: "ArgusMetrics",
             dependencies: [
-                "ArgusConfig", "ArgusEvents", "CZlib",
+                "ArgusConfig", "ArgusEvents", "ArgusCompression",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
-        // Log sinks on the event ring: Kong's log serializer, file-log.
+        // Log sinks on the event ring: Kong's log serializer, file-log, http-log (with its disk spool).
         .target(
             name: "ArgusLogging",
             dependencies: [
-                "ArgusConfig", "ArgusEvents",
+                "ArgusConfig", "ArgusEvents", "ArgusCompression",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // Composition root: listeners, signals, reload, graceful shutdown.
@@ -76,6 +83,7 @@ let package = Package(
             name: "ArgusApp",
             dependencies: [
                 "ArgusConfig", "ArgusProxy", "ArgusHTTP", "ArgusEvents", "ArgusMetrics", "ArgusLogging",
+                "ArgusCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -95,10 +103,10 @@ let package = Package(
             ]
         ),
         // Micro-benchmarks of hot-path pieces (router lookups, event ring); results go to BENCHMARKS.md.
-        .executableTarget(name: "argus-bench", dependencies: ["ArgusConfig", "ArgusRouting", "ArgusEvents", "ArgusMetrics"]),
+        .executableTarget(name: "argus-bench", dependencies: ["ArgusConfig", "ArgusRouting", "ArgusEvents", "ArgusMetrics", "ArgusCompression"]),
         .testTarget(name: "ArgusConfigTests", dependencies: ["ArgusConfig"]),
         .testTarget(name: "ArgusEventsTests", dependencies: ["ArgusEvents"]),
-        .testTarget(name: "ArgusMetricsTests", dependencies: ["ArgusMetrics", "ArgusEvents", "ArgusConfig"]),
+        .testTarget(name: "ArgusMetricsTests", dependencies: ["ArgusMetrics", "ArgusEvents", "ArgusConfig", "ArgusCompression"]),
         .testTarget(name: "ArgusRoutingTests", dependencies: ["ArgusRouting", "ArgusConfig"]),
         .testTarget(
             name: "ArgusHTTPTests",
@@ -108,6 +116,7 @@ let package = Package(
             name: "ArgusProxyTests",
             dependencies: [
                 "ArgusProxy", "ArgusApp", "ArgusConfig", "ArgusHTTP", "ArgusEvents", "ArgusMetrics", "ArgusLogging",
+                "ArgusCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,8 +1,10 @@
+import ArgusCompression
 import ArgusConfig
 import ArgusEvents
 import ArgusLogging
 import ArgusMetrics
 import ArgusProxy
+import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -27,6 +29,9 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     private let controlGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let prometheus: PrometheusExporter
     private let fileLog: FileLogExporter
+    private let httpLog: HTTPLogExporter
+    /// The http-log sinks' client (its own connection pool, on NIO's shared threads, not the proxy's).
+    private let httpClient: HTTPClient
     private let exporters: [ExporterRunner]
     private let store: SnapshotStore
     private let proxy: ProxyServer
@@ -65,12 +70,17 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         let configOf = Self.configLookup(store)
         let fileLog = FileLogExporter(ring: ring, config: configOf, logger: logger)
         self.fileLog = fileLog
-        let reporters: [any ReportsStatistics] = [fileLog] + extra.compactMap { $0 as? any ReportsStatistics }
+        let httpClient = HTTPLogExporter.makeClient()
+        self.httpClient = httpClient
+        let httpLog = HTTPLogExporter(
+            ring: ring, config: configOf, client: httpClient, dataDirectory: settings.dataDirectory, logger: logger)
+        self.httpLog = httpLog
+        let reporters: [any ReportsStatistics] = [fileLog, httpLog] + extra.compactMap { $0 as? any ReportsStatistics }
         var sources = Self.metricsSources(nodeID: nodeID, store: store, proxy: proxy)
         sources.statistics = { reporters.flatMap { $0.statistics() } }
         let prometheus = PrometheusExporter(ring: ring, settings: settings.metrics, sources: sources)
         self.prometheus = prometheus
-        exporters = ([prometheus, fileLog] + extra).map { ExporterRunner(ring: ring, exporter: $0) }
+        exporters = ([prometheus, fileLog, httpLog] + extra).map { ExporterRunner(ring: ring, exporter: $0) }
         logger.info("configuration loaded", metadata: ["config": "\(settings.configPath ?? "(embedded default)")", "summary": "\(config.summary)"])
     }
 
@@ -98,6 +108,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             try await status.bind(group: controlGroup, address: settings.statusListen) { [self] in await self.statusResponse($0) }
         }
         started.withLockedValue { $0 = true }
+        httpLog.resumeSpools()
         return Addresses(proxy: proxyAddress, admin: adminAddress, status: statusAddress)
     }
 
@@ -129,6 +140,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             for runner in exporters { runner.stop() }
             await tasks.waitForAll()
         }
+        try? await httpClient.shutdown()
         logger.info("stopped")
     }
 

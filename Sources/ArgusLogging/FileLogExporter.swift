@@ -184,7 +184,7 @@ public final class FileLogExporter: EventExporter, ReportsStatistics {
         }.sorted { $0.0 < $1.0 }
         var out: [ExporterStatistic] = []
         for (path, c, pending) in counters {
-            let labels = [ExporterStatistic.Label("sink", "file-log"), .init("path", path)]
+            let labels = [ExporterStatistic.Label("sink", "file-log"), .init("instance", path), .init("destination", path)]
             func counter(_ outcome: String, _ value: UInt64) {
                 out.append(.init(family: "argus_log_records_total", kind: .counter, help: "Log records by sink and outcome",
                                  labels: labels + [.init("outcome", outcome)], value: Double(value)))

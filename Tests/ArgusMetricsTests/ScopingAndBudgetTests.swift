@@ -1,3 +1,4 @@
+import ArgusCompression
 import ArgusConfig
 import ArgusEvents
 import ArgusMetrics

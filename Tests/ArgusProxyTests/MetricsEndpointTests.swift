@@ -1,3 +1,4 @@
+import ArgusCompression
 import ArgusApp
 import ArgusEvents
 import ArgusMetrics

@@ -1,0 +1,153 @@
+import ArgusConfig
+import ArgusEvents
+import AsyncHTTPClient
+import Logging
+import NIOCore
+import NIOSSL
+import NIOConcurrencyHelpers
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `http-log` plugin as an exporter on the event ring: resolves which instance applies to each
+/// request (Kong's scoping), builds the record, and hands it to that instance's ``HTTPLogSink``
+/// (one per instance, each with its own sender and spool, so a dead endpoint never delays another).
+///
+/// Spools live in `<data dir>/spool/http-log/<plugin id>/`. At start, the spools of the configured
+/// instances are replayed at once, whether or not traffic arrives.
+public final class HTTPLogExporter: EventExporter, ReportsStatistics {
+    public let name = "http-log"
+    private let ring: EventRing
+    private let config: @Sendable (UInt32) -> (version: UInt32, config: DeclarativeConfig)
+    private let serializer: LogSerializer
+    private let client: HTTPClient
+    private let spoolRoot: String
+    private let logger: Logger
+    /// How long a stopping sink keeps delivering before leaving the rest in its spool.
+    public let shutdownGrace: Duration
+    private let state = NIOLockedValueBox(State())
+
+    struct Plan: Sendable {
+        let config: DeclarativeConfig
+        let scopes: PluginScopes
+        let routeService: [Int]
+    }
+
+    struct State: Sendable {
+        var plans: [UInt32: Plan] = [:]
+        var sinks: [String: HTTPLogSink] = [:]
+        var tasks: [Task<Void, Never>] = []
+        var detail: [UInt8] = []
+        var withoutDetail: UInt64 = 0
+    }
+
+    public init(
+        ring: EventRing, config: @escaping @Sendable (UInt32) -> (version: UInt32, config: DeclarativeConfig),
+        client: HTTPClient, dataDirectory: String, serializer: LogSerializer = LogSerializer(),
+        shutdownGrace: Duration = .seconds(5), logger: Logger
+    ) {
+        self.shutdownGrace = shutdownGrace
+        self.ring = ring
+        self.config = config
+        self.client = client
+        self.serializer = serializer
+        self.spoolRoot = dataDirectory + "/spool/http-log"
+        self.logger = logger
+    }
+
+    /// The client the sinks share: keep-alive connections (idle for up to 60 s), on NIO's shared
+    /// threads (not the proxy's event loops); like Kong, the log server's certificate is not verified.
+    public static func makeClient() -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.idleTimeout = .seconds(60)
+        configuration.timeout.connect = .seconds(5)
+        // A refused or failed connection fails the batch at once (it is retried with the plugin's backoff
+        // and goes to the spool), instead of being retried inside the client until the request times out.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = .none
+        configuration.tlsConfiguration = tls
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Starts a sink for every configured instance that has records in its spool.
+    public func resumeSpools() {
+        let current = config(UInt32.max).config
+        let configured = Set(current.plugins.filter { $0.name == "http-log" && $0.enabled }.map(\.id))
+        for id in Spool.existing(in: spoolRoot) {
+            if let plugin = current.plugins.first(where: { $0.id == id }), configured.contains(id) {
+                state.withLockedValue { state in _ = sink(for: plugin, &state) }
+            } else {
+                logger.warning("http-log: a spool of an instance that is no longer configured is kept, not sent",
+                               metadata: ["path": "\(spoolRoot)/\(id)"])
+            }
+        }
+    }
+
+    private func sink(for plugin: Plugin, _ state: inout State) -> HTTPLogSink {
+        if let existing = state.sinks[plugin.id] { return existing }
+        let sink = HTTPLogSink(
+            id: plugin.instanceName ?? plugin.id, endpoint: HTTPLogEndpoint(plugin.config), client: client,
+            spoolDirectory: spoolRoot + "/" + plugin.id, logger: logger)
+        state.sinks[plugin.id] = sink
+        state.tasks.append(Task { await sink.run() })
+        return sink
+    }
+
+    public func receive(_ events: UnsafeBufferPointer<RequestEvent>) {
+        state.withLockedValue { state in
+            for event in events {
+                let version = event.configVersion
+                if state.plans[version] == nil {
+                    let found = config(version)
+                    if state.plans.count >= 4, let oldest = state.plans.keys.min() { state.plans[oldest] = nil }
+                    let services = Dictionary(found.config.services.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
+                    state.plans[version] = Plan(
+                        config: found.config, scopes: PluginScopes(config: found.config, plugin: "http-log"),
+                        routeService: found.config.routes.map { $0.serviceID.flatMap { services[$0] } ?? -1 })
+                }
+                let plan = state.plans[version]!
+                if plan.scopes.isEmpty { continue }
+                let route = Int(event.route)
+                let service = route >= 0 && route < plan.routeService.count ? plan.routeService[route] : -1
+                guard let plugin = plan.scopes.resolve(route: route, service: service, consumer: Int(event.consumer)) else { continue }
+                var detail: RequestDetail?
+                if ring.detail(of: event, into: &state.detail) { detail = RequestDetail.decode(state.detail) }
+                if detail == nil { state.withoutDetail += 1 }
+                let record = serializer.serialize(event, detail: detail, config: plan.config)
+                sink(for: plugin, &state).enqueue(record)
+            }
+        }
+    }
+
+    public func finish() async {
+        let (sinks, tasks) = state.withLockedValue { ($0.sinks.values.map { $0 }, $0.tasks) }
+        for sink in sinks { sink.stop(grace: shutdownGrace) }
+        for task in tasks { await task.value }
+    }
+
+    public func statistics() -> [ExporterStatistic] {
+        let (sinks, withoutDetail) = state.withLockedValue { ($0.sinks.values.map { $0 }, $0.withoutDetail) }
+        var out = sinks.sorted { $0.id < $1.id }.flatMap { $0.statistics() }
+        if !sinks.isEmpty {
+            out.append(.init(family: "argus_log_records_total", kind: .counter, help: "Log records by sink and outcome",
+                             labels: [.init("sink", "http-log"), .init("instance", ""), .init("destination", ""), .init("outcome", "without_detail")],
+                             value: Double(withoutDetail)))
+        }
+        return out
+    }
+}
+
+extension Spool {
+    /// Names of the spool directories under `root` (plugin ids).
+    static func existing(in root: String) -> [String] {
+        guard let dir = opendir(root) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in String(cString: raw.bindMemory(to: CChar.self).baseAddress!) }
+            if !name.hasPrefix(".") { names.append(name) }
+        }
+        return names.sorted()
+    }
+}

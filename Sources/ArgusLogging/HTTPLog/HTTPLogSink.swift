@@ -1,0 +1,293 @@
+import ArgusCompression
+import ArgusEvents
+import AsyncHTTPClient
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One http-log instance: its queue, its sender, its disk spool.
+///
+/// Records are queued in memory while the endpoint is healthy. The sender takes up to
+/// `max_batch_size` records (waiting up to `max_coalescing_delay` for a full batch) and POSTs one
+/// JSON object (batch size 1) or a JSON array. A failure (no connection, a timeout, a status ≥ 300)
+/// is retried after `initial_retry_delay`, doubling up to `max_retry_delay`, for as long as it
+/// takes: unlike Kong, Argus does not give up after `max_retry_time`. From the first failure on,
+/// the memory queue is written to the spool and new records go there too (so a crash during an
+/// outage loses at most the batch in flight); the sender replays the spool in order, and when it
+/// is empty new records are queued in memory again. A full memory queue (`max_entries`,
+/// `max_bytes`) spills to the spool the same way. Records are dropped only when the spool is full
+/// (`spool_max_bytes`): each one is counted and the drops are logged.
+final class HTTPLogSink: Sendable {
+    let id: String
+    let endpoint: HTTPLogEndpoint
+    private let client: HTTPClient
+    private let logger: Logger
+    private let state: NIOLockedValueBox<State>
+    private let spoolDirectory: String
+
+    struct Record: Sendable {
+        var bytes: [UInt8]
+        var enqueuedAt: UInt64
+    }
+
+    struct Counters: Sendable {
+        var sent: UInt64 = 0
+        var failedBatches: UInt64 = 0
+        var retries: UInt64 = 0
+        var dropped: UInt64 = 0
+        var sendSeconds: Double = 0
+        var sends: UInt64 = 0
+    }
+
+    struct State: @unchecked Sendable {  // Spool is used only under this box's lock
+        var memory: [Record] = []
+        var memoryHead = 0
+        var memoryBytes = 0
+        var spool: Spool?
+        var spoolError: String?
+        /// New records go to the spool (it holds records older than anything new).
+        var spooling = false
+        var counters = Counters()
+        var stopping = false
+        /// When a stopping sender gives up delivering and leaves the rest in the spool.
+        var stopDeadline: ContinuousClock.Instant?
+        var lastDropLog: UInt64 = 0
+        var droppedSinceLog: UInt64 = 0
+
+        var memoryCount: Int { memory.count - memoryHead }
+    }
+
+    init(id: String, endpoint: HTTPLogEndpoint, client: HTTPClient, spoolDirectory: String, logger: Logger) {
+        self.id = id
+        self.endpoint = endpoint
+        self.client = client
+        self.logger = logger
+        self.spoolDirectory = spoolDirectory
+        var initial = State()
+        do {
+            let spool = try Spool(directory: spoolDirectory, maxBytes: endpoint.spoolMaxBytes)
+            if !spool.isEmpty {
+                initial.spooling = true
+                logger.notice("http-log: replaying the spool", metadata: [
+                    "endpoint": "\(endpoint.display)", "records": "\(spool.records)", "bytes": "\(spool.bytes)"])
+            }
+            initial.spool = spool
+        } catch {
+            initial.spoolError = "\(error)"
+            logger.error("http-log: no spool, records will be dropped while the endpoint is down", metadata: ["error": "\(error)"])
+        }
+        state = NIOLockedValueBox(initial)
+    }
+
+    static func nowMillis() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_REALTIME, &t)
+        return UInt64(t.tv_sec) * 1000 + UInt64(t.tv_nsec) / 1_000_000
+    }
+
+    /// Queues one record (never blocks on the network).
+    func enqueue(_ bytes: [UInt8]) {
+        let record = Record(bytes: bytes, enqueuedAt: Self.nowMillis())
+        state.withLockedValue { state in
+            if !state.spooling {
+                let full = state.memoryCount >= endpoint.maxEntries
+                    || endpoint.maxBytes.map { state.memoryBytes + bytes.count > $0 } ?? false
+                if !full {
+                    state.memory.append(record)
+                    state.memoryBytes += bytes.count
+                    return
+                }
+                spillMemory(&state)
+            }
+            spoolOne(record, &state)
+        }
+    }
+
+    /// Moves the memory queue, in order, to the spool; from now on new records go there too.
+    private func spillMemory(_ state: inout State) {
+        state.spooling = true
+        let pending = state.memory[state.memoryHead...]
+        state.memory.removeAll()
+        state.memoryHead = 0
+        state.memoryBytes = 0
+        for record in pending { spoolOne(record, &state) }
+        state.spool?.sync()
+    }
+
+    private func spoolOne(_ record: Record, _ state: inout State) {
+        var stored = false
+        if let spool = state.spool {
+            do { stored = try spool.append(record.bytes, enqueuedAt: record.enqueuedAt) } catch {
+                state.spoolError = "\(error)"
+            }
+        }
+        if !stored {
+            state.counters.dropped += 1
+            state.droppedSinceLog += 1
+            let now = Self.nowMillis()
+            if now - state.lastDropLog >= 1000 {
+                logger.error("http-log: spool full or unavailable, dropping records", metadata: [
+                    "endpoint": "\(endpoint.display)", "dropped": "\(state.droppedSinceLog)",
+                    "spool_max_bytes": "\(endpoint.spoolMaxBytes)", "error": "\(state.spoolError ?? "")"])
+                state.lastDropLog = now
+                state.droppedSinceLog = 0
+            }
+        }
+    }
+
+    private enum Source { case memory, spool(Spool.Position) }
+
+    /// The next batch: from memory while not spooling, else from the spool.
+    private func nextBatch() -> (records: [Record], source: Source, oldest: UInt64)? {
+        state.withLockedValue { state in
+            if state.memoryCount > 0 {
+                let n = min(endpoint.maxBatchSize, state.memoryCount)
+                let records = Array(state.memory[state.memoryHead..<(state.memoryHead + n)])
+                return (records, .memory, records[0].enqueuedAt)
+            }
+            guard let spool = state.spool, !spool.isEmpty else {
+                state.spooling = false
+                return nil
+            }
+            spool.sync()
+            let frames = spool.peek(max: endpoint.maxBatchSize)
+            guard let last = frames.last else { return nil }
+            return (frames.map { Record(bytes: $0.record, enqueuedAt: $0.enqueuedAt) }, .spool(last.next), frames[0].enqueuedAt)
+        }
+    }
+
+    /// Sends until stopped. At stop, what is still in memory goes to the spool.
+    func run() async {
+        var retryDelay = endpoint.initialRetryDelay
+        while true {
+            let (stopping, deadline) = state.withLockedValue { ($0.stopping, $0.stopDeadline) }
+            if let deadline, ContinuousClock.now >= deadline { break }
+            guard let batch = nextBatch() else {
+                if stopping { break }
+                try? await Task.sleep(for: .milliseconds(5))
+                continue
+            }
+            // Coalesce: wait for a full batch from memory, up to max_coalescing_delay after the oldest record.
+            if !stopping, case .memory = batch.source, batch.records.count < endpoint.maxBatchSize {
+                let age = Duration.milliseconds(Int64(Self.nowMillis()) - Int64(batch.oldest))
+                if age < endpoint.maxCoalescingDelay {
+                    try? await Task.sleep(for: min(endpoint.maxCoalescingDelay - age, .milliseconds(5)))
+                    continue
+                }
+            }
+            let started = ContinuousClock.now
+            let ok = await send(batch.records)
+            let elapsed = ContinuousClock.now - started
+            if ok {
+                retryDelay = endpoint.initialRetryDelay
+                state.withLockedValue { state in
+                    switch batch.source {
+                    case .memory:
+                        state.memoryHead += batch.records.count
+                        state.memoryBytes -= batch.records.reduce(0) { $0 + $1.bytes.count }
+                        if state.memoryHead > 4096 && state.memoryHead * 2 > state.memory.count {
+                            state.memory.removeFirst(state.memoryHead)
+                            state.memoryHead = 0
+                        }
+                    case .spool(let next):
+                        state.spool?.advance(to: next, count: batch.records.count)
+                    }
+                    state.counters.sent += UInt64(batch.records.count)
+                    state.counters.sends += 1
+                    state.counters.sendSeconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                }
+            } else {
+                state.withLockedValue { state in
+                    state.counters.failedBatches += 1
+                    state.counters.retries += 1
+                    if !state.spooling && state.spool != nil { spillMemory(&state) }
+                }
+                if stopping { break }
+                try? await Task.sleep(for: retryDelay)
+                retryDelay = min(retryDelay * 2, endpoint.maxRetryDelay)
+            }
+        }
+        state.withLockedValue { state in
+            if state.memoryCount > 0 && state.spool != nil { spillMemory(&state) }
+            state.spool?.sync()
+        }
+    }
+
+    /// Asks ``run()`` to finish: it keeps delivering for up to `grace` (no retry after a failure),
+    /// then leaves what is left in the spool, where the next start replays it.
+    func stop(grace: Duration) {
+        state.withLockedValue { state in
+            state.stopping = true
+            state.stopDeadline = .now + grace
+        }
+    }
+
+    private func send(_ records: [Record]) async -> Bool {
+        var body: [UInt8] = []
+        if endpoint.maxBatchSize == 1, records.count == 1 {
+            body = records[0].bytes
+        } else {
+            body.reserveCapacity(records.reduce(2) { $0 + $1.bytes.count + 1 })
+            body.append(UInt8(ascii: "["))
+            for (i, r) in records.enumerated() {
+                if i > 0 { body.append(UInt8(ascii: ",")) }
+                body += r.bytes
+            }
+            body.append(UInt8(ascii: "]"))
+        }
+        var request = HTTPClientRequest(url: endpoint.url)
+        request.method = HTTPMethod(rawValue: endpoint.method)
+        request.headers.add(name: "Content-Type", value: endpoint.contentType)
+        if let authorization = endpoint.authorization { request.headers.add(name: "Authorization", value: authorization) }
+        for (name, value) in endpoint.headers { request.headers.add(name: name, value: value) }
+        if endpoint.gzip, let compressed = Gzip.compress(body) {
+            body = compressed
+            request.headers.add(name: "Content-Encoding", value: "gzip")
+        }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let timeout = TimeAmount.nanoseconds(endpoint.timeout.components.seconds * 1_000_000_000
+                + endpoint.timeout.components.attoseconds / 1_000_000_000)
+            let response = try await client.execute(request, timeout: timeout)
+            _ = try? await response.body.collect(upTo: 1 << 20)
+            return (200..<300).contains(response.status.code)
+        } catch {
+            logger.debug("http-log: send failed", metadata: ["endpoint": "\(endpoint.display)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    func statistics() -> [ExporterStatistic] {
+        let (counters, queued, spoolBytes, spoolRecords, oldest) = state.withLockedValue { state in
+            let oldestMemory = state.memoryCount > 0 ? state.memory[state.memoryHead].enqueuedAt : nil
+            let oldestSpool = state.spool?.oldestEnqueuedAt
+            let oldest = [oldestMemory, oldestSpool].compactMap { $0 }.min()
+            return (state.counters, state.memoryCount, state.spool?.bytes ?? 0, state.spool?.records ?? 0, oldest)
+        }
+        let labels = [ExporterStatistic.Label("sink", "http-log"), .init("instance", id), .init("destination", endpoint.display)]
+        func record(_ outcome: String, _ value: UInt64) -> ExporterStatistic {
+            .init(family: "argus_log_records_total", kind: .counter, help: "Log records by sink and outcome",
+                  labels: labels + [.init("outcome", outcome)], value: Double(value))
+        }
+        let age = oldest.map { Double(Self.nowMillis() &- $0) / 1000 } ?? 0
+        return [
+            record("sent", counters.sent), record("dropped", counters.dropped),
+            .init(family: "argus_log_batches_failed_total", kind: .counter, help: "Log batches the endpoint did not accept (each is retried)",
+                  labels: labels, value: Double(counters.failedBatches)),
+            .init(family: "argus_log_queue_records", kind: .gauge, help: "Log records waiting in memory", labels: labels, value: Double(queued)),
+            .init(family: "argus_log_spool_bytes", kind: .gauge, help: "Bytes of log records waiting in the disk spool", labels: labels,
+                  value: Double(spoolBytes)),
+            .init(family: "argus_log_spool_records", kind: .gauge, help: "Log records waiting in the disk spool", labels: labels,
+                  value: Double(spoolRecords)),
+            .init(family: "argus_log_oldest_unsent_seconds", kind: .gauge, help: "Age of the oldest log record not yet delivered",
+                  labels: labels, value: age),
+            .init(family: "argus_log_send_seconds_total", kind: .counter, help: "Time spent sending log batches", labels: labels,
+                  value: counters.sendSeconds),
+            .init(family: "argus_log_sends_total", kind: .counter, help: "Log batches delivered", labels: labels, value: Double(counters.sends)),
+        ]
+    }
+}
