@@ -23,22 +23,11 @@ import time
 import urllib.request
 
 ARGUS = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/argus")
-passed = failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from itsupport import Tally, free_port, wait_for  # noqa: E402
 
-
-def check(condition, what):
-    global passed, failed
-    if condition:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {what}", flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+TALLY = Tally()
+check = TALLY.check
 
 
 def main():
@@ -130,11 +119,10 @@ plugins:
                     p.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     p.kill()
-        if failed and os.path.exists(f"{work}/argus.log"):
+        if TALLY.failed and os.path.exists(f"{work}/argus.log"):
             print(open(f"{work}/argus.log").read()[-2000:])
         shutil.rmtree(work, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    sys.exit(TALLY.close())
 
 
 if __name__ == "__main__":

@@ -28,35 +28,12 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARGUS = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build/debug/argus"))
-passed, failed = 0, 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from itsupport import Tally, free_port, wait_for  # noqa: E402
 
+TALLY = Tally()
+check = TALLY.check
 
-def check(condition, what):
-    global passed, failed
-    if condition:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {what}", flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if predicate():
-                return True
-        except Exception:
-            pass
-        time.sleep(0.25)
-    print(f"timed out waiting for {what}", flush=True)
-    return False
 
 
 def get(url, headers=None):
@@ -250,15 +227,14 @@ scrape_configs:
                 p.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 p.kill()
-        if failed:
+        if TALLY.failed:
             for log in ("argus.log", "prometheus.log"):
                 path = os.path.join(work, log)
                 if os.path.exists(path):
                     print(f"--- {log} (tail)")
                     print("".join(open(path).readlines()[-20:]))
         shutil.rmtree(work, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    sys.exit(TALLY.close())
 
 
 if __name__ == "__main__":
