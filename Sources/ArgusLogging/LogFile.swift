@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -45,12 +46,18 @@ final class LogFile: @unchecked Sendable {
     private func open() throws(Failure) {
         let opened = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
         guard opened >= 0 else { throw Failure(operation: "open \(path)", code: errno) }
-        var st = stat()
-        fstat(opened, &st)
         fd = opened
-        device = UInt64(st.st_dev)
-        inode = UInt64(st.st_ino)
-        size = Int(st.st_size)
+        (device, inode) = Self.identity(path) ?? (0, 0)
+        size = Int(lseek(opened, 0, SEEK_END))
+    }
+
+    /// The (device, inode) a path names now, nil if it does not exist. (FileManager rather than
+    /// `stat`: the `stat` struct's fields resolve to different modules in debug and release builds.)
+    private static func identity(_ path: String) -> (UInt64, UInt64)? {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              let inode = (attributes[.systemFileNumber] as? NSNumber)?.uint64Value,
+              let device = (attributes[.systemNumber] as? NSNumber)?.uint64Value else { return nil }
+        return (device, inode)
     }
 
     private func closeFile() {
@@ -63,8 +70,8 @@ final class LogFile: @unchecked Sendable {
     func checkRotation(now: UInt64, force: Bool) {
         guard fd >= 0, force || now &- lastCheck >= 1_000_000_000 else { return }
         lastCheck = now
-        var st = stat()
-        if stat(path, &st) != 0 || UInt64(st.st_ino) != inode || UInt64(st.st_dev) != device {
+        let now = Self.identity(path)
+        if now == nil || now! != (device, inode) {
             closeFile()
             reopens += 1
             recent.removeAll()
@@ -126,13 +133,11 @@ final class LogFile: @unchecked Sendable {
     /// recent writes it did not get; those lines are written again. (With another name for the
     /// copy, or one compressed at once, the window cannot be recovered.)
     private func recoverFromTruncation() {
-        var st = stat()
-        guard fstat(fd, &st) == 0, Int(st.st_size) < size else { return }
-        let now = Int(st.st_size)
-        var copy = stat()
+        let now = Int(lseek(fd, 0, SEEK_END))
+        guard now >= 0, now < size else { return }
         var lost: [UInt8] = []
-        if stat("\(path).1", &copy) == 0, Int(copy.st_size) > 0 {
-            let copied = Int(copy.st_size)
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: "\(path).1"),
+           let copied = (attributes[.size] as? NSNumber)?.intValue, copied > 0 {
             for entry in recent where entry.offset + entry.bytes.count > copied {
                 var start = max(0, copied - entry.offset)
                 if start > 0 && entry.bytes[start - 1] != UInt8(ascii: "\n") {
