@@ -28,8 +28,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     /// The admin and status listeners run on their own thread, never on a proxy event loop.
     private let controlGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let prometheus: PrometheusExporter
-    private let fileLog: FileLogExporter
-    private let httpLog: HTTPLogExporter
+    private let logs: LogExporter
     /// The http-log sinks' client (its own connection pool, on NIO's shared threads, not the proxy's).
     private let httpClient: HTTPClient
     private let exporters: [ExporterRunner]
@@ -68,19 +67,18 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         proxy = ProxyServer(group: group, store: store, settings: settings.proxy, logger: logger)
         let ring = proxy.events
         let configOf = Self.configLookup(store)
-        let fileLog = FileLogExporter(ring: ring, config: configOf, logger: logger)
-        self.fileLog = fileLog
         let httpClient = HTTPLogExporter.makeClient()
         self.httpClient = httpClient
-        let httpLog = HTTPLogExporter(
-            ring: ring, config: configOf, client: httpClient, dataDirectory: settings.dataDirectory, logger: logger)
-        self.httpLog = httpLog
-        let reporters: [any ReportsStatistics] = [fileLog, httpLog] + extra.compactMap { $0 as? any ReportsStatistics }
+        let logs = LogExporter(
+            ring: ring, config: configOf, fileLog: FileLogExporter(logger: logger),
+            httpLog: HTTPLogExporter(config: configOf, client: httpClient, dataDirectory: settings.dataDirectory, logger: logger))
+        self.logs = logs
+        let reporters: [any ReportsStatistics] = [logs] + extra.compactMap { $0 as? any ReportsStatistics }
         var sources = Self.metricsSources(nodeID: nodeID, store: store, proxy: proxy)
         sources.statistics = { reporters.flatMap { $0.statistics() } }
         let prometheus = PrometheusExporter(ring: ring, settings: settings.metrics, sources: sources)
         self.prometheus = prometheus
-        exporters = ([prometheus, fileLog, httpLog] + extra).map { ExporterRunner(ring: ring, exporter: $0) }
+        exporters = ([prometheus, logs] + extra).map { ExporterRunner(ring: ring, exporter: $0) }
         logger.info("configuration loaded", metadata: ["config": "\(settings.configPath ?? "(embedded default)")", "summary": "\(config.summary)"])
     }
 
@@ -108,7 +106,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             try await status.bind(group: controlGroup, address: settings.statusListen) { [self] in await self.statusResponse($0) }
         }
         started.withLockedValue { $0 = true }
-        httpLog.resumeSpools()
+        logs.httpLog.resumeSpools()
         return Addresses(proxy: proxyAddress, admin: adminAddress, status: statusAddress)
     }
 
@@ -129,7 +127,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             let usr1 = await UnixSignalsSequence(trapping: .sigusr1)
             tasks.addTask {
                 for await _ in usr1.cancelOnGracefulShutdown() {
-                    self.fileLog.reopenAll()
+                    self.logs.fileLog.reopenAll()
                 }
             }
             for runner in exporters {

@@ -7,20 +7,15 @@ import Synchronization
 import Glibc
 #endif
 
-/// The `file-log` plugin as an exporter on the event ring: for every request a `file-log`
-/// instance applies to (Kong's scoping), Kong's log record as one JSON line, appended to the
-/// instance's `path`.
+/// The `file-log` plugin's files: every record ``LogExporter`` routes to an instance is appended
+/// as one JSON line to the instance's `path`.
 ///
-/// Records are built in ``receive(_:)`` (the details must be read before the ring reuses them) and
-/// written in ``afterBatch()``, one `write` per file per batch, from the runner's task: never on an
-/// event loop, never a partial line. A failed write keeps its lines for the next batch (up to
+/// Records are queued by ``append(_:plugin:)`` and written by ``flush()`` (after every batch of
+/// events), one `write` per file per batch, from the exporter's task: never on an event loop,
+/// never a partial line. A failed write keeps its lines for the next batch (up to
 /// `maxPendingBytes` per file; past that new records are dropped and counted). Rotation: see
 /// ``LogFile``; SIGUSR1 (``reopenAll()``) forces the check at once.
-public final class FileLogExporter: EventExporter, ReportsStatistics {
-    public let name = "file-log"
-    private let ring: EventRing
-    private let config: @Sendable (UInt32) -> (version: UInt32, config: DeclarativeConfig)
-    private let serializer: LogSerializer
+public final class FileLogExporter: ReportsStatistics {
     private let logger: Logger
     /// Pending bytes per file beyond which new records are dropped (and counted).
     public let maxPendingBytes: Int
@@ -41,12 +36,6 @@ public final class FileLogExporter: EventExporter, ReportsStatistics {
         }
     }
 
-    struct Plan: Sendable {
-        let config: DeclarativeConfig
-        let scopes: PluginScopes
-        let routeService: [Int]
-    }
-
     struct Counters: Sendable {
         var written: UInt64 = 0
         var dropped: UInt64 = 0
@@ -61,66 +50,43 @@ public final class FileLogExporter: EventExporter, ReportsStatistics {
     }
 
     struct State: Sendable {
-        var plans: [UInt32: Plan] = [:]
         var pending: [String: Pending] = [:]
         var counters: [String: Counters] = [:]
-        var detail: [UInt8] = []
     }
 
-    public init(
-        ring: EventRing, config: @escaping @Sendable (UInt32) -> (version: UInt32, config: DeclarativeConfig),
-        serializer: LogSerializer = LogSerializer(), maxPendingBytes: Int = 64 << 20, logger: Logger
-    ) {
-        self.ring = ring
-        self.config = config
-        self.serializer = serializer
+    public init(maxPendingBytes: Int = 64 << 20, logger: Logger) {
         self.maxPendingBytes = maxPendingBytes
         self.logger = logger
     }
 
-    public func receive(_ events: UnsafeBufferPointer<RequestEvent>) {
+    /// Queues `record` (one JSON object) for the file of the `file-log` instance `plugin`.
+    /// `withoutDetail`: the record was built from the event alone.
+    func append(_ record: [UInt8], plugin: Plugin, withoutDetail: Bool) {
+        let instance = Instance(plugin)
         state.withLockedValue { state in
-            for event in events {
-                let version = event.configVersion
-                if state.plans[version] == nil {
-                    let found = config(version)
-                    if state.plans.count >= 4, let oldest = state.plans.keys.min() { state.plans[oldest] = nil }
-                    let services = Dictionary(found.config.services.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
-                    state.plans[version] = Plan(
-                        config: found.config, scopes: PluginScopes(config: found.config, plugin: "file-log"),
-                        routeService: found.config.routes.map { $0.serviceID.flatMap { services[$0] } ?? -1 })
-                }
-                let plan = state.plans[version]!
-                if plan.scopes.isEmpty { continue }
-                let route = Int(event.route)
-                let service = route >= 0 && route < plan.routeService.count ? plan.routeService[route] : -1
-                guard let plugin = plan.scopes.resolve(route: route, service: service, consumer: Int(event.consumer)) else { continue }
-                let instance = Instance(plugin)
-                var detail: RequestDetail?
-                if ring.detail(of: event, into: &state.detail) { detail = RequestDetail.decode(state.detail) }
-                if detail == nil { state.counters[instance.path, default: Counters()].withoutDetail += 1 }
-                var pending = state.pending.removeValue(forKey: instance.path) ?? Pending(instance: instance)
-                if pending.bytes.count >= maxPendingBytes {
-                    state.counters[instance.path, default: Counters()].dropped += 1
-                } else {
-                    pending.bytes += serializer.serialize(event, detail: detail, config: plan.config)
-                    pending.bytes.append(UInt8(ascii: "\n"))
-                    pending.records += 1
-                    pending.instance = instance
-                }
-                state.pending[instance.path] = pending
+            if withoutDetail { state.counters[instance.path, default: Counters()].withoutDetail += 1 }
+            var pending = state.pending.removeValue(forKey: instance.path) ?? Pending(instance: instance)
+            if pending.bytes.count >= maxPendingBytes {
+                state.counters[instance.path, default: Counters()].dropped += 1
+            } else {
+                pending.bytes += record
+                pending.bytes.append(UInt8(ascii: "\n"))
+                pending.records += 1
+                pending.instance = instance
             }
+            state.pending[instance.path] = pending
         }
     }
 
     /// Files by path; touched only from the runner's task (afterBatch/finish).
     private let files = NIOLockedValueBox<[String: LogFile]>([:])
 
-    public func afterBatch() async {
+    /// Writes what is queued.
+    func flush() {
         write()
     }
 
-    public func finish() async {
+    func finish() {
         write()
         files.withLockedValue { files in
             for file in files.values { file.shut() }

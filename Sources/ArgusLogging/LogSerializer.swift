@@ -20,6 +20,11 @@ public struct LogSerializer: Sendable {
     /// The record for `event`. `detail` is nil when the details were lost (the sink fell too far
     /// behind): the record then has what the event holds, and `request.headers` etc. are empty.
     public func serialize(_ event: RequestEvent, detail: RequestDetail?, config: DeclarativeConfig) -> [UInt8] {
+        serialize(event, detail: detail, entities: EntityCache(config))
+    }
+
+    /// As ``serialize(_:detail:config:)``, with the config's entities already rendered.
+    func serialize(_ event: RequestEvent, detail: RequestDetail?, entities: EntityCache) -> [UInt8] {
         var w = JSONWriter(capacity: 2048)
         let request = detail.map { HeadLines(Array($0.requestHead)) }
         let response = detail.map { HeadLines(Array($0.responseHead)) }
@@ -27,15 +32,15 @@ public struct LogSerializer: Sendable {
 
         w.key("request")
         w.openObject()
-        w.key("id"); w.string(RequestIDText.format(high: event.requestIDHigh, low: event.requestIDLow))
-        let target = request?.requestTarget ?? []
+        w.key("id"); w.hex128(event.requestIDHigh, event.requestIDLow)
+        let target = Array(request?.requestTarget ?? [])
         w.key("uri"); w.string(bytes: target)
-        let host = request?.first("host").map { Self.stripPort($0) } ?? []
+        let host = request?.first("host").map { Self.stripPort(Array($0)) } ?? []
         var url = Array("http://".utf8) + host
         url += Array(":\(detail?.serverPort ?? 0)".utf8) + target
         w.key("url"); w.string(bytes: url)
         w.key("querystring"); Self.writeQuery(target, into: &w)
-        w.key("method"); w.string(event.method == .other ? String(decoding: request?.method ?? [], as: UTF8.self) : event.method.description)
+        w.key("method"); w.string(bytes: event.method == .other ? Array(request?.method ?? []) : Array(event.method.description.utf8))
         w.key("headers"); writeHeaders(request, redacting: true, into: &w)
         w.key("size"); w.integer(Int(event.requestBytes))
         w.closeObject()
@@ -46,9 +51,9 @@ public struct LogSerializer: Sendable {
         w.key("upstream_uri"); w.string(bytes: tries.isEmpty ? [] : detail?.upstreamTarget ?? [])
         let codes = tries.map(\.code).filter { $0 != 0 }.map(String.init)
         if !codes.isEmpty {
-            w.key("upstream_status"); w.string(codes.joined(separator: ", "))
+            w.key("upstream_status"); w.string(text: codes.joined(separator: ", "))
         } else if proxied {
-            w.key("upstream_status"); w.string(String(event.status))
+            w.key("upstream_status"); w.string(text: String(event.status))
         }
 
         w.key("response")
@@ -73,7 +78,7 @@ public struct LogSerializer: Sendable {
             w.openArray()
             for t in tries {
                 w.openObject()
-                w.key("ip"); w.string(t.host)
+                w.key("ip"); w.string(text: t.host)
                 w.key("port"); w.integer(t.port)
                 let startNanos = clock.wallNanos(monotonic: t.startedAt)
                 w.key("balancer_start"); w.integer(Int(startNanos / 1_000_000))
@@ -89,19 +94,19 @@ public struct LogSerializer: Sendable {
             w.closeArray()
         }
 
-        w.key("client_ip"); w.string(Self.addressText(event))
+        w.key("client_ip"); w.string(text: Self.addressText(event))
         w.key("started_at"); w.integer(Int(clock.wallNanos(monotonic: event.receivedAt) / 1_000_000))
         w.key("source"); w.string(event.source == .upstream ? "upstream" : "kong")
-        if event.service >= 0 && Int(event.service) < config.services.count {
-            w.key("service"); w.value(EntityJSON.service(config.services[Int(event.service)]))
+        if event.service >= 0 && Int(event.service) < entities.services.count {
+            w.key("service"); w.raw(entities.services[Int(event.service)])
         }
-        if event.route >= 0 && Int(event.route) < config.routes.count {
-            w.key("route"); w.value(EntityJSON.route(config.routes[Int(event.route)]))
+        if event.route >= 0 && Int(event.route) < entities.routes.count {
+            w.key("route"); w.raw(entities.routes[Int(event.route)])
         }
-        if event.consumer >= 0 && Int(event.consumer) < config.consumers.count {
-            w.key("consumer"); w.value(EntityJSON.consumer(config.consumers[Int(event.consumer)]))
+        if event.consumer >= 0 && Int(event.consumer) < entities.consumers.count {
+            w.key("consumer"); w.raw(entities.consumers[Int(event.consumer)])
         }
-        w.key("workspace"); w.string(EntityJSON.defaultWorkspaceID)
+        w.key("workspace"); w.string(text: EntityJSON.defaultWorkspaceID)
         w.key("workspace_name"); w.string("default")
         w.closeObject()
         return w.bytes
@@ -110,29 +115,40 @@ public struct LogSerializer: Sendable {
     private func writeHeaders(_ head: HeadLines?, redacting: Bool, into w: inout JSONWriter) {
         w.openObject()
         guard let head else { w.closeObject(); return }
-        // Lower-cased names in order of first appearance; repeated headers become arrays.
-        var order: [[UInt8]] = []
-        var values: [[UInt8]: [[UInt8]]] = [:]
-        for (name, value) in head.fields.prefix(maxHeaders) {
-            let lower = name.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
-            if values[lower] == nil { order.append(lower) }
-            values[lower, default: []].append(Array(value.prefix(maxHeaderValueBytes)))
-        }
-        for name in order {
-            w.key(String(decoding: name, as: UTF8.self))
-            let list = values[name] ?? []
-            if redacting && (name == Array("authorization".utf8) || name == Array("proxy-authorization".utf8)) {
+        let raw = head.raw
+        // Lower-cased names in order of first appearance; repeated headers become arrays. Heads
+        // have few headers (at most `maxHeaders`), so a linear search beats hashing.
+        let fields = head.fields.prefix(maxHeaders)
+        var names: [[UInt8]] = []
+        names.reserveCapacity(fields.count)
+        for field in fields { names.append(raw[field.name].map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }) }
+        var done = [Bool](repeating: false, count: names.count)
+        for i in names.indices where !done[i] {
+            let name = names[i]
+            w.key(bytes: name)
+            if redacting && (name == Self.authorization || name == Self.proxyAuthorization) {
+                for j in i..<names.count where names[j] == name { done[j] = true }
                 w.string("REDACTED")
-            } else if list.count == 1 {
-                w.string(bytes: list[0])
+                continue
+            }
+            var repeats: [Int] = []
+            for j in (i + 1)..<names.count where !done[j] && names[j] == name { repeats.append(j) }
+            if repeats.isEmpty {
+                w.string(bytes: raw[fields[fields.startIndex + i].value].prefix(maxHeaderValueBytes))
             } else {
                 w.openArray()
-                for v in list { w.string(bytes: v) }
+                for j in [i] + repeats {
+                    done[j] = true
+                    w.string(bytes: raw[fields[fields.startIndex + j].value].prefix(maxHeaderValueBytes))
+                }
                 w.closeArray()
             }
         }
         w.closeObject()
     }
+
+    private static let authorization = Array("authorization".utf8)
+    private static let proxyAuthorization = Array("proxy-authorization".utf8)
 
     /// Kong's `querystring`: `a=1&b&c=2&c=3` → `{"a":"1","b":true,"c":["2","3"]}`, percent-decoded.
     static func writeQuery(_ target: [UInt8], into w: inout JSONWriter) {
@@ -149,7 +165,7 @@ public struct LogSerializer: Sendable {
             values[name, default: []].append(value)
         }
         for name in order {
-            w.key(String(decoding: name, as: UTF8.self))
+            w.key(bytes: name)
             let list = values[name] ?? []
             func one(_ v: [UInt8]?) { if let v { w.string(bytes: v) } else { w.bool(true) } }
             if list.count == 1 { one(list[0]) } else {
@@ -217,58 +233,61 @@ public struct LogSerializer: Sendable {
     }
 }
 
-/// A request id's 32 lower-case hex characters.
-enum RequestIDText {
-    static func format(high: UInt64, low: UInt64) -> String {
-        func hex(_ v: UInt64) -> String {
-            let s = String(v, radix: 16)
-            return String(repeating: "0", count: 16 - s.count) + s
-        }
-        return hex(high) + hex(low)
-    }
-}
-
-/// The lines of a raw HTTP head: the start line and `name: value` fields (already validated by the
-/// proxy's parser; a truncated last line is dropped).
+/// The lines of a raw HTTP head: the start line and `name: value` fields, as ranges into the bytes
+/// (already validated by the proxy's parser; a truncated last line is dropped).
 struct HeadLines {
-    var startLine: [UInt8] = []
-    var fields: [([UInt8], [UInt8])] = []
+    struct Field {
+        var name: Range<Int>
+        var value: Range<Int>
+    }
+
+    let raw: [UInt8]
+    var startLine: Range<Int> = 0..<0
+    var fields: [Field] = []
 
     init(_ raw: [UInt8]) {
-        var lines: [ArraySlice<UInt8>] = []
-        var start = 0, i = 0
+        self.raw = raw
+        var start = 0, i = 0, first = true
         while i + 1 < raw.count {
-            if raw[i] == 13 && raw[i + 1] == 10 {
-                lines.append(raw[start..<i])
-                start = i + 2
-                i += 2
-            } else {
-                i += 1
+            guard raw[i] == 13 && raw[i + 1] == 10 else { i += 1; continue }
+            let line = start..<i
+            start = i + 2
+            i += 2
+            if first {
+                startLine = line
+                first = false
+                continue
             }
-        }
-        guard let first = lines.first else { return }
-        startLine = Array(first)
-        for line in lines.dropFirst() where !line.isEmpty {
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
-            var v = line[(colon + 1)...]
-            while let f = v.first, f == 32 || f == 9 { v = v.dropFirst() }
-            while let l = v.last, l == 32 || l == 9 { v = v.dropLast() }
-            fields.append((Array(line[..<colon]), Array(v)))
+            if line.isEmpty { break }
+            guard let colon = raw[line].firstIndex(of: UInt8(ascii: ":")) else { continue }
+            var lower = colon + 1, upper = line.upperBound
+            while lower < upper, raw[lower] == 32 || raw[lower] == 9 { lower += 1 }
+            while upper > lower, raw[upper - 1] == 32 || raw[upper - 1] == 9 { upper -= 1 }
+            fields.append(Field(name: line.lowerBound..<colon, value: lower..<upper))
         }
     }
 
     /// The second word of the start line (a request's target).
-    var requestTarget: [UInt8] {
-        let words = startLine.split(separator: 32, maxSplits: 2)
-        return words.count > 1 ? Array(words[1]) : []
+    var requestTarget: ArraySlice<UInt8> {
+        let line = raw[startLine]
+        guard let a = line.firstIndex(of: 32) else { return [] }
+        let rest = line[(a + 1)...]
+        return rest[..<(rest.firstIndex(of: 32) ?? rest.endIndex)]
     }
 
-    var method: [UInt8] { Array(startLine.split(separator: 32, maxSplits: 1).first ?? []) }
+    var method: ArraySlice<UInt8> {
+        let line = raw[startLine]
+        return line[..<(line.firstIndex(of: 32) ?? line.endIndex)]
+    }
 
     /// The first value of a header (name compared without case).
-    func first(_ lowercasedName: String) -> [UInt8]? {
+    func first(_ lowercasedName: String) -> ArraySlice<UInt8>? {
         let wanted = Array(lowercasedName.utf8)
-        return fields.first { $0.0.count == wanted.count && zip($0.0, wanted).allSatisfy { ($0 | 0x20) == $1 } }?.1
+        for field in fields where field.name.count == wanted.count
+            && zip(raw[field.name], wanted).allSatisfy({ ($0 | 0x20) == $1 }) {
+            return raw[field.value]
+        }
+        return nil
     }
 }
 

@@ -9,17 +9,14 @@ import NIOConcurrencyHelpers
 import Glibc
 #endif
 
-/// The `http-log` plugin as an exporter on the event ring: resolves which instance applies to each
-/// request (Kong's scoping), builds the record, and hands it to that instance's ``HTTPLogSink``
-/// (one per instance, each with its own sender and spool, so a dead endpoint never delays another).
+/// The `http-log` plugin's senders: every record ``LogExporter`` routes to an instance goes to that
+/// instance's ``HTTPLogSink`` (one per instance, each with its own sender and spool, so a dead
+/// endpoint never delays another).
 ///
 /// Spools live in `<data dir>/spool/http-log/<plugin id>/`. At start, the spools of the configured
 /// instances are replayed at once, whether or not traffic arrives.
-public final class HTTPLogExporter: EventExporter, ReportsStatistics {
-    public let name = "http-log"
-    private let ring: EventRing
+public final class HTTPLogExporter: ReportsStatistics {
     private let config: @Sendable (UInt32) -> (version: UInt32, config: DeclarativeConfig)
-    private let serializer: LogSerializer
     private let client: HTTPClient
     private let spoolRoot: String
     private let logger: Logger
@@ -27,30 +24,19 @@ public final class HTTPLogExporter: EventExporter, ReportsStatistics {
     public let shutdownGrace: Duration
     private let state = NIOLockedValueBox(State())
 
-    struct Plan: Sendable {
-        let config: DeclarativeConfig
-        let scopes: PluginScopes
-        let routeService: [Int]
-    }
-
     struct State: Sendable {
-        var plans: [UInt32: Plan] = [:]
         var sinks: [String: HTTPLogSink] = [:]
         var tasks: [Task<Void, Never>] = []
-        var detail: [UInt8] = []
         var withoutDetail: UInt64 = 0
     }
 
     public init(
-        ring: EventRing, config: @escaping @Sendable (UInt32) -> (version: UInt32, config: DeclarativeConfig),
-        client: HTTPClient, dataDirectory: String, serializer: LogSerializer = LogSerializer(),
-        shutdownGrace: Duration = .seconds(5), logger: Logger
+        config: @escaping @Sendable (UInt32) -> (version: UInt32, config: DeclarativeConfig),
+        client: HTTPClient, dataDirectory: String, shutdownGrace: Duration = .seconds(5), logger: Logger
     ) {
         self.shutdownGrace = shutdownGrace
-        self.ring = ring
         self.config = config
         self.client = client
-        self.serializer = serializer
         self.spoolRoot = dataDirectory + "/spool/http-log"
         self.logger = logger
     }
@@ -94,33 +80,16 @@ public final class HTTPLogExporter: EventExporter, ReportsStatistics {
         return sink
     }
 
-    public func receive(_ events: UnsafeBufferPointer<RequestEvent>) {
-        state.withLockedValue { state in
-            for event in events {
-                let version = event.configVersion
-                if state.plans[version] == nil {
-                    let found = config(version)
-                    if state.plans.count >= 4, let oldest = state.plans.keys.min() { state.plans[oldest] = nil }
-                    let services = Dictionary(found.config.services.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
-                    state.plans[version] = Plan(
-                        config: found.config, scopes: PluginScopes(config: found.config, plugin: "http-log"),
-                        routeService: found.config.routes.map { $0.serviceID.flatMap { services[$0] } ?? -1 })
-                }
-                let plan = state.plans[version]!
-                if plan.scopes.isEmpty { continue }
-                let route = Int(event.route)
-                let service = route >= 0 && route < plan.routeService.count ? plan.routeService[route] : -1
-                guard let plugin = plan.scopes.resolve(route: route, service: service, consumer: Int(event.consumer)) else { continue }
-                var detail: RequestDetail?
-                if ring.detail(of: event, into: &state.detail) { detail = RequestDetail.decode(state.detail) }
-                if detail == nil { state.withoutDetail += 1 }
-                let record = serializer.serialize(event, detail: detail, config: plan.config)
-                sink(for: plugin, &state).enqueue(record)
-            }
+    /// Queues `record` for the `http-log` instance `plugin` (never waits for the network).
+    func enqueue(_ record: [UInt8], plugin: Plugin, withoutDetail: Bool) {
+        let sink = state.withLockedValue { state in
+            if withoutDetail { state.withoutDetail += 1 }
+            return self.sink(for: plugin, &state)
         }
+        sink.enqueue(record)
     }
 
-    public func finish() async {
+    func finish() async {
         let (sinks, tasks) = state.withLockedValue { ($0.sinks.values.map { $0 }, $0.tasks) }
         for sink in sinks { sink.stop(grace: shutdownGrace) }
         for task in tasks { await task.value }
