@@ -79,6 +79,10 @@ upstreams:
 plugins:
   - name: prometheus
     config: {{status_code_metrics: true, latency_metrics: true, bandwidth_metrics: true, upstream_health_metrics: true}}
+  - name: file-log
+    config: {{path: {work}/access.log}}
+  - name: http-log
+    config: {{http_endpoint: "http://127.0.0.1:{dead}/logs", queue: {{initial_retry_delay: 0.2, max_retry_delay: 1}}}}
 """)
         start([ARGUS, "start", "--config", config, "--proxy-listen", f"127.0.0.1:{proxy}",
                "--admin-listen", f"127.0.0.1:{admin}", "--status-listen", f"127.0.0.1:{status}",
@@ -116,7 +120,10 @@ plugins:
 
         # A real Prometheus scraping both listeners every second.
         prom_config = os.path.join(work, "prometheus.yml")
-        open(prom_config, "w").write(f"""global: {{scrape_interval: 1s, scrape_timeout: 1s}}
+        rules_dir = os.path.join(work, "rules")
+        shutil.copytree(os.path.join(ROOT, "prometheus", "rules"), rules_dir)
+        open(prom_config, "w").write(f"""global: {{scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}}
+rule_files: ["{rules_dir}/*.yml"]
 scrape_configs:
   - job_name: argus-admin
     static_configs: [{{targets: ["127.0.0.1:{admin}"]}}]
@@ -194,30 +201,73 @@ scrape_configs:
                        "argus_events_published_total", "argus_events_dropped_total", "argus_exporter_lag_events"]:
             check(family in names, f"family {family} in Prometheus")
 
-        # Kong's official dashboard, unchanged: every panel query parses and returns data.
-        dashboard = json.load(open(os.path.join(ROOT, "Tests", "Fixtures", "kong-official-dashboard.json")))
+        # The dashboards: Kong's official one unchanged, and ours. Every panel query parses and
+        # executes; every one returns data except the ones whose families come with later work.
+        not_yet = {
+            "429 responses per second by service": "rate limiting (issue 5)",
+            "429 share by consumer": "rate limiting (issue 5) and consumers (issue 8)",
+            "Requests per second by consumer": "consumers (issue 8)",
+            "429 share per node (5 min, recorded)": "rate limiting (issue 5)",
+            "Events dropped per exporter": "no exporter falls behind here",
+        }
 
         def panels(items):
             for p in items:
                 yield p
                 yield from panels(p.get("panels", []))
 
-        exprs = [t["expr"] for p in panels(dashboard["panels"]) for t in p.get("targets", []) if t.get("expr")]
-        check(len(exprs) >= 40, f"dashboard has its panel queries ({len(exprs)})")
-        for expr in exprs:
+        def substitute(expr):
             for variable in ("$instance", "$service", "$route", "$upstream"):
                 expr = expr.replace(variable, ".*")
+            return expr.replace("$__rate_interval", "1m").replace("$__interval", "15s")
+
+        for name in ("Tests/Fixtures/kong-official-dashboard.json", "dashboards/argus-overview.json"):
+            dashboard = json.load(open(os.path.join(ROOT, name)))
+            every = list(panels(dashboard["panels"]))
+            check(len({p["id"] for p in every}) == len(every), f"{name}: panel ids are unique")
+            count = 0
+            for p in every:
+                targets = [t for t in p.get("targets", []) if t.get("expr")]
+                for t in targets:
+                    count += 1
+                    check(bool(t.get("refId")), f"{name}: {p.get('title')}: a target without refId")
+                    try:
+                        result = query(substitute(t["expr"]))
+                        if p.get("title") not in not_yet:
+                            check(len(result) > 0, f"{name}: {p.get('title')}: no data for {t['expr'][:100]}")
+                    except Exception as error:
+                        check(False, f"{name}: {p.get('title')}: {error}")
+            check(count >= 40, f"{name}: {count} panel queries")
+            for variable in dashboard["templating"]["list"]:
+                q = variable.get("query")
+                q = q.get("query") if isinstance(q, dict) else q
+                if isinstance(q, str) and q.startswith("label_values("):
+                    inner = q[len("label_values("):-1]
+                    metric, label = [x.strip() for x in inner.rsplit(",", 1)]
+                    values = json.loads(get(f"{api}/label/{label}/values?" + urllib.parse.urlencode({"match[]": substitute(metric)}))[2])["data"]
+                    check(len(values) > 0, f"{name}: variable {variable['name']}: {q} has values")
+            if name.startswith("dashboards/"):
+                occupied = set()
+                for p in every:
+                    g = p["gridPos"]
+                    check(g["x"] >= 0 and g["x"] + g["w"] <= 24, f"{name}: {p.get('title')} fits 24 columns")
+                    cells = {(x, y) for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"])}
+                    check(not (cells & occupied), f"{name}: {p.get('title')} overlaps another panel")
+                    occupied |= cells
+                    if p["type"] != "row":
+                        check(p["datasource"]["uid"] == "${DS_PROMETHEUS}", f"{name}: {p.get('title')} uses the DS_PROMETHEUS input")
+
+        # The shipped rules: loaded, healthy, and every expression executes.
+        groups = json.loads(get(f"{api}/rules")[2])["data"]["groups"]
+        rules = [r for g in groups for r in g["rules"]]
+        check(len(rules) >= 20, f"{len(rules)} rules loaded")
+        for r in rules:
+            check(r.get("health") in ("ok", "unknown"), f"rule {r.get('name')}: {r.get('health')} {r.get('lastError', '')}")
             try:
-                result = query(expr)
-                check(len(result) > 0, f"dashboard query returns no data: {expr[:120]}")
+                query(r["query"])
             except Exception as error:
-                check(False, f"dashboard query failed: {error}")
-        for variable in dashboard["templating"]["list"]:
-            q = variable.get("query")
-            if isinstance(q, str) and q.startswith("label_values("):
-                metric, label = [x.strip() for x in q[len("label_values("):-1].split(",")]
-                values = json.loads(get(f"{api}/label/{label}/values?" + urllib.parse.urlencode({"match[]": metric}))[2])["data"]
-                check(len(values) > 0, f"variable {variable['name']}: {q} has values")
+                check(False, f"rule {r.get('name')}: {error}")
+        check(wait_for(lambda: len(query("argus:http_requests:rate1m")) > 0, 20, "recording rules"), "recording rules produce series")
     finally:
         for p in reversed(processes):
             if p.poll() is None:

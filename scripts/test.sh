@@ -32,6 +32,11 @@ fi
 echo "== swift test"
 swift test --skip-build
 
+echo "== Prometheus assets: scrape config, rules, alert unit tests"
+promtool check config prometheus/prometheus.yml
+promtool check rules prometheus/rules/*.yml
+promtool test rules prometheus/tests/*.yml
+
 echo "== CLI end-to-end"
 bash scripts/cli-smoke.sh .build/debug/argus
 
