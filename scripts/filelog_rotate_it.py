@@ -12,9 +12,7 @@ import glob
 import http.client
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +22,7 @@ import urllib.request
 
 ARGUS = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/argus")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from itsupport import Tally, free_port, wait_for  # noqa: E402
+from itsupport import Tally, finish, free_port, wait_for  # noqa: E402
 
 TALLY = Tally()
 check = TALLY.check
@@ -112,16 +110,7 @@ plugins:
         print(f"requests {len(sent_ids)}, records per file: " + ", ".join(
             f"{os.path.basename(p)}={sum(1 for _ in open(p))}" for p in files))
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        if TALLY.failed and os.path.exists(f"{work}/argus.log"):
-            print(open(f"{work}/argus.log").read()[-2000:])
-        shutil.rmtree(work, ignore_errors=True)
+        finish(procs, work, TALLY)
     sys.exit(TALLY.close())
 
 

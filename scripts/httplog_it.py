@@ -13,7 +13,6 @@ import http.client
 import http.server
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from itsupport import Tally, free_port, wait_for  # noqa: E402
+from itsupport import Tally, finish, free_port, wait_for  # noqa: E402
 
 ARGUS = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/argus")
 TALLY = Tally()
@@ -159,16 +158,7 @@ plugins:
         print(f"requests answered {len(sent)}, records received {len(got)}")
         server.shutdown()
     finally:
-        for p in (argus, backend_proc):
-            if p is not None and p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        if TALLY.failed and os.path.exists(f"{work}/argus.log"):
-            print(open(f"{work}/argus.log").read()[-3000:])
-        shutil.rmtree(work, ignore_errors=True)
+        finish((argus, backend_proc), work, TALLY)
     sys.exit(TALLY.close())
 
 

@@ -40,3 +40,23 @@ def wait_for(predicate, timeout, what=""):
     if what:
         print(f"timed out waiting for {what}", flush=True)
     return False
+
+
+def finish(processes, work, tally, log_name="argus.log"):
+    """Stops the processes by PID (SIGTERM, then SIGKILL after 15 s), prints the tail of the
+    gateway's log if something failed, removes the scratch directory."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    for p in processes:
+        if p is not None and p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    log = os.path.join(work, log_name)
+    if tally.failed and os.path.exists(log):
+        print(open(log).read()[-3000:])
+    shutil.rmtree(work, ignore_errors=True)
