@@ -71,6 +71,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private var timer: Scheduled<Void>?
     private var timerDeadline = NIODeadline.distantFuture
     private var lastActivity = NIODeadline.now()
+    /// When the first byte of the request head being received arrived (nil between requests).
+    private var headStartedAt: NIODeadline?
 
     init(loop: LoopContext, listenerPort: Int) {
         self.loop = loop
@@ -214,11 +216,16 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 }
                 switch parser.parse(&inbound) {
                 case .needMore:
+                    if headStartedAt == nil {
+                        headStartedAt = lastActivity
+                        ensureTimer(lastActivity + loop.settings.clientHeaderTimeout)
+                    }
                     return
                 case .error(let error):
                     respondToMalformed(error)
                     return
                 case .head(let head):
+                    headStartedAt = nil
                     startExchange(head)
                 }
             case .forwarding:
@@ -615,7 +622,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             return upstreamActivity(exchange) + exchange.plan.readTimeout
         }
         switch phase {
-        case .head, .discarding: return lastActivity + clientTimeout
+        case .head:
+            if let started = headStartedAt { return min(lastActivity + clientTimeout, started + loop.settings.clientHeaderTimeout) }
+            return lastActivity + clientTimeout
+        case .discarding: return lastActivity + clientTimeout
         case .connecting, .forwarding, .awaitingResponse, .closed: return nil  // connect timeout: the bootstrap's
         }
     }
@@ -665,6 +675,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                     retryOrFail(exchange, timedOut: true)
                 }
             }
+        } else if case .head = phase, let started = headStartedAt, now >= started + loop.settings.clientHeaderTimeout {
+            // A head still incomplete after client_header_timeout, however active the client (slowloris).
+            respondAndClose(status: 408, message: "Request timeout", decision: .badRequest)
+            return
         } else if case .head = phase, now >= lastActivity + loop.settings.clientIdleTimeout {
             context.close(promise: nil)
             return
@@ -819,9 +833,15 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     }
 
     private func respondToMalformed(_ error: HTTPParseError) {
+        respondAndClose(status: error.status, message: error.reason, decision: .badRequest)
+    }
+
+    /// Answers a request that never became one (malformed, or its head never completed) and closes.
+    private func respondAndClose(status: Int, message: String, decision: RequestDecision) {
+        headStartedAt = nil
         closeAfterResponse = true
         var out = context.channel.allocator.buffer(capacity: 256)
-        let gatewayError = GatewayError(status: error.status, message: error.reason, plainByDefault: false)
+        let gatewayError = GatewayError(status: status, message: message, plainByDefault: false)
         let requestID = loop.nextRequestID()
         GatewayResponseWriter.write(
             gatewayError, requestID: requestID.description, accept: nil, isHEAD: false, keepAlive: false,
@@ -829,7 +849,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         loop.stats.requestStarted()
         trace.start(receivedAt: lastActivity, requestID: requestID, method: .unknown, minorVersion: 1, headBytes: inbound.readableBytes)
         trace.responseBytes = out.readableBytes
-        publish(status: error.status, source: .gateway, decision: .badRequest, at: lastActivity)
+        publish(status: status, source: .gateway, decision: decision, at: lastActivity)
         context.write(wrapOutboundOut(out), promise: nil)
         closeAfterFlush()
     }

@@ -6,7 +6,7 @@ public struct ProxySettings: Sendable {
     public var trustedIPs: TrustedIPs
     /// Product token in `Via` and `Server` (Kong: `kong/3.9.0`).
     public var serverToken: String
-    /// Close a client connection that sends nothing for this long (nginx `keepalive_timeout`, `client_header_timeout`).
+    /// Close a client connection that sends nothing for this long (nginx `keepalive_timeout`).
     public var clientIdleTimeout: TimeAmount
     /// Upstream keep-alive pool (kong.conf `upstream_keepalive_*`).
     public var upstreamIdleTimeout: TimeAmount
@@ -16,6 +16,9 @@ public struct ProxySettings: Sendable {
     public var maxHeadLength: Int
     /// Largest request body accepted (413 past it); 0 means unlimited (nginx `client_max_body_size 0`, Kong's default).
     public var maxRequestBodySize: Int
+    /// The whole request head must arrive within this long of its first byte, however slowly it
+    /// trickles in (nginx `client_header_timeout`): a slowloris client gets 408 and is closed.
+    public var clientHeaderTimeout: TimeAmount = .seconds(60)
     /// Events each event loop's lane of the event ring holds before a slow exporter loses its oldest.
     public var eventRingCapacity: Int = 16_384
     /// Bytes per event loop for request details (raw heads, upstream target, tries) that log sinks

@@ -1,3 +1,6 @@
+import ArgusApp
+import ArgusProxy
+import NIOCore
 import Testing
 
 @Suite("Connect and write timeouts, HTTP/1.0, https-only routes")
@@ -32,6 +35,35 @@ struct TimeoutAndProtocolTests {
         #expect(response?.status == 504)
         await client.close()
         withExtendedLifetime(upstream) {}
+    }
+
+    /// A client that keeps sending header lines, slowly, never finishing its head (slowloris): the
+    /// idle timeout never fires, the header timeout does. A head that completes in time is served.
+    @Test(.timeLimit(.minutes(1))) func aHeadThatNeverCompletesGets408() async throws {
+        let backend = RawBackend.ok(body: "ok")
+        let port = try await backend.start()
+        let gw = try await GatewayHarness(yaml: GatewayHarness.yaml(port: port)) {
+            $0.proxy.clientHeaderTimeout = .milliseconds(500)
+        }
+        defer { Task { await gw.stop(); await backend.stop() } }
+        let slow = try await RawClient(port: gw.proxyPort)
+        try await slow.send("GET / HTTP/1.1\r\nHost: x\r\n")
+        // 1.5 s of header lines, one every 50 ms: the idle timeout (60 s) never fires, and without
+        // the header timeout no response would ever come (the time limit would end the test).
+        for i in 0..<30 {
+            try? await slow.send("X-Drip-\(i): y\r\n")
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let response = try #require(try await slow.readResponse())
+        #expect(response.status == 408)
+        await slow.close()
+
+        let timely = try await RawClient(port: gw.proxyPort)
+        try await timely.send("GET / HTTP/1.1\r\n")
+        try await Task.sleep(for: .milliseconds(100))
+        try await timely.send("Host: x\r\n\r\n")
+        #expect(try await timely.readResponse()?.status == 200)
+        await timely.close()
     }
 
     @Test func http10ClientsGetCloseDelimitedBodiesAndKeepAliveOnRequest() async throws {
