@@ -49,10 +49,9 @@ public final class LogExporter: EventExporter, ReportsStatistics {
                     let found = config(version)
                     if state.plans.count >= 4, let oldest = state.plans.keys.min() { state.plans[oldest] = nil }
                     let c = found.config
-                    let services = Dictionary(c.services.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
                     state.plans[version] = Plan(
                         config: c, fileLog: PluginScopes(config: c, plugin: "file-log"), httpLog: PluginScopes(config: c, plugin: "http-log"),
-                        routeService: c.routes.map { $0.serviceID.flatMap { services[$0] } ?? -1 }, entities: EntityCache(c))
+                        routeService: c.routeServiceIndexes(), entities: EntityCache(c))
                 }
                 let plan = state.plans[version]!
                 if plan.fileLog.isEmpty && plan.httpLog.isEmpty { continue }

@@ -14,6 +14,8 @@ struct MetricsPlan: Sendable {
     let config: DeclarativeConfig
     let scopes: PluginScopes
     let routes: [RouteEntry]
+    /// Per route, the index of its service (-1 none).
+    let routeServices: [Int]
     /// The global instance's flags: they apply to requests that matched no route.
     let unmatched: PrometheusFlags?
     /// Whether any instance asks for `kong_upstream_target_health`.
@@ -26,10 +28,11 @@ struct MetricsPlan: Sendable {
         self.config = config
         let scopes = PluginScopes(config: config, plugin: "prometheus")
         self.scopes = scopes
-        let serviceIndex = Dictionary(config.services.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        let routeServices = config.routeServiceIndexes()
+        self.routeServices = routeServices
         let serviceLabels = config.services.map { labels.services.id($0.name ?? $0.host) }
         routes = config.routes.enumerated().map { r, route in
-            let s = route.serviceID.flatMap { serviceIndex[$0] } ?? -1
+            let s = routeServices[r]
             let flags = scopes.isEmpty ? nil : scopes.resolve(route: r, service: s).map { PrometheusFlags(config: $0.config) }
             return RouteEntry(flags: flags, service: s >= 0 ? serviceLabels[s] : 0, route: labels.routes.id(route.name ?? route.id))
         }
@@ -46,8 +49,7 @@ struct MetricsPlan: Sendable {
     func flags(route: Int, consumer: Int) -> PrometheusFlags? {
         guard route >= 0 && route < routes.count else { return unmatched }
         if consumer >= 0 && scopes.hasConsumerScopes {
-            let service = config.routes[route].serviceID.flatMap { id in config.services.firstIndex { $0.id == id } } ?? -1
-            return scopes.resolve(route: route, service: service, consumer: consumer).map { PrometheusFlags(config: $0.config) }
+            return scopes.resolve(route: route, service: routeServices[route], consumer: consumer).map { PrometheusFlags(config: $0.config) }
         }
         return routes[route].flags
     }

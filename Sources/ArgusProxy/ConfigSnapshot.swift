@@ -28,9 +28,9 @@ public final class ConfigSnapshot: Sendable {
         // Which routes a logging plugin (file-log, http-log, ...) may apply to. A consumer-scoped
         // instance may apply to any route (the consumer is known only later), so it counts everywhere.
         let loggers = PluginRegistry.loggingPlugins.map { PluginScopes(config: config, plugin: $0) }.filter { !$0.isEmpty }
-        let serviceIndex = Dictionary(config.services.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        let routeServices = config.routeServiceIndexes()
         self.routes = config.routes.enumerated().map { r, route in
-            let s = route.serviceID.flatMap { serviceIndex[$0] } ?? -1
+            let s = routeServices[r]
             let logged = loggers.contains { $0.hasConsumerScopes || $0.resolve(route: r, service: s) != nil }
             return RoutePlan(route: route, recordsDetail: logged)
         }

@@ -36,3 +36,11 @@ public struct DeclarativeConfig: Sendable, Equatable {
         ].joined(separator: ", ")
     }
 }
+
+extension DeclarativeConfig {
+    /// For each route (same index as `routes`), the index of its service in `services`, or -1.
+    public func routeServiceIndexes() -> [Int] {
+        let byID = Dictionary(services.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        return routes.map { route in route.serviceID.flatMap { byID[$0] } ?? -1 }
+    }
+}
