@@ -40,11 +40,31 @@ let package = Package(
             name: "ArgusHTTP",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // A small Redis client on SwiftNIO (RESP2, pipelining, a per-loop pool, AUTH/SELECT, TLS): none is mirrored here.
+        .target(
+            name: "ArgusRedis",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The rate-limiting plugin: calendar windows, the exact local counter store, the atomic Redis script.
+        .target(
+            name: "ArgusRateLimit",
+            dependencies: [
+                "ArgusConfig", "ArgusRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         // The data path: accept, parse, route, forward, stream back.
         .target(
             name: "ArgusProxy",
             dependencies: [
-                "ArgusConfig", "ArgusRouting", "ArgusHTTP", "ArgusEvents",
+                "ArgusConfig", "ArgusRouting", "ArgusHTTP", "ArgusEvents", "ArgusRateLimit", "ArgusRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -109,6 +129,14 @@ let package = Package(
         .testTarget(name: "ArgusMetricsTests", dependencies: ["ArgusMetrics", "ArgusEvents", "ArgusConfig", "ArgusCompression"]),
         .testTarget(name: "ArgusRoutingTests", dependencies: ["ArgusRouting", "ArgusConfig"]),
         .testTarget(
+            name: "ArgusRateLimitTests",
+            dependencies: [
+                "ArgusRateLimit", "ArgusRedis", "ArgusConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "ArgusHTTPTests",
             dependencies: ["ArgusHTTP", .product(name: "NIOCore", package: "swift-nio")]
         ),
@@ -116,7 +144,7 @@ let package = Package(
             name: "ArgusProxyTests",
             dependencies: [
                 "ArgusProxy", "ArgusApp", "ArgusConfig", "ArgusHTTP", "ArgusEvents", "ArgusMetrics", "ArgusLogging",
-                "ArgusCompression",
+                "ArgusCompression", "ArgusRateLimit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,6 +1,6 @@
 /// One proxied request, as the data path publishes it into the ``EventRing``.
 ///
-/// A plain value of fixed size (120 bytes, checked by a test): no class references and no
+/// A plain value of fixed size (128 bytes, checked by a test): no class references and no
 /// `String`s, so copying it into the ring never retains, releases or allocates. Every field is an
 /// integer or a `RawRepresentable` wrapper of one, so every bit pattern is a valid value (a torn
 /// copy that the ring discards is therefore still a harmless value, never undefined behaviour).
@@ -39,8 +39,11 @@ public struct RequestEvent: Sendable, Hashable, BitwiseCopyable {
     public var route: Int32
     /// The authenticated consumer's id in the config snapshot, -1 if none.
     public var consumer: Int32
-    /// The upstream target (balancer target) that answered, -1 if none.
-    public var upstreamTarget: Int32
+    /// The upstream target (balancer target) that answered, -1 if none (or past 32767).
+    public var upstreamTarget: Int16
+    /// The plugin instance (index in the snapshot's `config.plugins`) that answered the request
+    /// itself (a rejection), -1 if none (or past 32767).
+    public var plugin: Int16
     /// The version of the config snapshot the ids above refer to.
     public var configVersion: UInt32
     /// The HTTP status sent to the client.
@@ -61,7 +64,7 @@ public struct RequestEvent: Sendable, Hashable, BitwiseCopyable {
     public var producer: UInt8
     /// HTTP version of the request: 10 for 1.0, 11 for 1.1, 0 if unknown.
     public var httpVersion: UInt8
-    /// Reserved for flags (e.g. keep-alive, TLS); 0 today.
+    /// ``EventFlags`` in the low four bits, ``reason`` in the high four.
     public var flags: UInt8
 
     /// An event with every timestamp and counter zero and every id "none".
@@ -69,10 +72,17 @@ public struct RequestEvent: Sendable, Hashable, BitwiseCopyable {
         receivedAt = 0; upstreamSentAt = 0; upstreamFirstByteAt = 0; completedAt = 0
         requestBytes = 0; responseBytes = 0; detail = 0; requestIDHigh = 0; requestIDLow = 0
         clientAddress = ClientAddress()
-        service = -1; route = -1; consumer = -1; upstreamTarget = -1
+        service = -1; route = -1; consumer = -1; upstreamTarget = -1; plugin = -1
         configVersion = 0; status = 0; clientPort = 0
         method = .unknown; source = .gateway; decision = .none; tries = 0
         addressFamily = .unknown; producer = 0; httpVersion = 0; flags = 0
+    }
+
+    /// What exactly a rejecting ``plugin`` decided on, in that plugin's terms (rate-limiting: the
+    /// exhausted window, a `RateLimitPeriod` raw value), 0–15; 0 if nothing.
+    public var reason: UInt8 {
+        get { flags >> 4 }
+        set { flags = flags & 0x0F | (newValue & 0x0F) << 4 }
     }
 
     /// Kong's `latencies.kong`: from receipt until the request was handed upstream (or, when the

@@ -95,3 +95,12 @@ public struct AddressFamily: RawRepresentable, Sendable, Hashable, BitwiseCopyab
     /// A Unix domain socket (no address).
     public static let unix = Self(rawValue: 1)
 }
+
+/// Bits of ``RequestEvent/flags``.
+public struct EventFlags: OptionSet, Sendable, Hashable {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// The rate-limit counter store failed for this request (served anyway when fault tolerant).
+    public static let rateLimitStoreError = Self(rawValue: 1 << 0)
+}

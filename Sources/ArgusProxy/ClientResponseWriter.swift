@@ -31,6 +31,8 @@ enum ClientResponseWriter {
         var upstreamLatencyMs: Int
         var proxyLatencyMs: Int
         var requestID: RequestID
+        /// Header lines (`Name: value\r\n`) plugins add to the response, written as they are.
+        var pluginHeaders: ByteBuffer? = nil
     }
 
     static func write(_ head: ResponseHead, _ ctx: Context, into out: inout ByteBuffer) {
@@ -61,6 +63,7 @@ enum ClientResponseWriter {
             out.writeString(ctx.serverToken)
             out.writeStaticString("\r\n")
         }
+        if let lines = ctx.pluginHeaders { out.writeImmutableBuffer(lines) }
         out.writeStaticString("Via: 1.1 ")
         out.writeString(ctx.serverToken)
         out.writeStaticString("\r\nX-Kong-Upstream-Latency: ")

@@ -33,6 +33,9 @@ final class Exchange {
     var responseFraming: ClientResponseWriter.Framing = .none
     var status = 0
 
+    /// Header lines plugins add to the client response (rate-limiting's `X-RateLimit-*`).
+    var pluginHeaders: ByteBuffer?
+
     /// A log plugin applies: every try is recorded for the request's details.
     var recordsDetail = false
     var tryLog: [RequestDetail.Try] = []

@@ -1,4 +1,5 @@
 import ArgusEvents
+import NIOCore
 
 /// A response Argus makes itself rather than proxying, with Kong's status and message (kong-compat §4.3).
 public struct GatewayError: Sendable, Equatable {
@@ -11,9 +12,14 @@ public struct GatewayError: Sendable, Equatable {
     public var headers: [(String, String)] = []
     /// No body at all (redirects, as Kong's `kong.response.exit(status)` without a body).
     public var emptyBody = false
+    /// Header lines (`Name: value\r\n`) a plugin set, written as they are.
+    public var headerLines: ByteBuffer?
+    /// The decision when the status alone does not tell it (a plugin's rejection).
+    public var decisionOverride: RequestDecision?
 
     /// The gateway's decision, as recorded in the request's event.
     public var decision: RequestDecision {
+        if let decisionOverride { return decisionOverride }
         switch (status, message) {
         case (404, GatewayError.noRoute.message): return .noRoute
         case (503, GatewayError.noService.message): return .noService

@@ -50,6 +50,7 @@ enum GatewayResponseWriter {
         for (name, value) in error.headers where !(name == "Connection" && !keepAlive) {
             buffer.writeString("\(name): \(value)\r\n")
         }
+        if let lines = error.headerLines { buffer.writeImmutableBuffer(lines) }
         buffer.writeString("X-Kong-Response-Latency: \(latencyMs)\r\nServer: \(serverToken)\r\n")
         buffer.writeString("X-Kong-Request-Id: \(requestID)\r\n\r\n")
         if !isHEAD { buffer.writeString(body) }

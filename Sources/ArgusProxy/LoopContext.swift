@@ -1,5 +1,7 @@
 import ArgusConfig
 import ArgusEvents
+import ArgusRateLimit
+import ArgusRedis
 import Atomics
 import Logging
 import NIOCore
@@ -16,6 +18,12 @@ final class LoopContext {
     let events: EventProducer
     let logger: Logger
     let pool: UpstreamPool
+    /// The node's `local` rate-limiting counters (shared by every loop).
+    let rateLimitCounters: LocalCounterStore
+    /// This loop's Redis clients, one per endpoint a rate-limiting instance uses.
+    private var redisClients: [RedisEndpoint: RedisClient] = [:]
+    /// When a rate-limit store error was last logged on this loop (errors are logged at most once a second).
+    var lastStoreErrorLog = NIODeadline.uptimeNanoseconds(0)
     private var cached: ConfigSnapshot
     private var ids = RequestIDGenerator()
     private var date = HTTPDate()
@@ -26,8 +34,9 @@ final class LoopContext {
 
     init(
         eventLoop: any EventLoop, store: SnapshotStore, settings: ProxySettings, stats: LoopStats,
-        events: EventProducer, logger: Logger
+        events: EventProducer, logger: Logger, rateLimitCounters: LocalCounterStore
     ) {
+        self.rateLimitCounters = rateLimitCounters
         self.eventLoop = eventLoop
         self.store = store
         self.settings = settings
@@ -48,6 +57,20 @@ final class LoopContext {
 
     @inline(__always)
     func nextRequestID() -> RequestID { ids.next() }
+
+    /// This loop's client for a Redis endpoint, created on first use.
+    func redisClient(_ endpoint: RedisEndpoint) -> RedisClient {
+        if let client = redisClients[endpoint] { return client }
+        let client = RedisClient(endpoint: endpoint, eventLoop: eventLoop, logger: logger)
+        redisClients[endpoint] = client
+        return client
+    }
+
+    /// Closes this loop's Redis connections (shutdown).
+    func closeRedisClients() {
+        for client in redisClients.values { client.close() }
+        redisClients.removeAll()
+    }
 
     func httpDate() -> String { date.current() }
 

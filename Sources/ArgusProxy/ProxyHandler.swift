@@ -1,6 +1,8 @@
 import ArgusConfig
 import ArgusEvents
 import ArgusHTTP
+import ArgusRateLimit
+import ArgusRedis
 import ArgusRouting
 import Logging
 import NIOCore
@@ -11,6 +13,8 @@ import NIOPosix
 /// 1. **parse** the request head strictly (`RequestHeadParser`); malformed input is answered 4xx here
 ///    and never reaches an upstream;
 /// 2. **route** it through the current config snapshot's `Router`;
+///    **access**: the plugins that may answer before any upstream is involved run in Kong's
+///    order (rate limiting: a check-and-count, local or in Redis, that admits or answers 429);
 /// 3. **pick** the target (service host, or the upstream's balancer) and take a pooled connection
 ///    on this same event loop, or connect one;
 /// 4. **forward** the head (`UpstreamRequestWriter`) and stream the body with back-pressure;
@@ -29,6 +33,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private enum Phase {
         /// Waiting for (more of) a request head.
         case head
+        /// Routed; waiting for an access-phase plugin's answer (a rate-limit check in Redis).
+        case access
         /// Routed; waiting for an upstream connection.
         case connecting
         /// Sending the request body upstream.
@@ -58,6 +64,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     /// storage instead of allocating (ByteBuffer is copy-on-write, so reuse is safe either way).
     private var upstreamHeadScratch: ByteBuffer?
     private var responseHeadScratch: ByteBuffer?
+    private var pluginHeaderScratch: ByteBuffer?
     /// The client response head, held back until the first body bytes so that a small response
     /// goes out as one buffer (one `write` instead of a `writev`).
     private var pendingResponseHead: ByteBuffer?
@@ -234,7 +241,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             case .discarding:
                 discardBody()
                 if case .discarding = phase { return }
-            case .connecting, .awaitingResponse:
+            case .access, .connecting, .awaitingResponse:
                 // Pipelined bytes wait for the current exchange; stop reading once a head's worth is queued.
                 if inbound.readableBytes > loop.settings.maxHeadLength { pauseReading() }
                 return
@@ -287,9 +294,103 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             respond(.payloadTooLarge, head: head, requestID: requestID, received: received)
             return
         }
+        let routed = Routed(
+            head: head, requestID: requestID, received: received, match: match, routePlan: routePlan,
+            plan: snapshot.services[serviceIndex], serviceID: snapshot.config.services[serviceIndex].id, path: path)
 
-        // 3. Pick the target.
-        let plan = snapshot.services[serviceIndex]
+        // Access phase.
+        if let limiter = routePlan.rateLimit {
+            checkRateLimit(limiter, routed)
+            return
+        }
+        proceed(routed, pluginHeaders: nil)
+    }
+
+    /// A routed request on its way through the access phase.
+    private struct Routed {
+        let head: RequestHead
+        let requestID: RequestID
+        let received: NIODeadline
+        let match: RouteMatch
+        let routePlan: RoutePlan
+        let plan: ServicePlan
+        let serviceID: String
+        let path: String
+    }
+
+    // MARK: - Access: rate limiting
+
+    /// Kong's rate-limiting access handler: count the request in every configured window and
+    /// admit it, or answer `error_code` with Kong's headers. A local check is synchronous; a Redis
+    /// one suspends the request (the connection reads nothing more meanwhile) until its reply.
+    private func checkRateLimit(_ limiter: RateLimitPlan, _ routed: Routed) {
+        let head = routed.head
+        let identifier = limiter.identifier(
+            consumerID: nil, credentialID: nil, serviceID: routed.serviceID,
+            header: { head.values(forLowercasedName: $0).first }, path: routed.path[...], clientIP: clientIP)
+        let nowMs = loop.settings.wallClockMilliseconds()
+        let settings = limiter.settings
+        guard settings.policy == .redis else {
+            let usage = loop.rateLimitCounters.check(
+                scope: limiter.scope, identifier: identifier, limits: settings.limits, algorithm: settings.algorithm, nowMs: nowMs)
+            rateLimitDecided(limiter, .success(usage), routed)
+            return
+        }
+        guard let endpoint = settings.redis else {
+            rateLimitDecided(limiter, .failure(RedisError.unavailable("no redis host configured")), routed)
+            return
+        }
+        phase = .access
+        let requestID = routed.requestID
+        RedisRateLimit.check(limiter, identifier: identifier, nowMs: nowMs, client: loop.redisClient(endpoint))
+            .assumeIsolated().whenComplete { result in
+                // The client may have gone (or the connection closed) meanwhile.
+                guard case .access = self.phase, self.trace.active, self.trace.requestID == requestID else { return }
+                self.rateLimitDecided(limiter, result, routed)
+                if case .head = self.phase { return }
+                self.processInbound()
+            }
+    }
+
+    private func rateLimitDecided(_ limiter: RateLimitPlan, _ result: Result<RateLimitUsage, any Error>, _ routed: Routed) {
+        let settings = limiter.settings
+        switch result {
+        case .success(let usage):
+            var lines = pluginHeaderScratch.take() ?? context.channel.allocator.buffer(capacity: 256)
+            lines.clear()
+            usage.writeHeaders(settings, into: &lines)
+            if usage.admitted {
+                proceed(routed, pluginHeaders: lines.readableBytes > 0 ? lines : nil)
+                return
+            }
+            trace.plugin = Int16(clamping: limiter.pluginIndex)
+            trace.reason = UInt8(truncatingIfNeeded: usage.stop?.rawValue ?? 0)
+            var error = GatewayError(status: settings.errorCode, message: settings.errorMessage, plainByDefault: false)
+            error.headerLines = lines
+            error.decisionOverride = .rateLimited
+            respond(error, head: routed.head, requestID: routed.requestID, received: routed.received)
+        case .failure(let error):
+            trace.flags.insert(.rateLimitStoreError)
+            let now = NIODeadline.now()
+            if now - loop.lastStoreErrorLog >= .seconds(1) {
+                loop.lastStoreErrorLog = now
+                loop.logger.error(
+                    "rate-limiting: failed to get usage",
+                    metadata: ["error": "\(error)", "fault_tolerant": "\(settings.faultTolerant)"])
+            }
+            if settings.faultTolerant {
+                proceed(routed, pluginHeaders: nil)
+            } else {
+                respond(.internalError, head: routed.head, requestID: routed.requestID, received: routed.received)
+            }
+        }
+    }
+
+    // MARK: - 3. Pick the target
+
+    private func proceed(_ routed: Routed, pluginHeaders: ByteBuffer?) {
+        let head = routed.head, requestID = routed.requestID, received = routed.received
+        let match = routed.match, routePlan = routed.routePlan, plan = routed.plan
         var target = plan.directTarget
         if let balancer = plan.balancer {
             guard let picked = balancer.next() else {
@@ -319,6 +420,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         let exchange = Exchange(
             head: head, requestID: requestID, received: received, plan: plan, upstreamHead: upstreamHead, target: target)
         exchange.recordsDetail = routePlan.recordsDetail
+        exchange.pluginHeaders = pluginHeaders
         self.exchange = exchange
         if !head.keepAlive { closeAfterResponse = true }
         if head.expectContinue {
@@ -480,7 +582,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 serverToken: loop.settings.serverToken,
                 upstreamLatencyMs: Int((now - sentAt).nanoseconds / 1_000_000),
                 proxyLatencyMs: Int((sentAt - exchange.received).nanoseconds / 1_000_000),
-                requestID: exchange.requestID),
+                requestID: exchange.requestID, pluginHeaders: exchange.pluginHeaders),
             into: &out)
         pendingResponseHead = out
     }
@@ -626,7 +728,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             if let started = headStartedAt { return min(lastActivity + clientTimeout, started + loop.settings.clientHeaderTimeout) }
             return lastActivity + clientTimeout
         case .discarding: return lastActivity + clientTimeout
-        case .connecting, .forwarding, .awaitingResponse, .closed: return nil  // connect timeout: the bootstrap's
+        case .access, .connecting, .forwarding, .awaitingResponse, .closed: return nil  // connect timeout: the bootstrap's; Redis: its own
         }
     }
 
@@ -694,6 +796,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private func finishExchange() {
         if let exchange {
             upstreamHeadScratch = exchange.upstreamHead
+            if let lines = exchange.pluginHeaders.take() { pluginHeaderScratch = lines }
             parser.recycle(exchange.head.fields)
         }
         exchange = nil

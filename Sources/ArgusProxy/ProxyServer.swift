@@ -1,4 +1,5 @@
 import ArgusEvents
+import ArgusRateLimit
 import Logging
 import NIOCore
 import NIOConcurrencyHelpers
@@ -17,6 +18,10 @@ public final class ProxyServer: Sendable {
     /// Every request the proxy handles becomes one `RequestEvent` here (one lane per event loop).
     public let events: EventRing
     private let channels = NIOLockedValueBox<[any Channel]>([])
+    /// The `local` rate-limiting counters of this node; they survive reloads (a reloaded instance
+    /// keeps its counts, as in Kong).
+    public let rateLimitCounters = LocalCounterStore()
+    private let sweeper: NIOLockedValueBox<RepeatedTask?>
 
     public init(group: MultiThreadedEventLoopGroup, store: SnapshotStore, settings: ProxySettings, logger: Logger) {
         self.group = group
@@ -34,6 +39,13 @@ public final class ProxyServer: Sendable {
         self.stats = ProxyStats(loopCount: loopIndex.count)
         self.events = EventRing(
             capacity: settings.eventRingCapacity, lanes: max(1, loopIndex.count), detailCapacity: settings.eventDetailCapacity)
+        // Counters of windows that ended are forgotten every 10 s.
+        let counters = rateLimitCounters
+        let clock = settings.wallClockMilliseconds
+        self.sweeper = NIOLockedValueBox(
+            group.next().scheduleRepeatedTask(initialDelay: .seconds(10), delay: .seconds(10)) { _ in
+                counters.sweep(nowMs: clock())
+            })
     }
 
     /// The loop's context, created on first use on that loop.
@@ -43,7 +55,7 @@ public final class ProxyServer: Sendable {
         let index = loopIndex[ObjectIdentifier(loop)]!
         let created = LoopContext(
             eventLoop: loop, store: store, settings: settings, stats: stats.loops[index],
-            events: events.producer(lane: index), logger: logger)
+            events: events.producer(lane: index), logger: logger, rateLimitCounters: rateLimitCounters)
         box.value = created
         return created
     }
@@ -81,6 +93,8 @@ public final class ProxyServer: Sendable {
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
         await forEachContext { $0.closeAll() }
+        await forEachContext { $0.closeRedisClients() }
+        sweeper.withLockedValue { $0?.cancel() }
     }
 
     /// Client connections open across all loops.

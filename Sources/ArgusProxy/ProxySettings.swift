@@ -24,6 +24,9 @@ public struct ProxySettings: Sendable {
     /// Bytes per event loop for request details (raw heads, upstream target, tries) that log sinks
     /// read beside the events; a power of two ≥ 4096. Written only for requests a log plugin applies to.
     public var eventDetailCapacity: Int = 4 << 20
+    /// Milliseconds since the Unix epoch (UTC): the calendar the rate-limiting windows follow.
+    /// Tests inject their own to cross window boundaries.
+    public var wallClockMilliseconds: @Sendable () -> Int64 = WallClock.milliseconds
 
     public init(
         trustedIPs: TrustedIPs = TrustedIPs(), serverToken: String = "argus/0.1.0",

@@ -16,6 +16,9 @@ struct RequestTrace {
     var service: Int32 = -1
     var configVersion: UInt32 = 0
     var tries: UInt8 = 0
+    var plugin: Int16 = -1
+    var reason: UInt8 = 0
+    var flags = EventFlags()
     var requestBytes = 0
     var responseBytes = 0
 
@@ -55,6 +58,9 @@ struct RequestTrace {
         event.decision = decision
         event.tries = tries
         event.httpVersion = httpVersion
+        event.plugin = plugin
+        event.flags = flags.rawValue
+        event.reason = reason
         return event
     }
 }

@@ -1,3 +1,4 @@
+import ArgusRateLimit
 import ArgusConfig
 import NIOCore
 
@@ -46,11 +47,14 @@ struct RoutePlan: Sendable {
     let httpsRedirectStatus: Int
     /// A logging plugin may apply: the data path records the request's details.
     let recordsDetail: Bool
+    /// The rate-limiting instance that applies to the route's requests (Kong's scoping precedence).
+    let rateLimit: RateLimitPlan?
 
-    init(route: Route, recordsDetail: Bool = false) {
+    init(route: Route, recordsDetail: Bool = false, rateLimit: RateLimitPlan? = nil) {
         allowsHTTP = route.protocols.contains("http")
         preserveHost = route.preserveHost
         httpsRedirectStatus = route.httpsRedirectStatusCode
         self.recordsDetail = recordsDetail
+        self.rateLimit = rateLimit
     }
 }

@@ -2,7 +2,9 @@
 /// with Kong's `plugin 'x' not enabled; add it to the 'plugins' configuration property`.
 public enum PluginRegistry {
     /// Every built-in plugin schema. Each plugin adds its `PluginSchema` to this list.
-    public static let builtins: [PluginSchema] = [PrometheusPluginSchema.schema, FileLogPluginSchema.schema, HTTPLogPluginSchema.schema]
+    public static let builtins: [PluginSchema] = [
+        PrometheusPluginSchema.schema, FileLogPluginSchema.schema, HTTPLogPluginSchema.schema, RateLimitingPluginSchema.schema,
+    ]
 
     private static let byName: [String: PluginSchema] = index(builtins)
 

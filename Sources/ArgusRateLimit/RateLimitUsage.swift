@@ -1,0 +1,87 @@
+import NIOCore
+
+/// The outcome of one rate-limit check: whether the request is admitted, the quota left in each
+/// configured window after it, and when the most restrictive window resets.
+public struct RateLimitUsage: Sendable, Equatable {
+    /// The window whose limit rejected the request; nil when admitted.
+    public var stop: RateLimitPeriod?
+    /// Requests still allowed in each configured window after this one (never negative).
+    public var remaining = PeriodValues()
+    /// When the check ran (ms since the epoch, UTC).
+    public var nowMs: Int64
+
+    public init(stop: RateLimitPeriod? = nil, nowMs: Int64) {
+        self.stop = stop
+        self.nowMs = nowMs
+    }
+
+    public var admitted: Bool { stop == nil }
+
+    /// Kong's choice for `RateLimit-*`: the window with the least remaining, the longer one on a
+    /// tie; and its reset, seconds to the end of the window counted with Kong's nominal lengths
+    /// (month 30 days, year 365 days), at least 1.
+    public func mostRestrictive(_ limits: [(period: RateLimitPeriod, limit: Int64)]) -> (period: RateLimitPeriod, limit: Int64, remaining: Int64, reset: Int64)? {
+        var best: (period: RateLimitPeriod, limit: Int64, remaining: Int64)?
+        for (period, limit) in limits {
+            let left = remaining[period]
+            if best == nil || left < best!.remaining || (left == best!.remaining && period > best!.period) {
+                best = (period, limit, left)
+            }
+        }
+        guard let best else { return nil }
+        let elapsed = (nowMs - best.period.windowStart(ms: nowMs)) / 1000
+        return (best.period, best.limit, best.remaining, max(1, best.period.nominalSeconds - elapsed))
+    }
+
+    /// Writes Kong's headers as header lines (`Name: value\r\n`): per window
+    /// `X-RateLimit-Limit-<Period>` and `X-RateLimit-Remaining-<Period>`, then `RateLimit-Limit`,
+    /// `RateLimit-Remaining`, `RateLimit-Reset` for the most restrictive window, and `Retry-After`
+    /// on a rejection. With `hideClientHeaders` only `Retry-After` is written.
+    public func writeHeaders(_ settings: RateLimitSettings, into out: inout ByteBuffer) {
+        guard let restrictive = mostRestrictive(settings.limits) else { return }
+        if !settings.hideClientHeaders {
+            for (period, limit) in settings.limits {
+                out.writeStaticString("X-RateLimit-Limit-")
+                out.writeString(period.headerSuffix)
+                out.writeStaticString(": ")
+                Self.writeDecimal(limit, into: &out)
+                out.writeStaticString("\r\nX-RateLimit-Remaining-")
+                out.writeString(period.headerSuffix)
+                out.writeStaticString(": ")
+                Self.writeDecimal(remaining[period], into: &out)
+                out.writeStaticString("\r\n")
+            }
+            out.writeStaticString("RateLimit-Limit: ")
+            Self.writeDecimal(restrictive.limit, into: &out)
+            out.writeStaticString("\r\nRateLimit-Remaining: ")
+            Self.writeDecimal(restrictive.remaining, into: &out)
+            out.writeStaticString("\r\nRateLimit-Reset: ")
+            Self.writeDecimal(restrictive.reset, into: &out)
+            out.writeStaticString("\r\n")
+        }
+        if !admitted {
+            out.writeStaticString("Retry-After: ")
+            Self.writeDecimal(restrictive.reset, into: &out)
+            out.writeStaticString("\r\n")
+        }
+    }
+
+    /// A non-negative integer in decimal, without going through `String`.
+    static func writeDecimal(_ value: Int64, into out: inout ByteBuffer) {
+        var v = UInt64(max(0, value))
+        var digits = 1
+        var power: UInt64 = 10
+        while digits < 19 && v >= power {
+            digits += 1
+            power &*= 10
+        }
+        let start = out.writerIndex
+        out.writeRepeatingByte(UInt8(ascii: "0"), count: digits)
+        var i = digits - 1
+        repeat {
+            out.setInteger(UInt8(ascii: "0") + UInt8(v % 10), at: start + i)
+            v /= 10
+            i -= 1
+        } while v > 0 && i >= 0
+    }
+}
