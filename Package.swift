@@ -144,7 +144,7 @@ let package = Package(
             name: "ArgusProxyTests",
             dependencies: [
                 "ArgusProxy", "ArgusApp", "ArgusConfig", "ArgusHTTP", "ArgusEvents", "ArgusMetrics", "ArgusLogging",
-                "ArgusCompression", "ArgusRateLimit",
+                "ArgusCompression", "ArgusRateLimit", "ArgusRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

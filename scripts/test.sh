@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Debian packages the tests use: curl and python3 drive the CLI checks; prometheus (server and
-# promtool) and python3-prometheus-client check /metrics end to end; logrotate rotates file-log's file.
-PACKAGES=(curl python3 procps prometheus python3-prometheus-client logrotate)
+# promtool) and python3-prometheus-client check /metrics end to end; logrotate rotates file-log's file;
+# redis-server backs the rate-limiting redis policy tests.
+PACKAGES=(curl python3 procps prometheus python3-prometheus-client logrotate redis-server)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -30,6 +31,8 @@ if grep -E "/(Sources|Tests)/[^ ]*: warning:" "$log" | grep -v "/.build/" | sort
 fi
 
 echo "== swift test"
+# The Redis-backed tests start their own redis-server; with this set, a missing one fails them.
+export ARGUS_REQUIRE_REDIS=1
 swift test --skip-build
 
 echo "== Prometheus assets: scrape config, rules, alert unit tests"

@@ -1,0 +1,119 @@
+import ArgusRedis
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+
+/// A RedisClient on its own event loop, driven from tests.
+final class LoopRedisClient: Sendable {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private let client: NIOLoopBound<RedisClient>
+
+    init(_ endpoint: RedisEndpoint) throws {
+        let loop = group.next()
+        client = try loop.submit { NIOLoopBound(RedisClient(endpoint: endpoint, eventLoop: loop), eventLoop: loop) }.wait()
+    }
+
+    func run<T: Sendable>(_ body: @escaping @Sendable (RedisClient) -> EventLoopFuture<T>) async throws -> T {
+        let client = self.client
+        return try await group.next().flatSubmit { body(client.value) }.get()
+    }
+
+    func send(_ arguments: [String]) async throws -> RESPValue {
+        try await run { $0.send(arguments) }
+    }
+
+    func shutdown() async {
+        let client = self.client
+        try? await group.next().submit { client.value.close() }.get()
+        try? await group.shutdownGracefully()
+    }
+}
+
+@Suite("RedisClient against a real redis-server", .enabled(if: RedisServer.available))
+struct RedisClientTests {
+    @Test func commandsPipelineAndReplyInOrder() async throws {
+        let server = try RedisServer()
+        defer { server.stop() }
+        let redis = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, poolSize: 2))
+        defer { Task { await redis.shutdown() } }
+
+        #expect(try await redis.send(["PING"]) == .simpleString("PONG"))
+        #expect(try await redis.send(["SET", "k", "välue"]) == .simpleString("OK"))
+        #expect(try await redis.send(["GET", "k"]).string == "välue")
+        #expect(try await redis.send(["GET", "missing"]) == .bulkString(nil))
+        // 2,000 INCRs written back to back (pipelined) from the loop: each gets its own reply
+        // (ordered per connection; the pool may spread them over two).
+        let replies = try await redis.run { client in
+            let futures = (0..<2000).map { _ in client.send(["INCR", "n"]) }
+            return EventLoopFuture.whenAllSucceed(futures, on: client.eventLoop)
+        }
+        let values = replies.compactMap(\.int)
+        #expect(values.count == 2000)
+        #expect(values.sorted() == Array(1...2000), "every INCR answered exactly once")
+        #expect(try await redis.run { client in client.eventLoop.makeSucceededFuture(client.openConnections) } <= 2)
+        await #expect(throws: RedisError.self) { try await redis.send(["NOSUCHCOMMAND"]) }
+    }
+
+    @Test func scriptsRunByDigestAndReloadAfterAFlush() async throws {
+        let server = try RedisServer()
+        defer { server.stop() }
+        let redis = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port))
+        defer { Task { await redis.shutdown() } }
+        let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+        #expect(try await redis.run { $0.evalScript(script, keys: ["s"], arguments: ["5"]) }.int == 5)
+        #expect(try await redis.run { $0.evalScript(script, keys: ["s"], arguments: ["5"]) }.int == 10)
+        _ = try await redis.send(["SCRIPT", "FLUSH"])
+        #expect(try await redis.run { $0.evalScript(script, keys: ["s"], arguments: ["1"]) }.int == 11)
+    }
+
+    @Test func authenticatesAndSelectsTheDatabase() async throws {
+        let server = try RedisServer(password: "s3cret")
+        defer { server.stop() }
+        let redis = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, password: "s3cret", database: 3))
+        defer { Task { await redis.shutdown() } }
+        _ = try await redis.send(["SET", "in3", "yes"])
+        let plain = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, password: "s3cret"))
+        defer { Task { await plain.shutdown() } }
+        #expect(try await plain.send(["GET", "in3"]) == .bulkString(nil))
+        _ = try await plain.send(["SELECT", "3"])
+        #expect(try await plain.send(["GET", "in3"]).string == "yes")
+
+        let wrong = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, password: "nope"))
+        defer { Task { await wrong.shutdown() } }
+        await #expect(throws: RedisError.self) { try await wrong.send(["PING"]) }
+    }
+
+    @Test func timesOutThenRecoversOnANewConnection() async throws {
+        let server = try RedisServer()
+        defer { server.stop() }
+        let redis = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, timeoutMilliseconds: 200))
+        defer { Task { await redis.shutdown() } }
+        await #expect(throws: RedisError.timeout) { try await redis.send(["DEBUG", "SLEEP", "1"]) }
+        try await Task.sleep(for: .milliseconds(1200))
+        #expect(try await redis.send(["PING"]) == .simpleString("PONG"))
+    }
+
+    /// A dead server fails commands fast (no waiting on every request), and the client comes back
+    /// by itself once the server does.
+    @Test func failsFastWhileDownAndReconnectsAfter() async throws {
+        let server = try RedisServer()
+        defer { server.stop() }
+        let redis = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, timeoutMilliseconds: 500))
+        defer { Task { await redis.shutdown() } }
+        #expect(try await redis.send(["PING"]) == .simpleString("PONG"))
+        server.kill()
+        await #expect(throws: RedisError.self) { try await redis.send(["PING"]) }
+        await #expect(throws: RedisError.self) { try await redis.send(["PING"]) }
+        let started = Date()
+        for _ in 0..<100 { _ = try? await redis.send(["PING"]) }
+        #expect(Date().timeIntervalSince(started) < 5, "commands against a dead server must fail fast")
+        try server.start()
+        var back = false
+        for _ in 0..<100 where !back {
+            back = (try? await redis.send(["PING"])) == .simpleString("PONG")
+            if !back { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(back)
+    }
+}

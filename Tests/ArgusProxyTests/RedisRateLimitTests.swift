@@ -1,0 +1,158 @@
+import ArgusApp
+import ArgusEvents
+import ArgusProxy
+import ArgusRedis
+import Foundation
+import Testing
+
+@Suite("rate-limiting with policy redis against a real redis-server", .enabled(if: RedisServer.available))
+struct RedisRateLimitTests {
+    static let t0 = RateLimitingTests.t0
+
+    static func gateway(port: Int, redis: RedisServer, config: String, clock: ManualClock) async throws -> GatewayHarness {
+        let yaml = """
+            _format_version: "3.0"
+            services:
+              - name: backend
+                url: http://127.0.0.1:\(port)
+                routes:
+                  - name: main
+                    paths: ["/"]
+            plugins:
+              - name: rate-limiting
+                config: {policy: redis, redis: {host: 127.0.0.1, port: \(redis.port), timeout: 500}, \(config)}
+            """
+        return try await GatewayHarness(yaml: yaml) { $0.proxy.wallClockMilliseconds = clock.read }
+    }
+
+    @Test func seedScenarioCountsInRedisUnderKongsKey() async throws {
+        let redis = try RedisServer()
+        defer { redis.stop() }
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let clock = ManualClock(Self.t0 + 20_000)
+        let gw = try await Self.gateway(port: port, redis: redis, config: "minute: 5", clock: clock)
+        defer { Task { await gw.stop(); await backend.stop() } }
+
+        for i in 1...5 {
+            let r = try #require(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+            #expect(r.status == 200 && r.header("X-RateLimit-Remaining-Minute") == String(5 - i))
+        }
+        let r = try #require(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+        #expect(r.status == 429 && r.header("Retry-After") == "40" && r.header("RateLimit-Remaining") == "0")
+        #expect(backend.requests.count == 5)
+
+        // Kong's key: ratelimit:<route>:<service>:<identifier>:<window start ms>:<period>; it
+        // expires with its window.
+        let null = "00000000-0000-0000-0000-000000000000"
+        let key = "ratelimit:\(null):\(null):127.0.0.1:\(Self.t0):minute"
+        let client = try LoopRedisClient(.init(host: "127.0.0.1", port: redis.port))
+        defer { Task { await client.shutdown() } }
+        #expect(try await client.send(["GET", key]).string == "5")
+        let ttl = try #require(try await client.send(["TTL", key]).int)
+        #expect(ttl > 0 && ttl <= 41)
+    }
+
+    /// Two Argus nodes sharing one Redis admit exactly the limit together.
+    @Test func twoNodesShareOneLimitExactly() async throws {
+        let redis = try RedisServer()
+        defer { redis.stop() }
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let clock = ManualClock(Self.t0)
+        let a = try await Self.gateway(port: port, redis: redis, config: "minute: 30, hour: 1000", clock: clock)
+        let b = try await Self.gateway(port: port, redis: redis, config: "minute: 30, hour: 1000", clock: clock)
+        defer { Task { await a.stop(); await b.stop(); await backend.stop() } }
+
+        let statuses = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for i in 0..<12 {
+                let node = i % 2 == 0 ? a : b
+                group.addTask {
+                    let client = try await RawClient(port: node.proxyPort)
+                    var seen: [Int] = []
+                    for _ in 0..<8 {
+                        try await client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                        seen.append(try #require(try await client.readResponse()).status)
+                    }
+                    await client.close()
+                    return seen
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(statuses.filter { $0 == 200 }.count == 30)
+        #expect(statuses.filter { $0 == 429 }.count == 12 * 8 - 30)
+        #expect(backend.requests.count == 30)
+    }
+
+    /// Redis killed and restarted in the middle: fault tolerant instances serve (without limit
+    /// headers, the failure counted in the event), strict ones answer 500; recovery is automatic.
+    @Test func redisDownAndBack() async throws {
+        let redis = try RedisServer()
+        defer { redis.stop() }
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let clock = ManualClock(Self.t0)
+        let tolerant = try await Self.gateway(port: port, redis: redis, config: "minute: 3", clock: clock)
+        let strict = try await Self.gateway(port: port, redis: redis, config: "minute: 3, fault_tolerant: false", clock: clock)
+        defer { Task { await tolerant.stop(); await strict.stop(); await backend.stop() } }
+        let events = tolerant.gateway.events.makeConsumer(name: "test")
+        func get(_ gw: GatewayHarness) async throws -> RawClient.Response {
+            try #require(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+        }
+
+        #expect(try await get(tolerant).status == 200)
+        redis.kill()
+        for _ in 0..<5 {
+            let r = try await get(tolerant)
+            #expect(r.status == 200)
+            #expect(r.header("X-RateLimit-Limit-Minute") == nil)
+        }
+        let failed = try await get(strict)
+        #expect(failed.status == 500)
+        #expect(failed.bodyString.contains("An unexpected error occurred"))
+
+        try redis.start()  // empty: the counts of this minute start over
+        var limited = false
+        for _ in 0..<100 where !limited {
+            let r = try await get(tolerant)
+            limited = r.status == 429
+            if r.status == 200 && r.header("X-RateLimit-Limit-Minute") == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(limited, "limits apply again once Redis is back")
+        var strictBack = false
+        for _ in 0..<100 where !strictBack {
+            strictBack = try await get(strict).status != 500
+            if !strictBack { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(strictBack, "the strict instance serves again once Redis is back")
+
+        var flagged = 0
+        for _ in 0..<50 {
+            _ = events.drain(max: 256) { batch in
+                flagged += batch.filter { EventFlags(rawValue: $0.flags & 0x0F).contains(.rateLimitStoreError) }.count
+            }
+            if flagged >= 5 { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(flagged >= 5)
+    }
+
+    @Test func slidingWindowInRedis() async throws {
+        let redis = try RedisServer()
+        defer { redis.stop() }
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let clock = ManualClock(Self.t0 + 50_000)
+        let gw = try await Self.gateway(port: port, redis: redis, config: "minute: 10, algorithm: sliding", clock: clock)
+        defer { Task { await gw.stop(); await backend.stop() } }
+        func status() async throws -> Int { try #require(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n")).status }
+
+        for _ in 0..<10 { #expect(try await status() == 200) }
+        #expect(try await status() == 429)
+        clock.advance(ms: 25_000)  // 15 s into the next minute: 10 × 45/60 = 7 still count
+        var admitted = 0
+        for _ in 0..<10 where try await status() == 200 { admitted += 1 }
+        #expect(admitted == 3)
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import NIOConcurrencyHelpers
+
+/// A real `redis-server` (Debian's package) on a free loopback port, in a temp directory, stopped
+/// by PID. Tests that need one are enabled when the binary exists, or always when
+/// `ARGUS_REQUIRE_REDIS=1` (the test script sets it after installing the package, so a missing
+/// server fails instead of skipping).
+final class RedisServer: Sendable {
+    static let binary = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static var available: Bool { binary != nil || ProcessInfo.processInfo.environment["ARGUS_REQUIRE_REDIS"] == "1" }
+
+    let port: Int
+    let password: String?
+    let directory: String
+    private let process = NIOLockedValueBox<Process?>(nil)
+
+    init(password: String? = nil) throws {
+        port = try FreePort.find()
+        self.password = password
+        directory = NSTemporaryDirectory() + "argus-redis-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try start()
+    }
+
+    /// Starts the server (again) on the same port, and waits until it accepts connections.
+    func start() throws {
+        guard let binary = Self.binary else { throw RedisServerError.notInstalled }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        var arguments = ["--port", String(port), "--bind", "127.0.0.1", "--dir", directory, "--save", "", "--appendonly", "no", "--enable-debug-command", "local",
+                         "--logfile", directory + "/redis.log"]
+        if let password { arguments += ["--requirepass", password] }
+        p.arguments = arguments
+        try p.run()
+        process.withLockedValue { $0 = p }
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if FreePort.accepts(port) { return }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        throw RedisServerError.didNotStart
+    }
+
+    /// Kills the server (SIGKILL: as abrupt as a crash) and waits for it to exit.
+    func kill() {
+        guard let p = process.withLockedValue({ $0.take() }) else { return }
+        Foundation.kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+    }
+
+    func stop() {
+        kill()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+enum RedisServerError: Error {
+    case notInstalled
+    case didNotStart
+}
+
+enum FreePort {
+    /// A port the kernel just handed out on 127.0.0.1 (bound, then closed).
+    static func find() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0 else { throw RedisServerError.didNotStart }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Whether something accepts TCP connections on 127.0.0.1:port.
+    static func accepts(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        return withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) } } == 0
+    }
+}
