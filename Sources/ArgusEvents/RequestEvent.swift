@@ -42,7 +42,8 @@ public struct RequestEvent: Sendable, Hashable, BitwiseCopyable {
     /// The upstream target (balancer target) that answered, -1 if none (or past 32767).
     public var upstreamTarget: Int16
     /// The plugin instance (index in the snapshot's `config.plugins`) that answered the request
-    /// itself (a rejection), -1 if none (or past 32767).
+    /// itself (a rejection) or whose store failed for it (see ``EventFlags``), -1 if none (or
+    /// past 32767).
     public var plugin: Int16
     /// The version of the config snapshot the ids above refer to.
     public var configVersion: UInt32

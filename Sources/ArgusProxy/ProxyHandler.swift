@@ -371,6 +371,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             respond(error, head: routed.head, requestID: routed.requestID, received: routed.received)
         case .failure(let error):
             trace.flags.insert(.rateLimitStoreError)
+            trace.plugin = Int16(clamping: limiter.pluginIndex)
             let now = NIODeadline.now()
             if now - loop.lastStoreErrorLog >= .seconds(1) {
                 loop.lastStoreErrorLog = now

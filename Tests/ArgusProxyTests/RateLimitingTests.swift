@@ -185,4 +185,44 @@ struct RateLimitingTests {
         await client.close()
         #expect(backend.requests.count == 2)
     }
+
+    /// Gateway-made 429s in /metrics: Argus's own family (always on) and Kong's requests family
+    /// with `source="kong"` apart from the upstream's (`source="service"`).
+    @Test func rejectionsAreCountedInMetrics() async throws {
+        let backend = RawBackend { _ in .init(bytes: "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\n\r\n") }
+        let port = try await backend.start()
+        let clock = ManualClock(Self.t0)
+        let yaml = """
+            _format_version: "3.0"
+            services:
+              - name: backend
+                url: http://127.0.0.1:\(port)
+                routes:
+                  - name: main
+                    paths: ["/"]
+            plugins:
+              - name: rate-limiting
+                instance_name: per-minute
+                config: {minute: 2, limit_by: ip}
+              - name: prometheus
+                config: {status_code_metrics: true}
+            """
+        let gw = try await GatewayHarness(yaml: yaml) { $0.proxy.wallClockMilliseconds = clock.read }
+        defer { Task { await gw.stop(); await backend.stop() } }
+        for _ in 0..<5 { _ = try await gw.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n") }
+
+        let expected = [
+            "argus_ratelimit_rejections_total{service=\"backend\",route=\"main\",plugin=\"per-minute\",limit_by=\"ip\",period=\"minute\"} 3",
+            "kong_http_requests_total{service=\"backend\",route=\"main\",code=\"429\",source=\"kong\",workspace=\"default\",consumer=\"\"} 3",
+            "kong_http_requests_total{service=\"backend\",route=\"main\",code=\"429\",source=\"service\",workspace=\"default\",consumer=\"\"} 2",
+        ]
+        var text = ""
+        for _ in 0..<100 {
+            text = try #require(try await gw.request("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", port: gw.adminPort)).bodyString
+            if expected.allSatisfy(text.contains) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        for line in expected { #expect(text.contains(line), "\(line)") }
+        #expect(!text.contains("argus_ratelimit_store_errors_total{"))
+    }
 }

@@ -136,6 +136,12 @@ struct RedisRateLimitTests {
             try await Task.sleep(for: .milliseconds(10))
         }
         #expect(flagged >= 5)
+        var text = ""
+        for _ in 0..<100 where !text.contains("argus_ratelimit_store_errors_total{") {
+            text = try #require(try await tolerant.request("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", port: tolerant.adminPort)).bodyString
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(text.contains("argus_ratelimit_store_errors_total{service=\"backend\",route=\"main\",plugin=\""))
     }
 
     @Test func slidingWindowInRedis() async throws {

@@ -1,0 +1,88 @@
+import ArgusConfig
+import ArgusEvents
+
+/// Argus's own rate-limiting families, from the events of requests a rate-limiting instance
+/// rejected or could not check (its counter store failed):
+/// `argus_ratelimit_rejections_total{service,route,plugin,limit_by,period}` and
+/// `argus_ratelimit_store_errors_total{service,route,plugin}`. Always exported (no `prometheus`
+/// plugin needed), so a 429 storm is visible per route and per limit, and gateway-made 429s stand
+/// apart from upstream ones (`kong_http_requests_total{source="kong"}` says the same, when enabled).
+struct RateLimitMetrics: Sendable {
+    private struct Key: Hashable, Sendable {
+        var service: Int32, route: Int32
+        var plugin: String
+        var limitBy: String
+        var period: UInt8
+    }
+
+    private var rejections = SeriesTable<Key>()
+    private var storeErrors = SeriesTable<Key>()
+
+    init() {}
+
+    static let periods = ["", "second", "minute", "hour", "day", "month", "year"]
+
+    /// Whether `event` is one these families count (cheap test first, on every event).
+    @inline(__always)
+    static func concerns(_ event: RequestEvent) -> Bool {
+        event.plugin >= 0 && (event.decision == .rateLimited || event.flags & EventFlags.rateLimitStoreError.rawValue != 0)
+    }
+
+    mutating func record(_ event: RequestEvent, plan: MetricsPlan, labels: RequestLabels) {
+        let index = Int(event.plugin)
+        guard index < plan.config.plugins.count else { return }
+        let plugin = plan.config.plugins[index]
+        guard plugin.name == "rate-limiting" else { return }
+        var service: Int32 = 0, route: Int32 = 0
+        let r = Int(event.route)
+        if r >= 0 && r < plan.routes.count {
+            service = plan.routes[r].service
+            route = plan.routes[r].route
+        }
+        let name = plugin.instanceName ?? plugin.id
+        let limitBy = plugin.config["limit_by"]?.stringValue ?? "consumer"
+        if event.decision == .rateLimited {
+            let period = event.reason < Self.periods.count ? event.reason : 0
+            let key = Key(service: service, route: route, plugin: name, limitBy: limitBy, period: period)
+            rejections.cells[rejections.slot(key) { Self.render(key, labels, withPeriod: true) }] &+= 1
+        }
+        if event.flags & EventFlags.rateLimitStoreError.rawValue != 0 {
+            let key = Key(service: service, route: route, plugin: name, limitBy: limitBy, period: 0)
+            storeErrors.cells[storeErrors.slot(key) { Self.render(key, labels, withPeriod: false) }] &+= 1
+        }
+    }
+
+    private static func render(_ key: Key, _ labels: RequestLabels, withPeriod: Bool) -> [UInt8] {
+        var w = ExpositionWriter()
+        w.label("service", labels.services.escaped[Int(key.service)], first: true)
+        w.label("route", labels.routes.escaped[Int(key.route)])
+        w.label("plugin", key.plugin)
+        w.label("limit_by", key.limitBy)
+        if withPeriod { w.label("period", periods[Int(key.period)]) }
+        return w.bytes
+    }
+
+    /// Names of the families that have series.
+    var familyNames: [String] {
+        (rejections.count > 0 ? ["argus_ratelimit_rejections_total"] : [])
+            + (storeErrors.count > 0 ? ["argus_ratelimit_store_errors_total"] : [])
+    }
+
+    mutating func write(_ family: String, into out: inout ExpositionWriter) {
+        switch family {
+        case "argus_ratelimit_rejections_total":
+            out.header(family, "counter", "Requests a rate-limiting instance rejected, by route, instance, limit_by and exhausted window")
+            Self.write(&rejections, family, into: &out)
+        case "argus_ratelimit_store_errors_total":
+            out.header(family, "counter", "Requests whose rate-limit check failed because the counter store (Redis) failed")
+            Self.write(&storeErrors, family, into: &out)
+        default:
+            break
+        }
+    }
+
+    private static func write(_ table: inout SeriesTable<Key>, _ name: String, into out: inout ExpositionWriter) {
+        let name = Array(name.utf8)
+        for slot in table.sortedSlots() { out.sample(name, table.labels[slot], table.cells[slot]) }
+    }
+}
