@@ -103,7 +103,7 @@ let package = Package(
             name: "ArgusApp",
             dependencies: [
                 "ArgusConfig", "ArgusProxy", "ArgusHTTP", "ArgusEvents", "ArgusMetrics", "ArgusLogging",
-                "ArgusCompression",
+                "ArgusCompression", "ArgusRateLimit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -4,6 +4,7 @@ import ArgusEvents
 import ArgusLogging
 import ArgusMetrics
 import ArgusProxy
+import ArgusRateLimit
 import AsyncHTTPClient
 import Foundation
 import Logging
@@ -36,6 +37,8 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     private let proxy: ProxyServer
     private let admin = ControlServer()
     private let status = ControlServer()
+    /// Reads rate-limit counters for `GET /rate-limiting/usage` (its Redis clients on the control loop).
+    private let usageReader: RateLimitUsageReader
     private let nodeID: String
     private let started = NIOLockedValueBox(false)
     /// SIGHUP is trapped before the listeners open, so that an early SIGHUP can not kill the process.
@@ -65,6 +68,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         store = SnapshotStore(ConfigSnapshot(config: config))
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, settings.workers))
         proxy = ProxyServer(group: group, store: store, settings: settings.proxy, logger: logger)
+        usageReader = RateLimitUsageReader(counters: proxy.rateLimitCounters, eventLoop: controlGroup.next())
         let ring = proxy.events
         let configOf = Self.configLookup(store)
         let httpClient = HTTPLogExporter.makeClient()
@@ -170,11 +174,15 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         await admin.close()
         await status.close()
         await proxy.shutdown(drainTimeout: settings.drainTimeout)
+        await usageReader.close()
         try? await group.shutdownGracefully()
         try? await controlGroup.shutdownGracefully()
     }
 
     public var proxyStats: ProxyStats { proxy.stats }
+
+    /// The configuration requests see now.
+    public var currentConfig: DeclarativeConfig { store.snapshot.config }
 
     /// The event ring every proxied or gateway-answered request is published on (exporters consume it).
     public var events: EventRing { proxy.events }
@@ -189,6 +197,10 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             return .json(200, statusJSON())
         case ("GET", "/metrics"), ("HEAD", "/metrics"):
             return await metricsResponse(request)
+        case ("GET", "/rate-limiting/usage"):
+            return await RateLimitUsageEndpoint.respond(
+                query: request.query, config: store.snapshot.config, reader: usageReader,
+                nowMs: settings.proxy.wallClockMilliseconds())
         default:
             return .json(404, "{\"message\":\"Not found\"}")
         }

@@ -61,7 +61,11 @@ public final class LocalCounterStore: Sendable {
         var entry = shard(key).withLockedValue { $0[key] } ?? Entry()
         var usage = Self.apply(&entry, limits: limits, algorithm: algorithm, nowMs: nowMs, count: false)
         // A peek is not a request: report the quota left before one.
-        for (period, limit) in limits { usage.remaining[period] = max(0, limit - Self.used(entry, period, algorithm, nowMs)) }
+        for (period, limit) in limits {
+            let used = Self.used(entry, period, algorithm, nowMs)
+            usage.used[period] = used
+            usage.remaining[period] = max(0, limit - used)
+        }
         usage.stop = nil
         return usage
     }

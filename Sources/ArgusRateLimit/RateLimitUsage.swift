@@ -7,6 +7,9 @@ public struct RateLimitUsage: Sendable, Equatable {
     public var stop: RateLimitPeriod?
     /// Requests still allowed in each configured window after this one (never negative).
     public var remaining = PeriodValues()
+    /// Requests counted in each window (for the sliding algorithm, including the weighted part of
+    /// the previous window); filled by peeks, for the Admin API's usage view.
+    public var used = PeriodValues()
     /// When the check ran (ms since the epoch, UTC).
     public var nowMs: Int64
 

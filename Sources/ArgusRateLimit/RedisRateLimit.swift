@@ -79,4 +79,32 @@ public enum RedisRateLimit {
             return usage
         }
     }
+
+    /// The usage as it stands in Redis (nothing counted), for the Admin API's usage view.
+    public static func peek(
+        _ plan: RateLimitPlan, identifier: String, nowMs: Int64, client: RedisClient
+    ) -> EventLoopFuture<RateLimitUsage> {
+        let limits = plan.settings.limits
+        let sliding = plan.settings.algorithm == .sliding
+        let keys = limits.flatMap { period, _ in
+            let start = period.windowStart(ms: nowMs)
+            return [
+                plan.redisKey(identifier: identifier, period: period, windowStart: start),
+                plan.redisKey(identifier: identifier, period: period, windowStart: period.windowStart(ms: start - 1)),
+            ]
+        }
+        return client.send(["MGET"] + keys).flatMapThrowing { reply in
+            guard let values = reply.array, values.count == keys.count else { throw RedisError.unexpectedReply("\(reply)") }
+            var usage = RateLimitUsage(nowMs: nowMs)
+            for (i, (period, limit)) in limits.enumerated() {
+                var used = values[2 * i].int ?? 0
+                if sliding, let previous = values[2 * i + 1].int, previous > 0 {
+                    used += LocalCounterStore.slidingWeight(previous, period, nowMs)
+                }
+                usage.used[period] = used
+                usage.remaining[period] = max(0, limit - used)
+            }
+            return usage
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import ArgusApp
+import ArgusConfig
 import ArgusEvents
 import ArgusProxy
 import Foundation
@@ -224,5 +225,45 @@ struct RateLimitingTests {
         }
         for line in expected { #expect(text.contains(line), "\(line)") }
         #expect(!text.contains("argus_ratelimit_store_errors_total{"))
+    }
+
+    /// `GET /rate-limiting/usage`: the counters and remaining quota of one identifier, per window.
+    @Test func usageEndpointShowsCountersWithoutCounting() async throws {
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let clock = ManualClock(Self.t0 + 15_000)
+        let yaml = """
+            _format_version: "3.0"
+            services:
+              - name: backend
+                url: http://127.0.0.1:\(port)
+                routes:
+                  - name: main
+                    paths: ["/"]
+            plugins:
+              - name: rate-limiting
+                instance_name: tiers
+                config: {minute: 5, hour: 100, limit_by: header, header_name: X-Tenant}
+            """
+        let gw = try await GatewayHarness(yaml: yaml) { $0.proxy.wallClockMilliseconds = clock.read }
+        defer { Task { await gw.stop(); await backend.stop() } }
+        for _ in 0..<3 { _ = try await gw.request("GET / HTTP/1.1\r\nHost: x\r\nX-Tenant: acme\r\n\r\n") }
+
+        func usage(_ query: String) async throws -> RawClient.Response {
+            try #require(try await gw.request("GET /rate-limiting/usage?\(query) HTTP/1.1\r\nHost: x\r\n\r\n", port: gw.adminPort))
+        }
+        let id = gw.gateway.currentConfig.plugins[0].id
+        let expected = "{\"plugin\":{\"id\":\"\(id)\",\"instance_name\":\"tiers\",\"policy\":\"local\",\"limit_by\":\"header\",\"algorithm\":\"fixed\"},"
+            + "\"identifier\":\"acme\",\"usage\":{\"minute\":{\"limit\":5,\"used\":3,\"remaining\":2,\"reset\":45},"
+            + "\"hour\":{\"limit\":100,\"used\":3,\"remaining\":97,\"reset\":\(3600 - (Self.t0 / 1000 + 15) % 3600)}}}"
+        let byName = try await usage("plugin=tiers&identifier=acme")
+        #expect(byName.status == 200)
+        #expect(byName.bodyString == expected)
+        // Reading does not count; by id works too.
+        #expect(try await usage("plugin=\(id)&identifier=acme").bodyString == expected)
+        #expect(try await usage("plugin=tiers&identifier=other").bodyString.contains("\"minute\":{\"limit\":5,\"used\":0,\"remaining\":5"))
+        #expect(try await usage("plugin=nope&identifier=acme").status == 404)
+        #expect(try await usage("plugin=tiers").status == 400)
+        #expect(try await usage("identifier=acme").status == 400)
     }
 }

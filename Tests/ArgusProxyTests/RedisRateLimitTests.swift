@@ -1,4 +1,5 @@
 import ArgusApp
+import ArgusConfig
 import ArgusEvents
 import ArgusProxy
 import ArgusRedis
@@ -51,6 +52,13 @@ struct RedisRateLimitTests {
         #expect(try await client.send(["GET", key]).string == "5")
         let ttl = try #require(try await client.send(["TTL", key]).int)
         #expect(ttl > 0 && ttl <= 41)
+
+        // The usage view reads the same counters from Redis.
+        let id = gw.gateway.currentConfig.plugins[0].id
+        let view = try #require(try await gw.request("GET /rate-limiting/usage?plugin=\(id)&identifier=127.0.0.1 HTTP/1.1\r\nHost: x\r\n\r\n", port: gw.adminPort))
+        #expect(view.status == 200)
+        #expect(view.bodyString.contains("\"policy\":\"redis\""))
+        #expect(view.bodyString.hasSuffix("\"usage\":{\"minute\":{\"limit\":5,\"used\":5,\"remaining\":0,\"reset\":40}}}"))
     }
 
     /// Two Argus nodes sharing one Redis admit exactly the limit together.
