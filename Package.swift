@@ -55,9 +55,11 @@ let package = Package(
         .target(
             name: "ArgusRateLimit",
             dependencies: [
-                "ArgusConfig", "ArgusRedis",
+                "ArgusConfig", "ArgusRedis", "ArgusEvents",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The data path: accept, parse, route, forward, stream back.

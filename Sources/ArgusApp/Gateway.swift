@@ -39,6 +39,8 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     private let status = ControlServer()
     /// Reads rate-limit counters for `GET /rate-limiting/usage` (its Redis clients on the control loop).
     private let usageReader: RateLimitUsageReader
+    /// Flushes `sync_rate` rate-limit counters to Redis (on the control loop).
+    private let syncer: RateLimitSyncer
     private let nodeID: String
     private let started = NIOLockedValueBox(false)
     /// SIGHUP is trapped before the listeners open, so that an early SIGHUP can not kill the process.
@@ -69,6 +71,9 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, settings.workers))
         proxy = ProxyServer(group: group, store: store, settings: settings.proxy, logger: logger)
         usageReader = RateLimitUsageReader(counters: proxy.rateLimitCounters, eventLoop: controlGroup.next())
+        let syncer = RateLimitSyncer(
+            store: proxy.syncedCounters, eventLoop: controlGroup.next(), clock: settings.proxy.wallClockMilliseconds, logger: logger)
+        self.syncer = syncer
         let ring = proxy.events
         let configOf = Self.configLookup(store)
         let httpClient = HTTPLogExporter.makeClient()
@@ -77,7 +82,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             ring: ring, config: configOf, fileLog: FileLogExporter(logger: logger),
             httpLog: HTTPLogExporter(config: configOf, client: httpClient, dataDirectory: settings.dataDirectory, logger: logger))
         self.logs = logs
-        let reporters: [any ReportsStatistics] = [logs] + extra.compactMap { $0 as? any ReportsStatistics }
+        let reporters: [any ReportsStatistics] = [logs, syncer] + extra.compactMap { $0 as? any ReportsStatistics }
         var sources = Self.metricsSources(nodeID: nodeID, store: store, proxy: proxy)
         sources.statistics = { reporters.flatMap { $0.statistics() } }
         let prometheus = PrometheusExporter(ring: ring, settings: settings.metrics, sources: sources)
@@ -111,6 +116,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         }
         started.withLockedValue { $0 = true }
         logs.httpLog.resumeSpools()
+        syncer.start()
         return Addresses(proxy: proxyAddress, admin: adminAddress, status: statusAddress)
     }
 
@@ -175,6 +181,8 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         await status.close()
         await proxy.shutdown(drainTimeout: settings.drainTimeout)
         await usageReader.close()
+        // What the drained requests counted under sync_rate goes to Redis before the loops stop.
+        await syncer.stop()
         try? await group.shutdownGracefully()
         try? await controlGroup.shutdownGracefully()
     }

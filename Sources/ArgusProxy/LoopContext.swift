@@ -20,6 +20,8 @@ final class LoopContext {
     let pool: UpstreamPool
     /// The node's `local` rate-limiting counters (shared by every loop).
     let rateLimitCounters: LocalCounterStore
+    /// The node's `sync_rate` counters (shared by every loop).
+    let syncedCounters: SyncedCounterStore
     /// This loop's Redis clients, one per endpoint a rate-limiting instance uses.
     private var redisClients: [RedisEndpoint: RedisClient] = [:]
     /// When a rate-limit store error was last logged on this loop (errors are logged at most once a second).
@@ -34,9 +36,10 @@ final class LoopContext {
 
     init(
         eventLoop: any EventLoop, store: SnapshotStore, settings: ProxySettings, stats: LoopStats,
-        events: EventProducer, logger: Logger, rateLimitCounters: LocalCounterStore
+        events: EventProducer, logger: Logger, rateLimitCounters: LocalCounterStore, syncedCounters: SyncedCounterStore
     ) {
         self.rateLimitCounters = rateLimitCounters
+        self.syncedCounters = syncedCounters
         self.eventLoop = eventLoop
         self.store = store
         self.settings = settings

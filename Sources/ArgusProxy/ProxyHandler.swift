@@ -340,6 +340,11 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             rateLimitDecided(limiter, .failure(RedisError.unavailable("no redis host configured")), routed)
             return
         }
+        if settings.syncRate != nil {
+            // Counted locally against the last synced totals; the gateway's syncer talks to Redis.
+            rateLimitDecided(limiter, .success(loop.syncedCounters.check(limiter, identifier: identifier, nowMs: nowMs)), routed)
+            return
+        }
         phase = .access
         let requestID = routed.requestID
         RedisRateLimit.check(limiter, identifier: identifier, nowMs: nowMs, client: loop.redisClient(endpoint))

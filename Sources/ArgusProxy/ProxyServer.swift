@@ -21,6 +21,8 @@ public final class ProxyServer: Sendable {
     /// The `local` rate-limiting counters of this node; they survive reloads (a reloaded instance
     /// keeps its counts, as in Kong).
     public let rateLimitCounters = LocalCounterStore()
+    /// The counters of `redis` instances with `sync_rate` (flushed by the gateway's `RateLimitSyncer`).
+    public let syncedCounters = SyncedCounterStore()
     private let sweeper: NIOLockedValueBox<RepeatedTask?>
 
     public init(group: MultiThreadedEventLoopGroup, store: SnapshotStore, settings: ProxySettings, logger: Logger) {
@@ -55,7 +57,8 @@ public final class ProxyServer: Sendable {
         let index = loopIndex[ObjectIdentifier(loop)]!
         let created = LoopContext(
             eventLoop: loop, store: store, settings: settings, stats: stats.loops[index],
-            events: events.producer(lane: index), logger: logger, rateLimitCounters: rateLimitCounters)
+            events: events.producer(lane: index), logger: logger, rateLimitCounters: rateLimitCounters,
+            syncedCounters: syncedCounters)
         box.value = created
         return created
     }

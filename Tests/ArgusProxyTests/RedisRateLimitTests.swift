@@ -169,4 +169,60 @@ struct RedisRateLimitTests {
         for _ in 0..<10 where try await status() == 200 { admitted += 1 }
         #expect(admitted == 3)
     }
+
+    /// `sync_rate`: each node counts locally and syncs with Redis; the overshoot stays within the
+    /// documented bound (N·L for N nodes), every admitted request ends up counted in Redis, and
+    /// once synced every node rejects.
+    @Test func syncRateCountsLocallyAndLosesNothing() async throws {
+        let redis = try RedisServer()
+        defer { redis.stop() }
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let clock = ManualClock(Self.t0 + 1_000)
+        let config = "minute: 20, sync_rate: 0.1"
+        let a = try await Self.gateway(port: port, redis: redis, config: config, clock: clock)
+        let b = try await Self.gateway(port: port, redis: redis, config: config, clock: clock)
+        defer { Task { await b.stop(); await backend.stop() } }
+        func status(_ gw: GatewayHarness) async throws -> Int {
+            try #require(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n")).status
+        }
+        let key = "ratelimit:\(RateLimitPlanKey.null):\(RateLimitPlanKey.null):127.0.0.1:\(Self.t0):minute"
+        let client = try LoopRedisClient(.init(host: "127.0.0.1", port: redis.port))
+        defer { Task { await client.shutdown() } }
+        func redisCount() async throws -> Int64 { try await client.send(["GET", key]).int ?? 0 }
+        /// Lets both syncers run: the clock moves past sync_rate, then real time for a few ticks.
+        func sync() async throws {
+            clock.advance(ms: 150)
+            try await Task.sleep(for: .milliseconds(200))
+        }
+
+        var admitted = 0
+        for _ in 0..<10 where try await status(a) == 200 { admitted += 1 }
+        #expect(admitted == 10)
+        try await sync()
+        #expect(try await redisCount() == 10)
+        for _ in 0..<30 where try await status(b) == 200 { admitted += 1 }
+        for _ in 0..<30 where try await status(a) == 200 { admitted += 1 }
+        try await sync()
+        try await sync()
+        #expect(admitted >= 20 && admitted <= 40, "admitted \(admitted): within N·L for 2 nodes")
+        #expect(try await redisCount() == Int64(admitted), "every admitted request is counted in Redis")
+        #expect(backend.requests.count == admitted)
+        // Synced: both nodes now know the window is spent.
+        #expect(try await status(a) == 429)
+        #expect(try await status(b) == 429)
+
+        // Counted but not yet due at shutdown: the stop flushes it.
+        clock.advance(ms: 60_000)
+        #expect(try await status(a) == 200)
+        try await sync()
+        for _ in 0..<3 { #expect(try await status(a) == 200) }
+        await a.stop()
+        let nextKey = "ratelimit:\(RateLimitPlanKey.null):\(RateLimitPlanKey.null):127.0.0.1:\(Self.t0 + 60_000):minute"
+        #expect(try await client.send(["GET", nextKey]).int == 4)
+    }
+}
+
+enum RateLimitPlanKey {
+    static let null = "00000000-0000-0000-0000-000000000000"
 }
