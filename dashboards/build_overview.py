@@ -91,6 +91,20 @@ line(
       thresholds=[(0.05, "orange")]),
 )
 
+row("Rate limiting")
+line(
+    q("Gateway 429s per second by route and window",
+      [(f'sum by (route, period) (rate(argus_ratelimit_rejections_total{{{SEL}}}[{RI}]))', "{{route}} {{period}}")], unit="reqps",
+      stack=True, description="Requests the rate-limiting plugin rejected (always exported, no prometheus plugin needed)."),
+    q("Rejections by instance and limit_by",
+      [(f'sum by (plugin, limit_by) (rate(argus_ratelimit_rejections_total{{{SEL}}}[{RI}]))', "{{plugin}} ({{limit_by}})")], unit="reqps"),
+    q("Counter store (Redis) errors",
+      [(f'sum by (plugin) (rate(argus_ratelimit_store_errors_total{{{SEL}}}[{RI}]))', "{{plugin}} request checks"),
+       (f'sum by (instance) (rate(argus_ratelimit_sync_errors_total{{{NODE}}}[{RI}]))', "{{instance}} sync flushes")],
+      unit="ops", thresholds=[(0.001, "red")],
+      description="Checks that failed because Redis did (served when fault_tolerant, else 500), and failed sync_rate flushes (retried)."),
+)
+
 row("Latency")
 line(*[
     q(f"{name} latency p50 / p95 / p99",

@@ -53,6 +53,9 @@ echo "== file-log under logrotate (create + SIGUSR1, copytruncate) with steady l
 echo "== http-log through a 10 s endpoint outage with an Argus restart in the middle"
 /usr/bin/python3 scripts/httplog_it.py .build/debug/argus
 
+echo "== rate-limiting: two Argus processes sharing one Redis, Redis killed and restarted"
+/usr/bin/python3 scripts/ratelimit_it.py .build/debug/argus
+
 # The event ring's lock-free code under ThreadSanitizer (its own build directory: a TSan build of
 # the whole package, ~2.5 min from scratch on 2 cores, plus ~1.5 min of tests). Any race report
 # fails the run. Skip with ARGUS_SKIP_TSAN=1.

@@ -116,4 +116,23 @@ struct RedisClientTests {
         }
         #expect(back)
     }
+
+    /// `ssl: true`: TLS to a TLS-only redis-server; `ssl_verify: true` refuses its self-signed certificate.
+    @Test func speaksTLS() async throws {
+        let server = try RedisServer(tls: true)
+        defer { server.stop() }
+        let redis = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, tls: true, serverName: "localhost"))
+        defer { Task { await redis.shutdown() } }
+        #expect(try await redis.send(["PING"]) == .simpleString("PONG"))
+        #expect(try await redis.send(["SET", "t", "1"]) == .simpleString("OK"))
+
+        let verifying = try LoopRedisClient(
+            RedisEndpoint(host: "127.0.0.1", port: server.port, tls: true, tlsVerify: true, serverName: "localhost"))
+        defer { Task { await verifying.shutdown() } }
+        await #expect(throws: RedisError.self) { try await verifying.send(["PING"]) }
+
+        let plain = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, timeoutMilliseconds: 500))
+        defer { Task { await plain.shutdown() } }
+        await #expect(throws: RedisError.self) { try await plain.send(["PING"]) }
+    }
 }

@@ -11,14 +11,28 @@ final class RedisServer: Sendable {
 
     let port: Int
     let password: String?
+    /// TLS only (no plain port), with a self-signed certificate for `localhost` made by openssl.
+    let tls: Bool
     let directory: String
     private let process = NIOLockedValueBox<Process?>(nil)
 
-    init(password: String? = nil) throws {
+    init(password: String? = nil, tls: Bool = false) throws {
         port = try FreePort.find()
         self.password = password
+        self.tls = tls
         directory = NSTemporaryDirectory() + "argus-redis-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if tls {
+            let openssl = Process()
+            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+            openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", directory + "/key.pem",
+                                 "-out", directory + "/cert.pem", "-days", "1", "-subj", "/CN=localhost",
+                                 "-addext", "subjectAltName=DNS:localhost"]
+            openssl.standardOutput = FileHandle.nullDevice
+            openssl.standardError = FileHandle.nullDevice
+            try openssl.run()
+            openssl.waitUntilExit()
+        }
         try start()
     }
 
@@ -30,6 +44,11 @@ final class RedisServer: Sendable {
         var arguments = ["--port", String(port), "--bind", "127.0.0.1", "--dir", directory, "--save", "", "--appendonly", "no", "--enable-debug-command", "local",
                          "--logfile", directory + "/redis.log"]
         if let password { arguments += ["--requirepass", password] }
+        if tls {
+            arguments[1] = "0"
+            arguments += ["--tls-port", String(port), "--tls-cert-file", directory + "/cert.pem", "--tls-key-file", directory + "/key.pem",
+                          "--tls-ca-cert-file", directory + "/cert.pem", "--tls-auth-clients", "no"]
+        }
         p.arguments = arguments
         try p.run()
         process.withLockedValue { $0 = p }

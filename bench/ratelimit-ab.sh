@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# ratelimit-ab.sh — the cost of the rate-limiting plugin, in one interleaved wrk run (proxy-bench.sh
+# is the harness):
+#   argus-off  Argus with no plugin
+#   argus-rl   Argus with a global rate-limiting instance whose limit is never reached
+#              (second: 1e9, limit_by ip: every request checks and counts the same hot key)
+# next to direct and nginx for reference. POLICY=local (default) measures the local counter store
+# (the goal: argus-rl within 5 % of argus-off in req/s); POLICY=redis starts a redis-server on
+# 127.0.0.1:16399 (stopped by PID at the end) and measures the round trip the redis policy adds
+# (compare p50/p99); POLICY=sync does the same with sync_rate: 0.1 (no Redis on the request path).
+#
+#   bench/ratelimit-ab.sh                                  # 5 rounds x 10 s, 50 connections
+#   POLICY=redis ROUNDS=3 DURATION=5 bench/ratelimit-ab.sh
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+POLICY=${POLICY:-local}
+
+(cd "$ROOT" && swift build -c release --product argus --scratch-path .build-release >/dev/null)
+export ARGUS_BIN="$ROOT/.build-release/release/argus"
+
+REDIS_PORT=16399
+case $POLICY in
+    local) RL="{second: 1000000000, limit_by: ip}" ;;
+    redis) RL="{second: 1000000000, limit_by: ip, policy: redis, redis: {host: 127.0.0.1, port: $REDIS_PORT}}" ;;
+    sync) RL="{second: 1000000000, limit_by: ip, policy: redis, sync_rate: 0.1, redis: {host: 127.0.0.1, port: $REDIS_PORT}}" ;;
+    *) echo "POLICY must be local, redis or sync" >&2; exit 2 ;;
+esac
+if [[ $POLICY != local ]]; then
+    REDIS_DIR=$(mktemp -d)
+    redis-server --port $REDIS_PORT --bind 127.0.0.1 --dir "$REDIS_DIR" --save '' --appendonly no \
+        --daemonize yes --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log"
+    until redis-cli -p $REDIS_PORT ping 2>/dev/null | grep -q PONG; do sleep 0.1; done
+    trap 'kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null; rm -rf "$REDIS_DIR"' EXIT
+    # Redis is part of what is measured here: its CPU is not a disturbance.
+    export MAX_FOREIGN=${MAX_FOREIGN:-100}
+fi
+
+OFF_PORT=18090 ON_PORT=18092
+config='printf "_format_version: \"3.0\"\nservices:\n  - name: backend\n    url: http://%s\n    routes:\n      - name: all\n        paths: [\"/\"]\n%b" "$UPSTREAM" "$PLUGINS" > "$BENCH_WORK/kong-$LISTEN_PORT.yml"'
+run='exec "$ARGUS_BIN" start --config "$BENCH_WORK/kong-$LISTEN_PORT.yml" --proxy-listen "127.0.0.1:$LISTEN_PORT" --admin-listen 127.0.0.1:0 --status-listen 127.0.0.1:0 --workers "$PROXY_WORKERS" --data-dir "$BENCH_WORK/data-$LISTEN_PORT" --log-level warning'
+export EXTRA_NAME=argus-off EXTRA_PORT=$OFF_PORT
+export EXTRA_CMD="PLUGINS=''; $config; $run"
+export EXTRA2_NAME=argus-rl EXTRA2_PORT=$ON_PORT
+export EXTRA2_CMD="PLUGINS='plugins: [{name: rate-limiting, config: $RL}]\n'; $config; $run"
+export SYSTEMS=${SYSTEMS:-"direct nginx argus-off argus-rl"}
+export ROUNDS=${ROUNDS:-5}
+export OUT_DIR=${OUT_DIR:-$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)-ratelimit-$POLICY-c${CONNS:-50}}
+"$HERE/proxy-bench.sh"
