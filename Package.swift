@@ -62,11 +62,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Authentication and access control (key-auth, basic-auth, acl, ip-restriction): consumers and credentials indexed per snapshot.
+        .target(
+            name: "ArgusAccess",
+            dependencies: [
+                "ArgusConfig", "ArgusHTTP", "ArgusEvents",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // The data path: accept, parse, route, forward, stream back.
         .target(
             name: "ArgusProxy",
             dependencies: [
-                "ArgusConfig", "ArgusRouting", "ArgusHTTP", "ArgusEvents", "ArgusRateLimit", "ArgusRedis",
+                "ArgusConfig", "ArgusRouting", "ArgusHTTP", "ArgusEvents", "ArgusRateLimit", "ArgusRedis", "ArgusAccess",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

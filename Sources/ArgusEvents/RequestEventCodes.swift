@@ -104,3 +104,24 @@ public struct EventFlags: OptionSet, Sendable, Hashable {
     /// The rate-limit counter store failed for this request (served anyway when fault tolerant).
     public static let rateLimitStoreError = Self(rawValue: 1 << 0)
 }
+
+/// The reason codes (``RequestEvent/reason``) access plugins put in their rejections' events.
+public enum AccessReason {
+    /// key-auth: 1 no key, 2 invalid key, 3 duplicate key. basic-auth: 1 no credentials, 2 invalid
+    /// credentials. acl: 1 no consumer, 2 forbidden group. ip-restriction: 1 denied address.
+    /// Any plugin: 15 misconfigured (an `anonymous` consumer that does not exist).
+    public static func name(plugin: String, reason: UInt8) -> String {
+        if reason == 15 { return "misconfigured" }
+        switch (plugin, reason) {
+        case ("key-auth", 1): return "no_key"
+        case ("key-auth", 2): return "invalid_key"
+        case ("key-auth", 3): return "duplicate_key"
+        case ("basic-auth", 1): return "no_credentials"
+        case ("basic-auth", 2): return "invalid_credentials"
+        case ("acl", 1): return "no_consumer"
+        case ("acl", 2): return "forbidden"
+        case ("ip-restriction", 1): return "denied"
+        default: return "code_\(reason)"
+        }
+    }
+}

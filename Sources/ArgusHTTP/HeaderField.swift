@@ -16,7 +16,7 @@ public struct HeaderField: Sendable {
 
 extension HeaderField {
     /// True when this field's name is one of `tokens` (lower-cased names from a `Connection` header).
-    func isNamed(byAnyOf tokens: [String], in raw: UnsafeRawBufferPointer) -> Bool {
+    public func isNamed(byAnyOf tokens: [String], in raw: UnsafeRawBufferPointer) -> Bool {
         tokens.contains { token in
             let utf8 = token.utf8
             guard utf8.count == nameLength else { return false }

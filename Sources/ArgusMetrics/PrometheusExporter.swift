@@ -23,7 +23,7 @@ public final class PrometheusExporter: EventExporter {
     private struct State: Sendable {
         var labels: RequestLabels
         var metrics = RequestMetrics()
-        var rateLimits = RateLimitMetrics()
+        var plugins = PluginMetrics()
         /// The plan of the version the last event referred to (kept out of `plans`, so that
         /// using it costs no dictionary lookup and no copy).
         var active: MetricsPlan?
@@ -45,7 +45,7 @@ public final class PrometheusExporter: EventExporter {
             for event in events {
                 if state.active == nil || event.configVersion != state.activeVersion { activate(event.configVersion, &state) }
                 state.metrics.record(event, plan: &state.active!, labels: &state.labels)
-                if RateLimitMetrics.concerns(event) { state.rateLimits.record(event, plan: state.active!, labels: state.labels) }
+                if PluginMetrics.concerns(event) { state.plugins.record(event, plan: state.active!, labels: state.labels) }
             }
         }
     }
@@ -195,8 +195,8 @@ public final class PrometheusExporter: EventExporter {
                 for s in series { out.sample("argus_metrics_series", [("family", s.family)], Double(s.count)) }
             }
             var requestFamilies = Set(state.metrics.familyNames)
-            var rateLimitFamilies = Set(state.rateLimits.familyNames)
-            let order = (families.map(\.name) + requestFamilies + rateLimitFamilies).sorted()
+            var pluginFamilies = Set(state.plugins.familyNames)
+            let order = (families.map(\.name) + requestFamilies + pluginFamilies).sorted()
             var out = ExpositionWriter(capacity: 64 * 1024)
             let byName = Dictionary(families.map { ($0.name, $0.write) }, uniquingKeysWith: { a, _ in a })
             for family in order {
@@ -204,8 +204,8 @@ public final class PrometheusExporter: EventExporter {
                     write(&out)
                 } else if requestFamilies.remove(family) != nil {
                     state.metrics.write(family, into: &out)
-                } else if rateLimitFamilies.remove(family) != nil {
-                    state.rateLimits.write(family, into: &out)
+                } else if pluginFamilies.remove(family) != nil {
+                    state.plugins.write(family, into: &out)
                 }
             }
             return out.bytes

@@ -1,5 +1,4 @@
 import ArgusConfig
-import ArgusRateLimit
 import ArgusRouting
 
 /// One immutable, compiled configuration: what a request sees from start to end, even when a
@@ -11,6 +10,8 @@ public final class ConfigSnapshot: Sendable {
     let services: [ServicePlan]
     /// Per route (same index as `config.routes`).
     let routes: [RoutePlan]
+    /// The access-phase plugins (authentication, access control, rate limiting) and the consumers.
+    let access: AccessCatalog
     /// Monotonic version given by the store.
     public let version: Int
     /// A logging plugin applies to requests that match no route (a global instance): record
@@ -30,20 +31,12 @@ public final class ConfigSnapshot: Sendable {
         // instance may apply to any route (the consumer is known only later), so it counts everywhere.
         let loggers = PluginRegistry.loggingPlugins.map { PluginScopes(config: config, plugin: $0) }.filter { !$0.isEmpty }
         let routeServices = config.routeServiceIndexes()
-        // Rate limiting: one compiled plan per instance, shared by the routes it applies to. No
-        // plugin identifies consumers yet, so consumer-scoped instances never apply.
-        let rateLimiting = PluginScopes(config: config, plugin: "rate-limiting")
-        let pluginIndex = Dictionary(config.plugins.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
-        var rateLimitPlans: [String: RateLimitPlan] = [:]
+        let access = AccessCatalog(config: config)
+        self.access = access
         self.routes = config.routes.enumerated().map { r, route in
             let s = routeServices[r]
             let logged = loggers.contains { $0.hasConsumerScopes || $0.resolve(route: r, service: s) != nil }
-            var rateLimit: RateLimitPlan?
-            if let plugin = rateLimiting.resolve(route: r, service: s) {
-                rateLimit = rateLimitPlans[plugin.id] ?? RateLimitPlan(plugin: plugin, index: pluginIndex[plugin.id] ?? -1)
-                rateLimitPlans[plugin.id] = rateLimit
-            }
-            return RoutePlan(route: route, recordsDetail: logged, rateLimit: rateLimit)
+            return RoutePlan(route: route, recordsDetail: logged, access: access.steps(route: r, service: s))
         }
         self.recordsUnmatchedDetail = loggers.contains { $0.hasConsumerScopes || $0.resolve(route: -1, service: -1) != nil }
         self.version = version
@@ -58,6 +51,7 @@ public final class ConfigSnapshot: Sendable {
         self.router = other.router
         self.services = other.services
         self.routes = other.routes
+        self.access = other.access
         self.recordsUnmatchedDetail = other.recordsUnmatchedDetail
         self.version = version
     }

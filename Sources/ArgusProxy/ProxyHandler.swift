@@ -1,3 +1,4 @@
+import ArgusAccess
 import ArgusConfig
 import ArgusEvents
 import ArgusHTTP
@@ -14,7 +15,8 @@ import NIOPosix
 ///    and never reaches an upstream;
 /// 2. **route** it through the current config snapshot's `Router`;
 ///    **access**: the plugins that may answer before any upstream is involved run in Kong's
-///    order (rate limiting: a check-and-count, local or in Redis, that admits or answers 429);
+///    order: authentication (key-auth, basic-auth) identifies the consumer, ip-restriction and
+///    acl admit or refuse, rate limiting checks and counts (locally or in Redis) or answers 429;
 /// 3. **pick** the target (service host, or the upstream's balancer) and take a pooled connection
 ///    on this same event loop, or connect one;
 /// 4. **forward** the head (`UpstreamRequestWriter`) and stream the body with back-pressure;
@@ -73,6 +75,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private var peerTrusted = false
     /// The request in flight, for its event.
     private var trace = RequestTrace()
+    /// What the access phase learned about the request in flight (its consumer, its edits).
+    private var access = AccessState()
     /// The exchange a gateway error is answering for, while that answer is published.
     private var failedExchange: Exchange?
     private var timer: Scheduled<Void>?
@@ -296,14 +300,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
         let routed = Routed(
             head: head, requestID: requestID, received: received, match: match, routePlan: routePlan,
-            plan: snapshot.services[serviceIndex], serviceID: snapshot.config.services[serviceIndex].id, path: path)
-
-        // Access phase.
-        if let limiter = routePlan.rateLimit {
-            checkRateLimit(limiter, routed)
-            return
-        }
-        proceed(routed, pluginHeaders: nil)
+            plan: snapshot.services[serviceIndex], serviceID: snapshot.config.services[serviceIndex].id, path: path,
+            snapshot: snapshot)
+        access = AccessState()
+        runAccess(routed)
     }
 
     /// A routed request on its way through the access phase.
@@ -316,6 +316,98 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         let plan: ServicePlan
         let serviceID: String
         let path: String
+        let snapshot: ConfigSnapshot
+    }
+
+    /// What the access phase learned about the request in flight.
+    private struct AccessState {
+        /// The next step of `routePlan.access` to run.
+        var next = 0
+        /// The consumer's index in the snapshot's config, -1 when none is known.
+        var consumer: Int32 = -1
+        /// The credential it authenticated with (nil for none, or the anonymous consumer).
+        var credentialID: String?
+        var anonymous = false
+        var aclRan = false
+        /// `X-Consumer-Groups` to send upstream.
+        var groupsHeader: String?
+        /// What `hide_credentials` removes from the upstream request.
+        var edits = CredentialEdits()
+        /// Header lines plugins add to the client response (rate limiting's).
+        var responseHeaders: ByteBuffer?
+    }
+
+    // MARK: - Access phase
+
+    /// Runs the route's access plugins from `access.next` on, in Kong's order; each may identify
+    /// the consumer, refuse the request, or (rate limiting in Redis) suspend it and resume here.
+    private func runAccess(_ routed: Routed) {
+        let steps = routed.routePlan.access
+        let catalog = routed.snapshot.access
+        while access.next < steps.count {
+            let step = steps[access.next]
+            access.next += 1
+            guard let instance = catalog.instance(step, consumer: access.consumer) else { continue }
+            switch instance {
+            case .keyAuth(let plan, let plugin):
+                let outcome = plan.authenticate(
+                    routed.head, directory: catalog.directory, alreadyAuthenticated: access.credentialID != nil, edits: &access.edits)
+                guard authenticated(outcome, plugin: plugin, routed) else { return }
+            case .basicAuth(let plan, let plugin):
+                let outcome = plan.authenticate(
+                    routed.head, directory: catalog.directory, alreadyAuthenticated: access.credentialID != nil, edits: &access.edits)
+                guard authenticated(outcome, plugin: plugin, routed) else { return }
+            case .ipRestriction(let plan, let plugin):
+                if let rejection = plan.check(address: clientAddress.address.bytes, text: clientIP) {
+                    refuse(rejection, plugin: plugin, routed)
+                    return
+                }
+            case .acl(let plan, let plugin):
+                access.aclRan = true
+                switch plan.check(consumer: access.consumer, directory: catalog.directory) {
+                case .allowed(let groups):
+                    access.groupsHeader = groups
+                case .rejected(let rejection):
+                    refuse(rejection, plugin: plugin, routed)
+                    return
+                }
+            case .rateLimit(let limiter):
+                // Continues with runAccess, or answers.
+                checkRateLimit(limiter, routed)
+                return
+            }
+        }
+        proceed(routed)
+    }
+
+    /// Applies an authentication plugin's outcome; false when it refused the request (answered).
+    private func authenticated(_ outcome: AuthOutcome, plugin: Int16, _ routed: Routed) -> Bool {
+        switch outcome {
+        case .skipped:
+            return true
+        case .authenticated(let identity):
+            access.consumer = identity.consumer
+            access.credentialID = identity.credentialID
+            access.anonymous = false
+        case .anonymous(let consumer):
+            access.consumer = consumer
+            access.credentialID = nil
+            access.anonymous = true
+        case .rejected(let rejection):
+            refuse(rejection, plugin: plugin, routed)
+            return false
+        }
+        trace.consumer = access.consumer
+        return true
+    }
+
+    /// Answers with an access plugin's rejection (Kong's `kong.response.error`).
+    private func refuse(_ rejection: AccessRejection, plugin: Int16, _ routed: Routed) {
+        trace.plugin = plugin
+        trace.reason = rejection.reason
+        var error = GatewayError(status: rejection.status, message: rejection.message, plainByDefault: false, headers: rejection.headers)
+        error.decisionOverride = rejection.status < 500 ? .authFailed : .pluginResponse
+        respond(error, head: routed.head, requestID: routed.requestID, received: routed.received)
     }
 
     // MARK: - Access: rate limiting
@@ -325,8 +417,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     /// one suspends the request (the connection reads nothing more meanwhile) until its reply.
     private func checkRateLimit(_ limiter: RateLimitPlan, _ routed: Routed) {
         let head = routed.head
+        let consumers = routed.snapshot.access.directory.consumers
+        let consumerID = access.consumer >= 0 && Int(access.consumer) < consumers.count ? consumers[Int(access.consumer)].id : nil
         let identifier = limiter.identifier(
-            consumerID: nil, credentialID: nil, serviceID: routed.serviceID,
+            consumerID: consumerID, credentialID: access.credentialID, serviceID: routed.serviceID,
             header: { head.values(forLowercasedName: $0).first }, path: routed.path[...], clientIP: clientIP)
         let nowMs = loop.settings.wallClockMilliseconds()
         let settings = limiter.settings
@@ -365,7 +459,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             lines.clear()
             usage.writeHeaders(settings, into: &lines)
             if usage.admitted {
-                proceed(routed, pluginHeaders: lines.readableBytes > 0 ? lines : nil)
+                if lines.readableBytes > 0 {
+                    if access.responseHeaders == nil { access.responseHeaders = lines } else { access.responseHeaders!.writeImmutableBuffer(lines) }
+                }
+                runAccess(routed)
                 return
             }
             trace.plugin = Int16(clamping: limiter.pluginIndex)
@@ -385,7 +482,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                     metadata: ["error": "\(error)", "fault_tolerant": "\(settings.faultTolerant)"])
             }
             if settings.faultTolerant {
-                proceed(routed, pluginHeaders: nil)
+                runAccess(routed)
             } else {
                 respond(.internalError, head: routed.head, requestID: routed.requestID, received: routed.received)
             }
@@ -394,9 +491,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     // MARK: - 3. Pick the target
 
-    private func proceed(_ routed: Routed, pluginHeaders: ByteBuffer?) {
+    private func proceed(_ routed: Routed) {
         let head = routed.head, requestID = routed.requestID, received = routed.received
         let match = routed.match, routePlan = routed.routePlan, plan = routed.plan
+        let pluginHeaders = access.responseHeaders.take()
         var target = plan.directTarget
         if let balancer = plan.balancer {
             guard let picked = balancer.next() else {
@@ -420,7 +518,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             .init(
                 upstreamPath: match.upstreamPath, hostHeader: hostHeader, clientIP: clientIP, peerTrusted: peerTrusted,
                 listenerPort: listenerPort, strippedPrefix: match.strippedPrefix, requestID: requestID,
-                viaToken: loop.settings.serverToken),
+                viaToken: loop.settings.serverToken, edits: routePlan.authenticates || access.aclRan ? upstreamEdits(routed) : nil),
             into: &upstreamHead)
 
         let exchange = Exchange(
@@ -434,6 +532,29 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
         phase = .connecting
         connectUpstream(exchange)
+    }
+
+    /// The consumer headers (Kong's `X-Consumer-*`) and what `hide_credentials` removes. Headers of
+    /// those names a client sent are dropped whenever an authentication plugin runs.
+    private func upstreamEdits(_ routed: Routed) -> UpstreamRequestWriter.Edits {
+        var edits = UpstreamRequestWriter.Edits()
+        if routed.routePlan.authenticates { edits.removeHeaders = UpstreamRequestWriter.Edits.consumerHeaders }
+        if access.aclRan { edits.removeHeaders.append("x-consumer-groups") }
+        edits.removeHeaders += access.edits.headers
+        let consumers = routed.snapshot.access.directory.consumers
+        if access.consumer >= 0 && Int(access.consumer) < consumers.count {
+            let consumer = consumers[Int(access.consumer)]
+            edits.addLines += "X-Consumer-ID: \(consumer.id)\r\n"
+            if let customID = consumer.customID { edits.addLines += "X-Consumer-Custom-ID: \(customID)\r\n" }
+            if let username = consumer.username { edits.addLines += "X-Consumer-Username: \(username)\r\n" }
+        }
+        if let credential = access.credentialID { edits.addLines += "X-Credential-Identifier: \(credential)\r\n" }
+        if access.anonymous { edits.addLines += "X-Anonymous-Consumer: true\r\n" }
+        if let groups = access.groupsHeader { edits.addLines += "X-Consumer-Groups: \(groups)\r\n" }
+        if !access.edits.query.isEmpty {
+            edits.query = QueryString(routed.head.string(routed.head.query)[...]).removing(access.edits.query)
+        }
+        return edits
     }
 
     // MARK: - 3. Connect

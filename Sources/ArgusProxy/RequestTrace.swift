@@ -1,3 +1,4 @@
+import ArgusAccess
 import ArgusEvents
 import NIOCore
 
@@ -14,6 +15,7 @@ struct RequestTrace {
     var httpVersion: UInt8 = 0
     var route: Int32 = -1
     var service: Int32 = -1
+    var consumer: Int32 = -1
     var configVersion: UInt32 = 0
     var tries: UInt8 = 0
     var plugin: Int16 = -1
@@ -51,6 +53,7 @@ struct RequestTrace {
         event.clientPort = client.port
         event.service = service
         event.route = route
+        event.consumer = consumer
         event.configVersion = configVersion
         event.status = UInt16(clamping: status)
         event.method = method

@@ -1,4 +1,3 @@
-import ArgusRateLimit
 import ArgusConfig
 import NIOCore
 
@@ -47,14 +46,17 @@ struct RoutePlan: Sendable {
     let httpsRedirectStatus: Int
     /// A logging plugin may apply: the data path records the request's details.
     let recordsDetail: Bool
-    /// The rate-limiting instance that applies to the route's requests (Kong's scoping precedence).
-    let rateLimit: RateLimitPlan?
+    /// The access-phase plugins of the route's requests, in Kong's order (empty: none).
+    let access: [AccessStep]
+    /// An authentication plugin runs: the consumer headers a client sent are never passed upstream.
+    let authenticates: Bool
 
-    init(route: Route, recordsDetail: Bool = false, rateLimit: RateLimitPlan? = nil) {
+    init(route: Route, recordsDetail: Bool = false, access: [AccessStep] = []) {
         allowsHTTP = route.protocols.contains("http")
         preserveHost = route.preserveHost
         httpsRedirectStatus = route.httpsRedirectStatusCode
         self.recordsDetail = recordsDetail
-        self.rateLimit = rateLimit
+        self.access = access
+        authenticates = access.contains { AccessCatalog.authenticating.contains($0.name) }
     }
 }

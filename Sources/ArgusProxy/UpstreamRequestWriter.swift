@@ -13,6 +13,22 @@ enum UpstreamRequestWriter {
         var strippedPrefix: String?
         var requestID: RequestID
         var viaToken: String
+        /// What the access plugins change (nil: nothing, the common case).
+        var edits: Edits? = nil
+    }
+
+    /// Changes the access phase makes to the upstream request.
+    struct Edits {
+        /// The headers authentication plugins set: a client's own are never passed on.
+        static let consumerHeaders = [
+            "x-consumer-id", "x-consumer-custom-id", "x-consumer-username", "x-credential-identifier", "x-anonymous-consumer",
+        ]
+        /// Lower-cased names of client headers to drop.
+        var removeHeaders: [String] = []
+        /// Header lines (`Name: value\r\n`) to add.
+        var addLines = ""
+        /// The query to send instead of the client's (without `?`; empty: none).
+        var query: String?
     }
 
     static func write(_ head: RequestHead, _ ctx: Context, into out: inout ByteBuffer) {
@@ -20,7 +36,14 @@ enum UpstreamRequestWriter {
             out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.method]))
             out.writeInteger(UInt8(ascii: " "))
             out.writeString(ctx.upstreamPath)
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.query]))
+            if let query = ctx.edits?.query {
+                if !query.isEmpty {
+                    out.writeStaticString("?")
+                    out.writeString(query)
+                }
+            } else {
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.query]))
+            }
             out.writeStaticString(" HTTP/1.1\r\nHost: ")
             out.writeString(ctx.hostHeader)
             out.writeStaticString("\r\n")
@@ -46,6 +69,7 @@ enum UpstreamRequestWriter {
                     seen |= 1 << UInt32(field.name.rawValue)
                 default:
                     if field.name.isHopByHop || field.hasUnderscore || head.isNominated(field) { continue }
+                    if let edits = ctx.edits, field.isNamed(byAnyOf: edits.removeHeaders, in: raw) { continue }
                 }
                 out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.lineRange]))
                 out.writeStaticString("\r\n")
@@ -82,7 +106,9 @@ enum UpstreamRequestWriter {
                 out.writeString(ctx.clientIP)
             }
         }
-        out.writeStaticString("\r\nVia: ")
+        out.writeStaticString("\r\n")
+        if let lines = ctx.edits?.addLines, !lines.isEmpty { out.writeString(lines) }
+        out.writeStaticString("Via: ")
         out.writeInteger(UInt8(ascii: "1"))
         out.writeInteger(UInt8(ascii: "."))
         out.writeInteger(UInt8(48 + head.minorVersion))

@@ -29,8 +29,10 @@ extension FieldSpec {
             greaterThan: greaterThan, validators: validators)
     }
 
-    public static func boolean(required: Bool = false, default value: Bool? = nil) -> FieldSpec {
-        FieldSpec(.boolean, required: required, default: value.map(JSONValue.bool))
+    public static func boolean(
+        required: Bool = false, default value: Bool? = nil, validators: [@Sendable (JSONValue) -> String?] = []
+    ) -> FieldSpec {
+        FieldSpec(.boolean, required: required, default: value.map(JSONValue.bool), validators: validators)
     }
 
     public static func array(

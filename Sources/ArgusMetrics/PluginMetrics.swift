@@ -1,13 +1,14 @@
 import ArgusConfig
 import ArgusEvents
 
-/// Argus's own rate-limiting families, from the events of requests a rate-limiting instance
-/// rejected or could not check (its counter store failed):
+/// Argus's own plugin families, from the events of requests a plugin refused or could not check:
+/// `argus_access_rejections_total{service,route,plugin,instance,reason}` (authentication and
+/// access control: 401/403 by route and reason) and, for rate limiting,
 /// `argus_ratelimit_rejections_total{service,route,plugin,limit_by,period}` and
 /// `argus_ratelimit_store_errors_total{service,route,plugin}`. Always exported (no `prometheus`
 /// plugin needed), so a 429 storm is visible per route and per limit, and gateway-made 429s stand
 /// apart from upstream ones (`kong_http_requests_total{source="kong"}` says the same, when enabled).
-struct RateLimitMetrics: Sendable {
+struct PluginMetrics: Sendable {
     private struct Key: Hashable, Sendable {
         var service: Int32, route: Int32
         var plugin: String
@@ -17,6 +18,12 @@ struct RateLimitMetrics: Sendable {
 
     private var rejections = SeriesTable<Key>()
     private var storeErrors = SeriesTable<Key>()
+    private var accessRejections = SeriesTable<AccessKey>()
+
+    private struct AccessKey: Hashable, Sendable {
+        var service: Int32, route: Int32
+        var plugin: String, instance: String, reason: String
+    }
 
     init() {}
 
@@ -25,14 +32,13 @@ struct RateLimitMetrics: Sendable {
     /// Whether `event` is one these families count (cheap test first, on every event).
     @inline(__always)
     static func concerns(_ event: RequestEvent) -> Bool {
-        event.plugin >= 0 && (event.decision == .rateLimited || event.flags & EventFlags.rateLimitStoreError.rawValue != 0)
+        event.plugin >= 0
     }
 
     mutating func record(_ event: RequestEvent, plan: MetricsPlan, labels: RequestLabels) {
         let index = Int(event.plugin)
         guard index < plan.config.plugins.count else { return }
         let plugin = plan.config.plugins[index]
-        guard plugin.name == "rate-limiting" else { return }
         var service: Int32 = 0, route: Int32 = 0
         let r = Int(event.route)
         if r >= 0 && r < plan.routes.count {
@@ -40,6 +46,14 @@ struct RateLimitMetrics: Sendable {
             route = plan.routes[r].route
         }
         let name = plugin.instanceName ?? plugin.id
+        guard plugin.name == "rate-limiting" else {
+            guard event.decision == .authFailed || event.decision == .pluginResponse else { return }
+            let key = AccessKey(
+                service: service, route: route, plugin: plugin.name, instance: name,
+                reason: AccessReason.name(plugin: plugin.name, reason: event.reason))
+            accessRejections.cells[accessRejections.slot(key) { Self.renderAccess(key, labels) }] &+= 1
+            return
+        }
         let limitBy = plugin.config["limit_by"]?.stringValue ?? "consumer"
         if event.decision == .rateLimited {
             let period = event.reason < Self.periods.count ? event.reason : 0
@@ -50,6 +64,16 @@ struct RateLimitMetrics: Sendable {
             let key = Key(service: service, route: route, plugin: name, limitBy: limitBy, period: 0)
             storeErrors.cells[storeErrors.slot(key) { Self.render(key, labels, withPeriod: false) }] &+= 1
         }
+    }
+
+    private static func renderAccess(_ key: AccessKey, _ labels: RequestLabels) -> [UInt8] {
+        var w = ExpositionWriter()
+        w.label("service", labels.services.escaped[Int(key.service)], first: true)
+        w.label("route", labels.routes.escaped[Int(key.route)])
+        w.label("plugin", key.plugin)
+        w.label("instance", key.instance)
+        w.label("reason", key.reason)
+        return w.bytes
     }
 
     private static func render(_ key: Key, _ labels: RequestLabels, withPeriod: Bool) -> [UInt8] {
@@ -66,6 +90,7 @@ struct RateLimitMetrics: Sendable {
     var familyNames: [String] {
         (rejections.count > 0 ? ["argus_ratelimit_rejections_total"] : [])
             + (storeErrors.count > 0 ? ["argus_ratelimit_store_errors_total"] : [])
+            + (accessRejections.count > 0 ? ["argus_access_rejections_total"] : [])
     }
 
     mutating func write(_ family: String, into out: inout ExpositionWriter) {
@@ -73,6 +98,9 @@ struct RateLimitMetrics: Sendable {
         case "argus_ratelimit_rejections_total":
             out.header(family, "counter", "Requests a rate-limiting instance rejected, by route, instance, limit_by and exhausted window")
             Self.write(&rejections, family, into: &out)
+        case "argus_access_rejections_total":
+            out.header(family, "counter", "Requests an authentication or access-control plugin refused, by route, plugin, instance and reason")
+            Self.write(&accessRejections, family, into: &out)
         case "argus_ratelimit_store_errors_total":
             out.header(family, "counter", "Requests whose rate-limit check failed because the counter store (Redis) failed")
             Self.write(&storeErrors, family, into: &out)
@@ -81,7 +109,7 @@ struct RateLimitMetrics: Sendable {
         }
     }
 
-    private static func write(_ table: inout SeriesTable<Key>, _ name: String, into out: inout ExpositionWriter) {
+    private static func write<K>(_ table: inout SeriesTable<K>, _ name: String, into out: inout ExpositionWriter) {
         let name = Array(name.utf8)
         for slot in table.sortedSlots() { out.sample(name, table.labels[slot], table.cells[slot]) }
     }

@@ -1,0 +1,49 @@
+import ArgusEvents
+
+/// An access-phase plugin's answer to a request that must not reach the upstream: Kong's status,
+/// message and headers, plus a small reason code for events and metrics.
+public struct AccessRejection: Sendable, Equatable {
+    public var status: Int
+    public var message: String
+    public var headers: [(String, String)]
+    /// Why, in the plugin's terms (see each plan's `Reason`).
+    public var reason: UInt8
+
+    public init(status: Int, message: String, headers: [(String, String)] = [], reason: UInt8) {
+        self.status = status
+        self.message = message
+        self.headers = headers
+        self.reason = reason
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.status == b.status && a.message == b.message && a.reason == b.reason
+            && a.headers.map { "\($0.0): \($0.1)" } == b.headers.map { "\($0.0): \($0.1)" }
+    }
+}
+
+/// What an authentication plugin decided.
+public enum AuthOutcome: Sendable, Equatable {
+    /// The plugin does not apply (a preflight it skips, or already authenticated with `anonymous` set).
+    case skipped
+    case authenticated(ConsumerDirectory.Identity)
+    /// Authentication failed and the instance's `anonymous` consumer stands in.
+    case anonymous(consumer: Int32)
+    case rejected(AccessRejection)
+}
+
+/// What an authentication plugin asks to be removed from the upstream request (`hide_credentials`).
+public struct CredentialEdits: Sendable, Equatable {
+    /// Lower-cased header names.
+    public var headers: [String] = []
+    /// Query argument names.
+    public var query: [String] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { headers.isEmpty && query.isEmpty }
+}
+
+extension AccessReason {
+    static let misconfigured: UInt8 = 15
+}

@@ -1,0 +1,89 @@
+import ArgusConfig
+
+/// The consumers of one config snapshot and their credentials, indexed for the authentication
+/// plugins: a key-auth key or a basic-auth username finds its consumer in O(1); a consumer's ACL
+/// groups are a list lookup. Built once per snapshot.
+public final class ConsumerDirectory: Sendable {
+    /// An authenticated caller: the consumer's index in `config.consumers` and the credential used.
+    public struct Identity: Sendable, Equatable {
+        public var consumer: Int32
+        public var credentialID: String
+    }
+
+    struct BasicCredential: Sendable {
+        var identity: Identity
+        /// Kong's stored form: hex sha1(password .. consumer id).
+        var passwordHash: [UInt8]
+        var consumerID: String
+    }
+
+    public let consumers: [Consumer]
+    private let keys: [SecretDigest: (key: [UInt8], identity: Identity)]
+    private let basic: [String: BasicCredential]
+    /// Per consumer index, its ACL groups in config order.
+    public let groups: [[String]]
+    private let byID: [String: Int32]
+    private let byUsername: [String: Int32]
+
+    public init(config: DeclarativeConfig) {
+        consumers = config.consumers
+        var byID: [String: Int32] = [:]
+        var byUsername: [String: Int32] = [:]
+        for (i, consumer) in config.consumers.enumerated() {
+            byID[consumer.id] = Int32(i)
+            if let username = consumer.username { byUsername[username] = Int32(i) }
+        }
+        var keys: [SecretDigest: (key: [UInt8], identity: Identity)] = [:]
+        var basic: [String: BasicCredential] = [:]
+        var groups = Array(repeating: [String](), count: config.consumers.count)
+        for credential in config.credentials {
+            guard let consumer = byID[credential.consumerID] else { continue }
+            let identity = Identity(consumer: consumer, credentialID: credential.id)
+            switch credential.kind {
+            case "keyauth_credentials":
+                if let key = credential.fields["key"]?.stringValue { keys[SecretDigest(key)] = (Array(key.utf8), identity) }
+            case "basicauth_credentials":
+                if let username = credential.fields["username"]?.stringValue, let hash = credential.fields["password"]?.stringValue {
+                    basic[username] = BasicCredential(identity: identity, passwordHash: Array(hash.utf8), consumerID: credential.consumerID)
+                }
+            case "acls":
+                if let group = credential.fields["group"]?.stringValue { groups[Int(consumer)].append(group) }
+            default:
+                break
+            }
+        }
+        self.keys = keys
+        self.basic = basic
+        self.groups = groups
+        self.byID = byID
+        self.byUsername = byUsername
+    }
+
+    /// The key-auth credential with this key: found by the key's digest, confirmed in constant time.
+    public func keyAuth(_ key: String) -> Identity? {
+        guard let found = keys[SecretDigest(key)], ConstantTime.equal(found.key, Array(key.utf8)) else { return nil }
+        return found.identity
+    }
+
+    /// The basic-auth credential for `username` when `password` is right (compared in constant time).
+    public func basicAuth(username: String, password: String) -> Identity? {
+        guard let credential = basic[username] else { return nil }
+        let given = Array(SHA1Hex.digest(password + credential.consumerID).utf8)
+        return ConstantTime.equal(given, credential.passwordHash) ? credential.identity : nil
+    }
+
+    /// A consumer by id or username (Kong's `anonymous` accepts either).
+    public func consumer(idOrUsername: String) -> Int32? {
+        byID[idOrUsername] ?? byUsername[idOrUsername]
+    }
+}
+
+/// Comparison whose time does not depend on where the inputs differ.
+public enum ConstantTime {
+    public static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for i in 0..<a.count { difference |= a[i] ^ b[i] }
+        return difference == 0
+    }
+}

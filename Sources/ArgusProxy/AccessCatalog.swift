@@ -1,0 +1,79 @@
+import ArgusAccess
+import ArgusConfig
+import ArgusRateLimit
+
+/// A plugin instance the access phase runs, compiled once per snapshot.
+enum AccessInstance: Sendable {
+    case keyAuth(KeyAuthPlan, plugin: Int16)
+    case basicAuth(BasicAuthPlan, plugin: Int16)
+    case ipRestriction(IPRestrictionPlan, plugin: Int16)
+    case acl(ACLPlan, plugin: Int16)
+    case rateLimit(RateLimitPlan)
+}
+
+/// One plugin of a route's access phase, in Kong's execution order.
+struct AccessStep: Sendable {
+    let name: String
+    /// The instance for a request whose consumer is not (or not yet) known: route, service or global scope.
+    let instance: AccessInstance?
+    /// Instances scoped to consumers exist for this plugin: the instance is resolved again with
+    /// the consumer once an authentication plugin has identified one.
+    let consumerScoped: Bool
+    let route: Int
+    let service: Int
+}
+
+/// The access-phase plugins of one snapshot: every instance compiled, the consumers and their
+/// credentials indexed, and for each route its steps in Kong's order (descending priority).
+final class AccessCatalog: Sendable {
+    /// The plugins the access phase runs, by descending Kong priority.
+    static let plugins: [String] = ["key-auth", "basic-auth", "ip-restriction", "acl", "rate-limiting"]
+        .sorted { (PluginRegistry.schema(named: $0)?.priority ?? 0) > (PluginRegistry.schema(named: $1)?.priority ?? 0) }
+
+    /// Plugins that identify consumers.
+    static let authenticating: Set<String> = ["key-auth", "basic-auth"]
+
+    let directory: ConsumerDirectory
+    private let scopes: [String: PluginScopes]
+    private let compiled: [String: AccessInstance]
+
+    init(config: DeclarativeConfig) {
+        directory = ConsumerDirectory(config: config)
+        var scopes: [String: PluginScopes] = [:]
+        for name in Self.plugins {
+            let found = PluginScopes(config: config, plugin: name)
+            if !found.isEmpty { scopes[name] = found }
+        }
+        self.scopes = scopes
+        var compiled: [String: AccessInstance] = [:]
+        for (i, plugin) in config.plugins.enumerated() where scopes[plugin.name] != nil && plugin.enabled {
+            let index = Int16(clamping: i)
+            switch plugin.name {
+            case "key-auth": compiled[plugin.id] = .keyAuth(KeyAuthPlan(config: plugin.config), plugin: index)
+            case "basic-auth": compiled[plugin.id] = .basicAuth(BasicAuthPlan(config: plugin.config), plugin: index)
+            case "ip-restriction": compiled[plugin.id] = .ipRestriction(IPRestrictionPlan(config: plugin.config), plugin: index)
+            case "acl": compiled[plugin.id] = .acl(ACLPlan(config: plugin.config), plugin: index)
+            case "rate-limiting": compiled[plugin.id] = .rateLimit(RateLimitPlan(plugin: plugin, index: i))
+            default: break
+            }
+        }
+        self.compiled = compiled
+    }
+
+    /// The access steps of a request on `route` (of `service`), in execution order.
+    func steps(route: Int, service: Int) -> [AccessStep] {
+        Self.plugins.compactMap { name in
+            guard let scopes = scopes[name] else { return nil }
+            let instance = scopes.resolve(route: route, service: service).flatMap { compiled[$0.id] }
+            guard instance != nil || scopes.hasConsumerScopes else { return nil }
+            return AccessStep(name: name, instance: instance, consumerScoped: scopes.hasConsumerScopes, route: route, service: service)
+        }
+    }
+
+    /// The instance of `step` that applies once `consumer` (an index, -1 for none) is known.
+    @inline(__always)
+    func instance(_ step: AccessStep, consumer: Int32) -> AccessInstance? {
+        guard step.consumerScoped, consumer >= 0, let scopes = scopes[step.name] else { return step.instance }
+        return scopes.resolve(route: step.route, service: step.service, consumer: Int(consumer)).flatMap { compiled[$0.id] }
+    }
+}
