@@ -68,6 +68,7 @@ let package = Package(
             dependencies: [
                 "ArgusConfig", "ArgusHTTP", "ArgusEvents",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
         // The data path: accept, parse, route, forward, stream back.
@@ -155,6 +156,8 @@ let package = Package(
             dependencies: [
                 "ArgusProxy", "ArgusApp", "ArgusConfig", "ArgusHTTP", "ArgusEvents", "ArgusMetrics", "ArgusLogging",
                 "ArgusCompression", "ArgusRateLimit", "ArgusRedis",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -8,6 +8,14 @@ public final class ConsumerDirectory: Sendable {
     public struct Identity: Sendable, Equatable {
         public var consumer: Int32
         public var credentialID: String
+        /// What `X-Credential-Identifier` shows: the credential's id (the jwt secret's key for jwt).
+        public var identifier: String
+
+        public init(consumer: Int32, credentialID: String, identifier: String? = nil) {
+            self.consumer = consumer
+            self.credentialID = credentialID
+            self.identifier = identifier ?? credentialID
+        }
     }
 
     struct BasicCredential: Sendable {
@@ -20,6 +28,15 @@ public final class ConsumerDirectory: Sendable {
     public let consumers: [Consumer]
     private let keys: [SecretDigest: (key: [UInt8], identity: Identity)]
     private let basic: [String: BasicCredential]
+    /// A consumer's jwt secret (Kong's `jwt_secrets`).
+    public struct JWTSecret: Sendable {
+        public var identity: Identity
+        public var algorithm: String
+        public var secret: String?
+        public var publicKey: String?
+    }
+
+    private let jwt: [String: JWTSecret]
     /// Per consumer index, its ACL groups in config order.
     public let groups: [[String]]
     private let byID: [String: Int32]
@@ -36,6 +53,7 @@ public final class ConsumerDirectory: Sendable {
         var keys: [SecretDigest: (key: [UInt8], identity: Identity)] = [:]
         var basic: [String: BasicCredential] = [:]
         var groups = Array(repeating: [String](), count: config.consumers.count)
+        var jwt: [String: JWTSecret] = [:]
         for credential in config.credentials {
             guard let consumer = byID[credential.consumerID] else { continue }
             let identity = Identity(consumer: consumer, credentialID: credential.id)
@@ -46,6 +64,13 @@ public final class ConsumerDirectory: Sendable {
                 if let username = credential.fields["username"]?.stringValue, let hash = credential.fields["password"]?.stringValue {
                     basic[username] = BasicCredential(identity: identity, passwordHash: Array(hash.utf8), consumerID: credential.consumerID)
                 }
+            case "jwt_secrets":
+                if let key = credential.fields["key"]?.stringValue {
+                    jwt[key] = JWTSecret(
+                        identity: Identity(consumer: consumer, credentialID: credential.id, identifier: key),
+                        algorithm: credential.fields["algorithm"]?.stringValue ?? "HS256",
+                        secret: credential.fields["secret"]?.stringValue, publicKey: credential.fields["rsa_public_key"]?.stringValue)
+                }
             case "acls":
                 if let group = credential.fields["group"]?.stringValue { groups[Int(consumer)].append(group) }
             default:
@@ -55,6 +80,7 @@ public final class ConsumerDirectory: Sendable {
         self.keys = keys
         self.basic = basic
         self.groups = groups
+        self.jwt = jwt
         self.byID = byID
         self.byUsername = byUsername
     }
@@ -71,6 +97,9 @@ public final class ConsumerDirectory: Sendable {
         let given = Array(SHA1Hex.digest(password + credential.consumerID).utf8)
         return ConstantTime.equal(given, credential.passwordHash) ? credential.identity : nil
     }
+
+    /// The jwt secret whose `key` a token names.
+    public func jwtSecret(_ key: String) -> JWTSecret? { jwt[key] }
 
     /// A consumer by id or username (Kong's `anonymous` accepts either).
     public func consumer(idOrUsername: String) -> Int32? {

@@ -109,6 +109,8 @@ public struct EventFlags: OptionSet, Sendable, Hashable {
 public enum AccessReason {
     /// key-auth: 1 no key, 2 invalid key, 3 duplicate key. basic-auth: 1 no credentials, 2 invalid
     /// credentials. acl: 1 no consumer, 2 forbidden group. ip-restriction: 1 denied address.
+    /// jwt: 1 no token, 2 malformed or ambiguous token, 3 unknown key, 4 bad algorithm, key or
+    /// signature, 5 claims (expired, not yet valid, too long-lived).
     /// Any plugin: 15 misconfigured (an `anonymous` consumer that does not exist).
     public static func name(plugin: String, reason: UInt8) -> String {
         if reason == 15 { return "misconfigured" }
@@ -121,6 +123,11 @@ public enum AccessReason {
         case ("acl", 1): return "no_consumer"
         case ("acl", 2): return "forbidden"
         case ("ip-restriction", 1): return "denied"
+        case ("jwt", 1): return "no_token"
+        case ("jwt", 2): return "bad_token"
+        case ("jwt", 3): return "unknown_key"
+        case ("jwt", 4): return "invalid_signature"
+        case ("jwt", 5): return "invalid_claims"
         default: return "code_\(reason)"
         }
     }

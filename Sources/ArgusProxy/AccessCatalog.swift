@@ -4,6 +4,7 @@ import ArgusRateLimit
 
 /// A plugin instance the access phase runs, compiled once per snapshot.
 enum AccessInstance: Sendable {
+    case jwt(JWTPlan, plugin: Int16)
     case keyAuth(KeyAuthPlan, plugin: Int16)
     case basicAuth(BasicAuthPlan, plugin: Int16)
     case ipRestriction(IPRestrictionPlan, plugin: Int16)
@@ -27,11 +28,11 @@ struct AccessStep: Sendable {
 /// credentials indexed, and for each route its steps in Kong's order (descending priority).
 final class AccessCatalog: Sendable {
     /// The plugins the access phase runs, by descending Kong priority.
-    static let plugins: [String] = ["key-auth", "basic-auth", "ip-restriction", "acl", "rate-limiting"]
+    static let plugins: [String] = ["jwt", "key-auth", "basic-auth", "ip-restriction", "acl", "rate-limiting"]
         .sorted { (PluginRegistry.schema(named: $0)?.priority ?? 0) > (PluginRegistry.schema(named: $1)?.priority ?? 0) }
 
     /// Plugins that identify consumers.
-    static let authenticating: Set<String> = ["key-auth", "basic-auth"]
+    static let authenticating: Set<String> = ["jwt", "key-auth", "basic-auth"]
 
     let directory: ConsumerDirectory
     private let scopes: [String: PluginScopes]
@@ -49,6 +50,7 @@ final class AccessCatalog: Sendable {
         for (i, plugin) in config.plugins.enumerated() where scopes[plugin.name] != nil && plugin.enabled {
             let index = Int16(clamping: i)
             switch plugin.name {
+            case "jwt": compiled[plugin.id] = .jwt(JWTPlan(config: plugin.config), plugin: index)
             case "key-auth": compiled[plugin.id] = .keyAuth(KeyAuthPlan(config: plugin.config), plugin: index)
             case "basic-auth": compiled[plugin.id] = .basicAuth(BasicAuthPlan(config: plugin.config), plugin: index)
             case "ip-restriction": compiled[plugin.id] = .ipRestriction(IPRestrictionPlan(config: plugin.config), plugin: index)

@@ -12,6 +12,9 @@ public struct GatewayError: Sendable, Equatable {
     public var headers: [(String, String)] = []
     /// No body at all (redirects, as Kong's `kong.response.exit(status)` without a body).
     public var emptyBody = false
+    /// A JSON body sent as it is, whatever the client accepts (Kong's `kong.response.exit` with a
+    /// table: no request id); nil for Kong's negotiated error bodies.
+    public var exitBody: String?
     /// Header lines (`Name: value\r\n`) a plugin set, written as they are.
     public var headerLines: ByteBuffer?
     /// The decision when the status alone does not tell it (a plugin's rejection).

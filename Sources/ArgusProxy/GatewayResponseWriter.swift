@@ -41,7 +41,9 @@ enum GatewayResponseWriter {
         serverToken: String, latencyMs: Int, into buffer: inout ByteBuffer
     ) {
         let (contentType, body) = error.emptyBody
-            ? ("", "") : body(error, requestID: requestID, format: format(accept: accept, plainByDefault: error.plainByDefault))
+            ? ("", "")
+            : error.exitBody.map { ("application/json; charset=utf-8", $0) }
+                ?? body(error, requestID: requestID, format: format(accept: accept, plainByDefault: error.plainByDefault))
         buffer.writeString("HTTP/1.1 \(error.status) \(ReasonPhrase.of(error.status))\r\n")
         buffer.writeString("Date: \(date)\r\n")
         if !contentType.isEmpty { buffer.writeString("Content-Type: \(contentType)\r\n") }

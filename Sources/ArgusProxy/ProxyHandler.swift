@@ -327,6 +327,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         var consumer: Int32 = -1
         /// The credential it authenticated with (nil for none, or the anonymous consumer).
         var credentialID: String?
+        /// What `X-Credential-Identifier` shows.
+        var credentialIdentifier: String?
         var anonymous = false
         var aclRan = false
         /// `X-Consumer-Groups` to send upstream.
@@ -349,6 +351,11 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             access.next += 1
             guard let instance = catalog.instance(step, consumer: access.consumer) else { continue }
             switch instance {
+            case .jwt(let plan, let plugin):
+                let outcome = plan.authenticate(
+                    routed.head, directory: catalog.directory, alreadyAuthenticated: access.credentialID != nil,
+                    nowSeconds: Double(loop.settings.wallClockMilliseconds()) / 1000)
+                guard authenticated(outcome, plugin: plugin, routed) else { return }
             case .keyAuth(let plan, let plugin):
                 let outcome = plan.authenticate(
                     routed.head, directory: catalog.directory, alreadyAuthenticated: access.credentialID != nil, edits: &access.edits)
@@ -388,10 +395,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         case .authenticated(let identity):
             access.consumer = identity.consumer
             access.credentialID = identity.credentialID
+            access.credentialIdentifier = identity.identifier
             access.anonymous = false
         case .anonymous(let consumer):
             access.consumer = consumer
             access.credentialID = nil
+            access.credentialIdentifier = nil
             access.anonymous = true
         case .rejected(let rejection):
             refuse(rejection, plugin: plugin, routed)
@@ -406,6 +415,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         trace.plugin = plugin
         trace.reason = rejection.reason
         var error = GatewayError(status: rejection.status, message: rejection.message, plainByDefault: false, headers: rejection.headers)
+        error.exitBody = rejection.exitBody
         error.decisionOverride = rejection.status < 500 ? .authFailed : .pluginResponse
         respond(error, head: routed.head, requestID: routed.requestID, received: routed.received)
     }
@@ -548,7 +558,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             if let customID = consumer.customID { edits.addLines += "X-Consumer-Custom-ID: \(customID)\r\n" }
             if let username = consumer.username { edits.addLines += "X-Consumer-Username: \(username)\r\n" }
         }
-        if let credential = access.credentialID { edits.addLines += "X-Credential-Identifier: \(credential)\r\n" }
+        if let credential = access.credentialIdentifier { edits.addLines += "X-Credential-Identifier: \(credential)\r\n" }
         if access.anonymous { edits.addLines += "X-Anonymous-Consumer: true\r\n" }
         if let groups = access.groupsHeader { edits.addLines += "X-Consumer-Groups: \(groups)\r\n" }
         if !access.edits.query.isEmpty {

@@ -64,3 +64,38 @@ import Testing
         #expect(both["redis"]?["host"] == .string("a.example"))
     }
 }
+
+/// The real key-auth, basic-auth, acl and ip-restriction schemas.
+@Suite struct AccessSchemaTests {
+    static func errors(_ plugin: String) -> [String] {
+        let text = "_format_version: \"3.0\"\nplugins: [\(plugin)]"
+        do {
+            _ = try ConfigLoader.parse(text: text, file: "kong.yml", now: testNow, plugins: PluginRegistry.index(PluginRegistry.builtins))
+            return []
+        } catch {
+            return error.errors.map { "\($0.path): \($0.message)" }
+        }
+    }
+
+    @Test func kongsChecksAndMessages() {
+        #expect(Self.errors("{name: key-auth}") == [])
+        #expect(Self.errors("{name: key-auth, config: {key_names: []}}") == ["plugins[0].config.key_names: length must be at least 1"])
+        #expect(Self.errors("{name: key-auth, config: {key_in_body: true}}") == [
+            "plugins[0].config.key_in_body: key_in_body is not supported by Argus yet: send the key in a header or the query",
+        ])
+        #expect(Self.errors("{name: acl, config: {}}") == [
+            "plugins[0].config: at least one of these fields must be non-empty: 'config.allow', 'config.deny'",
+        ])
+        #expect(Self.errors("{name: acl, config: {allow: [a], deny: [b]}}") == [
+            "plugins[0].config: only one of these fields must be non-empty: 'config.allow', 'config.deny'",
+        ])
+        #expect(Self.errors("{name: ip-restriction, config: {allow: [10.0.0.0/33]}}") == [
+            "plugins[0].config.allow[0]: invalid ip or cidr range: '10.0.0.0/33'",
+        ])
+        #expect(Self.errors("{name: ip-restriction, config: {status: 99, allow: [\"::1\"]}}") == [
+            "plugins[0].config.status: value should be between 100 and 599",
+        ])
+        #expect(Self.errors("{name: basic-auth, config: {realm: null}}") == ["plugins[0].config.realm: required field missing"])
+        #expect(Self.errors("{name: key-auth, consumer: x}").contains("plugins[0].consumer: value must be null"))
+    }
+}

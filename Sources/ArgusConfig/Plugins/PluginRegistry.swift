@@ -4,7 +4,7 @@ public enum PluginRegistry {
     /// Every built-in plugin schema. Each plugin adds its `PluginSchema` to this list.
     public static let builtins: [PluginSchema] = [
         PrometheusPluginSchema.schema, FileLogPluginSchema.schema, HTTPLogPluginSchema.schema, RateLimitingPluginSchema.schema,
-        KeyAuthPluginSchema.schema, BasicAuthPluginSchema.schema, ACLPluginSchema.schema, IPRestrictionPluginSchema.schema,
+        JWTPluginSchema.schema, KeyAuthPluginSchema.schema, BasicAuthPluginSchema.schema, ACLPluginSchema.schema, IPRestrictionPluginSchema.schema,
     ]
 
     private static let byName: [String: PluginSchema] = index(builtins)

@@ -43,10 +43,7 @@ public enum RateLimitingPluginSchema {
             SchemaField("algorithm", .string(default: "fixed", oneOf: ["fixed", "sliding"])),
         ],
         checks: [
-            RecordCheck { record, path in
-                periods.contains { RecordCheck.isNonEmpty(record[$0]) }
-                    ? [] : [FieldError(path: path, message: KongMessage.atLeastOneOf(periods.map { "config." + $0 }))]
-            },
+            .configAtLeastOneOf(periods),
             RecordCheck { record, path in periodOrder(record, path) },
             RecordCheck { record, path in
                 var errors: [FieldError] = []

@@ -1,0 +1,118 @@
+import ArgusApp
+import ArgusConfig
+import Crypto
+import Foundation
+import Testing
+import _CryptoExtras
+
+@Suite("jwt through a real gateway")
+struct JWTTests {
+    static func b64url(_ bytes: some DataProtocol) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func token(alg: String, claims: String, sign: (Data) throws -> Data) rethrows -> String {
+        let signed = b64url(Data("{\"alg\":\"\(alg)\",\"typ\":\"JWT\"}".utf8)) + "." + b64url(Data(claims.utf8))
+        return signed + "." + b64url(try sign(Data(signed.utf8)))
+    }
+
+    static func hs256(_ claims: String, secret: String) -> String {
+        token(alg: "HS256", claims: claims) { Data(HMAC<SHA256>.authenticationCode(for: $0, using: SymmetricKey(data: Data(secret.utf8)))) }
+    }
+
+    @Test func hs256TokensAuthenticateAndFailuresAreKongsExitBodies() async throws {
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let now = Int(Date().timeIntervalSince1970)
+        let gw = try await GatewayHarness(yaml: """
+            _format_version: "3.0"
+            services:
+              - name: backend
+                url: http://127.0.0.1:\(port)
+                routes: [{name: main, paths: ["/"]}]
+            consumers:
+              - username: carol
+                jwt_secrets: [{key: carol-issuer, secret: s3cr3t}]
+            plugins:
+              - name: jwt
+                config: {claims_to_verify: [exp]}
+            """)
+        defer { Task { await gw.stop(); await backend.stop() } }
+        func get(_ token: String?, _ extra: String = "") async throws -> RawClient.Response {
+            let auth = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
+            return try #require(try await gw.request("GET /x\(extra) HTTP/1.1\r\nHost: x\r\n\(auth)\r\n"))
+        }
+
+        let good = Self.hs256("{\"iss\":\"carol-issuer\",\"exp\":\(now + 600)}", secret: "s3cr3t")
+        let ok = try await get(good)
+        #expect(ok.status == 200)
+        let sent = backend.requests.last?.components(separatedBy: "\r\n") ?? []
+        #expect(sent.contains("X-Consumer-Username: carol"))
+        #expect(sent.contains("X-Credential-Identifier: carol-issuer"))
+        // From the query too.
+        #expect(try await get(nil, "?jwt=\(good)").status == 200)
+
+        let none = try await get(nil)
+        #expect(none.status == 401 && none.bodyString == "{\"message\":\"Unauthorized\"}")
+        #expect(none.header("WWW-Authenticate") == "Bearer")
+        let forged = try await get(Self.hs256("{\"iss\":\"carol-issuer\",\"exp\":\(now + 600)}", secret: "guess"))
+        #expect(forged.status == 401 && forged.bodyString == "{\"message\":\"Invalid signature\"}")
+        #expect(forged.header("WWW-Authenticate") == "Bearer error=\"invalid_token\"")
+        #expect(try await get(Self.hs256("{\"iss\":\"carol-issuer\",\"exp\":\(now - 5)}", secret: "s3cr3t")).bodyString == "{\"exp\":\"token expired\"}")
+        #expect(try await get(Self.hs256("{\"iss\":\"carol-issuer\"}", secret: "s3cr3t")).bodyString == "{\"exp\":\"must be a number\"}")
+        #expect(try await get(Self.hs256("{\"iss\":\"mallory\",\"exp\":\(now + 60)}", secret: "s3cr3t")).bodyString
+            == "{\"message\":\"No credentials found for given 'iss'\"}")
+        #expect(try await get(Self.hs256("{\"sub\":\"x\"}", secret: "s3cr3t")).bodyString == "{\"message\":\"No mandatory 'iss' in claims\"}")
+        #expect(try await get("not-a-token").bodyString == "{\"message\":\"Bad token; invalid JWT\"}")
+        let wrongAlg = Self.token(alg: "HS512", claims: "{\"iss\":\"carol-issuer\",\"exp\":\(now + 60)}") {
+            Data(HMAC<SHA512>.authenticationCode(for: $0, using: SymmetricKey(data: Data("s3cr3t".utf8))))
+        }
+        #expect(try await get(wrongAlg).bodyString == "{\"message\":\"Invalid algorithm\"}")
+        #expect(try await get(nil, "?jwt=a&jwt=b").bodyString == "{\"message\":\"Multiple tokens provided\"}")
+        #expect(backend.requests.count == 2)
+    }
+
+    @Test func rsaAndECDSATokens() async throws {
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let rsa = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        let ec = P256.Signing.PrivateKey()
+        func indent(_ pem: String) -> String { pem.split(separator: "\n").map { "          " + $0 }.joined(separator: "\n") }
+        let gw = try await GatewayHarness(yaml: """
+            _format_version: "3.0"
+            services:
+              - name: backend
+                url: http://127.0.0.1:\(port)
+                routes: [{name: main, paths: ["/"]}]
+            consumers:
+              - username: dave
+                jwt_secrets:
+                  - key: dave-rsa
+                    algorithm: RS256
+                    rsa_public_key: |
+            \(indent(rsa.publicKey.pemRepresentation))
+                  - key: dave-ec
+                    algorithm: ES256
+                    rsa_public_key: |
+            \(indent(ec.publicKey.pemRepresentation))
+            plugins:
+              - name: jwt
+            """)
+        defer { Task { await gw.stop(); await backend.stop() } }
+        func status(_ token: String) async throws -> Int {
+            try #require(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\nAuthorization: bearer \(token)\r\n\r\n")).status
+        }
+        let rs = try Self.token(alg: "RS256", claims: "{\"iss\":\"dave-rsa\"}") {
+            try rsa.signature(for: SHA256.hash(data: $0), padding: .insecurePKCS1v1_5).rawRepresentation
+        }
+        #expect(try await status(rs) == 200)
+        let es = try Self.token(alg: "ES256", claims: "{\"iss\":\"dave-ec\"}") { try ec.signature(for: $0).rawRepresentation }
+        #expect(try await status(es) == 200)
+        // Signed by another key.
+        let other = P256.Signing.PrivateKey()
+        let bad = try Self.token(alg: "ES256", claims: "{\"iss\":\"dave-ec\"}") { try other.signature(for: $0).rawRepresentation }
+        #expect(try await status(bad) == 401)
+        #expect(backend.requests.count == 2)
+    }
+}
