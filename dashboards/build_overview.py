@@ -105,6 +105,21 @@ line(
       description="Checks that failed because Redis did (served when fault_tolerant, else 500), and failed sync_rate flushes (retried)."),
 )
 
+row("Access control")
+line(
+    q("401/403 per second by route and reason",
+      [(f'sum by (route, plugin, reason) (rate(argus_access_rejections_total{{{SEL}}}[{RI}]))', "{{route}} {{plugin}} {{reason}}")],
+      unit="reqps", stack=True,
+      description="Requests refused by key-auth, jwt, basic-auth, acl or ip-restriction (always exported)."),
+    q("Most refused client addresses",
+      [(f'topk(10, sum by (client) (rate(argus_access_rejections_by_client_total{{{NODE}}}[{RI}])))', "{{client}}")], unit="reqps",
+      description="A burst of failed keys or tokens from one address stands out here (the first 256 addresses are tracked, the rest is __overflow__)."),
+    q("Refused share of requests",
+      [(f'sum(rate(argus_access_rejections_total{{{SEL}}}[{RI}])) / sum(rate(kong_http_requests_total{{{SEL}}}[{RI}]))', "refused")],
+      unit="percentunit", thresholds=[(0.05, "orange"), (0.2, "red")],
+      description="Needs status_code_metrics on the prometheus plugin for the denominator."),
+)
+
 row("Latency")
 line(*[
     q(f"{name} latency p50 / p95 / p99",

@@ -13,6 +13,9 @@ public struct MetricsSettings: Sendable, Hashable {
     public var consumerBudget = 10_000
     /// Distinct `code` label values (the status line's three digits bound it to 900 anyway).
     public var codeBudget = 1_000
+    /// Distinct client addresses in `argus_access_rejections_by_client_total` (the first ones
+    /// refused; the rest fold into `__overflow__`).
+    public var clientBudget = 256
 
     public init() {}
 }

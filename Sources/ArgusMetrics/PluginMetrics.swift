@@ -19,13 +19,25 @@ struct PluginMetrics: Sendable {
     private var rejections = SeriesTable<Key>()
     private var storeErrors = SeriesTable<Key>()
     private var accessRejections = SeriesTable<AccessKey>()
+    private var clients: LabelValues
+    private var clientRejections = SeriesTable<ClientKey>()
+
+    private struct ClientKey: Hashable, Sendable {
+        var client: Int32
+        var plugin: String
+    }
 
     private struct AccessKey: Hashable, Sendable {
         var service: Int32, route: Int32
         var plugin: String, instance: String, reason: String
     }
 
-    init() {}
+    init(clientBudget: Int = 256) {
+        clients = LabelValues(label: "client", budget: clientBudget)
+    }
+
+    /// The client label's budget use, for `argus_metrics_label_overflow_total`.
+    var clientLabel: LabelValues { clients }
 
     static let periods = ["", "second", "minute", "hour", "day", "month", "year"]
 
@@ -52,6 +64,19 @@ struct PluginMetrics: Sendable {
                 service: service, route: route, plugin: plugin.name, instance: name,
                 reason: AccessReason.name(plugin: plugin.name, reason: event.reason))
             accessRejections.cells[accessRejections.slot(key) { Self.renderAccess(key, labels) }] &+= 1
+            // Failed authentication per client address: a burst of bad keys from one address stands out.
+            if event.decision == .authFailed {
+                let client = clients.id(ClientAddressText.format(event))
+                clients.fold(client)
+                let clientKey = ClientKey(client: client, plugin: plugin.name)
+                let escaped = clients.escaped[Int(client)]
+                clientRejections.cells[clientRejections.slot(clientKey) {
+                    var w = ExpositionWriter()
+                    w.label("client", escaped, first: true)
+                    w.label("plugin", clientKey.plugin)
+                    return w.bytes
+                }] &+= 1
+            }
             return
         }
         let limitBy = plugin.config["limit_by"]?.stringValue ?? "consumer"
@@ -90,7 +115,7 @@ struct PluginMetrics: Sendable {
     var familyNames: [String] {
         (rejections.count > 0 ? ["argus_ratelimit_rejections_total"] : [])
             + (storeErrors.count > 0 ? ["argus_ratelimit_store_errors_total"] : [])
-            + (accessRejections.count > 0 ? ["argus_access_rejections_total"] : [])
+            + (accessRejections.count > 0 ? ["argus_access_rejections_total", "argus_access_rejections_by_client_total"] : [])
     }
 
     mutating func write(_ family: String, into out: inout ExpositionWriter) {
@@ -101,6 +126,9 @@ struct PluginMetrics: Sendable {
         case "argus_access_rejections_total":
             out.header(family, "counter", "Requests an authentication or access-control plugin refused, by route, plugin, instance and reason")
             Self.write(&accessRejections, family, into: &out)
+        case "argus_access_rejections_by_client_total":
+            out.header(family, "counter", "Requests refused 401/403 by an access plugin, by client address (a bounded number of addresses)")
+            Self.write(&clientRejections, family, into: &out)
         case "argus_ratelimit_store_errors_total":
             out.header(family, "counter", "Requests whose rate-limit check failed because the counter store (Redis) failed")
             Self.write(&storeErrors, family, into: &out)

@@ -23,7 +23,7 @@ public final class PrometheusExporter: EventExporter {
     private struct State: Sendable {
         var labels: RequestLabels
         var metrics = RequestMetrics()
-        var plugins = PluginMetrics()
+        var plugins: PluginMetrics
         /// The plan of the version the last event referred to (kept out of `plans`, so that
         /// using it costs no dictionary lookup and no copy).
         var active: MetricsPlan?
@@ -37,7 +37,7 @@ public final class PrometheusExporter: EventExporter {
     public init(ring: EventRing, settings: MetricsSettings = MetricsSettings(), sources: MetricsSources) {
         self.ring = ring
         self.sources = sources
-        state = NIOLockedValueBox(State(labels: RequestLabels(settings: settings)))
+        state = NIOLockedValueBox(State(labels: RequestLabels(settings: settings), plugins: PluginMetrics(clientBudget: settings.clientBudget)))
     }
 
     public func receive(_ events: UnsafeBufferPointer<RequestEvent>) {
@@ -186,7 +186,7 @@ public final class PrometheusExporter: EventExporter {
                     for (labels, value) in lines { out.sample(name, labels, value) }
                 }
             }
-            let labels = state.labels.all
+            let labels = state.labels.all + [state.plugins.clientLabel]
             add("argus_metrics_label_overflow_total", "counter", "Observations whose label value was folded into __overflow__ (budget spent)") { out in
                 for l in labels { out.sample("argus_metrics_label_overflow_total", [("label", l.label)], Double(l.folded)) }
             }

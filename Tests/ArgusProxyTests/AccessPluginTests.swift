@@ -258,6 +258,8 @@ struct AccessPluginTests {
             "kong_http_requests_total{service=\"backend\",route=\"main\",code=\"403\",source=\"kong\",workspace=\"default\",consumer=\"bob\"} 1",
             "argus_access_rejections_total{service=\"backend\",route=\"main\",plugin=\"acl\",instance=\"\(config.plugins[1].id)\",reason=\"forbidden\"} 1",
             "argus_access_rejections_total{service=\"backend\",route=\"main\",plugin=\"key-auth\",instance=\"\(config.plugins[0].id)\",reason=\"invalid_key\"} 1",
+            "argus_access_rejections_by_client_total{client=\"127.0.0.1\",plugin=\"acl\"} 1",
+            "argus_access_rejections_by_client_total{client=\"127.0.0.1\",plugin=\"key-auth\"} 1",
         ]
         var text = ""
         for _ in 0..<100 {
