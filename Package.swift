@@ -67,6 +67,7 @@ let package = Package(
             name: "ArgusAccess",
             dependencies: [
                 "ArgusConfig", "ArgusHTTP", "ArgusEvents",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]

@@ -13,8 +13,9 @@ public final class ACLPlan: Sendable {
     }
 
     public enum Verdict: Sendable, Equatable {
-        /// Allowed; the `X-Consumer-Groups` value to send upstream, if any.
-        case allowed(groupsHeader: String?)
+        /// Allowed; whether the consumer's `X-Consumer-Groups` goes upstream
+        /// (``ConsumerDirectory/groupsLines``).
+        case allowed(sendGroups: Bool)
         case rejected(AccessRejection)
     }
 
@@ -33,6 +34,6 @@ public final class ACLPlan: Sendable {
             permitted = true
         }
         guard permitted else { return .rejected(AccessRejection(status: 403, message: "You cannot consume this service", reason: 2)) }
-        return .allowed(groupsHeader: hideGroupsHeader || groups.isEmpty ? nil : groups.joined(separator: ", "))
+        return .allowed(sendGroups: !hideGroupsHeader && !groups.isEmpty)
     }
 }

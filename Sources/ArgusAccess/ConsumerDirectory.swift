@@ -10,11 +10,14 @@ public final class ConsumerDirectory: Sendable {
         public var credentialID: String
         /// What `X-Credential-Identifier` shows: the credential's id (the jwt secret's key for jwt).
         public var identifier: String
+        /// `X-Credential-Identifier: <identifier>\r\n`, rendered once.
+        public var identifierLine: [UInt8]
 
         public init(consumer: Int32, credentialID: String, identifier: String? = nil) {
             self.consumer = consumer
             self.credentialID = credentialID
             self.identifier = identifier ?? credentialID
+            identifierLine = Array("X-Credential-Identifier: \(identifier ?? credentialID)\r\n".utf8)
         }
     }
 
@@ -39,6 +42,11 @@ public final class ConsumerDirectory: Sendable {
     private let jwt: [String: JWTSecret]
     /// Per consumer index, its ACL groups in config order.
     public let groups: [[String]]
+    /// Per consumer index, its `X-Consumer-ID`, `X-Consumer-Custom-ID` and `X-Consumer-Username`
+    /// lines, rendered once.
+    public let consumerLines: [[UInt8]]
+    /// Per consumer index, `X-Consumer-Groups: a, b\r\n` (empty without groups).
+    public let groupsLines: [[UInt8]]
     private let byID: [String: Int32]
     private let byUsername: [String: Int32]
 
@@ -81,13 +89,25 @@ public final class ConsumerDirectory: Sendable {
         self.basic = basic
         self.groups = groups
         self.jwt = jwt
+        consumerLines = config.consumers.map { consumer in
+            var text = "X-Consumer-ID: \(consumer.id)\r\n"
+            if let customID = consumer.customID { text += "X-Consumer-Custom-ID: \(customID)\r\n" }
+            if let username = consumer.username { text += "X-Consumer-Username: \(username)\r\n" }
+            return Array(text.utf8)
+        }
+        groupsLines = groups.map { $0.isEmpty ? [] : Array("X-Consumer-Groups: \($0.joined(separator: ", "))\r\n".utf8) }
         self.byID = byID
         self.byUsername = byUsername
     }
 
     /// The key-auth credential with this key: found by the key's digest, confirmed in constant time.
     public func keyAuth(_ key: String) -> Identity? {
-        guard let found = keys[SecretDigest(key)], ConstantTime.equal(found.key, Array(key.utf8)) else { return nil }
+        Array(key.utf8).withUnsafeBytes { keyAuth(bytes: $0) }
+    }
+
+    /// As ``keyAuth(_:)``, from the key's bytes (no String).
+    public func keyAuth(bytes key: UnsafeRawBufferPointer) -> Identity? {
+        guard let found = keys[SecretDigest(bytes: key)], ConstantTime.equal(found.key, key) else { return nil }
         return found.identity
     }
 
@@ -109,10 +129,10 @@ public final class ConsumerDirectory: Sendable {
 
 /// Comparison whose time does not depend on where the inputs differ.
 public enum ConstantTime {
-    public static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    public static func equal<A: Collection<UInt8>, B: Collection<UInt8>>(_ a: A, _ b: B) -> Bool {
         guard a.count == b.count else { return false }
         var difference: UInt8 = 0
-        for i in 0..<a.count { difference |= a[i] ^ b[i] }
+        for (x, y) in zip(a, b) { difference |= x ^ y }
         return difference == 0
     }
 }

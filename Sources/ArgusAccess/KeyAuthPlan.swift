@@ -1,6 +1,7 @@
 import ArgusConfig
 import ArgusEvents
 import ArgusHTTP
+import NIOCore
 
 /// Kong's key-auth (kong-compat §5.2), compiled for a snapshot: the key is looked up per key name
 /// in the headers, then the query; the credential is found by the key's digest and confirmed in
@@ -8,6 +9,7 @@ import ArgusHTTP
 public final class KeyAuthPlan: Sendable {
     public let keyNames: [String]
     let lowercasedKeyNames: [String]
+    let keyNameBytes: [[UInt8]]
     public let keyInHeader: Bool
     public let keyInQuery: Bool
     public let hideCredentials: Bool
@@ -19,6 +21,7 @@ public final class KeyAuthPlan: Sendable {
     public init(config: JSONValue) {
         keyNames = config["key_names"]?.arrayValue?.compactMap(\.stringValue) ?? ["apikey"]
         lowercasedKeyNames = keyNames.map { $0.lowercased() }
+        keyNameBytes = lowercasedKeyNames.map { Array($0.utf8) }
         keyInHeader = config["key_in_header"]?.boolValue ?? true
         keyInQuery = config["key_in_query"]?.boolValue ?? true
         hideCredentials = config["hide_credentials"]?.boolValue ?? false
@@ -44,25 +47,38 @@ public final class KeyAuthPlan: Sendable {
     }
 
     private func authenticateKey(_ head: RequestHead, directory: ConsumerDirectory, edits: inout CredentialEdits) -> AuthOutcome {
-        let query = QueryString(head.string(head.query)[...])
-        var key: String?
+        var query: QueryString?
         for (i, name) in keyNames.enumerated() {
-            var values: [String] = []
-            if keyInHeader { values = head.values(forLowercasedName: lowercasedKeyNames[i]) }
-            if values.isEmpty && keyInQuery { values = query.values(named: name) }
-            if values.count > 1 { return reject("Duplicate API key found", reason: 3) }
-            if let value = values.first {
-                key = value
-                if hideCredentials {
-                    edits.headers.append(lowercasedKeyNames[i])
-                    edits.query.append(name)
+            // The usual case, a key in a header: looked up and hashed in place, no String.
+            if keyInHeader {
+                let found = head.valueRange(forLowercasedName: keyNameBytes[i])
+                if found.count > 1 { return reject("Duplicate API key found", reason: 3) }
+                if let range = found.first {
+                    hide(i, &edits)
+                    guard !range.isEmpty else { return reject("No API key found in request", reason: 1) }
+                    let identity = head.bytes.withUnsafeReadableBytes { directory.keyAuth(bytes: UnsafeRawBufferPointer(rebasing: $0[range])) }
+                    return identity.map { .authenticated($0) } ?? reject("Unauthorized", reason: 2)
                 }
-                break
+            }
+            if keyInQuery {
+                if query == nil { query = QueryString(head.string(head.query)[...]) }
+                let values = query!.values(named: name)
+                if values.count > 1 { return reject("Duplicate API key found", reason: 3) }
+                if let key = values.first {
+                    hide(i, &edits)
+                    guard !key.isEmpty else { return reject("No API key found in request", reason: 1) }
+                    return directory.keyAuth(key).map { .authenticated($0) } ?? reject("Unauthorized", reason: 2)
+                }
             }
         }
-        guard let key, !key.isEmpty else { return reject("No API key found in request", reason: 1) }
-        guard let identity = directory.keyAuth(key) else { return reject("Unauthorized", reason: 2) }
-        return .authenticated(identity)
+        return reject("No API key found in request", reason: 1)
+    }
+
+    /// `hide_credentials`: the key goes from the headers and the query, whichever carried it.
+    private func hide(_ i: Int, _ edits: inout CredentialEdits) {
+        guard hideCredentials else { return }
+        edits.headers.append(lowercasedKeyNames[i])
+        edits.query.append(keyNames[i])
     }
 
     private func reject(_ message: String, reason: UInt8) -> AuthOutcome {

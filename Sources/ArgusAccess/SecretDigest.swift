@@ -7,10 +7,15 @@ struct SecretDigest: Hashable, Sendable {
     var a: UInt64, b: UInt64, c: UInt64, d: UInt64
 
     init(_ secret: String) {
-        let digest = SHA256.hash(data: Array(secret.utf8))
-        var words: [UInt64] = [0, 0, 0, 0]
-        for (i, byte) in digest.enumerated() { words[i / 8] = words[i / 8] << 8 | UInt64(byte) }
-        (a, b, c, d) = (words[0], words[1], words[2], words[3])
+        self = Array(secret.utf8).withUnsafeBytes { SecretDigest(bytes: $0) }
+    }
+
+    init(bytes: UnsafeRawBufferPointer) {
+        let digest = SHA256.hash(data: bytes)
+        (a, b, c, d) = digest.withUnsafeBytes { raw in
+            (raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+             raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+        }
     }
 }
 

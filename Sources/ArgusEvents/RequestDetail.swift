@@ -13,6 +13,9 @@ public struct RequestDetail: Sendable, Equatable {
     public var tries: [Try]
     /// The port of the listener the request arrived on (Kong's `server_port`, for `request.url`).
     public var serverPort: Int
+    /// The id of the credential an authentication plugin accepted (Kong's `authenticated_entity`),
+    /// empty if none.
+    public var credentialID: [UInt8] = []
 
     /// One upstream attempt (Kong's `tries[]`).
     public struct Try: Sendable, Equatable {
@@ -50,12 +53,13 @@ public struct RequestDetail: Sendable, Equatable {
     public static let maxTries = 16
 
     // Layout: u16 server port; u32 length + bytes, three times (request head, upstream target, response head); then
-    // u8 try count, and per try: u8 host length, host, u16 port, u16 code, u8 failed, u64 start.
+    // u8 try count, and per try: u8 host length, host, u16 port, u16 code, u8 failed, u64 start;
+    // then u8 credential id length and its bytes.
 
     /// Appends the encoding of these parts to `out`.
     public static func encode(
         requestHead: UnsafeRawBufferPointer, upstreamTarget: UnsafeRawBufferPointer, responseHead: UnsafeRawBufferPointer,
-        tries: [Try], serverPort: Int, into out: inout [UInt8]
+        tries: [Try], serverPort: Int, credentialID: String? = nil, into out: inout [UInt8]
     ) {
         withUnsafeBytes(of: UInt16(clamping: serverPort).littleEndian) { out.append(contentsOf: $0) }
         func section(_ bytes: UnsafeRawBufferPointer, _ cap: Int) {
@@ -77,6 +81,9 @@ public struct RequestDetail: Sendable, Equatable {
             out.append(t.failed ? 1 : 0)
             withUnsafeBytes(of: t.startedAt.littleEndian) { out.append(contentsOf: $0) }
         }
+        let credential = credentialID.map { Array($0.utf8.prefix(255)) } ?? []
+        out.append(UInt8(credential.count))
+        out.append(contentsOf: credential)
     }
 
     /// Decodes what ``encode(requestHead:upstreamTarget:responseHead:tries:serverPort:into:)`` wrote; nil if
@@ -111,6 +118,8 @@ public struct RequestDetail: Sendable, Equatable {
             detail.tries.append(Try(host: String(decoding: host, as: UTF8.self), port: Int(port), code: code,
                                     failed: failed != 0, startedAt: start))
         }
+        guard let n = integer(UInt8.self), let credential = take(Int(n)) else { return nil }
+        detail.credentialID = Array(credential)
         return detail
     }
 }

@@ -59,6 +59,27 @@ public struct RequestHead: Sendable {
         return result
     }
 
+    /// Where the first header named `lowercasedName` (its bytes) has its value in ``bytes``, and how
+    /// many headers have that name; no allocation.
+    public func valueRange(forLowercasedName lowercasedName: [UInt8]) -> (first: Range<Int>?, count: Int) {
+        var first: Range<Int>?
+        var count = 0
+        bytes.withUnsafeReadableBytes { raw in
+            for field in fields where field.nameLength == lowercasedName.count {
+                var same = true
+                for i in 0..<lowercasedName.count where ASCII.lower(raw[field.nameStart + i]) != lowercasedName[i] {
+                    same = false
+                    break
+                }
+                if same {
+                    count += 1
+                    if first == nil { first = field.valueStart..<(field.valueStart + field.valueLength) }
+                }
+            }
+        }
+        return (first, count)
+    }
+
     /// The value of the first header with this name.
     public func firstValue(of name: HeaderName) -> String? {
         guard let field = fields.first(where: { $0.name == name }) else { return nil }

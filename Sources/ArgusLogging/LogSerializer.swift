@@ -105,6 +105,13 @@ public struct LogSerializer: Sendable {
         }
         if event.consumer >= 0 && Int(event.consumer) < entities.consumers.count {
             w.key("consumer"); w.raw(entities.consumers[Int(event.consumer)])
+            if let credential = detail?.credentialID, !credential.isEmpty {
+                w.key("authenticated_entity")
+                w.openObject()
+                w.key("id"); w.string(bytes: credential)
+                w.key("consumer_id"); w.string(text: entities.config.consumers[Int(event.consumer)].id)
+                w.closeObject()
+            }
         }
         w.key("workspace"); w.string(text: EntityJSON.defaultWorkspaceID)
         w.key("workspace_name"); w.string("default")

@@ -81,7 +81,7 @@ final class LoopContext {
     /// the upstream request line, the response head (cut at its empty line), and the tries.
     func publishWithDetail(
         _ event: RequestEvent, requestHead: ByteBuffer?, upstreamHead: ByteBuffer?, responseHead: ByteBuffer?,
-        tries: [RequestDetail.Try], serverPort: Int
+        tries: [RequestDetail.Try], serverPort: Int, credentialID: String? = nil
     ) {
         detailScratch.removeAll(keepingCapacity: true)
         let empty = ByteBuffer()
@@ -91,7 +91,7 @@ final class LoopContext {
                     RequestDetail.encode(
                         requestHead: request, upstreamTarget: Self.requestTarget(upstream),
                         responseHead: Self.headOnly(response), tries: tries, serverPort: serverPort,
-                        into: &detailScratch)
+                        credentialID: credentialID, into: &detailScratch)
                 }
             }
         }

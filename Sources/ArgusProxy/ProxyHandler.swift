@@ -267,6 +267,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             receivedAt: received, requestID: requestID, method: RequestMethod(name: method),
             minorVersion: head.minorVersion, headBytes: head.bytes.readableBytes)
         trace.configVersion = UInt32(truncatingIfNeeded: snapshot.version)
+        access = AccessState()
         guard let path = PathNormalizer.normalize(head.string(head.path)[...]) else {
             respond(.badRequest("Bad request"), head: head, requestID: requestID, received: received)
             return
@@ -302,7 +303,6 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             head: head, requestID: requestID, received: received, match: match, routePlan: routePlan,
             plan: snapshot.services[serviceIndex], serviceID: snapshot.config.services[serviceIndex].id, path: path,
             snapshot: snapshot)
-        access = AccessState()
         runAccess(routed)
     }
 
@@ -327,12 +327,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         var consumer: Int32 = -1
         /// The credential it authenticated with (nil for none, or the anonymous consumer).
         var credentialID: String?
-        /// What `X-Credential-Identifier` shows.
-        var credentialIdentifier: String?
+        /// `X-Credential-Identifier: …` for the upstream.
+        var credentialLine: [UInt8]?
         var anonymous = false
         var aclRan = false
-        /// `X-Consumer-Groups` to send upstream.
-        var groupsHeader: String?
+        /// The consumer's `X-Consumer-Groups` goes upstream.
+        var sendGroups = false
         /// What `hide_credentials` removes from the upstream request.
         var edits = CredentialEdits()
         /// Header lines plugins add to the client response (rate limiting's).
@@ -365,15 +365,16 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                     routed.head, directory: catalog.directory, alreadyAuthenticated: access.credentialID != nil, edits: &access.edits)
                 guard authenticated(outcome, plugin: plugin, routed) else { return }
             case .ipRestriction(let plan, let plugin):
-                if let rejection = plan.check(address: clientAddress.address.bytes, text: clientIP) {
+                let client = forwardedClient(routed.head)
+                if let rejection = plan.check(address: client.bytes, text: client.text) {
                     refuse(rejection, plugin: plugin, routed)
                     return
                 }
             case .acl(let plan, let plugin):
                 access.aclRan = true
                 switch plan.check(consumer: access.consumer, directory: catalog.directory) {
-                case .allowed(let groups):
-                    access.groupsHeader = groups
+                case .allowed(let sendGroups):
+                    access.sendGroups = sendGroups
                 case .rejected(let rejection):
                     refuse(rejection, plugin: plugin, routed)
                     return
@@ -387,6 +388,15 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         proceed(routed)
     }
 
+    /// The client's address as Kong's plugins see it (nginx's realip module with Kong's defaults):
+    /// the peer's, or `X-Real-IP` when the peer is in `trusted_ips`.
+    private func forwardedClient(_ head: RequestHead) -> (text: String, bytes: [UInt8]) {
+        if peerTrusted, let value = head.values(forLowercasedName: "x-real-ip").first, let bytes = IPAddressParser.parse(value) {
+            return (value, bytes)
+        }
+        return (clientIP, clientAddress.address.bytes)
+    }
+
     /// Applies an authentication plugin's outcome; false when it refused the request (answered).
     private func authenticated(_ outcome: AuthOutcome, plugin: Int16, _ routed: Routed) -> Bool {
         switch outcome {
@@ -395,12 +405,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         case .authenticated(let identity):
             access.consumer = identity.consumer
             access.credentialID = identity.credentialID
-            access.credentialIdentifier = identity.identifier
+            access.credentialLine = identity.identifierLine
             access.anonymous = false
         case .anonymous(let consumer):
             access.consumer = consumer
             access.credentialID = nil
-            access.credentialIdentifier = nil
+            access.credentialLine = nil
             access.anonymous = true
         case .rejected(let rejection):
             refuse(rejection, plugin: plugin, routed)
@@ -431,7 +441,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         let consumerID = access.consumer >= 0 && Int(access.consumer) < consumers.count ? consumers[Int(access.consumer)].id : nil
         let identifier = limiter.identifier(
             consumerID: consumerID, credentialID: access.credentialID, serviceID: routed.serviceID,
-            header: { head.values(forLowercasedName: $0).first }, path: routed.path[...], clientIP: clientIP)
+            header: { head.values(forLowercasedName: $0).first }, path: routed.path[...], clientIP: forwardedClient(head).text)
         let nowMs = loop.settings.wallClockMilliseconds()
         let settings = limiter.settings
         guard settings.policy == .redis else {
@@ -547,20 +557,21 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     /// The consumer headers (Kong's `X-Consumer-*`) and what `hide_credentials` removes. Headers of
     /// those names a client sent are dropped whenever an authentication plugin runs.
     private func upstreamEdits(_ routed: Routed) -> UpstreamRequestWriter.Edits {
-        var edits = UpstreamRequestWriter.Edits()
-        if routed.routePlan.authenticates { edits.removeHeaders = UpstreamRequestWriter.Edits.consumerHeaders }
-        if access.aclRan { edits.removeHeaders.append("x-consumer-groups") }
-        edits.removeHeaders += access.edits.headers
-        let consumers = routed.snapshot.access.directory.consumers
-        if access.consumer >= 0 && Int(access.consumer) < consumers.count {
-            let consumer = consumers[Int(access.consumer)]
-            edits.addLines += "X-Consumer-ID: \(consumer.id)\r\n"
-            if let customID = consumer.customID { edits.addLines += "X-Consumer-Custom-ID: \(customID)\r\n" }
-            if let username = consumer.username { edits.addLines += "X-Consumer-Username: \(username)\r\n" }
+        typealias Edits = UpstreamRequestWriter.Edits
+        var edits = Edits()
+        if routed.routePlan.authenticates {
+            edits.removeHeaders = access.aclRan ? Edits.consumerAndGroupHeaders : Edits.consumerHeaders
+        } else if access.aclRan {
+            edits.removeHeaders = ["x-consumer-groups"]
         }
-        if let credential = access.credentialIdentifier { edits.addLines += "X-Credential-Identifier: \(credential)\r\n" }
-        if access.anonymous { edits.addLines += "X-Anonymous-Consumer: true\r\n" }
-        if let groups = access.groupsHeader { edits.addLines += "X-Consumer-Groups: \(groups)\r\n" }
+        if !access.edits.headers.isEmpty { edits.removeHeaders += access.edits.headers }
+        let directory = routed.snapshot.access.directory
+        if access.consumer >= 0 && Int(access.consumer) < directory.consumers.count {
+            edits.consumerLines = directory.consumerLines[Int(access.consumer)]
+            if access.sendGroups { edits.groupsLine = directory.groupsLines[Int(access.consumer)] }
+        }
+        edits.credentialLine = access.credentialLine
+        edits.anonymous = access.anonymous
         if !access.edits.query.isEmpty {
             edits.query = QueryString(routed.head.string(routed.head.query)[...]).removing(access.edits.query)
         }
@@ -1044,7 +1055,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         let response = responseHead ?? (source == .upstream ? responseHeadScratch : nil)
         loop.publishWithDetail(
             event, requestHead: head?.bytes, upstreamHead: exchange?.upstreamHead, responseHead: response,
-            tries: exchange?.tryLog ?? [], serverPort: listenerPort)
+            tries: exchange?.tryLog ?? [], serverPort: listenerPort, credentialID: access.credentialID)
     }
 
     /// Closes once everything written so far is on the wire (a plain close would drop it).

@@ -23,10 +23,14 @@ enum UpstreamRequestWriter {
         static let consumerHeaders = [
             "x-consumer-id", "x-consumer-custom-id", "x-consumer-username", "x-credential-identifier", "x-anonymous-consumer",
         ]
+        static let consumerAndGroupHeaders = consumerHeaders + ["x-consumer-groups"]
         /// Lower-cased names of client headers to drop.
         var removeHeaders: [String] = []
-        /// Header lines (`Name: value\r\n`) to add.
-        var addLines = ""
+        /// Header lines (`Name: value\r\n`) to add, each rendered once per config snapshot.
+        var consumerLines: [UInt8]?
+        var credentialLine: [UInt8]?
+        var anonymous = false
+        var groupsLine: [UInt8]?
         /// The query to send instead of the client's (without `?`; empty: none).
         var query: String?
     }
@@ -107,7 +111,12 @@ enum UpstreamRequestWriter {
             }
         }
         out.writeStaticString("\r\n")
-        if let lines = ctx.edits?.addLines, !lines.isEmpty { out.writeString(lines) }
+        if let edits = ctx.edits {
+            if let lines = edits.consumerLines { out.writeBytes(lines) }
+            if let line = edits.credentialLine { out.writeBytes(line) }
+            if edits.anonymous { out.writeStaticString("X-Anonymous-Consumer: true\r\n") }
+            if let line = edits.groupsLine { out.writeBytes(line) }
+        }
         out.writeStaticString("Via: ")
         out.writeInteger(UInt8(ascii: "1"))
         out.writeInteger(UInt8(ascii: "."))

@@ -134,5 +134,10 @@ struct RequestDetailCodecTests {
         #expect(RequestDetail.decode(out) == RequestDetail(requestHead: request, upstreamTarget: target, responseHead: response, tries: tries, serverPort: 8000))
         #expect(RequestDetail.decode(Array(out.dropLast())) == nil)
         #expect(RequestDetail.decode([]) == nil)
+        var withCredential: [UInt8] = []
+        request.withUnsafeBytes { r in target.withUnsafeBytes { t in response.withUnsafeBytes { s in
+            RequestDetail.encode(requestHead: r, upstreamTarget: t, responseHead: s, tries: [], serverPort: 80, credentialID: "cred-1", into: &withCredential)
+        } } }
+        #expect(RequestDetail.decode(withCredential)?.credentialID == Array("cred-1".utf8))
     }
 }

@@ -194,7 +194,27 @@ struct AccessPluginTests {
         let allowed = try await Self.gateway(port, plugins: "  - name: ip-restriction\n    config: {allow: [127.0.0.1, \"::1\"], deny: [10.1.2.3]}")
         defer { Task { await allowed.stop() } }
         #expect(try await allowed.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n")?.status == 200)
-        #expect(backend.requests.count == 1)
+        // X-Real-IP from an untrusted peer changes nothing.
+        #expect(try await allowed.request("GET / HTTP/1.1\r\nHost: x\r\nX-Real-IP: 10.1.2.3\r\n\r\n")?.status == 200)
+        #expect(backend.requests.count == 2)
+
+        // Behind a trusted proxy, the address is X-Real-IP's (nginx's realip with Kong's defaults).
+        let yaml = """
+            _format_version: "3.0"
+            services:
+              - name: backend
+                url: http://127.0.0.1:\(port)
+                routes: [{name: main, paths: ["/"]}]
+            plugins:
+              - name: ip-restriction
+                config: {allow: [10.0.0.0/8], deny: [10.1.2.3]}
+            """
+        let proxied = try await GatewayHarness(yaml: yaml) { $0.proxy.trustedIPs = try! TrustedIPs(parsing: "127.0.0.1") }
+        defer { Task { await proxied.stop() } }
+        #expect(try await proxied.request("GET / HTTP/1.1\r\nHost: x\r\nX-Real-IP: 10.9.9.9\r\n\r\n")?.status == 200)
+        let blocked = try #require(try await proxied.request("GET / HTTP/1.1\r\nHost: x\r\nX-Real-IP: 10.1.2.3\r\n\r\n"))
+        #expect(blocked.status == 403 && blocked.bodyString.contains("IP address not allowed: 10.1.2.3"))
+        #expect(try await proxied.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n")?.status == 403)
     }
 
     /// A consumer authenticated by key-auth, with its own rate limit (a consumer-scoped instance)
@@ -268,5 +288,35 @@ struct AccessPluginTests {
             try await Task.sleep(for: .milliseconds(20))
         }
         for line in expected { #expect(text.contains(line), "\(line)") }
+    }
+
+    /// The log record names the consumer and the credential (Kong's `authenticated_entity`), and
+    /// its apikey header is in the record like any other header.
+    @Test func logRecordsCarryTheConsumerAndCredential() async throws {
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let directory = NSTemporaryDirectory() + "argus-access-log-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let gw = try await Self.gateway(port, plugins: """
+              - name: key-auth
+              - name: file-log
+                config: {path: \(directory)/access.log}
+            """)
+        #expect(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\napikey: bob-key\r\n\r\n")?.status == 200)
+        #expect(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n")?.status == 401)
+        let config = gw.gateway.currentConfig
+        await gw.stop()
+        await backend.stop()
+        let text = try String(contentsOfFile: directory + "/access.log", encoding: .utf8)
+        let records = try text.split(separator: "\n").map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        try #require(records.count == 2)
+        let bob = try #require(config.consumers.first { $0.username == "bob" })
+        let credential = try #require(config.credentials.first { $0.kind == "keyauth_credentials" && $0.consumerID == bob.id })
+        #expect((records[0]["consumer"] as? [String: Any])?["username"] as? String == "bob")
+        let entity = try #require(records[0]["authenticated_entity"] as? [String: Any])
+        #expect(entity["id"] as? String == credential.id && entity["consumer_id"] as? String == bob.id)
+        #expect(records[1]["consumer"] == nil && records[1]["authenticated_entity"] == nil)
+        #expect((records[1]["response"] as? [String: Any])?["status"] as? Int == 401)
     }
 }
