@@ -140,6 +140,7 @@ let package = Package(
         .testTarget(name: "ArgusEventsTests", dependencies: ["ArgusEvents"]),
         .testTarget(name: "ArgusMetricsTests", dependencies: ["ArgusMetrics", "ArgusEvents", "ArgusConfig", "ArgusCompression"]),
         .testTarget(name: "ArgusRoutingTests", dependencies: ["ArgusRouting", "ArgusConfig"]),
+        .testTarget(name: "ArgusAccessTests", dependencies: ["ArgusAccess", "ArgusConfig"]),
         .testTarget(
             name: "ArgusRateLimitTests",
             dependencies: [

@@ -3,7 +3,8 @@
 # (proxy-bench.sh is the harness):
 #   argus-off   Argus with no plugin
 #   argus-auth  Argus with a global key-auth and an acl allowing the consumer's group (every
-#               request carries the key in its query: looked up, checked, X-Consumer-* sent upstream)
+#               request carries the key in an `apikey` header: looked up, checked, X-Consumer-*
+#               sent upstream; KEY_IN=query puts it in the query string instead)
 # next to direct and nginx for reference. The goal: argus-auth within 3 % of argus-off in req/s.
 #
 #   bench/access-ab.sh                      # 5 rounds x 10 s, 50 connections
@@ -23,7 +24,11 @@ export EXTRA_NAME=argus-off EXTRA_PORT=$OFF_PORT
 export EXTRA_CMD="EXTRA_YAML=''; $config; $run"
 export EXTRA2_NAME=argus-auth EXTRA2_PORT=$ON_PORT
 export EXTRA2_CMD="EXTRA_YAML='$AUTH'; $config; $run"
-export REQ_PATH=${REQ_PATH:-"/?apikey=bench-key-0123456789"}
+if [[ ${KEY_IN:-header} == query ]]; then
+    export REQ_PATH=${REQ_PATH:-"/?apikey=bench-key-0123456789"}
+else
+    export REQ_HEADER=${REQ_HEADER:-"apikey: bench-key-0123456789"}
+fi
 export SYSTEMS=${SYSTEMS:-"direct nginx argus-off argus-auth"}
 export ROUNDS=${ROUNDS:-5}
 export OUT_DIR=${OUT_DIR:-$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)-access-ab-c${CONNS:-50}}

@@ -62,9 +62,9 @@ public final class KeyAuthPlan: Sendable {
             }
             if keyInQuery {
                 if query == nil { query = QueryString(head.string(head.query)[...]) }
-                let values = query!.values(named: name)
-                if values.count > 1 { return reject("Duplicate API key found", reason: 3) }
-                if let key = values.first {
+                let found = query!.first(named: name)
+                if found.count > 1 { return reject("Duplicate API key found", reason: 3) }
+                if let key = found.value {
                     hide(i, &edits)
                     guard !key.isEmpty else { return reject("No API key found in request", reason: 1) }
                     return directory.keyAuth(key).map { .authenticated($0) } ?? reject("Unauthorized", reason: 2)

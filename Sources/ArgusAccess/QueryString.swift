@@ -18,6 +18,31 @@ public struct QueryString: Sendable {
         return found
     }
 
+    /// The first argument named `name` (its value decoded) and how many arguments have that name,
+    /// reading the bytes without building a String per argument.
+    public func first(named name: String) -> (value: String?, count: Int) {
+        let wanted = Array(name.utf8)
+        var count = 0
+        var value: String?
+        var utf8 = raw.utf8[...]
+        while !utf8.isEmpty {
+            let end = utf8.firstIndex(of: UInt8(ascii: "&")) ?? utf8.endIndex
+            let pair = utf8[utf8.startIndex..<end]
+            utf8 = end == utf8.endIndex ? utf8[end...] : utf8[utf8.index(after: end)...]
+            guard !pair.isEmpty else { continue }
+            let equals = pair.firstIndex(of: UInt8(ascii: "="))
+            let namePart = pair[pair.startIndex..<(equals ?? pair.endIndex)]
+            let plain = !namePart.contains(UInt8(ascii: "%")) && !namePart.contains(UInt8(ascii: "+"))
+            let matches = plain ? namePart.elementsEqual(wanted) : Self.decode(Substring(namePart)) == name
+            guard matches else { continue }
+            count += 1
+            if value == nil {
+                value = equals.map { Self.decode(Substring(pair[pair.index(after: $0)...])) } ?? ""
+            }
+        }
+        return (value, count)
+    }
+
     /// The query without the arguments named in `names`, as raw text ("" when none is left).
     public func removing(_ names: [String]) -> String {
         raw.split(separator: "&", omittingEmptySubsequences: true).filter { pair in
