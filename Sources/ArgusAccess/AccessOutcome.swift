@@ -51,3 +51,15 @@ public struct CredentialEdits: Sendable, Equatable {
 extension AccessReason {
     static let misconfigured: UInt8 = 15
 }
+
+extension ConsumerDirectory {
+    /// The outcome for an authentication plugin whose `anonymous` consumer stands in after a failed
+    /// authentication; Kong's 500 when that consumer does not exist.
+    func anonymous(_ idOrUsername: String) -> AuthOutcome {
+        guard let consumer = consumer(idOrUsername: idOrUsername) else {
+            return .rejected(AccessRejection(
+                status: 500, message: "anonymous consumer \(idOrUsername) is configured but doesn't exist", reason: AccessReason.misconfigured))
+        }
+        return .anonymous(consumer: consumer)
+    }
+}

@@ -23,11 +23,7 @@ public final class BasicAuthPlan: Sendable {
         if anonymous != nil && alreadyAuthenticated { return .skipped }
         let outcome = check(head, directory: directory, edits: &edits)
         guard case .rejected = outcome, let anonymous else { return outcome }
-        guard let consumer = directory.consumer(idOrUsername: anonymous) else {
-            return .rejected(AccessRejection(
-                status: 500, message: "anonymous consumer \(anonymous) is configured but doesn't exist", reason: AccessReason.misconfigured))
-        }
-        return .anonymous(consumer: consumer)
+        return directory.anonymous(anonymous)
     }
 
     private func check(_ head: RequestHead, directory: ConsumerDirectory, edits: inout CredentialEdits) -> AuthOutcome {

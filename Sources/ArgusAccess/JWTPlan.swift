@@ -47,11 +47,7 @@ public final class JWTPlan: Sendable {
         if anonymous != nil && alreadyAuthenticated { return .skipped }
         let outcome = verify(head, directory: directory, now: nowSeconds)
         guard case .rejected = outcome, let anonymous else { return outcome }
-        guard let consumer = directory.consumer(idOrUsername: anonymous) else {
-            return .rejected(AccessRejection(
-                status: 500, message: "anonymous consumer \(anonymous) is configured but doesn't exist", reason: AccessReason.misconfigured))
-        }
-        return .anonymous(consumer: consumer)
+        return directory.anonymous(anonymous)
     }
 
     private func verify(_ head: RequestHead, directory: ConsumerDirectory, now: Double) -> AuthOutcome {

@@ -23,7 +23,7 @@ final class LoopContext {
     /// The node's `sync_rate` counters (shared by every loop).
     let syncedCounters: SyncedCounterStore
     /// This loop's Redis clients, one per endpoint a rate-limiting instance uses.
-    private var redisClients: [RedisEndpoint: RedisClient] = [:]
+    let redis: RedisClientSet
     /// When a rate-limit store error was last logged on this loop (errors are logged at most once a second).
     var lastStoreErrorLog = NIODeadline.uptimeNanoseconds(0)
     private var cached: ConfigSnapshot
@@ -47,6 +47,7 @@ final class LoopContext {
         self.events = events
         self.logger = logger
         self.pool = UpstreamPool(eventLoop: eventLoop, settings: settings)
+        self.redis = RedisClientSet(eventLoop: eventLoop, logger: logger)
         self.cached = store.snapshot
     }
 
@@ -61,19 +62,7 @@ final class LoopContext {
     @inline(__always)
     func nextRequestID() -> RequestID { ids.next() }
 
-    /// This loop's client for a Redis endpoint, created on first use.
-    func redisClient(_ endpoint: RedisEndpoint) -> RedisClient {
-        if let client = redisClients[endpoint] { return client }
-        let client = RedisClient(endpoint: endpoint, eventLoop: eventLoop, logger: logger)
-        redisClients[endpoint] = client
-        return client
-    }
 
-    /// Closes this loop's Redis connections (shutdown).
-    func closeRedisClients() {
-        for client in redisClients.values { client.close() }
-        redisClients.removeAll()
-    }
 
     func httpDate() -> String { date.current() }
 

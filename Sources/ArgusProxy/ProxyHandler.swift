@@ -461,7 +461,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
         phase = .access
         let requestID = routed.requestID
-        RedisRateLimit.check(limiter, identifier: identifier, nowMs: nowMs, client: loop.redisClient(endpoint))
+        RedisRateLimit.check(limiter, identifier: identifier, nowMs: nowMs, client: loop.redis.client(endpoint))
             .assumeIsolated().whenComplete { result in
                 // The client may have gone (or the connection closed) meanwhile.
                 guard case .access = self.phase, self.trace.active, self.trace.requestID == requestID else { return }

@@ -1,5 +1,6 @@
 import ArgusEvents
 import ArgusRateLimit
+import ArgusRedis
 import Logging
 import NIOCore
 import NIOConcurrencyHelpers
@@ -96,7 +97,7 @@ public final class ProxyServer: Sendable {
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
         await forEachContext { $0.closeAll() }
-        await forEachContext { $0.closeRedisClients() }
+        await forEachContext { $0.redis.closeAll() }
         sweeper.withLockedValue { $0?.cancel() }
     }
 

@@ -21,7 +21,7 @@ public final class RateLimitSyncer: ReportsStatistics, Sendable {
     private let clock: @Sendable () -> Int64
     private let logger: Logger
     private let tick: TimeAmount
-    private let clients: NIOLoopBoundBox<[RedisEndpoint: RedisClient]>
+    private let clients: RedisClientSet
     private let task: NIOLoopBoundBox<RepeatedTask?>
     private let flushed = ManagedAtomic<Int>(0)
     private let failures = ManagedAtomic<Int>(0)
@@ -35,7 +35,7 @@ public final class RateLimitSyncer: ReportsStatistics, Sendable {
         self.clock = clock
         self.logger = logger
         self.tick = tick
-        clients = NIOLoopBoundBox.makeBoxSendingValue([:], eventLoop: eventLoop)
+        clients = RedisClientSet(eventLoop: eventLoop, logger: logger)
         task = NIOLoopBoundBox.makeBoxSendingValue(nil, eventLoop: eventLoop)
     }
 
@@ -55,11 +55,7 @@ public final class RateLimitSyncer: ReportsStatistics, Sendable {
             task.value = nil
             return flush(all: true)
         }.get()
-        let clients = self.clients
-        try? await eventLoop.submit {
-            for client in clients.value.values { client.close() }
-            clients.value = [:]
-        }.get()
+        await clients.close()
     }
 
     /// Sends every due key (pipelined) and completes when every reply is in.
@@ -68,7 +64,7 @@ public final class RateLimitSyncer: ReportsStatistics, Sendable {
         let batch = store.due(nowMs: clock(), all: all)
         guard !batch.isEmpty else { return eventLoop.makeSucceededVoidFuture() }
         let replies = batch.map { flush in
-            client(flush.endpoint)
+            clients.client(flush.endpoint)
                 .evalScript(Self.script, keys: [flush.key], arguments: [String(flush.delta), String(flush.expirySeconds)])
                 .map { reply -> Void in
                     self.store.synced(flush, total: reply.int ?? 0)
@@ -87,13 +83,6 @@ public final class RateLimitSyncer: ReportsStatistics, Sendable {
                 self.logger.warning("rate-limiting: sync to redis failed, retrying", metadata: ["error": "\(error)"])
             }
         }
-    }
-
-    private func client(_ endpoint: RedisEndpoint) -> RedisClient {
-        if let client = clients.value[endpoint] { return client }
-        let client = RedisClient(endpoint: endpoint, eventLoop: eventLoop, logger: logger)
-        clients.value[endpoint] = client
-        return client
     }
 
     public func statistics() -> [ExporterStatistic] {

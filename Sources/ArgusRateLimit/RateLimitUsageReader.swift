@@ -6,13 +6,11 @@ import NIOCore
 /// listeners, never the proxy's), for the Admin API.
 public final class RateLimitUsageReader: Sendable {
     private let counters: LocalCounterStore
-    private let eventLoop: any EventLoop
-    private let clients: NIOLoopBoundBox<[RedisEndpoint: RedisClient]>
+    private let clients: RedisClientSet
 
     public init(counters: LocalCounterStore, eventLoop: any EventLoop) {
         self.counters = counters
-        self.eventLoop = eventLoop
-        self.clients = NIOLoopBoundBox.makeBoxSendingValue([:], eventLoop: eventLoop)
+        self.clients = RedisClientSet(eventLoop: eventLoop)
     }
 
     public func usage(_ plan: RateLimitPlan, identifier: String, nowMs: Int64) async throws -> RateLimitUsage {
@@ -22,19 +20,13 @@ public final class RateLimitUsageReader: Sendable {
         }
         guard let endpoint = settings.redis else { throw RedisError.unavailable("no redis host configured") }
         let clients = self.clients
-        return try await eventLoop.flatSubmit {
-            let client = clients.value[endpoint] ?? RedisClient(endpoint: endpoint, eventLoop: clients.eventLoop)
-            clients.value[endpoint] = client
-            return RedisRateLimit.peek(plan, identifier: identifier, nowMs: nowMs, client: client)
+        return try await clients.eventLoop.flatSubmit {
+            RedisRateLimit.peek(plan, identifier: identifier, nowMs: nowMs, client: clients.client(endpoint))
         }.get()
     }
 
     /// Closes the Redis connections.
     public func close() async {
-        let clients = self.clients
-        try? await eventLoop.submit {
-            for client in clients.value.values { client.close() }
-            clients.value = [:]
-        }.get()
+        await clients.close()
     }
 }

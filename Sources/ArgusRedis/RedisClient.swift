@@ -141,6 +141,10 @@ public final class RedisClient {
         waiting.removeAll()
         switch result {
         case .success:
+            if !lastFailure.isEmpty {
+                logger.notice("redis connection restored", metadata: ["endpoint": "\(endpoint)"])
+                lastFailure = ""
+            }
             backoff = .milliseconds(100)
             retryAt = .uptimeNanoseconds(0)
             if closed {
@@ -152,10 +156,13 @@ public final class RedisClient {
             for w in queued { connection.send(w.command, on: eventLoop).cascade(to: w.promise) }
         case .failure(let error):
             connection.close()
+            // Logged when the endpoint starts failing; retries while it stays down are quiet.
+            if lastFailure.isEmpty {
+                logger.warning("redis connection failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
+            }
             lastFailure = "\(endpoint): \(error)"
             retryAt = .now() + backoff
             backoff = min(backoff * 2, .seconds(5))
-            logger.warning("redis connection failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
             for w in queued { w.promise.fail(RedisError.unavailable(lastFailure)) }
         }
     }
