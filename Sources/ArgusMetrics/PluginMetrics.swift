@@ -115,30 +115,26 @@ struct PluginMetrics: Sendable {
     var familyNames: [String] {
         (rejections.count > 0 ? ["argus_ratelimit_rejections_total"] : [])
             + (storeErrors.count > 0 ? ["argus_ratelimit_store_errors_total"] : [])
-            + (accessRejections.count > 0 ? ["argus_access_rejections_total", "argus_access_rejections_by_client_total"] : [])
+            + (accessRejections.count > 0 ? ["argus_access_rejections_total"] : [])
+            + (clientRejections.count > 0 ? ["argus_access_rejections_by_client_total"] : [])
     }
 
     mutating func write(_ family: String, into out: inout ExpositionWriter) {
         switch family {
         case "argus_ratelimit_rejections_total":
             out.header(family, "counter", "Requests a rate-limiting instance rejected, by route, instance, limit_by and exhausted window")
-            Self.write(&rejections, family, into: &out)
+            RequestMetrics.writeCounter(&rejections, family, into: &out)
         case "argus_access_rejections_total":
             out.header(family, "counter", "Requests an authentication or access-control plugin refused, by route, plugin, instance and reason")
-            Self.write(&accessRejections, family, into: &out)
+            RequestMetrics.writeCounter(&accessRejections, family, into: &out)
         case "argus_access_rejections_by_client_total":
             out.header(family, "counter", "Requests refused 401/403 by an access plugin, by client address (a bounded number of addresses)")
-            Self.write(&clientRejections, family, into: &out)
+            RequestMetrics.writeCounter(&clientRejections, family, into: &out)
         case "argus_ratelimit_store_errors_total":
             out.header(family, "counter", "Requests whose rate-limit check failed because the counter store (Redis) failed")
-            Self.write(&storeErrors, family, into: &out)
+            RequestMetrics.writeCounter(&storeErrors, family, into: &out)
         default:
             break
         }
-    }
-
-    private static func write<K>(_ table: inout SeriesTable<K>, _ name: String, into out: inout ExpositionWriter) {
-        let name = Array(name.utf8)
-        for slot in table.sortedSlots() { out.sample(name, table.labels[slot], table.cells[slot]) }
     }
 }

@@ -162,7 +162,7 @@ struct RequestMetrics: Sendable {
         }
     }
 
-    private static func writeCounter<K>(_ table: inout SeriesTable<K>, _ name: String, into out: inout ExpositionWriter) {
+    static func writeCounter<K>(_ table: inout SeriesTable<K>, _ name: String, into out: inout ExpositionWriter) {
         let name = Array(name.utf8)
         for slot in table.sortedSlots() {
             out.sample(name, table.labels[slot], table.cells[slot])
