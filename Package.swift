@@ -66,7 +66,7 @@ let package = Package(
         .target(
             name: "ArgusAccess",
             dependencies: [
-                "ArgusConfig", "ArgusHTTP", "ArgusEvents",
+                "ArgusConfig", "ArgusHTTP", "ArgusEvents", "ArgusRouting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),

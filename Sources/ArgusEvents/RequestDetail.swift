@@ -16,6 +16,8 @@ public struct RequestDetail: Sendable, Equatable {
     /// The id of the credential an authentication plugin accepted (Kong's `authenticated_entity`),
     /// empty if none.
     public var credentialID: [UInt8] = []
+    /// correlation-id's value (the log record's `correlation_id`), empty if the plugin did not run.
+    public var correlationID: [UInt8] = []
 
     /// One upstream attempt (Kong's `tries[]`).
     public struct Try: Sendable, Equatable {
@@ -54,12 +56,12 @@ public struct RequestDetail: Sendable, Equatable {
 
     // Layout: u16 server port; u32 length + bytes, three times (request head, upstream target, response head); then
     // u8 try count, and per try: u8 host length, host, u16 port, u16 code, u8 failed, u64 start;
-    // then u8 credential id length and its bytes.
+    // then u8 credential id length and its bytes; then u8 correlation id length and its bytes.
 
     /// Appends the encoding of these parts to `out`.
     public static func encode(
         requestHead: UnsafeRawBufferPointer, upstreamTarget: UnsafeRawBufferPointer, responseHead: UnsafeRawBufferPointer,
-        tries: [Try], serverPort: Int, credentialID: String? = nil, into out: inout [UInt8]
+        tries: [Try], serverPort: Int, credentialID: String? = nil, correlationID: String? = nil, into out: inout [UInt8]
     ) {
         withUnsafeBytes(of: UInt16(clamping: serverPort).littleEndian) { out.append(contentsOf: $0) }
         func section(_ bytes: UnsafeRawBufferPointer, _ cap: Int) {
@@ -84,6 +86,9 @@ public struct RequestDetail: Sendable, Equatable {
         let credential = credentialID.map { Array($0.utf8.prefix(255)) } ?? []
         out.append(UInt8(credential.count))
         out.append(contentsOf: credential)
+        let correlation = correlationID.map { Array($0.utf8.prefix(255)) } ?? []
+        out.append(UInt8(correlation.count))
+        out.append(contentsOf: correlation)
     }
 
     /// Decodes what ``encode(requestHead:upstreamTarget:responseHead:tries:serverPort:into:)`` wrote; nil if
@@ -120,6 +125,8 @@ public struct RequestDetail: Sendable, Equatable {
         }
         guard let n = integer(UInt8.self), let credential = take(Int(n)) else { return nil }
         detail.credentialID = Array(credential)
+        guard let m = integer(UInt8.self), let correlation = take(Int(m)) else { return nil }
+        detail.correlationID = Array(correlation)
         return detail
     }
 }

@@ -113,6 +113,9 @@ public struct LogSerializer: Sendable {
                 w.closeObject()
             }
         }
+        if let correlation = detail?.correlationID, !correlation.isEmpty {
+            w.key("correlation_id"); w.string(bytes: correlation)
+        }
         w.key("workspace"); w.string(text: EntityJSON.defaultWorkspaceID)
         w.key("workspace_name"); w.string("default")
         w.closeObject()

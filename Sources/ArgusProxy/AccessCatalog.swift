@@ -4,6 +4,9 @@ import ArgusRateLimit
 
 /// A plugin instance the access phase runs, compiled once per snapshot.
 enum AccessInstance: Sendable {
+    case correlationID(CorrelationIDPlan, plugin: Int16)
+    case cors(CORSPlan, plugin: Int16)
+    case requestSizeLimit(RequestSizeLimitPlan, plugin: Int16)
     case jwt(JWTPlan, plugin: Int16)
     case keyAuth(KeyAuthPlan, plugin: Int16)
     case basicAuth(BasicAuthPlan, plugin: Int16)
@@ -28,7 +31,7 @@ struct AccessStep: Sendable {
 /// credentials indexed, and for each route its steps in Kong's order (descending priority).
 final class AccessCatalog: Sendable {
     /// The plugins the access phase runs, by descending Kong priority.
-    static let plugins: [String] = ["jwt", "key-auth", "basic-auth", "ip-restriction", "acl", "rate-limiting"]
+    static let plugins: [String] = ["correlation-id", "cors", "request-size-limiting", "jwt", "key-auth", "basic-auth", "ip-restriction", "acl", "rate-limiting"]
         .sorted { (PluginRegistry.schema(named: $0)?.priority ?? 0) > (PluginRegistry.schema(named: $1)?.priority ?? 0) }
 
     /// Plugins that identify consumers.
@@ -50,6 +53,10 @@ final class AccessCatalog: Sendable {
         for (i, plugin) in config.plugins.enumerated() where scopes[plugin.name] != nil && plugin.enabled {
             let index = Int16(clamping: i)
             switch plugin.name {
+            case "correlation-id": compiled[plugin.id] = .correlationID(CorrelationIDPlan(config: plugin.config), plugin: index)
+            case "cors": compiled[plugin.id] = .cors(CORSPlan(config: plugin.config), plugin: index)
+            case "request-size-limiting":
+                compiled[plugin.id] = .requestSizeLimit(RequestSizeLimitPlan(config: plugin.config), plugin: index)
             case "jwt": compiled[plugin.id] = .jwt(JWTPlan(config: plugin.config), plugin: index)
             case "key-auth": compiled[plugin.id] = .keyAuth(KeyAuthPlan(config: plugin.config), plugin: index)
             case "basic-auth": compiled[plugin.id] = .basicAuth(BasicAuthPlan(config: plugin.config), plugin: index)

@@ -18,6 +18,9 @@ final class Exchange {
     var requestComplete = false
     /// Some body bytes were taken from the client: the request can no longer be replayed.
     var bodyConsumed = false
+    /// request-size-limiting's limit on a chunked body, counted as it streams.
+    var bodyLimit: Int?
+    var bodyForwarded = 0
 
     // Upstream side.
     var upstream: UpstreamHandler?

@@ -1,3 +1,4 @@
+import ArgusAccess
 import ArgusConfig
 import ArgusEvents
 import ArgusRateLimit
@@ -24,6 +25,10 @@ final class LoopContext {
     let syncedCounters: SyncedCounterStore
     /// This loop's Redis clients, one per endpoint a rate-limiting instance uses.
     let redis: RedisClientSet
+    /// correlation-id's generators on this loop.
+    var correlation = CorrelationIDGenerator()
+    /// Client connections accepted on this loop (correlation-id's `tracker`).
+    var connectionSerial: UInt64 = 0
     /// When a rate-limit store error was last logged on this loop (errors are logged at most once a second).
     var lastStoreErrorLog = NIODeadline.uptimeNanoseconds(0)
     private var cached: ConfigSnapshot
@@ -70,7 +75,7 @@ final class LoopContext {
     /// the upstream request line, the response head (cut at its empty line), and the tries.
     func publishWithDetail(
         _ event: RequestEvent, requestHead: ByteBuffer?, upstreamHead: ByteBuffer?, responseHead: ByteBuffer?,
-        tries: [RequestDetail.Try], serverPort: Int, credentialID: String? = nil
+        tries: [RequestDetail.Try], serverPort: Int, credentialID: String? = nil, correlationID: String? = nil
     ) {
         detailScratch.removeAll(keepingCapacity: true)
         let empty = ByteBuffer()
@@ -80,7 +85,7 @@ final class LoopContext {
                     RequestDetail.encode(
                         requestHead: request, upstreamTarget: Self.requestTarget(upstream),
                         responseHead: Self.headOnly(response), tries: tries, serverPort: serverPort,
-                        credentialID: credentialID, into: &detailScratch)
+                        credentialID: credentialID, correlationID: correlationID, into: &detailScratch)
                 }
             }
         }

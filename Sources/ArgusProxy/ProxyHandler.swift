@@ -84,6 +84,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private var lastActivity = NIODeadline.now()
     /// When the first byte of the request head being received arrived (nil between requests).
     private var headStartedAt: NIODeadline?
+    /// This connection's number on its loop, and its requests so far (correlation-id's `tracker`).
+    private var connectionSerial: UInt64 = 0
+    private var requestsOnConnection = 0
 
     init(loop: LoopContext, listenerPort: Int) {
         self.loop = loop
@@ -113,6 +116,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         clientIP = remote?.ipAddress ?? "0.0.0.0"
         clientAddress = ConnectionAddress(remote)
         peerTrusted = loop.settings.trustedIPs.contains(remote)
+        loop.connectionSerial &+= 1
+        connectionSerial = loop.connectionSerial
         loop.register(self)
         ensureTimer(lastActivity + loop.settings.clientIdleTimeout)
         context.fireChannelActive()
@@ -261,6 +266,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         let received = lastActivity
         let requestID = loop.nextRequestID()
         loop.stats.requestStarted()
+        requestsOnConnection += 1
         let snapshot = loop.snapshot()
         let method = head.methodString
         trace.start(
@@ -335,8 +341,21 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         var sendGroups = false
         /// What `hide_credentials` removes from the upstream request.
         var edits = CredentialEdits()
-        /// Header lines plugins add to the client response (rate limiting's).
+        /// Header lines plugins add to the client response (cors, correlation-id, rate limiting).
         var responseHeaders: ByteBuffer?
+        /// correlation-id's value (kept from the request, or generated), for the log record.
+        var correlationID: String?
+        /// correlation-id's header for the upstream, when the request had none.
+        var correlationLine: String?
+        /// request-size-limiting's limit on a chunked body.
+        var bodyLimit: Int?
+
+        /// Adds response header lines.
+        mutating func addResponseHeaders(_ headers: [(String, String)]) {
+            guard !headers.isEmpty else { return }
+            if responseHeaders == nil { responseHeaders = ByteBuffer() }
+            for (name, value) in headers { responseHeaders!.writeString("\(name): \(value)\r\n") }
+        }
     }
 
     // MARK: - Access phase
@@ -351,6 +370,37 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             access.next += 1
             guard let instance = catalog.instance(step, consumer: access.consumer) else { continue }
             switch instance {
+            case .correlationID(let plan, _):
+                var id = plan.existing(routed.head)
+                if id == nil {
+                    let generated = loop.correlation.next(
+                        plan.generator, serverAddress: context.channel.localAddress?.ipAddress ?? "", serverPort: listenerPort,
+                        connection: connectionSerial, connectionRequests: requestsOnConnection,
+                        nowMs: loop.settings.wallClockMilliseconds())
+                    access.correlationLine = "\(plan.headerName): \(generated)\r\n"
+                    id = generated
+                }
+                access.correlationID = id
+                if plan.echoDownstream { access.addResponseHeaders([(plan.headerName, id!)]) }
+            case .cors(let plan, let plugin):
+                if plan.isPreflight(routed.head) {
+                    if plan.preflightContinue { continue }
+                    // Kong answers the preflight itself: 200, no body, the CORS headers.
+                    trace.plugin = plugin
+                    var answer = GatewayError(status: 200, message: "", plainByDefault: false, headers: plan.preflightHeaders(routed.head))
+                    answer.emptyBody = true
+                    answer.headerLines = access.responseHeaders.take()
+                    answer.decisionOverride = .pluginResponse
+                    respond(answer, head: routed.head, requestID: routed.requestID, received: routed.received)
+                    return
+                }
+                access.addResponseHeaders(plan.responseHeaders(routed.head))
+            case .requestSizeLimit(let plan, let plugin):
+                if let rejection = plan.check(routed.head) {
+                    refuse(rejection, plugin: plugin, routed)
+                    return
+                }
+                if case .chunked = routed.head.framing { access.bodyLimit = plan.allowedBytes }
             case .jwt(let plan, let plugin):
                 let outcome = plan.authenticate(
                     routed.head, directory: catalog.directory, alreadyAuthenticated: access.credentialID != nil,
@@ -426,6 +476,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         trace.reason = rejection.reason
         var error = GatewayError(status: rejection.status, message: rejection.message, plainByDefault: false, headers: rejection.headers)
         error.exitBody = rejection.exitBody
+        error.headerLines = access.responseHeaders.take()
         error.decisionOverride = rejection.status < 500 ? .authFailed : .pluginResponse
         respond(error, head: routed.head, requestID: routed.requestID, received: routed.received)
     }
@@ -488,7 +539,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             trace.plugin = Int16(clamping: limiter.pluginIndex)
             trace.reason = UInt8(truncatingIfNeeded: usage.stop?.rawValue ?? 0)
             var error = GatewayError(status: settings.errorCode, message: settings.errorMessage, plainByDefault: false)
-            error.headerLines = lines
+            if var earlier = access.responseHeaders.take() {
+                earlier.writeImmutableBuffer(lines)
+                error.headerLines = earlier
+            } else {
+                error.headerLines = lines
+            }
             error.decisionOverride = .rateLimited
             respond(error, head: routed.head, requestID: routed.requestID, received: routed.received)
         case .failure(let error):
@@ -538,13 +594,14 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             .init(
                 upstreamPath: match.upstreamPath, hostHeader: hostHeader, clientIP: clientIP, peerTrusted: peerTrusted,
                 listenerPort: listenerPort, strippedPrefix: match.strippedPrefix, requestID: requestID,
-                viaToken: loop.settings.serverToken, edits: routePlan.authenticates || access.aclRan ? upstreamEdits(routed) : nil),
+                viaToken: loop.settings.serverToken, edits: routePlan.editsUpstream ? upstreamEdits(routed) : nil),
             into: &upstreamHead)
 
         let exchange = Exchange(
             head: head, requestID: requestID, received: received, plan: plan, upstreamHead: upstreamHead, target: target)
         exchange.recordsDetail = routePlan.recordsDetail
         exchange.pluginHeaders = pluginHeaders
+        exchange.bodyLimit = access.bodyLimit
         self.exchange = exchange
         if !head.keepAlive { closeAfterResponse = true }
         if head.expectContinue {
@@ -572,6 +629,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
         edits.credentialLine = access.credentialLine
         edits.anonymous = access.anonymous
+        edits.correlationLine = access.correlationLine
         if !access.edits.query.isEmpty {
             edits.query = QueryString(routed.head.string(routed.head.query)[...]).removing(access.edits.query)
         }
@@ -642,8 +700,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 }
             case .chunked:
                 do {
+                    var overLimit = false
                     try exchange.chunkedDecoder.decode(&inbound) { slice in
                         trace.requestBytes += slice.readableBytes
+                        exchange.bodyForwarded += slice.readableBytes
+                        if let limit = exchange.bodyLimit, exchange.bodyForwarded > limit { overLimit = true }
+                        if overLimit { return }
                         var header = context.channel.allocator.buffer(capacity: 12)
                         ChunkedEncoder.writeChunkHeader(slice.readableBytes, into: &header)
                         upstream.write(header)
@@ -651,11 +713,20 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                         upstream.write(ByteBuffer(staticString: "\r\n"))
                         exchange.bodyConsumed = true
                     }
+                    if overLimit { throw BodyLimitExceeded() }
                 } catch {
-                    // The client's chunked body is malformed: nothing sensible can reach the upstream.
+                    // The client's chunked body is malformed, or larger than request-size-limiting
+                    // allows: the upstream request is abandoned.
                     upstream.abort()
                     exchange.upstream = nil
                     closeAfterResponse = true
+                    if error is BodyLimitExceeded, !exchange.responseStarted {
+                        self.exchange = nil
+                        var tooLarge = GatewayError(status: 413, message: RequestSizeLimitPlan.tooLarge, plainByDefault: false)
+                        tooLarge.decisionOverride = .badRequest
+                        respond(tooLarge, head: exchange.head, requestID: exchange.requestID, received: exchange.received, bodyPending: false)
+                        return
+                    }
                     if exchange.responseStarted {
                         publish(status: exchange.status, source: .upstream, decision: .badRequest)
                         self.exchange = nil
@@ -1055,7 +1126,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         let response = responseHead ?? (source == .upstream ? responseHeadScratch : nil)
         loop.publishWithDetail(
             event, requestHead: head?.bytes, upstreamHead: exchange?.upstreamHead, responseHead: response,
-            tries: exchange?.tryLog ?? [], serverPort: listenerPort, credentialID: access.credentialID)
+            tries: exchange?.tryLog ?? [], serverPort: listenerPort, credentialID: access.credentialID,
+            correlationID: access.correlationID)
     }
 
     /// Closes once everything written so far is on the wire (a plain close would drop it).
@@ -1108,5 +1180,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
 @available(*, unavailable)
 extension ProxyHandler: Sendable {}
+
+/// A chunked request body went past request-size-limiting's limit while streaming.
+private struct BodyLimitExceeded: Error {}
 
 extension RequestHead: RouterHeaders {}

@@ -50,6 +50,8 @@ struct RoutePlan: Sendable {
     let access: [AccessStep]
     /// An authentication plugin runs: the consumer headers a client sent are never passed upstream.
     let authenticates: Bool
+    /// An access plugin may change the upstream request's headers (authentication, acl, correlation-id).
+    let editsUpstream: Bool
 
     init(route: Route, recordsDetail: Bool = false, access: [AccessStep] = []) {
         allowsHTTP = route.protocols.contains("http")
@@ -58,5 +60,6 @@ struct RoutePlan: Sendable {
         self.recordsDetail = recordsDetail
         self.access = access
         authenticates = access.contains { AccessCatalog.authenticating.contains($0.name) }
+        editsUpstream = authenticates || access.contains { $0.name == "acl" || $0.name == "correlation-id" }
     }
 }

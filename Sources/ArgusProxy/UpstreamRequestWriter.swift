@@ -31,6 +31,8 @@ enum UpstreamRequestWriter {
         var credentialLine: [UInt8]?
         var anonymous = false
         var groupsLine: [UInt8]?
+        /// correlation-id's header, when the request had none.
+        var correlationLine: String?
         /// The query to send instead of the client's (without `?`; empty: none).
         var query: String?
     }
@@ -116,6 +118,7 @@ enum UpstreamRequestWriter {
             if let line = edits.credentialLine { out.writeBytes(line) }
             if edits.anonymous { out.writeStaticString("X-Anonymous-Consumer: true\r\n") }
             if let line = edits.groupsLine { out.writeBytes(line) }
+            if let line = edits.correlationLine { out.writeString(line) }
         }
         out.writeStaticString("Via: ")
         out.writeInteger(UInt8(ascii: "1"))

@@ -6,7 +6,7 @@
 /// program (`Regex.Program._loweredProgramStorage`, published with an atomic compare-and-swap); `init`
 /// runs one match so that the program is lowered before the instance can be shared, and from then on
 /// concurrent matches only read it. Match results are created per call and never shared.
-final class CompiledRegex: @unchecked Sendable {
+public final class CompiledRegex: @unchecked Sendable {
     private let regex: Regex<AnyRegexOutput>
     /// The source pattern, for diagnostics and tests.
     let pattern: String
@@ -16,7 +16,7 @@ final class CompiledRegex: @unchecked Sendable {
 
     /// Compiles `pattern` with Unicode-scalar semantics (as Rust's `regex` crate, which Kong's ATC
     /// router uses: `.` is one code point, not one grapheme cluster). Nil when it does not compile.
-    init?(_ pattern: String) {
+    public init?(_ pattern: String) {
         guard let compiled = try? Regex(pattern) else { return nil }
         regex = compiled.matchingSemantics(.unicodeScalar)
         self.pattern = pattern
@@ -41,6 +41,11 @@ final class CompiledRegex: @unchecked Sendable {
 
     func matches(_ input: String) -> Bool {
         firstMatch(in: input) != nil
+    }
+
+    /// Whether the whole of `input` matches (PCRE's anchored match of a `…$` pattern).
+    public func matchesWhole(_ input: String) -> Bool {
+        (try? regex.wholeMatch(in: input)) != nil
     }
 
     /// The literal text right after a leading `^`, conservatively: nothing when the pattern has a

@@ -4,6 +4,7 @@ public enum PluginRegistry {
     /// Every built-in plugin schema. Each plugin adds its `PluginSchema` to this list.
     public static let builtins: [PluginSchema] = [
         PrometheusPluginSchema.schema, FileLogPluginSchema.schema, HTTPLogPluginSchema.schema, RateLimitingPluginSchema.schema,
+        CorrelationIDPluginSchema.schema, CORSPluginSchema.schema, RequestSizeLimitingPluginSchema.schema,
         JWTPluginSchema.schema, KeyAuthPluginSchema.schema, BasicAuthPluginSchema.schema, ACLPluginSchema.schema, IPRestrictionPluginSchema.schema,
     ]
 

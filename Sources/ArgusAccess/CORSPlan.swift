@@ -1,0 +1,132 @@
+import ArgusConfig
+import ArgusHTTP
+import ArgusRouting
+import Foundation
+
+/// Kong's cors plugin (kong-compat §5.6): preflights answered by the gateway, and the
+/// `Access-Control-*` headers added to actual responses.
+public final class CORSPlan: Sendable {
+    enum Origin: Sendable {
+        /// A normalised `scheme://host[:port]`.
+        case exact(String, byHost: Bool)
+        case regex(CompiledRegex, byHost: Bool)
+    }
+
+    let allowAll: Bool
+    /// One plain origin: always sent as it is.
+    let single: String?
+    let origins: [Origin]
+    let headers: String?
+    let exposedHeaders: String?
+    let methods: String
+    let maxAge: String?
+    let credentials: Bool
+    let privateNetwork: Bool
+    public let preflightContinue: Bool
+    let allowOriginAbsent: Bool
+
+    public init(config: JSONValue) {
+        let list = config["origins"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        allowAll = list.isEmpty || (list.count == 1 && list[0] == "*")
+        var parsed: [Origin] = []
+        for entry in list where entry != "*" {
+            let byHost = !entry.contains(":")
+            // Kong: an entry with a character outside [A-Za-z0-9.:/-] is a regex, anchored at both ends.
+            if entry.unicodeScalars.contains(where: { !($0.properties.isASCIIHexDigit || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ".:/-".unicodeScalars.contains($0)) }) {
+                var pattern = entry
+                if pattern.hasPrefix("^") { pattern.removeFirst() }
+                if !pattern.hasSuffix("$") { pattern += "$" }
+                if let regex = CompiledRegex(String(pattern.dropLast())) { parsed.append(.regex(regex, byHost: byHost)) }
+            } else {
+                parsed.append(.exact(Self.normalize(entry)?.origin ?? entry, byHost: byHost))
+            }
+        }
+        origins = parsed
+        single = !allowAll && list.count == 1 && parsed.count == 1 && { if case .exact = parsed[0] { return true } else { return false } }() ? list[0] : nil
+        headers = config["headers"]?.arrayValue.map { $0.compactMap(\.stringValue).joined(separator: ",") }
+        exposedHeaders = config["exposed_headers"]?.arrayValue.map { $0.compactMap(\.stringValue).joined(separator: ",") }
+        methods = (config["methods"]?.arrayValue?.compactMap(\.stringValue) ?? ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "TRACE", "CONNECT"])
+            .joined(separator: ",")
+        maxAge = config["max_age"]?.doubleValue.map { $0 == $0.rounded() ? String(Int($0)) : String($0) }
+        credentials = config["credentials"]?.boolValue ?? false
+        privateNetwork = config["private_network"]?.boolValue ?? false
+        preflightContinue = config["preflight_continue"]?.boolValue ?? false
+        allowOriginAbsent = config["allow_origin_absent"]?.boolValue ?? true
+    }
+
+    /// Whether the request is a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`).
+    public func isPreflight(_ head: RequestHead) -> Bool {
+        head.methodString == "OPTIONS" && head.valueRange(forLowercasedName: Self.originName).first != nil
+            && head.valueRange(forLowercasedName: Self.requestMethodName).first != nil
+    }
+
+    static let originName = Array("origin".utf8)
+    static let requestMethodName = Array("access-control-request-method".utf8)
+
+    /// The headers of the gateway's answer to a preflight (200, no body).
+    public func preflightHeaders(_ head: RequestHead) -> [(String, String)] {
+        var out = originHeaders(head)
+        if credentials { out.append(("Access-Control-Allow-Credentials", "true")) }
+        if let headers {
+            out.append(("Access-Control-Allow-Headers", headers))
+        } else if let asked = head.values(forLowercasedName: "access-control-request-headers").first {
+            out.append(("Access-Control-Allow-Headers", asked))
+        }
+        out.append(("Access-Control-Allow-Methods", methods))
+        if let maxAge { out.append(("Access-Control-Max-Age", maxAge)) }
+        if privateNetwork, head.values(forLowercasedName: "access-control-request-private-network").first == "true" {
+            out.append(("Access-Control-Allow-Private-Network", "true"))
+        }
+        return out
+    }
+
+    /// The headers added to an actual response.
+    public func responseHeaders(_ head: RequestHead) -> [(String, String)] {
+        if !allowOriginAbsent && head.valueRange(forLowercasedName: Self.originName).first == nil { return [] }
+        var out = originHeaders(head)
+        if credentials && out.contains(where: { $0.0 == "Access-Control-Allow-Origin" }) {
+            out.append(("Access-Control-Allow-Credentials", "true"))
+        }
+        if let exposedHeaders { out.append(("Access-Control-Expose-Headers", exposedHeaders)) }
+        return out
+    }
+
+    /// `Access-Control-Allow-Origin` (and `Vary: Origin` when it depends on the request).
+    func originHeaders(_ head: RequestHead) -> [(String, String)] {
+        let requestOrigin = head.values(forLowercasedName: "origin").first
+        if allowAll {
+            // `*` cannot carry credentials: the request's origin is echoed instead.
+            if credentials, let requestOrigin { return [("Access-Control-Allow-Origin", requestOrigin), ("Vary", "Origin")] }
+            return [("Access-Control-Allow-Origin", "*")]
+        }
+        if let single { return [("Access-Control-Allow-Origin", single), ("Vary", "Origin")] }
+        guard let requestOrigin, let normalized = Self.normalize(requestOrigin) else { return [("Vary", "Origin")] }
+        for origin in origins {
+            switch origin {
+            case .exact(let value, _):
+                if value == normalized.origin { return [("Access-Control-Allow-Origin", normalized.origin), ("Vary", "Origin")] }
+            case .regex(let regex, let byHost):
+                if regex.matchesWhole(byHost ? normalized.host : normalized.origin) {
+                    return [("Access-Control-Allow-Origin", normalized.origin), ("Vary", "Origin")]
+                }
+            }
+        }
+        return [("Vary", "Origin")]
+    }
+
+    /// `scheme://host[:port]` lower-cased, without the scheme's default port; and the host alone.
+    static func normalize(_ origin: String) -> (origin: String, host: String)? {
+        guard let schemeEnd = origin.range(of: "://") else { return nil }
+        let scheme = origin[..<schemeEnd.lowerBound].lowercased()
+        var rest = origin[schemeEnd.upperBound...]
+        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+        var host = rest.lowercased()
+        var port: String?
+        if let colon = host.lastIndex(of: ":"), !host.hasSuffix("]") {
+            port = String(host[host.index(after: colon)...])
+            host = String(host[..<colon])
+        }
+        if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") { port = nil }
+        return (scheme + "://" + host + (port.map { ":" + $0 } ?? ""), host)
+    }
+}

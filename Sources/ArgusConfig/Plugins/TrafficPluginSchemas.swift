@@ -1,0 +1,40 @@
+/// Kong's traffic plugins that run in the access phase (kong-compat §5.6, §5.10, §5.11).
+public enum CorrelationIDPluginSchema {
+    public static let schema = PluginSchema(
+        name: "correlation-id", priority: 100_001,
+        config: [
+            SchemaField("header_name", .string(default: "Kong-Request-ID")),
+            SchemaField("generator", .string(required: true, default: "uuid#counter", oneOf: ["uuid", "uuid#counter", "tracker"])),
+            SchemaField("echo_downstream", .boolean(required: true, default: false)),
+        ])
+}
+
+public enum CORSPluginSchema {
+    static let methods = ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
+
+    public static let schema = PluginSchema(
+        name: "cors", priority: 2000, allowsConsumerScope: false, protocols: ["http", "https"],
+        config: [
+            SchemaField("origins", .array(of: .string(validators: [Typedefs.string { origin in
+                origin == "*" ? nil : RegexCheck.problem(in: origin)
+            }]))),
+            SchemaField("headers", .array(of: .string())),
+            SchemaField("exposed_headers", .array(of: .string())),
+            SchemaField("methods", .array(of: .string(oneOf: methods), default: methods.map(JSONValue.string))),
+            SchemaField("max_age", .number()),
+            SchemaField("credentials", .boolean(required: true, default: false)),
+            SchemaField("private_network", .boolean(required: true, default: false)),
+            SchemaField("preflight_continue", .boolean(required: true, default: false)),
+            SchemaField("allow_origin_absent", .boolean(required: true, default: true)),
+        ])
+}
+
+public enum RequestSizeLimitingPluginSchema {
+    public static let schema = PluginSchema(
+        name: "request-size-limiting", priority: 951,
+        config: [
+            SchemaField("allowed_payload_size", .integer(default: 128, greaterThan: -1)),
+            SchemaField("size_unit", .string(required: true, default: "megabytes", oneOf: ["megabytes", "kilobytes", "bytes"])),
+            SchemaField("require_content_length", .boolean(required: true, default: false)),
+        ])
+}
