@@ -99,3 +99,27 @@ import Testing
         #expect(Self.errors("{name: key-auth, consumer: x}").contains("plugins[0].consumer: value must be null"))
     }
 }
+
+/// The real correlation-id, cors and request-size-limiting schemas.
+@Suite struct TrafficSchemaTests {
+    @Test func defaultsAndChecks() throws {
+        #expect(AccessSchemaTests.errors("{name: correlation-id}") == [])
+        #expect(AccessSchemaTests.errors("{name: correlation-id, config: {generator: random}}") == [
+            "plugins[0].config.generator: expected one of: uuid, uuid#counter, tracker",
+        ])
+        #expect(AccessSchemaTests.errors("{name: cors, config: {methods: [FETCH]}}") == [
+            "plugins[0].config.methods[0]: expected one of: GET, HEAD, PUT, PATCH, POST, DELETE, OPTIONS, TRACE, CONNECT",
+        ])
+        #expect(AccessSchemaTests.errors("{name: cors, config: {origins: [\"(\"]}}").first?.hasPrefix("plugins[0].config.origins[0]: invalid regex: '('") == true)
+        #expect(AccessSchemaTests.errors("{name: request-size-limiting, config: {size_unit: gigabytes}}") == [
+            "plugins[0].config.size_unit: expected one of: megabytes, kilobytes, bytes",
+        ])
+        let config = try ConfigLoader.parse(
+            text: "_format_version: \"3.0\"\nplugins: [{name: cors}, {name: correlation-id}, {name: request-size-limiting}]", file: "k.yml",
+            now: testNow, plugins: PluginRegistry.index(PluginRegistry.builtins))
+        #expect(config.plugins[0].config["methods"]?.arrayValue?.count == 9)
+        #expect(config.plugins[1].config["header_name"] == .string("Kong-Request-ID"))
+        #expect(config.plugins[1].config["generator"] == .string("uuid#counter"))
+        #expect(config.plugins[2].config["allowed_payload_size"]?.intValue == 128)
+    }
+}
