@@ -76,12 +76,19 @@ services:
   - name: balanced
     host: pool
     routes: [{{name: lb, paths: ["/lb"]}}]
+  - name: flaky
+    host: flakypool
+    retries: 1
+    routes: [{{name: flaky, paths: ["/flaky"]}}]
 consumers:
   - username: alice
     keyauth_credentials: [{{key: alice-key}}]
 upstreams:
   - name: pool
     targets: [{{target: "127.0.0.1:{backend}"}}]
+  - name: flakypool
+    healthchecks: {{passive: {{unhealthy: {{tcp_failures: 1}}}}}}
+    targets: [{{target: "127.0.0.1:{backend}"}}, {{target: "127.0.0.1:{dead}"}}]
 plugins:
   - name: prometheus
     config: {{status_code_metrics: true, latency_metrics: true, bandwidth_metrics: true, upstream_health_metrics: true, per_consumer: true}}
@@ -117,6 +124,8 @@ plugins:
                 # a redis policy whose Redis is down: served (fault tolerant), each a store error.
                 ("/limited", 5, 200, "service"), ("/limited", 15, 429, "kong"), ("/shared", 10, 200, "service"),
                 # key-auth: no key is 401; alice's key passes 3 times a day, then her own 429s.
+                # an upstream with a dead target: passive checks take it out, retries hide it.
+                ("/flaky", 10, 200, "service"),
                 ("/keyed", 10, 401, "kong"), ("/keyed?apikey=alice-key", 3, 200, "service"), ("/keyed?apikey=alice-key", 2, 429, "kong")]
         for path, count, code, _ in plan:
             conn = http.client.HTTPConnection("127.0.0.1", proxy, timeout=10)
@@ -200,7 +209,7 @@ scrape_configs:
         by_route = {(r["metric"].get("service", ""), r["metric"].get("route", "")): float(r["value"][1])
                     for r in query(f"sum by (service, route) (kong_http_requests_total{job})")}
         check(by_route == {("web", "home"): 170, ("web", "files"): 30, ("", ""): 25, ("gone", "dead"): 15, ("balanced", "lb"): 10,
-                           ("web", "limited"): 20, ("web", "shared"): 10, ("web", "keyed"): 15},
+                           ("web", "limited"): 20, ("web", "shared"): 10, ("web", "keyed"): 15, ("flaky", "flaky"): 10},
               f"by service/route {by_route}")
         rejected = {(r["metric"].get("route"), r["metric"].get("plugin"), r["metric"].get("limit_by"), r["metric"].get("period")):
                     float(r["value"][1]) for r in query(f"argus_ratelimit_rejections_total{job}")}
@@ -211,7 +220,9 @@ scrape_configs:
         check(store_errors == 10, f"rate-limit store errors {store_errors}")
         check(scalar(f"sum(kong_kong_latency_ms_count{job})") == sent, "kong latency count")
         check(scalar(f"sum(kong_request_latency_ms_count{job})") == sent, "request latency count")
-        check(scalar(f"sum(kong_upstream_latency_ms_count{job})") == 228, "upstream latency count: proxied requests only")
+        check(scalar(f"sum(kong_upstream_latency_ms_count{job})") == 238, "upstream latency count: proxied requests only")
+        flaky = {(r["metric"]["target"], r["metric"]["state"]) for r in query('kong_upstream_target_health{job="argus-admin",upstream="flakypool"} == 1')}
+        check(flaky == {(f"127.0.0.1:{backend}", "healthy"), (f"127.0.0.1:{dead}", "unhealthy")}, f"flaky pool health {flaky}")
         by_consumer = {r["metric"].get("code"): float(r["value"][1])
                        for r in query('sum by (code) (kong_http_requests_total{job="argus-admin",consumer="alice"})')}
         check(by_consumer == {"200": 3, "429": 2}, f"alice's requests by code {by_consumer}")

@@ -1,6 +1,7 @@
 import ArgusCompression
 import ArgusConfig
 import ArgusEvents
+import ArgusHealth
 import ArgusLogging
 import ArgusMetrics
 import ArgusProxy
@@ -39,6 +40,9 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     private let status = ControlServer()
     /// Reads rate-limit counters for `GET /rate-limiting/usage` (its Redis clients on the control loop).
     private let usageReader: RateLimitUsageReader
+    /// Upstream targets' health (kept across reloads) and the active prober.
+    private let health: HealthRegistry
+    private let checker: ActiveHealthChecker
     /// Flushes `sync_rate` rate-limit counters to Redis (on the control loop).
     private let syncer: RateLimitSyncer
     private let nodeID: String
@@ -67,9 +71,12 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             throw StartupError("cannot create data directory '\(settings.dataDirectory)': \(error.localizedDescription)")
         }
         nodeID = Self.loadNodeID(dataDirectory: settings.dataDirectory)
-        store = SnapshotStore(ConfigSnapshot(config: config))
+        let health = HealthRegistry(logger: logger)
+        self.health = health
+        store = SnapshotStore(ConfigSnapshot(config: config, health: health))
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, settings.workers))
-        proxy = ProxyServer(group: group, store: store, settings: settings.proxy, logger: logger)
+        proxy = ProxyServer(group: group, store: store, settings: settings.proxy, logger: logger, health: health)
+        checker = ActiveHealthChecker(eventLoop: controlGroup.next(), registry: health)
         usageReader = RateLimitUsageReader(counters: proxy.rateLimitCounters, eventLoop: controlGroup.next())
         let syncer = RateLimitSyncer(
             store: proxy.syncedCounters, eventLoop: controlGroup.next(), clock: settings.proxy.wallClockMilliseconds, logger: logger)
@@ -82,7 +89,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             ring: ring, config: configOf, fileLog: FileLogExporter(logger: logger),
             httpLog: HTTPLogExporter(config: configOf, client: httpClient, dataDirectory: settings.dataDirectory, logger: logger))
         self.logs = logs
-        let reporters: [any ReportsStatistics] = [logs, syncer] + extra.compactMap { $0 as? any ReportsStatistics }
+        let reporters: [any ReportsStatistics] = [logs, syncer, health] + extra.compactMap { $0 as? any ReportsStatistics }
         var sources = Self.metricsSources(nodeID: nodeID, store: store, proxy: proxy)
         sources.statistics = { reporters.flatMap { $0.statistics() } }
         let prometheus = PrometheusExporter(ring: ring, settings: settings.metrics, sources: sources)
@@ -117,6 +124,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         started.withLockedValue { $0 = true }
         logs.httpLog.resumeSpools()
         syncer.start()
+        checker.update(store.snapshot.activelyChecked)
         return Addresses(proxy: proxyAddress, admin: adminAddress, status: statusAddress)
     }
 
@@ -162,7 +170,12 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         }
         do {
             let config = try ConfigLoader.load(file: path)
-            store.replace(with: ConfigSnapshot(config: config))
+            let snapshot = ConfigSnapshot(config: config, health: health)
+            store.replace(with: snapshot)
+            // Targets that left the configuration are forgotten; the others keep their state.
+            let upstreamNames = Dictionary(config.upstreams.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+            health.retain(Set(config.targets.compactMap { t in upstreamNames[t.upstreamID].map { HealthRegistry.key(upstream: $0, target: t.target) } }))
+            checker.update(snapshot.activelyChecked)
             logger.notice("configuration reloaded", metadata: ["config": "\(path)", "summary": "\(config.summary)"])
             return true
         } catch {
@@ -181,6 +194,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         await status.close()
         await proxy.shutdown(drainTimeout: settings.drainTimeout)
         await usageReader.close()
+        await checker.stop()
         // What the drained requests counted under sync_rate goes to Redis before the loops stop.
         await syncer.stop()
         try? await group.shutdownGracefully()
@@ -267,11 +281,18 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
                 return gauges
             },
             targets: { config in
-                // Health checks come with the upstreams work; until then every target is `healthchecks_off`.
-                config.upstreams.flatMap { upstream in
+                // The health checks' view, from the snapshot now serving.
+                let snapshot = store.snapshot
+                return config.upstreams.flatMap { upstream in
                     config.targets.filter { $0.upstreamID == upstream.id }.map { target in
-                        TargetHealth(upstream: upstream.name, target: target.target, address: "\(target.host):\(target.port)",
-                                     state: .healthchecksOff)
+                        let state: ArgusMetrics.TargetHealth.State
+                        switch snapshot.healthState(upstream: upstream.name, target: target.target) {
+                        case "healthy": state = .healthy
+                        case "unhealthy": state = .unhealthy
+                        default: state = .healthchecksOff
+                        }
+                        return ArgusMetrics.TargetHealth(
+                            upstream: upstream.name, target: target.target, address: "\(target.host):\(target.port)", state: state)
                     }
                 }
             })

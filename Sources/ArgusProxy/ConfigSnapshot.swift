@@ -1,4 +1,5 @@
 import ArgusConfig
+import ArgusHealth
 import ArgusRouting
 
 /// One immutable, compiled configuration: what a request sees from start to end, even when a
@@ -18,14 +19,19 @@ public final class ConfigSnapshot: Sendable {
     /// their details for the log sinks.
     let recordsUnmatchedDetail: Bool
 
-    public init(config: DeclarativeConfig, version: Int = 0) {
+    /// The balancers by upstream name (their targets' health included).
+    let balancers: [String: UpstreamBalancer]
+
+    /// - Parameter health: where the targets' health lives across reloads; nil turns health checks off.
+    public init(config: DeclarativeConfig, version: Int = 0, health: HealthRegistry? = nil) {
         self.config = config
         self.router = Router(config: config)
         var balancers: [String: UpstreamBalancer] = [:]
         for upstream in config.upstreams {
             let targets = config.targets.filter { $0.upstreamID == upstream.id }
-            balancers[upstream.name] = UpstreamBalancer(upstream: upstream, targets: targets)
+            balancers[upstream.name] = UpstreamBalancer(upstream: upstream, targets: targets, registry: health)
         }
+        self.balancers = balancers
         self.services = config.services.map { ServicePlan(service: $0, balancer: balancers[$0.host]) }
         // Which routes a logging plugin (file-log, http-log, ...) may apply to. A consumer-scoped
         // instance may apply to any route (the consumer is known only later), so it counts everywhere.
@@ -49,10 +55,30 @@ public final class ConfigSnapshot: Sendable {
     private init(_ other: ConfigSnapshot, version: Int) {
         self.config = other.config
         self.router = other.router
+        self.balancers = other.balancers
         self.services = other.services
         self.routes = other.routes
         self.access = other.access
         self.recordsUnmatchedDetail = other.recordsUnmatchedDetail
         self.version = version
+    }
+}
+
+extension ConfigSnapshot {
+    /// The upstreams whose targets the active health checker probes.
+    public var activelyChecked: [ActiveHealthChecker.Upstream] {
+        balancers.values.compactMap { balancer in
+            guard balancer.health.activeEnabled, let health = balancer.targetHealth else { return nil }
+            return ActiveHealthChecker.Upstream(name: balancer.upstream.name, settings: balancer.health, targets: health)
+        }
+    }
+
+    /// A target's health state as Kong's `kong_upstream_target_health` names it:
+    /// `healthchecks_off`, `healthy` or `unhealthy`.
+    public func healthState(upstream: String, target: String) -> String {
+        guard let balancer = balancers[upstream], let health = balancer.targetHealth,
+              let i = balancer.targetHealth?.firstIndex(where: { $0.target == target })
+        else { return "healthchecks_off" }
+        return health[i].isHealthy ? "healthy" : "unhealthy"
     }
 }

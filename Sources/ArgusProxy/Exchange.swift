@@ -1,4 +1,5 @@
 import ArgusEvents
+import ArgusHealth
 import ArgusHTTP
 import NIOCore
 
@@ -11,6 +12,8 @@ final class Exchange {
     /// The request head as it goes upstream, kept for a retry.
     var upstreamHead: ByteBuffer
     var target: PoolKey
+    /// The picked target's health, when passive health checks judge the tries (nil: off).
+    var targetHealth: TargetHealth?
 
     // Request side.
     var requestFraming: BodyFraming

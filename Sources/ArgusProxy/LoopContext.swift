@@ -1,6 +1,7 @@
 import ArgusAccess
 import ArgusConfig
 import ArgusEvents
+import ArgusHealth
 import ArgusRateLimit
 import ArgusRedis
 import Atomics
@@ -25,6 +26,8 @@ final class LoopContext {
     let syncedCounters: SyncedCounterStore
     /// This loop's Redis clients, one per endpoint a rate-limiting instance uses.
     let redis: RedisClientSet
+    /// Target health, for passive health checks (nil: no registry, checks off).
+    let health: HealthRegistry?
     /// correlation-id's generators on this loop.
     var correlation = CorrelationIDGenerator()
     /// Client connections accepted on this loop (correlation-id's `tracker`).
@@ -41,8 +44,10 @@ final class LoopContext {
 
     init(
         eventLoop: any EventLoop, store: SnapshotStore, settings: ProxySettings, stats: LoopStats,
-        events: EventProducer, logger: Logger, rateLimitCounters: LocalCounterStore, syncedCounters: SyncedCounterStore
+        events: EventProducer, logger: Logger, rateLimitCounters: LocalCounterStore, syncedCounters: SyncedCounterStore,
+        health: HealthRegistry?
     ) {
+        self.health = health
         self.rateLimitCounters = rateLimitCounters
         self.syncedCounters = syncedCounters
         self.eventLoop = eventLoop

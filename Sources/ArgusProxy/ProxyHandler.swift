@@ -1,6 +1,7 @@
 import ArgusAccess
 import ArgusConfig
 import ArgusEvents
+import ArgusHealth
 import ArgusHTTP
 import ArgusRateLimit
 import ArgusRedis
@@ -572,12 +573,14 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         let match = routed.match, routePlan = routed.routePlan, plan = routed.plan
         let pluginHeaders = access.responseHeaders.take()
         var target = plan.directTarget
+        var targetHealth: TargetHealth?
         if let balancer = plan.balancer {
             guard let picked = balancer.next() else {
                 respond(.noPeer, head: head, requestID: requestID, received: received)
                 return
             }
-            target = picked
+            target = picked.target
+            targetHealth = balancer.health.passiveEnabled ? picked.health : nil
         }
 
         var upstreamHead = upstreamHeadScratch.take() ?? context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 512)
@@ -600,6 +603,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         let exchange = Exchange(
             head: head, requestID: requestID, received: received, plan: plan, upstreamHead: upstreamHead, target: target)
         exchange.recordsDetail = routePlan.recordsDetail
+        exchange.targetHealth = targetHealth
         exchange.pluginHeaders = pluginHeaders
         exchange.bodyLimit = access.bodyLimit
         self.exchange = exchange
@@ -787,6 +791,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         trace.firstByteAt = now
         exchange.responseStarted = true
         exchange.status = head.status
+        // Passive health checks (the circuit breaker) judge every try by its status.
+        if let health = exchange.targetHealth, let balancer = exchange.plan.balancer {
+            loop.health?.report(.status(head.status), for: health, balancer.health.passive, check: "passive")
+        }
         let clientVersion = exchange.head.minorVersion
         let framing = ClientResponseWriter.framing(for: head.framing, clientMinorVersion: clientVersion)
         exchange.responseFraming = framing
@@ -887,6 +895,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     /// Kong's retry rule: up to `service.retries` more tries on connection errors and timeouts,
     /// never re-sending a request whose body was consumed or whose method is not idempotent.
     private func retryOrFail(_ exchange: Exchange, timedOut: Bool) {
+        if let health = exchange.targetHealth, let balancer = exchange.plan.balancer {
+            loop.health?.report(timedOut ? .timeout : .tcpFailure, for: health, balancer.health.passive, check: "passive")
+        }
         if exchange.recordsDetail, !exchange.tryLog.isEmpty {
             exchange.tryLog[exchange.tryLog.count - 1].failed = true
             exchange.tryLog[exchange.tryLog.count - 1].code = timedOut ? 504 : 502
@@ -896,8 +907,14 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             exchange.headSentAt = nil
             exchange.writeBlockedSince = nil
             exchange.requestComplete = { if case .none = exchange.head.framing { return true } else { return false } }()
-            if let next = exchange.plan.balancer?.next() {
-                exchange.target = next
+            if let balancer = exchange.plan.balancer {
+                // A retry goes to the next healthy target; with none left, the client gets 503.
+                guard let next = balancer.next() else {
+                    failExchange(exchange, .noPeer)
+                    return
+                }
+                exchange.target = next.target
+                exchange.targetHealth = balancer.health.passiveEnabled ? next.health : nil
             }
             phase = .connecting
             connectUpstream(exchange)

@@ -1,4 +1,5 @@
 import ArgusEvents
+import ArgusHealth
 import ArgusRateLimit
 import ArgusRedis
 import Logging
@@ -26,8 +27,14 @@ public final class ProxyServer: Sendable {
     public let syncedCounters = SyncedCounterStore()
     private let sweeper: NIOLockedValueBox<RepeatedTask?>
 
-    public init(group: MultiThreadedEventLoopGroup, store: SnapshotStore, settings: ProxySettings, logger: Logger) {
+    /// Target health shared with the snapshots' balancers (passive checks report to it).
+    public let health: HealthRegistry?
+
+    public init(
+        group: MultiThreadedEventLoopGroup, store: SnapshotStore, settings: ProxySettings, logger: Logger, health: HealthRegistry? = nil
+    ) {
         self.group = group
+        self.health = health
         self.store = store
         self.settings = settings
         self.logger = logger
@@ -59,7 +66,7 @@ public final class ProxyServer: Sendable {
         let created = LoopContext(
             eventLoop: loop, store: store, settings: settings, stats: stats.loops[index],
             events: events.producer(lane: index), logger: logger, rateLimitCounters: rateLimitCounters,
-            syncedCounters: syncedCounters)
+            syncedCounters: syncedCounters, health: health)
         box.value = created
         return created
     }

@@ -17,6 +17,7 @@ final class RawBackend: Sendable {
     private let received = NIOLockedValueBox<[String]>([])
     private let bodies = NIOLockedValueBox<[Int]>([])
     private let connections = NIOLockedValueBox(0)
+    private let children = NIOLockedValueBox<[any Channel]>([])
     let respond: @Sendable (String) -> Reply
 
     init(respond: @escaping @Sendable (String) -> Reply) {
@@ -29,18 +30,31 @@ final class RawBackend: Sendable {
         RawBackend { _ in Reply(bytes: "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\nX-Backend: raw\r\n\r\n\(body)") }
     }
 
-    func start() async throws -> Int {
+    func start(port: Int = 0) async throws -> Int {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     self.connections.withLockedValue { $0 += 1 }
+                    self.children.withLockedValue { $0.append(channel) }
                     try channel.pipeline.syncOperations.addHandler(RawBackendHandler(backend: self))
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: "127.0.0.1", port: port).get()
         self.channel.withLockedValue { $0 = channel }
         return channel.localAddress!.port!
+    }
+
+    /// Goes away like a killed process: the listener and every open connection close (the
+    /// backend can `start(port:)` again on the same port).
+    func kill() async {
+        let channel = self.channel.withLockedValue { $0.take() }
+        try? await channel?.close()
+        let open = children.withLockedValue { list in
+            defer { list.removeAll() }
+            return list
+        }
+        for child in open { try? await child.close() }
     }
 
     func stop() async {

@@ -1,0 +1,140 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// Kong's active health checks: each upstream with an active interval has its targets probed
+/// (`GET http_path`, or a TCP connect for `type: tcp`) every `healthy.interval` seconds while
+/// healthy and every `unhealthy.interval` seconds while unhealthy, with `timeout`; results count
+/// with the active thresholds. Runs on its own event loop, never a proxy loop.
+public final class ActiveHealthChecker: Sendable {
+    public struct Upstream: Sendable {
+        public var name: String
+        public var settings: HealthcheckSettings
+        public var targets: [TargetHealth]
+
+        public init(name: String, settings: HealthcheckSettings, targets: [TargetHealth]) {
+            self.name = name
+            self.settings = settings
+            self.targets = targets
+        }
+    }
+
+    private let eventLoop: any EventLoop
+    private let registry: HealthRegistry
+    private let tasks: NIOLoopBoundBox<[RepeatedTask]>
+    private let probesRun = NIOLockedValueBox(0)
+
+    public init(eventLoop: any EventLoop, registry: HealthRegistry) {
+        self.eventLoop = eventLoop
+        self.registry = registry
+        tasks = NIOLoopBoundBox.makeBoxSendingValue([], eventLoop: eventLoop)
+    }
+
+    /// Replaces the checked upstreams (a new config).
+    public func update(_ upstreams: [Upstream]) {
+        eventLoop.execute { [self] in
+            for task in tasks.value { task.cancel() }
+            tasks.value = []
+            for upstream in upstreams where upstream.settings.activeEnabled {
+                for target in upstream.targets {
+                    tasks.value.append(schedule(target, upstream.settings))
+                }
+            }
+        }
+    }
+
+    public func stop() async {
+        try? await eventLoop.submit { [self] in
+            for task in tasks.value { task.cancel() }
+            tasks.value = []
+        }.get()
+    }
+
+    /// One probe loop per target: the delay after each probe depends on the target's state.
+    private func schedule(_ target: TargetHealth, _ settings: HealthcheckSettings) -> RepeatedTask {
+        // A tick every 100 ms decides whether the target's interval has passed (intervals differ
+        // while healthy and while unhealthy; 0 means no probing in that state).
+        let next = NIOLoopBoundBox.makeBoxSendingValue(NIODeadline.now(), eventLoop: eventLoop)
+        let busy = NIOLoopBoundBox.makeBoxSendingValue(false, eventLoop: eventLoop)
+        return eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { [self] _ in
+            let interval = target.isHealthy ? settings.healthyInterval : settings.unhealthyInterval
+            guard interval > 0, !busy.value, NIODeadline.now() >= next.value else { return }
+            busy.value = true
+            probe(target, settings).whenComplete { result in
+                busy.value = false
+                next.value = .now() + .nanoseconds(Int64(interval * 1e9))
+                self.registry.report((try? result.get()) ?? .tcpFailure, for: target, settings.active, check: "active")
+            }
+        }
+    }
+
+    /// `GET http_path` (status line read, connection closed), or a TCP connect.
+    func probe(_ target: TargetHealth, _ settings: HealthcheckSettings) -> EventLoopFuture<TargetHealth.Result> {
+        let timeout = TimeAmount.nanoseconds(Int64(max(0.001, settings.timeoutSeconds) * 1e9))
+        let promise = eventLoop.makePromise(of: TargetHealth.Result.self)
+        let deadline = eventLoop.scheduleTask(in: timeout) { promise.succeed(.timeout) }
+        let isHTTP = settings.activeType == .http
+        var request = "GET \(settings.httpPath) HTTP/1.1\r\nHost: \(target.host):\(target.port)\r\nUser-Agent: argus-healthcheck\r\nConnection: close\r\n"
+        for (name, value) in settings.headers { request += "\(name): \(value)\r\n" }
+        request += "\r\n"
+        let bytes = request
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if isHTTP { try channel.pipeline.syncOperations.addHandler(StatusLineReader(promise: promise)) }
+                }
+            }
+            .connect(host: target.host, port: target.port)
+            .whenComplete { result in
+                switch result {
+                case .failure(let error):
+                    let timedOut = (error as? ChannelError).map { if case .connectTimeout = $0 { return true } else { return false } } ?? false
+                    promise.succeed(timedOut ? .timeout : .tcpFailure)
+                case .success(let channel):
+                    if isHTTP {
+                        channel.writeAndFlush(ByteBuffer(string: bytes), promise: nil)
+                        promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+                    } else {
+                        promise.succeed(.status(settings.active.healthyStatuses.min() ?? 200))
+                        channel.close(promise: nil)
+                    }
+                }
+            }
+        promise.futureResult.whenComplete { _ in deadline.cancel() }
+        return promise.futureResult
+    }
+}
+
+/// Reads the status code of an HTTP response's status line.
+private final class StatusLineReader: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    private let promise: EventLoopPromise<TargetHealth.Result>
+    private let received = NIOLockedValueBox(ByteBuffer())
+
+    init(promise: EventLoopPromise<TargetHealth.Result>) {
+        self.promise = promise
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        let line: String? = received.withLockedValue { buffer in
+            buffer.writeBuffer(&bytes)
+            guard let view = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+            return buffer.getString(at: buffer.readerIndex, length: view - buffer.readerIndex)
+        }
+        guard let line else { return }
+        let parts = line.split(separator: " ")
+        if parts.count >= 2, parts[0].hasPrefix("HTTP/"), let code = Int(parts[1]) {
+            promise.succeed(.status(code))
+        } else {
+            promise.succeed(.tcpFailure)
+        }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.succeed(.tcpFailure)
+    }
+}
