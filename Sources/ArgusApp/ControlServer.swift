@@ -128,7 +128,11 @@ private final class ControlHandler: ChannelInboundHandler {
     private func write(_ context: ChannelHandlerContext, _ response: ControlResponse, keepAlive: Bool, isHEAD: Bool) {
         var out = context.channel.allocator.buffer(capacity: response.body.count + 200)
         out.writeString("HTTP/1.1 \(response.status) \(Self.reason(response.status))\r\n")
-        out.writeString("Content-Type: \(response.contentType)\r\nContent-Length: \(response.body.count)\r\n")
+        if response.status == 204 {
+            out.writeString("Content-Length: 0\r\n")
+        } else {
+            out.writeString("Content-Type: \(response.contentType)\r\nContent-Length: \(response.body.count)\r\n")
+        }
         for (name, value) in response.headers { out.writeString("\(name): \(value)\r\n") }
         out.writeString(keepAlive ? "\r\n" : "Connection: close\r\n\r\n")
         if !isHEAD { out.writeBytes(response.body) }
@@ -142,6 +146,7 @@ private final class ControlHandler: ChannelInboundHandler {
     private static func reason(_ status: Int) -> String {
         switch status {
         case 200: return "OK"
+        case 204: return "No Content"
         case 400: return "Bad Request"
         case 404: return "Not Found"
         case 405: return "Method Not Allowed"

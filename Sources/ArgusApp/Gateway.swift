@@ -219,6 +219,9 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             return .json(200, statusJSON())
         case ("GET", "/metrics"), ("HEAD", "/metrics"):
             return await metricsResponse(request)
+        case (_, let path) where path.hasPrefix("/upstreams/"):
+            return UpstreamHealthEndpoint.respond(request, snapshot: store.snapshot, registry: health, nodeID: nodeID)
+                ?? .json(404, "{\"message\":\"Not found\"}")
         case ("GET", "/rate-limiting/usage"):
             return await RateLimitUsageEndpoint.respond(
                 query: request.query, config: store.snapshot.config, reader: usageReader,

@@ -76,9 +76,19 @@ extension ConfigSnapshot {
     /// A target's health state as Kong's `kong_upstream_target_health` names it:
     /// `healthchecks_off`, `healthy` or `unhealthy`.
     public func healthState(upstream: String, target: String) -> String {
-        guard let balancer = balancers[upstream], let health = balancer.targetHealth,
-              let i = balancer.targetHealth?.firstIndex(where: { $0.target == target })
-        else { return "healthchecks_off" }
-        return health[i].isHealthy ? "healthy" : "unhealthy"
+        guard let health = targetHealth(upstream: upstream, target: target) else { return "healthchecks_off" }
+        if !health.isHealthy { return "unhealthy" }
+        return balancers[upstream]?.health.enabled == true ? "healthy" : "healthchecks_off"
+    }
+
+    /// A target's health object (by `host:port`), if the upstream balances it.
+    public func targetHealth(upstream: String, target: String) -> TargetHealth? {
+        guard let balancer = balancers[upstream], let health = balancer.targetHealth else { return nil }
+        return health.first { $0.target == target }
+    }
+
+    /// Whether an upstream's health checks are on (an active interval or a passive counter set).
+    public func healthchecksEnabled(upstream: String) -> Bool {
+        balancers[upstream]?.health.enabled ?? false
     }
 }

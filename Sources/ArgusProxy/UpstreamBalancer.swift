@@ -29,7 +29,8 @@ final class UpstreamBalancer: Sendable {
         let live = targets.filter { $0.weight > 0 }
         self.targets = live.map { PoolKey(host: $0.host, port: $0.port) }
         weights = live.map(\.weight)
-        if health.enabled, let registry {
+        // Kept even with checks off: a target can still be set unhealthy by hand (Admin API).
+        if let registry {
             targetHealth = live.map { registry.health(upstream: upstream.name, target: $0.target, host: $0.host, port: $0.port) }
         } else {
             targetHealth = nil

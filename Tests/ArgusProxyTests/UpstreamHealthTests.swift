@@ -123,4 +123,56 @@ struct UpstreamHealthTests {
         #expect(r.status == 503 && r.bodyString.contains("failure to get a peer from the ring-balancer"))
         _ = last
     }
+
+    /// Kong's health endpoints: `GET /upstreams/{u}/health` (and `?balancer_health=1`) and the
+    /// manual `PUT …/targets/{t}/unhealthy|healthy`, which takes a target out and brings it back.
+    @Test func healthEndpointsAndManualOverride() async throws {
+        let (backends, ports) = try await Self.backends()
+        let gw = try await GatewayHarness(yaml: Self.yaml(ports, healthchecks: "{passive: {unhealthy: {http_failures: 3}}}"))
+        defer { Task { await gw.stop(); for b in backends { await b.stop() } } }
+        func admin(_ line: String) async throws -> RawClient.Response {
+            try #require(try await gw.request("\(line) HTTP/1.1\r\nHost: x\r\n\r\n", port: gw.adminPort))
+        }
+        let health = try await admin("GET /upstreams/pool/health")
+        #expect(health.status == 200)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(health.bodyString.utf8)) as? [String: Any])
+        let data = try #require(json["data"] as? [[String: Any]])
+        #expect(data.count == 3 && data.allSatisfy { $0["health"] as? String == "HEALTHY" })
+        #expect(data[0]["target"] as? String == "127.0.0.1:\(ports[0])" && data[0]["weight"] as? Int == 100)
+        #expect(json["node_id"] as? String != nil)
+
+        #expect(try await admin("PUT /upstreams/pool/targets/127.0.0.1:\(ports[1])/unhealthy").status == 204)
+        let before = backends[1].requests.count
+        for _ in 0..<9 { #expect(try await gw.request("GET /x HTTP/1.1\r\nHost: x\r\n\r\n")?.status == 200) }
+        #expect(backends[1].requests.count == before)
+        let balancer = try await admin("GET /upstreams/pool/health?balancer_health=1")
+        let b = try #require(try JSONSerialization.jsonObject(with: Data(balancer.bodyString.utf8)) as? [String: Any])
+        let details = try #require((b["data"] as? [String: Any])?["details"] as? [String: Any])
+        #expect((b["data"] as? [String: Any])?["balancer_health"] as? String == "HEALTHY")
+        #expect((details["weight"] as? [String: Any])?["available"] as? Int == 200)
+        #expect((details["weight"] as? [String: Any])?["unavailable"] as? Int == 100)
+
+        #expect(try await admin("PUT /upstreams/pool/targets/127.0.0.1:\(ports[1])/healthy").status == 204)
+        for _ in 0..<9 { _ = try await gw.request("GET /x HTTP/1.1\r\nHost: x\r\n\r\n") }
+        #expect(backends[1].requests.count > before)
+        #expect(try await admin("GET /upstreams/nope/health").status == 404)
+        let text = try await metrics(gw)
+        #expect(text.contains("state=\"unhealthy\",check=\"manual\",reason=\"manual\"} 1"))
+    }
+
+    /// Weights 100/50/50 give 50/25/25 % of the requests.
+    @Test func weightedRoundRobin() async throws {
+        let (backends, ports) = try await Self.backends()
+        let yaml = Self.yaml(ports, healthchecks: "{}").replacingOccurrences(of: "\(ports[1])\"}", with: "\(ports[1])\", weight: 50}")
+            .replacingOccurrences(of: "\(ports[2])\"}", with: "\(ports[2])\", weight: 50}")
+        let gw = try await GatewayHarness(yaml: yaml)
+        defer { Task { await gw.stop(); for b in backends { await b.stop() } } }
+        let client = try await RawClient(port: gw.proxyPort)
+        for _ in 0..<400 {
+            try await client.send("GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+            _ = try await client.readResponse()
+        }
+        await client.close()
+        #expect(backends.map { $0.requests.count } == [200, 100, 100])
+    }
 }
