@@ -14,6 +14,11 @@ final class Exchange {
     var target: PoolKey
     /// The picked target's health, when passive health checks judge the tries (nil: off).
     var targetHealth: TargetHealth?
+    /// The balancer's index of the picked target (-1: none); least-connections counts it in
+    /// flight until the try ends.
+    var pickIndex = -1
+    /// consistent-hashing's key, for a retry.
+    var hashKey: String?
 
     // Request side.
     var requestFraming: BodyFraming
@@ -59,6 +64,11 @@ final class Exchange {
         self.requestFraming = head.framing
         self.lastUpstreamActivity = received
         if case .none = head.framing { requestComplete = true }
+    }
+
+    /// The try in flight ends with the exchange (least-connections' count).
+    deinit {
+        plan.balancer?.finished(pickIndex)
     }
 
     /// nginx's rule (`proxy_next_upstream` without `non_idempotent`): POST, LOCK and PATCH are never

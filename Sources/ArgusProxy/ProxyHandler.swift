@@ -6,6 +6,7 @@ import ArgusHTTP
 import ArgusRateLimit
 import ArgusRedis
 import ArgusRouting
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -350,6 +351,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         var correlationLine: String?
         /// request-size-limiting's limit on a chunked body.
         var bodyLimit: Int?
+        /// consistent-hashing's key (kept for retries).
+        var hashKey: String?
 
         /// Adds response header lines.
         mutating func addResponseHeaders(_ headers: [(String, String)]) {
@@ -571,17 +574,20 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private func proceed(_ routed: Routed) {
         let head = routed.head, requestID = routed.requestID, received = routed.received
         let match = routed.match, routePlan = routed.routePlan, plan = routed.plan
-        let pluginHeaders = access.responseHeaders.take()
         var target = plan.directTarget
         var targetHealth: TargetHealth?
+        var pickIndex = -1
         if let balancer = plan.balancer {
-            guard let picked = balancer.next() else {
+            let key = balancer.algorithm == .consistentHashing ? hashKey(balancer.upstream, routed) : nil
+            guard let picked = balancer.next(hashKey: key) else {
                 respond(.noPeer, head: head, requestID: requestID, received: received)
                 return
             }
             target = picked.target
             targetHealth = balancer.health.passiveEnabled ? picked.health : nil
+            pickIndex = picked.index
         }
+        let pluginHeaders = access.responseHeaders.take()
 
         var upstreamHead = upstreamHeadScratch.take() ?? context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 512)
         upstreamHead.clear()
@@ -604,6 +610,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             head: head, requestID: requestID, received: received, plan: plan, upstreamHead: upstreamHead, target: target)
         exchange.recordsDetail = routePlan.recordsDetail
         exchange.targetHealth = targetHealth
+        exchange.pickIndex = pickIndex
+        exchange.hashKey = access.hashKey
         exchange.pluginHeaders = pluginHeaders
         exchange.bodyLimit = access.bodyLimit
         self.exchange = exchange
@@ -613,6 +621,44 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
         phase = .connecting
         connectUpstream(exchange)
+    }
+
+    /// consistent-hashing's key: what `hash_on` names, else what `hash_fallback` names; nil when
+    /// neither gives a value (the pick is then round-robin). A `cookie` that is missing is created
+    /// and set on the response, so the client sticks from its next request on.
+    private func hashKey(_ upstream: Upstream, _ routed: Routed) -> String? {
+        let head = routed.head
+        func value(_ kind: String, header: String?, query: String?, capture: String?) -> String? {
+            switch kind {
+            case "consumer":
+                let consumers = routed.snapshot.access.directory.consumers
+                if access.consumer >= 0 && Int(access.consumer) < consumers.count { return consumers[Int(access.consumer)].id }
+                return access.credentialID
+            case "ip": return forwardedClient(head).text
+            case "header": return header.flatMap { head.values(forLowercasedName: $0.lowercased()).joined(separator: ",").nilIfEmpty }
+            case "path": return routed.path
+            case "query_arg":
+                return query.flatMap { QueryString(head.string(head.query)[...]).values(named: $0).joined(separator: ",").nilIfEmpty }
+            case "uri_capture": return capture.flatMap { routed.match.captures[$0] }
+            case "cookie":
+                guard let name = upstream.hashOnCookie else { return nil }
+                for header in head.values(forLowercasedName: "cookie") {
+                    for pair in header.split(separator: ";") {
+                        let kv = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                        if kv.count == 2, kv[0] == name, !kv[1].isEmpty { return kv[1] }
+                    }
+                }
+                let created = UUID().uuidString.lowercased()
+                access.addResponseHeaders([("Set-Cookie", "\(name)=\(created); Path=\(upstream.hashOnCookiePath); SameSite=Lax; HttpOnly")])
+                return created
+            default: return nil
+            }
+        }
+        let key = value(upstream.hashOn, header: upstream.hashOnHeader, query: upstream.hashOnQueryArg, capture: upstream.hashOnURICapture)
+            ?? value(upstream.hashFallback, header: upstream.hashFallbackHeader, query: upstream.hashFallbackQueryArg,
+                     capture: upstream.hashFallbackURICapture)
+        access.hashKey = key
+        return key
     }
 
     /// The consumer headers (Kong's `X-Consumer-*`) and what `hide_credentials` removes. Headers of
@@ -909,12 +955,16 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             exchange.requestComplete = { if case .none = exchange.head.framing { return true } else { return false } }()
             if let balancer = exchange.plan.balancer {
                 // A retry goes to the next healthy target; with none left, the client gets 503.
-                guard let next = balancer.next() else {
+                balancer.finished(exchange.pickIndex)
+                exchange.pickIndex = -1
+                let key = balancer.algorithm == .consistentHashing ? exchange.hashKey : nil
+                guard let next = balancer.next(hashKey: key) else {
                     failExchange(exchange, .noPeer)
                     return
                 }
                 exchange.target = next.target
                 exchange.targetHealth = balancer.health.passiveEnabled ? next.health : nil
+                exchange.pickIndex = next.index
             }
             phase = .connecting
             connectUpstream(exchange)
@@ -1197,6 +1247,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
 @available(*, unavailable)
 extension ProxyHandler: Sendable {}
+
+extension String {
+    var nilIfEmpty: String? { isEmpty ? nil : self }
+}
 
 /// A chunked request body went past request-size-limiting's limit while streaming.
 private struct BodyLimitExceeded: Error {}

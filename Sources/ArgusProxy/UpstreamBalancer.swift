@@ -2,8 +2,10 @@ import ArgusConfig
 import ArgusHealth
 import Atomics
 
-/// Picks a target of an upstream: Kong's weighted round-robin (weights reduced by their GCD and
-/// expanded into a wheel that is walked in order), skipping targets the health checks took out.
+/// Picks a target of an upstream with its `algorithm`, skipping targets the health checks took out:
+/// Kong's weighted round-robin (weights reduced by their GCD and expanded into a wheel walked in
+/// order); consistent-hashing (a ``HashRing`` of the targets, keyed by what `hash_on` names);
+/// least-connections (the healthy target with the fewest tries in flight per unit of weight).
 /// With no healthy target, or less available weight than the upstream's `threshold`, there is no
 /// pick (503 `failure to get a peer from the ring-balancer`).
 final class UpstreamBalancer: Sendable {
@@ -16,11 +18,20 @@ final class UpstreamBalancer: Sendable {
     /// Indexes into `targets`.
     let wheel: [Int]
     private let position = ManagedAtomic<Int>(0)
+    let algorithm: Algorithm
+    /// consistent-hashing's continuum.
+    let ring: HashRing?
+    /// least-connections: tries in flight per target (all event loops).
+    let inFlight: [ManagedAtomic<Int>]
+
+    enum Algorithm: Sendable { case roundRobin, consistentHashing, leastConnections }
 
     /// One pick: where to connect, and the health to report the try's outcome to (nil: checks off).
     struct Pick {
         var target: PoolKey
         var health: TargetHealth?
+        /// The target's index (least-connections: call ``finished(_:)`` when the try ends).
+        var index: Int
     }
 
     init(upstream: Upstream, targets: [Target], registry: HealthRegistry? = nil) {
@@ -48,16 +59,23 @@ final class UpstreamBalancer: Sendable {
             }
         }
         self.wheel = wheel
+        switch upstream.algorithm {
+        case "consistent-hashing": algorithm = .consistentHashing
+        case "least-connections": algorithm = .leastConnections
+        default: algorithm = .roundRobin  // `latency` is balanced round-robin for now
+        }
+        ring = algorithm == .consistentHashing ? HashRing(targets: live.map(\.target), weights: weights, slots: upstream.slots) : nil
+        inFlight = algorithm == .leastConnections ? live.map { _ in ManagedAtomic(0) } : []
     }
 
+    @inline(__always)
+    private func available(_ i: Int) -> Bool { targetHealth?[i].isHealthy ?? true }
+
     /// The next healthy target, or nil when none is available.
-    func next() -> Pick? {
+    /// - Parameter hashKey: consistent-hashing's key for this request (nil: round-robin).
+    func next(hashKey: String? = nil) -> Pick? {
         guard !wheel.isEmpty else { return nil }
-        guard let targetHealth else {
-            let i = position.loadThenWrappingIncrement(ordering: .relaxed)
-            return Pick(target: targets[wheel[(i & Int.max) % wheel.count]], health: nil)
-        }
-        if health.threshold > 0 {
+        if health.threshold > 0, let targetHealth {
             var total = 0, available = 0
             for (i, weight) in weights.enumerated() {
                 total += weight
@@ -65,12 +83,52 @@ final class UpstreamBalancer: Sendable {
             }
             guard Double(available) * 100 > health.threshold * Double(total) else { return nil }
         }
+        switch algorithm {
+        case .consistentHashing:
+            if let hashKey, let ring, let start = ring.index(for: hashKey) {
+                // The key's point, or the next point of a healthy target.
+                for step in 0..<ring.points.count {
+                    let owner = ring.owners[(start + step) % ring.points.count]
+                    if available(owner) { return pick(owner) }
+                }
+                return nil
+            }
+        case .leastConnections:
+            var best = -1
+            var bestLoad = 0.0
+            // Ties are broken by a rotating start, so idle targets share the traffic.
+            let start = position.loadThenWrappingIncrement(ordering: .relaxed) & Int.max
+            for k in targets.indices {
+                let i = (start + k) % targets.count
+                guard available(i) else { continue }
+                let load = Double(inFlight[i].load(ordering: .relaxed) + 1) / Double(weights[i])
+                if best < 0 || load < bestLoad {
+                    best = i
+                    bestLoad = load
+                }
+            }
+            guard best >= 0 else { return nil }
+            inFlight[best].wrappingIncrement(ordering: .relaxed)
+            return pick(best)
+        case .roundRobin:
+            break
+        }
         for _ in 0..<wheel.count {
             let i = position.loadThenWrappingIncrement(ordering: .relaxed)
             let index = wheel[(i & Int.max) % wheel.count]
-            if targetHealth[index].isHealthy { return Pick(target: targets[index], health: targetHealth[index]) }
+            if available(index) { return pick(index) }
         }
         return nil
+    }
+
+    private func pick(_ index: Int) -> Pick {
+        Pick(target: targets[index], health: targetHealth?[index], index: index)
+    }
+
+    /// least-connections: a try on the target picked as `index` ended.
+    func finished(_ index: Int) {
+        guard algorithm == .leastConnections, index >= 0, index < inFlight.count else { return }
+        inFlight[index].wrappingDecrement(ordering: .relaxed)
     }
 
     private static func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
