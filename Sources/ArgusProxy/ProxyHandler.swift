@@ -837,6 +837,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         trace.firstByteAt = now
         exchange.responseStarted = true
         exchange.status = head.status
+        if let balancer = exchange.plan.balancer, balancer.algorithm == .latency, let sent = exchange.headSentAt {
+            balancer.observe(exchange.pickIndex, micros: Int((now - sent).nanoseconds / 1000))
+        }
         // Passive health checks (the circuit breaker) judge every try by its status.
         if let health = exchange.targetHealth, let balancer = exchange.plan.balancer {
             loop.health?.report(.status(head.status), for: health, balancer.health.passive, check: "passive")

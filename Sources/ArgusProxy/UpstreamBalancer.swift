@@ -5,7 +5,9 @@ import Atomics
 /// Picks a target of an upstream with its `algorithm`, skipping targets the health checks took out:
 /// Kong's weighted round-robin (weights reduced by their GCD and expanded into a wheel walked in
 /// order); consistent-hashing (a ``HashRing`` of the targets, keyed by what `hash_on` names);
-/// least-connections (the healthy target with the fewest tries in flight per unit of weight).
+/// least-connections (the healthy target with the fewest tries in flight per unit of weight);
+/// latency (peak-EWMA: the healthy target with the lowest recent response time, weighted by its
+/// tries in flight).
 /// With no healthy target, or less available weight than the upstream's `threshold`, there is no
 /// pick (503 `failure to get a peer from the ring-balancer`).
 final class UpstreamBalancer: Sendable {
@@ -21,10 +23,12 @@ final class UpstreamBalancer: Sendable {
     let algorithm: Algorithm
     /// consistent-hashing's continuum.
     let ring: HashRing?
-    /// least-connections: tries in flight per target (all event loops).
+    /// least-connections and latency: tries in flight per target (all event loops).
     let inFlight: [ManagedAtomic<Int>]
+    /// latency: each target's peak-EWMA of its time to first response byte, in microseconds.
+    let latency: [ManagedAtomic<Int>]
 
-    enum Algorithm: Sendable { case roundRobin, consistentHashing, leastConnections }
+    enum Algorithm: Sendable { case roundRobin, consistentHashing, leastConnections, latency }
 
     /// One pick: where to connect, and the health to report the try's outcome to (nil: checks off).
     struct Pick {
@@ -62,10 +66,13 @@ final class UpstreamBalancer: Sendable {
         switch upstream.algorithm {
         case "consistent-hashing": algorithm = .consistentHashing
         case "least-connections": algorithm = .leastConnections
-        default: algorithm = .roundRobin  // `latency` is balanced round-robin for now
+        case "latency": algorithm = .latency
+        default: algorithm = .roundRobin
         }
         ring = algorithm == .consistentHashing ? HashRing(targets: live.map(\.target), weights: weights, slots: upstream.slots) : nil
-        inFlight = algorithm == .leastConnections ? live.map { _ in ManagedAtomic(0) } : []
+        let counts = algorithm == .leastConnections || algorithm == .latency
+        inFlight = counts ? live.map { _ in ManagedAtomic(0) } : []
+        latency = algorithm == .latency ? live.map { _ in ManagedAtomic(0) } : []
     }
 
     @inline(__always)
@@ -93,7 +100,7 @@ final class UpstreamBalancer: Sendable {
                 }
                 return nil
             }
-        case .leastConnections:
+        case .leastConnections, .latency:
             var best = -1
             var bestLoad = 0.0
             // Ties are broken by a rotating start, so idle targets share the traffic.
@@ -101,7 +108,11 @@ final class UpstreamBalancer: Sendable {
             for k in targets.indices {
                 let i = (start + k) % targets.count
                 guard available(i) else { continue }
-                let load = Double(inFlight[i].load(ordering: .relaxed) + 1) / Double(weights[i])
+                let pending = Double(inFlight[i].load(ordering: .relaxed) + 1)
+                // latency: a target not measured yet (0) is tried first (slow start from there).
+                let load = algorithm == .latency
+                    ? Double(latency[i].load(ordering: .relaxed) + 1) * pending / Double(weights[i])
+                    : pending / Double(weights[i])
                 if best < 0 || load < bestLoad {
                     best = i
                     bestLoad = load
@@ -125,10 +136,19 @@ final class UpstreamBalancer: Sendable {
         Pick(target: targets[index], health: targetHealth?[index], index: index)
     }
 
-    /// least-connections: a try on the target picked as `index` ended.
+    /// least-connections and latency: a try on the target picked as `index` ended.
     func finished(_ index: Int) {
-        guard algorithm == .leastConnections, index >= 0, index < inFlight.count else { return }
+        guard index >= 0, index < inFlight.count else { return }
         inFlight[index].wrappingDecrement(ordering: .relaxed)
+    }
+
+    /// latency: the target picked as `index` answered its first byte after `micros`. Peak-EWMA:
+    /// a slower answer counts at once, a faster one pulls the average down gradually.
+    func observe(_ index: Int, micros: Int) {
+        guard algorithm == .latency, index >= 0, index < latency.count else { return }
+        let old = latency[index].load(ordering: .relaxed)
+        let new = micros >= old ? micros : old + (micros - old) / 4
+        latency[index].store(new, ordering: .relaxed)
     }
 
     private static func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }

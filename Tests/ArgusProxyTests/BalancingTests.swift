@@ -107,4 +107,48 @@ struct BalancingTests {
         // Round-robin would split 20/20; the slow target holds its tries longer, so it gets fewer.
         #expect(fast >= 2 * slow, "fast \(fast), slow \(slow)")
     }
+
+    @Test func latencyPrefersTheFasterTarget() async throws {
+        let (backends, ports) = try await Self.backends(2, delayMs: [60, 0])
+        let gw = try await GatewayHarness(yaml: Self.yaml(ports, upstream: "algorithm: latency"))
+        defer { Task { await gw.stop(); for b in backends { await b.stop() } } }
+        let client = try await RawClient(port: gw.proxyPort)
+        for _ in 0..<40 {
+            try await client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            _ = try await client.readResponse()
+        }
+        await client.close()
+        let slow = backends[0].requests.count, fast = backends[1].requests.count
+        #expect(slow + fast == 40)
+        #expect(fast >= 35, "fast \(fast), slow \(slow)")
+    }
+
+    /// Blue-green: shifting the weights (a reload) takes effect at once, and no request fails.
+    @Test func blueGreenShiftByWeights() async throws {
+        let (backends, ports) = try await Self.backends(2)
+        func config(_ blue: Int, _ green: Int) -> String {
+            Self.yaml(ports, upstream: "algorithm: round-robin")
+                .replacingOccurrences(of: "\(ports[0])\"}", with: "\(ports[0])\", weight: \(blue)}")
+                .replacingOccurrences(of: "\(ports[1])\"}", with: "\(ports[1])\", weight: \(green)}")
+        }
+        let gw = try await GatewayHarness(yaml: config(100, 0))
+        defer { Task { await gw.stop(); for b in backends { await b.stop() } } }
+        let load = Task {
+            var failures = 0
+            let client = try await RawClient(port: gw.proxyPort)
+            for _ in 0..<300 {
+                try await client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                if try await client.readResponse()?.status != 200 { failures += 1 }
+            }
+            await client.close()
+            return failures
+        }
+        try await Task.sleep(for: .milliseconds(30))
+        try config(0, 100).write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+        #expect(gw.gateway.reload())
+        let green = backends[1].requests.count
+        for _ in 0..<10 { #expect(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n")?.bodyString == "1") }
+        #expect(backends[1].requests.count >= green + 10)
+        #expect(try await load.value == 0)
+    }
 }
