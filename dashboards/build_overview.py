@@ -104,6 +104,19 @@ line(
       unit="ops", thresholds=[(0.001, "red")],
       description="Checks that failed because Redis did (served when fault_tolerant, else 500), and failed sync_rate flushes (retried)."),
 )
+line(
+    q("Rate-limited share of requests by route",
+      [(f'sum by (route) (rate(argus_ratelimit_rejections_total{{{SEL}}}[{RI}])) / '
+        f'sum by (route) (rate(kong_http_requests_total{{{SEL}}}[{RI}]))', "{{route}}")],
+      unit="percentunit", thresholds=[(0.05, "orange"), (0.2, "red")],
+      description="How much of each route's traffic its limits refuse (the denominator needs status_code_metrics)."),
+    q("Requests counted locally, not yet synced to Redis (sync_rate)",
+      [(f'argus_ratelimit_sync_unsynced_requests{{{NODE}}}', "{{instance}}")], unit="short"),
+    q("Upstream health transitions",
+      [(f'sum by (upstream, target, state, reason) (increase(argus_upstream_health_transitions_total{{{NODE}}}[{RI}]))',
+        "{{upstream}} {{target}} {{state}} ({{reason}})")], unit="short",
+      description="Targets taken out or brought back by active, passive or manual health checks."),
+)
 
 row("Access control")
 line(
