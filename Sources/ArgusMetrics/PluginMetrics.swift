@@ -59,7 +59,7 @@ struct PluginMetrics: Sendable {
         }
         let name = plugin.instanceName ?? plugin.id
         guard plugin.name == "rate-limiting" else {
-            guard event.decision == .authFailed || event.decision == .pluginResponse else { return }
+            guard event.decision == .authFailed || (event.decision == .pluginResponse && event.reason == 15) else { return }
             let key = AccessKey(
                 service: service, route: route, plugin: plugin.name, instance: name,
                 reason: AccessReason.name(plugin: plugin.name, reason: event.reason))

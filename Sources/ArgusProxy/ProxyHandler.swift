@@ -401,7 +401,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 access.addResponseHeaders(plan.responseHeaders(routed.head))
             case .requestSizeLimit(let plan, let plugin):
                 if let rejection = plan.check(routed.head) {
-                    refuse(rejection, plugin: plugin, routed)
+                    refuse(rejection, plugin: plugin, routed, decision: .badRequest)
                     return
                 }
                 if case .chunked = routed.head.framing { access.bodyLimit = plan.allowedBytes }
@@ -474,14 +474,15 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         return true
     }
 
-    /// Answers with an access plugin's rejection (Kong's `kong.response.error`).
-    private func refuse(_ rejection: AccessRejection, plugin: Int16, _ routed: Routed) {
+    /// Answers with an access plugin's rejection (Kong's `kong.response.error`). The decision is
+    /// `auth_failed` for a 4xx unless given (a misconfiguration's 500 is `plugin_response`).
+    private func refuse(_ rejection: AccessRejection, plugin: Int16, _ routed: Routed, decision: RequestDecision? = nil) {
         trace.plugin = plugin
         trace.reason = rejection.reason
         var error = GatewayError(status: rejection.status, message: rejection.message, plainByDefault: false, headers: rejection.headers)
         error.exitBody = rejection.exitBody
         error.headerLines = access.responseHeaders.take()
-        error.decisionOverride = rejection.status < 500 ? .authFailed : .pluginResponse
+        error.decisionOverride = decision ?? (rejection.status < 500 ? .authFailed : .pluginResponse)
         respond(error, head: routed.head, requestID: routed.requestID, received: routed.received)
     }
 
@@ -1241,6 +1242,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             date: loop.httpDate(), serverToken: loop.settings.serverToken, latencyMs: 0, into: &out)
         loop.stats.requestStarted()
         trace.start(receivedAt: lastActivity, requestID: requestID, method: .unknown, minorVersion: 1, headBytes: inbound.readableBytes)
+        access = AccessState()
         trace.responseBytes = out.readableBytes
         publish(status: status, source: .gateway, decision: decision, at: lastActivity)
         context.write(wrapOutboundOut(out), promise: nil)
