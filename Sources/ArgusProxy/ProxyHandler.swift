@@ -353,6 +353,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         var bodyLimit: Int?
         /// consistent-hashing's key (kept for retries).
         var hashKey: String?
+        /// request-transformer's changes to the upstream request.
+        var rewrite: RequestTransformerPlan.Rewrite?
 
         /// Adds response header lines.
         mutating func addResponseHeaders(_ headers: [(String, String)]) {
@@ -433,6 +435,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                     refuse(rejection, plugin: plugin, routed)
                     return
                 }
+            case .requestTransformer(let plan):
+                access.rewrite = plan.rewrite(routed.head, captures: routed.match.captures)
             case .rateLimit(let limiter):
                 // Continues with runAccess, or answers.
                 checkRateLimit(limiter, routed)
@@ -593,7 +597,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         var upstreamHead = upstreamHeadScratch.take() ?? context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 512)
         upstreamHead.clear()
         let hostHeader: String
-        if routePlan.preserveHost, head.host.count > 0 {
+        if let host = access.rewrite?.host {
+            hostHeader = host
+        } else if routePlan.preserveHost, head.host.count > 0 {
             // The validated authority the request was routed by (an absolute-form target wins over Host).
             hostHeader = head.hostPort.map { "\(head.hostString):\($0)" } ?? head.hostString
         } else {
@@ -602,7 +608,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         UpstreamRequestWriter.write(
             head,
             .init(
-                upstreamPath: match.upstreamPath, hostHeader: hostHeader, clientIP: clientIP, peerTrusted: peerTrusted,
+                upstreamPath: access.rewrite?.uri ?? match.upstreamPath, hostHeader: hostHeader, clientIP: clientIP, peerTrusted: peerTrusted,
                 listenerPort: listenerPort, strippedPrefix: match.strippedPrefix, requestID: requestID,
                 viaToken: loop.settings.serverToken, edits: routePlan.editsUpstream ? upstreamEdits(routed) : nil),
             into: &upstreamHead)
@@ -681,6 +687,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         edits.credentialLine = access.credentialLine
         edits.anonymous = access.anonymous
         edits.correlationLine = access.correlationLine
+        if let rewrite = access.rewrite {
+            edits.removeHeaders += rewrite.removeHeaders
+            edits.extraLines = rewrite.headerLines
+            edits.method = rewrite.method
+            if let query = rewrite.query { edits.query = query }
+        }
         if !access.edits.query.isEmpty {
             edits.query = QueryString(routed.head.string(routed.head.query)[...]).removing(access.edits.query)
         }

@@ -60,6 +60,6 @@ struct RoutePlan: Sendable {
         self.recordsDetail = recordsDetail
         self.access = access
         authenticates = access.contains { AccessCatalog.authenticating.contains($0.name) }
-        editsUpstream = authenticates || access.contains { $0.name == "acl" || $0.name == "correlation-id" }
+        editsUpstream = authenticates || access.contains { ["acl", "correlation-id", "request-transformer"].contains($0.name) }
     }
 }

@@ -33,13 +33,20 @@ enum UpstreamRequestWriter {
         var groupsLine: [UInt8]?
         /// correlation-id's header, when the request had none.
         var correlationLine: String?
+        /// request-transformer's header lines, and its method.
+        var extraLines: String?
+        var method: String?
         /// The query to send instead of the client's (without `?`; empty: none).
         var query: String?
     }
 
     static func write(_ head: RequestHead, _ ctx: Context, into out: inout ByteBuffer) {
         head.bytes.withUnsafeReadableBytes { raw in
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.method]))
+            if let method = ctx.edits?.method {
+                out.writeString(method)
+            } else {
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.method]))
+            }
             out.writeInteger(UInt8(ascii: " "))
             out.writeString(ctx.upstreamPath)
             if let query = ctx.edits?.query {
@@ -119,6 +126,7 @@ enum UpstreamRequestWriter {
             if edits.anonymous { out.writeStaticString("X-Anonymous-Consumer: true\r\n") }
             if let line = edits.groupsLine { out.writeBytes(line) }
             if let line = edits.correlationLine { out.writeString(line) }
+            if let lines = edits.extraLines { out.writeString(lines) }
         }
         out.writeStaticString("Via: ")
         out.writeInteger(UInt8(ascii: "1"))

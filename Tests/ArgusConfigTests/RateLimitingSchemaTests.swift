@@ -111,6 +111,12 @@ import Testing
             "plugins[0].config.methods[0]: expected one of: GET, HEAD, PUT, PATCH, POST, DELETE, OPTIONS, TRACE, CONNECT",
         ])
         #expect(AccessSchemaTests.errors("{name: cors, config: {origins: [\"(\"]}}").first?.hasPrefix("plugins[0].config.origins[0]: invalid regex: '('") == true)
+        #expect(AccessSchemaTests.errors("{name: request-transformer, config: {add: {body: [\"a:1\"]}}}") == [
+            "plugins[0].config.add.body: body transformations are not supported by Argus yet",
+        ])
+        #expect(AccessSchemaTests.errors("{name: request-transformer, config: {add: {headers: [novalue]}}}") == [
+            "plugins[0].config.add.headers[0]: invalid value: novalue",
+        ])
         #expect(AccessSchemaTests.errors("{name: request-size-limiting, config: {size_unit: gigabytes}}") == [
             "plugins[0].config.size_unit: expected one of: megabytes, kilobytes, bytes",
         ])

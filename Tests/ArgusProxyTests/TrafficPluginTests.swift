@@ -145,4 +145,40 @@ struct TrafficPluginTests {
         let r = try #require(try await strict.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
         #expect(r.status == 411 && r.bodyString.contains("A valid Content-Length header is required"))
     }
+
+    /// request-transformer on headers, the query, the URI (with a capture) and the method, in
+    /// Kong's order: remove, rename, replace, add, append.
+    @Test func requestTransformerRewritesTheUpstreamRequest() async throws {
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let gw = try await GatewayHarness(yaml: """
+            _format_version: "3.0"
+            services:
+              - name: backend
+                url: http://127.0.0.1:\(port)
+                routes: [{name: items, paths: ["~/items/(?<id>\\\\d+)$"]}]
+            plugins:
+              - name: request-transformer
+                config:
+                  http_method: POST
+                  remove: {headers: [x-remove], querystring: [drop]}
+                  rename: {headers: ["x-old:x-new"], querystring: ["a:b"]}
+                  replace: {headers: ["x-rep:replaced-$(query_params.q)", "host:rewritten.test"], uri: "/new/$(uri_captures.id)"}
+                  add: {headers: ["x-added:1", "x-rep:not-added"], querystring: ["added:yes"]}
+                  append: {headers: ["x-multi:two"]}
+            """)
+        defer { Task { await gw.stop(); await backend.stop() } }
+        let r = try #require(try await gw.request(
+            "GET /items/42?drop=1&a=7&q=z HTTP/1.1\r\nHost: x\r\nX-Remove: gone\r\nX-Old: v\r\nX-Rep: orig\r\nX-Multi: one\r\nX-Keep: k\r\n\r\n"))
+        #expect(r.status == 200)
+        let lines = sent(backend)
+        #expect(lines[0] == "POST /new/42?b=7&q=z&added=yes HTTP/1.1")
+        #expect(lines.contains("Host: rewritten.test"))
+        #expect(!lines.contains { $0.lowercased().hasPrefix("x-remove") || $0.lowercased().hasPrefix("x-old") })
+        #expect(lines.contains("x-new: v"))
+        #expect(lines.contains("x-rep: replaced-z") && !lines.contains("X-Rep: orig") && !lines.contains { $0.hasSuffix("not-added") })
+        #expect(lines.contains("x-added: 1"))
+        #expect(lines.contains("x-multi: one") && lines.contains("x-multi: two"))
+        #expect(lines.contains("X-Keep: k"))
+    }
 }

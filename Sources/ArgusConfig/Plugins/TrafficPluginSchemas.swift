@@ -38,3 +38,42 @@ public enum RequestSizeLimitingPluginSchema {
             SchemaField("require_content_length", .boolean(required: true, default: false)),
         ])
 }
+
+/// Kong's request-transformer (kong-compat §5.8). Body operations need the body buffered and
+/// rewritten: not built yet, so a non-empty `body` list is refused when the config is loaded.
+public enum RequestTransformerPluginSchema {
+    static func section(_ extra: [SchemaField] = []) -> FieldSpec {
+        .record([
+            SchemaField("body", FieldSpec(.array(.string()), default: .array([]), validators: [{ value in
+                (value.arrayValue ?? []).isEmpty ? nil : "body transformations are not supported by Argus yet"
+            }])),
+            SchemaField("headers", .array(of: .string(validators: [Typedefs.string(colonPair)]), default: [])),
+            SchemaField("querystring", .array(of: .string(validators: [Typedefs.string(colonPair)]), default: [])),
+        ] + extra, required: true)
+    }
+
+    static func colonPair(_ entry: String) -> String? {
+        entry.contains(":") ? nil : "invalid value: \(entry)"
+    }
+
+    static let remove = FieldSpec.record([
+        SchemaField("body", FieldSpec(.array(.string()), default: .array([]), validators: [{ value in
+            (value.arrayValue ?? []).isEmpty ? nil : "body transformations are not supported by Argus yet"
+        }])),
+        SchemaField("headers", .array(of: .string(), default: [])),
+        SchemaField("querystring", .array(of: .string(), default: [])),
+    ], required: true)
+
+    public static let schema = PluginSchema(
+        name: "request-transformer", priority: 801,
+        config: [
+            SchemaField("http_method", .string(validators: [Typedefs.string { m in
+                m.allSatisfy { $0.isASCII && $0.isUppercase } && !m.isEmpty ? nil : "invalid value: \(m)"
+            }])),
+            SchemaField("remove", remove),
+            SchemaField("rename", section()),
+            SchemaField("replace", section([SchemaField("uri", .string())])),
+            SchemaField("add", section()),
+            SchemaField("append", section()),
+        ])
+}
