@@ -1,3 +1,5 @@
+import NIOCore
+
 /// One header line of a parsed head, as offsets into the head's bytes (no copy, no String).
 public struct HeaderField: Sendable {
     public var name: HeaderName
@@ -27,5 +29,26 @@ extension HeaderField {
             }
             return true
         }
+    }
+}
+
+extension HeaderField {
+    /// The values of the fields named `lowercasedName` (any case in the head), in order.
+    static func values(in bytes: ByteBuffer, _ fields: [HeaderField], lowercasedName: String) -> [String] {
+        var result: [String] = []
+        let wanted = Array(lowercasedName.utf8)
+        bytes.withUnsafeReadableBytes { raw in
+            for field in fields where field.nameLength == wanted.count {
+                var same = true
+                for i in 0..<wanted.count where ASCII.lower(raw[field.nameStart + i]) != wanted[i] {
+                    same = false
+                    break
+                }
+                if same {
+                    result.append(String(decoding: UnsafeRawBufferPointer(rebasing: raw[field.valueStart..<(field.valueStart + field.valueLength)]), as: UTF8.self))
+                }
+            }
+        }
+        return result
     }
 }

@@ -42,21 +42,7 @@ public struct RequestHead: Sendable {
 
     /// Values of the headers whose name equals `lowercasedName` (any case in the request).
     public func values(forLowercasedName lowercasedName: String) -> [String] {
-        var result: [String] = []
-        let wanted = Array(lowercasedName.utf8)
-        bytes.withUnsafeReadableBytes { raw in
-            for field in fields where field.nameLength == wanted.count {
-                var same = true
-                for i in 0..<wanted.count where ASCII.lower(raw[field.nameStart + i]) != wanted[i] {
-                    same = false
-                    break
-                }
-                if same {
-                    result.append(String(decoding: UnsafeRawBufferPointer(rebasing: raw[field.valueStart..<(field.valueStart + field.valueLength)]), as: UTF8.self))
-                }
-            }
-        }
-        return result
+        HeaderField.values(in: bytes, fields, lowercasedName: lowercasedName)
     }
 
     /// Where the first header named `lowercasedName` (its bytes) has its value in ``bytes``, and how

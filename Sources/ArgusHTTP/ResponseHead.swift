@@ -16,6 +16,11 @@ public struct ResponseHead: Sendable {
         bytes.getString(at: bytes.readerIndex + range.lowerBound, length: range.count) ?? ""
     }
 
+    /// Values of the headers whose name equals `lowercasedName` (any case in the response).
+    public func values(forLowercasedName lowercasedName: String) -> [String] {
+        HeaderField.values(in: bytes, fields, lowercasedName: lowercasedName)
+    }
+
     public func firstValue(of name: HeaderName) -> String? {
         guard let field = fields.first(where: { $0.name == name }) else { return nil }
         return string(field.valueStart..<(field.valueStart + field.valueLength))

@@ -14,6 +14,7 @@ enum AccessInstance: Sendable {
     case acl(ACLPlan, plugin: Int16)
     case rateLimit(RateLimitPlan)
     case requestTransformer(RequestTransformerPlan)
+    case responseTransformer(ResponseTransformerPlan)
 }
 
 /// One plugin of a route's access phase, in Kong's execution order.
@@ -32,7 +33,7 @@ struct AccessStep: Sendable {
 /// credentials indexed, and for each route its steps in Kong's order (descending priority).
 final class AccessCatalog: Sendable {
     /// The plugins the access phase runs, by descending Kong priority.
-    static let plugins: [String] = ["correlation-id", "cors", "request-size-limiting", "jwt", "key-auth", "basic-auth", "ip-restriction", "acl", "rate-limiting", "request-transformer"]
+    static let plugins: [String] = ["correlation-id", "cors", "request-size-limiting", "jwt", "key-auth", "basic-auth", "ip-restriction", "acl", "rate-limiting", "request-transformer", "response-transformer"]
         .sorted { (PluginRegistry.schema(named: $0)?.priority ?? 0) > (PluginRegistry.schema(named: $1)?.priority ?? 0) }
 
     /// Plugins that identify consumers.
@@ -65,6 +66,7 @@ final class AccessCatalog: Sendable {
             case "acl": compiled[plugin.id] = .acl(ACLPlan(config: plugin.config), plugin: index)
             case "rate-limiting": compiled[plugin.id] = .rateLimit(RateLimitPlan(plugin: plugin, index: i))
             case "request-transformer": compiled[plugin.id] = .requestTransformer(RequestTransformerPlan(config: plugin.config))
+            case "response-transformer": compiled[plugin.id] = .responseTransformer(ResponseTransformerPlan(config: plugin.config))
             default: break
             }
         }

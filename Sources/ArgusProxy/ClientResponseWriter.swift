@@ -33,6 +33,9 @@ enum ClientResponseWriter {
         var requestID: RequestID
         /// Header lines (`Name: value\r\n`) plugins add to the response, written as they are.
         var pluginHeaders: ByteBuffer? = nil
+        /// response-transformer: upstream headers (lower-cased names) replaced by `transformedLines`.
+        var dropHeaders: [String]? = nil
+        var transformedLines: String? = nil
     }
 
     static func write(_ head: ResponseHead, _ ctx: Context, into out: inout ByteBuffer) {
@@ -47,6 +50,7 @@ enum ClientResponseWriter {
             for field in head.fields {
                 if field.name.isHopByHop || head.isNominated(field) { continue }
                 if field.name == .contentLength && ctx.framing != .passthrough && ctx.framing != .none { continue }
+                if let drop = ctx.dropHeaders, field.isNamed(byAnyOf: drop, in: raw) { continue }
                 if field.name == .server { sawServer = true }
                 out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.lineRange]))
                 out.writeStaticString("\r\n")
@@ -64,6 +68,7 @@ enum ClientResponseWriter {
             out.writeStaticString("\r\n")
         }
         if let lines = ctx.pluginHeaders { out.writeImmutableBuffer(lines) }
+        if let lines = ctx.transformedLines { out.writeString(lines) }
         out.writeStaticString("Via: 1.1 ")
         out.writeString(ctx.serverToken)
         out.writeStaticString("\r\nX-Kong-Upstream-Latency: ")

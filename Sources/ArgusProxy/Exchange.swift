@@ -1,3 +1,4 @@
+import ArgusAccess
 import ArgusEvents
 import ArgusHealth
 import ArgusHTTP
@@ -19,6 +20,8 @@ final class Exchange {
     var pickIndex = -1
     /// consistent-hashing's key, for a retry.
     var hashKey: String?
+    /// response-transformer's instance for this request, if one applies.
+    var responseTransformer: ResponseTransformerPlan?
 
     // Request side.
     var requestFraming: BodyFraming

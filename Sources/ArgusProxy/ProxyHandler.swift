@@ -355,6 +355,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         var hashKey: String?
         /// request-transformer's changes to the upstream request.
         var rewrite: RequestTransformerPlan.Rewrite?
+        /// response-transformer's instance, for the response head.
+        var responseTransformer: ResponseTransformerPlan?
 
         /// Adds response header lines.
         mutating func addResponseHeaders(_ headers: [(String, String)]) {
@@ -437,6 +439,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 }
             case .requestTransformer(let plan):
                 access.rewrite = plan.rewrite(routed.head, captures: routed.match.captures)
+            case .responseTransformer(let plan):
+                // Applied to the upstream's response head (Kong's header_filter).
+                access.responseTransformer = plan
             case .rateLimit(let limiter):
                 // Continues with runAccess, or answers.
                 checkRateLimit(limiter, routed)
@@ -619,6 +624,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         exchange.targetHealth = targetHealth
         exchange.pickIndex = pickIndex
         exchange.hashKey = access.hashKey
+        exchange.responseTransformer = access.responseTransformer
         exchange.pluginHeaders = pluginHeaders
         exchange.bodyLimit = access.bodyLimit
         self.exchange = exchange
@@ -871,7 +877,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 serverToken: loop.settings.serverToken,
                 upstreamLatencyMs: Int((now - sentAt).nanoseconds / 1_000_000),
                 proxyLatencyMs: Int((sentAt - exchange.received).nanoseconds / 1_000_000),
-                requestID: exchange.requestID, pluginHeaders: exchange.pluginHeaders),
+                requestID: exchange.requestID, pluginHeaders: exchange.pluginHeaders,
+                dropHeaders: exchange.responseTransformer?.touched, transformedLines: exchange.responseTransformer?.lines(for: head)),
             into: &out)
         pendingResponseHead = out
     }

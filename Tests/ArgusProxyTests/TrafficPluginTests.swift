@@ -1,4 +1,5 @@
 import ArgusApp
+import ArgusConfig
 import Foundation
 import Testing
 
@@ -180,5 +181,37 @@ struct TrafficPluginTests {
         #expect(lines.contains("x-added: 1"))
         #expect(lines.contains("x-multi: one") && lines.contains("x-multi: two"))
         #expect(lines.contains("X-Keep: k"))
+    }
+
+    @Test func responseTransformerRewritesResponseHeaders() async throws {
+        let backend = RawBackend { _ in
+            .init(bytes: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Secret: s\r\nX-Old: v\r\nX-Rep: orig\r\nX-Multi: one\r\nX-Keep: k\r\n\r\nok")
+        }
+        let port = try await backend.start()
+        let gw = try await Self.gateway(port, plugins: """
+              - name: response-transformer
+                config:
+                  remove: {headers: [x-secret]}
+                  rename: {headers: ["x-old:x-new"]}
+                  replace: {headers: ["x-rep:replaced", "x-absent:no"]}
+                  add: {headers: ["x-added:1", "x-rep:not-added"]}
+                  append: {headers: ["x-multi:two"]}
+            """)
+        defer { Task { await gw.stop(); await backend.stop() } }
+        let r = try #require(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+        #expect(r.status == 200 && r.bodyString == "ok")
+        #expect(r.header("X-Secret") == nil && r.header("X-Old") == nil && r.header("X-New") == "v")
+        #expect(r.headers("X-Rep") == ["replaced"] && r.header("X-Absent") == nil)
+        #expect(r.header("X-Added") == "1")
+        #expect(r.headers("X-Multi") == ["one", "two"])
+        #expect(r.header("X-Keep") == "k")
+        #expect(AccessSchemaTestsShim.refused("{name: response-transformer, config: {add: {json: [\"a:1\"]}}}"))
+    }
+}
+
+/// The response-transformer schema refuses JSON body operations at load time.
+enum AccessSchemaTestsShim {
+    static func refused(_ plugin: String) -> Bool {
+        (try? ConfigLoader.parse(text: "_format_version: \"3.0\"\nplugins: [\(plugin)]", file: "k.yml")) == nil
     }
 }

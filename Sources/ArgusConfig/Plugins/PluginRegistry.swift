@@ -5,7 +5,7 @@ public enum PluginRegistry {
     public static let builtins: [PluginSchema] = [
         PrometheusPluginSchema.schema, FileLogPluginSchema.schema, HTTPLogPluginSchema.schema, RateLimitingPluginSchema.schema,
         CorrelationIDPluginSchema.schema, CORSPluginSchema.schema, RequestSizeLimitingPluginSchema.schema,
-        RequestTransformerPluginSchema.schema,
+        RequestTransformerPluginSchema.schema, ResponseTransformerPluginSchema.schema,
         JWTPluginSchema.schema, KeyAuthPluginSchema.schema, BasicAuthPluginSchema.schema, ACLPluginSchema.schema, IPRestrictionPluginSchema.schema,
     ]
 

@@ -77,3 +77,30 @@ public enum RequestTransformerPluginSchema {
             SchemaField("append", section()),
         ])
 }
+
+/// Kong's response-transformer (kong-compat §5.9) for response headers. JSON body operations need
+/// the body read whole and rewritten: not built yet, so non-empty `json` lists are refused.
+public enum ResponseTransformerPluginSchema {
+    static let noJSON = FieldSpec(.array(.string()), default: .array([]), validators: [{ value in
+        (value.arrayValue ?? []).isEmpty ? nil : "JSON body transformations are not supported by Argus yet"
+    }])
+    static let jsonTypes = FieldSpec.array(of: .string(oneOf: ["boolean", "number", "string"]), default: [])
+
+    static func section(pairs: Bool, types: Bool) -> FieldSpec {
+        let header = pairs ? FieldSpec.string(validators: [Typedefs.string(RequestTransformerPluginSchema.colonPair)]) : .string()
+        return .record(
+            [SchemaField("headers", .array(of: header, default: [])), SchemaField("json", noJSON)]
+                + (types ? [SchemaField("json_types", jsonTypes)] : []),
+            required: true)
+    }
+
+    public static let schema = PluginSchema(
+        name: "response-transformer", priority: 800,
+        config: [
+            SchemaField("remove", section(pairs: false, types: false)),
+            SchemaField("rename", section(pairs: true, types: false)),
+            SchemaField("replace", section(pairs: true, types: true)),
+            SchemaField("add", section(pairs: true, types: true)),
+            SchemaField("append", section(pairs: true, types: true)),
+        ])
+}
