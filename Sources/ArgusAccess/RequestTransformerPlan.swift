@@ -9,14 +9,10 @@ public final class RequestTransformerPlan: Sendable {
     typealias Pair = (name: String, value: String)
 
     let method: String?
-    let removeHeaders: [String], removeQuery: [String]
-    let renameHeaders: [Pair], renameQuery: [Pair]
-    let replaceHeaders: [Pair], replaceQuery: [Pair]
+    let headerOperations: HeaderOperations
+    let removeQuery: [String]
+    let renameQuery: [Pair], replaceQuery: [Pair], addQuery: [Pair], appendQuery: [Pair]
     let replaceURI: String?
-    let addHeaders: [Pair], addQuery: [Pair]
-    let appendHeaders: [Pair], appendQuery: [Pair]
-    /// Lower-cased names of every header an operation touches.
-    let touched: Set<String>
     let touchesQuery: Bool
 
     public init(config: JSONValue) {
@@ -30,21 +26,13 @@ public final class RequestTransformerPlan: Sendable {
             }
         }
         method = config["http_method"]?.stringValue
-        removeHeaders = list("remove", "headers").map { $0.lowercased() }
+        headerOperations = HeaderOperations(config: config, field: "headers")
         removeQuery = list("remove", "querystring")
-        renameHeaders = pairs("rename", "headers")
         renameQuery = pairs("rename", "querystring")
-        replaceHeaders = pairs("replace", "headers")
         replaceQuery = pairs("replace", "querystring")
         replaceURI = config["replace"]?["uri"]?.stringValue
-        addHeaders = pairs("add", "headers")
         addQuery = pairs("add", "querystring")
-        appendHeaders = pairs("append", "headers")
         appendQuery = pairs("append", "querystring")
-        var touched = Set(removeHeaders)
-        for pair in renameHeaders { touched.insert(pair.name.lowercased()); touched.insert(pair.value.lowercased()) }
-        for pair in replaceHeaders + addHeaders + appendHeaders { touched.insert(pair.name.lowercased()) }
-        self.touched = touched
         touchesQuery = !(removeQuery.isEmpty && renameQuery.isEmpty && replaceQuery.isEmpty && addQuery.isEmpty && appendQuery.isEmpty)
     }
 
@@ -65,28 +53,14 @@ public final class RequestTransformerPlan: Sendable {
 
     public func rewrite(_ head: RequestHead, captures: [String: String]) -> Rewrite {
         // The headers the operations touch, as (display name, value), in order.
+        let touched = headerOperations.touched
         var headers: [(name: String, value: String)] = []
         for name in touched {
             for value in head.values(forLowercasedName: name) { headers.append((name, value)) }
         }
         let query = QueryString(head.string(head.query)[...])
         func render(_ template: String) -> String { Self.render(template, head: head, query: query, captures: captures) }
-        func has(_ name: String) -> Bool { headers.contains { $0.name.lowercased() == name.lowercased() } }
-        func set(_ name: String, _ value: String) {
-            headers.removeAll { $0.name.lowercased() == name.lowercased() }
-            headers.append((name, value))
-        }
-
-        for name in removeHeaders { headers.removeAll { $0.name.lowercased() == name } }
-        for (old, new) in renameHeaders where has(old) {
-            let values = headers.filter { $0.name.lowercased() == old.lowercased() }.map(\.value)
-            headers.removeAll { $0.name.lowercased() == old.lowercased() }
-            headers.removeAll { $0.name.lowercased() == new.lowercased() }
-            for value in values { headers.append((new, value)) }
-        }
-        for (name, value) in replaceHeaders where has(name) || name.lowercased() == "host" { set(name, render(value)) }
-        for (name, value) in addHeaders where !has(name) { set(name, render(value)) }
-        for (name, value) in appendHeaders { headers.append((name, render(value))) }
+        headerOperations.apply(to: &headers, render: render, alwaysReplaceable: "host")
 
         var out = Rewrite()
         out.method = method
@@ -182,7 +156,8 @@ extension String {
     /// Kong's `headers.x_y` means the header `x-y`.
     func replacingUnderscores() -> String { String(map { $0 == "_" ? "-" : $0 }) }
 
-    func trimming(_ character: Character) -> String {
+    /// Without `character` at either end.
+    public func trimming(_ character: Character) -> String {
         var s = Substring(self)
         while s.first == character { s = s.dropFirst() }
         while s.last == character { s = s.dropLast() }

@@ -16,7 +16,7 @@ public struct TrustedIPs: Sendable, Equatable {
     /// Parses a comma-separated list such as `10.0.0.0/8, 127.0.0.1, ::1, 0.0.0.0/0`.
     /// - Throws: `TrustedIPsError` naming the first entry that is not an address or CIDR block.
     public init(parsing list: String) throws {
-        let entries = list.split(separator: ",").map { $0.trimmingCharacters(in: " ") }.filter { !$0.isEmpty }
+        let entries = list.split(separator: ",").map { String($0).trimming(" ") }.filter { !$0.isEmpty }
         guard let set = CIDRSet(entries: entries) else {
             throw TrustedIPsError(entry: CIDRSet.invalidEntry(in: entries) ?? list)
         }
@@ -36,11 +36,3 @@ public struct TrustedIPsError: Error, CustomStringConvertible {
     public var description: String { "invalid trusted_ips entry '\(entry)': expected an IP address or CIDR block" }
 }
 
-extension StringProtocol {
-    func trimmingCharacters(in set: Character) -> String {
-        var s = Substring(self)
-        while s.first == set { s = s.dropFirst() }
-        while s.last == set { s = s.dropLast() }
-        return String(s)
-    }
-}
