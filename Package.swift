@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
     ],
     targets: [
         // Declarative configuration: kong.yml / JSON parsing, Kong's defaults and validation. No I/O but reading the file.
@@ -122,18 +123,31 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // The Admin API: Kong's entity CRUD over the same validation as kong.yml, persisted in embedded SQLite (sqlite-nio).
+        .target(
+            name: "ArgusAdmin",
+            dependencies: [
+                "ArgusConfig",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+            ]
+        ),
         // Composition root: listeners, signals, reload, graceful shutdown.
         .target(
             name: "ArgusApp",
             dependencies: [
                 "ArgusConfig", "ArgusProxy", "ArgusHTTP", "ArgusEvents", "ArgusMetrics", "ArgusLogging",
-                "ArgusCompression", "ArgusRateLimit", "ArgusHealth",
+                "ArgusCompression", "ArgusRateLimit", "ArgusHealth", "ArgusAdmin",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(
@@ -149,6 +163,7 @@ let package = Package(
         // Micro-benchmarks of hot-path pieces (router lookups, event ring); results go to BENCHMARKS.md.
         .executableTarget(name: "argus-bench", dependencies: ["ArgusConfig", "ArgusRouting", "ArgusEvents", "ArgusMetrics", "ArgusCompression"]),
         .testTarget(name: "ArgusConfigTests", dependencies: ["ArgusConfig"]),
+        .testTarget(name: "ArgusAdminTests", dependencies: ["ArgusAdmin", "ArgusConfig", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ArgusEventsTests", dependencies: ["ArgusEvents"]),
         .testTarget(name: "ArgusMetricsTests", dependencies: ["ArgusMetrics", "ArgusEvents", "ArgusConfig", "ArgusCompression"]),
         .testTarget(name: "ArgusRoutingTests", dependencies: ["ArgusRouting", "ArgusConfig"]),

@@ -5,13 +5,18 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// A request to the admin or status listener (GET endpoints; bodies are not read yet).
+/// A request to the admin or status listener, its body read whole (bounded by the listener's limit).
 public struct ControlRequest: Sendable {
     public var method: String
     public var path: String
     public var query: String
     /// `Accept-Encoding` values, lower-cased and joined (for gzip negotiation).
     public var acceptEncoding: String
+    public var contentType: String = ""
+    /// `Authorization` and `Kong-Admin-Token` (for the admin token check).
+    public var authorization: String = ""
+    public var adminToken: String = ""
+    public var body: [UInt8] = []
 
     public var acceptsGzip: Bool {
         acceptEncoding.split(separator: ",").contains { part in
@@ -48,12 +53,14 @@ final class ControlServer: Sendable {
     typealias Responder = @Sendable (ControlRequest) async -> ControlResponse
     private let channel: NIOLockedValueBox<(any Channel)?> = NIOLockedValueBox(nil)
 
-    func bind(group: any EventLoopGroup, address: ListenAddress, responder: @escaping Responder) async throws -> SocketAddress {
+    func bind(
+        group: any EventLoopGroup, address: ListenAddress, bodyLimit: Int = 0, responder: @escaping Responder
+    ) async throws -> SocketAddress {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ControlHandler(responder: responder))
+                    try channel.pipeline.syncOperations.addHandler(ControlHandler(bodyLimit: bodyLimit, responder: responder))
                 }
             }
             .bind(host: address.host, port: address.port).get()
@@ -72,13 +79,19 @@ private final class ControlHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let responder: ControlServer.Responder
+    /// Largest request body read (0: bodies refused with 405, as on the status listener).
+    private let bodyLimit: Int
     private var parser = RequestHeadParser()
     private var inbound = ByteBuffer()
     /// A responder is running; further requests wait in `inbound`.
     private var busy = false
     private var closed = false
+    /// A request whose body is still arriving.
+    private var pending: (request: ControlRequest, keepAlive: Bool, isHEAD: Bool, framing: BodyFraming)?
+    private var chunked = ChunkedDecoder()
 
-    init(responder: @escaping ControlServer.Responder) {
+    init(bodyLimit: Int, responder: @escaping ControlServer.Responder) {
+        self.bodyLimit = bodyLimit
         self.responder = responder
     }
 
@@ -93,6 +106,10 @@ private final class ControlHandler: ChannelInboundHandler {
 
     private func process(_ context: ChannelHandlerContext) {
         while !busy && !closed {
+            if pending != nil {
+                guard readBody(context) else { return }
+                continue
+            }
             switch parser.parse(&inbound) {
             case .needMore:
                 return
@@ -100,35 +117,102 @@ private final class ControlHandler: ChannelInboundHandler {
                 write(context, .json(error.status, "{\"message\":\"\(error.reason)\"}"), keepAlive: false, isHEAD: false)
                 return
             case .head(let head):
-                let keepAlive = head.keepAlive && head.framing == .none
-                guard case .none = head.framing else {
-                    write(context, .json(405, "{\"message\":\"Method not allowed\"}"), keepAlive: false, isHEAD: head.isHEAD)
-                    return
-                }
-                let request = ControlRequest(
+                var request = ControlRequest(
                     method: head.methodString, path: head.string(head.path), query: String(head.string(head.query).dropFirst()),
                     acceptEncoding: head.values(forLowercasedName: "accept-encoding").joined(separator: ",").lowercased())
-                busy = true
-                let isHEAD = head.isHEAD
-                let responder = self.responder
-                let promise = context.eventLoop.makePromise(of: ControlResponse.self)
-                promise.completeWithTask { await responder(request) }
-                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                promise.futureResult.whenSuccess { response in
-                    let (handler, context) = bound.value
-                    handler.busy = false
-                    guard !handler.closed else { return }
-                    handler.write(context, response, keepAlive: keepAlive, isHEAD: isHEAD)
-                    if keepAlive { handler.process(context) }
+                request.contentType = head.values(forLowercasedName: "content-type").first ?? ""
+                request.authorization = head.values(forLowercasedName: "authorization").first ?? ""
+                request.adminToken = head.values(forLowercasedName: "kong-admin-token").first ?? ""
+                switch head.framing {
+                case .none:
+                    respond(context, request, keepAlive: head.keepAlive, isHEAD: head.isHEAD)
+                case .length(let n) where bodyLimit > 0 && n <= bodyLimit:
+                    pending = (request, head.keepAlive, head.isHEAD, head.framing)
+                    if head.expectContinue { sendContinue(context) }
+                case .chunked where bodyLimit > 0:
+                    chunked = ChunkedDecoder()
+                    pending = (request, head.keepAlive, head.isHEAD, head.framing)
+                    if head.expectContinue { sendContinue(context) }
+                case .length, .chunked, .untilClose:
+                    if bodyLimit > 0 {
+                        write(context, .json(413, "{\"message\":\"Payload too large\"}"), keepAlive: false, isHEAD: head.isHEAD)
+                    } else {
+                        write(context, .json(405, "{\"message\":\"Method not allowed\"}"), keepAlive: false, isHEAD: head.isHEAD)
+                    }
+                    return
                 }
             }
         }
     }
 
+    /// Moves body bytes of the pending request out of `inbound`; true once the body is whole
+    /// (the request is then handed to the responder) or the connection was answered and closed.
+    private func readBody(_ context: ChannelHandlerContext) -> Bool {
+        guard let current = pending else { return true }
+        var request = current.request
+        let (keepAlive, isHEAD, framing) = (current.keepAlive, current.isHEAD, current.framing)
+        switch framing {
+        case .length(let n):
+            let wanted = n - request.body.count
+            let take = min(wanted, inbound.readableBytes)
+            if take > 0, let bytes = inbound.readBytes(length: take) { request.body.append(contentsOf: bytes) }
+            if request.body.count < n {
+                pending = (request, keepAlive, isHEAD, framing)
+                return false
+            }
+        case .chunked:
+            var body = request.body
+            do {
+                try chunked.decode(&inbound) { chunk in body.append(contentsOf: chunk.readableBytesView) }
+            } catch {
+                pending = nil
+                write(context, .json(400, "{\"message\":\"Bad request\"}"), keepAlive: false, isHEAD: isHEAD)
+                return true
+            }
+            request.body = body
+            if body.count > bodyLimit {
+                pending = nil
+                write(context, .json(413, "{\"message\":\"Payload too large\"}"), keepAlive: false, isHEAD: isHEAD)
+                return true
+            }
+            if !chunked.isComplete {
+                pending = (request, keepAlive, isHEAD, framing)
+                return false
+            }
+        default:
+            break
+        }
+        pending = nil
+        respond(context, request, keepAlive: keepAlive, isHEAD: isHEAD)
+        return true
+    }
+
+    private func respond(_ context: ChannelHandlerContext, _ request: ControlRequest, keepAlive: Bool, isHEAD: Bool) {
+        busy = true
+        let responder = self.responder
+        let promise = context.eventLoop.makePromise(of: ControlResponse.self)
+        promise.completeWithTask { await responder(request) }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        promise.futureResult.whenSuccess { response in
+            let (handler, context) = bound.value
+            handler.busy = false
+            guard !handler.closed else { return }
+            handler.write(context, response, keepAlive: keepAlive, isHEAD: isHEAD)
+            if keepAlive { handler.process(context) }
+        }
+    }
+
+    /// `Expect: 100-continue` (curl sends it for bodies over 1 KiB): go ahead.
+    private func sendContinue(_ context: ChannelHandlerContext) {
+        var out = context.channel.allocator.buffer(capacity: 32)
+        out.writeString("HTTP/1.1 100 Continue\r\n\r\n")
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+    }
+
     private func write(_ context: ChannelHandlerContext, _ response: ControlResponse, keepAlive: Bool, isHEAD: Bool) {
         var out = context.channel.allocator.buffer(capacity: response.body.count + 200)
         out.writeString("HTTP/1.1 \(response.status) \(Self.reason(response.status))\r\n")
-        if response.status == 204 {
+        if response.status == 204 || response.status == 304 {
             out.writeString("Content-Length: 0\r\n")
         } else {
             out.writeString("Content-Type: \(response.contentType)\r\nContent-Length: \(response.body.count)\r\n")
@@ -150,6 +234,12 @@ private final class ControlHandler: ChannelInboundHandler {
         case 400: return "Bad Request"
         case 404: return "Not Found"
         case 405: return "Method Not Allowed"
+        case 201: return "Created"
+        case 304: return "Not Modified"
+        case 401: return "Unauthorized"
+        case 409: return "Conflict"
+        case 413: return "Payload Too Large"
+        case 500: return "Internal Server Error"
         case 503: return "Service Unavailable"
         default: return status < 400 ? "OK" : "Error"
         }

@@ -1,3 +1,4 @@
+import ArgusAdmin
 import ArgusCompression
 import ArgusConfig
 import ArgusEvents
@@ -7,6 +8,7 @@ import ArgusMetrics
 import ArgusProxy
 import ArgusRateLimit
 import AsyncHTTPClient
+import Crypto
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -49,6 +51,9 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     private let started = NIOLockedValueBox(false)
     /// SIGHUP is trapped before the listeners open, so that an early SIGHUP can not kill the process.
     private let hangups = NIOLockedValueBox<UnixSignalsSequence?>(nil)
+    /// The Admin API's entity store, made in `start()` (the database is opened there).
+    private let adminAPI = NIOLockedValueBox<AdminAPI?>(nil)
+    private let database = NIOLockedValueBox<EntityDatabase?>(nil)
 
     /// Loads and validates the config; throws `StartupError` with the reason when it can not.
     /// `exporters` are drained from the event ring next to the built-in Prometheus exporter.
@@ -95,7 +100,9 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         let prometheus = PrometheusExporter(ring: ring, settings: settings.metrics, sources: sources)
         self.prometheus = prometheus
         exporters = ([prometheus, logs] + extra).map { ExporterRunner(ring: ring, exporter: $0) }
-        logger.info("configuration loaded", metadata: ["config": "\(settings.configPath ?? "(embedded default)")", "summary": "\(config.summary)"])
+        if let path = settings.configPath {
+            logger.info("configuration loaded", metadata: ["config": "\(path)", "summary": "\(config.summary)"])
+        }
     }
 
     /// Binds every listener. Throws `StartupError` (e.g. port in use) naming the listener.
@@ -103,6 +110,11 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     public func start() async throws(StartupError) -> Addresses {
         let trapped = await UnixSignalsSequence(trapping: .sighup)
         hangups.withLockedValue { $0 = trapped }
+        if settings.adminToken == nil, !Self.isLoopback(settings.adminListen.host) {
+            throw StartupError(
+                "refusing to expose the Admin API on \(settings.adminListen) without --admin-token (or ARGUS_ADMIN_TOKEN); bind it to 127.0.0.1 or set a token")
+        }
+        try await openEntityStore()
         func bind(_ name: String, _ address: ListenAddress, _ body: () async throws -> SocketAddress) async throws(StartupError) -> SocketAddress {
             do {
                 let bound = try await body()
@@ -116,7 +128,9 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             try await proxy.bind(host: settings.proxyListen.host, port: settings.proxyListen.port)
         }
         let adminAddress = try await bind("admin", settings.adminListen) {
-            try await admin.bind(group: controlGroup, address: settings.adminListen) { [self] in await self.adminResponse($0) }
+            try await admin.bind(group: controlGroup, address: settings.adminListen, bodyLimit: settings.adminBodyLimit) { [self] in
+                await self.adminResponse($0)
+            }
         }
         let statusAddress = try await bind("status", settings.statusListen) {
             try await status.bind(group: controlGroup, address: settings.statusListen) { [self] in await self.statusResponse($0) }
@@ -170,12 +184,11 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         }
         do {
             let config = try ConfigLoader.load(file: path)
-            let snapshot = ConfigSnapshot(config: config, health: health)
-            store.replace(with: snapshot)
-            // Targets that left the configuration are forgotten; the others keep their state.
-            let upstreamNames = Dictionary(config.upstreams.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
-            health.retain(Set(config.targets.compactMap { t in upstreamNames[t.upstreamID].map { HealthRegistry.key(upstream: $0, target: t.target) } }))
-            checker.update(snapshot.activelyChecked)
+            apply(config)
+            if let api = adminAPI.withLockedValue({ $0 }) {
+                let hash = Self.hash(of: (try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+                Task { await api.store.adopt(config, hash: hash) }
+            }
             logger.notice("configuration reloaded", metadata: ["config": "\(path)", "summary": "\(config.summary)"])
             return true
         } catch {
@@ -184,6 +197,58 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             }
             return false
         }
+    }
+
+    /// Makes `config` the one requests see from the next request on (requests in flight finish on
+    /// theirs): a SIGHUP reload, an Admin API change, `POST /config`.
+    private func apply(_ config: DeclarativeConfig) {
+        let snapshot = ConfigSnapshot(config: config, health: health)
+        store.replace(with: snapshot)
+        // Targets that left the configuration are forgotten; the others keep their state.
+        let upstreamNames = Dictionary(config.upstreams.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        health.retain(Set(config.targets.compactMap { t in upstreamNames[t.upstreamID].map { HealthRegistry.key(upstream: $0, target: t.target) } }))
+        checker.update(snapshot.activelyChecked)
+    }
+
+    /// With `--config`: DB-less, the file is the truth. Without: the embedded SQLite database in
+    /// the data directory, loaded here (an unreadable or invalid one stops the start).
+    private func openEntityStore() async throws(StartupError) {
+        let publish: @Sendable (DeclarativeConfig) -> Void = { [self] config in
+            apply(config)
+            logger.notice("configuration changed through the Admin API", metadata: ["summary": "\(config.summary)"])
+        }
+        if let path = settings.configPath {
+            let hash = Self.hash(of: (try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+            let entityStore = EntityStore(config: store.snapshot.config, mode: .declarative, configurationHash: hash, publish: publish)
+            adminAPI.withLockedValue { $0 = AdminAPI(store: entityStore) }
+            return
+        }
+        let path = settings.dataDirectory + "/argus.db"
+        let db: EntityDatabase
+        let document: JSONValue
+        do {
+            db = try await EntityDatabase.open(path: path, logger: logger)
+            document = try await db.document()
+        } catch {
+            throw StartupError(error.description)
+        }
+        let result = ConfigLoader.build(document: document, now: Date().timeIntervalSince1970)
+        guard let config = result.config else {
+            await db.close()
+            throw StartupError("invalid configuration in database '\(path)':\n" + result.errors.map(\.description).joined(separator: "\n"))
+        }
+        apply(config)
+        database.withLockedValue { $0 = db }
+        adminAPI.withLockedValue { $0 = AdminAPI(store: EntityStore(config: config, mode: .database(db), publish: publish)) }
+        logger.info("configuration loaded", metadata: ["database": "\(path)", "summary": "\(config.summary)"])
+    }
+
+    static func hash(of text: String) -> String {
+        Insecure.MD5.hash(data: Array(text.utf8)).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
     /// Stops accepting, drains in-flight requests (bounded by `drainTimeout`), stops the event loops.
@@ -197,6 +262,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         await checker.stop()
         // What the drained requests counted under sync_rate goes to Redis before the loops stop.
         await syncer.stop()
+        await database.withLockedValue({ $0 })?.close()
         try? await group.shutdownGracefully()
         try? await controlGroup.shutdownGracefully()
     }
@@ -212,11 +278,39 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     // MARK: - Control endpoints
 
     private func adminResponse(_ request: ControlRequest) async -> ControlResponse {
+        if let token = settings.adminToken, !Self.authorized(request, token: token) {
+            return .json(401, "{\"message\":\"Unauthorized\"}")
+        }
+        let started = Date()
+        var response = await adminRoute(request)
+        response.headers.append(("X-Kong-Admin-Latency", String(Int(Date().timeIntervalSince(started) * 1000))))
+        return response
+    }
+
+    /// `Authorization: Bearer <token>` or `Kong-Admin-Token: <token>`, compared in constant time.
+    static func authorized(_ request: ControlRequest, token: String) -> Bool {
+        var given = request.adminToken
+        let authorization = request.authorization
+        if authorization.lowercased().hasPrefix("bearer ") { given = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
+        let a = Array(given.utf8)
+        let b = Array(token.utf8)
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0..<b.count { difference |= b[i] ^ (i < a.count ? a[i] : 0) }
+        return difference == 0
+    }
+
+    private func adminRoute(_ request: ControlRequest) async -> ControlResponse {
+        if let api = adminAPI.withLockedValue({ $0 }),
+           let answer = await api.respond(AdminRequest(
+               method: request.method, path: request.path, query: request.query, contentType: request.contentType, body: request.body)) {
+            return ControlResponse(
+                status: answer.status, contentType: "application/json; charset=utf-8", body: answer.body, headers: answer.headers)
+        }
         switch (request.method, request.path) {
         case ("GET", "/"), ("HEAD", "/"):
             return .json(200, NodeInfo.json(nodeID: nodeID, settings: settings))
         case ("GET", "/status"), ("HEAD", "/status"):
-            return .json(200, statusJSON())
+            return .json(200, await statusJSON())
         case ("GET", "/metrics"), ("HEAD", "/metrics"):
             return await metricsResponse(request)
         case (_, let path) where path.hasPrefix("/upstreams/"):
@@ -234,7 +328,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     private func statusResponse(_ request: ControlRequest) async -> ControlResponse {
         switch (request.method, request.path) {
         case ("GET", "/status"), ("HEAD", "/status"):
-            return .json(200, statusJSON())
+            return .json(200, await statusJSON())
         case ("GET", "/status/ready"), ("HEAD", "/status/ready"):
             return started.withLockedValue { $0 }
                 ? .json(200, "{\"message\":\"ready\"}") : .json(503, "{\"message\":\"not ready\"}")
@@ -301,13 +395,20 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             })
     }
 
-    private func statusJSON() -> String {
+    private func statusJSON() async -> String {
         let stats = proxy.stats
         let server: [String: Int] = [
             "connections_accepted": stats.connectionsAccepted, "connections_handled": stats.connectionsAccepted,
             "connections_active": stats.connectionsActive, "total_requests": stats.totalRequests,
         ]
-        let body: [String: Any] = ["server": server, "configuration": ["summary": store.snapshot.config.summary]]
+        var body: [String: Any] = ["server": server, "configuration": ["summary": store.snapshot.config.summary]]
+        if let api = adminAPI.withLockedValue({ $0 }) {
+            if api.store.isDeclarative {
+                body["configuration_hash"] = await api.store.configurationHash ?? String(repeating: "0", count: 32)
+            } else {
+                body["database"] = ["reachable": await api.store.databaseReachable()]
+            }
+        }
         let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }

@@ -4,7 +4,8 @@ import NIOCore
 
 /// Everything `argus start` is told: listeners, config file, data directory, workers.
 public struct GatewaySettings: Sendable {
-    /// The declarative config file; nil runs the embedded default (no routes: every request gets 404).
+    /// The declarative config file (DB-less mode); nil keeps entities in the embedded SQLite database
+    /// `argus.db` in the data directory, changed through the Admin API (empty at first: every request gets 404).
     public var configPath: String?
     public var proxyListen: ListenAddress
     public var adminListen: ListenAddress
@@ -17,6 +18,11 @@ public struct GatewaySettings: Sendable {
     public var drainTimeout: TimeAmount
     /// Label budgets of the Prometheus exporter.
     public var metrics = MetricsSettings()
+    /// Required on every Admin API request (`Authorization: Bearer …` or `Kong-Admin-Token`)
+    /// when set; without it the Admin API only binds to a loopback address.
+    public var adminToken: String?
+    /// Admin API request bodies larger than this get 413.
+    public var adminBodyLimit = 10 * 1024 * 1024
 
     public init(
         configPath: String? = nil, proxyListen: ListenAddress = .init(host: "0.0.0.0", port: 8000),

@@ -38,6 +38,12 @@ struct Start: AsyncParsableCommand {
     @Option(name: .customLong("drain-timeout"), help: "Seconds SIGTERM waits for in-flight requests. Env: ARGUS_DRAIN_TIMEOUT. Default: 30.")
     var drainTimeout: Int?
 
+    @Option(name: .customLong("admin-token"), help: "Token the Admin API requires (Authorization: Bearer, or Kong-Admin-Token); needed to listen on a non-loopback address. Env: ARGUS_ADMIN_TOKEN.")
+    var adminToken: String?
+
+    @Option(name: .customLong("admin-body-limit"), help: "Largest Admin API request body in bytes (413 beyond). Env: ARGUS_ADMIN_BODY_LIMIT. Default: 10485760.")
+    var adminBodyLimit: Int?
+
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
         func value(_ option: String?, _ name: String) -> String? { option ?? env["ARGUS_\(name)"] }
@@ -68,6 +74,11 @@ struct Start: AsyncParsableCommand {
         if let text = value(drainTimeout.map(String.init), "DRAIN_TIMEOUT") {
             guard let n = Int(text), n >= 0 else { fail("invalid drain timeout '\(text)': expected seconds >= 0") }
             settings.drainTimeout = .seconds(Int64(n))
+        }
+        if let token = value(adminToken, "ADMIN_TOKEN"), !token.isEmpty { settings.adminToken = token }
+        if let text = value(adminBodyLimit.map(String.init), "ADMIN_BODY_LIMIT") {
+            guard let n = Int(text), n >= 1 else { fail("invalid admin body limit '\(text)': expected bytes >= 1") }
+            settings.adminBodyLimit = n
         }
         if let text = value(trustedIPs, "TRUSTED_IPS") {
             do { settings.proxy.trustedIPs = try TrustedIPs(parsing: text) } catch { fail("\(error)") }

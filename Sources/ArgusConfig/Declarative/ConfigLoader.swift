@@ -35,4 +35,24 @@ public enum ConfigLoader {
         if let config, builder.issues.isEmpty { return config }
         throw ConfigErrors(builder.issues.configErrors(file: file, root: document))
     }
+
+    /// Validates a declarative document already decoded (the Admin API's entity set, `POST /config`
+    /// bodies): the same rules as a file. `now` (seconds since 1970) stamps entities without
+    /// timestamps. Returns every problem found, each with its category, when it is invalid.
+    public static func build(document: JSONValue, now: Double) -> (config: DeclarativeConfig?, errors: [FieldError]) {
+        let builder = DeclarativeBuilder(now: now, plugins: PluginRegistry.index(PluginRegistry.builtins))
+        let config = builder.build(DocNode(json: document))
+        if let config, builder.issues.isEmpty { return (config, []) }
+        return (nil, builder.issues.errors)
+    }
+
+    /// Parses JSON (or YAML) text into a plain value: nil for an empty document; the syntax error's
+    /// message (with line and column) when it does not parse.
+    public static func parseValue(text: String) throws(ConfigErrors) -> JSONValue? {
+        do {
+            return try NodeReader.read(text)?.json
+        } catch {
+            throw ConfigErrors([ConfigError(file: "", path: "", message: error.message)])
+        }
+    }
 }

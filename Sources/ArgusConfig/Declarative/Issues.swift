@@ -6,8 +6,8 @@ final class Issues {
     var isEmpty: Bool { errors.isEmpty }
     var count: Int { errors.count }
 
-    func add(_ path: String, _ message: String) {
-        errors.append(FieldError(path: path, message: message))
+    func add(_ path: String, _ message: String, _ category: FieldError.Category = .schema) {
+        errors.append(FieldError(path: path, message: message, category: category))
     }
 
     func add(_ list: [FieldError]) {

@@ -37,7 +37,9 @@ extension DeclarativeBuilder {
             guard let ref = pending[field] else { return nil }
             if let id = (indexes[ref.entity] ?? Index()).find(ref.reference) { return id }
             let written = ref.written.stringValue ?? JSONText.encode(ref.written)
-            issues.add(ref.path, "invalid reference '\(ref.field): \(written)' (no such entry in '\(ref.entity)')")
+            issues.add(
+                ref.path, "invalid reference '\(ref.field): \(written)' (no such entry in '\(ref.entity)')",
+                .reference(entity: ref.entity, written: written))
             return nil
         }
         for i in services.indices { _ = resolve(services[i].references, "client_certificate") }

@@ -17,20 +17,20 @@ extension DeclarativeBuilder {
         for (i, item) in items.enumerated() {
             if let endpointKey, let key = endpointKey.value(item.model) {
                 if !keys.insert(key).inserted {
-                    issues.add(item.path, Self.uniquenessMessage(entity, endpointKey.field, key))
+                    issues.add(item.path, Self.uniquenessMessage(entity, endpointKey.field, key), .unique(field: endpointKey.field, value: key))
                     reported.insert(i)
                     continue
                 }
             }
             if !ids.insert(id(item.model)).inserted {
-                issues.add(item.path, Self.uniquenessMessage(entity, "primary key", id(item.model)))
+                issues.add(item.path, Self.uniquenessMessage(entity, "primary key", id(item.model)), .unique(field: "id", value: id(item.model)))
                 reported.insert(i)
                 continue
             }
             for unique in uniqueFields {
                 guard let value = unique.value(item.model) else { continue }
                 if !uniques[unique.field, default: []].insert(value).inserted {
-                    issues.add(item.path, Self.uniquenessMessage(entity, unique.field, value))
+                    issues.add(item.path, Self.uniquenessMessage(entity, unique.field, value), .unique(field: unique.field, value: value))
                     reported.insert(i)
                 }
             }
@@ -51,7 +51,9 @@ extension DeclarativeBuilder {
             let m = plugin.model
             let scope = [m.name, m.routeID ?? "", m.serviceID ?? "", m.consumerID ?? ""]
             if !scopes.insert(scope).inserted {
-                issues.add(plugin.path, Self.uniquenessMessage("plugins", "name", m.name) + " for the same route, service and consumer")
+                issues.add(
+                    plugin.path, Self.uniquenessMessage("plugins", "name", m.name) + " for the same route, service and consumer",
+                    .unique(field: "name", value: m.name))
             }
         }
         for kind in Self.credentialKinds {
@@ -69,7 +71,9 @@ extension DeclarativeBuilder {
                 for (i, item) in items.enumerated() where !reported.contains(i) {
                     let group = item.model.fields["group"]?.stringValue ?? ""
                     if !pairs.insert([item.model.consumerID, group]).inserted {
-                        issues.add(item.path, Self.uniquenessMessage("acls", "group", group) + " for this consumer")
+                        issues.add(
+                            item.path, Self.uniquenessMessage("acls", "group", group) + " for this consumer",
+                            .unique(field: "group", value: group))
                     }
                 }
             }

@@ -31,6 +31,19 @@ struct DocNode: Sendable {
         self.position = position
     }
 
+    /// A node for a decoded JSON value (no positions; object keys in sorted order).
+    init(json: JSONValue) {
+        switch json {
+        case .null: self.init(.null)
+        case .bool(let b): self.init(.bool(b))
+        case .int(let i): self.init(.int(i))
+        case .double(let d): self.init(.double(d))
+        case .string(let s): self.init(.string(s))
+        case .array(let items): self.init(.array(items.map(DocNode.init(json:))))
+        case .object(let fields): self.init(.object(fields.keys.sorted().map { (key: $0, value: DocNode(json: fields[$0]!)) }))
+        }
+    }
+
     /// The value for `key` in a mapping (the last one when the key is repeated).
     subscript(key: String) -> DocNode? {
         guard case .object(let entries) = value else { return nil }

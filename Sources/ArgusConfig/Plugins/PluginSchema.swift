@@ -17,17 +17,21 @@ public struct PluginSchema: Sendable {
     /// The plugin logs requests: the data path records the request's details (raw heads, upstream
     /// target, tries) for the requests an instance applies to.
     public let recordsRequestDetail: Bool
+    /// The `config` record's schema when it has one: the Admin API reads form values by it
+    /// (`config.minute=5` is the integer 5) and `/schemas/plugins/{name}` shows it.
+    public let configSpec: FieldSpec?
 
     public init(
         name: String, priority: Int, allowsConsumerScope: Bool = true,
         protocols: [String] = ["grpc", "grpcs", "http", "https"], recordsRequestDetail: Bool = false,
-        validate: @escaping Validate
+        configSpec: FieldSpec? = nil, validate: @escaping Validate
     ) {
         self.name = name
         self.priority = priority
         self.allowsConsumerScope = allowsConsumerScope
         self.protocols = protocols
         self.recordsRequestDetail = recordsRequestDetail
+        self.configSpec = configSpec
         self.validate = validate
     }
 
@@ -41,7 +45,7 @@ public struct PluginSchema: Sendable {
         let spec = FieldSpec.record(fields, checks: checks)
         self.init(
             name: name, priority: priority, allowsConsumerScope: allowsConsumerScope, protocols: protocols,
-            recordsRequestDetail: recordsRequestDetail
+            recordsRequestDetail: recordsRequestDetail, configSpec: spec
         ) {
             config, path, errors in
             SchemaValidator.validate(config, spec, path: path, errors: &errors) ?? config

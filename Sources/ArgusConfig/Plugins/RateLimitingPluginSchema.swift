@@ -74,7 +74,7 @@ public enum RateLimitingPluginSchema {
             },
         ])
 
-    public static let schema = PluginSchema(name: "rate-limiting", priority: 910) { config, path, errors in
+    public static let schema = PluginSchema(name: "rate-limiting", priority: 910, configSpec: spec) { config, path, errors in
         SchemaValidator.validate(movingFlatRedisFields(config), spec, path: path, errors: &errors) ?? config
     }
 

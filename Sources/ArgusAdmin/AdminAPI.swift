@@ -1,0 +1,218 @@
+import ArgusConfig
+import Foundation
+
+/// Kong's Admin API over the entity store (kong-compat §3.2): the collections, the entities by id
+/// or endpoint key, the nested forms (`/services/{s}/routes`, `/consumers/{c}/key-auth`…),
+/// `/config`, `/plugins/enabled` and `/schemas`. `respond` returns nil for paths it does not
+/// serve, so the listener can answer them (node info, status, health, metrics).
+public struct AdminAPI: Sendable {
+    public let store: EntityStore
+    private let clock: @Sendable () -> Double
+
+    public init(store: EntityStore, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.store = store
+        self.clock = clock
+    }
+
+    public func respond(_ request: AdminRequest) async -> AdminResponse? {
+        let segments = request.segments
+        guard let first = segments.first else { return nil }
+        switch first {
+        case "config" where segments.count == 1:
+            return await DeclarativeEndpoint(store: store).respond(request)
+        case "schemas":
+            return SchemaEndpoint.respond(request, segments: Array(segments.dropFirst()))
+        case "plugins" where segments.count == 2 && segments[1] == "enabled":
+            guard request.method == "GET" || request.method == "HEAD" else { return .methodNotAllowed }
+            return .json(200, .object(["enabled_plugins": .array(PluginRegistry.names.map(JSONValue.string))]))
+        default:
+            break
+        }
+        guard let kind = EntityKind.collection(first) else { return nil }
+        switch segments.count {
+        case 1:
+            return await collection(kind, request: request, parent: nil, basePath: "/\(kind.collection)")
+        case 2:
+            return await entity(kind, segments[1], request: request, parent: nil)
+        case 3, 4:
+            guard let parent = await store.find(kind, segments[1]), let parentID = parent["id"]?.stringValue else {
+                // let the listener answer health endpoints for unknown upstreams its own way
+                return kind == .upstreams && segments[2] == "health" && segments.count == 3 ? nil : .notFound
+            }
+            if let nested = EntityKind.nested(parent: kind, segment: segments[2]) {
+                let scope = (field: nested.field, id: parentID)
+                if segments.count == 3 {
+                    return await collection(nested.kind, request: request, parent: scope, basePath: "/" + segments.joined(separator: "/"))
+                }
+                if nested.kind == .targets, segments[3] == "all" {
+                    guard request.method == "GET" || request.method == "HEAD" else { return .methodNotAllowed }
+                    return await Pagination.page(
+                        store.entities(.targets).filter { $0["upstream"]?["id"]?.stringValue == parentID },
+                        request: request, basePath: "/" + segments.joined(separator: "/"))
+                }
+                return await entity(nested.kind, segments[3], request: request, parent: scope)
+            }
+            // `/routes/{r}/service`, `/plugins/{p}/consumer`, `/key-auths/{k}/consumer`: the parent itself
+            if segments.count == 3, let target = kind.foreignKeys[segments[2]], let targetKind = EntityKind.named(target) {
+                guard let reference = parent[segments[2]]?["id"]?.stringValue else { return .notFound }
+                return await entity(targetKind, reference, request: request, parent: nil, allowPUT: false)
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+
+    // MARK: - Collections
+
+    private func collection(
+        _ kind: EntityKind, request: AdminRequest, parent: (field: String, id: String)?, basePath: String
+    ) async -> AdminResponse {
+        switch request.method {
+        case "GET", "HEAD":
+            var items = await store.entities(kind)
+            if let parent { items = items.filter { $0[parent.field]?["id"]?.stringValue == parent.id } }
+            return Pagination.page(items, request: request, basePath: basePath)
+        case "POST":
+            if store.isDeclarative { return AdminErrors.operationUnsupported("create", kind.name) }
+            let body: AdminBody
+            switch decodeBody(request) {
+            case .success(let b): body = b
+            case .failure(let error): return error.response
+            }
+            guard case .object(var fields) = input(body, kind: kind, existing: nil) else { return .notFound }
+            if let parent { fields[parent.field] = .object(["id": .string(parent.id)]) }
+            if let id = fields["id"]?.stringValue, EntityStore.isUUID(id) {
+                fields["id"] = .string(id.lowercased())
+                if await store.find(kind, id) != nil { return AdminErrors.primaryKey(id.lowercased()) }
+            } else if fields["id"] == nil || fields["id"]?.isNull == true {
+                fields["id"] = .string(UUID().uuidString.lowercased())
+            }
+            stamp(&fields, kind: kind, createdAt: nil)
+            return await store.save(kind, .object(fields), status: 201, hashPassword: kind == .basicAuths)
+        default:
+            return .methodNotAllowed
+        }
+    }
+
+    // MARK: - One entity
+
+    private func entity(
+        _ kind: EntityKind, _ reference: String, request: AdminRequest, parent: (field: String, id: String)?, allowPUT: Bool = true
+    ) async -> AdminResponse {
+        let existing = await store.find(kind, reference, parent: parent)
+        switch request.method {
+        case "GET", "HEAD":
+            return existing.map { .json(200, $0) } ?? .notFound
+        case "DELETE":
+            if store.isDeclarative { return AdminErrors.operationUnsupported("delete", kind.name) }
+            guard let id = existing?["id"]?.stringValue else { return .noContent }
+            return await store.delete(kind, id: id)
+        case "PATCH":
+            if store.isDeclarative { return AdminErrors.operationUnsupported("update", kind.name) }
+            guard let existing, let id = existing["id"]?.stringValue else { return .notFound }
+            let body: AdminBody
+            switch decodeBody(request) {
+            case .success(let b): body = b
+            case .failure(let error): return error.response
+            }
+            guard case .object(var patch) = input(body, kind: kind, existing: existing),
+                  case .object(var fields) = EntityJSON.declarative(existing)
+            else { return .notFound }
+            if kind == .services, let url = patch["url"], !url.isNull {
+                for field in ["protocol", "host", "port", "path"] where patch[field] == nil { fields[field] = nil }
+            }
+            patch["id"] = nil
+            if let parent { patch[parent.field] = .object(["id": .string(parent.id)]) }
+            fields = Self.merge(fields, patch)
+            fields["id"] = .string(id)
+            stamp(&fields, kind: kind, createdAt: existing["created_at"])
+            return await store.save(kind, .object(fields), status: 200, hashPassword: kind == .basicAuths && patch["password"] != nil)
+        case "PUT" where allowPUT:
+            if store.isDeclarative { return AdminErrors.operationUnsupported("create or update", kind.name) }
+            let body: AdminBody
+            switch decodeBody(request) {
+            case .success(let b): body = b
+            case .failure(let error): return error.response
+            }
+            guard case .object(var fields) = input(body, kind: kind, existing: existing) else { return .notFound }
+            if let parent { fields[parent.field] = .object(["id": .string(parent.id)]) }
+            if EntityStore.isUUID(reference) {
+                if let given = fields["id"]?.stringValue, given.lowercased() != reference.lowercased() {
+                    return AdminErrors.schemaViolation([(path: "id", message: "must match the id in the URL")])
+                }
+                fields["id"] = .string(existing?["id"]?.stringValue ?? reference.lowercased())
+            } else {
+                guard let key = kind.endpointKey else { return .notFound }
+                if fields[key] == nil { fields[key] = .string(reference) }
+                fields["id"] = .string(existing?["id"]?.stringValue ?? UUID().uuidString.lowercased())
+            }
+            stamp(&fields, kind: kind, createdAt: existing?["created_at"])
+            return await store.save(kind, .object(fields), status: 200, hashPassword: kind == .basicAuths)
+        default:
+            return .methodNotAllowed
+        }
+    }
+
+    // MARK: - Helpers
+
+    private func decodeBody(_ request: AdminRequest) -> Result<AdminBody, AdminResponseError> {
+        do {
+            return .success(try AdminBody.decode(request.body, contentType: request.contentType))
+        } catch {
+            switch error {
+            case .badJSON: return .failure(AdminResponseError(.message(400, "Cannot parse JSON body")))
+            case .notAnObject: return .failure(AdminResponseError(.message(400, "Cannot parse JSON body: expected an object")))
+            case .badMultipart(let reason): return .failure(AdminResponseError(.message(400, reason)))
+            }
+        }
+    }
+
+    /// The body as entity input: form values typed by the schema; timestamps are the store's.
+    private func input(_ body: AdminBody, kind: EntityKind, existing: JSONValue?) -> JSONValue {
+        var value = body.value
+        if body.isForm {
+            value = FormInference.entity(value, kind: kind.name, pluginName: existing?["name"]?.stringValue)
+        }
+        guard case .object(var fields) = value else { return value }
+        fields["created_at"] = nil
+        fields["updated_at"] = nil
+        fields["ws_id"] = nil
+        return .object(fields)
+    }
+
+    private func stamp(_ fields: inout [String: JSONValue], kind: EntityKind, createdAt: JSONValue?) {
+        let now = clock()
+        if kind == .targets {
+            let seconds = JSONValue.double((now * 1000).rounded(.down) / 1000)
+            fields["created_at"] = createdAt ?? seconds
+            fields["updated_at"] = seconds
+        } else if ["services", "routes", "consumers", "plugins", "upstreams"].contains(kind.name) {
+            fields["created_at"] = createdAt ?? .int(Int(now))
+            fields["updated_at"] = .int(Int(now))
+        } else {
+            fields["created_at"] = createdAt ?? .int(Int(now))
+        }
+    }
+
+    /// A partial update: records (`config`, `healthchecks` and their sub-records) merge field by
+    /// field, everything else is replaced.
+    static func merge(_ base: [String: JSONValue], _ patch: [String: JSONValue], depth: Int = 0) -> [String: JSONValue] {
+        var out = base
+        for (key, value) in patch {
+            if case .object(let sub) = value, case .object(let current)? = base[key],
+               depth > 0 || key == "config" || key == "healthchecks" {
+                out[key] = .object(merge(current, sub, depth: depth + 1))
+            } else {
+                out[key] = value
+            }
+        }
+        return out
+    }
+}
+
+/// A ready error answer carried through `Result`.
+struct AdminResponseError: Error {
+    var response: AdminResponse
+    init(_ response: AdminResponse) { self.response = response }
+}

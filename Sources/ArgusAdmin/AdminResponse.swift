@@ -1,0 +1,144 @@
+import ArgusConfig
+
+/// What the Admin API answers: a status and a JSON body (none for 204 and 304).
+public struct AdminResponse: Sendable {
+    public var status: Int
+    public var body: [UInt8]
+    public var headers: [(String, String)]
+
+    public init(status: Int, body: [UInt8], headers: [(String, String)] = []) {
+        self.status = status
+        self.body = body
+        self.headers = headers
+    }
+
+    static func json(_ status: Int, _ value: JSONValue) -> AdminResponse {
+        AdminResponse(status: status, body: Array(JSONText.encode(value).utf8))
+    }
+
+    static func message(_ status: Int, _ text: String) -> AdminResponse {
+        json(status, .object(["message": .string(text)]))
+    }
+
+    static let noContent = AdminResponse(status: 204, body: [])
+    static let notFound = message(404, "Not found")
+    static let methodNotAllowed = message(405, "Method not allowed")
+
+    /// Kong's coded errors (`kong/db/errors.lua`): `{code, name, message[, fields]}`.
+    static func coded(_ status: Int, code: Int, name: String, message: String, fields: JSONValue? = nil) -> AdminResponse {
+        var body: [String: JSONValue] = ["code": .int(code), "name": .string(name), "message": .string(message)]
+        if let fields { body["fields"] = fields }
+        return json(status, .object(body))
+    }
+}
+
+/// Kong's error bodies for the Admin API, by the codes of `kong/db/errors.lua`.
+enum AdminErrors {
+    /// 400 `schema violation`: `fields` holds each message at its path (`config.minute`), entity
+    /// checks under `@entity`.
+    static func schemaViolation(_ errors: [(path: String, message: String)]) -> AdminResponse {
+        var fields: JSONValue = .object([:])
+        var entity: [JSONValue] = []
+        for error in errors {
+            if error.path.isEmpty {
+                entity.append(.string(error.message))
+            } else {
+                fields = placing(.string(error.message), at: components(error.path)[...], in: fields)
+            }
+        }
+        if !entity.isEmpty, case .object(var map) = fields {
+            map["@entity"] = .array(entity)
+            fields = .object(map)
+        }
+        let parts = errors.map { $0.path.isEmpty ? $0.message : "\($0.path): \($0.message)" }
+        let message = errors.count == 1
+            ? "schema violation (\(parts[0]))" : "\(errors.count) schema violations (\(parts.joined(separator: "; ")))"
+        return .coded(400, code: 2, name: "schema violation", message: message, fields: fields)
+    }
+
+    static func foreignKey(entity: String, written: String) -> AdminResponse {
+        .coded(
+            400, code: 4, name: "foreign key violation",
+            message: "the foreign key '\(written)' does not reference an existing '\(entity)' entity.",
+            fields: .object([:]))
+    }
+
+    static func restrictedDelete(child: String, parent: String) -> AdminResponse {
+        .coded(
+            400, code: 4, name: "foreign key violation",
+            message: "an existing '\(child)' entity references this '\(parent)' entity", fields: .object([:]))
+    }
+
+    /// 409 `unique constraint violation` on `{name="svc"}`.
+    static func unique(_ values: [(String, JSONValue)]) -> AdminResponse {
+        let text = values.sorted { $0.0 < $1.0 }.map { "\($0.0)=\(luaLiteral($0.1))" }.joined(separator: ",")
+        return .coded(
+            409, code: 5, name: "unique constraint violation", message: "UNIQUE violation detected on '{\(text)}'",
+            fields: .object(Dictionary(values, uniquingKeysWith: { a, _ in a })))
+    }
+
+    static func primaryKey(_ id: String) -> AdminResponse {
+        .coded(
+            409, code: 3, name: "primary key violation", message: "primary key violation on key '{id=\"\(id)\"}'",
+            fields: .object(["id": .string(id)]))
+    }
+
+    static func invalidPrimaryKey(_ message: String) -> AdminResponse {
+        .coded(400, code: 1, name: "invalid primary key", message: message)
+    }
+
+    static func operationUnsupported(_ verb: String, _ entity: String) -> AdminResponse {
+        .coded(
+            405, code: 12, name: "operation unsupported",
+            message: "cannot \(verb) '\(entity)' entities when not using a database")
+    }
+
+    /// A value the way Kong's messages print it (`"x"`, `{id="…"}`, `null`).
+    static func luaLiteral(_ value: JSONValue) -> String {
+        switch value {
+        case .string(let s): return "\"\(s)\""
+        case .null: return "null"
+        case .object(let fields):
+            return "{" + fields.keys.sorted().map { "\($0)=\(luaLiteral(fields[$0]!))" }.joined(separator: ",") + "}"
+        default: return JSONText.encode(value)
+        }
+    }
+
+    enum Component { case key(String), index(Int) }
+
+    /// `config.limits[2].x` → key config, key limits, index 2, key x.
+    static func components(_ path: String) -> [Component] {
+        var out: [Component] = []
+        for part in path.split(separator: ".") {
+            var rest = Substring(part)
+            if let open = rest.firstIndex(of: "[") {
+                if open > rest.startIndex { out.append(.key(String(rest[..<open]))) }
+                rest = rest[open...]
+                while rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
+                    if let i = Int(rest[rest.index(after: rest.startIndex)..<close]) { out.append(.index(i)) }
+                    rest = rest[rest.index(after: close)...]
+                }
+            } else {
+                out.append(.key(String(rest)))
+            }
+        }
+        return out
+    }
+
+    private static func placing(_ value: JSONValue, at path: ArraySlice<Component>, in node: JSONValue) -> JSONValue {
+        guard let first = path.first else { return node == .object([:]) || node.isNull ? value : node }
+        switch first {
+        case .key(let key):
+            var fields: [String: JSONValue] = [:]
+            if case .object(let existing) = node { fields = existing }
+            fields[key] = placing(value, at: path.dropFirst(), in: fields[key] ?? .null)
+            return .object(fields)
+        case .index(let i):
+            var items: [JSONValue] = []
+            if case .array(let existing) = node { items = existing }
+            while items.count <= i { items.append(.null) }
+            items[i] = placing(value, at: path.dropFirst(), in: items[i])
+            return .array(items)
+        }
+    }
+}

@@ -1,0 +1,87 @@
+extension EntityJSON {
+    private static func optional(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
+    private static func strings(_ list: [String]?) -> JSONValue { list.map { .array($0.map(JSONValue.string)) } ?? .null }
+    private static func foreign(_ id: String?) -> JSONValue { id.map { .object(["id": .string($0)]) } ?? .null }
+
+    public static func plugin(_ p: Plugin) -> JSONValue {
+        .object([
+            "id": .string(p.id), "created_at": .int(p.createdAt), "updated_at": .int(p.updatedAt), "name": .string(p.name),
+            "instance_name": optional(p.instanceName), "route": foreign(p.routeID), "service": foreign(p.serviceID),
+            "consumer": foreign(p.consumerID), "config": p.config, "protocols": .array(p.protocols.map(JSONValue.string)),
+            "enabled": .bool(p.enabled), "tags": strings(p.tags), "ws_id": .string(defaultWorkspaceID),
+        ])
+    }
+
+    public static func upstream(_ u: Upstream) -> JSONValue {
+        .object([
+            "id": .string(u.id), "created_at": .int(u.createdAt), "updated_at": .int(u.updatedAt), "name": .string(u.name),
+            "algorithm": .string(u.algorithm), "hash_on": .string(u.hashOn), "hash_fallback": .string(u.hashFallback),
+            "hash_on_header": optional(u.hashOnHeader), "hash_fallback_header": optional(u.hashFallbackHeader),
+            "hash_on_cookie": optional(u.hashOnCookie), "hash_on_cookie_path": .string(u.hashOnCookiePath),
+            "hash_on_query_arg": optional(u.hashOnQueryArg), "hash_fallback_query_arg": optional(u.hashFallbackQueryArg),
+            "hash_on_uri_capture": optional(u.hashOnURICapture), "hash_fallback_uri_capture": optional(u.hashFallbackURICapture),
+            "slots": .int(u.slots), "healthchecks": u.healthchecks, "tags": strings(u.tags), "host_header": optional(u.hostHeader),
+            "client_certificate": .null, "use_srv_name": .bool(u.useSrvName), "ws_id": .string(defaultWorkspaceID),
+        ])
+    }
+
+    public static func target(_ t: Target) -> JSONValue {
+        .object([
+            "id": .string(t.id), "created_at": .double(t.createdAt), "updated_at": .double(t.updatedAt),
+            "upstream": foreign(t.upstreamID), "target": .string(t.target), "weight": .int(t.weight), "tags": strings(t.tags),
+            "ws_id": .string(defaultWorkspaceID),
+        ])
+    }
+
+    /// A credential (key-auth key, jwt secret, acl group, basic-auth user) with Kong's fields; unset
+    /// optional fields of its kind are `null`.
+    public static func credential(_ c: Credential) -> JSONValue {
+        var fields: [String: JSONValue] = [
+            "id": .string(c.id), "created_at": .int(c.createdAt), "consumer": foreign(c.consumerID), "tags": strings(c.tags),
+            "ws_id": .string(defaultWorkspaceID),
+        ]
+        for field in EntitySchemas.fields(of: c.kind) where fields[field.name] == nil {
+            fields[field.name] = c.fields[field.name] ?? .null
+        }
+        return .object(fields)
+    }
+
+    /// The entities of `kind` (a declarative key: `services`, `keyauth_credentials`…) as Kong shows them.
+    public static func entities(_ kind: String, in config: DeclarativeConfig) -> [JSONValue] {
+        switch kind {
+        case "services": return config.services.map(service)
+        case "routes": return config.routes.map(route)
+        case "consumers": return config.consumers.map(consumer)
+        case "plugins": return config.plugins.map(plugin)
+        case "upstreams": return config.upstreams.map(upstream)
+        case "targets": return config.targets.map(target)
+        default: return config.credentials.filter { $0.kind == kind }.map(credential)
+        }
+    }
+
+    /// Every entity type of a declarative document, parents before children.
+    public static let kinds = [
+        "services", "routes", "consumers", "upstreams", "targets", "plugins",
+        "keyauth_credentials", "jwt_secrets", "acls", "basicauth_credentials",
+    ]
+
+    /// The whole configuration as a flat declarative document (foreign keys as `{id: …}`, each
+    /// list ordered by id), which loads back into the same configuration. `_transform` is false: basic-auth passwords are
+    /// already hashed.
+    public static func document(_ config: DeclarativeConfig) -> JSONValue {
+        var root: [String: JSONValue] = ["_format_version": .string("3.0"), "_transform": .bool(false)]
+        for kind in kinds {
+            let items = entities(kind, in: config).map(declarative)
+                .sorted { ($0["id"]?.stringValue ?? "") < ($1["id"]?.stringValue ?? "") }
+            if !items.isEmpty { root[kind] = .array(items) }
+        }
+        return .object(root)
+    }
+
+    /// An entity as shown by the Admin API, made fit for a declarative document (no `ws_id`).
+    public static func declarative(_ entity: JSONValue) -> JSONValue {
+        guard case .object(var fields) = entity else { return entity }
+        fields["ws_id"] = nil
+        return .object(fields)
+    }
+}
