@@ -7,8 +7,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Debian packages the tests use: curl and python3 drive the CLI checks; prometheus (server and
 # promtool) and python3-prometheus-client check /metrics end to end; logrotate rotates file-log's file;
-# redis-server backs the rate-limiting redis policy tests.
-PACKAGES=(curl python3 procps prometheus python3-prometheus-client logrotate redis-server)
+# redis-server backs the rate-limiting redis policy tests; python3-venv holds schemathesis (from PyPI),
+# which checks the Admin API against docs/admin-openapi.yaml.
+PACKAGES=(curl python3 python3-venv procps prometheus python3-prometheus-client logrotate redis-server)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -52,6 +53,12 @@ echo "== file-log under logrotate (create + SIGUSR1, copytruncate) with steady l
 
 echo "== http-log through a 10 s endpoint outage with an Argus restart in the middle"
 /usr/bin/python3 scripts/httplog_it.py .build/debug/argus
+
+echo "== Admin API: the tutorials' curl flows, errors, persistence, concurrency, DB-less, token"
+/usr/bin/python3 scripts/admin_it.py .build/debug/argus
+
+echo "== Admin API against its OpenAPI document (schemathesis)"
+bash scripts/openapi_it.sh .build/debug/argus
 
 echo "== rate-limiting: two Argus processes sharing one Redis, Redis killed and restarted"
 /usr/bin/python3 scripts/ratelimit_it.py .build/debug/argus

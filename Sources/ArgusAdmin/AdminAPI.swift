@@ -23,7 +23,7 @@ public struct AdminAPI: Sendable {
         case "schemas":
             return SchemaEndpoint.respond(request, segments: Array(segments.dropFirst()))
         case "plugins" where segments.count == 2 && segments[1] == "enabled":
-            guard request.method == "GET" || request.method == "HEAD" else { return .methodNotAllowed }
+            guard request.method == "GET" || request.method == "HEAD" else { return .methodNotAllowed(allow: AdminResponse.readOnly) }
             return .json(200, .object(["enabled_plugins": .array(PluginRegistry.names.map(JSONValue.string))]))
         default:
             break
@@ -45,7 +45,7 @@ public struct AdminAPI: Sendable {
                     return await collection(nested.kind, request: request, parent: scope, basePath: "/" + segments.joined(separator: "/"))
                 }
                 if nested.kind == .targets, segments[3] == "all" {
-                    guard request.method == "GET" || request.method == "HEAD" else { return .methodNotAllowed }
+                    guard request.method == "GET" || request.method == "HEAD" else { return .methodNotAllowed(allow: AdminResponse.readOnly) }
                     return await Pagination.page(
                         store.entities(.targets).filter { $0["upstream"]?["id"]?.stringValue == parentID },
                         request: request, basePath: "/" + segments.joined(separator: "/"))
@@ -91,7 +91,7 @@ public struct AdminAPI: Sendable {
             stamp(&fields, kind: kind, createdAt: nil)
             return await store.save(kind, .object(fields), status: 201, hashPassword: kind == .basicAuths)
         default:
-            return .methodNotAllowed
+            return .methodNotAllowed(allow: "GET, HEAD, POST")
         }
     }
 
@@ -150,7 +150,7 @@ public struct AdminAPI: Sendable {
             stamp(&fields, kind: kind, createdAt: existing?["created_at"])
             return await store.save(kind, .object(fields), status: 200, hashPassword: kind == .basicAuths)
         default:
-            return .methodNotAllowed
+            return .methodNotAllowed(allow: allowPUT ? "GET, HEAD, PATCH, PUT, DELETE" : "GET, HEAD, PATCH, DELETE")
         }
     }
 

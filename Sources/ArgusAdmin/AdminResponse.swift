@@ -22,7 +22,14 @@ public struct AdminResponse: Sendable {
 
     static let noContent = AdminResponse(status: 204, body: [])
     static let notFound = message(404, "Not found")
-    static let methodNotAllowed = message(405, "Method not allowed")
+    /// 405 with the `Allow` header RFC 9110 asks for.
+    static func methodNotAllowed(allow: String) -> AdminResponse {
+        var response = message(405, "Method not allowed")
+        response.headers.append(("Allow", allow))
+        return response
+    }
+
+    static let readOnly = "GET, HEAD"
 
     /// Kong's coded errors (`kong/db/errors.lua`): `{code, name, message[, fields]}`.
     static func coded(_ status: Int, code: Int, name: String, message: String, fields: JSONValue? = nil) -> AdminResponse {

@@ -15,7 +15,7 @@ struct DeclarativeEndpoint {
         case "POST":
             return await post(request)
         default:
-            return .methodNotAllowed
+            return .methodNotAllowed(allow: "GET, HEAD, POST")
         }
     }
 

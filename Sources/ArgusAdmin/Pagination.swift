@@ -23,7 +23,7 @@ enum Pagination {
                 return any ? wanted.contains(where: have.contains) : wanted.allSatisfy(have.contains)
             }
         }
-        if let token = arguments["offset"] {
+        if let token = arguments["offset"], !token.isEmpty {
             guard let data = Data(base64Encoded: token), let after = String(data: data, encoding: .utf8), EntityStore.isUUID(after) else {
                 return .coded(400, code: 7, name: "invalid offset", message: "'\(token)' is not a valid offset: bad base64 encoding")
             }

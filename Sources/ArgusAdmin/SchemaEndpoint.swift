@@ -4,7 +4,7 @@ import ArgusConfig
 /// in the shape of Kong's (`{"fields": [{"name": {"type": …, "required": …, "default": …}}]}`).
 enum SchemaEndpoint {
     static func respond(_ request: AdminRequest, segments: [String]) -> AdminResponse? {
-        guard request.method == "GET" || request.method == "HEAD" else { return .methodNotAllowed }
+        guard request.method == "GET" || request.method == "HEAD" else { return .methodNotAllowed(allow: AdminResponse.readOnly) }
         switch segments.count {
         case 1:
             guard let kind = EntityKind.collection(segments[0]) ?? EntityKind.named(segments[0]) else {

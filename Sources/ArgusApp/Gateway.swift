@@ -306,17 +306,19 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             return ControlResponse(
                 status: answer.status, contentType: "application/json; charset=utf-8", body: answer.body, headers: answer.headers)
         }
-        switch (request.method, request.path) {
-        case ("GET", "/"), ("HEAD", "/"):
-            return .json(200, NodeInfo.json(nodeID: nodeID, settings: settings))
-        case ("GET", "/status"), ("HEAD", "/status"):
-            return .json(200, await statusJSON())
-        case ("GET", "/metrics"), ("HEAD", "/metrics"):
-            return await metricsResponse(request)
-        case (_, let path) where path.hasPrefix("/upstreams/"):
+        let readOnly = request.method == "GET" || request.method == "HEAD"
+        switch request.path {
+        case "/":
+            return readOnly ? .json(200, NodeInfo.json(nodeID: nodeID, settings: settings, config: store.snapshot.config)) : Self.methodNotAllowed
+        case "/status":
+            return readOnly ? .json(200, await statusJSON()) : Self.methodNotAllowed
+        case "/metrics":
+            return readOnly ? await metricsResponse(request) : Self.methodNotAllowed
+        case let path where path.hasPrefix("/upstreams/"):
             return UpstreamHealthEndpoint.respond(request, snapshot: store.snapshot, registry: health, nodeID: nodeID)
                 ?? .json(404, "{\"message\":\"Not found\"}")
-        case ("GET", "/rate-limiting/usage"):
+        case "/rate-limiting/usage":
+            guard readOnly else { return Self.methodNotAllowed }
             return await RateLimitUsageEndpoint.respond(
                 query: request.query, config: store.snapshot.config, reader: usageReader,
                 nowMs: settings.proxy.wallClockMilliseconds())
@@ -324,6 +326,10 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             return .json(404, "{\"message\":\"Not found\"}")
         }
     }
+
+    static let methodNotAllowed = ControlResponse(
+        status: 405, contentType: "application/json; charset=utf-8", body: Array("{\"message\":\"Method not allowed\"}".utf8),
+        headers: [("Allow", "GET, HEAD")])
 
     private func statusResponse(_ request: ControlRequest) async -> ControlResponse {
         switch (request.method, request.path) {

@@ -45,7 +45,9 @@ enum UpstreamHealthEndpoint {
             registry.set(health, healthy: parts[4] == "healthy")
             return ControlResponse(status: 204, contentType: "", body: [])
         default:
-            return .json(405, "{\"message\":\"Method not allowed\"}")
+            var response = ControlResponse.json(405, "{\"message\":\"Method not allowed\"}")
+            response.headers.append(("Allow", parts.count == 5 ? "PUT" : "GET, HEAD"))
+            return response
         }
     }
 

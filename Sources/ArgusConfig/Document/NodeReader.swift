@@ -5,12 +5,19 @@ struct SyntaxError: Error, Sendable {
     var message: String
 }
 
-/// Turns YAML or JSON text into a `DocNode` tree. JSON is read by the same YAML parser (JSON is a
-/// subset of YAML's flow style), so both formats resolve scalars the same way: YAML 1.1 core
-/// rules like Kong's loader (`true/yes/on`, `~`/`null`, ints, floats; quoted scalars are strings).
+/// Turns YAML or JSON text into a `DocNode` tree. JSON is read as JSON (`JSONReader`); YAML by
+/// Yams with YAML 1.1 core rules like Kong's loader (`true/yes/on`, `~`/`null`, ints, floats;
+/// quoted scalars are strings).
 enum NodeReader {
-    /// Returns nil for an empty document.
+    /// Returns nil for an empty document. Text that is JSON is read by `JSONReader` (JSON's own
+    /// escapes, e.g. surrogate pairs); anything else, or JSON-looking text that is not valid JSON,
+    /// by the YAML parser.
     static func read(_ text: String) throws(SyntaxError) -> DocNode? {
+        if let first = text.utf8.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }),
+           first == UInt8(ascii: "{") || first == UInt8(ascii: "["),
+           let node = try? JSONReader.read(text) {
+            return node
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)

@@ -73,9 +73,9 @@ extension DeclarativeBuilder {
             key = nil
         }
         let id = entityID(fields, entity: kind, key: key, path: path)
-        // Kong generates these when absent (`auto = true`): random, as Kong does
-        if kind == "keyauth_credentials" || kind == "jwt_secrets", fields["key"] == nil { fields["key"] = .string(Self.randomToken()) }
-        if kind == "jwt_secrets", fields["secret"] == nil { fields["secret"] = .string(Self.randomToken()) }
+        // Kong generates these when absent or null (`auto = true`): random, as Kong does
+        if kind == "keyauth_credentials" || kind == "jwt_secrets", fields["key"]?.isNull ?? true { fields["key"] = .string(Self.randomToken()) }
+        if kind == "jwt_secrets", fields["secret"]?.isNull ?? true { fields["secret"] = .string(Self.randomToken()) }
         let createdAt = timestamp(fields, "created_at")
         let tags = CommonFields.strings(fields["tags"])
         for name in ["id", "created_at", "tags"] { fields[name] = nil }
