@@ -73,6 +73,16 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // proxy-cache's memory strategy: cache keys, Cache-Control, the shared LRU store with miss coalescing.
+        .target(
+            name: "ArgusCache",
+            dependencies: [
+                "ArgusConfig", "ArgusHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // Upstream target health: Kong's counters, the registry kept across reloads, active probes.
         .target(
             name: "ArgusHealth",
@@ -89,7 +99,7 @@ let package = Package(
         .target(
             name: "ArgusProxy",
             dependencies: [
-                "ArgusConfig", "ArgusRouting", "ArgusHTTP", "ArgusEvents", "ArgusRateLimit", "ArgusRedis", "ArgusAccess", "ArgusHealth",
+                "ArgusConfig", "ArgusRouting", "ArgusHTTP", "ArgusEvents", "ArgusRateLimit", "ArgusRedis", "ArgusAccess", "ArgusHealth", "ArgusCache",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -140,7 +150,7 @@ let package = Package(
             name: "ArgusApp",
             dependencies: [
                 "ArgusConfig", "ArgusProxy", "ArgusHTTP", "ArgusEvents", "ArgusMetrics", "ArgusLogging",
-                "ArgusCompression", "ArgusRateLimit", "ArgusHealth", "ArgusAdmin",
+                "ArgusCompression", "ArgusRateLimit", "ArgusHealth", "ArgusAdmin", "ArgusCache",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -160,6 +160,20 @@ line(
       description="healthchecks_off: health checks not configured; unhealthy or dns_error: taken out of the balancer."),
 )
 
+row("proxy-cache")
+line(
+    q("Cache hit ratio by route",
+      [(f'sum by (route) (rate(argus_proxy_cache_requests_total{{cache_status="hit",{SEL}}}[{RI}])) / '
+        f'sum by (route) (rate(argus_proxy_cache_requests_total{{{SEL}}}[{RI}]))', "{{route}}")], unit="percentunit",
+      description="Requests answered from the cache among those proxy-cache handled (hit, miss, refresh, bypass)."),
+    q("Cache outcomes per second",
+      [(f'sum by (cache_status) (rate(argus_proxy_cache_requests_total{{{SEL}}}[{RI}]))', "{{cache_status}}")], unit="ops"),
+    q("Cache memory (share of the budget) and evictions",
+      [(f'argus_proxy_cache_bytes{{{NODE}}} / argus_proxy_cache_budget_bytes{{{NODE}}}', "{{instance}} used"),
+       (f'rate(argus_proxy_cache_evictions_total{{{NODE}}}[{RI}])', "{{instance}} evictions/s")], unit="short",
+      description="Near 1 with evictions climbing: the budget is too small for the working set."),
+)
+
 row("Event pipeline")
 line(
     q("Request events published per second", [(f'sum by (instance) (rate(argus_events_published_total{{{NODE}}}[{RI}]))', "{{instance}}")], unit="ops"),

@@ -326,20 +326,108 @@ curl -X POST http://localhost:8001/consumers --data username=test-user
     curl -X POST http://localhost:8001/services/fastapi-service/plugins \\
       --data "name=request-transformer" \\
       --data "config.add.headers=X-Custom-Header:Value"
+    curl -X POST http://localhost:8001/services/fastapi-service/plugins \\
+      --data "name=proxy-cache" \\
+      --data "config.content_type=application/json" \\
+      --data "config.cache_ttl=300"
 """)
-    check([c for c, _ in results] == [201] * 7, f"seed 001 plugin commands: {[c for c, _ in results]}")
+    check([c for c, _ in results] == [201] * 8, f"seed 001 plugin commands: {[c for c, _ in results]}")
     by_name = {p["name"]: p for p in a.get("/services/fastapi-service/plugins")[1]["data"]}
     check(by_name.get("cors", {}).get("config", {}).get("methods") == ["GET", "POST", "PUT", "DELETE"],
           "cors config.methods=GET,POST,PUT,DELETE split into four")
     check(by_name.get("request-transformer", {}).get("config", {}).get("add", {}).get("headers") == ["X-Custom-Header:Value"],
           "request-transformer add.headers is an array")
     check(by_name.get("acl", {}).get("config", {}).get("allow") == ["192.168.1.0/24"], "acl allow is an array")
+    cache = by_name.get("proxy-cache", {}).get("config", {})
+    check(cache.get("strategy") == "memory" and cache.get("cache_ttl") == 300 and cache.get("content_type") == ["application/json"],
+          f"proxy-cache from the seed's command: {cache}")
     jwt = a.get("/consumers/test-user/jwt")[1]["data"]
     check(len(jwt) == 1 and jwt[0]["algorithm"] == "HS256" and jwt[0]["secret"] == "your-secret", f"jwt secret: {jwt}")
     check(a.get("/jwts/your-key")[0] == 200 and a.get("/jwts/your-key/consumer")[1]["username"] == "test-user",
           "jwt by key and its consumer")
     # the plugins are live: jwt rejects a request without a token
     check(a.proxy_get("/fastapi")[0] == 401, "jwt enforced on the proxy")
+
+
+SEED_004_KONG_YML = """\
+_format_version: "1.1"
+services:
+- host: example_upstream
+  name: example_service
+  port: 80
+  protocol: http
+  routes:
+  - name: mocking
+    paths:
+    - /mock
+    strip_path: true
+    plugins:
+    - name: key-auth
+      enabled: false
+consumers:
+- custom_id: consumer
+  username: consumer
+  keyauth_credentials:
+  - key: apikey
+upstreams:
+- name: example_upstream
+  targets:
+    - target: httpbin.org:80
+      weight: 100
+    - target: mockbin.org:80
+      weight: 100
+plugins:
+- name: rate-limiting
+  config:
+    minute: 5
+    policy: local
+- name: proxy-cache
+  config:
+    content_type:
+    - "application/json; charset=utf-8"
+    cache_ttl: 30
+    strategy: memory
+"""
+
+
+class JSONCharset(Echo):
+    def respond(self):
+        body = json.dumps({"port": self.server.server_port, "path": self.path}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = respond
+
+
+def seed_004(work):
+    """The kong.yml of seed 004 as written (format 1.1), its two internet targets pointed at local
+    backends: the upstream balances, key-auth is disabled, 5 requests a minute, JSON cached."""
+    ports = []
+    for _ in range(2):
+        port = free_port()
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), JSONCharset)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        ports.append(port)
+    text = SEED_004_KONG_YML.replace("httpbin.org:80", f"127.0.0.1:{ports[0]}").replace("mockbin.org:80", f"127.0.0.1:{ports[1]}")
+    open(f"{work}/seed004.yml", "w").write(text)
+    valid = subprocess.run([ARGUS, "config", "validate", f"{work}/seed004.yml"], capture_output=True, text=True)
+    check(valid.returncode == 0, f"seed 004 kong.yml validates: {valid.stdout}{valid.stderr}")
+    g = Argus(work, "seed004", ["--config", f"{work}/seed004.yml"])
+    if not check(g.start(), "argus runs seed 004's kong.yml"):
+        return g
+    results = [g.proxy_get(f"/mock/item{i % 2}") for i in range(7)]
+    statuses = [r[0] for r in results]
+    cache = [r[2].get("X-Cache-Status") for r in results]
+    check(statuses == [200] * 5 + [429] * 2, f"seed 004: 5 a minute, then 429: {statuses}")
+    check(cache[:5] == ["Miss", "Miss", "Hit", "Hit", "Hit"], f"seed 004: JSON responses cached: {cache}")
+    check(results[0][2].get("X-RateLimit-Remaining-Minute") == "4", "seed 004: rate-limit headers")
+    check({results[0][1]["port"], results[1][1]["port"]} <= set(ports), "seed 004: the upstream's targets answer")
+    g.stop()
+    return g
 
 
 def invalid_input(a):
@@ -470,6 +558,8 @@ services:
                                     {"Content-Type": "application/x-yaml"})
         check(status == 400 and body.get("code") == 14 and "host" in json.dumps(body["fields"]), f"invalid POST /config: {body}")
         d.stop()
+
+        procs.append(seed_004(work).proc)
 
         # multipart bodies on a CRUD endpoint
         out = subprocess.run(["curl", "-sS", "-X", "POST", a.admin + "/services", "-F", "name=multipart-svc",

@@ -102,6 +102,9 @@ plugins:
     config: {{day: 5, limit_by: ip}}
   - name: key-auth
     route: keyed
+  - name: proxy-cache
+    route: files
+    config: {{response_code: [404], content_type: ["text/html; charset=utf-8"]}}
   - name: rate-limiting
     route: keyed
     config: {{day: 3, limit_by: consumer}}
@@ -220,7 +223,11 @@ scrape_configs:
         check(store_errors == 10, f"rate-limit store errors {store_errors}")
         check(scalar(f"sum(kong_kong_latency_ms_count{job})") == sent, "kong latency count")
         check(scalar(f"sum(kong_request_latency_ms_count{job})") == sent, "request latency count")
-        check(scalar(f"sum(kong_upstream_latency_ms_count{job})") == 238, "upstream latency count: proxied requests only")
+        # proxied requests only: the 29 of 30 /files/missing answered by proxy-cache never reached the upstream
+        check(scalar(f"sum(kong_upstream_latency_ms_count{job})") == 238 - 29, "upstream latency count: proxied requests only")
+        cache = {r["metric"]["cache_status"]: float(r["value"][1])
+                 for r in query(f'argus_proxy_cache_requests_total{{job="argus-admin",route="files"}}')}
+        check(cache == {"miss": 1.0, "hit": 29.0}, f"proxy-cache outcomes on /files {cache}")
         flaky = {(r["metric"]["target"], r["metric"]["state"]) for r in query('kong_upstream_target_health{job="argus-admin",upstream="flakypool"} == 1')}
         check(flaky == {(f"127.0.0.1:{backend}", "healthy"), (f"127.0.0.1:{dead}", "unhealthy")}, f"flaky pool health {flaky}")
         by_consumer = {r["metric"].get("code"): float(r["value"][1])

@@ -1,4 +1,5 @@
 import ArgusAdmin
+import ArgusCache
 import ArgusCompression
 import ArgusConfig
 import ArgusEvents
@@ -94,7 +95,8 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             ring: ring, config: configOf, fileLog: FileLogExporter(logger: logger),
             httpLog: HTTPLogExporter(config: configOf, client: httpClient, dataDirectory: settings.dataDirectory, logger: logger))
         self.logs = logs
-        let reporters: [any ReportsStatistics] = [logs, syncer, health] + extra.compactMap { $0 as? any ReportsStatistics }
+        let reporters: [any ReportsStatistics] = [logs, syncer, health, ProxyCacheStatistics(store: proxy.proxyCache)]
+            + extra.compactMap { $0 as? any ReportsStatistics }
         var sources = Self.metricsSources(nodeID: nodeID, store: store, proxy: proxy)
         sources.statistics = { reporters.flatMap { $0.statistics() } }
         let prometheus = PrometheusExporter(ring: ring, settings: settings.metrics, sources: sources)
@@ -314,6 +316,10 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             return readOnly ? .json(200, await statusJSON()) : Self.methodNotAllowed
         case "/metrics":
             return readOnly ? await metricsResponse(request) : Self.methodNotAllowed
+        case let path where path == "/proxy-cache" || path.hasPrefix("/proxy-cache/"):
+            return ProxyCacheEndpoint.respond(
+                request, store: proxy.proxyCache, config: store.snapshot.config,
+                now: Double(settings.proxy.wallClockMilliseconds()) / 1000) ?? .json(404, "{\"message\":\"Not found\"}")
         case let path where path.hasPrefix("/upstreams/"):
             return UpstreamHealthEndpoint.respond(request, snapshot: store.snapshot, registry: health, nodeID: nodeID)
                 ?? .json(404, "{\"message\":\"Not found\"}")

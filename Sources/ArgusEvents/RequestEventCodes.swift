@@ -72,11 +72,13 @@ public struct RequestDecision: RawRepresentable, Sendable, Hashable, BitwiseCopy
     public static let badUpstreamResponse = Self(rawValue: 10)
     /// The gateway was draining or overloaded.
     public static let unavailable = Self(rawValue: 11)
+    /// proxy-cache answered from its store.
+    public static let cacheHit = Self(rawValue: 12)
 
     private static let names = [
         "none", "no_route", "no_service", "rate_limited", "auth_failed", "upstream_unavailable",
         "upstream_timeout", "bad_request", "client_aborted", "plugin_response", "bad_upstream_response",
-        "unavailable",
+        "unavailable", "cache_hit",
     ]
 
     /// A snake_case label suitable for metrics (`decision="no_route"`); `code_N` for unknown codes.
@@ -103,6 +105,15 @@ public struct EventFlags: OptionSet, Sendable, Hashable {
 
     /// The rate-limit counter store failed for this request (served anyway when fault tolerant).
     public static let rateLimitStoreError = Self(rawValue: 1 << 0)
+
+    /// Bits 1–3: proxy-cache's `X-Cache-Status` for the request (0 none, 1 Hit, 2 Miss,
+    /// 3 Refresh, 4 Bypass).
+    public var cacheStatus: UInt8 {
+        get { (rawValue >> 1) & 0x7 }
+        set { rawValue = (rawValue & ~0x0E) | ((newValue & 0x7) << 1) }
+    }
+
+    public static let cacheStatusNames = ["", "hit", "miss", "refresh", "bypass"]
 }
 
 /// The reason codes (``RequestEvent/reason``) access plugins put in their rejections' events.

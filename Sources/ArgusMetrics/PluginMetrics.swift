@@ -8,6 +8,8 @@ import ArgusEvents
 /// `argus_ratelimit_store_errors_total{service,route,plugin}`. Always exported (no `prometheus`
 /// plugin needed), so a 429 storm is visible per route and per limit, and gateway-made 429s stand
 /// apart from upstream ones (`kong_http_requests_total{source="kong"}` says the same, when enabled).
+/// proxy-cache's outcome per request: `argus_proxy_cache_requests_total{service,route,cache_status}`
+/// (hit, miss, refresh, bypass), so the hit ratio per route is one query.
 struct PluginMetrics: Sendable {
     private struct Key: Hashable, Sendable {
         var service: Int32, route: Int32
@@ -21,6 +23,12 @@ struct PluginMetrics: Sendable {
     private var accessRejections = SeriesTable<AccessKey>()
     private var clients: LabelValues
     private var clientRejections = SeriesTable<ClientKey>()
+    private var cacheRequests = SeriesTable<CacheKey>()
+
+    private struct CacheKey: Hashable, Sendable {
+        var service: Int32, route: Int32
+        var status: UInt8
+    }
 
     private struct ClientKey: Hashable, Sendable {
         var client: Int32
@@ -44,19 +52,30 @@ struct PluginMetrics: Sendable {
     /// Whether `event` is one these families count (cheap test first, on every event).
     @inline(__always)
     static func concerns(_ event: RequestEvent) -> Bool {
-        event.plugin >= 0
+        event.plugin >= 0 || event.flags & 0x0E != 0
     }
 
     mutating func record(_ event: RequestEvent, plan: MetricsPlan, labels: RequestLabels) {
-        let index = Int(event.plugin)
-        guard index < plan.config.plugins.count else { return }
-        let plugin = plan.config.plugins[index]
         var service: Int32 = 0, route: Int32 = 0
         let r = Int(event.route)
         if r >= 0 && r < plan.routes.count {
             service = plan.routes[r].service
             route = plan.routes[r].route
         }
+        let cacheStatus = EventFlags(rawValue: event.flags).cacheStatus
+        if cacheStatus != 0, Int(cacheStatus) < EventFlags.cacheStatusNames.count {
+            let key = CacheKey(service: service, route: route, status: cacheStatus)
+            cacheRequests.cells[cacheRequests.slot(key) {
+                var w = ExpositionWriter()
+                w.label("service", labels.services.escaped[Int(key.service)], first: true)
+                w.label("route", labels.routes.escaped[Int(key.route)])
+                w.label("cache_status", EventFlags.cacheStatusNames[Int(key.status)])
+                return w.bytes
+            }] &+= 1
+        }
+        let index = Int(event.plugin)
+        guard index >= 0, index < plan.config.plugins.count else { return }
+        let plugin = plan.config.plugins[index]
         let name = plugin.instanceName ?? plugin.id
         guard plugin.name == "rate-limiting" else {
             guard event.decision == .authFailed || (event.decision == .pluginResponse && event.reason == 15) else { return }
@@ -117,6 +136,7 @@ struct PluginMetrics: Sendable {
             + (storeErrors.count > 0 ? ["argus_ratelimit_store_errors_total"] : [])
             + (accessRejections.count > 0 ? ["argus_access_rejections_total"] : [])
             + (clientRejections.count > 0 ? ["argus_access_rejections_by_client_total"] : [])
+            + (cacheRequests.count > 0 ? ["argus_proxy_cache_requests_total"] : [])
     }
 
     mutating func write(_ family: String, into out: inout ExpositionWriter) {
@@ -130,6 +150,9 @@ struct PluginMetrics: Sendable {
         case "argus_access_rejections_by_client_total":
             out.header(family, "counter", "Requests refused 401/403 by an access plugin, by client address (a bounded number of addresses)")
             RequestMetrics.writeCounter(&clientRejections, family, into: &out)
+        case "argus_proxy_cache_requests_total":
+            out.header(family, "counter", "Requests a proxy-cache instance handled, by route and X-Cache-Status (hit, miss, refresh, bypass)")
+            RequestMetrics.writeCounter(&cacheRequests, family, into: &out)
         case "argus_ratelimit_store_errors_total":
             out.header(family, "counter", "Requests whose rate-limit check failed because the counter store (Redis) failed")
             RequestMetrics.writeCounter(&storeErrors, family, into: &out)

@@ -1,4 +1,5 @@
 import ArgusAccess
+import ArgusCache
 import ArgusConfig
 import ArgusRateLimit
 
@@ -15,6 +16,7 @@ enum AccessInstance: Sendable {
     case rateLimit(RateLimitPlan)
     case requestTransformer(RequestTransformerPlan)
     case responseTransformer(ResponseTransformerPlan)
+    case proxyCache(ProxyCachePlan, plugin: Int16)
 }
 
 /// One plugin of a route's access phase, in Kong's execution order.
@@ -33,7 +35,7 @@ struct AccessStep: Sendable {
 /// credentials indexed, and for each route its steps in Kong's order (descending priority).
 final class AccessCatalog: Sendable {
     /// The plugins the access phase runs, by descending Kong priority.
-    static let plugins: [String] = ["correlation-id", "cors", "request-size-limiting", "jwt", "key-auth", "basic-auth", "ip-restriction", "acl", "rate-limiting", "request-transformer", "response-transformer"]
+    static let plugins: [String] = ["correlation-id", "cors", "request-size-limiting", "jwt", "key-auth", "basic-auth", "ip-restriction", "acl", "rate-limiting", "request-transformer", "response-transformer", "proxy-cache"]
         .sorted { (PluginRegistry.schema(named: $0)?.priority ?? 0) > (PluginRegistry.schema(named: $1)?.priority ?? 0) }
 
     /// Plugins that identify consumers.
@@ -67,6 +69,7 @@ final class AccessCatalog: Sendable {
             case "rate-limiting": compiled[plugin.id] = .rateLimit(RateLimitPlan(plugin: plugin, index: i))
             case "request-transformer": compiled[plugin.id] = .requestTransformer(RequestTransformerPlan(config: plugin.config))
             case "response-transformer": compiled[plugin.id] = .responseTransformer(ResponseTransformerPlan(config: plugin.config))
+            case "proxy-cache": compiled[plugin.id] = .proxyCache(ProxyCachePlan(config: plugin.config), plugin: index)
             default: break
             }
         }

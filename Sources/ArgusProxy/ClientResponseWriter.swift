@@ -36,6 +36,10 @@ enum ClientResponseWriter {
         /// response-transformer: upstream headers (lower-cased names) replaced by `transformedLines`.
         var dropHeaders: [String]? = nil
         var transformedLines: String? = nil
+        /// A response served from proxy-cache: no upstream latency is reported, and
+        /// `cachedBodyLength` (when set) replaces the stored head's framing.
+        var fromCache = false
+        var cachedBodyLength: Int? = nil
     }
 
     static func write(_ head: ResponseHead, _ ctx: Context, into out: inout ByteBuffer) {
@@ -49,7 +53,9 @@ enum ClientResponseWriter {
             out.writeStaticString("\r\n")
             for field in head.fields {
                 if field.name.isHopByHop || head.isNominated(field) { continue }
-                if field.name == .contentLength && ctx.framing != .passthrough && ctx.framing != .none { continue }
+                if field.name == .contentLength && ((ctx.framing != .passthrough && ctx.framing != .none) || ctx.cachedBodyLength != nil) {
+                    continue
+                }
                 if let drop = ctx.dropHeaders, field.isNamed(byAnyOf: drop, in: raw) { continue }
                 if field.name == .server { sawServer = true }
                 out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.lineRange]))
@@ -57,6 +63,11 @@ enum ClientResponseWriter {
             }
         }
         if ctx.framing == .chunked { out.writeStaticString("Transfer-Encoding: chunked\r\n") }
+        if let length = ctx.cachedBodyLength {
+            out.writeStaticString("Content-Length: ")
+            out.writeString(String(length))
+            out.writeStaticString("\r\n")
+        }
         if !ctx.keepAlive {
             out.writeStaticString("Connection: close\r\n")
         } else if ctx.clientMinorVersion == 0 {
@@ -71,9 +82,13 @@ enum ClientResponseWriter {
         if let lines = ctx.transformedLines { out.writeString(lines) }
         out.writeStaticString("Via: 1.1 ")
         out.writeString(ctx.serverToken)
-        out.writeStaticString("\r\nX-Kong-Upstream-Latency: ")
-        out.writeString(String(ctx.upstreamLatencyMs))
-        out.writeStaticString("\r\nX-Kong-Proxy-Latency: ")
+        if !ctx.fromCache {
+            out.writeStaticString("\r\nX-Kong-Upstream-Latency: ")
+            out.writeString(String(ctx.upstreamLatencyMs))
+            out.writeStaticString("\r\nX-Kong-Proxy-Latency: ")
+        } else {
+            out.writeStaticString("\r\nX-Kong-Response-Latency: ")
+        }
         out.writeString(String(ctx.proxyLatencyMs))
         out.writeStaticString("\r\nX-Kong-Request-Id: ")
         UpstreamRequestWriter.writeRequestID(ctx.requestID, into: &out)

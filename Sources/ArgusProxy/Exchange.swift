@@ -1,3 +1,4 @@
+import ArgusCache
 import ArgusAccess
 import ArgusEvents
 import ArgusHealth
@@ -49,6 +50,9 @@ final class Exchange {
 
     /// Header lines plugins add to the client response (rate-limiting's `X-RateLimit-*`).
     var pluginHeaders: ByteBuffer?
+    /// proxy-cache: the request's cache state, and the response being collected for the store.
+    var cache: CacheState?
+    var cacheCollect: (head: ResponseHead, body: ByteBuffer, ttl: Double, storageTTL: Double)?
 
     /// A log plugin applies: every try is recorded for the request's details.
     var recordsDetail = false
@@ -95,3 +99,12 @@ final class Exchange {
 
 @available(*, unavailable)
 extension Exchange: Sendable {}
+
+/// What proxy-cache decided in the access phase for a request that goes upstream.
+struct CacheState {
+    let plan: ProxyCachePlan
+    let key: String
+    var status: ProxyCachePlan.Status
+    /// This request fetches the key for every request waiting on it (ends when released).
+    var fetch: CacheFetch?
+}

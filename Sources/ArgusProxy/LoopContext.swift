@@ -1,3 +1,4 @@
+import ArgusCache
 import ArgusAccess
 import ArgusConfig
 import ArgusEvents
@@ -28,6 +29,8 @@ final class LoopContext {
     let redis: RedisClientSet
     /// Target health, for passive health checks (nil: no registry, checks off).
     let health: HealthRegistry?
+    /// proxy-cache's store (shared by every loop).
+    let cache: ProxyCacheStore
     /// correlation-id's generators on this loop.
     var correlation = CorrelationIDGenerator()
     /// Client connections accepted on this loop (correlation-id's `tracker`).
@@ -45,9 +48,10 @@ final class LoopContext {
     init(
         eventLoop: any EventLoop, store: SnapshotStore, settings: ProxySettings, stats: LoopStats,
         events: EventProducer, logger: Logger, rateLimitCounters: LocalCounterStore, syncedCounters: SyncedCounterStore,
-        health: HealthRegistry?
+        health: HealthRegistry?, cache: ProxyCacheStore
     ) {
         self.health = health
+        self.cache = cache
         self.rateLimitCounters = rateLimitCounters
         self.syncedCounters = syncedCounters
         self.eventLoop = eventLoop

@@ -1,4 +1,5 @@
 import ArgusAccess
+import ArgusCache
 import ArgusConfig
 import ArgusEvents
 import ArgusHealth
@@ -89,6 +90,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     /// This connection's number on its loop, and its requests so far (correlation-id's `tracker`).
     private var connectionSerial: UInt64 = 0
     private var requestsOnConnection = 0
+    /// A request waiting for another request's fetch of the same proxy-cache key.
+    private var cacheWait: Routed?
 
     init(loop: LoopContext, listenerPort: Int) {
         self.loop = loop
@@ -357,6 +360,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         var rewrite: RequestTransformerPlan.Rewrite?
         /// response-transformer's instance, for the response head.
         var responseTransformer: ResponseTransformerPlan?
+        /// proxy-cache's decision for a request that goes upstream (Miss or Refresh).
+        var cache: CacheState?
 
         /// Adds response header lines.
         mutating func addResponseHeaders(_ headers: [(String, String)]) {
@@ -446,9 +451,98 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 // Continues with runAccess, or answers.
                 checkRateLimit(limiter, routed)
                 return
+            case .proxyCache(let plan, let plugin):
+                if lookUpCache(plan, plugin: plugin, routed) { return }
             }
         }
         proceed(routed)
+    }
+
+    // MARK: - Access: proxy-cache
+
+    /// Answers from the cache (true), or waits for another request's fetch of the same key (true;
+    /// the step runs again when it ends), or lets the request go upstream (false), marked to be
+    /// stored when it is a Miss or a Refresh.
+    private func lookUpCache(_ plan: ProxyCachePlan, plugin: Int16, _ routed: Routed) -> Bool {
+        let control = plan.cacheControl ? CacheControl(routed.head.values(forLowercasedName: "cache-control")) : CacheControl([])
+        guard plan.isCacheable(routed.head, control) else {
+            trace.flags.cacheStatus = ProxyCachePlan.Status.bypass.rawValue
+            if plan.sendStatus { access.addResponseHeaders([("X-Cache-Status", "Bypass")]) }
+            return false
+        }
+        let config = routed.snapshot.config
+        let consumerID = access.consumer >= 0 ? config.consumers[Int(access.consumer)].id : nil
+        let key = plan.key(routed.head, consumerID: consumerID, routeID: config.routes[routed.match.routeIndex].id)
+        let now = Double(loop.settings.wallClockMilliseconds()) / 1000
+        var status = ProxyCachePlan.Status.miss
+        if let entry = loop.cache.lookup(key, now: now) {
+            if plan.isFresh(entry, request: control, now: now) {
+                serveFromCache(entry, plan: plan, plugin: plugin, routed, now: now)
+                return true
+            }
+            status = .refresh
+        } else if plan.cacheControl, control.has("only-if-cached") {
+            // RFC 9111 §5.2.1.7: nothing stored, and the client wants nothing else.
+            trace.plugin = plugin
+            var answer = GatewayError(status: 504, message: "", plainByDefault: false)
+            answer.emptyBody = true
+            answer.decisionOverride = .pluginResponse
+            respond(answer, head: routed.head, requestID: routed.requestID, received: routed.received)
+            return true
+        }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        let fetcher = loop.cache.beginFetch(key) { eventLoop.execute { bound.value.cacheFetchEnded() } }
+        guard fetcher else {
+            access.next -= 1
+            cacheWait = routed
+            phase = .access
+            return true
+        }
+        trace.flags.cacheStatus = status.rawValue
+        access.cache = CacheState(plan: plan, key: key, status: status, fetch: CacheFetch(key: key, store: loop.cache))
+        return false
+    }
+
+    /// The fetch this request waited for is over: look in the cache again.
+    private func cacheFetchEnded() {
+        guard case .access = phase, let routed = cacheWait.take() else { return }
+        runAccess(routed)
+    }
+
+    /// A cache hit: the stored response through the same writer as a live one (hop-by-hop headers
+    /// dropped, this request's plugin headers added), with `Age`, `X-Cache-Status: Hit` and
+    /// `X-Cache-Key`.
+    private func serveFromCache(_ entry: CachedResponse, plan: ProxyCachePlan, plugin: Int16, _ routed: Routed, now: Double) {
+        let head = routed.head
+        trace.plugin = plugin
+        trace.flags.cacheStatus = ProxyCachePlan.Status.hit.rawValue
+        var lines = access.responseHeaders.take() ?? context.channel.allocator.buffer(capacity: 128)
+        if plan.sendAge { lines.writeString("Age: \(entry.age(now: now))\r\n") }
+        if plan.sendStatus { lines.writeStaticString("X-Cache-Status: Hit\r\n") }
+        if plan.sendKey { lines.writeString("X-Cache-Key: \(entry.key)\r\n") }
+        if !head.keepAlive { closeAfterResponse = true }
+        if case .length(let n) = head.framing, n > 1 << 20 { closeAfterResponse = true }
+        if head.expectContinue, head.framing != .none { closeAfterResponse = true }
+        let answeredAt = NIODeadline.now()
+        let transformer = access.responseTransformer
+        var out = context.channel.allocator.buffer(capacity: entry.head.bytes.readableBytes + entry.body.readableBytes + 256)
+        ClientResponseWriter.write(
+            entry.head,
+            .init(
+                framing: .passthrough, keepAlive: !closeAfterResponse, clientMinorVersion: head.minorVersion,
+                serverToken: loop.settings.serverToken, upstreamLatencyMs: 0,
+                proxyLatencyMs: Int((answeredAt - routed.received).nanoseconds / 1_000_000), requestID: routed.requestID,
+                pluginHeaders: lines, dropHeaders: transformer?.touched, transformedLines: transformer?.lines(for: entry.head),
+                fromCache: true, cachedBodyLength: entry.isHEAD ? nil : entry.body.readableBytes),
+            into: &out)
+        let headOnly = out
+        if !head.isHEAD && !entry.isHEAD { out.writeImmutableBuffer(entry.body) }
+        trace.responseBytes += out.readableBytes
+        // Kong counts a cache hit as `source="service"` (the plugin marks the request proxied).
+        publish(status: entry.head.status, source: .upstream, decision: .cacheHit, at: answeredAt, requestHead: head, responseHead: headOnly)
+        context.write(wrapOutboundOut(out), promise: nil)
+        finishGatewayAnswer(bodyPending: head.framing)
     }
 
     /// The client's address as Kong's plugins see it (nginx's realip module with Kong's defaults):
@@ -626,6 +720,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         exchange.hashKey = access.hashKey
         exchange.responseTransformer = access.responseTransformer
         exchange.pluginHeaders = pluginHeaders
+        exchange.cache = access.cache.take()
         exchange.bodyLimit = access.bodyLimit
         self.exchange = exchange
         if !head.keepAlive { closeAfterResponse = true }
@@ -863,6 +958,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         if let health = exchange.targetHealth, let balancer = exchange.plan.balancer {
             loop.health?.report(.status(head.status), for: health, balancer.health.passive, check: "passive")
         }
+        if exchange.cache != nil { decideCacheStorage(exchange, head) }
         let clientVersion = exchange.head.minorVersion
         let framing = ClientResponseWriter.framing(for: head.framing, clientMinorVersion: clientVersion)
         exchange.responseFraming = framing
@@ -883,6 +979,26 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         pendingResponseHead = out
     }
 
+    /// proxy-cache, at the response head: store it (Miss/Refresh) when the status, content type
+    /// and Cache-Control allow, else Bypass (the requests waiting on this fetch go upstream).
+    private func decideCacheStorage(_ exchange: Exchange, _ head: ResponseHead) {
+        guard var cache = exchange.cache else { return }
+        let now = Double(loop.settings.wallClockMilliseconds()) / 1000
+        if let storage = cache.plan.storage(for: head, now: now) {
+            exchange.cacheCollect = (head, ByteBuffer(), storage.ttl, storage.storageTTL)
+        } else {
+            cache.status = .bypass
+            cache.fetch?.end()
+            cache.fetch = nil
+        }
+        trace.flags.cacheStatus = cache.status.rawValue
+        var lines = exchange.pluginHeaders ?? context.channel.allocator.buffer(capacity: 128)
+        if cache.plan.sendStatus { lines.writeString("X-Cache-Status: \(cache.status.text)\r\n") }
+        if cache.plan.sendKey { lines.writeString("X-Cache-Key: \(cache.key)\r\n") }
+        exchange.pluginHeaders = lines
+        exchange.cache = cache
+    }
+
     /// Writes the held-back response head, if any.
     private func writePendingResponseHead() {
         guard let head = pendingResponseHead.take() else { return }
@@ -893,6 +1009,15 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     func upstreamResponseBody(_ slice: ByteBuffer) {
         guard let exchange else { return }
+        if exchange.cacheCollect != nil {
+            // a body too large for the store is not kept (the response still streams through)
+            if exchange.cacheCollect!.body.readableBytes + slice.readableBytes > loop.cache.maxEntryBytes {
+                exchange.cacheCollect = nil
+                exchange.cache?.fetch?.end()
+            } else {
+                exchange.cacheCollect!.body.writeImmutableBuffer(slice)
+            }
+        }
         if var head = pendingResponseHead.take() {
             if exchange.responseFraming == .passthrough && slice.readableBytes <= 16384 {
                 // Head and a small body in one buffer.
@@ -943,6 +1068,13 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
         // The upstream answered before the whole body arrived: the rest of it can not be framed anymore.
         if !exchange.requestComplete { closeAfterResponse = true }
+        if let collected = exchange.cacheCollect.take(), let cache = exchange.cache {
+            let now = Double(loop.settings.wallClockMilliseconds()) / 1000
+            loop.cache.insert(CachedResponse(
+                key: cache.key, head: collected.head, body: collected.body, storedAt: now, ttl: collected.ttl,
+                storageTTL: collected.storageTTL, isHEAD: exchange.head.isHEAD))
+        }
+        exchange.cache?.fetch?.end()
         exchange.upstream = nil
         publish(status: exchange.status, source: .upstream, decision: .none, at: lastActivity)
         finishExchange()
@@ -1144,6 +1276,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         trace.responseBytes += out.readableBytes
         publish(status: error.status, source: .gateway, decision: error.decision, at: now, requestHead: head, responseHead: out)
         context.write(wrapOutboundOut(out), promise: nil)
+        finishGatewayAnswer(bodyPending: body)
+    }
+
+    /// After a gateway-made answer: the request body still to come is read and dropped, or the
+    /// connection closes.
+    private func finishGatewayAnswer(bodyPending body: BodyFraming) {
         exchange = nil
         if case .none = body {
             finishExchange()

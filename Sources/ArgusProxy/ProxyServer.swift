@@ -1,3 +1,4 @@
+import ArgusCache
 import ArgusEvents
 import ArgusHealth
 import ArgusRateLimit
@@ -25,6 +26,8 @@ public final class ProxyServer: Sendable {
     public let rateLimitCounters = LocalCounterStore()
     /// The counters of `redis` instances with `sync_rate` (flushed by the gateway's `RateLimitSyncer`).
     public let syncedCounters = SyncedCounterStore()
+    /// proxy-cache's store, shared by every loop and instance (the Admin API purges it).
+    public let proxyCache: ProxyCacheStore
     private let sweeper: NIOLockedValueBox<RepeatedTask?>
 
     /// Target health shared with the snapshots' balancers (passive checks report to it).
@@ -47,6 +50,7 @@ public final class ProxyServer: Sendable {
         self.contexts = contexts
         self.loopIndex = loopIndex
         self.stats = ProxyStats(loopCount: loopIndex.count)
+        self.proxyCache = ProxyCacheStore(budget: settings.proxyCacheBytes)
         self.events = EventRing(
             capacity: settings.eventRingCapacity, lanes: max(1, loopIndex.count), detailCapacity: settings.eventDetailCapacity)
         // Counters of windows that ended are forgotten every 10 s.
@@ -66,7 +70,7 @@ public final class ProxyServer: Sendable {
         let created = LoopContext(
             eventLoop: loop, store: store, settings: settings, stats: stats.loops[index],
             events: events.producer(lane: index), logger: logger, rateLimitCounters: rateLimitCounters,
-            syncedCounters: syncedCounters, health: health)
+            syncedCounters: syncedCounters, health: health, cache: proxyCache)
         box.value = created
         return created
     }
