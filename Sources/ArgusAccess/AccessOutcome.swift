@@ -42,10 +42,12 @@ public struct CredentialEdits: Sendable, Equatable {
     public var headers: [String] = []
     /// Query argument names.
     public var query: [String] = []
+    /// Body field names (key-auth's `key_in_body`).
+    public var body: [String] = []
 
     public init() {}
 
-    public var isEmpty: Bool { headers.isEmpty && query.isEmpty }
+    public var isEmpty: Bool { headers.isEmpty && query.isEmpty && body.isEmpty }
 }
 
 extension AccessReason {

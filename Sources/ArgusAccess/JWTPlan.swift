@@ -8,7 +8,7 @@ import _CryptoExtras
 /// Kong's jwt plugin (kong-compat §5.3): the token from the query, a cookie or a header, its
 /// `key_claim_name` finds the consumer's jwt secret, the signature is verified with the secret's
 /// algorithm (HS256/384/512 with its secret; RS256/384/512, PS256/384/512 with its
-/// `rsa_public_key`; ES256/384 with an EC public key in `rsa_public_key`, as Kong stores it), then
+/// `rsa_public_key`; ES256/384/512 with an EC public key, EdDSA (Ed25519) with an Ed25519 one in `rsa_public_key`, as Kong stores it), then
 /// the registered claims. Failures are Kong's "exit" answers: 401, a bare JSON body, no request id.
 public final class JWTPlan: Sendable {
     let uriParamNames: [String]
@@ -108,7 +108,9 @@ public final class JWTPlan: Sendable {
         return .authenticated(secret.identity)
     }
 
-    static let algorithms: Set<String> = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
+    static let algorithms: Set<String> = [
+        "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+    ]
 
     enum Token { case none, multiple, one(String) }
 
@@ -185,9 +187,32 @@ public final class JWTPlan: Sendable {
             }
             guard let ecdsa = try? P384.Signing.ECDSASignature(rawRepresentation: signature) else { return .invalid }
             return publicKey.isValidSignature(ecdsa, for: signed) ? .valid : .invalid
+        case "ES512":
+            guard let pem = String(bytes: key, encoding: .utf8), let publicKey = try? P521.Signing.PublicKey(pemRepresentation: pem) else {
+                return .badKey
+            }
+            guard let ecdsa = try? P521.Signing.ECDSASignature(rawRepresentation: signature) else { return .invalid }
+            return publicKey.isValidSignature(ecdsa, for: signed) ? .valid : .invalid
+        case "EdDSA":
+            // Ed25519 (RFC 8037), the key as a PEM SubjectPublicKeyInfo, as Kong stores it
+            guard let raw = ed25519Key(key), let publicKey = try? Curve25519.Signing.PublicKey(rawRepresentation: raw) else {
+                return .badKey
+            }
+            return publicKey.isValidSignature(signature, for: signed) ? .valid : .invalid
         default:
             return .invalid
         }
+    }
+
+    /// The 32 key bytes of an Ed25519 `-----BEGIN PUBLIC KEY-----` PEM (SPKI: the fixed 12-byte
+    /// prefix `30 2a 30 05 06 03 2b 65 70 03 21 00`, then the key).
+    static func ed25519Key(_ pem: [UInt8]) -> [UInt8]? {
+        guard let text = String(bytes: pem, encoding: .utf8) else { return nil }
+        let body = text.split(whereSeparator: \.isNewline).filter { !$0.hasPrefix("-----") }.joined()
+        guard let der = Data(base64Encoded: String(body)).map(Array.init), der.count == 44 else { return nil }
+        let prefix: [UInt8] = [0x30, 0x2A, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70, 0x03, 0x21, 0x00]
+        guard Array(der[0..<12]) == prefix else { return nil }
+        return Array(der[12...])
     }
 
     private static func hmac<H: HashFunction>(_: H.Type, _ key: [UInt8], _ signed: [UInt8], _ signature: [UInt8]) -> SignatureCheck {

@@ -4,7 +4,7 @@ import ArgusHTTP
 import NIOCore
 
 /// Kong's key-auth (kong-compat §5.2), compiled for a snapshot: the key is looked up per key name
-/// in the headers, then the query; the credential is found by the key's digest and confirmed in
+/// in the headers, then the query, then (`key_in_body`) the JSON, form or multipart body; the credential is found by the key's digest and confirmed in
 /// constant time.
 public final class KeyAuthPlan: Sendable {
     public let keyNames: [String]
@@ -12,6 +12,7 @@ public final class KeyAuthPlan: Sendable {
     let keyNameBytes: [[UInt8]]
     public let keyInHeader: Bool
     public let keyInQuery: Bool
+    public let keyInBody: Bool
     public let hideCredentials: Bool
     public let anonymous: String?
     public let runOnPreflight: Bool
@@ -24,25 +25,35 @@ public final class KeyAuthPlan: Sendable {
         keyNameBytes = lowercasedKeyNames.map { Array($0.utf8) }
         keyInHeader = config["key_in_header"]?.boolValue ?? true
         keyInQuery = config["key_in_query"]?.boolValue ?? true
+        keyInBody = config["key_in_body"]?.boolValue ?? false
         hideCredentials = config["hide_credentials"]?.boolValue ?? false
         anonymous = config["anonymous"]?.stringValue
         runOnPreflight = config["run_on_preflight"]?.boolValue ?? true
         challenge = config["realm"]?.stringValue.map { "Key realm=\"\($0)\"" } ?? "Key"
     }
 
+    /// Whether the request body must be read first (`key_in_body`, and a body of a kind it reads).
+    public func needsBody(_ head: RequestHead) -> Bool {
+        keyInBody && head.framing != .none && RequestBody.kind(contentType: head.values(forLowercasedName: "content-type").first) != nil
+    }
+
     /// Authenticates the request, or says why not; `edits` gets what `hide_credentials` removes.
+    /// `body` is the parsed request body when `key_in_body` needed it.
     public func authenticate(
-        _ head: RequestHead, directory: ConsumerDirectory, alreadyAuthenticated: Bool, edits: inout CredentialEdits
+        _ head: RequestHead, directory: ConsumerDirectory, alreadyAuthenticated: Bool, edits: inout CredentialEdits,
+        body: RequestBody? = nil
     ) -> AuthOutcome {
         if !runOnPreflight && head.methodString == "OPTIONS" { return .skipped }
         // With `anonymous`, plugins are alternatives: one that already authenticated is enough.
         if anonymous != nil && alreadyAuthenticated { return .skipped }
-        let outcome = authenticateKey(head, directory: directory, edits: &edits)
+        let outcome = authenticateKey(head, directory: directory, edits: &edits, body: body)
         guard case .rejected = outcome, let anonymous else { return outcome }
         return directory.anonymous(anonymous)
     }
 
-    private func authenticateKey(_ head: RequestHead, directory: ConsumerDirectory, edits: inout CredentialEdits) -> AuthOutcome {
+    private func authenticateKey(
+        _ head: RequestHead, directory: ConsumerDirectory, edits: inout CredentialEdits, body: RequestBody?
+    ) -> AuthOutcome {
         var query: QueryString?
         for (i, name) in keyNames.enumerated() {
             // The usual case, a key in a header: looked up and hashed in place, no String.
@@ -62,6 +73,15 @@ public final class KeyAuthPlan: Sendable {
                 if found.count > 1 { return reject("Duplicate API key found", reason: 3) }
                 if let key = found.value {
                     hide(i, &edits)
+                    guard !key.isEmpty else { return reject("No API key found in request", reason: 1) }
+                    return directory.keyAuth(key).map { .authenticated($0) } ?? reject("Unauthorized", reason: 2)
+                }
+            }
+            if keyInBody, let body {
+                let found = body.field(name)
+                if found.count > 1 { return reject("Duplicate API key found", reason: 3) }
+                if let key = found.value {
+                    if hideCredentials { edits.body.append(name) }
                     guard !key.isEmpty else { return reject("No API key found in request", reason: 1) }
                     return directory.keyAuth(key).map { .authenticated($0) } ?? reject("Unauthorized", reason: 2)
                 }

@@ -1,8 +1,10 @@
 import ArgusConfig
 import ArgusHTTP
+import Foundation
+import NIOCore
 
-/// Kong's request-transformer for headers, the query string, the URI and the method (kong-compat
-/// §5.8): remove → rename → replace → add → append, values with `$(headers.x)`,
+/// Kong's request-transformer for headers, the query string, the body (JSON, form and multipart),
+/// the URI and the method (kong-compat §5.8): remove → rename → replace → add → append, values with `$(headers.x)`,
 /// `$(query_params.y)` and `$(uri_captures.n)` templates. Headers no operation names are passed
 /// through as bytes; the ones it names are dropped from the client's and written again.
 public final class RequestTransformerPlan: Sendable {
@@ -14,6 +16,10 @@ public final class RequestTransformerPlan: Sendable {
     let renameQuery: [Pair], replaceQuery: [Pair], addQuery: [Pair], appendQuery: [Pair]
     let replaceURI: String?
     let touchesQuery: Bool
+    let removeBody: [String]
+    let renameBody: [Pair], replaceBody: [Pair], addBody: [Pair], appendBody: [Pair]
+    /// Body operations are configured: the request body is read whole before the transformer runs.
+    public let touchesBody: Bool
 
     public init(config: JSONValue) {
         func list(_ section: String, _ field: String) -> [String] {
@@ -34,6 +40,83 @@ public final class RequestTransformerPlan: Sendable {
         addQuery = pairs("add", "querystring")
         appendQuery = pairs("append", "querystring")
         touchesQuery = !(removeQuery.isEmpty && renameQuery.isEmpty && replaceQuery.isEmpty && addQuery.isEmpty && appendQuery.isEmpty)
+        removeBody = list("remove", "body")
+        renameBody = pairs("rename", "body")
+        replaceBody = pairs("replace", "body")
+        addBody = pairs("add", "body")
+        appendBody = pairs("append", "body")
+        touchesBody = !(removeBody.isEmpty && renameBody.isEmpty && replaceBody.isEmpty && addBody.isEmpty && appendBody.isEmpty)
+    }
+
+    /// Whether this request's body must be read before `rewrite` (body operations, and a JSON,
+    /// form or multipart Content-Type).
+    public func needsBody(_ head: RequestHead) -> Bool {
+        touchesBody && RequestBody.kind(contentType: head.values(forLowercasedName: "content-type").first) != nil
+    }
+
+    /// The body operations (Kong's `transform_body`) on a buffered body: nil when nothing changed
+    /// or the body does not parse as its Content-Type says (it then goes upstream as it came).
+    /// JSON values are strings, as in Kong; `append` turns a value into an array.
+    public func transformBody(_ body: ByteBuffer, head: RequestHead, captures: [String: String]) -> [UInt8]? {
+        guard touchesBody, let kind = RequestBody.kind(contentType: head.values(forLowercasedName: "content-type").first),
+              let parsed = RequestBody.parse(body, kind: kind)
+        else { return nil }
+        let query = QueryString(head.string(head.query)[...])
+        func render(_ template: String) -> String { Self.render(template, head: head, query: query, captures: captures) }
+        let hasContent = body.readableBytes > 0
+        switch parsed {
+        case .json(let value):
+            guard case .object(var fields) = value else { return nil }
+            if hasContent {
+                for name in removeBody { fields[name] = nil }
+                for (old, new) in renameBody { if let v = fields.removeValue(forKey: old) { fields[new] = v } }
+                for (name, value) in replaceBody where fields[name] != nil { fields[name] = .string(render(value)) }
+            }
+            for (name, value) in addBody where fields[name] == nil { fields[name] = .string(render(value)) }
+            for (name, value) in appendBody {
+                let item = JSONValue.string(render(value))
+                switch fields[name] {
+                case nil: fields[name] = item
+                case .array(let items)?: fields[name] = .array(items + [item])
+                case let existing?: fields[name] = .array([existing, item])
+                }
+            }
+            return RequestBody.json(.object(fields)).serialized()
+        case .form(var pairs):
+            func has(_ name: String) -> Bool { pairs.contains { $0.name == name } }
+            for name in removeBody { pairs.removeAll { $0.name == name } }
+            for (old, new) in renameBody { pairs = pairs.map { $0.name == old ? (new, $0.value) : $0 } }
+            for (name, value) in replaceBody where has(name) {
+                let rendered = render(value)
+                pairs = pairs.map { $0.name == name ? (name, rendered) : $0 }
+            }
+            for (name, value) in addBody where !has(name) { pairs.append((name, render(value))) }
+            for (name, value) in appendBody { pairs.append((name, render(value))) }
+            return RequestBody.form(pairs).serialized()
+        case .multipart(let boundary, var parts):
+            func has(_ name: String) -> Bool { parts.contains { $0.name == name } }
+            for name in removeBody { parts.removeAll { $0.name == name } }
+            for (old, new) in renameBody {
+                parts = parts.map { part in
+                    guard part.name == old else { return part }
+                    var renamed = part
+                    renamed.name = new
+                    renamed.headers = part.headers.replacingFirst("name=\"\(old)\"", with: "name=\"\(new)\"")
+                    return renamed
+                }
+            }
+            for (name, value) in replaceBody where has(name) {
+                let rendered = Array(render(value).utf8)
+                parts = parts.map { part in
+                    var replaced = part
+                    if part.name == name { replaced.content = rendered }
+                    return replaced
+                }
+            }
+            for (name, value) in addBody where !has(name) { parts.append(RequestBody.textPart(name, render(value))) }
+            for (name, value) in appendBody { parts.append(RequestBody.textPart(name, render(value))) }
+            return RequestBody.multipart(boundary: boundary, parts: parts).serialized()
+        }
     }
 
     /// What the upstream request becomes.
@@ -153,6 +236,11 @@ public final class RequestTransformerPlan: Sendable {
 }
 
 extension String {
+    func replacingFirst(_ target: String, with replacement: String) -> String {
+        guard let range = range(of: target) else { return self }
+        return replacingCharacters(in: range, with: replacement)
+    }
+
     /// Kong's `headers.x_y` means the header `x-y`.
     func replacingUnderscores() -> String { String(map { $0 == "_" ? "-" : $0 }) }
 

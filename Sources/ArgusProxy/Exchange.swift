@@ -50,6 +50,9 @@ final class Exchange {
 
     /// Header lines plugins add to the client response (rate-limiting's `X-RateLimit-*`).
     var pluginHeaders: ByteBuffer?
+    /// The request body read whole in the access phase (and maybe transformed): sent instead of
+    /// streaming from the client, with its own Content-Length; every try sends it again.
+    var bufferedBody: ByteBuffer?
     /// proxy-cache: the request's cache state, and the response being collected for the store.
     var cache: CacheState?
     var cacheCollect: (head: ResponseHead, body: ByteBuffer, ttl: Double, storageTTL: Double)?

@@ -46,6 +46,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         case forwarding
         /// Request sent; waiting for the response to finish.
         case awaitingResponse
+        /// Reading the whole request body for an access-phase plugin (`remaining` bytes of a
+        /// Content-Length body, or -1 for a chunked one).
+        case bufferingBody(remaining: Int, decoder: ChunkedDecoder)
         /// Answered by the gateway; reading and dropping the request body to keep the connection usable.
         case discarding(remaining: BodyFraming, decoder: ChunkedDecoder, discarded: Int)
         case closed
@@ -92,6 +95,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private var requestsOnConnection = 0
     /// A request waiting for another request's fetch of the same proxy-cache key.
     private var cacheWait: Routed?
+    /// A request whose body is being read whole for an access-phase plugin, and the bytes so far.
+    private var bodyWait: Routed?
+    private var bodyBuffer = ByteBuffer()
 
     init(loop: LoopContext, listenerPort: Int) {
         self.loop = loop
@@ -252,6 +258,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             case .forwarding:
                 forwardBody()
                 return
+            case .bufferingBody:
+                readBufferedBody()
+                return
             case .discarding:
                 discardBody()
                 if case .discarding = phase { return }
@@ -362,6 +371,11 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         var responseTransformer: ResponseTransformerPlan?
         /// proxy-cache's decision for a request that goes upstream (Miss or Refresh).
         var cache: CacheState?
+        /// The request body, read whole because a plugin needs it (nil: it streams as usual).
+        var body: ByteBuffer?
+        var bodyRead = false
+        /// The body as `kong.request.get_body()` parses it, once key-auth asked.
+        var parsedBody: RequestBody?
 
         /// Adds response header lines.
         mutating func addResponseHeaders(_ headers: [(String, String)]) {
@@ -420,8 +434,16 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                     nowSeconds: Double(loop.settings.wallClockMilliseconds()) / 1000)
                 guard authenticated(outcome, plugin: plugin, routed) else { return }
             case .keyAuth(let plan, let plugin):
+                if plan.needsBody(routed.head) {
+                    guard access.bodyRead else { return startReadingBody(routed) }
+                    if access.parsedBody == nil, let body = access.body,
+                       let kind = RequestBody.kind(contentType: routed.head.values(forLowercasedName: "content-type").first) {
+                        access.parsedBody = RequestBody.parse(body, kind: kind)
+                    }
+                }
                 let outcome = plan.authenticate(
-                    routed.head, directory: catalog.directory, alreadyAuthenticated: access.credentialID != nil, edits: &access.edits)
+                    routed.head, directory: catalog.directory, alreadyAuthenticated: access.credentialID != nil, edits: &access.edits,
+                    body: access.parsedBody)
                 guard authenticated(outcome, plugin: plugin, routed) else { return }
             case .basicAuth(let plan, let plugin):
                 let outcome = plan.authenticate(
@@ -443,6 +465,13 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                     return
                 }
             case .requestTransformer(let plan):
+                if plan.needsBody(routed.head) {
+                    guard access.bodyRead else { return startReadingBody(routed) }
+                    if let body = access.body, let transformed = plan.transformBody(body, head: routed.head, captures: routed.match.captures) {
+                        access.body = ByteBuffer(bytes: transformed)
+                        access.parsedBody = nil
+                    }
+                }
                 access.rewrite = plan.rewrite(routed.head, captures: routed.match.captures)
             case .responseTransformer(let plan):
                 // Applied to the upstream's response head (Kong's header_filter).
@@ -456,6 +485,96 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             }
         }
         proceed(routed)
+    }
+
+    // MARK: - Access: reading the body
+
+    /// A plugin needs the whole request body: read it (bounded by `maxBufferedBodySize`), then
+    /// run the same step again.
+    private func startReadingBody(_ routed: Routed) {
+        access.next -= 1
+        let head = routed.head
+        let remaining: Int
+        switch head.framing {
+        case .length(let n):
+            guard n <= loop.settings.maxBufferedBodySize else {
+                closeAfterResponse = true
+                respond(.payloadTooLarge, head: head, requestID: routed.requestID, received: routed.received)
+                return
+            }
+            remaining = n
+        case .chunked:
+            remaining = -1
+        case .none, .untilClose:
+            access.body = ByteBuffer()
+            access.bodyRead = true
+            runAccess(routed)
+            return
+        }
+        bodyWait = routed
+        bodyBuffer = context.channel.allocator.buffer(capacity: max(0, min(remaining, 1 << 16)))
+        phase = .bufferingBody(remaining: remaining, decoder: ChunkedDecoder())
+        if head.expectContinue {
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+        }
+        ensureTimer(lastActivity + loop.settings.clientIdleTimeout)
+        readBufferedBody()
+    }
+
+    /// Moves body bytes from the connection into `bodyBuffer`; once the body is whole, the access
+    /// phase goes on with it.
+    private func readBufferedBody() {
+        guard case .bufferingBody(var remaining, var decoder) = phase, let routed = bodyWait else { return }
+        let limit = loop.settings.maxBufferedBodySize
+        if remaining >= 0 {
+            let take = min(remaining, inbound.readableBytes)
+            if take > 0, var slice = inbound.readSlice(length: take) {
+                bodyBuffer.writeBuffer(&slice)
+                trace.requestBytes += take
+                remaining -= take
+            }
+            if remaining > 0 {
+                phase = .bufferingBody(remaining: remaining, decoder: decoder)
+                return
+            }
+        } else {
+            var tooLarge = false
+            var buffer = bodyBuffer
+            var received = 0
+            do {
+                try decoder.decode(&inbound) { slice in
+                    if buffer.readableBytes + slice.readableBytes > limit { tooLarge = true }
+                    if tooLarge { return }
+                    received += slice.readableBytes
+                    buffer.writeImmutableBuffer(slice)
+                }
+            } catch {
+                bodyWait = nil
+                access.bodyRead = true  // what is left of it is not read: the connection closes
+                closeAfterResponse = true
+                respond(.badRequest("Bad request"), head: routed.head, requestID: routed.requestID, received: routed.received)
+                return
+            }
+            trace.requestBytes += received
+            bodyBuffer = buffer
+            if tooLarge {
+                bodyWait = nil
+                access.bodyRead = true
+                closeAfterResponse = true
+                respond(.payloadTooLarge, head: routed.head, requestID: routed.requestID, received: routed.received)
+                return
+            }
+            guard decoder.isComplete else {
+                phase = .bufferingBody(remaining: -1, decoder: decoder)
+                return
+            }
+        }
+        bodyWait = nil
+        access.body = bodyBuffer
+        access.bodyRead = true
+        bodyBuffer = ByteBuffer()
+        phase = .access
+        runAccess(routed)
     }
 
     // MARK: - Access: proxy-cache
@@ -542,7 +661,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         // Kong counts a cache hit as `source="service"` (the plugin marks the request proxied).
         publish(status: entry.head.status, source: .upstream, decision: .cacheHit, at: answeredAt, requestHead: head, responseHead: headOnly)
         context.write(wrapOutboundOut(out), promise: nil)
-        finishGatewayAnswer(bodyPending: head.framing)
+        finishGatewayAnswer(bodyPending: access.bodyRead ? .none : head.framing)
     }
 
     /// The client's address as Kong's plugins see it (nginx's realip module with Kong's defaults):
@@ -709,7 +828,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             .init(
                 upstreamPath: access.rewrite?.uri ?? match.upstreamPath, hostHeader: hostHeader, clientIP: clientIP, peerTrusted: peerTrusted,
                 listenerPort: listenerPort, strippedPrefix: match.strippedPrefix, requestID: requestID,
-                viaToken: loop.settings.serverToken, edits: routePlan.editsUpstream ? upstreamEdits(routed) : nil),
+                viaToken: loop.settings.serverToken, edits: routePlan.editsUpstream || access.bodyRead ? upstreamEdits(routed) : nil),
             into: &upstreamHead)
 
         let exchange = Exchange(
@@ -721,6 +840,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         exchange.responseTransformer = access.responseTransformer
         exchange.pluginHeaders = pluginHeaders
         exchange.cache = access.cache.take()
+        if access.bodyRead, let body = access.body.take() {
+            exchange.bufferedBody = body
+            exchange.requestComplete = false
+        }
         exchange.bodyLimit = access.bodyLimit
         self.exchange = exchange
         if !head.keepAlive { closeAfterResponse = true }
@@ -797,6 +920,16 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         if !access.edits.query.isEmpty {
             edits.query = QueryString(routed.head.string(routed.head.query)[...]).removing(access.edits.query)
         }
+        if access.bodyRead, var body = access.body {
+            // key-auth's hide_credentials took the key from the body
+            if !access.edits.body.isEmpty,
+               let kind = RequestBody.kind(contentType: routed.head.values(forLowercasedName: "content-type").first),
+               let parsed = RequestBody.parse(body, kind: kind) {
+                body = ByteBuffer(bytes: parsed.removing(access.edits.body).serialized())
+                access.body = body
+            }
+            edits.bodyLength = body.readableBytes
+        }
         return edits
     }
 
@@ -851,7 +984,11 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     private func forwardBody() {
         guard let exchange, let upstream = exchange.upstream else { return }
-        if !exchange.requestComplete {
+        if !exchange.requestComplete, let body = exchange.bufferedBody {
+            // read whole in the access phase: one write, every try
+            upstream.write(body)
+            exchange.requestComplete = true
+        } else if !exchange.requestComplete {
             switch exchange.requestFraming {
             case .length(let remaining):
                 let take = min(remaining, inbound.readableBytes)
@@ -1107,7 +1244,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         if exchange.tries <= exchange.plan.retries, !sent || exchange.isReplayable {
             exchange.headSentAt = nil
             exchange.writeBlockedSince = nil
-            exchange.requestComplete = { if case .none = exchange.head.framing { return true } else { return false } }()
+            exchange.requestComplete = exchange.bufferedBody == nil && { if case .none = exchange.head.framing { return true } else { return false } }()
             if let balancer = exchange.plan.balancer {
                 // A retry goes to the next healthy target; with none left, the client gets 503.
                 balancer.finished(exchange.pickIndex)
@@ -1168,7 +1305,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         case .head:
             if let started = headStartedAt { return min(lastActivity + clientTimeout, started + loop.settings.clientHeaderTimeout) }
             return lastActivity + clientTimeout
-        case .discarding: return lastActivity + clientTimeout
+        case .discarding, .bufferingBody: return lastActivity + clientTimeout
         case .access, .connecting, .forwarding, .awaitingResponse, .closed: return nil  // connect timeout: the bootstrap's; Redis: its own
         }
     }
@@ -1228,6 +1365,13 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         } else if case .discarding = phase, now >= lastActivity + loop.settings.clientIdleTimeout {
             context.close(promise: nil)
             return
+        } else if case .bufferingBody = phase, now >= lastActivity + loop.settings.clientIdleTimeout, let routed = bodyWait.take() {
+            // The client stopped sending the body a plugin waits for: 408 and close, as nginx does.
+            access.bodyRead = true
+            closeAfterResponse = true
+            respond(GatewayError(status: 408, message: "Request timeout", plainByDefault: false), head: routed.head,
+                    requestID: routed.requestID, received: routed.received)
+            return
         }
         if let next = nextDeadline() { ensureTimer(next) }
     }
@@ -1262,7 +1406,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     ) {
         // Like nginx, a request that could not be understood ends the connection.
         if !head.keepAlive || error.status == 400 { closeAfterResponse = true }
-        let body: BodyFraming = bodyPending ? head.framing : .none
+        // a body read whole by a plugin is not in the connection any more
+        let body: BodyFraming = bodyPending && !access.bodyRead ? head.framing : .none
         if case .length(let n) = body, n > 1 << 20 { closeAfterResponse = true }
         // The client waits for a 100 that will not come: it may never send the body, so do not wait for it.
         if head.expectContinue && bodyPending { closeAfterResponse = true }

@@ -19,6 +19,9 @@ public struct ProxySettings: Sendable {
     /// The whole request head must arrive within this long of its first byte, however slowly it
     /// trickles in (nginx `client_header_timeout`): a slowloris client gets 408 and is closed.
     public var clientHeaderTimeout: TimeAmount = .seconds(60)
+    /// The largest request body read whole when a plugin needs it (request-transformer's body
+    /// operations, key-auth's `key_in_body`); a larger one gets 413.
+    public var maxBufferedBodySize: Int = 8 << 20
     /// proxy-cache's memory budget (Kong's `mem_cache_size`, 128 MiB by default).
     public var proxyCacheBytes: Int = 128 << 20
     /// Events each event loop's lane of the event ring holds before a slow exporter loses its oldest.

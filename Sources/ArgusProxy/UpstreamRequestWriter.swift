@@ -38,6 +38,8 @@ enum UpstreamRequestWriter {
         var method: String?
         /// The query to send instead of the client's (without `?`; empty: none).
         var query: String?
+        /// The body was read whole (and maybe rewritten): sent with this Content-Length.
+        var bodyLength: Int?
     }
 
     static func write(_ head: RequestHead, _ ctx: Context, into out: inout ByteBuffer) {
@@ -70,7 +72,7 @@ enum UpstreamRequestWriter {
                     continue
                 case .contentLength:
                     // Kept only for a body framed by length (a chunked body gets our own Transfer-Encoding).
-                    guard case .length = head.framing else { continue }
+                    guard case .length = head.framing, ctx.edits?.bodyLength == nil else { continue }
                 case .xForwardedFor:
                     forwardedFor.append(field.valueStart..<(field.valueStart + field.valueLength))
                     continue
@@ -136,7 +138,10 @@ enum UpstreamRequestWriter {
         out.writeString(ctx.viaToken)
         out.writeStaticString("\r\nX-Kong-Request-Id: ")
         writeRequestID(ctx.requestID, into: &out)
-        if case .chunked = head.framing {
+        if let length = ctx.edits?.bodyLength {
+            out.writeStaticString("\r\nContent-Length: ")
+            out.writeString(String(length))
+        } else if case .chunked = head.framing {
             out.writeStaticString("\r\nTransfer-Encoding: chunked")
         }
         out.writeStaticString("\r\nConnection: keep-alive\r\n\r\n")

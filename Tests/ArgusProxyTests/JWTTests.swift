@@ -115,4 +115,49 @@ struct JWTTests {
         #expect(try await status(bad) == 401)
         #expect(backend.requests.count == 2)
     }
+
+    @Test func es512AndEdDSATokens() async throws {
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let p521 = P521.Signing.PrivateKey()
+        let ed = Curve25519.Signing.PrivateKey()
+        // Ed25519's SubjectPublicKeyInfo: a fixed prefix, then the 32 key bytes
+        let spki = Data([0x30, 0x2A, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70, 0x03, 0x21, 0x00]) + ed.publicKey.rawRepresentation
+        let edPEM = "-----BEGIN PUBLIC KEY-----\n\(spki.base64EncodedString())\n-----END PUBLIC KEY-----"
+        func indent(_ pem: String) -> String { pem.split(separator: "\n").map { "          " + $0 }.joined(separator: "\n") }
+        let gw = try await GatewayHarness(yaml: """
+            _format_version: "3.0"
+            services:
+              - name: backend
+                url: http://127.0.0.1:\(port)
+                routes: [{name: main, paths: ["/"]}]
+            consumers:
+              - username: erin
+                jwt_secrets:
+                  - key: erin-p521
+                    algorithm: ES512
+                    rsa_public_key: |
+            \(indent(p521.publicKey.pemRepresentation))
+                  - key: erin-ed
+                    algorithm: EdDSA
+                    rsa_public_key: |
+            \(indent(edPEM))
+            plugins:
+              - name: jwt
+            """)
+        defer { Task { await gw.stop(); await backend.stop() } }
+        func status(_ token: String) async throws -> Int {
+            try #require(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n\r\n")).status
+        }
+        let es = try Self.token(alg: "ES512", claims: "{\"iss\":\"erin-p521\"}") { try p521.signature(for: $0).rawRepresentation }
+        #expect(try await status(es) == 200)
+        let eddsa = try Self.token(alg: "EdDSA", claims: "{\"iss\":\"erin-ed\"}") { try ed.signature(for: $0) }
+        #expect(try await status(eddsa) == 200)
+        let forged = try Self.token(alg: "EdDSA", claims: "{\"iss\":\"erin-ed\"}") { try Curve25519.Signing.PrivateKey().signature(for: $0) }
+        #expect(try await status(forged) == 401)
+        // the algorithm in the token must be the secret's
+        let mismatch = try Self.token(alg: "ES512", claims: "{\"iss\":\"erin-ed\"}") { try p521.signature(for: $0).rawRepresentation }
+        #expect(try await status(mismatch) == 401)
+        #expect(backend.requests.count == 2)
+    }
 }

@@ -65,11 +65,15 @@ final class RawBackend: Sendable {
 
     var requests: [String] { received.withLockedValue { $0 } }
     var bodySizes: [Int] { bodies.withLockedValue { $0 } }
+    /// Each request's body as text (de-chunked).
+    var bodyTexts: [String] { texts.withLockedValue { $0 } }
+    private let texts = NIOLockedValueBox<[String]>([])
     var connectionCount: Int { connections.withLockedValue { $0 } }
 
-    func record(head: String, bodyBytes: Int) {
+    func record(head: String, bodyBytes: Int, body: [UInt8] = []) {
         received.withLockedValue { $0.append(head) }
         bodies.withLockedValue { $0.append(bodyBytes) }
+        texts.withLockedValue { $0.append(String(decoding: body, as: UTF8.self)) }
     }
 }
 
@@ -83,6 +87,7 @@ private final class RawBackendHandler: ChannelInboundHandler {
     var bodyRemaining = 0
     var chunked = false
     var bodyBytes = 0
+    var body: [UInt8] = []
 
     init(backend: RawBackend) { self.backend = backend }
 
@@ -120,12 +125,14 @@ private final class RawBackendHandler: ChannelInboundHandler {
                         break
                     }
                     guard buffer.readableBytes >= headerLength + size + 2 else { return }
-                    buffer.moveReaderIndex(forwardBy: headerLength + size + 2)
+                    buffer.moveReaderIndex(forwardBy: headerLength)
+                    body += buffer.readBytes(length: size) ?? []
+                    buffer.moveReaderIndex(forwardBy: 2)
                     bodyBytes += size
                 }
             } else {
                 let take = min(bodyRemaining, buffer.readableBytes)
-                buffer.moveReaderIndex(forwardBy: take)
+                body += buffer.readBytes(length: take) ?? []
                 bodyRemaining -= take
                 bodyBytes += take
                 if bodyRemaining > 0 { return }
@@ -133,7 +140,8 @@ private final class RawBackendHandler: ChannelInboundHandler {
             let headText = head!
             head = nil
             chunked = false
-            backend.record(head: headText, bodyBytes: bodyBytes)
+            backend.record(head: headText, bodyBytes: bodyBytes, body: body)
+            body = []
             let reply = backend.respond(headText)
             let send = {
                 context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: reply.bytes)), promise: nil)

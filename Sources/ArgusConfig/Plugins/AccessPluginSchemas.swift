@@ -10,9 +10,7 @@ public enum KeyAuthPluginSchema {
             SchemaField("anonymous", .string()),
             SchemaField("key_in_header", .boolean(required: true, default: true)),
             SchemaField("key_in_query", .boolean(required: true, default: true)),
-            SchemaField("key_in_body", .boolean(required: true, default: false, validators: [{ value in
-                value.boolValue == true ? "key_in_body is not supported by Argus yet: send the key in a header or the query" : nil
-            }])),
+            SchemaField("key_in_body", .boolean(required: true, default: false)),
             SchemaField("run_on_preflight", .boolean(required: true, default: true)),
             SchemaField("realm", .string()),
         ])

@@ -39,14 +39,12 @@ public enum RequestSizeLimitingPluginSchema {
         ])
 }
 
-/// Kong's request-transformer (kong-compat §5.8). Body operations need the body buffered and
-/// rewritten: not built yet, so a non-empty `body` list is refused when the config is loaded.
+/// Kong's request-transformer (kong-compat §5.8), body operations included (the request body is
+/// read whole for them).
 public enum RequestTransformerPluginSchema {
     static func section(_ extra: [SchemaField] = []) -> FieldSpec {
         .record([
-            SchemaField("body", FieldSpec(.array(.string()), default: .array([]), validators: [{ value in
-                (value.arrayValue ?? []).isEmpty ? nil : "body transformations are not supported by Argus yet"
-            }])),
+            SchemaField("body", .array(of: .string(validators: [Typedefs.string(colonPair)]), default: [])),
             SchemaField("headers", .array(of: .string(validators: [Typedefs.string(colonPair)]), default: [])),
             SchemaField("querystring", .array(of: .string(validators: [Typedefs.string(colonPair)]), default: [])),
         ] + extra, required: true)
@@ -57,9 +55,7 @@ public enum RequestTransformerPluginSchema {
     }
 
     static let remove = FieldSpec.record([
-        SchemaField("body", FieldSpec(.array(.string()), default: .array([]), validators: [{ value in
-            (value.arrayValue ?? []).isEmpty ? nil : "body transformations are not supported by Argus yet"
-        }])),
+        SchemaField("body", .array(of: .string(), default: [])),
         SchemaField("headers", .array(of: .string(), default: [])),
         SchemaField("querystring", .array(of: .string(), default: [])),
     ], required: true)

@@ -1,0 +1,123 @@
+import ArgusApp
+import ArgusConfig
+import ArgusProxy
+import Foundation
+import Testing
+
+@Suite("request bodies read whole: request-transformer's body operations, key-auth's key_in_body")
+struct RequestBodyTests {
+    static func gateway(_ port: Int, plugins: String, consumers: String = "", limit: Int? = nil) async throws -> GatewayHarness {
+        try await GatewayHarness(yaml: """
+            _format_version: "3.0"
+            services:
+              - name: backend
+                url: http://127.0.0.1:\(port)
+                routes: [{name: main, paths: ["/"]}]
+            \(consumers)
+            plugins:
+            \(plugins)
+            """) { settings in
+            if let limit { settings.proxy.maxBufferedBodySize = limit }
+        }
+    }
+
+    static let transformer = """
+          - name: request-transformer
+            config:
+              remove: {body: [secret]}
+              rename: {body: ["old:fresh"]}
+              replace: {body: ["status:$(headers.x-status)"]}
+              add: {body: ["new:v", "keep:ignored"]}
+              append: {body: ["tags:t2"]}
+        """
+
+    func post(_ gw: GatewayHarness, type: String, body: String, extra: String = "") async throws -> RawClient.Response {
+        try #require(try await gw.request(
+            "POST /submit HTTP/1.1\r\nHost: x\r\nContent-Type: \(type)\r\nContent-Length: \(body.utf8.count)\r\n\(extra)\r\n\(body)"))
+    }
+
+    func sentHead(_ backend: RawBackend) -> String { backend.requests.last ?? "" }
+
+    @Test func jsonBodies() async throws {
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let gw = try await Self.gateway(port, plugins: Self.transformer)
+        defer { Task { await gw.stop(); await backend.stop() } }
+        let response = try await post(
+            gw, type: "application/json", body: #"{"secret":"s","old":1,"status":"a","tags":"t1","keep":true}"#, extra: "X-Status: done\r\n")
+        #expect(response.status == 200)
+        let text = try #require(backend.bodyTexts.last)
+        let sent = try ConfigLoader.parseValue(text: text)
+        #expect(sent == .object([
+            "fresh": .int(1), "status": .string("done"), "tags": .array([.string("t1"), .string("t2")]), "keep": .bool(true),
+            "new": .string("v"),
+        ]))
+        #expect(sentHead(backend).contains("Content-Length: \(backend.bodyTexts.last!.utf8.count)"))
+        // a chunked JSON body is read whole and sent with a Content-Length
+        let chunked = try #require(try await gw.request(
+            "POST /c HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n4\r\n\"b\"}\r\n0\r\n\r\n"))
+        #expect(chunked.status == 200)
+        #expect(!sentHead(backend).lowercased().contains("transfer-encoding"))
+        #expect(try ConfigLoader.parseValue(text: backend.bodyTexts.last!) == .object([
+            "a": .string("b"), "new": .string("v"), "keep": .string("ignored"), "tags": .string("t2"),
+        ]))
+        // not JSON though it says so: sent as it came
+        _ = try await post(gw, type: "application/json", body: "{not json")
+        #expect(backend.bodyTexts.last == "{not json")
+    }
+
+    @Test func formAndMultipartBodies() async throws {
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let gw = try await Self.gateway(port, plugins: Self.transformer)
+        defer { Task { await gw.stop(); await backend.stop() } }
+        _ = try await post(gw, type: "application/x-www-form-urlencoded", body: "secret=s&old=1&status=a&tags=t1&x=a+b%21")
+        #expect(backend.bodyTexts.last == "fresh=1&status=&tags=t1&x=a%20b%21&new=v&keep=ignored&tags=t2")
+        let multipart = "--B\r\nContent-Disposition: form-data; name=\"old\"\r\n\r\n1\r\n"
+            + "--B\r\nContent-Disposition: form-data; name=\"secret\"\r\n\r\ns\r\n--B--\r\n"
+        _ = try await post(gw, type: "multipart/form-data; boundary=B", body: multipart)
+        let sent = try #require(backend.bodyTexts.last)
+        #expect(sent.contains("name=\"fresh\"\r\n\r\n1\r\n") && !sent.contains("name=\"secret\""))
+        #expect(sent.contains("name=\"new\"\r\n\r\nv\r\n") && sent.contains("name=\"tags\"\r\n\r\nt2\r\n") && sent.hasSuffix("--B--\r\n"))
+        // other content types stream through untouched
+        _ = try await post(gw, type: "text/plain", body: "secret=s")
+        #expect(backend.bodyTexts.last == "secret=s")
+    }
+
+    @Test func keyInBody() async throws {
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let gw = try await Self.gateway(
+            port, plugins: "  - name: key-auth\n    config: {key_in_body: true, hide_credentials: true}",
+            consumers: "consumers:\n  - username: kim\n    keyauth_credentials: [{key: body-key}]")
+        defer { Task { await gw.stop(); await backend.stop() } }
+        let form = try await post(gw, type: "application/x-www-form-urlencoded", body: "apikey=body-key&x=1")
+        #expect(form.status == 200)
+        #expect(backend.bodyTexts.last == "x=1" && sentHead(backend).contains("X-Consumer-Username: kim"))
+        let json = try await post(gw, type: "application/json", body: #"{"apikey":"body-key","y":2}"#)
+        #expect(json.status == 200 && backend.bodyTexts.last == #"{"y":2}"#)
+        #expect(try await post(gw, type: "application/json", body: #"{"apikey":"wrong"}"#).status == 401)
+        #expect(try await post(gw, type: "application/json", body: #"{"y":1}"#).status == 401)
+        // the connection stays usable after a rejected request whose body was read
+        let client = try await RawClient(port: gw.proxyPort)
+        try await client.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+            + "GET / HTTP/1.1\r\nHost: x\r\napikey: body-key\r\n\r\n")
+        #expect(try await client.readResponse(isHEAD: false)?.status == 401)
+        #expect(try await client.readResponse(isHEAD: false)?.status == 200)
+        await client.close()
+    }
+
+    @Test func bodiesOverTheLimitGet413() async throws {
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let gw = try await Self.gateway(port, plugins: Self.transformer, limit: 1000)
+        defer { Task { await gw.stop(); await backend.stop() } }
+        let big = "{\"a\":\"" + String(repeating: "x", count: 2000) + "\"}"
+        #expect(try await post(gw, type: "application/json", body: big).status == 413)
+        let chunk = String(repeating: "y", count: 600)
+        let chunked = try #require(try await gw.request(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n258\r\n\(chunk)\r\n258\r\n\(chunk)\r\n0\r\n\r\n"))
+        #expect(chunked.status == 413)
+        #expect(backend.requests.isEmpty)
+    }
+}
