@@ -137,7 +137,7 @@ let package = Package(
         .target(
             name: "ArgusAdmin",
             dependencies: [
-                "ArgusConfig",
+                "ArgusConfig", "ArgusHTTP",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

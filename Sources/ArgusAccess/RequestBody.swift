@@ -1,4 +1,5 @@
 import ArgusConfig
+import ArgusHTTP
 import NIOCore
 
 /// A buffered request body read as Kong's `kong.request.get_body()` reads it: JSON,
@@ -9,14 +10,7 @@ public enum RequestBody: Sendable {
     case json(JSONValue)
     /// Name/value pairs in order.
     case form([(name: String, value: String)])
-    case multipart(boundary: String, parts: [Part])
-
-    public struct Part: Sendable {
-        public var name: String
-        /// The part's header lines as received (`Content-Disposition: …` and any others).
-        public var headers: String
-        public var content: [UInt8]
-    }
+    case multipart(boundary: String, parts: [MultipartBody.Part])
 
     public enum Kind: Sendable, Equatable {
         case json, form, multipart(boundary: String)
@@ -28,13 +22,8 @@ public enum RequestBody: Sendable {
         let lower = contentType.lowercased()
         if lower.contains("application/json") { return .json }
         if lower.contains("application/x-www-form-urlencoded") { return .form }
-        if lower.contains("multipart/form-data") {
-            for parameter in contentType.split(separator: ";").dropFirst() {
-                let pair = parameter.split(separator: "=", maxSplits: 1)
-                guard pair.count == 2, pair[0].trimming(" ").lowercased() == "boundary" else { continue }
-                let boundary = String(pair[1]).trimming(" ").trimming("\"")
-                if !boundary.isEmpty { return .multipart(boundary: boundary) }
-            }
+        if lower.contains("multipart/form-data"), let boundary = MultipartBody.boundary(contentType: contentType) {
+            return .multipart(boundary: boundary)
         }
         return nil
     }
@@ -55,7 +44,7 @@ public enum RequestBody: Sendable {
             }
             return .form(pairs)
         case .multipart(let boundary):
-            return parseMultipart(raw, boundary: boundary).map { .multipart(boundary: boundary, parts: $0) }
+            return MultipartBody.parse(raw, boundary: boundary).map { .multipart(boundary: boundary, parts: $0) }
         }
     }
 
@@ -99,64 +88,11 @@ public enum RequestBody: Sendable {
         case .json(let value):
             return Array(JSONText.encode(value).utf8)
         case .form(let pairs):
-            return Array(pairs.map { RequestTransformerPlan.encode($0.name) + "=" + RequestTransformerPlan.encode($0.value) }
+            return Array(pairs.map { PercentEncoding.encode($0.name) + "=" + PercentEncoding.encode($0.value) }
                 .joined(separator: "&").utf8)
         case .multipart(let boundary, let parts):
-            var out: [UInt8] = []
-            for part in parts {
-                out += Array("--\(boundary)\r\n\(part.headers)\r\n\r\n".utf8)
-                out += part.content
-                out += Array("\r\n".utf8)
-            }
-            out += Array("--\(boundary)--\r\n".utf8)
-            return out
+            return MultipartBody.serialize(parts, boundary: boundary)
         }
-    }
-
-    /// A text part named `name` (request-transformer's `add`/`append` on a multipart body).
-    public static func textPart(_ name: String, _ value: String) -> Part {
-        Part(name: name, headers: "Content-Disposition: form-data; name=\"\(name)\"", content: Array(value.utf8))
-    }
-
-    static func parseMultipart(_ body: [UInt8], boundary: String) -> [Part]? {
-        let delimiter = Array("--\(boundary)".utf8)
-        guard var position = find(delimiter, in: body, from: 0) else { return nil }
-        var parts: [Part] = []
-        while true {
-            position += delimiter.count
-            if body.count >= position + 2, body[position] == UInt8(ascii: "-"), body[position + 1] == UInt8(ascii: "-") { return parts }
-            guard let lineEnd = find(Array("\r\n".utf8), in: body, from: position),
-                  let headersEnd = find(Array("\r\n\r\n".utf8), in: body, from: lineEnd),
-                  let next = find(Array("\r\n".utf8) + delimiter, in: body, from: headersEnd + 2)
-            else { return nil }
-            let headers = String(decoding: body[(lineEnd + 2)..<headersEnd], as: UTF8.self)
-            let contentStart = headersEnd + 4
-            let content = next >= contentStart ? Array(body[contentStart..<next]) : []
-            var name = ""
-            for line in headers.split(separator: "\r\n") where line.lowercased().hasPrefix("content-disposition:") {
-                for parameter in line.split(separator: ";").dropFirst() {
-                    let pair = parameter.split(separator: "=", maxSplits: 1)
-                    if pair.count == 2, pair[0].trimming(" ").lowercased() == "name" {
-                        name = String(pair[1]).trimming(" ").trimming("\"")
-                    }
-                }
-            }
-            parts.append(Part(name: name, headers: headers, content: content))
-            position = next + 2
-        }
-    }
-
-    static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
-        guard !needle.isEmpty, start >= 0, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
-        var i = start
-        while i <= haystack.count - needle.count {
-            if haystack[i] == needle[0], haystack[i..<(i + needle.count)].elementsEqual(needle) { return i }
-            i += 1
-        }
-        return nil
     }
 }
 
-extension Substring {
-    func trimming(_ character: Character) -> String { String(self).trimming(character) }
-}

@@ -113,8 +113,8 @@ public final class RequestTransformerPlan: Sendable {
                     return replaced
                 }
             }
-            for (name, value) in addBody where !has(name) { parts.append(RequestBody.textPart(name, render(value))) }
-            for (name, value) in appendBody { parts.append(RequestBody.textPart(name, render(value))) }
+            for (name, value) in addBody where !has(name) { parts.append(.text(name, render(value))) }
+            for (name, value) in appendBody { parts.append(.text(name, render(value))) }
             return RequestBody.multipart(boundary: boundary, parts: parts).serialized()
         }
     }
@@ -220,19 +220,7 @@ public final class RequestTransformerPlan: Sendable {
         return ""
     }
 
-    static func encode(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(UnicodeScalar(byte))
-            default:
-                out += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xF, radix: 16, uppercase: true)
-            }
-        }
-        return out
-    }
+    static func encode(_ text: String) -> String { PercentEncoding.encode(text) }
 }
 
 extension String {

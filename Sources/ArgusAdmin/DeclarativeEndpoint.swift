@@ -32,7 +32,7 @@ struct DeclarativeEndpoint {
                   value["_format_version"] == nil {
             text = config
         }
-        let hash = Insecure.MD5.hash(data: Array(text.utf8)).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        let hash = Insecure.MD5.hash(data: Array(text.utf8)).hexString
         if request.arguments["check_hash"] == "1", await store.configurationHash == hash {
             return AdminResponse(status: 304, body: [])
         }

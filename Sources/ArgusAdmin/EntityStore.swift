@@ -106,7 +106,7 @@ public actor EntityStore {
         }
         if hashPassword, let password = fields["password"]?.stringValue, let consumer = fields["consumer"]?["id"]?.stringValue {
             let digest = Insecure.SHA1.hash(data: Array((password + consumer).utf8))
-            fields["password"] = .string(digest.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined())
+            fields["password"] = .string(digest.hexString)
         }
         guard case .object(var root) = EntityJSON.document(config) else { return .notFound }
         var items = root[kind.name]?.arrayValue ?? []

@@ -1,4 +1,5 @@
 import ArgusConfig
+import ArgusHTTP
 
 /// Kong's form-argument decoding (`kong/api/arguments.lua`): `config.minute=5` becomes
 /// `{"config": {"minute": "5"}}`, `paths[]=/a&paths[]=/b` an array, `paths[2]=/b` a given
@@ -100,30 +101,6 @@ enum FormDecoder {
     }
 
     static func percentDecode(_ bytes: ArraySlice<UInt8>) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        var i = bytes.startIndex
-        while i < bytes.endIndex {
-            let b = bytes[i]
-            if b == UInt8(ascii: "+") {
-                out.append(UInt8(ascii: " "))
-            } else if b == UInt8(ascii: "%"), i + 2 < bytes.endIndex, let hi = hex(bytes[i + 1]), let lo = hex(bytes[i + 2]) {
-                out.append(hi << 4 | lo)
-                i += 2
-            } else {
-                out.append(b)
-            }
-            i += 1
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    private static func hex(_ b: UInt8) -> UInt8? {
-        switch b {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return b - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return b - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return b - UInt8(ascii: "A") + 10
-        default: return nil
-        }
+        PercentEncoding.decode(bytes: bytes)
     }
 }

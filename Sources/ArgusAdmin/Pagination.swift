@@ -1,4 +1,5 @@
 import ArgusConfig
+import ArgusHTTP
 import Foundation
 
 /// Kong's list responses: `{"data": […], "next": "/services?offset=…" | null, "offset": "…"}`,
@@ -41,17 +42,5 @@ enum Pagination {
         return .json(200, .object(body))
     }
 
-    static func percentEncode(_ s: String) -> String {
-        var out = ""
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
-                out.unicodeScalars.append(UnicodeScalar(b))
-            default:
-                out += "%" + (b < 16 ? "0" : "") + String(b, radix: 16, uppercase: true)
-            }
-        }
-        return out
-    }
+    static func percentEncode(_ s: String) -> String { PercentEncoding.encode(s) }
 }

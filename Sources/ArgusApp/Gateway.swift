@@ -246,7 +246,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     }
 
     static func hash(of text: String) -> String {
-        Insecure.MD5.hash(data: Array(text.utf8)).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        Insecure.MD5.hash(data: Array(text.utf8)).hexString
     }
 
     static func isLoopback(_ host: String) -> Bool {

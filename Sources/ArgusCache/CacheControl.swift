@@ -1,3 +1,5 @@
+import ArgusConfig
+
 /// The directives of `Cache-Control` header values (RFC 9111 §5.2), as proxy-cache reads them:
 /// names lower-cased, a numeric argument kept as a number.
 public struct CacheControl: Sendable, Equatable {
@@ -8,9 +10,9 @@ public struct CacheControl: Sendable, Equatable {
             for part in value.split(separator: ",") {
                 let pair = part.split(separator: "=", maxSplits: 1)
                 guard let rawName = pair.first else { continue }
-                let name = rawName.trimmingCharacters().lowercased()
+                let name = rawName.trimmed().lowercased()
                 guard !name.isEmpty else { continue }
-                var argument = pair.count == 2 ? pair[1].trimmingCharacters() : ""
+                var argument = pair.count == 2 ? pair[1].trimmed() : ""
                 if argument.count >= 2, argument.hasPrefix("\""), argument.hasSuffix("\"") {
                     argument = String(argument.dropFirst().dropLast())
                 }
@@ -32,15 +34,6 @@ public struct CacheControl: Sendable, Equatable {
         if let age = seconds("s-maxage") ?? seconds("max-age") { return max(age, 0) }
         if let expires, let at = HTTPDateParser.seconds(expires) { return max(at - now, 0) }
         return 0
-    }
-}
-
-extension StringProtocol {
-    func trimmingCharacters() -> String {
-        var s = Substring(self)
-        while let c = s.first, c == " " || c == "\t" { s = s.dropFirst() }
-        while let c = s.last, c == " " || c == "\t" { s = s.dropLast() }
-        return String(s)
     }
 }
 

@@ -1,3 +1,5 @@
+import ArgusConfig
+
 /// A media type (`type/subtype; name=value`), matched the way Kong's proxy-cache matches
 /// `content_type`: type and subtype equal (a `*` in the configured one matches anything) and
 /// exactly the same parameters, so `application/json; charset=utf-8` does not match
@@ -12,16 +14,16 @@ public struct MediaType: Sendable, Equatable {
         guard let main = parts.first else { return nil }
         let names = main.split(separator: "/", omittingEmptySubsequences: false)
         guard names.count == 2 else { return nil }
-        type = names[0].trimmingCharacters().lowercased()
-        subtype = names[1].trimmingCharacters().lowercased()
+        type = names[0].trimmed().lowercased()
+        subtype = names[1].trimmed().lowercased()
         guard !type.isEmpty, !subtype.isEmpty else { return nil }
         var parameters: [String: String] = [:]
         for parameter in parts.dropFirst() {
             let pair = parameter.split(separator: "=", maxSplits: 1)
             guard pair.count == 2 else { continue }
-            var value = pair[1].trimmingCharacters()
+            var value = pair[1].trimmed()
             if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
-            parameters[pair[0].trimmingCharacters().lowercased()] = value.lowercased()
+            parameters[pair[0].trimmed().lowercased()] = value.lowercased()
         }
         self.parameters = parameters
     }

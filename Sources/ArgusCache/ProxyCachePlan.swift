@@ -84,7 +84,7 @@ public struct ProxyCachePlan: Sendable {
             headersPart = Self.joined(varyHeaders, values)
         }
         let text = "\(prefix)|\(head.methodString)|\(path)|\(params)|\(headersPart)"
-        return SHA256.hash(data: Array(text.utf8)).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        return SHA256.hash(data: Array(text.utf8)).hexString
     }
 
     /// `name=v1,v2:name2=v` for the names present, values sorted (Kong's `generate_key_from`).
@@ -107,22 +107,7 @@ public struct ProxyCachePlan: Sendable {
         return out
     }
 
-    static func decode(_ text: Substring) -> String {
-        var bytes: [UInt8] = []
-        var iterator = Array(text.utf8)[...]
-        while let b = iterator.popFirst() {
-            if b == UInt8(ascii: "+") {
-                bytes.append(UInt8(ascii: " "))
-            } else if b == UInt8(ascii: "%"), iterator.count >= 2,
-                      let v = UInt8(String(decoding: iterator.prefix(2), as: UTF8.self), radix: 16) {
-                bytes.append(v)
-                iterator = iterator.dropFirst(2)
-            } else {
-                bytes.append(b)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
+    static func decode(_ text: Substring) -> String { PercentEncoding.decode(text) }
 
     /// Whether a stored response may answer this request at `now` (Kong's freshness rules): with
     /// `cache_control`, the client's `max-age`, `max-stale` and `min-fresh`; else `cache_ttl`.

@@ -36,10 +36,11 @@ enum ClientResponseWriter {
         /// response-transformer: upstream headers (lower-cased names) replaced by `transformedLines`.
         var dropHeaders: [String]? = nil
         var transformedLines: String? = nil
-        /// A response served from proxy-cache: no upstream latency is reported, and
-        /// `cachedBodyLength` (when set) replaces the stored head's framing.
+        /// A response served from proxy-cache: no upstream latency is reported.
         var fromCache = false
-        var cachedBodyLength: Int? = nil
+        /// The body is written whole with this length (a cache hit, a transformed JSON body):
+        /// it replaces the head's own framing.
+        var bodyLength: Int? = nil
     }
 
     static func write(_ head: ResponseHead, _ ctx: Context, into out: inout ByteBuffer) {
@@ -53,7 +54,7 @@ enum ClientResponseWriter {
             out.writeStaticString("\r\n")
             for field in head.fields {
                 if field.name.isHopByHop || head.isNominated(field) { continue }
-                if field.name == .contentLength && ((ctx.framing != .passthrough && ctx.framing != .none) || ctx.cachedBodyLength != nil) {
+                if field.name == .contentLength && ((ctx.framing != .passthrough && ctx.framing != .none) || ctx.bodyLength != nil) {
                     continue
                 }
                 if let drop = ctx.dropHeaders, field.isNamed(byAnyOf: drop, in: raw) { continue }
@@ -63,7 +64,7 @@ enum ClientResponseWriter {
             }
         }
         if ctx.framing == .chunked { out.writeStaticString("Transfer-Encoding: chunked\r\n") }
-        if let length = ctx.cachedBodyLength {
+        if let length = ctx.bodyLength {
             out.writeStaticString("Content-Length: ")
             out.writeString(String(length))
             out.writeStaticString("\r\n")

@@ -53,6 +53,9 @@ final class Exchange {
     /// The request body read whole in the access phase (and maybe transformed): sent instead of
     /// streaming from the client, with its own Content-Length; every try sends it again.
     var bufferedBody: ByteBuffer?
+    /// response-transformer's JSON operations: the response head held back and the body read
+    /// whole, written transformed at the end.
+    var heldResponse: (head: ResponseHead, body: ByteBuffer)?
     /// proxy-cache: the request's cache state, and the response being collected for the store.
     var cache: CacheState?
     var cacheCollect: (head: ResponseHead, body: ByteBuffer, ttl: Double, storageTTL: Double)?

@@ -645,7 +645,11 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         if head.expectContinue, head.framing != .none { closeAfterResponse = true }
         let answeredAt = NIODeadline.now()
         let transformer = access.responseTransformer
-        var out = context.channel.allocator.buffer(capacity: entry.head.bytes.readableBytes + entry.body.readableBytes + 256)
+        var body = entry.body
+        if let transformer, !entry.isHEAD, transformer.wantsBody(entry.head), let transformed = transformer.transformJSON(body) {
+            body = ByteBuffer(bytes: transformed)
+        }
+        var out = context.channel.allocator.buffer(capacity: entry.head.bytes.readableBytes + body.readableBytes + 256)
         ClientResponseWriter.write(
             entry.head,
             .init(
@@ -653,10 +657,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 serverToken: loop.settings.serverToken, upstreamLatencyMs: 0,
                 proxyLatencyMs: Int((answeredAt - routed.received).nanoseconds / 1_000_000), requestID: routed.requestID,
                 pluginHeaders: lines, dropHeaders: transformer?.touched, transformedLines: transformer?.lines(for: entry.head),
-                fromCache: true, cachedBodyLength: entry.isHEAD ? nil : entry.body.readableBytes),
+                fromCache: true, bodyLength: entry.isHEAD ? nil : body.readableBytes),
             into: &out)
         let headOnly = out
-        if !head.isHEAD && !entry.isHEAD { out.writeImmutableBuffer(entry.body) }
+        if !head.isHEAD && !entry.isHEAD { out.writeImmutableBuffer(body) }
         trace.responseBytes += out.readableBytes
         // Kong counts a cache hit as `source="service"` (the plugin marks the request proxied).
         publish(status: entry.head.status, source: .upstream, decision: .cacheHit, at: answeredAt, requestHead: head, responseHead: headOnly)
@@ -1096,8 +1100,20 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             loop.health?.report(.status(head.status), for: health, balancer.health.passive, check: "passive")
         }
         if exchange.cache != nil { decideCacheStorage(exchange, head) }
+        if let transformer = exchange.responseTransformer, !exchange.head.isHEAD, head.framing != .none, transformer.wantsBody(head) {
+            // response-transformer's JSON operations: the head waits for the whole body
+            exchange.heldResponse = (head, ByteBuffer())
+            return
+        }
+        writeResponseHead(exchange, head)
+    }
+
+    /// Writes (holds back until the first body bytes) the client's response head for `head`;
+    /// `bodyLength` when the body is written whole with that length (a transformed body).
+    private func writeResponseHead(_ exchange: Exchange, _ head: ResponseHead, bodyLength: Int? = nil) {
+        let now = exchange.upstream?.lastReadAt ?? trace.firstByteAt ?? .now()
         let clientVersion = exchange.head.minorVersion
-        let framing = ClientResponseWriter.framing(for: head.framing, clientMinorVersion: clientVersion)
+        let framing = bodyLength != nil ? .passthrough : ClientResponseWriter.framing(for: head.framing, clientMinorVersion: clientVersion)
         exchange.responseFraming = framing
         if framing == .untilClose { closeAfterResponse = true }
         let sentAt = exchange.headSentAt ?? exchange.received
@@ -1111,7 +1127,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 upstreamLatencyMs: Int((now - sentAt).nanoseconds / 1_000_000),
                 proxyLatencyMs: Int((sentAt - exchange.received).nanoseconds / 1_000_000),
                 requestID: exchange.requestID, pluginHeaders: exchange.pluginHeaders,
-                dropHeaders: exchange.responseTransformer?.touched, transformedLines: exchange.responseTransformer?.lines(for: head)),
+                dropHeaders: exchange.responseTransformer?.touched, transformedLines: exchange.responseTransformer?.lines(for: head),
+                bodyLength: bodyLength),
             into: &out)
         pendingResponseHead = out
     }
@@ -1146,15 +1163,37 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     func upstreamResponseBody(_ slice: ByteBuffer) {
         guard let exchange else { return }
-        if exchange.cacheCollect != nil {
-            // a body too large for the store is not kept (the response still streams through)
-            if exchange.cacheCollect!.body.readableBytes + slice.readableBytes > loop.cache.maxEntryBytes {
-                exchange.cacheCollect = nil
-                exchange.cache?.fetch?.end()
-            } else {
-                exchange.cacheCollect!.body.writeImmutableBuffer(slice)
+        if exchange.heldResponse != nil {
+            exchange.heldResponse!.body.writeImmutableBuffer(slice)
+            if exchange.heldResponse!.body.readableBytes > loop.settings.maxBufferedBodySize {
+                // too large to transform: the response goes out as it came
+                let held = exchange.heldResponse.take()!
+                writeResponseHead(exchange, held.head)
+                writeCollectedBody(exchange, held.body)
             }
+            if exchange.cacheCollect != nil { collectForCache(exchange, slice) }
+            return
         }
+        if exchange.cacheCollect != nil { collectForCache(exchange, slice) }
+        forwardResponseBody(exchange, slice)
+    }
+
+    /// proxy-cache keeps a copy of the body while it streams (a body too large for the store is not kept).
+    private func collectForCache(_ exchange: Exchange, _ slice: ByteBuffer) {
+        if exchange.cacheCollect!.body.readableBytes + slice.readableBytes > loop.cache.maxEntryBytes {
+            exchange.cacheCollect = nil
+            exchange.cache?.fetch?.end()
+        } else {
+            exchange.cacheCollect!.body.writeImmutableBuffer(slice)
+        }
+    }
+
+    /// The body collected while the head was held, framed as the client's response is.
+    private func writeCollectedBody(_ exchange: Exchange, _ body: ByteBuffer) {
+        if body.readableBytes > 0 { forwardResponseBody(exchange, body) }
+    }
+
+    private func forwardResponseBody(_ exchange: Exchange, _ slice: ByteBuffer) {
         if var head = pendingResponseHead.take() {
             if exchange.responseFraming == .passthrough && slice.readableBytes <= 16384 {
                 // Head and a small body in one buffer.
@@ -1198,6 +1237,16 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     func upstreamResponseEnd() {
         guard let exchange else { return }
+        if let held = exchange.heldResponse.take() {
+            // response-transformer's JSON operations on the whole body (sent as it came if it is not a JSON object)
+            if let transformed = exchange.responseTransformer?.transformJSON(held.body) {
+                writeResponseHead(exchange, held.head, bodyLength: transformed.count)
+                forwardResponseBody(exchange, ByteBuffer(bytes: transformed))
+            } else {
+                writeResponseHead(exchange, held.head, bodyLength: held.body.readableBytes)
+                writeCollectedBody(exchange, held.body)
+            }
+        }
         writePendingResponseHead()
         if let upstream = exchange.upstream { lastActivity = max(lastActivity, upstream.lastReadAt) }
         if exchange.responseFraming == .chunked {

@@ -120,4 +120,40 @@ struct RequestBodyTests {
         #expect(chunked.status == 413)
         #expect(backend.requests.isEmpty)
     }
+
+    @Test func responseTransformerJSONBodies() async throws {
+        let json = #"{"a":1,"secret":"x","old":true,"list":[1]}"#
+        let backend = RawBackend { head in
+            if head.contains("/chunked") {
+                return RawBackend.Reply(bytes: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + "\(String(json.utf8.count, radix: 16))\r\n\(json)\r\n0\r\n\r\n")
+            }
+            let type = head.contains("/text") ? "text/plain" : "application/json; charset=utf-8"
+            return RawBackend.Reply(bytes: "HTTP/1.1 200 OK\r\nContent-Type: \(type)\r\nContent-Length: \(json.utf8.count)\r\nX-Old: 1\r\n\r\n\(json)")
+        }
+        let port = try await backend.start()
+        let gw = try await Self.gateway(port, plugins: """
+              - name: response-transformer
+                config:
+                  remove: {json: [secret], headers: [x-old]}
+                  rename: {json: ["old:renamed"]}
+                  replace: {json: ["a:2"], json_types: [number]}
+                  add: {json: ["flag:true", "name:bob"], json_types: [boolean, string]}
+                  append: {json: ["list:2", "tags:x"], json_types: [number]}
+            """)
+        defer { Task { await gw.stop(); await backend.stop() } }
+        let expected: JSONValue = .object([
+            "a": .int(2), "renamed": .bool(true), "flag": .bool(true), "name": .string("bob"),
+            "list": .array([.int(1), .int(2)]), "tags": .array([.string("x")]),
+        ])
+        for path in ["/plain", "/chunked"] {
+            let response = try #require(try await gw.request("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n"))
+            #expect(response.status == 200, "\(path)")
+            #expect(try ConfigLoader.parseValue(text: response.bodyString) == expected, "\(path): \(response.bodyString)")
+            #expect(response.header("Content-Length") == String(response.body.count) && response.header("Transfer-Encoding") == nil)
+            #expect(response.header("X-Old") == nil)
+        }
+        let text = try #require(try await gw.request("GET /text HTTP/1.1\r\nHost: x\r\n\r\n"))
+        #expect(text.bodyString == json)
+    }
 }

@@ -59,16 +59,8 @@ extension DeclarativeBuilder {
             if transform, credentials[i].model.kind == "basicauth_credentials",
                let password = credentials[i].model.fields["password"]?.stringValue {
                 let digest = Insecure.SHA1.hash(data: Array((password + consumerID).utf8))
-                credentials[i].model.fields["password"] = .string(digest.map { String(format02x: $0) }.joined())
+                credentials[i].model.fields["password"] = .string(digest.hexString)
             }
         }
-    }
-}
-
-extension String {
-    /// Two lower-case hex digits.
-    init(format02x byte: UInt8) {
-        let hex = String(byte, radix: 16)
-        self = hex.count == 1 ? "0" + hex : hex
     }
 }

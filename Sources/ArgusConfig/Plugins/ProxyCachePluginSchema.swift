@@ -33,18 +33,9 @@ public enum ProxyCachePluginSchema {
 /// A `type/subtype` media type with optional parameters, as proxy-cache's `content_type` takes it.
 enum MediaTypeRule {
     static func problem(in text: String) -> String? {
-        let main = text.split(separator: ";", maxSplits: 1).first.map { $0.trimmingSpaces } ?? ""
+        let main = text.split(separator: ";", maxSplits: 1).first.map { $0.trimmed() } ?? ""
         let parts = main.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return "invalid mime type: \(text)" }
         return nil
-    }
-}
-
-extension StringProtocol {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while s.first == " " || s.first == "\t" { s = s.dropFirst() }
-        while s.last == " " || s.last == "\t" { s = s.dropLast() }
-        return String(s)
     }
 }

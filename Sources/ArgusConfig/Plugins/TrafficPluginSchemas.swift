@@ -74,18 +74,15 @@ public enum RequestTransformerPluginSchema {
         ])
 }
 
-/// Kong's response-transformer (kong-compat §5.9) for response headers. JSON body operations need
-/// the body read whole and rewritten: not built yet, so non-empty `json` lists are refused.
+/// Kong's response-transformer (kong-compat §5.9): response headers and JSON body fields.
 public enum ResponseTransformerPluginSchema {
-    static let noJSON = FieldSpec(.array(.string()), default: .array([]), validators: [{ value in
-        (value.arrayValue ?? []).isEmpty ? nil : "JSON body transformations are not supported by Argus yet"
-    }])
+    static let jsonFields = FieldSpec.array(of: .string(), default: [])
     static let jsonTypes = FieldSpec.array(of: .string(oneOf: ["boolean", "number", "string"]), default: [])
 
     static func section(pairs: Bool, types: Bool) -> FieldSpec {
         let header = pairs ? FieldSpec.string(validators: [Typedefs.string(RequestTransformerPluginSchema.colonPair)]) : .string()
         return .record(
-            [SchemaField("headers", .array(of: header, default: [])), SchemaField("json", noJSON)]
+            [SchemaField("headers", .array(of: header, default: [])), SchemaField("json", .array(of: header, default: []))]
                 + (types ? [SchemaField("json_types", jsonTypes)] : []),
             required: true)
     }
