@@ -16,8 +16,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 POLICY=${POLICY:-local}
 
-(cd "$ROOT" && swift build -c release --product argus --scratch-path .build-release >/dev/null)
-export ARGUS_BIN="$ROOT/.build-release/release/argus"
+source "$HERE/argus-ab.sh"
 
 REDIS_PORT=16399
 case $POLICY in
@@ -36,14 +35,4 @@ if [[ $POLICY != local ]]; then
     export MAX_FOREIGN=${MAX_FOREIGN:-100}
 fi
 
-OFF_PORT=18090 ON_PORT=18092
-config='printf "_format_version: \"3.0\"\nservices:\n  - name: backend\n    url: http://%s\n    routes:\n      - name: all\n        paths: [\"/\"]\n%b" "$UPSTREAM" "$PLUGINS" > "$BENCH_WORK/kong-$LISTEN_PORT.yml"'
-run='exec "$ARGUS_BIN" start --config "$BENCH_WORK/kong-$LISTEN_PORT.yml" --proxy-listen "127.0.0.1:$LISTEN_PORT" --admin-listen 127.0.0.1:0 --status-listen 127.0.0.1:0 --workers "$PROXY_WORKERS" --data-dir "$BENCH_WORK/data-$LISTEN_PORT" --log-level warning'
-export EXTRA_NAME=argus-off EXTRA_PORT=$OFF_PORT
-export EXTRA_CMD="PLUGINS=''; $config; $run"
-export EXTRA2_NAME=argus-rl EXTRA2_PORT=$ON_PORT
-export EXTRA2_CMD="PLUGINS='plugins: [{name: rate-limiting, config: $RL}]\n'; $config; $run"
-export SYSTEMS=${SYSTEMS:-"direct nginx argus-off argus-rl"}
-export ROUNDS=${ROUNDS:-5}
-export OUT_DIR=${OUT_DIR:-$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)-ratelimit-$POLICY-c${CONNS:-50}}
-"$HERE/proxy-bench.sh"
+argus_ab argus-off '' argus-rl "plugins: [{name: rate-limiting, config: $RL}]\n" "ratelimit-$POLICY"

@@ -1,5 +1,6 @@
 import ArgusConfig
 import ArgusHTTP
+import NIOCore
 import ArgusRouting
 import Foundation
 
@@ -81,6 +82,35 @@ public final class CORSPlan: Sendable {
     }
 
     /// The headers added to an actual response.
+    /// The same headers written as lines into `out`; the common `origins: ["*"]` case copies the
+    /// request's Origin as bytes (no String per request).
+    public func writeResponseHeaders(_ head: RequestHead, into out: inout ByteBuffer) {
+        let origin = head.valueRange(forLowercasedName: Self.originName).first
+        if !allowOriginAbsent && origin == nil { return }
+        guard allowAll else {
+            for (name, value) in responseHeaders(head) {
+                out.writeString(name)
+                out.writeStaticString(": ")
+                out.writeString(value)
+                out.writeStaticString("\r\n")
+            }
+            return
+        }
+        if credentials, let origin {
+            out.writeStaticString("Access-Control-Allow-Origin: ")
+            _ = head.bytes.withUnsafeReadableBytes { out.writeBytes(UnsafeRawBufferPointer(rebasing: $0[origin])) }
+            out.writeStaticString("\r\nVary: Origin\r\nAccess-Control-Allow-Credentials: true\r\n")
+        } else {
+            out.writeStaticString("Access-Control-Allow-Origin: *\r\n")
+            if credentials { out.writeStaticString("Access-Control-Allow-Credentials: true\r\n") }
+        }
+        if let exposedHeaders {
+            out.writeStaticString("Access-Control-Expose-Headers: ")
+            out.writeString(exposedHeaders)
+            out.writeStaticString("\r\n")
+        }
+    }
+
     public func responseHeaders(_ head: RequestHead) -> [(String, String)] {
         if !allowOriginAbsent && head.valueRange(forLowercasedName: Self.originName).first == nil { return [] }
         var out = originHeaders(head)

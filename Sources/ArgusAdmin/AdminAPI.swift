@@ -76,10 +76,7 @@ public struct AdminAPI: Sendable {
         case "POST":
             if store.isDeclarative { return AdminErrors.operationUnsupported("create", kind.name) }
             let body: AdminBody
-            switch decodeBody(request) {
-            case .success(let b): body = b
-            case .failure(let error): return error.response
-            }
+            do { body = try decodeBody(request) } catch { return error.response }
             guard case .object(var fields) = input(body, kind: kind, existing: nil) else { return .notFound }
             if let parent { fields[parent.field] = .object(["id": .string(parent.id)]) }
             if let id = fields["id"]?.stringValue, EntityStore.isUUID(id) {
@@ -112,10 +109,7 @@ public struct AdminAPI: Sendable {
             if store.isDeclarative { return AdminErrors.operationUnsupported("update", kind.name) }
             guard let existing, let id = existing["id"]?.stringValue else { return .notFound }
             let body: AdminBody
-            switch decodeBody(request) {
-            case .success(let b): body = b
-            case .failure(let error): return error.response
-            }
+            do { body = try decodeBody(request) } catch { return error.response }
             guard case .object(var patch) = input(body, kind: kind, existing: existing),
                   case .object(var fields) = EntityJSON.declarative(existing)
             else { return .notFound }
@@ -131,10 +125,7 @@ public struct AdminAPI: Sendable {
         case "PUT" where allowPUT:
             if store.isDeclarative { return AdminErrors.operationUnsupported("create or update", kind.name) }
             let body: AdminBody
-            switch decodeBody(request) {
-            case .success(let b): body = b
-            case .failure(let error): return error.response
-            }
+            do { body = try decodeBody(request) } catch { return error.response }
             guard case .object(var fields) = input(body, kind: kind, existing: existing) else { return .notFound }
             if let parent { fields[parent.field] = .object(["id": .string(parent.id)]) }
             if EntityStore.isUUID(reference) {
@@ -156,14 +147,15 @@ public struct AdminAPI: Sendable {
 
     // MARK: - Helpers
 
-    private func decodeBody(_ request: AdminRequest) -> Result<AdminBody, AdminResponseError> {
+    /// The request body, or Kong's 400 for one that does not parse.
+    private func decodeBody(_ request: AdminRequest) throws(AdminResponseError) -> AdminBody {
         do {
-            return .success(try AdminBody.decode(request.body, contentType: request.contentType))
+            return try AdminBody.decode(request.body, contentType: request.contentType)
         } catch {
             switch error {
-            case .badJSON: return .failure(AdminResponseError(.message(400, "Cannot parse JSON body")))
-            case .notAnObject: return .failure(AdminResponseError(.message(400, "Cannot parse JSON body: expected an object")))
-            case .badMultipart(let reason): return .failure(AdminResponseError(.message(400, reason)))
+            case .badJSON: throw AdminResponseError(.message(400, "Cannot parse JSON body"))
+            case .notAnObject: throw AdminResponseError(.message(400, "Cannot parse JSON body: expected an object"))
+            case .badMultipart(let reason): throw AdminResponseError(.message(400, reason))
             }
         }
     }

@@ -66,18 +66,7 @@ public actor EntityStore {
         return nil
     }
 
-    static func isUUID(_ s: String) -> Bool {
-        let bytes = Array(s.utf8)
-        guard bytes.count == 36 else { return false }
-        for (i, b) in bytes.enumerated() {
-            if [8, 13, 18, 23].contains(i) {
-                if b != UInt8(ascii: "-") { return false }
-            } else if !(b >= 48 && b <= 57) && !(b >= 97 && b <= 102) && !(b >= 65 && b <= 70) {
-                return false
-            }
-        }
-        return true
-    }
+    static func isUUID(_ s: String) -> Bool { NameRules.isUUID(s) }
 
     // MARK: - Writing
 

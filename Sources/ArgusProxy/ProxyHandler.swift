@@ -381,7 +381,14 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         mutating func addResponseHeaders(_ headers: [(String, String)]) {
             guard !headers.isEmpty else { return }
             if responseHeaders == nil { responseHeaders = ByteBuffer() }
-            for (name, value) in headers { responseHeaders!.writeString("\(name): \(value)\r\n") }
+            for (name, value) in headers { Self.writeLine(name, value, into: &responseHeaders!) }
+        }
+
+        static func writeLine(_ name: String, _ value: String, into out: inout ByteBuffer) {
+            out.writeString(name)
+            out.writeStaticString(": ")
+            out.writeString(value)
+            out.writeStaticString("\r\n")
         }
     }
 
@@ -400,15 +407,20 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             case .correlationID(let plan, _):
                 var id = plan.existing(routed.head)
                 if id == nil {
+                    // the server address only for `tracker` (formatting it is not free)
+                    let serverAddress = plan.generator == .tracker ? context.channel.localAddress?.ipAddress ?? "" : ""
                     let generated = loop.correlation.next(
-                        plan.generator, serverAddress: context.channel.localAddress?.ipAddress ?? "", serverPort: listenerPort,
+                        plan.generator, serverAddress: serverAddress, serverPort: listenerPort,
                         connection: connectionSerial, connectionRequests: requestsOnConnection,
                         nowMs: loop.settings.wallClockMilliseconds())
                     access.correlationLine = "\(plan.headerName): \(generated)\r\n"
                     id = generated
                 }
                 access.correlationID = id
-                if plan.echoDownstream { access.addResponseHeaders([(plan.headerName, id!)]) }
+                if plan.echoDownstream {
+                    if access.responseHeaders == nil { access.responseHeaders = responseLinesBuffer() }
+                    AccessState.writeLine(plan.headerName, id!, into: &access.responseHeaders!)
+                }
             case .cors(let plan, let plugin):
                 if plan.isPreflight(routed.head) {
                     if plan.preflightContinue { continue }
@@ -421,7 +433,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                     respond(answer, head: routed.head, requestID: routed.requestID, received: routed.received)
                     return
                 }
-                access.addResponseHeaders(plan.responseHeaders(routed.head))
+                if access.responseHeaders == nil { access.responseHeaders = responseLinesBuffer() }
+                plan.writeResponseHeaders(routed.head, into: &access.responseHeaders!)
             case .requestSizeLimit(let plan, let plugin):
                 if let rejection = plan.check(routed.head) {
                     refuse(rejection, plugin: plugin, routed, decision: .badRequest)
@@ -485,6 +498,13 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             }
         }
         proceed(routed)
+    }
+
+    /// A buffer for plugins' response header lines: the previous response's, when NIO is done with it.
+    private func responseLinesBuffer() -> ByteBuffer {
+        guard var buffer = pluginHeaderScratch.take() else { return context.channel.allocator.buffer(capacity: 256) }
+        buffer.clear()
+        return buffer
     }
 
     // MARK: - Access: reading the body

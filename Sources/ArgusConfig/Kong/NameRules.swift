@@ -1,6 +1,6 @@
 /// Kong's string validators for names, tags, header names and UUIDs (`typedefs.lua`,
 /// `kong/tools/http.lua`), with its messages.
-enum NameRules {
+public enum NameRules {
     private static func isNameByte(_ b: UInt8) -> Bool {
         PathRules.isASCIIAlnum(b) || b == UInt8(ascii: ".") || b == UInt8(ascii: "-") || b == UInt8(ascii: "_")
             || b == UInt8(ascii: "~")
@@ -43,7 +43,7 @@ enum NameRules {
     }
 
     /// 8-4-4-4-12 hex digits, any case.
-    static func isUUID(_ text: String) -> Bool {
+    public static func isUUID(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         guard bytes.count == 36 else { return false }
         for (i, b) in bytes.enumerated() {
