@@ -1,4 +1,5 @@
 import ArgusConfig
+import ArgusHTTP
 import Foundation
 
 /// Kong's Admin API over the entity store (kong-compat §3.2): the collections, the entities by id
@@ -22,6 +23,12 @@ public struct AdminAPI: Sendable {
             return await DeclarativeEndpoint(store: store).respond(request)
         case "schemas":
             return SchemaEndpoint.respond(request, segments: Array(segments.dropFirst()))
+        case "tags" where segments.count <= 2:
+            guard request.method == "GET" || request.method == "HEAD" else { return .methodNotAllowed(allow: AdminResponse.readOnly) }
+            return await tags(request, tag: segments.count == 2 ? segments[1] : nil)
+        case "endpoints" where segments.count == 1:
+            guard request.method == "GET" || request.method == "HEAD" else { return .methodNotAllowed(allow: AdminResponse.readOnly) }
+            return .json(200, .object(["data": .array(Self.endpoints.map(JSONValue.string)), "next": .null]))
         case "plugins" where segments.count == 2 && segments[1] == "enabled":
             guard request.method == "GET" || request.method == "HEAD" else { return .methodNotAllowed(allow: AdminResponse.readOnly) }
             return .json(200, .object(["enabled_plugins": .array(PluginRegistry.names.map(JSONValue.string))]))
@@ -62,6 +69,47 @@ public struct AdminAPI: Sendable {
             return nil
         }
     }
+
+    /// `GET /tags[/{tag}]`: every tagged entity as `{entity_name, entity_id, tag}`, paginated.
+    private func tags(_ request: AdminRequest, tag: String?) async -> AdminResponse {
+        var rows: [JSONValue] = []
+        for kind in EntityKind.all {
+            for entity in await store.entities(kind) {
+                guard let id = entity["id"]?.stringValue else { continue }
+                for name in entity["tags"]?.arrayValue?.compactMap(\.stringValue) ?? [] where tag == nil || name == tag {
+                    // the row's id orders the pages: one row per (entity, tag)
+                    rows.append(.object([
+                        "id": .string(id + ":" + name), "entity_name": .string(kind.name), "entity_id": .string(id), "tag": .string(name),
+                    ]))
+                }
+            }
+        }
+        let page = Pagination.page(rows, request: request, basePath: "/tags" + (tag.map { "/" + PercentEncoding.encode($0) } ?? ""))
+        guard case .object(var body)? = try? ConfigLoader.parseValue(text: String(decoding: page.body, as: UTF8.self)),
+              page.status == 200, case .array(let data)? = body["data"]
+        else { return page }
+        body["data"] = .array(data.map { row in
+            guard case .object(var fields) = row else { return row }
+            fields["id"] = nil
+            return .object(fields)
+        })
+        return .json(200, .object(body))
+    }
+
+    /// `GET /endpoints`: the Admin API's routes, as Kong lists them.
+    static let endpoints: [String] = {
+        var list = ["/", "/status", "/metrics", "/config", "/endpoints", "/tags", "/tags/{tags}", "/plugins/enabled", "/schemas/{name}",
+                    "/schemas/plugins/{name}", "/proxy-cache", "/proxy-cache/{cache_key}", "/upstreams/{upstreams}/health",
+                    "/upstreams/{upstreams}/targets/all", "/upstreams/{upstreams}/targets/{targets}/healthy",
+                    "/upstreams/{upstreams}/targets/{targets}/unhealthy"]
+        for kind in EntityKind.all where kind != .targets {
+            list += ["/\(kind.collection)", "/\(kind.collection)/{\(kind.collection)}"]
+        }
+        list += ["/services/{services}/routes", "/services/{services}/plugins", "/routes/{routes}/plugins", "/consumers/{consumers}/plugins",
+                 "/upstreams/{upstreams}/targets", "/upstreams/{upstreams}/targets/{targets}", "/consumers/{consumers}/key-auth",
+                 "/consumers/{consumers}/jwt", "/consumers/{consumers}/acls", "/consumers/{consumers}/basic-auth"]
+        return list.sorted()
+    }()
 
     // MARK: - Collections
 

@@ -409,9 +409,11 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
 
     private func statusJSON() async -> String {
         let stats = proxy.stats
+        let states = await proxy.connectionStates()
         let server: [String: Int] = [
             "connections_accepted": stats.connectionsAccepted, "connections_handled": stats.connectionsAccepted,
             "connections_active": stats.connectionsActive, "total_requests": stats.totalRequests,
+            "connections_reading": states.reading, "connections_writing": states.writing, "connections_waiting": states.waiting,
         ]
         var body: [String: Any] = ["server": server, "configuration": ["summary": store.snapshot.config.summary]]
         if let api = adminAPI.withLockedValue({ $0 }) {

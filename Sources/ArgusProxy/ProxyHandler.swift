@@ -871,7 +871,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         exchange.bodyLimit = access.bodyLimit
         self.exchange = exchange
         if !head.keepAlive { closeAfterResponse = true }
-        if head.expectContinue {
+        // (a body a plugin read whole got its 100 Continue then)
+        if head.expectContinue && exchange.bufferedBody == nil {
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
         }
         phase = .connecting

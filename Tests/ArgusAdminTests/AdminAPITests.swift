@@ -190,3 +190,24 @@ import Testing
         }
     }
 }
+
+extension AdminAPITests {
+    @Test func tagsAndEndpoints() async throws {
+        try await withFixture { f in
+            _ = await call(f, "POST", "/services", form: "name=a&host=a.internal&tags[]=blue&tags[]=prod")
+            _ = await call(f, "POST", "/consumers", form: "username=u&tags[]=blue")
+            _ = await call(f, "POST", "/consumers", form: "username=v")
+            let all = await call(f, "GET", "/tags").1["data"]?.arrayValue ?? []
+            #expect(all.count == 3)
+            let blue = await call(f, "GET", "/tags/blue").1["data"]?.arrayValue ?? []
+            #expect(Set(blue.compactMap { $0["entity_name"]?.stringValue }) == ["services", "consumers"])
+            #expect(blue.allSatisfy { $0["tag"] == .string("blue") && $0["id"] == nil })
+            let page = await call(f, "GET", "/tags?size=2").1
+            #expect(page["data"]?.arrayValue?.count == 2)
+            let next = try #require(page["next"]?.stringValue)
+            #expect(await call(f, "GET", next).1["data"]?.arrayValue?.count == 1)
+            let endpoints = await call(f, "GET", "/endpoints").1["data"]?.arrayValue ?? []
+            #expect(endpoints.contains(.string("/services/{services}")) && endpoints.contains(.string("/tags/{tags}")))
+        }
+    }
+}

@@ -7,7 +7,10 @@ import Testing
 
 @Suite("key-auth, basic-auth, acl and ip-restriction through a real gateway")
 struct AccessPluginTests {
-    static func gateway(_ port: Int, plugins: String, consumers: String = AccessPluginTests.consumers) async throws -> GatewayHarness {
+    static func gateway(
+        _ port: Int, plugins: String, consumers: String = AccessPluginTests.consumers,
+        settings: (inout GatewaySettings) -> Void = { _ in }
+    ) async throws -> GatewayHarness {
         try await GatewayHarness(yaml: """
             _format_version: "3.0"
             services:
@@ -19,7 +22,7 @@ struct AccessPluginTests {
             \(consumers)
             plugins:
             \(plugins)
-            """)
+            """, settings: settings)
     }
 
     static let consumers = """
@@ -229,7 +232,10 @@ struct AccessPluginTests {
               - name: rate-limiting
                 consumer: alice
                 config: {minute: 2, limit_by: consumer}
-            """)
+            """) { settings in
+            // a fixed instant mid-minute: the windows are calendar minutes, and a test crossing one would see fresh counters
+            settings.proxy.wallClockMilliseconds = { 1_700_000_030_000 }
+        }
         defer { Task { await gw.stop(); await backend.stop() } }
         var alice: [Int] = [], bob: [Int] = []
         for _ in 0..<4 {
