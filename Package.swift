@@ -73,6 +73,15 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // DNS for upstream targets: a UDP client (none is mirrored here), SRV then A, TTL-driven refresh.
+        .target(
+            name: "ArgusDNS",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         // proxy-cache's memory strategy: cache keys, Cache-Control, the shared LRU store with miss coalescing.
         .target(
             name: "ArgusCache",
@@ -99,7 +108,7 @@ let package = Package(
         .target(
             name: "ArgusProxy",
             dependencies: [
-                "ArgusConfig", "ArgusRouting", "ArgusHTTP", "ArgusEvents", "ArgusRateLimit", "ArgusRedis", "ArgusAccess", "ArgusHealth", "ArgusCache",
+                "ArgusConfig", "ArgusRouting", "ArgusHTTP", "ArgusEvents", "ArgusRateLimit", "ArgusRedis", "ArgusAccess", "ArgusHealth", "ArgusCache", "ArgusDNS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -150,7 +159,7 @@ let package = Package(
             name: "ArgusApp",
             dependencies: [
                 "ArgusConfig", "ArgusProxy", "ArgusHTTP", "ArgusEvents", "ArgusMetrics", "ArgusLogging",
-                "ArgusCompression", "ArgusRateLimit", "ArgusHealth", "ArgusAdmin", "ArgusCache",
+                "ArgusCompression", "ArgusRateLimit", "ArgusHealth", "ArgusAdmin", "ArgusCache", "ArgusDNS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -173,6 +182,7 @@ let package = Package(
         // Micro-benchmarks of hot-path pieces (router lookups, event ring); results go to BENCHMARKS.md.
         .executableTarget(name: "argus-bench", dependencies: ["ArgusConfig", "ArgusRouting", "ArgusEvents", "ArgusMetrics", "ArgusCompression"]),
         .testTarget(name: "ArgusConfigTests", dependencies: ["ArgusConfig"]),
+        .testTarget(name: "ArgusDNSTests", dependencies: ["ArgusDNS"]),
         .testTarget(name: "ArgusAdminTests", dependencies: ["ArgusAdmin", "ArgusConfig", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ArgusEventsTests", dependencies: ["ArgusEvents"]),
         .testTarget(name: "ArgusMetricsTests", dependencies: ["ArgusMetrics", "ArgusEvents", "ArgusConfig", "ArgusCompression"]),

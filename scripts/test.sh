@@ -7,9 +7,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Debian packages the tests use: curl and python3 drive the CLI checks; prometheus (server and
 # promtool) and python3-prometheus-client check /metrics end to end; logrotate rotates file-log's file;
-# redis-server backs the rate-limiting redis policy tests; python3-venv holds schemathesis (from PyPI),
+# redis-server backs the rate-limiting redis policy tests; dnsmasq-base is the DNS server the
+# upstream discovery tests run on loopback; python3-venv holds schemathesis (from PyPI),
 # which checks the Admin API against docs/admin-openapi.yaml.
-PACKAGES=(curl python3 python3-venv procps prometheus python3-prometheus-client logrotate redis-server)
+PACKAGES=(curl python3 python3-venv procps prometheus python3-prometheus-client logrotate redis-server dnsmasq-base)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -34,6 +35,7 @@ fi
 echo "== swift test"
 # The Redis-backed tests start their own redis-server; with this set, a missing one fails them.
 export ARGUS_REQUIRE_REDIS=1
+export ARGUS_REQUIRE_DNSMASQ=1
 swift test --skip-build
 
 echo "== Prometheus assets: scrape config, rules, alert unit tests"

@@ -2,6 +2,7 @@ import ArgusAdmin
 import ArgusCache
 import ArgusCompression
 import ArgusConfig
+import ArgusDNS
 import ArgusEvents
 import ArgusHealth
 import ArgusLogging
@@ -54,6 +55,13 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     private let hangups = NIOLockedValueBox<UnixSignalsSequence?>(nil)
     /// The Admin API's entity store, made in `start()` (the database is opened there).
     private let adminAPI = NIOLockedValueBox<AdminAPI?>(nil)
+    /// Upstream target names kept resolved (nil without a DNS server), and the configuration the
+    /// snapshots are built from: a DNS change and a config change rebuild it one at a time.
+    private let dns: DNSRefresher?
+    private let latest: NIOLockedValueBox<DeclarativeConfig>
+    /// Lets the DNS refresher reach the gateway once it exists.
+    private let holderForDNS: NIOLockedValueBox<Gateway?>?
+    private let rebuildLock = NIOLock()
     private let database = NIOLockedValueBox<EntityDatabase?>(nil)
 
     /// Loads and validates the config; throws `StartupError` with the reason when it can not.
@@ -84,6 +92,18 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         proxy = ProxyServer(group: group, store: store, settings: settings.proxy, logger: logger, health: health)
         checker = ActiveHealthChecker(eventLoop: controlGroup.next(), registry: health)
         usageReader = RateLimitUsageReader(counters: proxy.rateLimitCounters, eventLoop: controlGroup.next())
+        latest = NIOLockedValueBox(config)
+        let server: SocketAddress? = settings.dnsResolver.flatMap { try? SocketAddress(ipAddress: $0.host, port: $0.port) }
+            ?? DNSClient.systemServer()
+        if let server {
+            let client = DNSClient(eventLoop: controlGroup.next(), server: server)
+            let holder = NIOLockedValueBox<Gateway?>(nil)
+            dns = DNSRefresher(resolver: TargetResolver(client: client)) { _ in holder.withLockedValue { $0 }?.rebuild() }
+            holderForDNS = holder
+        } else {
+            dns = nil
+            holderForDNS = nil
+        }
         let syncer = RateLimitSyncer(
             store: proxy.syncedCounters, eventLoop: controlGroup.next(), clock: settings.proxy.wallClockMilliseconds, logger: logger)
         self.syncer = syncer
@@ -105,6 +125,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         if let path = settings.configPath {
             logger.info("configuration loaded", metadata: ["config": "\(path)", "summary": "\(config.summary)"])
         }
+        holderForDNS?.withLockedValue { $0 = self }
     }
 
     /// Binds every listener. Throws `StartupError` (e.g. port in use) naming the listener.
@@ -117,6 +138,12 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
                 "refusing to expose the Admin API on \(settings.adminListen) without --admin-token (or ARGUS_ADMIN_TOKEN); bind it to 127.0.0.1 or set a token")
         }
         try await openEntityStore()
+        if let dns {
+            // target names resolved before the first request (SRV, then A)
+            _ = dns.update(names: Self.targetNames(latest.withLockedValue { $0 }))
+            try? await dns.resolveAll().get()
+            dns.start()
+        }
         func bind(_ name: String, _ address: ListenAddress, _ body: () async throws -> SocketAddress) async throws(StartupError) -> SocketAddress {
             do {
                 let bound = try await body()
@@ -204,12 +231,29 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     /// Makes `config` the one requests see from the next request on (requests in flight finish on
     /// theirs): a SIGHUP reload, an Admin API change, `POST /config`.
     private func apply(_ config: DeclarativeConfig) {
-        let snapshot = ConfigSnapshot(config: config, health: health)
-        store.replace(with: snapshot)
-        // Targets that left the configuration are forgotten; the others keep their state.
-        let upstreamNames = Dictionary(config.upstreams.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
-        health.retain(Set(config.targets.compactMap { t in upstreamNames[t.upstreamID].map { HealthRegistry.key(upstream: $0, target: t.target) } }))
-        checker.update(snapshot.activelyChecked)
+        latest.withLockedValue { $0 = config }
+        rebuild()
+        // target names new to DNS are resolved now; their results rebuild the snapshot again
+        if let dns { _ = dns.update(names: Self.targetNames(config)) }
+    }
+
+    /// Builds the snapshot of the latest configuration with the latest DNS results and swaps it
+    /// in: config changes and DNS changes, one at a time.
+    fileprivate func rebuild() {
+        rebuildLock.withLock {
+            let config = latest.withLockedValue { $0 }
+            let snapshot = ConfigSnapshot(config: config, health: health, resolved: dns?.current ?? [:])
+            store.replace(with: snapshot)
+            // Targets that left the configuration are forgotten; the others keep their state.
+            let upstreamNames = Dictionary(config.upstreams.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+            health.retain(Set(config.targets.compactMap { t in upstreamNames[t.upstreamID].map { HealthRegistry.key(upstream: $0, target: t.target) } }))
+            checker.update(snapshot.activelyChecked)
+        }
+    }
+
+    /// Upstream target hosts that are names, not IP addresses.
+    static func targetNames(_ config: DeclarativeConfig) -> Set<String> {
+        Set(config.targets.map(\.host).filter { (try? SocketAddress(ipAddress: $0, port: 0)) == nil })
     }
 
     /// With `--config`: DB-less, the file is the truth. Without: the embedded SQLite database in
@@ -262,6 +306,10 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         await proxy.shutdown(drainTimeout: settings.drainTimeout)
         await usageReader.close()
         await checker.stop()
+        if let dns {
+            dns.stop()
+            await dns.resolver.client.close()
+        }
         // What the drained requests counted under sync_rate goes to Redis before the loops stop.
         await syncer.stop()
         await database.withLockedValue({ $0 })?.close()
@@ -398,6 +446,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
                         switch snapshot.healthState(upstream: upstream.name, target: target.target) {
                         case "healthy": state = .healthy
                         case "unhealthy": state = .unhealthy
+                        case "dns_error": state = .dnsError
                         default: state = .healthchecksOff
                         }
                         return ArgusMetrics.TargetHealth(

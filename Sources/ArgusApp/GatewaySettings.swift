@@ -23,6 +23,9 @@ public struct GatewaySettings: Sendable {
     public var adminToken: String?
     /// Admin API request bodies larger than this get 413.
     public var adminBodyLimit = 10 * 1024 * 1024
+    /// The DNS server for upstream target names (Kong's `dns_resolver`); nil: the first
+    /// `nameserver` of /etc/resolv.conf.
+    public var dnsResolver: ListenAddress?
 
     public init(
         configPath: String? = nil, proxyListen: ListenAddress = .init(host: "0.0.0.0", port: 8000),

@@ -1,4 +1,5 @@
 import ArgusConfig
+import ArgusDNS
 import ArgusHealth
 import ArgusProxy
 import Foundation
@@ -59,14 +60,19 @@ enum UpstreamHealthEndpoint {
     static func hostJSON(_ target: Target, upstream: Upstream, snapshot: ConfigSnapshot) -> [String: Any] {
         let state = target.weight == 0 ? "HEALTHCHECKS_OFF" : snapshot.healthState(upstream: upstream.name, target: target.target).uppercased()
         let available = isAvailable(target, upstream, snapshot) ? target.weight : 0
-        let isIP = target.host.contains(":") || target.host.allSatisfy { $0.isNumber || $0 == "." }
+        // a name resolved through DNS: its addresses (SRV: with their ports and weights)
+        let resolved = snapshot.resolved[target.host]
+        let addresses: [[String: Any]] = resolved.map { name in
+            name.addresses.map { ["ip": $0.ip, "port": $0.port ?? target.port, "weight": $0.weight, "health": state] as [String: Any] }
+        } ?? [["ip": target.host, "port": target.port, "weight": target.weight, "health": state]]
+        let dns = resolved.map { $0.addresses.contains { $0.port != nil } ? "SRV" : "A" } ?? "A"
         return [
             "id": target.id, "created_at": target.createdAt, "updated_at": target.updatedAt, "upstream": ["id": upstream.id],
             "target": target.target, "weight": target.weight, "tags": target.tags.map { $0 as Any } ?? NSNull(), "health": state,
             "data": [
-                "host": target.host, "port": target.port, "dns": isIP ? "A" : "A", "nodeWeight": target.weight,
+                "host": target.host, "port": target.port, "dns": dns, "nodeWeight": target.weight,
                 "weight": ["total": target.weight, "available": available, "unavailable": target.weight - available],
-                "addresses": [["ip": target.host, "port": target.port, "weight": target.weight, "health": state] as [String: Any]],
+                "addresses": addresses,
             ] as [String: Any],
         ]
     }

@@ -1,4 +1,5 @@
 import ArgusConfig
+import ArgusDNS
 import ArgusHealth
 import ArgusRouting
 
@@ -21,16 +22,25 @@ public final class ConfigSnapshot: Sendable {
 
     /// The balancers by upstream name (their targets' health included).
     let balancers: [String: UpstreamBalancer]
+    /// `upstream|target` of the targets whose name did not resolve (Kong's `dns_error`).
+    let dnsErrors: Set<String>
+    /// The target names resolved through DNS this snapshot was built with.
+    public let resolved: [String: ResolvedName]
 
     /// - Parameter health: where the targets' health lives across reloads; nil turns health checks off.
-    public init(config: DeclarativeConfig, version: Int = 0, health: HealthRegistry? = nil) {
+    /// `resolved`: upstream target names resolved through DNS (see `UpstreamBalancer`).
+    public init(config: DeclarativeConfig, version: Int = 0, health: HealthRegistry? = nil, resolved: [String: ResolvedName] = [:]) {
         self.config = config
         self.router = Router(config: config)
         var balancers: [String: UpstreamBalancer] = [:]
+        var dnsErrors = Set<String>()
         for upstream in config.upstreams {
             let targets = config.targets.filter { $0.upstreamID == upstream.id }
-            balancers[upstream.name] = UpstreamBalancer(upstream: upstream, targets: targets, registry: health)
+            balancers[upstream.name] = UpstreamBalancer(upstream: upstream, targets: targets, registry: health, resolved: resolved)
+            for target in targets where resolved[target.host]?.failed == true { dnsErrors.insert("\(upstream.name)|\(target.target)") }
         }
+        self.dnsErrors = dnsErrors
+        self.resolved = resolved
         self.balancers = balancers
         self.services = config.services.map { ServicePlan(service: $0, balancer: balancers[$0.host]) }
         // Which routes a logging plugin (file-log, http-log, ...) may apply to. A consumer-scoped
@@ -60,6 +70,8 @@ public final class ConfigSnapshot: Sendable {
         self.routes = other.routes
         self.access = other.access
         self.recordsUnmatchedDetail = other.recordsUnmatchedDetail
+        self.dnsErrors = other.dnsErrors
+        self.resolved = other.resolved
         self.version = version
     }
 }
@@ -76,6 +88,7 @@ extension ConfigSnapshot {
     /// A target's health state as Kong's `kong_upstream_target_health` names it:
     /// `healthchecks_off`, `healthy` or `unhealthy`.
     public func healthState(upstream: String, target: String) -> String {
+        if dnsErrors.contains("\(upstream)|\(target)") { return "dns_error" }
         guard let health = targetHealth(upstream: upstream, target: target) else { return "healthchecks_off" }
         if !health.isHealthy { return "unhealthy" }
         return balancers[upstream]?.health.enabled == true ? "healthy" : "healthchecks_off"

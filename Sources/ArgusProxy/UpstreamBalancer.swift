@@ -1,4 +1,5 @@
 import ArgusConfig
+import ArgusDNS
 import ArgusHealth
 import Atomics
 
@@ -38,18 +39,46 @@ final class UpstreamBalancer: Sendable {
         var index: Int
     }
 
-    init(upstream: Upstream, targets: [Target], registry: HealthRegistry? = nil) {
+    /// One entry of the balancer: a target, or one address of a target whose name resolved to several.
+    struct Entry {
+        var key: PoolKey
+        var weight: Int
+        var target: Target
+        /// Its point on consistent-hashing's ring.
+        var ringKey: String
+    }
+
+    /// `resolved`: target names resolved through DNS; a name with addresses is balanced over them
+    /// (the target's weight split by their SRV weights, its health shared), a name that failed is
+    /// left out (`dns_error`), a name not resolved (yet) is connected to by name.
+    init(upstream: Upstream, targets: [Target], registry: HealthRegistry? = nil, resolved: [String: ResolvedName] = [:]) {
         self.upstream = upstream
         health = HealthcheckSettings(upstream.healthchecks)
-        let live = targets.filter { $0.weight > 0 }
-        self.targets = live.map { PoolKey(host: $0.host, port: $0.port) }
-        weights = live.map(\.weight)
+        var entries: [Entry] = []
+        for target in targets where target.weight > 0 {
+            guard let name = resolved[target.host] else {
+                entries.append(Entry(key: PoolKey(host: target.host, port: target.port), weight: target.weight, target: target, ringKey: target.target))
+                continue
+            }
+            let total = name.addresses.map(\.weight).reduce(0, +)
+            for address in name.addresses {
+                let share = total > 0 ? target.weight * address.weight / total : target.weight / max(1, name.addresses.count)
+                guard total == 0 || address.weight > 0 else { continue }
+                let port = address.port ?? target.port
+                entries.append(Entry(
+                    key: PoolKey(host: address.ip, port: port), weight: max(1, share), target: target,
+                    ringKey: "\(target.target)@\(address.ip):\(port)"))
+            }
+        }
+        self.targets = entries.map(\.key)
+        weights = entries.map(\.weight)
         // Kept even with checks off: a target can still be set unhealthy by hand (Admin API).
         if let registry {
-            targetHealth = live.map { registry.health(upstream: upstream.name, target: $0.target, host: $0.host, port: $0.port) }
+            targetHealth = entries.map { registry.health(upstream: upstream.name, target: $0.target.target, host: $0.key.host, port: $0.key.port) }
         } else {
             targetHealth = nil
         }
+        let live = entries
         let divisor = live.map(\.weight).reduce(0, Self.gcd)
         var wheel: [Int] = []
         if divisor > 0 {
@@ -69,7 +98,7 @@ final class UpstreamBalancer: Sendable {
         case "latency": algorithm = .latency
         default: algorithm = .roundRobin
         }
-        ring = algorithm == .consistentHashing ? HashRing(targets: live.map(\.target), weights: weights, slots: upstream.slots) : nil
+        ring = algorithm == .consistentHashing ? HashRing(targets: live.map(\.ringKey), weights: weights, slots: upstream.slots) : nil
         let counts = algorithm == .leastConnections || algorithm == .latency
         inFlight = counts ? live.map { _ in ManagedAtomic(0) } : []
         latency = algorithm == .latency ? live.map { _ in ManagedAtomic(0) } : []

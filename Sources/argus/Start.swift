@@ -41,6 +41,9 @@ struct Start: AsyncParsableCommand {
     @Option(name: .customLong("admin-token"), help: "Token the Admin API requires (Authorization: Bearer, or Kong-Admin-Token); needed to listen on a non-loopback address. Env: ARGUS_ADMIN_TOKEN.")
     var adminToken: String?
 
+    @Option(name: .customLong("dns-resolver"), help: "DNS server HOST:PORT for upstream target names (Kong's dns_resolver). Env: ARGUS_DNS_RESOLVER. Default: the first nameserver of /etc/resolv.conf.")
+    var dnsResolver: String?
+
     @Option(name: .customLong("admin-body-limit"), help: "Largest Admin API request body in bytes (413 beyond). Env: ARGUS_ADMIN_BODY_LIMIT. Default: 10485760.")
     var adminBodyLimit: Int?
 
@@ -63,6 +66,7 @@ struct Start: AsyncParsableCommand {
             if let text = value(proxyListen, "PROXY_LISTEN") { settings.proxyListen = try ListenAddress(parsing: text) }
             if let text = value(adminListen, "ADMIN_LISTEN") { settings.adminListen = try ListenAddress(parsing: text) }
             if let text = value(statusListen, "STATUS_LISTEN") { settings.statusListen = try ListenAddress(parsing: text) }
+            if let text = value(dnsResolver, "DNS_RESOLVER") { settings.dnsResolver = try ListenAddress(parsing: text) }
         } catch {
             fail(error.description)
         }

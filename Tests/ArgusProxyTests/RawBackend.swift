@@ -30,7 +30,7 @@ final class RawBackend: Sendable {
         RawBackend { _ in Reply(bytes: "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\nX-Backend: raw\r\n\r\n\(body)") }
     }
 
-    func start(port: Int = 0) async throws -> Int {
+    func start(port: Int = 0, host: String = "127.0.0.1") async throws -> Int {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
@@ -40,7 +40,7 @@ final class RawBackend: Sendable {
                     try channel.pipeline.syncOperations.addHandler(RawBackendHandler(backend: self))
                 }
             }
-            .bind(host: "127.0.0.1", port: port).get()
+            .bind(host: host, port: port).get()
         self.channel.withLockedValue { $0 = channel }
         return channel.localAddress!.port!
     }

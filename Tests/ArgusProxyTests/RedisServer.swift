@@ -60,11 +60,14 @@ final class RedisServer: Sendable {
         throw RedisServerError.didNotStart
     }
 
-    /// Kills the server (SIGKILL: as abrupt as a crash) and waits for it to exit.
+    /// Kills the server (SIGKILL: as abrupt as a crash) and waits until its port is closed.
+    /// Not `Process.waitUntilExit()`: Foundation learns of the exit on a dispatch thread, and
+    /// tests blocking every one of the two cooperative threads in it would wait for each other.
     func kill() {
         guard let p = process.withLockedValue({ $0.take() }) else { return }
         Foundation.kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        let deadline = Date().addingTimeInterval(5)
+        while FreePort.accepts(port), Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
     }
 
     func stop() {
