@@ -2,9 +2,11 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// Kong's active health checks: each upstream with an active interval has its targets probed
-/// (`GET http_path`, or a TCP connect for `type: tcp`) every `healthy.interval` seconds while
+/// (`GET http_path`, over TLS for `type: https` with `https_sni` and `https_verify_certificate`,
+/// or a TCP connect for `type: tcp`) every `healthy.interval` seconds while
 /// healthy and every `unhealthy.interval` seconds while unhealthy, with `timeout`; results count
 /// with the active thresholds. Runs on its own event loop, never a proxy loop.
 public final class ActiveHealthChecker: Sendable {
@@ -24,6 +26,8 @@ public final class ActiveHealthChecker: Sendable {
     private let registry: HealthRegistry
     private let tasks: NIOLoopBoundBox<[RepeatedTask]>
     private let probesRun = NIOLockedValueBox(0)
+    /// `https` probes' TLS contexts, with and without certificate verification (made once).
+    private let tlsContexts = NIOLockedValueBox<[Bool: NIOSSLContext]>([:])
 
     public init(eventLoop: any EventLoop, registry: HealthRegistry) {
         self.eventLoop = eventLoop
@@ -74,7 +78,11 @@ public final class ActiveHealthChecker: Sendable {
         let timeout = TimeAmount.nanoseconds(Int64(max(0.001, settings.timeoutSeconds) * 1e9))
         let promise = eventLoop.makePromise(of: TargetHealth.Result.self)
         let deadline = eventLoop.scheduleTask(in: timeout) { promise.succeed(.timeout) }
-        let isHTTP = settings.activeType == .http
+        let isTLS = settings.activeType == .https
+        let isHTTP = settings.activeType == .http || isTLS
+        let tls = isTLS ? tlsContext(verify: settings.httpsVerifyCertificate) : nil
+        if isTLS && tls == nil { return eventLoop.makeSucceededFuture(.tcpFailure) }
+        let serverName = settings.httpsSNI ?? target.host
         var request = "GET \(settings.httpPath) HTTP/1.1\r\nHost: \(target.host):\(target.port)\r\nUser-Agent: argus-healthcheck\r\nConnection: close\r\n"
         for (name, value) in settings.headers { request += "\(name): \(value)\r\n" }
         request += "\r\n"
@@ -83,6 +91,11 @@ public final class ActiveHealthChecker: Sendable {
             .connectTimeout(timeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        // SNI only for a name (RFC 6066 forbids an IP address there)
+                        let sni = (try? SocketAddress(ipAddress: serverName, port: 0)) == nil ? serverName : nil
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni))
+                    }
                     if isHTTP { try channel.pipeline.syncOperations.addHandler(StatusLineReader(promise: promise)) }
                 }
             }
@@ -104,6 +117,17 @@ public final class ActiveHealthChecker: Sendable {
             }
         promise.futureResult.whenComplete { _ in deadline.cancel() }
         return promise.futureResult
+    }
+
+    private func tlsContext(verify: Bool) -> NIOSSLContext? {
+        tlsContexts.withLockedValue { contexts in
+            if let existing = contexts[verify] { return existing }
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification = verify ? .fullVerification : .none
+            let context = try? NIOSSLContext(configuration: configuration)
+            contexts[verify] = context
+            return context
+        }
     }
 }
 

@@ -22,6 +22,9 @@ public struct HealthcheckSettings: Sendable, Equatable {
     public var healthyInterval: Double
     public var unhealthyInterval: Double
     public var headers: [(String, String)]
+    /// `https` probes: the SNI (default: the target's host) and whether the certificate is verified.
+    public var httpsSNI: String?
+    public var httpsVerifyCertificate: Bool
     /// The balancer is healthy while more than this percentage of the weight is available.
     public var threshold: Double
 
@@ -30,6 +33,7 @@ public struct HealthcheckSettings: Sendable, Equatable {
             && a.timeoutSeconds == b.timeoutSeconds && a.healthyInterval == b.healthyInterval
             && a.unhealthyInterval == b.unhealthyInterval && a.threshold == b.threshold
             && a.headers.map { "\($0.0):\($0.1)" } == b.headers.map { "\($0.0):\($0.1)" }
+            && a.httpsSNI == b.httpsSNI && a.httpsVerifyCertificate == b.httpsVerifyCertificate
     }
 
     public init(_ record: JSONValue) {
@@ -57,6 +61,8 @@ public struct HealthcheckSettings: Sendable, Equatable {
             }
         }
         self.headers = headers
+        httpsSNI = active?["https_sni"]?.stringValue
+        httpsVerifyCertificate = active?["https_verify_certificate"]?.boolValue ?? true
         threshold = record["threshold"]?.doubleValue ?? 0
     }
 

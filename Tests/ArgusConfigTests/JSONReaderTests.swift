@@ -16,7 +16,7 @@ import Testing
         let value = try read(#"{"a": 1, "b": -2.5, "c": 1e3, "d": true, "e": null, "f": "yes", "g": 12345678901234567890}"#)
         #expect(value?["a"] == .int(1) && value?["b"] == .double(-2.5) && value?["c"] == .double(1000))
         #expect(value?["d"] == .bool(true) && value?["e"] == .null && value?["f"] == .string("yes"))
-        #expect(value?["g"] == .double(12345678901234567890))
+        #expect(value?["g"] == .double(Double("12345678901234567890")!))
     }
 
     @Test func malformedInputIsRejectedWithAPosition() throws {
