@@ -17,18 +17,21 @@ public struct HeaderField: Sendable {
 }
 
 extension HeaderField {
+    /// True when this field's name, in any case, is `lowercasedName`.
+    @inline(__always)
+    public func isNamed(_ lowercasedName: some Collection<UInt8>, in raw: UnsafeRawBufferPointer) -> Bool {
+        guard lowercasedName.count == nameLength else { return false }
+        var i = nameStart
+        for byte in lowercasedName {
+            if ASCII.lower(raw[i]) != byte { return false }
+            i += 1
+        }
+        return true
+    }
+
     /// True when this field's name is one of `tokens` (lower-cased names from a `Connection` header).
     public func isNamed(byAnyOf tokens: [String], in raw: UnsafeRawBufferPointer) -> Bool {
-        tokens.contains { token in
-            let utf8 = token.utf8
-            guard utf8.count == nameLength else { return false }
-            var i = nameStart
-            for byte in utf8 {
-                if ASCII.lower(raw[i]) != byte { return false }
-                i += 1
-            }
-            return true
-        }
+        tokens.contains { isNamed($0.utf8, in: raw) }
     }
 }
 
@@ -38,15 +41,8 @@ extension HeaderField {
         var result: [String] = []
         let wanted = Array(lowercasedName.utf8)
         bytes.withUnsafeReadableBytes { raw in
-            for field in fields where field.nameLength == wanted.count {
-                var same = true
-                for i in 0..<wanted.count where ASCII.lower(raw[field.nameStart + i]) != wanted[i] {
-                    same = false
-                    break
-                }
-                if same {
-                    result.append(String(decoding: UnsafeRawBufferPointer(rebasing: raw[field.valueStart..<(field.valueStart + field.valueLength)]), as: UTF8.self))
-                }
+            for field in fields where field.isNamed(wanted, in: raw) {
+                result.append(String(decoding: UnsafeRawBufferPointer(rebasing: raw[field.valueStart..<(field.valueStart + field.valueLength)]), as: UTF8.self))
             }
         }
         return result

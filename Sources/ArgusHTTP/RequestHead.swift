@@ -51,16 +51,9 @@ public struct RequestHead: Sendable {
         var first: Range<Int>?
         var count = 0
         bytes.withUnsafeReadableBytes { raw in
-            for field in fields where field.nameLength == lowercasedName.count {
-                var same = true
-                for i in 0..<lowercasedName.count where ASCII.lower(raw[field.nameStart + i]) != lowercasedName[i] {
-                    same = false
-                    break
-                }
-                if same {
-                    count += 1
-                    if first == nil { first = field.valueStart..<(field.valueStart + field.valueLength) }
-                }
+            for field in fields where field.isNamed(lowercasedName, in: raw) {
+                count += 1
+                if first == nil { first = field.valueStart..<(field.valueStart + field.valueLength) }
             }
         }
         return (first, count)
