@@ -74,7 +74,7 @@ struct DetailArenaTests {
         #expect(out == Array(bytes(5000, seed: 3).prefix(8192 / 8 - 8)))
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func concurrentReadersSeeIntactOrLostUnderAProducerLappingThem() {
         let ring = EventRing(capacity: 4096, lanes: 1, detailCapacity: 4096)
         let consumer = ring.makeConsumer(name: "c")

@@ -37,7 +37,7 @@ final class CountingExporter: EventExporter, @unchecked Sendable {
 
 @Suite("Exporter runners")
 struct ExporterRunnerTests {
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func stopDeliversEveryEventPublishedBeforeIt() async throws {
         let ring = EventRing(capacity: 1 << 14, lanes: 2)
         let exporter = CountingExporter(name: "all", lanes: 2)
@@ -56,7 +56,7 @@ struct ExporterRunnerTests {
         #expect(exporter.finishes == 1)
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func aSlowExporterLosesOnlyItsOwnEventsAndCountsThem() async throws {
         let ring = EventRing(capacity: 256, lanes: 1)
         let fast = CountingExporter(name: "fast", lanes: 1)
@@ -82,7 +82,7 @@ struct ExporterRunnerTests {
         #expect(stats["fast"]?.dropped == 0)
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func cancellationFlushesToo() async throws {
         let ring = EventRing(capacity: 1024, lanes: 1)
         let exporter = CountingExporter(name: "c", lanes: 1)
