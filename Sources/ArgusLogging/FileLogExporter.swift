@@ -59,19 +59,17 @@ public final class FileLogExporter: ReportsStatistics {
         self.logger = logger
     }
 
-    /// Queues `record` (one JSON object) for the file of the `file-log` instance `plugin`.
-    /// `withoutDetail`: the record was built from the event alone.
-    func append(_ record: [UInt8], plugin: Plugin, withoutDetail: Bool) {
-        let instance = Instance(plugin)
+    /// Queues `lines` (`records` JSON objects, each ending in a newline) for the file of a
+    /// `file-log` instance. `withoutDetail`: how many were built from the event alone.
+    func append(lines: [UInt8], records: Int, instance: Instance, withoutDetail: Int) {
         state.withLockedValue { state in
-            if withoutDetail { state.counters[instance.path, default: Counters()].withoutDetail += 1 }
+            if withoutDetail > 0 { state.counters[instance.path, default: Counters()].withoutDetail += UInt64(withoutDetail) }
             var pending = state.pending.removeValue(forKey: instance.path) ?? Pending(instance: instance)
             if pending.bytes.count >= maxPendingBytes {
-                state.counters[instance.path, default: Counters()].dropped += 1
+                state.counters[instance.path, default: Counters()].dropped += UInt64(records)
             } else {
-                pending.bytes += record
-                pending.bytes.append(UInt8(ascii: "\n"))
-                pending.records += 1
+                if pending.bytes.isEmpty { pending.bytes = lines } else { pending.bytes += lines }
+                pending.records += records
                 pending.instance = instance
             }
             state.pending[instance.path] = pending

@@ -2,89 +2,140 @@ import ArgusConfig
 
 /// Builds compact JSON as bytes: objects, arrays, escaped strings (invalid UTF-8 in request bytes
 /// becomes U+FFFD, control characters are escaped), integers without `String`.
-struct JSONWriter {
-    var bytes: [UInt8] = []
+struct JSONWriter: ~Copyable {
+    private var out: ByteSink
     private var needsComma = false
 
     init(capacity: Int = 1024) {
-        bytes.reserveCapacity(capacity)
+        out = ByteSink(capacity: capacity)
     }
 
+    /// What was written.
+    var bytes: [UInt8] { out.array }
+
     private mutating func separate() {
-        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        if needsComma { out.append(UInt8(ascii: ",")) }
         needsComma = false
     }
 
-    mutating func openObject() { separate(); bytes.append(UInt8(ascii: "{")) }
-    mutating func closeObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
-    mutating func openArray() { separate(); bytes.append(UInt8(ascii: "[")) }
-    mutating func closeArray() { bytes.append(UInt8(ascii: "]")); needsComma = true }
+    mutating func openObject() { separate(); out.append(UInt8(ascii: "{")) }
+    mutating func closeObject() { out.append(UInt8(ascii: "}")); needsComma = true }
+    mutating func openArray() { separate(); out.append(UInt8(ascii: "[")) }
+    mutating func closeArray() { out.append(UInt8(ascii: "]")); needsComma = true }
 
     /// `"key":` (the value follows).
     mutating func key(text key: String) {
         separate()
-        string(Array(key.utf8), asValue: false)
-        bytes.append(UInt8(ascii: ":"))
+        var key = key
+        key.withUTF8 { quoted(UnsafeRawBufferPointer($0)) }
+        out.append(UInt8(ascii: ":"))
     }
 
     /// `"key":` for a literal key (plain ASCII, nothing to escape), without allocating.
     mutating func key(_ key: StaticString) {
         separate()
-        bytes.append(UInt8(ascii: "\""))
-        key.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        out.append(UInt8(ascii: "\""))
+        out.append(key)
+        out.append(UInt8(ascii: "\""))
+        out.append(UInt8(ascii: ":"))
     }
 
     /// `"key":` for a header or query name given as bytes.
-    mutating func key<C: Collection>(bytes name: C) where C.Element == UInt8 {
+    mutating func key(bytes name: UnsafeRawBufferPointer) {
         separate()
-        string(Array(name), asValue: false)
-        bytes.append(UInt8(ascii: ":"))
+        quoted(name)
+        out.append(UInt8(ascii: ":"))
     }
 
-    mutating func string(text value: String) { separate(); string(Array(value.utf8), asValue: true) }
-    mutating func string<C: Collection>(bytes value: C) where C.Element == UInt8 { separate(); string(Array(value), asValue: true) }
+    /// `"key":` for a header name, lower-cased (ASCII) as it is written.
+    mutating func key(lowercasing name: UnsafeRawBufferPointer) {
+        separate()
+        out.append(UInt8(ascii: "\""))
+        let start = out.count
+        appendEscaped(name)
+        for i in start..<out.count where out[i] >= 65 && out[i] <= 90 { out[i] += 32 }
+        out.append(UInt8(ascii: "\""))
+        out.append(UInt8(ascii: ":"))
+    }
+
+    mutating func string(text value: String) {
+        separate()
+        var value = value
+        value.withUTF8 { quoted(UnsafeRawBufferPointer($0)) }
+        needsComma = true
+    }
+
+    mutating func string(bytes value: UnsafeRawBufferPointer) {
+        separate()
+        quoted(value)
+        needsComma = true
+    }
+
+    mutating func string(bytes value: [UInt8]) {
+        value.withUnsafeBytes { string(bytes: $0) }
+    }
+
+    /// A string value written in pieces: ``openString()``, ``stringPiece(_:)``…, ``closeString()``.
+    mutating func openString() {
+        separate()
+        out.append(UInt8(ascii: "\""))
+    }
+
+    mutating func stringPiece(_ piece: UnsafeRawBufferPointer) { appendEscaped(piece) }
+
+    mutating func stringPiece(_ piece: StaticString) { out.append(piece) }
+
+    /// Decimal digits of a non-negative number inside a string.
+    mutating func stringPiece(digits value: Int) { digits(value.magnitude) }
+
+    mutating func closeString() {
+        out.append(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
     mutating func string(_ value: StaticString) {
         separate()
-        bytes.append(UInt8(ascii: "\""))
-        value.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(UInt8(ascii: "\""))
+        out.append(UInt8(ascii: "\""))
+        out.append(value)
+        out.append(UInt8(ascii: "\""))
         needsComma = true
     }
     mutating func integer(_ value: Int) {
         separate()
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var n = value.magnitude
-        if n == 0 {
-            bytes.append(UInt8(ascii: "0"))
-        } else {
-            var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-            var count = 0
-            withUnsafeMutableBytes(of: &digits) { raw in
-                while n > 0 {
-                    raw[23 - count] = UInt8(ascii: "0") &+ UInt8(n % 10)
-                    n /= 10
-                    count += 1
-                }
-                bytes.append(contentsOf: raw[(24 - count)...])
-            }
-        }
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        digits(value.magnitude)
         needsComma = true
+    }
+
+    private mutating func digits(_ value: UInt) {
+        var n = value
+        if n == 0 {
+            out.append(UInt8(ascii: "0"))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { raw in
+            while n > 0 {
+                raw[23 - count] = UInt8(ascii: "0") &+ UInt8(n % 10)
+                n /= 10
+                count += 1
+            }
+            out.append(UnsafeRawBufferPointer(rebasing: raw[(24 - count)...]))
+        }
     }
 
     /// A string value made of 32 lower-case hex digits of two words (a request id).
     mutating func hex128(_ high: UInt64, _ low: UInt64) {
         separate()
-        bytes.append(UInt8(ascii: "\""))
-        for word in [high, low] {
-            for i in 0..<16 { bytes.append(Self.hex[Int((word >> UInt64(60 - 4 * i)) & 0xF)]) }
-        }
-        bytes.append(UInt8(ascii: "\""))
+        out.append(UInt8(ascii: "\""))
+        for i in 0..<16 { out.append(Self.hex[Int((high >> UInt64(60 - 4 * i)) & 0xF)]) }
+        for i in 0..<16 { out.append(Self.hex[Int((low >> UInt64(60 - 4 * i)) & 0xF)]) }
+        out.append(UInt8(ascii: "\""))
         needsComma = true
     }
-    mutating func bool(_ value: Bool) { separate(); bytes.append(contentsOf: (value ? "true" : "false").utf8); needsComma = true }
-    mutating func null() { separate(); bytes.append(contentsOf: "null".utf8); needsComma = true }
+    mutating func bool(_ value: Bool) { separate(); out.append(value ? "true" : "false"); needsComma = true }
+    mutating func null() { separate(); out.append("null"); needsComma = true }
 
     /// A value of the config's JSON model.
     mutating func value(_ value: JSONValue) {
@@ -92,7 +143,7 @@ struct JSONWriter {
         case .null: null()
         case .bool(let b): bool(b)
         case .int(let i): integer(i)
-        case .double: separate(); bytes.append(contentsOf: JSONText.encode(value).utf8); needsComma = true
+        case .double: separate(); var text = JSONText.encode(value); text.withUTF8 { out.append(UnsafeRawBufferPointer($0)) }; needsComma = true
         case .string(let s): string(text: s)
         case .array(let items):
             openArray()
@@ -110,48 +161,94 @@ struct JSONWriter {
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
+
     /// Pre-rendered JSON (e.g. an entity rendered once per config version) as a value.
     mutating func raw(_ json: [UInt8]) {
         separate()
-        bytes.append(contentsOf: json)
+        json.withUnsafeBytes { out.append($0) }
         needsComma = true
     }
 
-    private mutating func string(_ raw: [UInt8], asValue: Bool) {
-        bytes.append(UInt8(ascii: "\""))
-        // Fast path: printable ASCII is copied as it is, escaping only `"` and `\`.
-        var ascii = true
-        for byte in raw where byte >= 0x80 || byte < 0x20 || byte == 0x7F {
-            ascii = false
-            break
-        }
-        if ascii {
-            for byte in raw {
-                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
-                bytes.append(byte)
+    /// `"…"` around the escaped bytes.
+    private mutating func quoted(_ raw: UnsafeRawBufferPointer) {
+        out.append(UInt8(ascii: "\""))
+        appendEscaped(raw)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// The bytes as JSON string content. Fast path: runs of printable ASCII other than `"` and `\`
+    /// are copied whole; a `"` or `\` is escaped in place; any other byte (controls, UTF-8) sends the
+    /// rest through the careful path.
+    private mutating func appendEscaped(_ raw: UnsafeRawBufferPointer) {
+        guard let base = raw.baseAddress else { return }
+        var runStart = 0
+        var i = 0
+        let n = raw.count
+        while i < n {
+            // Eight bytes at a time while none of them needs attention.
+            while i + 8 <= n && !Self.needsEscape(base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { i += 8 }
+            let end = min(i + 8, n)
+            var found = false
+            while i < end {
+                let byte = raw[i]
+                if byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
+                    i += 1
+                    continue
+                }
+                found = true
+                break
             }
-        } else {
-            escapeSlowly(raw)
+            guard found else { continue }
+            let byte = raw[i]
+            if i > runStart { out.append(UnsafeRawBufferPointer(rebasing: raw[runStart..<i])) }
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                out.append(UInt8(ascii: "\\"))
+                out.append(byte)
+                i += 1
+                runStart = i
+                continue
+            }
+            escapeSlowly(UnsafeRawBufferPointer(rebasing: raw[i...]))
+            return
         }
-        bytes.append(UInt8(ascii: "\""))
-        if asValue { needsComma = true }
+        if n > runStart { out.append(UnsafeRawBufferPointer(rebasing: raw[runStart..<n])) }
+    }
+
+    /// Whether any of eight bytes is a control, DEL, non-ASCII, `"` or `\` (may also say yes for a
+    /// byte after such a one, never no when there is one: the caller then looks byte by byte).
+    @inline(__always)
+    private static func needsEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZero(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
+        let below20 = (word &- ones &* 0x20) & ~word & highs
+        let nonASCII = word & highs
+        return (below20 | nonASCII | hasZero(word ^ (ones &* 0x22)) | hasZero(word ^ (ones &* 0x5C)) | hasZero(word ^ (ones &* 0x7F))) != 0
     }
 
     /// Decodes as UTF-8 with replacement (a log line is always valid JSON) and escapes controls.
-    private mutating func escapeSlowly(_ raw: [UInt8]) {
+    private mutating func escapeSlowly(_ raw: UnsafeRawBufferPointer) {
         for scalar in String(decoding: raw, as: UTF8.self).unicodeScalars {
             switch scalar {
-            case "\"": bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-            case "\\": bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case "\n": bytes += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case "\r": bytes += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case "\t": bytes += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case "\"": out.append("\\\"")
+            case "\\": out.append("\\\\")
+            case "\n": out.append("\\n")
+            case "\r": out.append("\\r")
+            case "\t": out.append("\\t")
             default:
                 if scalar.value < 0x20 || scalar.value == 0x7F {
-                    bytes += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                              Self.hex[Int(scalar.value >> 4)], Self.hex[Int(scalar.value & 0xF)]]
+                    out.append("\\u00")
+                    out.append(Self.hex[Int(scalar.value >> 4)])
+                    out.append(Self.hex[Int(scalar.value & 0xF)])
                 } else {
-                    bytes.append(contentsOf: String(scalar).utf8)
+                    var utf8: (UInt32, UInt32) = (0, 0)
+                    var count = 0
+                    withUnsafeMutableBytes(of: &utf8) { buffer in
+                        for unit in UTF8.encode(scalar)! {
+                            buffer[count] = unit
+                            count += 1
+                        }
+                        out.append(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                    }
                 }
             }
         }

@@ -15,14 +15,57 @@ public final class LogExporter: EventExporter, ReportsStatistics {
     public let httpLog: HTTPLogExporter
     private let state = NIOLockedValueBox(State())
 
-    /// One config version, compiled for logging: each plugin's scopes, and every entity's JSON
-    /// rendered once.
-    struct Plan: Sendable {
-        let config: DeclarativeConfig
+    /// One config version, compiled for logging: each plugin's scopes, each file-log instance's
+    /// settings, which instance applies per route (when no instance is consumer-scoped), and every
+    /// entity's JSON rendered once.
+    final class Plan: Sendable {
+        let version: UInt32
         let fileLog: PluginScopes
         let httpLog: PluginScopes
         let routeService: [Int]
         let entities: EntityCache
+        let fileInstances: [FileLogExporter.Instance]
+        /// Per route + 1 (0: no route): the instance index that applies, -1 none; empty when an
+        /// instance is consumer-scoped (then resolved per request).
+        let fileByRoute: [Int32]
+        let httpByRoute: [Int32]
+
+        init(version: UInt32, config c: DeclarativeConfig) {
+            self.version = version
+            fileLog = PluginScopes(config: c, plugin: "file-log")
+            httpLog = PluginScopes(config: c, plugin: "http-log")
+            let routeService = c.routeServiceIndexes()
+            self.routeService = routeService
+            entities = EntityCache(c)
+            fileInstances = fileLog.instances.map(FileLogExporter.Instance.init)
+            func byRoute(_ scopes: PluginScopes) -> [Int32] {
+                if scopes.hasConsumerScopes || scopes.isEmpty { return [] }
+                return (-1..<routeService.count).map { r in
+                    Int32(scopes.resolveIndex(route: r, service: r >= 0 ? routeService[r] : -1) ?? -1)
+                }
+            }
+            fileByRoute = byRoute(fileLog)
+            httpByRoute = byRoute(httpLog)
+        }
+
+        /// The instance of `scopes` that applies to `event`, as an index into its instances.
+        func resolve(_ scopes: PluginScopes, _ memo: [Int32], _ event: RequestEvent) -> Int? {
+            if scopes.isEmpty { return nil }
+            let route = Int(event.route)
+            if !memo.isEmpty {
+                let i = route >= -1 && route + 1 < memo.count ? memo[route + 1] : -1
+                return i >= 0 ? Int(i) : nil
+            }
+            let service = route >= 0 && route < routeService.count ? routeService[route] : -1
+            return scopes.resolveIndex(route: route, service: service, consumer: Int(event.consumer))
+        }
+    }
+
+    /// Records of one batch of events, gathered per instance so that each sink is handed them at
+    /// once (one lock per sink per batch, not per record).
+    struct Gathered {
+        var files: [(index: Int, bytes: [UInt8], records: Int, withoutDetail: Int)] = []
+        var https: [(index: Int, records: [[UInt8]], withoutDetail: Int)] = []
     }
 
     struct State: Sendable {
@@ -41,32 +84,65 @@ public final class LogExporter: EventExporter, ReportsStatistics {
         self.serializer = serializer
     }
 
+    private func plan(_ version: UInt32, _ state: inout State) -> Plan {
+        if let plan = state.plans[version] { return plan }
+        let found = config(version)
+        if state.plans.count >= 4, let oldest = state.plans.keys.min() { state.plans[oldest] = nil }
+        let plan = Plan(version: version, config: found.config)
+        state.plans[version] = plan
+        return plan
+    }
+
     public func receive(_ events: UnsafeBufferPointer<RequestEvent>) {
         state.withLockedValue { state in
+            var current: Plan?
+            var gathered = Gathered()
             for event in events {
-                let version = event.configVersion
-                if state.plans[version] == nil {
-                    let found = config(version)
-                    if state.plans.count >= 4, let oldest = state.plans.keys.min() { state.plans[oldest] = nil }
-                    let c = found.config
-                    state.plans[version] = Plan(
-                        config: c, fileLog: PluginScopes(config: c, plugin: "file-log"), httpLog: PluginScopes(config: c, plugin: "http-log"),
-                        routeService: c.routeServiceIndexes(), entities: EntityCache(c))
+                if current?.version != event.configVersion {
+                    if let current { hand(gathered, of: current) }
+                    gathered = Gathered()
+                    current = plan(event.configVersion, &state)
                 }
-                let plan = state.plans[version]!
-                if plan.fileLog.isEmpty && plan.httpLog.isEmpty { continue }
-                let route = Int(event.route)
-                let service = route >= 0 && route < plan.routeService.count ? plan.routeService[route] : -1
-                let consumer = Int(event.consumer)
-                let file = plan.fileLog.isEmpty ? nil : plan.fileLog.resolve(route: route, service: service, consumer: consumer)
-                let http = plan.httpLog.isEmpty ? nil : plan.httpLog.resolve(route: route, service: service, consumer: consumer)
+                let plan = current!
+                let file = plan.resolve(plan.fileLog, plan.fileByRoute, event)
+                let http = plan.resolve(plan.httpLog, plan.httpByRoute, event)
                 if file == nil && http == nil { continue }
                 var detail: RequestDetail?
                 if ring.detail(of: event, into: &state.detail) { detail = RequestDetail.decode(state.detail) }
                 let record = serializer.serialize(event, detail: detail, entities: plan.entities)
-                if let file { fileLog.append(record, plugin: file, withoutDetail: detail == nil) }
-                if let http { httpLog.enqueue(record, plugin: http, withoutDetail: detail == nil) }
+                let lost = detail == nil ? 1 : 0
+                if let file {
+                    if let k = gathered.files.firstIndex(where: { $0.index == file }) {
+                        gathered.files[k].bytes += record
+                        gathered.files[k].bytes.append(UInt8(ascii: "\n"))
+                        gathered.files[k].records += 1
+                        gathered.files[k].withoutDetail += lost
+                    } else {
+                        var bytes = record
+                        bytes.reserveCapacity(record.count * min(events.count, 256))
+                        bytes.append(UInt8(ascii: "\n"))
+                        gathered.files.append((file, bytes, 1, lost))
+                    }
+                }
+                if let http {
+                    if let k = gathered.https.firstIndex(where: { $0.index == http }) {
+                        gathered.https[k].records.append(record)
+                        gathered.https[k].withoutDetail += lost
+                    } else {
+                        gathered.https.append((http, [record], lost))
+                    }
+                }
             }
+            if let current { hand(gathered, of: current) }
+        }
+    }
+
+    private func hand(_ gathered: Gathered, of plan: Plan) {
+        for f in gathered.files {
+            fileLog.append(lines: f.bytes, records: f.records, instance: plan.fileInstances[f.index], withoutDetail: f.withoutDetail)
+        }
+        for h in gathered.https {
+            httpLog.enqueue(h.records, plugin: plan.httpLog.instances[h.index], withoutDetail: h.withoutDetail)
         }
     }
 
@@ -85,13 +161,13 @@ public final class LogExporter: EventExporter, ReportsStatistics {
 }
 
 /// Every service, route and consumer of a config rendered once as Kong's entity JSON.
-final class EntityCache: Sendable {
+public final class EntityCache: Sendable {
     let services: [[UInt8]]
     let routes: [[UInt8]]
     let consumers: [[UInt8]]
     let config: DeclarativeConfig
 
-    init(_ config: DeclarativeConfig) {
+    public init(_ config: DeclarativeConfig) {
         func render(_ value: JSONValue) -> [UInt8] {
             var w = JSONWriter(capacity: 512)
             w.value(value)

@@ -24,23 +24,49 @@ public struct LogSerializer: Sendable {
     }
 
     /// As ``serialize(_:detail:config:)``, with the config's entities already rendered.
-    func serialize(_ event: RequestEvent, detail: RequestDetail?, entities: EntityCache) -> [UInt8] {
-        var w = JSONWriter(capacity: 2048)
-        let request = detail.map { HeadLines(Array($0.requestHead)) }
-        let response = detail.map { HeadLines(Array($0.responseHead)) }
+    public func serialize(_ event: RequestEvent, detail: RequestDetail?, entities: EntityCache) -> [UInt8] {
+        var w = JSONWriter(capacity: 4096)
+        if let detail {
+            detail.requestHead.withUnsafeBytes { requestRaw in
+                detail.responseHead.withUnsafeBytes { responseRaw in
+                    detail.upstreamTarget.withUnsafeBytes { upstreamTarget in
+                        write(event, detail, HeadLines(requestRaw), HeadLines(responseRaw), upstreamTarget, entities, into: &w)
+                    }
+                }
+            }
+        } else {
+            write(event, nil, nil, nil, UnsafeRawBufferPointer(start: nil, count: 0), entities, into: &w)
+        }
+        return w.bytes
+    }
+
+    private func write(
+        _ event: RequestEvent, _ detail: RequestDetail?, _ request: HeadLines?, _ response: HeadLines?,
+        _ upstreamTarget: UnsafeRawBufferPointer, _ entities: EntityCache, into w: inout JSONWriter
+    ) {
+        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
         w.openObject()
 
         w.key("request")
         w.openObject()
         w.key("id"); w.hex128(event.requestIDHigh, event.requestIDLow)
-        let target = Array(request?.requestTarget ?? [])
+        let target = request?.requestTarget ?? empty
         w.key("uri"); w.string(bytes: target)
-        let host = request?.first("host").map { Self.stripPort(Array($0)) } ?? []
-        var url = Array("http://".utf8) + host
-        url += Array(":\(detail?.serverPort ?? 0)".utf8) + target
-        w.key("url"); w.string(bytes: url)
+        w.key("url")
+        w.openString()
+        w.stringPiece("http://")
+        if let host = request?.first(Self.host) { w.stringPiece(Self.stripPort(host)) }
+        w.stringPiece(":")
+        w.stringPiece(digits: detail?.serverPort ?? 0)
+        w.stringPiece(target)
+        w.closeString()
         w.key("querystring"); Self.writeQuery(target, into: &w)
-        w.key("method"); w.string(bytes: event.method == .other ? Array(request?.method ?? []) : Array(event.method.description.utf8))
+        w.key("method")
+        if event.method == .other {
+            w.string(bytes: request?.method ?? empty)
+        } else {
+            w.string(text: event.method.description)
+        }
         w.key("headers"); writeHeaders(request, redacting: true, into: &w)
         w.key("size"); w.integer(Int(event.requestBytes))
         w.closeObject()
@@ -48,12 +74,22 @@ public struct LogSerializer: Sendable {
         let proxied = event.upstreamSentAt != 0
         // The balancer ran (at least one try) even when no request reached an upstream.
         let tries = detail?.tries ?? []
-        w.key("upstream_uri"); w.string(bytes: tries.isEmpty ? [] : detail?.upstreamTarget ?? [])
-        let codes = tries.map(\.code).filter { $0 != 0 }.map(String.init)
-        if !codes.isEmpty {
-            w.key("upstream_status"); w.string(text: codes.joined(separator: ", "))
+        w.key("upstream_uri"); w.string(bytes: tries.isEmpty ? empty : upstreamTarget)
+        if tries.contains(where: { $0.code != 0 }) {
+            w.key("upstream_status")
+            w.openString()
+            var first = true
+            for t in tries where t.code != 0 {
+                if !first { w.stringPiece(", ") }
+                first = false
+                w.stringPiece(digits: Int(t.code))
+            }
+            w.closeString()
         } else if proxied {
-            w.key("upstream_status"); w.string(text: String(event.status))
+            w.key("upstream_status")
+            w.openString()
+            w.stringPiece(digits: Int(event.status))
+            w.closeString()
         }
 
         w.key("response")
@@ -94,7 +130,7 @@ public struct LogSerializer: Sendable {
             w.closeArray()
         }
 
-        w.key("client_ip"); w.string(text: Self.addressText(event))
+        w.key("client_ip"); Self.writeAddress(event, into: &w)
         w.key("started_at"); w.integer(Int(clock.wallNanos(monotonic: event.receivedAt) / 1_000_000))
         w.key("source"); w.string(event.source == .upstream ? "upstream" : "kong")
         if event.service >= 0 && Int(event.service) < entities.services.count {
@@ -119,37 +155,30 @@ public struct LogSerializer: Sendable {
         w.key("workspace"); w.string(text: EntityJSON.defaultWorkspaceID)
         w.key("workspace_name"); w.string("default")
         w.closeObject()
-        return w.bytes
     }
 
+    /// A head's fields as an object: names lower-cased, in order of first appearance, a repeated
+    /// name's values as an array; at most `maxHeaders` fields and `maxHeaderValueBytes` per value.
+    /// Heads have few headers, so names are compared in place (no hashing, no copies).
     private func writeHeaders(_ head: HeadLines?, redacting: Bool, into w: inout JSONWriter) {
         w.openObject()
         guard let head else { w.closeObject(); return }
-        let raw = head.raw
-        // Lower-cased names in order of first appearance; repeated headers become arrays. Heads
-        // have few headers (at most `maxHeaders`), so a linear search beats hashing.
-        let fields = head.fields.prefix(maxHeaders)
-        var names: [[UInt8]] = []
-        names.reserveCapacity(fields.count)
-        for field in fields { names.append(raw[field.name].map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }) }
-        var done = [Bool](repeating: false, count: names.count)
-        for i in names.indices where !done[i] {
-            let name = names[i]
-            w.key(bytes: name)
-            if redacting && (name == Self.authorization || name == Self.proxyAuthorization) {
-                for j in i..<names.count where names[j] == name { done[j] = true }
+        let count = min(head.fields.count, maxHeaders)
+        for i in 0..<count {
+            let name = head.name(i)
+            if (0..<i).contains(where: { HeadLines.sameName(head.name($0), name) }) { continue }  // written with the first
+            w.key(lowercasing: name)
+            if redacting && (HeadLines.sameName(name, Self.authorization) || HeadLines.sameName(name, Self.proxyAuthorization)) {
                 w.string("REDACTED")
                 continue
             }
-            var repeats: [Int] = []
-            for j in (i + 1)..<names.count where !done[j] && names[j] == name { repeats.append(j) }
-            if repeats.isEmpty {
-                w.string(bytes: raw[fields[fields.startIndex + i].value].prefix(maxHeaderValueBytes))
+            let repeated = ((i + 1)..<count).contains { HeadLines.sameName(head.name($0), name) }
+            if !repeated {
+                w.string(bytes: head.value(i, limit: maxHeaderValueBytes))
             } else {
                 w.openArray()
-                for j in [i] + repeats {
-                    done[j] = true
-                    w.string(bytes: raw[fields[fields.startIndex + j].value].prefix(maxHeaderValueBytes))
+                for j in i..<count where HeadLines.sameName(head.name(j), name) {
+                    w.string(bytes: head.value(j, limit: maxHeaderValueBytes))
                 }
                 w.closeArray()
             }
@@ -157,37 +186,40 @@ public struct LogSerializer: Sendable {
         w.closeObject()
     }
 
-    private static let authorization = Array("authorization".utf8)
-    private static let proxyAuthorization = Array("proxy-authorization".utf8)
+    private static let authorization: StaticString = "authorization"
+    private static let proxyAuthorization: StaticString = "proxy-authorization"
+    private static let host: StaticString = "host"
 
     /// Kong's `querystring`: `a=1&b&c=2&c=3` → `{"a":"1","b":true,"c":["2","3"]}`, percent-decoded.
-    static func writeQuery(_ target: [UInt8], into w: inout JSONWriter) {
+    static func writeQuery(_ target: UnsafeRawBufferPointer, into w: inout JSONWriter) {
         w.openObject()
-        guard let q = target.firstIndex(of: UInt8(ascii: "?")) else { w.closeObject(); return }
-        var order: [[UInt8]] = []
-        var values: [[UInt8]: [[UInt8]?]] = [:]
+        guard let q = target.firstIndex(of: UInt8(ascii: "?")), q + 1 < target.count else { w.closeObject(); return }
+        // Arguments in order of first appearance, each with its values (nil: a bare `name`). Few per
+        // request, so names are found by a linear search rather than hashed.
+        var args: [(name: [UInt8], values: [[UInt8]?])] = []
         for part in target[(q + 1)...].split(separator: UInt8(ascii: "&")) {
             let pieces = part.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
             let name = percentDecode(pieces[0])
             if name.isEmpty { continue }
             let value = pieces.count > 1 ? percentDecode(pieces[1]) : nil
-            if values[name] == nil { order.append(name) }
-            values[name, default: []].append(value)
-        }
-        for name in order {
-            w.key(bytes: name)
-            let list = values[name] ?? []
-            func one(_ v: [UInt8]?) { if let v { w.string(bytes: v) } else { w.bool(true) } }
-            if list.count == 1 { one(list[0]) } else {
-                w.openArray()
-                for v in list { one(v) }
-                w.closeArray()
+            if let i = args.firstIndex(where: { $0.name == name }) {
+                args[i].values.append(value)
+            } else {
+                args.append((name, [value]))
             }
+        }
+        for (name, values) in args {
+            name.withUnsafeBytes { w.key(bytes: $0) }
+            if values.count > 1 { w.openArray() }
+            for value in values {
+                if let value { w.string(bytes: value) } else { w.bool(true) }
+            }
+            if values.count > 1 { w.closeArray() }
         }
         w.closeObject()
     }
 
-    static func percentDecode(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
+    static func percentDecode(_ bytes: Slice<UnsafeRawBufferPointer>) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var i = bytes.startIndex
@@ -212,10 +244,30 @@ public struct LogSerializer: Sendable {
         return out
     }
 
-    static func stripPort(_ host: [UInt8]) -> [UInt8] {
-        if host.first == UInt8(ascii: "["), let close = host.firstIndex(of: UInt8(ascii: "]")) { return Array(host[...close]) }
-        if let colon = host.firstIndex(of: UInt8(ascii: ":")) { return Array(host[..<colon]) }
+    /// A Host value without its port (`[v6]` kept whole).
+    static func stripPort(_ host: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        if host.first == UInt8(ascii: "["), let close = host.firstIndex(of: UInt8(ascii: "]")) {
+            return UnsafeRawBufferPointer(rebasing: host[...close])
+        }
+        if let colon = host.firstIndex(of: UInt8(ascii: ":")) { return UnsafeRawBufferPointer(rebasing: host[..<colon]) }
         return host
+    }
+
+    /// The client address as a string value: dotted IPv4, or IPv6 (RFC 5952 compression of the
+    /// longest zero run), written without intermediate Strings for IPv4.
+    static func writeAddress(_ event: RequestEvent, into w: inout JSONWriter) {
+        switch event.addressFamily {
+        case .ipv4:
+            let bytes = event.clientAddress.bytes
+            w.openString()
+            for i in 12..<16 {
+                if i > 12 { w.stringPiece(".") }
+                w.stringPiece(digits: Int(bytes[i]))
+            }
+            w.closeString()
+        default:
+            w.string(text: addressText(event))
+        }
     }
 
     /// The client address as text: dotted IPv4, or IPv6 (RFC 5952 compression of the longest zero run).
@@ -243,23 +295,32 @@ public struct LogSerializer: Sendable {
     }
 }
 
-/// The lines of a raw HTTP head: the start line and `name: value` fields, as ranges into the bytes
-/// (already validated by the proxy's parser; a truncated last line is dropped).
+/// The lines of a raw HTTP head: the start line and `name: value` fields, as offsets into the bytes
+/// (already validated by the proxy's parser; a truncated last line is dropped). Valid while the
+/// bytes it was made from are.
 struct HeadLines {
     struct Field {
-        var name: Range<Int>
-        var value: Range<Int>
+        var nameStart: Int32
+        var nameEnd: Int32
+        var valueStart: Int32
+        var valueEnd: Int32
     }
 
-    let raw: [UInt8]
+    let raw: UnsafeRawBufferPointer
     var startLine: Range<Int> = 0..<0
     var fields: [Field] = []
 
-    init(_ raw: [UInt8]) {
+    init(_ raw: UnsafeRawBufferPointer) {
         self.raw = raw
+        fields.reserveCapacity(24)
         var start = 0, i = 0, first = true
-        while i + 1 < raw.count {
-            guard raw[i] == 13 && raw[i + 1] == 10 else { i += 1; continue }
+        let n = raw.count
+        guard let base = raw.baseAddress else { return }
+        while i + 1 < n {
+            guard let cr = memchr(base + i, 13, n - i) else { break }
+            i = base.distance(to: UnsafeRawPointer(cr))
+            guard i + 1 < n else { break }
+            guard raw[i + 1] == 10 else { i += 1; continue }
             let line = start..<i
             start = i + 2
             i += 2
@@ -269,33 +330,57 @@ struct HeadLines {
                 continue
             }
             if line.isEmpty { break }
-            guard let colon = raw[line].firstIndex(of: UInt8(ascii: ":")) else { continue }
+            var colon = line.lowerBound
+            while colon < line.upperBound && raw[colon] != UInt8(ascii: ":") { colon += 1 }
+            guard colon < line.upperBound else { continue }
             var lower = colon + 1, upper = line.upperBound
             while lower < upper, raw[lower] == 32 || raw[lower] == 9 { lower += 1 }
             while upper > lower, raw[upper - 1] == 32 || raw[upper - 1] == 9 { upper -= 1 }
-            fields.append(Field(name: line.lowerBound..<colon, value: lower..<upper))
+            fields.append(Field(nameStart: Int32(line.lowerBound), nameEnd: Int32(colon), valueStart: Int32(lower), valueEnd: Int32(upper)))
         }
     }
 
-    /// The second word of the start line (a request's target).
-    var requestTarget: ArraySlice<UInt8> {
-        let line = raw[startLine]
-        guard let a = line.firstIndex(of: 32) else { return [] }
-        let rest = line[(a + 1)...]
-        return rest[..<(rest.firstIndex(of: 32) ?? rest.endIndex)]
+    func name(_ i: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: raw[Int(fields[i].nameStart)..<Int(fields[i].nameEnd)])
     }
 
-    var method: ArraySlice<UInt8> {
+    func value(_ i: Int, limit: Int) -> UnsafeRawBufferPointer {
+        let start = Int(fields[i].valueStart), end = Int(fields[i].valueEnd)
+        return UnsafeRawBufferPointer(rebasing: raw[start..<(end - start > limit ? start + limit : end)])
+    }
+
+    /// Whether two header names are equal, ASCII case ignored.
+    static func sameName(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard a.count == b.count else { return false }
+        for i in 0..<a.count where a[i] != b[i] {
+            let x = a[i] | 0x20
+            guard x == b[i] | 0x20, x >= 97 && x <= 122 else { return false }
+        }
+        return true
+    }
+
+    /// Whether a header name equals a lower-case literal, ASCII case ignored.
+    static func sameName(_ a: UnsafeRawBufferPointer, _ lowercased: StaticString) -> Bool {
+        lowercased.withUTF8Buffer { sameName(a, UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The second word of the start line (a request's target).
+    var requestTarget: UnsafeRawBufferPointer {
         let line = raw[startLine]
-        return line[..<(line.firstIndex(of: 32) ?? line.endIndex)]
+        guard let a = line.firstIndex(of: 32) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        let rest = line[(a + 1)...]
+        return UnsafeRawBufferPointer(rebasing: rest[..<(rest.firstIndex(of: 32) ?? rest.endIndex)])
+    }
+
+    var method: UnsafeRawBufferPointer {
+        let line = raw[startLine]
+        return UnsafeRawBufferPointer(rebasing: line[..<(line.firstIndex(of: 32) ?? line.endIndex)])
     }
 
     /// The first value of a header (name compared without case).
-    func first(_ lowercasedName: String) -> ArraySlice<UInt8>? {
-        let wanted = Array(lowercasedName.utf8)
-        for field in fields where field.name.count == wanted.count
-            && zip(raw[field.name], wanted).allSatisfy({ ($0 | 0x20) == $1 }) {
-            return raw[field.value]
+    func first(_ lowercasedName: StaticString) -> UnsafeRawBufferPointer? {
+        for i in fields.indices where Self.sameName(name(i), lowercasedName) {
+            return value(i, limit: Int.max)
         }
         return nil
     }

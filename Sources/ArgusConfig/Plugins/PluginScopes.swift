@@ -50,16 +50,29 @@ public struct PluginScopes: Sendable {
 
     /// The instance that applies to a request on `route` (of `service`) by `consumer`, or nil.
     public func resolve(route: Int, service: Int, consumer: Int = -1) -> Plugin? {
+        resolveIndex(route: route, service: service, consumer: consumer).map { instances[$0] }
+    }
+
+    /// As ``resolve(route:service:consumer:)``, the instance's index in ``instances``.
+    public func resolveIndex(route: Int, service: Int, consumer: Int = -1) -> Int? {
+        if byScope.isEmpty { return nil }
         let r = Int32(route), s = Int32(service), c = hasConsumerScopes ? Int32(consumer) : -1
-        let candidates: [Scope] = [
-            Scope(route: r, service: s, consumer: c), Scope(route: r, service: -1, consumer: c),
-            Scope(route: -1, service: s, consumer: c), Scope(route: r, service: s, consumer: -1),
-            Scope(route: -1, service: -1, consumer: c), Scope(route: r, service: -1, consumer: -1),
-            Scope(route: -1, service: s, consumer: -1), Scope(route: -1, service: -1, consumer: -1),
-        ]
-        // A component the request lacks (-1) makes some candidates coincide; the order still holds.
-        for scope in candidates {
-            if let i = byScope[scope] { return instances[i] }
+        // Kong's precedence, most specific first: route+service+consumer, route+consumer,
+        // service+consumer, route+service, consumer, route, service, global. A component the
+        // request lacks (-1) makes some candidates coincide; the order still holds.
+        for k in 0..<8 {
+            let scope: Scope
+            switch k {
+            case 0: scope = Scope(route: r, service: s, consumer: c)
+            case 1: scope = Scope(route: r, service: -1, consumer: c)
+            case 2: scope = Scope(route: -1, service: s, consumer: c)
+            case 3: scope = Scope(route: r, service: s, consumer: -1)
+            case 4: scope = Scope(route: -1, service: -1, consumer: c)
+            case 5: scope = Scope(route: r, service: -1, consumer: -1)
+            case 6: scope = Scope(route: -1, service: s, consumer: -1)
+            default: scope = Scope(route: -1, service: -1, consumer: -1)
+            }
+            if let i = byScope[scope] { return i }
         }
         return nil
     }

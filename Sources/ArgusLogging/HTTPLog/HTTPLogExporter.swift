@@ -80,13 +80,13 @@ public final class HTTPLogExporter: ReportsStatistics {
         return sink
     }
 
-    /// Queues `record` for the `http-log` instance `plugin` (never waits for the network).
-    func enqueue(_ record: [UInt8], plugin: Plugin, withoutDetail: Bool) {
+    /// Queues `records` for the `http-log` instance `plugin` (never waits for the network).
+    func enqueue(_ records: [[UInt8]], plugin: Plugin, withoutDetail: Int) {
         let sink = state.withLockedValue { state in
-            if withoutDetail { state.withoutDetail += 1 }
+            state.withoutDetail += UInt64(withoutDetail)
             return self.sink(for: plugin, &state)
         }
-        sink.enqueue(record)
+        sink.enqueue(records)
     }
 
     func finish() async {

@@ -89,21 +89,24 @@ final class HTTPLogSink: Sendable {
         return UInt64(t.tv_sec) * 1000 + UInt64(t.tv_nsec) / 1_000_000
     }
 
-    /// Queues one record (never blocks on the network).
-    func enqueue(_ bytes: [UInt8]) {
-        let record = Record(bytes: bytes, enqueuedAt: Self.nowMillis())
+    /// Queues records, in order (never blocks on the network).
+    func enqueue(_ records: [[UInt8]]) {
+        let now = Self.nowMillis()
         state.withLockedValue { state in
-            if !state.spooling {
-                let full = state.memoryCount >= endpoint.maxEntries
-                    || endpoint.maxBytes.map { state.memoryBytes + bytes.count > $0 } ?? false
-                if !full {
-                    state.memory.append(record)
-                    state.memoryBytes += bytes.count
-                    return
+            for bytes in records {
+                let record = Record(bytes: bytes, enqueuedAt: now)
+                if !state.spooling {
+                    let full = state.memoryCount >= endpoint.maxEntries
+                        || endpoint.maxBytes.map { state.memoryBytes + bytes.count > $0 } ?? false
+                    if !full {
+                        state.memory.append(record)
+                        state.memoryBytes += bytes.count
+                        continue
+                    }
+                    spillMemory(&state)
                 }
-                spillMemory(&state)
+                spoolOne(record, &state)
             }
-            spoolOne(record, &state)
         }
     }
 

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+
+@testable import ArgusLogging
+
+@Suite("log record JSON")
+struct JSONWriterTests {
+    /// Decodes `bytes` (one JSON value) with Foundation's parser.
+    private func parse(_ bytes: [UInt8]) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+    }
+
+    @Test func everyByteAtEveryOffsetGivesValidJSONWithTheSameText() throws {
+        // The fast path looks at eight bytes at a time: put each byte value at each position of
+        // such a word, and after it, so that every branch of the escaping is taken.
+        for byte in 0...255 {
+            for offset in 0..<17 {
+                let input = [UInt8](repeating: UInt8(ascii: "a"), count: offset) + [UInt8(byte)] + Array("z\"q\\".utf8)
+                var w = JSONWriter()
+                input.withUnsafeBytes { w.string(bytes: $0) }
+                let decoded = try #require(try parse(w.bytes) as? String, "byte \(byte) at \(offset)")
+                #expect(decoded == String(decoding: input, as: UTF8.self), "byte \(byte) at \(offset)")
+            }
+        }
+    }
+
+    @Test func multiByteUTF8IsKeptAndInvalidBytesBecomeReplacementCharacters() throws {
+        let text = "naïve – 日本語 😀 done, plus a long ASCII tail to cross word boundaries"
+        var w = JSONWriter()
+        w.string(text: text)
+        #expect(try parse(w.bytes) as? String == text)
+        var bad = JSONWriter()
+        bad.string(bytes: [0x41, 0xFF, 0x42, 0xC3])
+        #expect(try parse(bad.bytes) as? String == "A\u{FFFD}B\u{FFFD}")
+    }
+
+    @Test func headerNamesAreLowerCasedAndRepeatsBecomeArrays() throws {
+        let head = Array(("GET /a?x=1&y&x=%41+b HTTP/1.1\r\nHost: h.test:8000\r\nX-Trace: one\r\nAuthorization: Basic c2VjcmV0\r\n"
+            + "x-trace: two\r\nPROXY-Authorization: k\r\nContent-Type: text/plain\r\n\r\n").utf8)
+        try head.withUnsafeBytes { raw in
+            let lines = HeadLines(raw)
+            #expect(lines.fields.count == 6)
+            #expect(String(decoding: lines.requestTarget, as: UTF8.self) == "/a?x=1&y&x=%41+b")
+            #expect(lines.first("host").map { String(decoding: $0, as: UTF8.self) } == "h.test:8000")
+            var w = JSONWriter()
+            LogSerializer.writeQuery(lines.requestTarget, into: &w)
+            let query = try #require(try parse(w.bytes) as? [String: Any])
+            #expect(query["x"] as? [String] == ["1", "A b"])
+            #expect(query["y"] as? Bool == true)
+        }
+    }
+}
