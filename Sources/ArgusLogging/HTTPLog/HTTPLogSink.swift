@@ -93,20 +93,20 @@ final class HTTPLogSink: Sendable {
     func enqueue(_ records: [[UInt8]]) {
         let now = Self.nowMillis()
         state.withLockedValue { state in
-            for bytes in records {
-                let record = Record(bytes: bytes, enqueuedAt: now)
-                if !state.spooling {
-                    let full = state.memoryCount >= endpoint.maxEntries
-                        || endpoint.maxBytes.map { state.memoryBytes + bytes.count > $0 } ?? false
-                    if !full {
-                        state.memory.append(record)
-                        state.memoryBytes += bytes.count
-                        continue
-                    }
+            var i = 0
+            while i < records.count, !state.spooling {
+                let bytes = records[i]
+                let full = state.memoryCount >= endpoint.maxEntries
+                    || endpoint.maxBytes.map { state.memoryBytes + bytes.count > $0 } ?? false
+                if full {
                     spillMemory(&state)
+                    break
                 }
-                spoolOne(record, &state)
+                state.memory.append(Record(bytes: bytes, enqueuedAt: now))
+                state.memoryBytes += bytes.count
+                i += 1
             }
+            if i < records.count { spool(records[i...].lazy.map { ($0, now) }, &state) }
         }
     }
 
@@ -117,28 +117,32 @@ final class HTTPLogSink: Sendable {
         state.memory.removeAll()
         state.memoryHead = 0
         state.memoryBytes = 0
-        for record in pending { spoolOne(record, &state) }
+        spool(pending.lazy.map { ($0.bytes, $0.enqueuedAt) }, &state)
         state.spool?.sync()
     }
 
-    private func spoolOne(_ record: Record, _ state: inout State) {
-        var stored = false
+    /// Appends records to the spool (one write per segment); those it cannot take are dropped and counted.
+    private func spool<C: Collection>(_ records: C, _ state: inout State) where C.Element == ([UInt8], UInt64) {
+        var stored = 0
         if let spool = state.spool {
-            do { stored = try spool.append(record.bytes, enqueuedAt: record.enqueuedAt) } catch {
-                state.spoolError = "\(error)"
-            }
+            let result = spool.append(contentsOf: records)
+            stored = result.stored
+            if let error = result.error { state.spoolError = "\(error)" }
         }
-        if !stored {
-            state.counters.dropped += 1
-            state.droppedSinceLog += 1
-            let now = Self.nowMillis()
-            if now - state.lastDropLog >= 1000 {
-                logger.error("http-log: spool full or unavailable, dropping records", metadata: [
-                    "endpoint": "\(endpoint.display)", "dropped": "\(state.droppedSinceLog)",
-                    "spool_max_bytes": "\(endpoint.spoolMaxBytes)", "error": "\(state.spoolError ?? "")"])
-                state.lastDropLog = now
-                state.droppedSinceLog = 0
-            }
+        if stored < records.count { dropped(records.count - stored, &state) }
+    }
+
+    /// Counts records the spool could not take, and says so in the log at most once a second.
+    private func dropped(_ count: Int, _ state: inout State) {
+        state.counters.dropped += UInt64(count)
+        state.droppedSinceLog += UInt64(count)
+        let now = Self.nowMillis()
+        if now - state.lastDropLog >= 1000 {
+            logger.error("http-log: spool full or unavailable, dropping records", metadata: [
+                "endpoint": "\(endpoint.display)", "dropped": "\(state.droppedSinceLog)",
+                "spool_max_bytes": "\(endpoint.spoolMaxBytes)", "error": "\(state.spoolError ?? "")"])
+            state.lastDropLog = now
+            state.droppedSinceLog = 0
         }
     }
 

@@ -91,49 +91,82 @@ final class Spool {
         return directory + "/" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits + ".seg"
     }
 
-    /// Appends a record; false (nothing written) when it would take the spool past `maxBytes`.
-    func append(_ record: [UInt8], enqueuedAt: UInt64) throws(LogFile.Failure) -> Bool {
-        let frameBytes = record.count + Self.headerBytes
-        guard bytes + frameBytes <= maxBytes else { return false }
-        if writeFD < 0 || (sizes[segments.last ?? 0] ?? 0) >= Self.segmentLimit {
-            if writeFD >= 0 {
-                _ = fsync(writeFD)
-                _ = Glibc.close(writeFD)
-                writeFD = -1
+    /// Appends records in order, with one `write` per segment they go to. A record that would take
+    /// the spool past `maxBytes` is skipped; after a failed write (nothing of it is left behind)
+    /// the rest are not tried. Says how many were stored, and the failure if there was one.
+    func append<C: Collection>(contentsOf batch: C) -> (stored: Int, error: LogFile.Failure?)
+    where C.Element == ([UInt8], UInt64) {
+        var stored = 0
+        var staged: [UInt8] = []
+        var stagedRecords = 0
+        var stagedOldest: UInt64?
+        do {
+            for (record, enqueuedAt) in batch {
+                let frameBytes = record.count + Self.headerBytes
+                guard bytes + staged.count + frameBytes <= maxBytes else { continue }
+                if writeFD < 0 || (sizes[segments.last ?? 0] ?? 0) + staged.count >= Self.segmentLimit {
+                    stored += try writeStaged(&staged, records: &stagedRecords, oldest: &stagedOldest)
+                    try openSegment()
+                }
+                withUnsafeBytes(of: UInt32(record.count).littleEndian) { staged.append(contentsOf: $0) }
+                withUnsafeBytes(of: enqueuedAt.littleEndian) { staged.append(contentsOf: $0) }
+                staged.append(contentsOf: record)
+                stagedRecords += 1
+                if stagedOldest == nil { stagedOldest = enqueuedAt }
             }
-            let seq: UInt64
-            if let last = segments.last, (sizes[last] ?? 0) < Self.segmentLimit {
-                seq = last
-            } else {
-                seq = max((segments.last ?? 0) + 1, cursor.segment)
-                segments.append(seq)
-                sizes[seq] = 0
-            }
-            writeFD = open(path(seq), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-            guard writeFD >= 0 else { throw LogFile.Failure(operation: "open \(path(seq))", code: errno) }
+            stored += try writeStaged(&staged, records: &stagedRecords, oldest: &stagedOldest)
+            return (stored, nil)
+        } catch {
+            return (stored, error)
         }
-        var frame = [UInt8]()
-        frame.reserveCapacity(frameBytes)
-        withUnsafeBytes(of: UInt32(record.count).littleEndian) { frame.append(contentsOf: $0) }
-        withUnsafeBytes(of: enqueuedAt.littleEndian) { frame.append(contentsOf: $0) }
-        frame.append(contentsOf: record)
+    }
+
+    /// Opens the segment new frames go to: the last one while it has room, else a new one.
+    private func openSegment() throws(LogFile.Failure) {
+        if writeFD >= 0 {
+            _ = fsync(writeFD)
+            _ = Glibc.close(writeFD)
+            writeFD = -1
+        }
+        let seq: UInt64
+        if let last = segments.last, (sizes[last] ?? 0) < Self.segmentLimit {
+            seq = last
+        } else {
+            seq = max((segments.last ?? 0) + 1, cursor.segment)
+            segments.append(seq)
+            sizes[seq] = 0
+        }
+        writeFD = open(path(seq), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard writeFD >= 0 else { throw LogFile.Failure(operation: "open \(path(seq))", code: errno) }
+    }
+
+    /// Writes staged frames to the open segment and counts them.
+    private func writeStaged(_ staged: inout [UInt8], records: inout Int, oldest: inout UInt64?) throws(LogFile.Failure) -> Int {
+        guard !staged.isEmpty else { return 0 }
+        let count = records
+        defer {
+            staged.removeAll(keepingCapacity: true)
+            records = 0
+            oldest = nil
+        }
+        let seq = segments.last!
         var written = 0
-        while written < frame.count {
-            let n = frame.withUnsafeBytes { write(writeFD, $0.baseAddress! + written, $0.count - written) }
+        while written < staged.count {
+            let n = staged.withUnsafeBytes { write(writeFD, $0.baseAddress! + written, $0.count - written) }
             if n < 0 {
                 if errno == EINTR { continue }
+                let code = errno
                 // Leave no partial frame behind.
-                let seq = segments.last!
                 ftruncate(writeFD, off_t(sizes[seq] ?? 0))
-                throw LogFile.Failure(operation: "write \(path(seq))", code: errno)
+                throw LogFile.Failure(operation: "write \(path(seq))", code: code)
             }
             written += n
         }
-        sizes[segments.last!, default: 0] += frameBytes
-        bytes += frameBytes
-        records += 1
-        if oldestEnqueuedAt == nil { oldestEnqueuedAt = enqueuedAt }
-        return true
+        sizes[seq, default: 0] += staged.count
+        bytes += staged.count
+        self.records += records
+        if oldestEnqueuedAt == nil { oldestEnqueuedAt = oldest }
+        return count
     }
 
     /// Makes appended records durable (called once per batch of appends).
