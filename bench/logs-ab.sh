@@ -4,10 +4,13 @@
 #   argus-logs   Argus with http-log (batches of 100, to the harness's nginx backend, which answers
 #                any POST with 200) and file-log (to a file in the scratch directory), both global
 # or, with DOWN=1, argus-logs sends to a closed port: the endpoint is down for the whole run and
-# every record goes to the disk spool (the proxy's p99 should not move).
+# every record goes to the disk spool (the proxy's p99 should not move); or, with OUTAGE=1,
+# argus-logs (endpoint up) against argus-logs-down (endpoint down) in the same run: the p99 with
+# the log endpoint down next to the p99 with it up.
 #
 #   bench/logs-ab.sh                       # 5 rounds x 10 s, 50 connections
 #   DOWN=1 bench/logs-ab.sh
+#   OUTAGE=1 bench/logs-ab.sh
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -15,19 +18,28 @@ ROOT=$(cd "$HERE/.." && pwd)
 (cd "$ROOT" && swift build -c release --product argus --scratch-path .build-release >/dev/null)
 export ARGUS_BIN="$ROOT/.build-release/release/argus"
 
+dead=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 if [[ ${DOWN:-0} == 1 ]]; then
-    dead=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     ENDPOINT="http://127.0.0.1:$dead/logs"; NAME=argus-logs-down
 else
     ENDPOINT='http://$UPSTREAM/logs'; NAME=argus-logs
 fi
+plugins() {  # plugins ENDPOINT: the http-log + file-log plugin lines (printf %b escapes)
+    echo "PLUGINS=\"plugins:\\n  - name: http-log\\n    config: {http_endpoint: \\\"$1\\\", queue: {max_batch_size: 100}, spool_max_bytes: 4294967296}\\n  - name: file-log\\n    config: {path: \$BENCH_WORK/access-\$LISTEN_PORT.log}\\n\""
+}
 config='printf "_format_version: \"3.0\"\nservices:\n  - name: backend\n    url: http://%s\n    routes:\n      - name: all\n        paths: [\"/\"]\n%b" "$UPSTREAM" "$PLUGINS" > "$BENCH_WORK/kong-$LISTEN_PORT.yml"'
 run='exec "$ARGUS_BIN" start --config "$BENCH_WORK/kong-$LISTEN_PORT.yml" --proxy-listen "127.0.0.1:$LISTEN_PORT" --admin-listen 127.0.0.1:0 --status-listen 127.0.0.1:0 --workers "$PROXY_WORKERS" --data-dir "$BENCH_WORK/data-$LISTEN_PORT" --log-level warning'
-export EXTRA_NAME=argus-nolog EXTRA_PORT=18090
-export EXTRA_CMD="PLUGINS=''; $config; $run"
+if [[ ${OUTAGE:-0} == 1 ]]; then
+    export EXTRA_NAME=argus-logs EXTRA_PORT=18090
+    export EXTRA_CMD="$(plugins 'http://$UPSTREAM/logs'); $config; $run"
+    NAME=argus-logs-down ENDPOINT="http://127.0.0.1:$dead/logs"
+else
+    export EXTRA_NAME=argus-nolog EXTRA_PORT=18090
+    export EXTRA_CMD="PLUGINS=''; $config; $run"
+fi
 export EXTRA2_NAME=$NAME EXTRA2_PORT=18092
-export EXTRA2_CMD="PLUGINS=\"plugins:\\n  - name: http-log\\n    config: {http_endpoint: \\\"$ENDPOINT\\\", queue: {max_batch_size: 100}, spool_max_bytes: 4294967296}\\n  - name: file-log\\n    config: {path: \$BENCH_WORK/access-\$LISTEN_PORT.log}\\n\"; $config; $run"
-export SYSTEMS=${SYSTEMS:-"argus-nolog $NAME"}
+export EXTRA2_CMD="$(plugins "$ENDPOINT"); $config; $run"
+export SYSTEMS=${SYSTEMS:-"$EXTRA_NAME $NAME"}
 export ROUNDS=${ROUNDS:-5}
 export OUT_DIR=${OUT_DIR:-$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)-$NAME-c${CONNS:-50}}
 exec "$HERE/proxy-bench.sh"
