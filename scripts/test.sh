@@ -9,8 +9,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # promtool) and python3-prometheus-client check /metrics end to end; logrotate rotates file-log's file;
 # redis-server backs the rate-limiting redis policy tests; dnsmasq-base is the DNS server the
 # upstream discovery tests run on loopback; python3-venv holds schemathesis (from PyPI),
-# which checks the Admin API against docs/admin-openapi.yaml.
-PACKAGES=(curl python3 python3-venv procps prometheus python3-prometheus-client logrotate redis-server dnsmasq-base)
+# which checks the Admin API against docs/admin-openapi.yaml; python3-h11 is the reference HTTP/1.1
+# parser the request-smuggling probe compares Argus with.
+PACKAGES=(curl python3 python3-venv procps prometheus python3-prometheus-client logrotate redis-server dnsmasq-base python3-h11)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -49,6 +50,9 @@ bash scripts/cli-smoke.sh .build/debug/argus
 # Debian's python (not a pyenv or venv one on PATH) has python3-prometheus-client.
 echo "== /metrics end-to-end: promtool, exposition checks, a real Prometheus, Kong's dashboard"
 /usr/bin/python3 scripts/metrics_it.py .build/debug/argus
+
+echo "== request smuggling: Argus against h11 on 600 generated framing cases"
+/usr/bin/python3 scripts/smuggling_it.py .build/debug/argus
 
 echo "== file-log under logrotate (create + SIGUSR1, copytruncate) with steady load"
 /usr/bin/python3 scripts/filelog_rotate_it.py .build/debug/argus

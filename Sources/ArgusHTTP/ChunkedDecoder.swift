@@ -1,7 +1,8 @@
 import NIOCore
 
 /// Incremental decoder of the chunked transfer coding (RFC 9112 §7.1). Strict: hex sizes only,
-/// CRLF only, no control bytes in extensions; trailers are read and dropped.
+/// CRLF only, no control bytes in extensions; trailers are read, checked to be field lines
+/// (`token ":" value`, like header lines), and dropped.
 public struct ChunkedDecoder: Sendable {
     private enum State: Sendable {
         case size(value: Int, digits: Int)
@@ -11,7 +12,8 @@ public struct ChunkedDecoder: Sendable {
         case dataCR
         case dataLF
         case trailerLineStart
-        case trailerLine(length: Int)
+        case trailerName
+        case trailerValue
         case trailerLF(empty: Bool)
         case done
     }
@@ -72,9 +74,27 @@ public struct ChunkedDecoder: Sendable {
             guard byte == ASCII.lf else { throw .badChunk }
             state = .size(value: 0, digits: 0)
         case .trailerLineStart:
-            state = byte == ASCII.cr ? .trailerLF(empty: true) : try trailerByte(byte, length: 0)
-        case .trailerLine(let length):
-            state = byte == ASCII.cr ? .trailerLF(empty: false) : try trailerByte(byte, length: length)
+            if byte == ASCII.cr {
+                state = .trailerLF(empty: true)
+            } else {
+                try countTrailerByte()
+                guard ASCII.isToken(byte) else { throw .badChunk }
+                state = .trailerName
+            }
+        case .trailerName:
+            try countTrailerByte()
+            if byte == ASCII.colon {
+                state = .trailerValue
+            } else if !ASCII.isToken(byte) {
+                throw .badChunk  // not a field line (e.g. a request line where a trailer should be)
+            }
+        case .trailerValue:
+            if byte == ASCII.cr {
+                state = .trailerLF(empty: false)
+            } else {
+                try countTrailerByte()
+                guard byte == ASCII.tab || (byte >= 32 && byte != 127) else { throw .badChunk }
+            }
         case .trailerLF(let empty):
             guard byte == ASCII.lf else { throw .badChunk }
             if empty {
@@ -88,10 +108,9 @@ public struct ChunkedDecoder: Sendable {
         }
     }
 
-    private mutating func trailerByte(_ byte: UInt8, length: Int) throws(HTTPParseError) -> State {
+    private mutating func countTrailerByte() throws(HTTPParseError) {
         trailerBytes += 1
-        guard trailerBytes <= 16384, byte == ASCII.tab || (byte >= 32 && byte != 127) else { throw .badChunk }
-        return .trailerLine(length: length + 1)
+        guard trailerBytes <= 16384 else { throw .badChunk }
     }
 
     private var pendingSize = 0

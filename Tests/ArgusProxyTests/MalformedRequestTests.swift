@@ -24,6 +24,8 @@ private let malformedCases: [(name: String, raw: String, status: Int)] = [
         ("invalid Host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
         ("bad chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", 400),
         ("chunk size with 0x", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n", 400),
+        ("request line in the trailer section",
+         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         ("chunk LF only", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n", 400),
         ("bad request line", "GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         ("unknown version", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),

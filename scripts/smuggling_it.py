@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""Request smuggling, differentially: Argus (argv[1]) against h11 as the reference HTTP/1.1 parser.
+
+Every case is a byte string a client sends on one connection: one or two requests built from
+randomly chosen framing variants (Content-Length and Transfer-Encoding spellings, both at once,
+duplicates, odd whitespace, bare LF or CR, chunk sizes with extensions, signs, prefixes or
+overflow, trailers, request-line and Host oddities), with a second request after the first's body
+(where a desynchronised parser would find a smuggled request). Each request's target names its
+case and position: /c<case>/r<position>.
+
+The upstream is a raw TCP server that parses what Argus forwards with h11 (as a server would).
+For each case, what h11 makes of the client's bytes is the reference: the request heads it
+accepts, in order, and the bodies of the complete ones. The checks, per case:
+  - everything Argus sent upstream parses as HTTP/1.1 (h11 accepts it);
+  - Argus forwarded no more request heads than the reference accepted, and the i-th forwarded
+    request is the reference's i-th (method and target), so no request boundary moved;
+  - a complete forwarded request has the reference's body, byte for byte.
+Argus may be stricter than h11 (refuse what h11 accepts); the script counts those cases. The run
+uses a fixed seed; ARGUS_SMUGGLING_CASES (default 600) and ARGUS_SMUGGLING_SEED change it.
+Prints "N passed, M failed".
+"""
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import h11
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from itsupport import Tally, finish, free_port, wait_for  # noqa: E402
+
+ARGUS = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/argus")
+CASES = int(os.environ.get("ARGUS_SMUGGLING_CASES", "600"))
+SEED = int(os.environ.get("ARGUS_SMUGGLING_SEED", "20261122"))
+TALLY = Tally()
+check = TALLY.check
+
+# What the upstream saw: (case, position) -> {"method", "target", "body" (None until complete)}.
+seen, seen_lock = {}, threading.Lock()
+upstream_errors = []  # bytes h11 could not parse, with the error
+
+
+def key_of(target):
+    """(case, position) from a target /c<case>/r<position>... (origin or absolute form), or None."""
+    if target.startswith(("http://", "https://")):
+        target = "/" + target.split("/", 3)[3] if target.count("/") >= 3 else "/"
+    try:
+        parts = target.split("/")
+        return int(parts[1][1:]), int(parts[2][1:].split("?")[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def serve_upstream(listener):
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        threading.Thread(target=upstream_connection, args=(conn,), daemon=True).start()
+
+
+def upstream_connection(conn):
+    """Parses the forwarded stream with h11, records each request, answers 200 to each."""
+    parser = h11.Connection(h11.SERVER)
+    raw = b""
+    current = None
+    try:
+        while True:
+            event = parser.next_event()
+            if event is h11.NEED_DATA:
+                data = conn.recv(65536)
+                raw += data
+                parser.receive_data(data)
+                if not data:
+                    return
+                continue
+            if isinstance(event, h11.Request):
+                target = event.target.decode("latin-1")
+                current = key_of(target)
+                if current is not None:
+                    with seen_lock:
+                        seen[current] = {"method": event.method.decode(), "target": target, "body": None, "parts": []}
+            elif isinstance(event, h11.Data):
+                if current is not None:
+                    with seen_lock:
+                        seen[current]["parts"].append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                if current is not None:
+                    with seen_lock:
+                        seen[current]["body"] = b"".join(seen[current]["parts"])
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                parser.send(h11.Response(status_code=200, headers=[("Content-Length", "2")]))
+                parser.send(h11.Data(data=b"ok"))
+                parser.send(h11.EndOfMessage())
+                parser.start_next_cycle()
+                current = None
+            elif isinstance(event, h11.ConnectionClosed):
+                return
+    except h11.RemoteProtocolError as error:
+        upstream_errors.append((raw[-600:], str(error)))
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def reference(data):
+    """What h11 makes of a client's bytes: the heads it accepts, in order, each with its body
+    when the request is complete."""
+    parser = h11.Connection(h11.SERVER)
+    parser.receive_data(data)
+    parser.receive_data(b"")  # the client sends nothing more
+    requests = []
+    try:
+        while True:
+            event = parser.next_event()
+            if event in (h11.NEED_DATA, h11.PAUSED) or isinstance(event, h11.ConnectionClosed):
+                break
+            if isinstance(event, h11.Request):
+                requests.append({"method": event.method.decode(), "target": event.target.decode("latin-1"),
+                                 "body": None, "parts": []})
+            elif isinstance(event, h11.Data):
+                requests[-1]["parts"].append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                requests[-1]["body"] = b"".join(requests[-1]["parts"])
+                parser.send(h11.Response(status_code=200, headers=[("Content-Length", "0")]))
+                parser.send(h11.EndOfMessage())
+                if parser.our_state is h11.MUST_CLOSE or parser.their_state is h11.MUST_CLOSE:
+                    break
+                parser.start_next_cycle()
+    except (h11.RemoteProtocolError, h11.LocalProtocolError):
+        pass
+    return requests
+
+
+# Framing variants. Each returns (header lines, encoded body) for a body.
+def cl_variants(body):
+    n = len(body)
+    return [
+        [f"Content-Length: {n}"], [f"Content-Length:{n}"], [f"Content-Length:  {n}  "], [f"content-length: {n}"],
+        [f"Content-Length: 0{n}"], [f"Content-Length: +{n}"], [f"Content-Length: -{n}"], [f"Content-Length: {n}, {n}"],
+        [f"Content-Length: {n},{n + 1}"], [f"Content-Length: {n}", f"Content-Length: {n}"],
+        [f"Content-Length: {n}", f"Content-Length: {n + 2}"], [f"Content-Length: {n}\x00"], [f"Content-Length: 0x{n:x}"],
+        [f"Content-Length: {n} 1"], ["Content-Length: "], [f"Content-Length : {n}"], [f"Content-Length\t: {n}"],
+        [f"Content-Length: 99999999999999999999{n}"], [f"Content_Length: {n}"], [f"Content-Length: {n + 3}"],
+        [f"Content-Length: {max(0, n - 2)}"],
+    ]
+
+
+TE_VALUES = ["chunked", "Chunked", "CHUNKED", " chunked", "chunked ", "\tchunked", "chunked, chunked",
+             "identity, chunked", "chunked, identity", "gzip, chunked", "chunked;q=1", "x-chunked", "chunk",
+             "chunked\x0b", "\x0cchunked", "chunked,", ",chunked", "", "identity"]
+
+
+def chunked_bodies(body):
+    a, b = body[:3], body[3:]
+    plain = f"{len(a):x}\r\n".encode() + a + b"\r\n" + f"{len(b):x}\r\n".encode() + b + b"\r\n0\r\n\r\n"
+    return [
+        plain,
+        f"{len(body):x};ext=1\r\n".encode() + body + b"\r\n0\r\n\r\n",
+        f"{len(body):X}\r\n".encode() + body + b"\r\n0\r\n\r\n",
+        f"0{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n",
+        f"{len(body):x} \r\n".encode() + body + b"\r\n0\r\n\r\n",
+        f" {len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n",
+        f"+{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n",
+        f"-{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n",
+        f"0x{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n",
+        f"{len(body):x}\n".encode() + body + b"\n0\n\n",
+        f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\nX-Trailer: 1\r\n\r\n",
+        f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n",
+        f"{len(body):x}\r\n".encode() + body + b"0\r\n\r\n",
+        f"{len(body) + 1:x}\r\n".encode() + body + b"\r\n0\r\n\r\n",
+        b"fffffffffffffffff" + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n",
+        f"{len(body):x}\r\n".encode() + body + b"\r\n0;x=y\r\n\r\n",
+        f"{len(body):x}\r\r\n".encode() + body + b"\r\n0\r\n\r\n",
+    ]
+
+
+REQUEST_LINES = ["{m} {t} HTTP/1.1", "{m}  {t} HTTP/1.1", "{m} {t}  HTTP/1.1", "{m} {t} HTTP/1.1 ", "{m}\t{t} HTTP/1.1",
+                 "{m} {t} HTTP/1.0", "{m} {t} HTTP/1.2", "{m} {t} HTTP/2.0", "{m} {t} http/1.1",
+                 "{m} http://h.test{t} HTTP/1.1", "{m} {t}\x00 HTTP/1.1", "{m} {t}#frag HTTP/1.1"]
+HOSTS = [["Host: h.test"], ["Host: h.test"], ["Host: h.test"], [], ["Host: a", "Host: b"], ["Host: h.test:80"],
+         ["Host: a b"], ["Host:"], ["host: h.test"], ["Host: h.test\r\nX-Pad: 1"]]
+LINE_ENDS = ["\r\n"] * 12 + ["\n", "\r", "\r\r\n", " \r\n", "\n\r"]
+EXTRA = [[], [], [], ["X-A: 1"], ["X-A : 1"], ["X-A: 1", " folded"], ["X-A:\t1"], ["X-Ä: 1"], ["Connection: close"],
+         ["Connection: keep-alive, Content-Length"], ["Connection: Transfer-Encoding"], ["Expect: 100-continue"],
+         ["X-A: a\x00b"], ["X-A: a\rb"], [": empty-name"], ["X A: 1"]]
+
+
+def pick(rng, variants, usual=0.5):
+    """The first (well-formed) variant with probability `usual`, else any."""
+    return variants[0] if rng.random() < usual else rng.choice(variants)
+
+
+def one_request(rng, case, position, allow_body=True):
+    target = f"/c{case}/r{position}"
+    body = bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(rng.randint(1, 12)))
+    kind = rng.choice(["none", "cl", "cl", "te", "te", "both", "te-cl"]) if allow_body else "none"
+    method = rng.choice(["GET", "POST", "PUT"]) if kind == "none" else rng.choice(["POST", "PUT", "PATCH"])
+    lines = list(pick(rng, HOSTS, 0.8)) + list(pick(rng, EXTRA, 0.7))
+    encoded = b""
+    if kind == "cl":
+        lines += pick(rng, cl_variants(body))
+        encoded = body
+    elif kind in ("te", "both", "te-cl"):
+        te = [f"Transfer-Encoding: {pick(rng, TE_VALUES)}"]
+        if rng.random() < 0.1:
+            te.append(f"Transfer-Encoding: {pick(rng, TE_VALUES)}")
+        if rng.random() < 0.1:
+            te = [rng.choice(["Transfer-Encoding : chunked", "Transfer_Encoding: chunked", "Transfer-Encoding\t: chunked",
+                              " Transfer-Encoding: chunked"])]
+        encoded = pick(rng, chunked_bodies(body))
+        if kind == "both":
+            lines += te + pick(rng, cl_variants(body))[:1]
+        elif kind == "te-cl":
+            lines += pick(rng, cl_variants(encoded))[:1] + te
+        else:
+            lines += te
+    rng.shuffle(lines)
+    request_line = pick(rng, REQUEST_LINES, 0.85)
+    head = [request_line.format(m=method, t=target)] + lines
+    if rng.random() < 0.85:
+        ends = ["\r\n"] * (len(head) + 1)
+    else:
+        ends = [rng.choice(LINE_ENDS) for _ in range(len(head) + 1)]
+    text = "".join(line + end for line, end in zip(head, ends)) + ends[-1]
+    return text.encode("latin-1") + encoded
+
+
+def make_case(rng, case):
+    data = one_request(rng, case, 0)
+    if rng.random() < 0.85:
+        data += one_request(rng, case, 1, allow_body=rng.random() < 0.7)
+    return data
+
+
+def send_case(port, data):
+    """Sends the bytes, then reads what comes back until the connection is quiet or closed."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=2)
+    try:
+        s.sendall(data)
+        s.settimeout(0.4)
+        received = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            received += chunk
+        return received
+    finally:
+        s.close()
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="argus-smuggling-it-")
+    argus = None
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(256)
+    upstream = listener.getsockname()[1]
+    threading.Thread(target=serve_upstream, args=(listener,), daemon=True).start()
+    try:
+        proxy, admin, status = free_port(), free_port(), free_port()
+        open(f"{work}/kong.yml", "w").write(f"""_format_version: "3.0"
+services:
+  - name: raw
+    url: http://127.0.0.1:{upstream}
+    routes: [{{name: all, paths: ["/"], strip_path: false}}]
+""")
+        log = open(f"{work}/argus.log", "w")
+        argus = subprocess.Popen([ARGUS, "start", "--config", f"{work}/kong.yml", "--proxy-listen", f"127.0.0.1:{proxy}",
+                                  "--admin-listen", f"127.0.0.1:{admin}", "--status-listen", f"127.0.0.1:{status}",
+                                  "--data-dir", f"{work}/data", "--workers", "1"], stdout=log, stderr=subprocess.STDOUT)
+
+        def ready():
+            with socket.create_connection(("127.0.0.1", proxy), timeout=1) as s:
+                s.sendall(b"GET /ready HTTP/1.1\r\nHost: h.test\r\n\r\n")
+                return s.recv(100).startswith(b"HTTP/1.1 ")
+        if not check(wait_for(ready, 30, "argus"), "Argus answers on its proxy port"):
+            return
+
+        rng = random.Random(SEED)
+        stricter = 0
+        forwarded = 0
+        for case in range(CASES):
+            data = make_case(rng, case)
+            ref = reference(data)
+            send_case(proxy, data)
+            time.sleep(0.02)
+            with seen_lock:
+                got = {pos: dict(v) for (c, pos), v in seen.items() if c == case}
+            forwarded += len(got)
+            positions = sorted(got)
+            # Argus may refuse a request h11 takes (and, when its framing is unambiguous, go on with
+            # the next one), but every request it forwards must be one h11 sees at that position.
+            ok = check(all(pos < len(ref) for pos in positions),
+                       f"case {case}: Argus forwarded requests {positions}, h11 accepts {len(ref)} heads: {data!r}")
+            if not ok:
+                continue
+            for pos in positions:
+                mine, theirs = got[pos], ref[pos]
+                check(mine["method"] == theirs["method"] and key_of(mine["target"]) == key_of(theirs["target"]),
+                      f"case {case} request {pos}: forwarded {mine['method']} {mine['target']}, h11 read "
+                      f"{theirs['method']} {theirs['target']}: {data!r}")
+                if mine["body"] is not None:
+                    check(theirs["body"] is not None and mine["body"] == theirs["body"],
+                          f"case {case} request {pos}: forwarded body {mine['body']!r}, h11 read {theirs['body']!r}: {data!r}")
+            if len(positions) < len(ref):
+                stricter += 1
+        check(not upstream_errors, f"everything forwarded parses as HTTP/1.1 (h11): {upstream_errors[:3]}")
+        check(argus.poll() is None, "Argus is still running after every case")
+        print(f"{CASES} cases (seed {SEED}): {forwarded} requests forwarded; Argus refused what h11 accepts in {stricter} cases")
+    finally:
+        listener.close()
+        finish([argus], work, TALLY)
+    sys.exit(TALLY.close())
+
+
+if __name__ == "__main__":
+    main()
