@@ -162,6 +162,23 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         context.close(promise: nil)
     }
 
+    // MARK: - Writing to the client
+
+    /// Something was written to the client since the last flush (a flush with nothing pending is
+    /// a pipeline traversal for nothing; several paths end a response with one).
+    private var clientUnflushed = false
+
+    private func writeToClient(_ bytes: ByteBuffer) {
+        context.write(wrapOutboundOut(bytes), promise: nil)
+        clientUnflushed = true
+    }
+
+    private func flushClient() {
+        guard clientUnflushed else { return }
+        clientUnflushed = false
+        context.flush()
+    }
+
     // MARK: - Back-pressure
 
     func read(context: ChannelHandlerContext) {
@@ -684,7 +701,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         trace.responseBytes += out.readableBytes
         // Kong counts a cache hit as `source="service"` (the plugin marks the request proxied).
         publish(status: entry.head.status, source: .upstream, decision: .cacheHit, at: answeredAt, requestHead: head, responseHead: headOnly)
-        context.write(wrapOutboundOut(out), promise: nil)
+        writeToClient(out)
         finishGatewayAnswer(bodyPending: access.bodyRead ? .none : head.framing)
     }
 
@@ -1179,7 +1196,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         guard let head = pendingResponseHead.take() else { return }
         trace.responseBytes += head.readableBytes
         responseHeadScratch = head
-        context.write(wrapOutboundOut(head), promise: nil)
+        writeToClient(head)
     }
 
     func upstreamResponseBody(_ slice: ByteBuffer) {
@@ -1221,23 +1238,23 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 head.writeImmutableBuffer(slice)
                 trace.responseBytes += head.readableBytes
                 responseHeadScratch = head
-                context.write(wrapOutboundOut(head), promise: nil)
+                writeToClient(head)
                 if !context.channel.isWritable { pauseForClient(exchange) }
                 return
             }
             trace.responseBytes += head.readableBytes
             responseHeadScratch = head
-            context.write(wrapOutboundOut(head), promise: nil)
+            writeToClient(head)
         }
         trace.responseBytes += slice.readableBytes
         if exchange.responseFraming == .chunked {
             var header = context.channel.allocator.buffer(capacity: 12)
             ChunkedEncoder.writeChunkHeader(slice.readableBytes, into: &header)
-            context.write(wrapOutboundOut(header), promise: nil)
-            context.write(wrapOutboundOut(slice), promise: nil)
-            context.write(wrapOutboundOut(ByteBuffer(staticString: "\r\n")), promise: nil)
+            writeToClient(header)
+            writeToClient(slice)
+            writeToClient(ByteBuffer(staticString: "\r\n"))
         } else {
-            context.write(wrapOutboundOut(slice), promise: nil)
+            writeToClient(slice)
         }
         if !context.channel.isWritable { pauseForClient(exchange) }
     }
@@ -1245,13 +1262,13 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private func pauseForClient(_ exchange: Exchange) {
         // Pause before flushing: a flush that drains the socket fires the writability change at once.
         exchange.upstream?.pauseReading()
-        context.flush()
+        flushClient()
         if !context.channel.isWritable { blockOnClient() }
     }
 
     func upstreamReadComplete() {
         writePendingResponseHead()
-        context.flush()
+        flushClient()
     }
 
     var upstreamRequestComplete: Bool { exchange?.requestComplete ?? false }
@@ -1271,7 +1288,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         writePendingResponseHead()
         if let upstream = exchange.upstream { lastActivity = max(lastActivity, upstream.lastReadAt) }
         if exchange.responseFraming == .chunked {
-            context.write(wrapOutboundOut(ByteBuffer(staticString: ChunkedEncoder.lastChunk)), promise: nil)
+            writeToClient(ByteBuffer(staticString: ChunkedEncoder.lastChunk))
         }
         // The upstream answered before the whole body arrived: the rest of it can not be framed anymore.
         if !exchange.requestComplete { closeAfterResponse = true }
@@ -1459,7 +1476,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             closeAfterFlush()
             return
         }
-        context.flush()
+        flushClient()
         phase = .head
         ensureTimer(lastActivity + loop.settings.clientIdleTimeout)
         resumeReading()
@@ -1490,7 +1507,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             latencyMs: latency, into: &out)
         trace.responseBytes += out.readableBytes
         publish(status: error.status, source: .gateway, decision: error.decision, at: now, requestHead: head, responseHead: out)
-        context.write(wrapOutboundOut(out), promise: nil)
+        writeToClient(out)
         finishGatewayAnswer(bodyPending: body)
     }
 
@@ -1504,7 +1521,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             finishExchange()
         } else {
             phase = .discarding(remaining: body, decoder: ChunkedDecoder(), discarded: 0)
-            context.flush()
+            flushClient()
             discardBody()
         }
     }
@@ -1617,7 +1634,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         access = AccessState()
         trace.responseBytes = out.readableBytes
         publish(status: status, source: .gateway, decision: decision, at: lastActivity)
-        context.write(wrapOutboundOut(out), promise: nil)
+        writeToClient(out)
         closeAfterFlush()
     }
 }
