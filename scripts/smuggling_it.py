@@ -158,27 +158,19 @@ TE_VALUES = ["chunked", "Chunked", "CHUNKED", " chunked", "chunked ", "\tchunked
 
 
 def chunked_bodies(body):
+    """The body chunked, well (first) and in odd or broken ways: (size line, what follows the data)."""
     a, b = body[:3], body[3:]
     plain = f"{len(a):x}\r\n".encode() + a + b"\r\n" + f"{len(b):x}\r\n".encode() + b + b"\r\n0\r\n\r\n"
-    return [
-        plain,
-        f"{len(body):x};ext=1\r\n".encode() + body + b"\r\n0\r\n\r\n",
-        f"{len(body):X}\r\n".encode() + body + b"\r\n0\r\n\r\n",
-        f"0{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n",
-        f"{len(body):x} \r\n".encode() + body + b"\r\n0\r\n\r\n",
-        f" {len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n",
-        f"+{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n",
-        f"-{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n",
-        f"0x{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n",
-        f"{len(body):x}\n".encode() + body + b"\n0\n\n",
-        f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\nX-Trailer: 1\r\n\r\n",
-        f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n",
-        f"{len(body):x}\r\n".encode() + body + b"0\r\n\r\n",
-        f"{len(body) + 1:x}\r\n".encode() + body + b"\r\n0\r\n\r\n",
-        b"fffffffffffffffff" + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n",
-        f"{len(body):x}\r\n".encode() + body + b"\r\n0;x=y\r\n\r\n",
-        f"{len(body):x}\r\r\n".encode() + body + b"\r\n0\r\n\r\n",
+    n = len(body)
+    end = b"\r\n0\r\n\r\n"
+    variants = [
+        (f"{n:x};ext=1\r\n", end), (f"{n:X}\r\n", end), (f"0{n:x}\r\n", end), (f"{n:x} \r\n", end),
+        (f" {n:x}\r\n", end), (f"+{n:x}\r\n", end), (f"-{n:x}\r\n", end), (f"0x{n:x}\r\n", end),
+        (f"{n:x}\n", b"\n0\n\n"), (f"{n:x}\r\n", b"\r\n0\r\nX-Trailer: 1\r\n\r\n"), (f"{n:x}\r\n", b"\r\n0\r\n"),
+        (f"{n:x}\r\n", b"0\r\n\r\n"), (f"{n + 1:x}\r\n", end), (f"fffffffffffffffff{n:x}\r\n", end),
+        (f"{n:x}\r\n", b"\r\n0;x=y\r\n\r\n"), (f"{n:x}\r\r\n", end),
     ]
+    return [plain] + [size.encode() + body + tail for size, tail in variants]
 
 
 REQUEST_LINES = ["{m} {t} HTTP/1.1", "{m}  {t} HTTP/1.1", "{m} {t}  HTTP/1.1", "{m} {t} HTTP/1.1 ", "{m}\t{t} HTTP/1.1",
