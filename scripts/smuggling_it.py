@@ -15,8 +15,19 @@ accepts, in order, and the bodies of the complete ones. The checks, per case:
   - Argus forwarded no more request heads than the reference accepted, and the i-th forwarded
     request is the reference's i-th (method and target), so no request boundary moved;
   - a complete forwarded request has the reference's body, byte for byte.
-Argus may be stricter than h11 (refuse what h11 accepts); the script counts those cases. The run
-uses a fixed seed; ARGUS_SMUGGLING_CASES (default 600) and ARGUS_SMUGGLING_SEED change it.
+Argus may be stricter than h11 (refuse what h11 accepts); the script counts those cases.
+
+Then the other direction: an upstream answers GET /resp/<case> with generated response bytes
+(status-line, framing and header variants, close-delimited bodies), and h11 as a client is the
+reference for what they mean. Per case: the client gets a well-formed response; where h11 reads a
+valid response Argus passes on its status and body (or answers 502, being stricter); where h11
+finds it malformed Argus answers 502 (or cuts the response short, when the fault lies past what it
+had already sent); and an upstream connection that carried a malformed response is never used
+again.
+
+The run uses a fixed seed; ARGUS_SMUGGLING_CASES (default 600 per direction) and
+ARGUS_SMUGGLING_SEED change it; ARGUS_SMUGGLING_VERBOSE=1 lists the responses Argus refuses and h11
+accepts (both framings at once, obs-fold, `Content-Length: 7, 7`, bare LF: refused on purpose).
 Prints "N passed, M failed".
 """
 import os
@@ -251,9 +262,199 @@ def send_case(port, data):
         s.close()
 
 
+# --- The response direction ---------------------------------------------------------------------
+
+responses = {}  # case -> the bytes the upstream answers GET /resp/<case> with, and whether it then closes
+poisoned_reuse = []  # cases whose upstream connection got another request after a malformed response
+
+
+def response_reference(data, closes):
+    """What h11 as a client makes of a response to a GET: (status, body), or None if malformed
+    (or cut short)."""
+    client = h11.Connection(h11.CLIENT)
+    client.send(h11.Request(method="GET", target="/", headers=[("Host", "h.test")]))
+    client.send(h11.EndOfMessage())
+    client.receive_data(data)
+    if closes:
+        client.receive_data(b"")
+    status, parts = None, []
+    try:
+        while True:
+            event = client.next_event()
+            if event is h11.NEED_DATA or isinstance(event, h11.ConnectionClosed):
+                return None
+            if isinstance(event, h11.InformationalResponse):
+                continue
+            if isinstance(event, h11.Response):
+                status = event.status_code
+            elif isinstance(event, h11.Data):
+                parts.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                return status, b"".join(parts)
+    except (h11.RemoteProtocolError, h11.LocalProtocolError):
+        return None
+
+
+def serve_responses(listener):
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        threading.Thread(target=response_connection, args=(conn,), daemon=True).start()
+
+
+def response_connection(conn):
+    """Reads requests (h11), answers each with its case's bytes; notes a request that arrives on a
+    connection whose last response was malformed."""
+    parser = h11.Connection(h11.SERVER)
+    poisoned = None
+    try:
+        while True:
+            event = parser.next_event()
+            if event is h11.NEED_DATA:
+                data = conn.recv(65536)
+                parser.receive_data(data)
+                if not data:
+                    return
+                continue
+            if isinstance(event, h11.Request):
+                if poisoned is not None:
+                    poisoned_reuse.append(poisoned)
+                    return
+                target = event.target.decode("latin-1")
+                case = int(target.rsplit("/", 1)[1]) if target.startswith("/resp/") else -1
+            elif isinstance(event, h11.EndOfMessage):
+                data, closes = responses.get(case, (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", False))
+                conn.sendall(data)
+                if closes or b"\r\n\r\n" not in data:
+                    return  # close-delimited, or a head that never ends: the close tells Argus
+                if response_reference(data, closes) is None:
+                    poisoned = case
+                    continue
+                parser = h11.Connection(h11.SERVER)  # a fresh parser: what was sent was not h11's own
+            elif isinstance(event, h11.ConnectionClosed):
+                return
+    except (h11.RemoteProtocolError, OSError):
+        pass
+    finally:
+        conn.close()
+
+
+STATUS_LINES = ["HTTP/1.1 200 OK", "HTTP/1.1 200 ", "HTTP/1.1 200", "HTTP/1.0 200 OK", "HTTP/1.1  200 OK", "HTTP/1.1 2000 OK",
+                "HTTP/1.1 99 OK", "HTTP/2 200 OK", "HTTP/1.1 20 OK", "http/1.1 200 OK", "HTTP/1.1 404 Not Found",
+                "HTTP/1.1 204 No Content", "HTTP/1.1 304 Not Modified"]
+RESPONSE_EXTRA = [[], [], [], ["X-B: 1"], ["X-B : 1"], ["X-B: 1", " folded"], ["X-B: a\x00b"], ["Connection: close"],
+                  ["Server: x", "Server: y"], [": v"], ["X B: 1"]]
+
+
+def make_response(rng):
+    """Response bytes and whether the upstream closes after them (a close-delimited body)."""
+    body = bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(rng.randint(1, 12)))
+    kind = rng.choice(["cl", "cl", "te", "te", "both", "close"])
+    lines = list(pick(rng, RESPONSE_EXTRA, 0.7))
+    encoded, closes = body, False
+    if kind == "cl":
+        lines += pick(rng, cl_variants(body))
+    elif kind == "close":
+        closes = True
+    else:
+        te = [f"Transfer-Encoding: {pick(rng, TE_VALUES)}"]
+        encoded = pick(rng, chunked_bodies(body))
+        lines += te if kind == "te" else te + pick(rng, cl_variants(body))[:1]
+    rng.shuffle(lines)
+    head = [pick(rng, STATUS_LINES, 0.7)] + lines
+    ends = ["\r\n"] * (len(head) + 1) if rng.random() < 0.85 else [rng.choice(LINE_ENDS) for _ in range(len(head) + 1)]
+    text = "".join(line + end for line, end in zip(head, ends)) + ends[-1]
+    return text.encode("latin-1") + encoded, closes
+
+
+def fetch(port, request):
+    """Sends one request to Argus and reads its answer with h11 as a client, until the response
+    ends, the connection closes, or 2 s pass: (status, body, complete)."""
+    client = h11.Connection(h11.CLIENT)
+    client.send(h11.Request(method="GET", target="/", headers=[("Host", "h.test")]))
+    client.send(h11.EndOfMessage())
+    status, parts = None, []
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        s.sendall(request)
+        try:
+            while True:
+                event = client.next_event()
+                if event is h11.NEED_DATA:
+                    try:
+                        data = s.recv(65536)
+                    except socket.timeout:
+                        return status, b"".join(parts), False
+                    client.receive_data(data)
+                    continue
+                if isinstance(event, h11.ConnectionClosed):
+                    return status, b"".join(parts), False
+                if isinstance(event, h11.InformationalResponse):
+                    continue
+                if isinstance(event, h11.Response):
+                    status = event.status_code
+                elif isinstance(event, h11.Data):
+                    parts.append(bytes(event.data))
+                elif isinstance(event, h11.EndOfMessage):
+                    return status, b"".join(parts), True
+        except (h11.RemoteProtocolError, h11.LocalProtocolError):
+            return status, b"".join(parts), False
+
+
+def response_cases(work, rng):
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    threading.Thread(target=serve_responses, args=(listener,), daemon=True).start()
+    proxy, admin, status = free_port(), free_port(), free_port()
+    open(f"{work}/kong-resp.yml", "w").write(f"""_format_version: "3.0"
+services:
+  - name: raw
+    url: http://127.0.0.1:{listener.getsockname()[1]}
+    retries: 0
+    routes: [{{name: all, paths: ["/"], strip_path: false}}]
+""")
+    log = open(f"{work}/argus.log", "a")
+    argus = subprocess.Popen([ARGUS, "start", "--config", f"{work}/kong-resp.yml", "--proxy-listen", f"127.0.0.1:{proxy}",
+                              "--admin-listen", f"127.0.0.1:{admin}", "--status-listen", f"127.0.0.1:{status}",
+                              "--data-dir", f"{work}/data-resp", "--workers", "1"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def ready():
+            with socket.create_connection(("127.0.0.1", proxy), timeout=1) as s:
+                s.sendall(b"GET /ready HTTP/1.1\r\nHost: h.test\r\n\r\n")
+                return s.recv(100).startswith(b"HTTP/1.1 ")
+        if not check(wait_for(ready, 30, "argus"), "Argus answers on its proxy port (responses)"):
+            return argus
+        stricter = 0
+        for case in range(CASES):
+            data, closes = make_response(rng)
+            responses[case] = (data, closes)
+            expected = response_reference(data, closes or b"\r\n\r\n" not in data)
+            got = fetch(proxy, f"GET /resp/{case} HTTP/1.1\r\nHost: h.test\r\n\r\n".encode())
+            status_, body, complete = got
+            check(status_ is not None, f"response case {case}: the client got a response head: {data!r}")
+            if expected is None:
+                check(status_ == 502 or not complete,
+                      f"response case {case}: h11 finds the upstream's response malformed, the client got {got}: {data!r}")
+            elif status_ == 502 and complete:
+                stricter += 1
+                if os.environ.get("ARGUS_SMUGGLING_VERBOSE"):
+                    print(f"stricter: {data!r}")
+            else:
+                check(complete and status_ == expected[0] and body == expected[1],
+                      f"response case {case}: upstream said {expected}, the client got {got}: {data!r}")
+        check(not poisoned_reuse, f"no upstream connection is used again after a malformed response: cases {poisoned_reuse[:5]}")
+        print(f"{CASES} response cases: Argus answered 502 where h11 accepts the response in {stricter} cases")
+        return argus
+    finally:
+        listener.close()
+
+
 def main():
     work = tempfile.mkdtemp(prefix="argus-smuggling-it-")
-    argus = None
+    argus = second = None
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -311,9 +512,11 @@ services:
         check(not upstream_errors, f"everything forwarded parses as HTTP/1.1 (h11): {upstream_errors[:3]}")
         check(argus.poll() is None, "Argus is still running after every case")
         print(f"{CASES} cases (seed {SEED}): {forwarded} requests forwarded; Argus refused what h11 accepts in {stricter} cases")
+        second = response_cases(work, rng)
+        check(second.poll() is None, "Argus is still running after every response case")
     finally:
         listener.close()
-        finish([argus], work, TALLY)
+        finish([argus, second], work, TALLY)
     sys.exit(TALLY.close())
 
 

@@ -51,7 +51,7 @@ bash scripts/cli-smoke.sh .build/debug/argus
 echo "== /metrics end-to-end: promtool, exposition checks, a real Prometheus, Kong's dashboard"
 /usr/bin/python3 scripts/metrics_it.py .build/debug/argus
 
-echo "== request smuggling: Argus against h11 on 600 generated framing cases"
+echo "== request smuggling and response splitting: Argus against h11, 600 generated cases each way"
 /usr/bin/python3 scripts/smuggling_it.py .build/debug/argus
 
 echo "== file-log under logrotate (create + SIGUSR1, copytruncate) with steady load"

@@ -175,6 +175,9 @@ final class UpstreamHandler: ChannelDuplexHandler {
 
     // MARK: - Response parsing
 
+    /// Payload slices of one read of a chunked body, passed on once the read decoded cleanly.
+    private var decodedChunks: [ByteBuffer] = []
+
     private func process() {
         while inbound.readableBytes > 0 {
             switch state {
@@ -219,12 +222,18 @@ final class UpstreamHandler: ChannelDuplexHandler {
                     return
                 }
             case .chunked:
+                // Decode all that arrived before passing any of it on: when the framing breaks in
+                // the read that also brought the head, the client has been sent nothing and gets a
+                // clean 502 rather than the start of a response that ends in a reset.
                 do {
-                    try chunkedDecoder.decode(&inbound) { delegate?.upstreamResponseBody($0) }
+                    try chunkedDecoder.decode(&inbound) { decodedChunks.append($0) }
                 } catch {
+                    decodedChunks.removeAll(keepingCapacity: true)
                     fail(.malformedResponse(error))
                     return
                 }
+                for slice in decodedChunks { delegate?.upstreamResponseBody(slice) }
+                decodedChunks.removeAll(keepingCapacity: true)
                 if chunkedDecoder.isComplete {
                     finishResponse()
                 }

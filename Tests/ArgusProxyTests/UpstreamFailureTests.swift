@@ -96,4 +96,15 @@ struct UpstreamFailureTests {
         #expect(again.status == 200)
         #expect(backend.connectionCount >= 2, "the broken upstream connection must not be reused")
     }
+
+    @Test func aChunkedBodyBrokenInTheFirstReadGivesACleanBadGateway() async throws {
+        // Head and a broken chunk (7 declared, 6 sent) arrive together: nothing has reached the
+        // client yet, so it gets Kong's 502 rather than a reset in the middle of a 200.
+        let backend = RawBackend { _ in .init(bytes: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nabcdef\r\n0\r\n\r\n") }
+        let port = try await backend.start()
+        let gw = try await GatewayHarness(yaml: GatewayHarness.yaml(port: port, service: "retries: 0"))
+        defer { Task { await gw.stop(); await backend.stop() } }
+        let response = try #require(try await gw.request("GET /broken HTTP/1.1\r\nHost: x\r\n\r\n"))
+        #expect(response.status == 502)
+    }
 }
