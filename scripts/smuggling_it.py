@@ -66,13 +66,24 @@ def key_of(target):
         return None
 
 
-def serve_upstream(listener):
+def listen(handle):
+    """A loopback listener on a free port whose connections `handle(conn)` serves."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(256)
+    threading.Thread(target=serve, args=(listener, handle), daemon=True).start()
+    return listener
+
+
+def serve(listener, handle):
+    """Accepts connections, each handled by `handle(conn)` on a thread of its own."""
     while True:
         try:
             conn, _ = listener.accept()
         except OSError:
             return
-        threading.Thread(target=upstream_connection, args=(conn,), daemon=True).start()
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
 
 def upstream_connection(conn):
@@ -262,27 +273,53 @@ def send_case(port, data):
         s.close()
 
 
+def start_argus(work, tag, upstream, service_extra=""):
+    """Starts Argus with one service for `upstream` and a route for everything (path kept as it
+    is); returns (process, proxy port), the port None if it never answered."""
+    proxy, admin, status = free_port(), free_port(), free_port()
+    open(f"{work}/kong-{tag}.yml", "w").write(f"""_format_version: "3.0"
+services:
+  - name: raw
+    url: http://127.0.0.1:{upstream}
+{service_extra}    routes: [{{name: all, paths: ["/"], strip_path: false}}]
+""")
+    log = open(f"{work}/argus.log", "a")
+    argus = subprocess.Popen([ARGUS, "start", "--config", f"{work}/kong-{tag}.yml", "--proxy-listen", f"127.0.0.1:{proxy}",
+                              "--admin-listen", f"127.0.0.1:{admin}", "--status-listen", f"127.0.0.1:{status}",
+                              "--data-dir", f"{work}/data-{tag}", "--workers", "1"], stdout=log, stderr=subprocess.STDOUT)
+
+    def ready():
+        with socket.create_connection(("127.0.0.1", proxy), timeout=1) as s:
+            s.sendall(b"GET /ready HTTP/1.1\r\nHost: h.test\r\n\r\n")
+            return s.recv(100).startswith(b"HTTP/1.1 ")
+    ok = check(wait_for(ready, 30, "argus"), f"Argus answers on its proxy port ({tag})")
+    return argus, proxy if ok else None
+
+
 # --- The response direction ---------------------------------------------------------------------
 
 responses = {}  # case -> the bytes the upstream answers GET /resp/<case> with, and whether it then closes
 poisoned_reuse = []  # cases whose upstream connection got another request after a malformed response
 
 
-def response_reference(data, closes):
-    """What h11 as a client makes of a response to a GET: (status, body), or None if malformed
-    (or cut short)."""
+def read_response(receive):
+    """Reads one response to a GET with h11 as a client; `receive()` gives the next bytes (b"": the
+    connection closed; None: nothing more is coming). Returns (status, body, complete)."""
     client = h11.Connection(h11.CLIENT)
     client.send(h11.Request(method="GET", target="/", headers=[("Host", "h.test")]))
     client.send(h11.EndOfMessage())
-    client.receive_data(data)
-    if closes:
-        client.receive_data(b"")
     status, parts = None, []
     try:
         while True:
             event = client.next_event()
-            if event is h11.NEED_DATA or isinstance(event, h11.ConnectionClosed):
-                return None
+            if event is h11.NEED_DATA:
+                data = receive()
+                if data is None:
+                    return status, b"".join(parts), False
+                client.receive_data(data)
+                continue
+            if isinstance(event, h11.ConnectionClosed):
+                return status, b"".join(parts), False
             if isinstance(event, h11.InformationalResponse):
                 continue
             if isinstance(event, h11.Response):
@@ -290,18 +327,17 @@ def response_reference(data, closes):
             elif isinstance(event, h11.Data):
                 parts.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
-                return status, b"".join(parts)
+                return status, b"".join(parts), True
     except (h11.RemoteProtocolError, h11.LocalProtocolError):
-        return None
+        return status, b"".join(parts), False
 
 
-def serve_responses(listener):
-    while True:
-        try:
-            conn, _ = listener.accept()
-        except OSError:
-            return
-        threading.Thread(target=response_connection, args=(conn,), daemon=True).start()
+def response_reference(data, closes):
+    """What h11 as a client makes of a response to a GET: (status, body), or None if malformed
+    (or cut short)."""
+    chunks = [data] + ([b""] if closes else [])
+    status, body, complete = read_response(lambda: chunks.pop(0) if chunks else None)
+    return (status, body) if complete else None
 
 
 def response_connection(conn):
@@ -372,60 +408,22 @@ def make_response(rng):
 def fetch(port, request):
     """Sends one request to Argus and reads its answer with h11 as a client, until the response
     ends, the connection closes, or 2 s pass: (status, body, complete)."""
-    client = h11.Connection(h11.CLIENT)
-    client.send(h11.Request(method="GET", target="/", headers=[("Host", "h.test")]))
-    client.send(h11.EndOfMessage())
-    status, parts = None, []
     with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
         s.sendall(request)
-        try:
-            while True:
-                event = client.next_event()
-                if event is h11.NEED_DATA:
-                    try:
-                        data = s.recv(65536)
-                    except socket.timeout:
-                        return status, b"".join(parts), False
-                    client.receive_data(data)
-                    continue
-                if isinstance(event, h11.ConnectionClosed):
-                    return status, b"".join(parts), False
-                if isinstance(event, h11.InformationalResponse):
-                    continue
-                if isinstance(event, h11.Response):
-                    status = event.status_code
-                elif isinstance(event, h11.Data):
-                    parts.append(bytes(event.data))
-                elif isinstance(event, h11.EndOfMessage):
-                    return status, b"".join(parts), True
-        except (h11.RemoteProtocolError, h11.LocalProtocolError):
-            return status, b"".join(parts), False
+
+        def receive():
+            try:
+                return s.recv(65536)
+            except socket.timeout:
+                return None
+        return read_response(receive)
 
 
 def response_cases(work, rng):
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    threading.Thread(target=serve_responses, args=(listener,), daemon=True).start()
-    proxy, admin, status = free_port(), free_port(), free_port()
-    open(f"{work}/kong-resp.yml", "w").write(f"""_format_version: "3.0"
-services:
-  - name: raw
-    url: http://127.0.0.1:{listener.getsockname()[1]}
-    retries: 0
-    routes: [{{name: all, paths: ["/"], strip_path: false}}]
-""")
-    log = open(f"{work}/argus.log", "a")
-    argus = subprocess.Popen([ARGUS, "start", "--config", f"{work}/kong-resp.yml", "--proxy-listen", f"127.0.0.1:{proxy}",
-                              "--admin-listen", f"127.0.0.1:{admin}", "--status-listen", f"127.0.0.1:{status}",
-                              "--data-dir", f"{work}/data-resp", "--workers", "1"], stdout=log, stderr=subprocess.STDOUT)
+    listener = listen(response_connection)
+    argus, proxy = start_argus(work, "responses", listener.getsockname()[1], "    retries: 0\n")
     try:
-        def ready():
-            with socket.create_connection(("127.0.0.1", proxy), timeout=1) as s:
-                s.sendall(b"GET /ready HTTP/1.1\r\nHost: h.test\r\n\r\n")
-                return s.recv(100).startswith(b"HTTP/1.1 ")
-        if not check(wait_for(ready, 30, "argus"), "Argus answers on its proxy port (responses)"):
+        if proxy is None:
             return argus
         stricter = 0
         for case in range(CASES):
@@ -455,32 +453,11 @@ services:
 def main():
     work = tempfile.mkdtemp(prefix="argus-smuggling-it-")
     argus = second = None
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(256)
-    upstream = listener.getsockname()[1]
-    threading.Thread(target=serve_upstream, args=(listener,), daemon=True).start()
+    listener = listen(upstream_connection)
     try:
-        proxy, admin, status = free_port(), free_port(), free_port()
-        open(f"{work}/kong.yml", "w").write(f"""_format_version: "3.0"
-services:
-  - name: raw
-    url: http://127.0.0.1:{upstream}
-    routes: [{{name: all, paths: ["/"], strip_path: false}}]
-""")
-        log = open(f"{work}/argus.log", "w")
-        argus = subprocess.Popen([ARGUS, "start", "--config", f"{work}/kong.yml", "--proxy-listen", f"127.0.0.1:{proxy}",
-                                  "--admin-listen", f"127.0.0.1:{admin}", "--status-listen", f"127.0.0.1:{status}",
-                                  "--data-dir", f"{work}/data", "--workers", "1"], stdout=log, stderr=subprocess.STDOUT)
-
-        def ready():
-            with socket.create_connection(("127.0.0.1", proxy), timeout=1) as s:
-                s.sendall(b"GET /ready HTTP/1.1\r\nHost: h.test\r\n\r\n")
-                return s.recv(100).startswith(b"HTTP/1.1 ")
-        if not check(wait_for(ready, 30, "argus"), "Argus answers on its proxy port"):
+        argus, proxy = start_argus(work, "requests", listener.getsockname()[1])
+        if proxy is None:
             return
-
         rng = random.Random(SEED)
         stricter = 0
         forwarded = 0
