@@ -113,15 +113,17 @@ struct UpstreamHealthTests {
 
     /// Every target down: Kong's 503.
     @Test func noHealthyTargetIs503() async throws {
-        let (backends, ports) = try await Self.backends()
-        let gw = try await GatewayHarness(yaml: Self.yaml(ports, healthchecks: "{passive: {unhealthy: {tcp_failures: 1}}}"))
-        defer { Task { await gw.stop(); for b in backends { await b.stop() } } }
-        for b in backends { await b.kill() }
+        // Ports that refuse and stay held (a killed backend's port could be taken by another
+        // test's listener meanwhile, and answer).
+        let refusing = [RefusingPort(), RefusingPort(), RefusingPort()]
+        let gw = try await GatewayHarness(yaml: Self.yaml(refusing.map(\.port), healthchecks: "{passive: {unhealthy: {tcp_failures: 1}}}"))
+        defer { Task { await gw.stop() } }
         var last = 0
         for _ in 0..<6 { last = try #require(try await gw.request("GET /x HTTP/1.1\r\nHost: x\r\n\r\n")).status }
         let r = try #require(try await gw.request("GET /x HTTP/1.1\r\nHost: x\r\n\r\n"))
         #expect(r.status == 503 && r.bodyString.contains("failure to get a peer from the ring-balancer"))
         _ = last
+        withExtendedLifetime(refusing) {}
     }
 
     /// Kong's health endpoints: `GET /upstreams/{u}/health` (and `?balancer_health=1`) and the
