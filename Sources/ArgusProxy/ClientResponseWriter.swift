@@ -44,14 +44,20 @@ enum ClientResponseWriter {
     }
 
     static func write(_ head: ResponseHead, _ ctx: Context, into out: inout ByteBuffer) {
+        let estimate = head.bytes.readableBytes + 2 * ctx.serverToken.utf8.count + (ctx.pluginHeaders?.readableBytes ?? 0)
+            + (ctx.transformedLines?.utf8.count ?? 0) + 192
+        out.writeHead(estimate: estimate) { out in write(head, ctx, into: &out) }
+    }
+
+    private static func write(_ head: ResponseHead, _ ctx: Context, into out: inout HeadBytes) {
         var sawServer = false
         head.bytes.withUnsafeReadableBytes { raw in
             // Status line: our version, the upstream's code and reason.
             var lineEnd = 12
             while raw[lineEnd] != UInt8(ascii: "\r") { lineEnd += 1 }
-            out.writeStaticString(ctx.clientMinorVersion == 1 ? "HTTP/1.1" : "HTTP/1.0")
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[8..<lineEnd]))
-            out.writeStaticString("\r\n")
+            out.append(ctx.clientMinorVersion == 1 ? "HTTP/1.1" : "HTTP/1.0")
+            out.append(UnsafeRawBufferPointer(rebasing: raw[8..<lineEnd]))
+            out.append("\r\n")
             for field in head.fields {
                 if field.name.isHopByHop || head.isNominated(field) { continue }
                 if field.name == .contentLength && ((ctx.framing != .passthrough && ctx.framing != .none) || ctx.bodyLength != nil) {
@@ -59,40 +65,40 @@ enum ClientResponseWriter {
                 }
                 if let drop = ctx.dropHeaders, field.isNamed(byAnyOf: drop, in: raw) { continue }
                 if field.name == .server { sawServer = true }
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.lineRange]))
-                out.writeStaticString("\r\n")
+                out.append(UnsafeRawBufferPointer(rebasing: raw[field.lineRange]))
+                out.append("\r\n")
             }
         }
-        if ctx.framing == .chunked { out.writeStaticString("Transfer-Encoding: chunked\r\n") }
+        if ctx.framing == .chunked { out.append("Transfer-Encoding: chunked\r\n") }
         if let length = ctx.bodyLength {
-            out.writeStaticString("Content-Length: ")
-            out.writeString(String(length))
-            out.writeStaticString("\r\n")
+            out.append("Content-Length: ")
+            out.append(decimal: length)
+            out.append("\r\n")
         }
         if !ctx.keepAlive {
-            out.writeStaticString("Connection: close\r\n")
+            out.append("Connection: close\r\n")
         } else if ctx.clientMinorVersion == 0 {
-            out.writeStaticString("Connection: keep-alive\r\n")
+            out.append("Connection: keep-alive\r\n")
         }
         if !sawServer {
-            out.writeStaticString("Server: ")
-            out.writeString(ctx.serverToken)
-            out.writeStaticString("\r\n")
+            out.append("Server: ")
+            out.append(ctx.serverToken)
+            out.append("\r\n")
         }
-        if let lines = ctx.pluginHeaders { out.writeImmutableBuffer(lines) }
-        if let lines = ctx.transformedLines { out.writeString(lines) }
-        out.writeStaticString("Via: 1.1 ")
-        out.writeString(ctx.serverToken)
+        if let lines = ctx.pluginHeaders { lines.withUnsafeReadableBytes { out.append($0) } }
+        if let lines = ctx.transformedLines { out.append(lines) }
+        out.append("Via: 1.1 ")
+        out.append(ctx.serverToken)
         if !ctx.fromCache {
-            out.writeStaticString("\r\nX-Kong-Upstream-Latency: ")
-            out.writeString(String(ctx.upstreamLatencyMs))
-            out.writeStaticString("\r\nX-Kong-Proxy-Latency: ")
+            out.append("\r\nX-Kong-Upstream-Latency: ")
+            out.append(decimal: ctx.upstreamLatencyMs)
+            out.append("\r\nX-Kong-Proxy-Latency: ")
         } else {
-            out.writeStaticString("\r\nX-Kong-Response-Latency: ")
+            out.append("\r\nX-Kong-Response-Latency: ")
         }
-        out.writeString(String(ctx.proxyLatencyMs))
-        out.writeStaticString("\r\nX-Kong-Request-Id: ")
-        UpstreamRequestWriter.writeRequestID(ctx.requestID, into: &out)
-        out.writeStaticString("\r\n\r\n")
+        out.append(decimal: ctx.proxyLatencyMs)
+        out.append("\r\nX-Kong-Request-Id: ")
+        out.append(ctx.requestID)
+        out.append("\r\n\r\n")
     }
 }

@@ -43,25 +43,38 @@ enum UpstreamRequestWriter {
     }
 
     static func write(_ head: RequestHead, _ ctx: Context, into out: inout ByteBuffer) {
+        // Each byte of the client's head is copied at most twice (a header line, and again as
+        // X-Forwarded-Host/Path/For or X-Real-IP); the rest is Argus's own.
+        var estimate = 2 * head.bytes.readableBytes + ctx.upstreamPath.utf8.count + ctx.hostHeader.utf8.count
+            + 2 * ctx.clientIP.utf8.count + (ctx.strippedPrefix?.utf8.count ?? 0) + ctx.viaToken.utf8.count + 256
+        if let edits = ctx.edits {
+            estimate += (edits.consumerLines?.count ?? 0) + (edits.credentialLine?.count ?? 0) + (edits.groupsLine?.count ?? 0)
+                + (edits.correlationLine?.utf8.count ?? 0) + (edits.extraLines?.utf8.count ?? 0) + (edits.method?.utf8.count ?? 0)
+                + (edits.query?.utf8.count ?? 0) + 64
+        }
+        out.writeHead(estimate: estimate) { out in write(head, ctx, into: &out) }
+    }
+
+    private static func write(_ head: RequestHead, _ ctx: Context, into out: inout HeadBytes) {
         head.bytes.withUnsafeReadableBytes { raw in
             if let method = ctx.edits?.method {
-                out.writeString(method)
+                out.append(method)
             } else {
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.method]))
+                out.append(UnsafeRawBufferPointer(rebasing: raw[head.method]))
             }
-            out.writeInteger(UInt8(ascii: " "))
-            out.writeString(ctx.upstreamPath)
+            out.append(byte: UInt8(ascii: " "))
+            out.append(ctx.upstreamPath)
             if let query = ctx.edits?.query {
                 if !query.isEmpty {
-                    out.writeStaticString("?")
-                    out.writeString(query)
+                    out.append("?")
+                    out.append(query)
                 }
             } else {
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.query]))
+                out.append(UnsafeRawBufferPointer(rebasing: raw[head.query]))
             }
-            out.writeStaticString(" HTTP/1.1\r\nHost: ")
-            out.writeString(ctx.hostHeader)
-            out.writeStaticString("\r\n")
+            out.append(" HTTP/1.1\r\nHost: ")
+            out.append(ctx.hostHeader)
+            out.append("\r\n")
 
             var forwardedFor: [Range<Int>] = []
             var realIP: Range<Int>?
@@ -86,65 +99,65 @@ enum UpstreamRequestWriter {
                     if field.name.isHopByHop || field.hasUnderscore || head.isNominated(field) { continue }
                     if let edits = ctx.edits, field.isNamed(byAnyOf: edits.removeHeaders, in: raw) { continue }
                 }
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.lineRange]))
-                out.writeStaticString("\r\n")
+                out.append(UnsafeRawBufferPointer(rebasing: raw[field.lineRange]))
+                out.append("\r\n")
             }
 
-            out.writeStaticString("X-Forwarded-For: ")
+            out.append("X-Forwarded-For: ")
             for range in forwardedFor {
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[range]))
-                out.writeStaticString(", ")
+                out.append(UnsafeRawBufferPointer(rebasing: raw[range]))
+                out.append(", ")
             }
-            out.writeString(ctx.clientIP)
+            out.append(ctx.clientIP)
             func missing(_ name: HeaderName) -> Bool { seen & (1 << UInt32(name.rawValue)) == 0 }
-            if missing(.xForwardedProto) { out.writeStaticString("\r\nX-Forwarded-Proto: http") }
+            if missing(.xForwardedProto) { out.append("\r\nX-Forwarded-Proto: http") }
             if missing(.xForwardedHost) {
-                out.writeStaticString("\r\nX-Forwarded-Host: ")
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.host]))
+                out.append("\r\nX-Forwarded-Host: ")
+                out.append(UnsafeRawBufferPointer(rebasing: raw[head.host]))
             }
             if missing(.xForwardedPort) {
-                out.writeStaticString("\r\nX-Forwarded-Port: ")
-                out.writeString(String(ctx.listenerPort))
+                out.append("\r\nX-Forwarded-Port: ")
+                out.append(decimal: ctx.listenerPort)
             }
             if missing(.xForwardedPath) {
-                out.writeStaticString("\r\nX-Forwarded-Path: ")
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.path]))
+                out.append("\r\nX-Forwarded-Path: ")
+                out.append(UnsafeRawBufferPointer(rebasing: raw[head.path]))
             }
             if missing(.xForwardedPrefix), let prefix = ctx.strippedPrefix {
-                out.writeStaticString("\r\nX-Forwarded-Prefix: ")
-                out.writeString(prefix)
+                out.append("\r\nX-Forwarded-Prefix: ")
+                out.append(prefix)
             }
-            out.writeStaticString("\r\nX-Real-IP: ")
+            out.append("\r\nX-Real-IP: ")
             if let realIP {
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[realIP]))
+                out.append(UnsafeRawBufferPointer(rebasing: raw[realIP]))
             } else {
-                out.writeString(ctx.clientIP)
+                out.append(ctx.clientIP)
             }
         }
-        out.writeStaticString("\r\n")
+        out.append("\r\n")
         if let edits = ctx.edits {
-            if let lines = edits.consumerLines { out.writeBytes(lines) }
-            if let line = edits.credentialLine { out.writeBytes(line) }
-            if edits.anonymous { out.writeStaticString("X-Anonymous-Consumer: true\r\n") }
-            if let line = edits.groupsLine { out.writeBytes(line) }
-            if let line = edits.correlationLine { out.writeString(line) }
-            if let lines = edits.extraLines { out.writeString(lines) }
+            if let lines = edits.consumerLines { out.append(lines) }
+            if let line = edits.credentialLine { out.append(line) }
+            if edits.anonymous { out.append("X-Anonymous-Consumer: true\r\n") }
+            if let line = edits.groupsLine { out.append(line) }
+            if let line = edits.correlationLine { out.append(line) }
+            if let lines = edits.extraLines { out.append(lines) }
         }
-        out.writeStaticString("Via: ")
-        out.writeInteger(UInt8(ascii: "1"))
-        out.writeInteger(UInt8(ascii: "."))
-        out.writeInteger(UInt8(48 + head.minorVersion))
-        out.writeInteger(UInt8(ascii: " "))
-        out.writeString(ctx.viaToken)
-        out.writeStaticString("\r\nX-Kong-Request-Id: ")
-        writeRequestID(ctx.requestID, into: &out)
+        out.append("Via: ")
+        out.append(byte: UInt8(ascii: "1"))
+        out.append(byte: UInt8(ascii: "."))
+        out.append(byte: UInt8(48 + head.minorVersion))
+        out.append(byte: UInt8(ascii: " "))
+        out.append(ctx.viaToken)
+        out.append("\r\nX-Kong-Request-Id: ")
+        out.append(ctx.requestID)
         if let length = ctx.edits?.bodyLength {
-            out.writeStaticString("\r\nContent-Length: ")
-            out.writeString(String(length))
+            out.append("\r\nContent-Length: ")
+            out.append(decimal: length)
         } else if case .chunked = head.framing {
-            out.writeStaticString("\r\nTransfer-Encoding: chunked")
+            out.append("\r\nTransfer-Encoding: chunked")
         }
-        out.writeStaticString("\r\nConnection: keep-alive\r\n\r\n")
+        out.append("\r\nConnection: keep-alive\r\n\r\n")
     }
 
     static func writeRequestID(_ id: RequestID, into out: inout ByteBuffer) {
