@@ -5,16 +5,27 @@ import Synchronization
 /// A lane has exactly one writer: use a producer from one thread at a time (an event loop is one
 /// thread, so "one producer per event loop" satisfies this). Publishing is wait-free: a handful of
 /// atomic stores, no read-modify-write, no lock, no allocation, and it never looks at consumers.
-public struct EventProducer: Sendable {
+///
+/// A producer is an object of its own, touched by its lane's thread only: publishing reads the
+/// lane's head and slots through pointers kept here and never retains the shared storage, whose
+/// reference count (written by every retain, on any thread) would otherwise move a cache line
+/// between cores on every event.
+public final class EventProducer: @unchecked Sendable {
     let storage: EventRingStorage
     let details: DetailArena?
     /// The lane this producer writes.
     public let lane: Int
+    private let head: UnsafeMutablePointer<Atomic<UInt64>>
+    private let laneSlots: UnsafeMutablePointer<Atomic<UInt64>>
+    private let mask: UInt64
 
     init(storage: EventRingStorage, details: DetailArena?, lane: Int) {
         self.storage = storage
         self.details = details
         self.lane = lane
+        head = storage.head(lane)
+        laneSlots = storage.slot(lane, 0)
+        mask = storage.mask
     }
 
     /// Publishes `event` with `detail` bytes (truncated to the arena's largest record) written to
@@ -41,10 +52,9 @@ public struct EventProducer: Sendable {
     public func publish(_ event: RequestEvent) {
         var event = event
         event.producer = UInt8(truncatingIfNeeded: lane)
-        let head = storage.head(lane)
         // Only this producer writes the head, so a relaxed load reads its own last store.
         let sequence = head.pointee.load(ordering: .relaxed)
-        let slot = storage.slot(lane, sequence)
+        let slot = laneSlots + Int(truncatingIfNeeded: sequence & mask) &* EventRingStorage.slotWords
         slot.pointee.store(EventRingStorage.writingStamp(sequence), ordering: .relaxed)
         withUnsafeBytes(of: &event) { raw in
             for k in 0..<EventRingStorage.eventWords {
@@ -56,5 +66,5 @@ public struct EventProducer: Sendable {
     }
 
     /// How many events this lane has published.
-    public var published: UInt64 { storage.head(lane).pointee.load(ordering: .acquiring) }
+    public var published: UInt64 { head.pointee.load(ordering: .acquiring) }
 }

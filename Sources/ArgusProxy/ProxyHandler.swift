@@ -304,6 +304,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             receivedAt: received, requestID: requestID, method: RequestMethod(name: method),
             minorVersion: head.minorVersion, headBytes: head.bytes.readableBytes)
         trace.configVersion = UInt32(truncatingIfNeeded: snapshot.version)
+        trace.recordsDetail = snapshot.recordsUnmatchedDetail
         access = AccessState()
         guard let path = PathNormalizer.normalize(head.string(head.path)[...]) else {
             respond(.badRequest("Bad request"), head: head, requestID: requestID, received: received)
@@ -316,6 +317,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             return
         }
         trace.route = Int32(truncatingIfNeeded: match.routeIndex)
+        trace.recordsDetail = snapshot.routes[match.routeIndex].recordsDetail
         guard let serviceIndex = match.serviceIndex else {
             respond(.noService, head: head, requestID: requestID, received: received)
             return
@@ -1570,10 +1572,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         requestHead: RequestHead? = nil, responseHead: ByteBuffer? = nil
     ) {
         guard trace.active else { return }
+        let records = trace.recordsDetail
         let event = trace.finish(status: status, source: source, decision: decision, client: clientAddress, now: at ?? .now())
-        let snapshot = loop.snapshot()
-        let route = Int(event.route)
-        let records = route >= 0 && route < snapshot.routes.count ? snapshot.routes[route].recordsDetail : snapshot.recordsUnmatchedDetail
         guard records else {
             loop.events.publish(event)
             return
@@ -1631,6 +1631,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             date: loop.httpDate(), serverToken: loop.settings.serverToken, latencyMs: 0, into: &out)
         loop.stats.requestStarted()
         trace.start(receivedAt: lastActivity, requestID: requestID, method: .unknown, minorVersion: 1, headBytes: inbound.readableBytes)
+        trace.recordsDetail = loop.snapshot().recordsUnmatchedDetail
         access = AccessState()
         trace.responseBytes = out.readableBytes
         publish(status: status, source: .gateway, decision: decision, at: lastActivity)

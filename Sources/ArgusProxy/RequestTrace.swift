@@ -23,6 +23,9 @@ struct RequestTrace {
     var flags = EventFlags()
     var requestBytes = 0
     var responseBytes = 0
+    /// A logging plugin may apply to this request: its event carries the request's details.
+    /// Known once routed (the route's plan says), so publishing needs no snapshot.
+    var recordsDetail = false
 
     mutating func start(receivedAt: NIODeadline, requestID: RequestID, method: RequestMethod, minorVersion: Int, headBytes: Int) {
         self = RequestTrace()
