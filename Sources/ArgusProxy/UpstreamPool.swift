@@ -10,9 +10,18 @@ struct PoolKey: Hashable, Sendable {
 /// Idle keep-alive connections to upstream targets, one pool per event loop, so that a client
 /// connection and its upstream connection share a thread and no lock is ever taken.
 final class UpstreamPool {
+    /// The idle connections to one target, most recently used last.
+    private final class IdleList {
+        var handlers: [UpstreamHandler] = []
+    }
+
     private let eventLoop: any EventLoop
     private let settings: ProxySettings
-    private var idle: [PoolKey: [UpstreamHandler]] = [:]
+    private var idle: [PoolKey: IdleList] = [:]
+    /// The list used last: most traffic goes to one target at a time, and comparing keys is
+    /// cheaper than hashing one.
+    private var lastKey: PoolKey?
+    private var lastList: IdleList?
     private var sweeper: Scheduled<Void>?
 
     init(eventLoop: any EventLoop, settings: ProxySettings) {
@@ -20,38 +29,56 @@ final class UpstreamPool {
         self.settings = settings
     }
 
+    private func list(_ key: PoolKey) -> IdleList {
+        if let lastList, lastKey == key { return lastList }
+        let list: IdleList
+        if let existing = idle[key] {
+            list = existing
+        } else {
+            list = IdleList()
+            idle[key] = list
+        }
+        lastKey = key
+        lastList = list
+        return list
+    }
+
     /// An idle, open connection to `key`, if there is one.
     func take(_ key: PoolKey) -> UpstreamHandler? {
-        while let handler = idle[key]?.popLast() {
+        let list = list(key)
+        while let handler = list.handlers.popLast() {
             if handler.isActive { return handler }
         }
         return nil
     }
 
     func release(_ handler: UpstreamHandler) {
+        let list = list(handler.key)
         guard handler.requestsServed < settings.upstreamMaxRequestsPerConnection,
-            idle[handler.key, default: []].count < settings.upstreamPoolSizePerTarget
+            list.handlers.count < settings.upstreamPoolSizePerTarget
         else {
             handler.abort()
             return
         }
-        handler.idleSince = .now()
-        idle[handler.key, default: []].append(handler)
+        // The read that ended its response is recent enough for the idle timeout (no clock read).
+        handler.idleSince = handler.lastReadAt
+        list.handlers.append(handler)
         startSweeperIfNeeded()
     }
 
     func remove(_ handler: UpstreamHandler) {
-        guard var list = idle[handler.key], let i = list.firstIndex(where: { $0 === handler }) else { return }
-        list.remove(at: i)
-        idle[handler.key] = list
+        guard let list = idle[handler.key], let i = list.handlers.firstIndex(where: { $0 === handler }) else { return }
+        list.handlers.remove(at: i)
     }
 
-    var idleCount: Int { idle.values.reduce(0) { $0 + $1.count } }
+    var idleCount: Int { idle.values.reduce(0) { $0 + $1.handlers.count } }
 
     /// Closes every idle connection (shutdown).
     func closeAll() {
-        let all = idle.values.flatMap { $0 }
+        let all = idle.values.flatMap { $0.handlers }
         idle.removeAll()
+        lastKey = nil
+        lastList = nil
         for handler in all { handler.abort() }
         sweeper?.cancel()
         sweeper = nil
@@ -94,13 +121,13 @@ final class UpstreamPool {
     private func sweep() {
         let cutoff = NIODeadline.now() - settings.upstreamIdleTimeout
         for (key, list) in idle {
-            let (keep, expired) = list.reduce(into: ([UpstreamHandler](), [UpstreamHandler]())) { acc, handler in
-                if handler.idleSince < cutoff || !handler.isActive { acc.1.append(handler) } else { acc.0.append(handler) }
-            }
+            let expired = list.handlers.filter { $0.idleSince < cutoff || !$0.isActive }
             if !expired.isEmpty {
-                idle[key] = keep
+                list.handlers.removeAll { $0.idleSince < cutoff || !$0.isActive }
                 for handler in expired { handler.abort() }
             }
+            // Lists of targets no longer used are dropped (a DNS-discovered address went away).
+            if list.handlers.isEmpty && list !== lastList { idle[key] = nil }
         }
     }
 }
