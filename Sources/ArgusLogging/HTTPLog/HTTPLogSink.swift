@@ -234,28 +234,28 @@ final class HTTPLogSink: Sendable {
     }
 
     private func send(_ records: [Record]) async -> Bool {
-        var body: [UInt8] = []
+        // The body is built in the buffer the client sends from (one copy of each record).
+        var body = ByteBufferAllocator().buffer(capacity: records.reduce(2) { $0 + $1.bytes.count + 1 })
         if endpoint.maxBatchSize == 1, records.count == 1 {
-            body = records[0].bytes
+            body.writeBytes(records[0].bytes)
         } else {
-            body.reserveCapacity(records.reduce(2) { $0 + $1.bytes.count + 1 })
-            body.append(UInt8(ascii: "["))
+            body.writeInteger(UInt8(ascii: "["))
             for (i, r) in records.enumerated() {
-                if i > 0 { body.append(UInt8(ascii: ",")) }
-                body += r.bytes
+                if i > 0 { body.writeInteger(UInt8(ascii: ",")) }
+                body.writeBytes(r.bytes)
             }
-            body.append(UInt8(ascii: "]"))
+            body.writeInteger(UInt8(ascii: "]"))
         }
         var request = HTTPClientRequest(url: endpoint.url)
         request.method = HTTPMethod(rawValue: endpoint.method)
         request.headers.add(name: "Content-Type", value: endpoint.contentType)
         if let authorization = endpoint.authorization { request.headers.add(name: "Authorization", value: authorization) }
         for (name, value) in endpoint.headers { request.headers.add(name: name, value: value) }
-        if endpoint.gzip, let compressed = Gzip.compress(body) {
-            body = compressed
+        if endpoint.gzip, let compressed = Gzip.compress(Array(body.readableBytesView)) {
+            body = ByteBuffer(bytes: compressed)
             request.headers.add(name: "Content-Encoding", value: "gzip")
         }
-        request.body = .bytes(ByteBuffer(bytes: body))
+        request.body = .bytes(body)
         do {
             let timeout = TimeAmount.nanoseconds(endpoint.timeout.components.seconds * 1_000_000_000
                 + endpoint.timeout.components.attoseconds / 1_000_000_000)
