@@ -14,6 +14,15 @@ final class Exchange {
     /// The request head as it goes upstream, kept for a retry.
     var upstreamHead: ByteBuffer
     var target: PoolKey
+    /// TLS towards the upstream (an `https` service), the same for every try.
+    var tls: UpstreamTLS?
+    /// Where the current try connects: the target, with the exchange's TLS.
+    var connectionKey: PoolKey {
+        guard let tls else { return target }
+        var key = target
+        key.tls = tls
+        return key
+    }
     /// The picked target's health, when passive health checks judge the tries (nil: off).
     var targetHealth: TargetHealth?
     /// The balancer's index of the picked target (-1: none); least-connections counts it in

@@ -877,6 +877,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         let exchange = Exchange(
             head: head, requestID: requestID, received: received, plan: plan, upstreamHead: upstreamHead, target: target)
         exchange.recordsDetail = routePlan.recordsDetail
+        exchange.tls = plan.tls(hostHeader: hostHeader)
         exchange.targetHealth = targetHealth
         exchange.pickIndex = pickIndex
         exchange.hashKey = access.hashKey
@@ -985,12 +986,13 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         if exchange.recordsDetail {
             exchange.tryLog.append(.init(host: exchange.target.host, port: exchange.target.port, startedAt: lastActivity.uptimeNanoseconds))
         }
-        if let pooled = loop.pool.take(exchange.target) {
+        let key = exchange.connectionKey
+        if let pooled = loop.pool.take(key) {
             attach(pooled, to: exchange, now: lastActivity)
             return
         }
         let timeout = exchange.plan.connectTimeout
-        loop.pool.connect(exchange.target, timeout: timeout).assumeIsolated().whenComplete { result in
+        loop.pool.connect(key, timeout: timeout).assumeIsolated().whenComplete { result in
             guard self.exchange === exchange else {
                 if case .success(let handler) = result { handler.abort() }
                 return

@@ -15,6 +15,10 @@ final class ServicePlan: Sendable {
     let readTimeout: TimeAmount
     let writeTimeout: TimeAmount
     let retries: Int
+    /// An `https` service: connections to its targets speak TLS.
+    let usesTLS: Bool
+    /// The service's `tls_verify` (null, Kong's default, means off like nginx's `proxy_ssl_verify`).
+    let tlsVerify: Bool
     private let defaultPort: Int
 
     init(service: Service, balancer: UpstreamBalancer?) {
@@ -27,6 +31,13 @@ final class ServicePlan: Sendable {
         readTimeout = .milliseconds(Int64(service.readTimeout))
         writeTimeout = .milliseconds(Int64(service.writeTimeout))
         retries = service.retries
+        usesTLS = service.protocol == "https"
+        tlsVerify = service.tlsVerify ?? false
+    }
+
+    /// TLS for a request whose upstream `Host` is `hostHeader` (nil for a plain-HTTP service).
+    func tls(hostHeader: String) -> UpstreamTLS? {
+        usesTLS ? UpstreamTLS(serverName: UpstreamTLS.serverName(forHost: hostHeader), verify: tlsVerify) : nil
     }
 
     /// The `Host` header for a target picked by the balancer (`host_header` overrides).

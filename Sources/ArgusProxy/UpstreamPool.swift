@@ -1,10 +1,45 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 
-/// Where an upstream connection goes: a resolved target.
+/// Where an upstream connection goes: a resolved target, and TLS for an `https` service.
 struct PoolKey: Hashable, Sendable {
     var host: String
     var port: Int
+    /// nil: plain HTTP. Connections are pooled per server name and verification, so a connection
+    /// is only reused for requests that would have made the same handshake.
+    var tls: UpstreamTLS? = nil
+}
+
+/// How Argus speaks TLS to an upstream (Kong: `proxy_ssl_server_name on`, `proxy_ssl_name` =
+/// the Host sent upstream, `proxy_ssl_verify` from the service's `tls_verify`, off by default).
+struct UpstreamTLS: Hashable, Sendable {
+    /// SNI: the upstream Host without its port; nil for an IP address (SNI carries names only).
+    var serverName: String?
+    /// Verify the certificate chain against the system's trust roots, and the name.
+    var verify: Bool
+
+    /// The server name for a `Host` header value (`name`, `name:port`, `[v6]:port`, `1.2.3.4`).
+    static func serverName(forHost host: String) -> String? {
+        if host.hasPrefix("[") { return nil }
+        var name = Substring(host)
+        if let colon = name.lastIndex(of: ":"), name[name.index(after: colon)...].allSatisfy(\.isASCIIDigit) {
+            name = name[..<colon]
+        }
+        if name.isEmpty || IPv4Literal.isIPv4(name) { return nil }
+        return String(name)
+    }
+}
+
+private enum IPv4Literal {
+    static func isIPv4(_ text: Substring) -> Bool {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isASCIIDigit) }
+    }
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
 }
 
 /// Idle keep-alive connections to upstream targets, one pool per event loop, so that a client
@@ -23,6 +58,8 @@ final class UpstreamPool {
     private var lastKey: PoolKey?
     private var lastList: IdleList?
     private var sweeper: Scheduled<Void>?
+    /// TLS client contexts, made on first use (one verifying, one not); shared by the connections.
+    private var tlsContexts: [Bool: NIOSSLContext] = [:]
 
     init(eventLoop: any EventLoop, settings: ProxySettings) {
         self.eventLoop = eventLoop
@@ -84,13 +121,27 @@ final class UpstreamPool {
         sweeper = nil
     }
 
-    /// Connects a new connection to `key` on this pool's event loop.
+    /// Connects a new connection to `key` on this pool's event loop (over TLS for an `https`
+    /// service: the handshake runs as the request is written, and a failed one closes the
+    /// connection, which the exchange sees as a failed connection).
     func connect(_ key: PoolKey, timeout: TimeAmount) -> EventLoopFuture<UpstreamHandler> {
+        var tls: (context: NIOSSLContext, serverName: String?)?
+        if let settings = key.tls {
+            do {
+                tls = (try tlsContext(verify: settings.verify), settings.serverName)
+            } catch {
+                return eventLoop.makeFailedFuture(error)
+            }
+        }
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
+            .channelInitializer { [tls] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
+                    }
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler(key: key))
                 }
             }
@@ -105,6 +156,15 @@ final class UpstreamPool {
             handler.pool = self
             return handler
         }.nonisolated()
+    }
+
+    private func tlsContext(verify: Bool) throws -> NIOSSLContext {
+        if let context = tlsContexts[verify] { return context }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = verify ? .fullVerification : .none
+        let context = try NIOSSLContext(configuration: configuration)
+        tlsContexts[verify] = context
+        return context
     }
 
     /// Checks idle connections once a second while there are any.

@@ -1,0 +1,161 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+import NIOTLS
+import Testing
+
+/// `https` services: Argus speaks TLS to the upstream (a real NIOSSL server with a self-signed
+/// certificate made by openssl), sends the upstream Host as SNI, keeps the TLS connections alive
+/// and pools them, and verifies the certificate only when the service says `tls_verify: true`
+/// (Kong's default is nginx's `proxy_ssl_verify off`).
+@Suite("TLS to https services", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")))
+struct UpstreamTLSTests {
+    /// A TLS-only HTTP/1.1 server with keep-alive: answers every GET with
+    /// `sni=<SNI or -> line=<request line> host=<Host>`, and counts its connections.
+    final class TLSEchoServer: Sendable {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let channel: any Channel
+        let connections = NIOLockedValueBox(0)
+
+        init(directory: String) async throws {
+            let certificate = try NIOSSLCertificate.fromPEMFile(directory + "/cert.pem")
+            let key = try NIOSSLPrivateKey(file: directory + "/key.pem", format: .pem)
+            let context = try NIOSSLContext(configuration: .makeServerConfiguration(
+                certificateChain: certificate.map { .certificate($0) }, privateKey: .privateKey(key)))
+            let connections = self.connections
+            channel = try await ServerBootstrap(group: group)
+                .childChannelInitializer { channel in
+                    connections.withLockedValue { $0 += 1 }
+                    return channel.eventLoop.makeCompletedFuture {
+                        let sni = ByteToMessageHandler(SNIHandler { result in
+                            channel.eventLoop.makeCompletedFuture {
+                                let name: String
+                                if case .hostname(let hostname) = result { name = hostname } else { name = "-" }
+                                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                                try channel.pipeline.syncOperations.addHandler(Echo(sni: name))
+                            }
+                        })
+                        try channel.pipeline.syncOperations.addHandler(sni)
+                    }
+                }
+                .bind(host: "127.0.0.1", port: 0).get()
+        }
+
+        var port: Int { channel.localAddress!.port! }
+
+        func stop() async {
+            try? await channel.close()
+            try? await group.shutdownGracefully()
+        }
+
+        final class Echo: ChannelInboundHandler {
+            typealias InboundIn = ByteBuffer
+            typealias OutboundOut = ByteBuffer
+            let sni: String
+            var pending = ""
+            init(sni: String) { self.sni = sni }
+
+            func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+                pending += String(buffer: unwrapInboundIn(data))
+                while let end = pending.range(of: "\r\n\r\n") {
+                    let head = pending[..<end.lowerBound]
+                    pending = String(pending[end.upperBound...])
+                    let lines = head.split(separator: "\r\n")
+                    let host = lines.first { $0.lowercased().hasPrefix("host:") }.map { $0.dropFirst(5).trimmingCharacters(in: .whitespaces) } ?? "-"
+                    let body = "sni=\(sni) line=\(lines.first ?? "") host=\(host)"
+                    let reply = "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+                    context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: reply)), promise: nil)
+                }
+            }
+        }
+    }
+
+    private func withServer(_ body: (TLSEchoServer) async throws -> Void) async throws {
+        let directory = try HTTPSProbeTests.certificate()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try await TLSEchoServer(directory: directory)
+        do {
+            try await body(server)
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    @Test func anHTTPSServiceIsReachedOverTLSWithSNIAndPooledConnections() async throws {
+        try await withServer { server in
+            let gw = try await GatewayHarness(yaml: """
+                _format_version: "3.0"
+                services:
+                  - name: secure
+                    url: https://localhost:\(server.port)/base
+                    routes: [{name: main, paths: ["/api"]}]
+                """)
+            defer { Task { await gw.stop() } }
+            let client = try await RawClient(port: gw.proxyPort)
+            for i in 0..<3 {
+                try await client.send("GET /api/item\(i)?q=1 HTTP/1.1\r\nHost: client.test\r\n\r\n")
+                let response = try #require(try await client.readResponse())
+                #expect(response.status == 200)
+                #expect(response.bodyString == "sni=localhost line=GET /base/item\(i)?q=1 HTTP/1.1 host=localhost:\(server.port)")
+            }
+            await client.close()
+            #expect(server.connections.withLockedValue { $0 } == 1, "one TLS connection, kept alive for every request")
+        }
+    }
+
+    @Test func theServerNameFollowsTheHostSentUpstream() async throws {
+        try await withServer { server in
+            // preserve_host: the client's Host goes upstream, and so does its name as SNI;
+            // an IP address is never sent as SNI.
+            let gw = try await GatewayHarness(yaml: """
+                _format_version: "3.0"
+                services:
+                  - name: by-name
+                    url: https://127.0.0.1:\(server.port)
+                    routes: [{name: kept, paths: ["/kept"], preserve_host: true, strip_path: false}]
+                  - name: by-ip
+                    url: https://127.0.0.1:\(server.port)
+                    routes: [{name: ip, paths: ["/ip"], strip_path: false}]
+                """)
+            defer { Task { await gw.stop() } }
+            let kept = try #require(try await gw.request("GET /kept HTTP/1.1\r\nHost: api.example.test:8000\r\n\r\n"))
+            #expect(kept.bodyString == "sni=api.example.test line=GET /kept HTTP/1.1 host=api.example.test:8000")
+            let ip = try #require(try await gw.request("GET /ip HTTP/1.1\r\nHost: client.test\r\n\r\n"))
+            #expect(ip.bodyString == "sni=- line=GET /ip HTTP/1.1 host=127.0.0.1:\(server.port)")
+        }
+    }
+
+    @Test func anUntrustedCertificateIsRefusedOnlyWhenVerificationIsOn() async throws {
+        try await withServer { server in
+            let gw = try await GatewayHarness(yaml: """
+                _format_version: "3.0"
+                services:
+                  - name: strict
+                    url: https://localhost:\(server.port)
+                    tls_verify: true
+                    retries: 0
+                    routes: [{name: strict, paths: ["/strict"]}]
+                  - name: lenient
+                    url: https://localhost:\(server.port)
+                    tls_verify: false
+                    routes: [{name: lenient, paths: ["/lenient"]}]
+                  - name: plain
+                    url: http://localhost:\(server.port)
+                    retries: 0
+                    routes: [{name: plain, paths: ["/plain"]}]
+                """)
+            defer { Task { await gw.stop() } }
+            let strict = try #require(try await gw.request("GET /strict HTTP/1.1\r\nHost: x\r\n\r\n"))
+            #expect(strict.status == 502, "a self-signed certificate does not verify")
+            let lenient = try #require(try await gw.request("GET /lenient HTTP/1.1\r\nHost: x\r\n\r\n"))
+            #expect(lenient.status == 200)
+            // Plain HTTP to a TLS port: the server's TLS alert is not an HTTP response.
+            let plain = try #require(try await gw.request("GET /plain HTTP/1.1\r\nHost: x\r\n\r\n"))
+            #expect(plain.status == 502)
+        }
+    }
+}
