@@ -18,10 +18,7 @@ struct HTTPSProbeTests {
         let requests = NIOLockedValueBox(0)
 
         init(directory: String) async throws {
-            let certificate = try NIOSSLCertificate.fromPEMFile(directory + "/cert.pem")
-            let key = try NIOSSLPrivateKey(file: directory + "/key.pem", format: .pem)
-            let context = try NIOSSLContext(configuration: .makeServerConfiguration(
-                certificateChain: certificate.map { .certificate($0) }, privateKey: .privateKey(key)))
+            let context = try TestCertificate.serverContext(directory: directory)
             let counter = requests
             channel = try await ServerBootstrap(group: group)
                 .childChannelInitializer { channel in
@@ -53,18 +50,6 @@ struct HTTPSProbeTests {
                 context.writeAndFlush(NIOAny(reply)).whenComplete { _ in channel.close(promise: nil) }
             }
         }
-    }
-
-    /// A self-signed certificate for `localhost` (openssl by `system`, not Foundation's Process,
-    /// whose waitUntilExit can hold a cooperative thread).
-    static func certificate() throws -> String {
-        let directory = NSTemporaryDirectory() + "argus-tls-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let status = system(
-            "/usr/bin/openssl req -x509 -newkey rsa:2048 -nodes -keyout \(directory)/key.pem -out \(directory)/cert.pem "
-                + "-days 1 -subj /CN=localhost -addext subjectAltName=DNS:localhost >/dev/null 2>&1")
-        #expect(status == 0)
-        return directory
     }
 
     func state(_ gw: GatewayHarness, _ port: Int) async throws -> String? {
@@ -101,7 +86,7 @@ struct HTTPSProbeTests {
     }
 
     @Test func probesSpeakTLSAndVerifyWhenAsked() async throws {
-        let directory = try Self.certificate()
+        let directory = try TestCertificate.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let backend = try await TLSBackend(directory: directory)
         defer { Task { await backend.stop() } }

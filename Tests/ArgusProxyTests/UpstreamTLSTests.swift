@@ -20,10 +20,7 @@ struct UpstreamTLSTests {
         let connections = NIOLockedValueBox(0)
 
         init(directory: String) async throws {
-            let certificate = try NIOSSLCertificate.fromPEMFile(directory + "/cert.pem")
-            let key = try NIOSSLPrivateKey(file: directory + "/key.pem", format: .pem)
-            let context = try NIOSSLContext(configuration: .makeServerConfiguration(
-                certificateChain: certificate.map { .certificate($0) }, privateKey: .privateKey(key)))
+            let context = try TestCertificate.serverContext(directory: directory)
             let connections = self.connections
             channel = try await ServerBootstrap(group: group)
                 .childChannelInitializer { channel in
@@ -73,7 +70,7 @@ struct UpstreamTLSTests {
     }
 
     private func withServer(_ body: (TLSEchoServer) async throws -> Void) async throws {
-        let directory = try HTTPSProbeTests.certificate()
+        let directory = try TestCertificate.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let server = try await TLSEchoServer(directory: directory)
         do {
