@@ -146,6 +146,26 @@ import Testing
         }
     }
 
+    @Test func aPluginsConfigShowsEveryFieldWithNullsLikeKong() async throws {
+        try await withFixture { f in
+            var (status, body) = await call(f, "POST", "/plugins", form: "name=rate-limiting&config.minute=10")
+            #expect(status == 201)
+            let id = try #require(body["id"]?.stringValue)
+            for (method, path) in [("GET", "/plugins/\(id)"), ("PATCH", "/plugins/\(id)")] {
+                (status, body) = await call(f, method, path, form: method == "PATCH" ? "config.minute=11" : "")
+                #expect(status == 200)
+                let config = try #require(body["config"])
+                // unset: present as null; set and defaulted: their values; nested records too
+                #expect(config["second"] == .null && config["hour"] == .null && config["header_name"] == .null)
+                #expect(config["minute"]?.intValue == (method == "PATCH" ? 11 : 10) && config["limit_by"] == .string("consumer"))
+                #expect(config["redis"]?["password"] == .null && config["redis"]?["port"] == .int(6379))
+            }
+            // the stored config keeps working with the nulls it was shown with
+            (status, body) = await call(f, "GET", "/plugins")
+            #expect(status == 200 && body["data"]?.arrayValue?.first?["config"]?["day"] == .null)
+        }
+    }
+
     @Test func changesSurviveReopening() async throws {
         var path = ""
         try await withFixture { f in

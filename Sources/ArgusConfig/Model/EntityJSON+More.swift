@@ -7,9 +7,32 @@ extension EntityJSON {
         .object([
             "id": .string(p.id), "created_at": .int(p.createdAt), "updated_at": .int(p.updatedAt), "name": .string(p.name),
             "instance_name": optional(p.instanceName), "route": foreign(p.routeID), "service": foreign(p.serviceID),
-            "consumer": foreign(p.consumerID), "config": p.config, "protocols": .array(p.protocols.map(JSONValue.string)),
+            "consumer": foreign(p.consumerID), "config": configShowingNulls(p), "protocols": .array(p.protocols.map(JSONValue.string)),
             "enabled": .bool(p.enabled), "tags": strings(p.tags), "ws_id": .string(defaultWorkspaceID),
         ])
+    }
+
+    /// A plugin's config as Kong shows it: every field of its schema, those without a value `null`
+    /// (the stored config leaves them out).
+    static func configShowingNulls(_ p: Plugin) -> JSONValue {
+        guard let spec = PluginRegistry.schema(named: p.name)?.configSpec else { return p.config }
+        return fillingNulls(p.config, spec)
+    }
+
+    private static func fillingNulls(_ value: JSONValue, _ spec: FieldSpec) -> JSONValue {
+        switch (spec.kind, value) {
+        case (.record(let fields, _), .object(var object)):
+            for field in fields {
+                object[field.name] = object[field.name].map { fillingNulls($0, field.spec) } ?? .null
+            }
+            return .object(object)
+        case (.array(let element), .array(let items)), (.set(let element), .array(let items)):
+            return .array(items.map { fillingNulls($0, element) })
+        case (.map(_, let values), .object(let object)):
+            return .object(object.mapValues { fillingNulls($0, values) })
+        default:
+            return value
+        }
     }
 
     public static func upstream(_ u: Upstream) -> JSONValue {
