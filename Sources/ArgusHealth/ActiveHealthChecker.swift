@@ -7,8 +7,8 @@ import NIOSSL
 /// Kong's active health checks: each upstream with an active interval has its targets probed
 /// (`GET http_path`, over TLS for `type: https` with `https_sni` and `https_verify_certificate`,
 /// or a TCP connect for `type: tcp`) every `healthy.interval` seconds while
-/// healthy and every `unhealthy.interval` seconds while unhealthy, with `timeout`; results count
-/// with the active thresholds. Runs on its own event loop, never a proxy loop.
+/// healthy and every `unhealthy.interval` seconds while unhealthy, with `timeout`, at most
+/// `concurrency` targets of an upstream at a time; results count with the active thresholds. Runs on its own event loop, never a proxy loop.
 public final class ActiveHealthChecker: Sendable {
     public struct Upstream: Sendable {
         public var name: String
@@ -41,8 +41,10 @@ public final class ActiveHealthChecker: Sendable {
             for task in tasks.value { task.cancel() }
             tasks.value = []
             for upstream in upstreams where upstream.settings.activeEnabled {
+                // `concurrency`: at most this many of the upstream's targets are probed at once.
+                let inFlight = NIOLoopBoundBox.makeBoxSendingValue(0, eventLoop: eventLoop)
                 for target in upstream.targets {
-                    tasks.value.append(schedule(target, upstream.settings))
+                    tasks.value.append(schedule(target, upstream.settings, inFlight: inFlight))
                 }
             }
         }
@@ -56,17 +58,19 @@ public final class ActiveHealthChecker: Sendable {
     }
 
     /// One probe loop per target: the delay after each probe depends on the target's state.
-    private func schedule(_ target: TargetHealth, _ settings: HealthcheckSettings) -> RepeatedTask {
+    private func schedule(_ target: TargetHealth, _ settings: HealthcheckSettings, inFlight: NIOLoopBoundBox<Int>) -> RepeatedTask {
         // A tick every 100 ms decides whether the target's interval has passed (intervals differ
         // while healthy and while unhealthy; 0 means no probing in that state).
         let next = NIOLoopBoundBox.makeBoxSendingValue(NIODeadline.now(), eventLoop: eventLoop)
         let busy = NIOLoopBoundBox.makeBoxSendingValue(false, eventLoop: eventLoop)
         return eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { [self] _ in
             let interval = target.isHealthy ? settings.healthyInterval : settings.unhealthyInterval
-            guard interval > 0, !busy.value, NIODeadline.now() >= next.value else { return }
+            guard interval > 0, !busy.value, NIODeadline.now() >= next.value, inFlight.value < settings.concurrency else { return }
             busy.value = true
+            inFlight.value += 1
             probe(target, settings).whenComplete { result in
                 busy.value = false
+                inFlight.value -= 1
                 next.value = .now() + .nanoseconds(Int64(interval * 1e9))
                 self.registry.report((try? result.get()) ?? .tcpFailure, for: target, settings.active, check: "active")
             }
