@@ -32,6 +32,8 @@ let package = Package(
             dependencies: [
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                // parses CA certificates (ca_certificates entities) to validate them as Kong does
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // Kong's traditional_compatible router compiled into an immutable snapshot. Pure.

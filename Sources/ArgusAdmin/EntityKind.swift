@@ -26,7 +26,11 @@ struct EntityKind: Sendable, Equatable {
     static let basicAuths = EntityKind(
         name: "basicauth_credentials", collection: "basic-auths", endpointKey: "username", foreignKeys: ["consumer": "consumers"])
 
-    static let all: [EntityKind] = [services, routes, consumers, plugins, upstreams, targets, keyAuths, jwts, acls, basicAuths]
+    static let caCertificates = EntityKind(name: "ca_certificates", collection: "ca_certificates", endpointKey: nil, foreignKeys: [:])
+
+    static let all: [EntityKind] = [
+        services, routes, consumers, plugins, upstreams, targets, keyAuths, jwts, acls, basicAuths, caCertificates,
+    ]
 
     static func named(_ name: String) -> EntityKind? { all.first { $0.name == name } }
 

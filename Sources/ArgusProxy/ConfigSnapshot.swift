@@ -42,7 +42,11 @@ public final class ConfigSnapshot: Sendable {
         self.dnsErrors = dnsErrors
         self.resolved = resolved
         self.balancers = balancers
-        self.services = config.services.map { ServicePlan(service: $0, balancer: balancers[$0.host]) }
+        let trusted = Dictionary(config.caCertificates.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        self.services = config.services.map { service in
+            let cas = (service.caCertificates ?? []).compactMap { trusted[$0] }
+            return ServicePlan(service: service, balancer: balancers[service.host], trust: UpstreamTrust.make(cas))
+        }
         // Which routes a logging plugin (file-log, http-log, ...) may apply to. A consumer-scoped
         // instance may apply to any route (the consumer is known only later), so it counts everywhere.
         let loggers = PluginRegistry.loggingPlugins.map { PluginScopes(config: config, plugin: $0) }.filter { !$0.isEmpty }

@@ -19,9 +19,11 @@ final class ServicePlan: Sendable {
     let usesTLS: Bool
     /// The service's `tls_verify` (null, Kong's default, means off like nginx's `proxy_ssl_verify`).
     let tlsVerify: Bool
+    /// The CA certificates of its `ca_certificates` (nil: the system's trust roots).
+    let trust: UpstreamTrust?
     private let defaultPort: Int
 
-    init(service: Service, balancer: UpstreamBalancer?) {
+    init(service: Service, balancer: UpstreamBalancer?, trust: UpstreamTrust? = nil) {
         self.service = service
         self.balancer = balancer
         defaultPort = service.protocol == "https" ? 443 : 80
@@ -33,11 +35,12 @@ final class ServicePlan: Sendable {
         retries = service.retries
         usesTLS = service.protocol == "https"
         tlsVerify = service.tlsVerify ?? false
+        self.trust = trust
     }
 
     /// TLS for a request whose upstream `Host` is `hostHeader` (nil for a plain-HTTP service).
     func tls(hostHeader: String) -> UpstreamTLS? {
-        usesTLS ? UpstreamTLS(serverName: UpstreamTLS.serverName(forHost: hostHeader), verify: tlsVerify) : nil
+        usesTLS ? UpstreamTLS(serverName: UpstreamTLS.serverName(forHost: hostHeader), verify: tlsVerify, trust: trust) : nil
     }
 
     /// The `Host` header for a target picked by the balancer (`host_header` overrides).

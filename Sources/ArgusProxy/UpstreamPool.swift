@@ -1,3 +1,4 @@
+import ArgusConfig
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -16,8 +17,9 @@ struct PoolKey: Hashable, Sendable {
 struct UpstreamTLS: Hashable, Sendable {
     /// SNI: the upstream Host without its port; nil for an IP address (SNI carries names only).
     var serverName: String?
-    /// Verify the certificate chain against the system's trust roots, and the name.
+    /// Verify the certificate chain and the name: against `trust` when set, else the system's roots.
     var verify: Bool
+    var trust: UpstreamTrust? = nil
 
     /// The server name for a `Host` header value (`name`, `name:port`, `[v6]:port`, `1.2.3.4`).
     static func serverName(forHost host: String) -> String? {
@@ -29,6 +31,29 @@ struct UpstreamTLS: Hashable, Sendable {
         if name.isEmpty || IPv4Literal.isIPv4(name) { return nil }
         return String(name)
     }
+}
+
+/// The CA certificates a service trusts (its `ca_certificates`), parsed once per config; equal
+/// when they are the same certificates.
+final class UpstreamTrust: Hashable, Sendable {
+    /// The certificates' digests, in order: what identifies this set.
+    let digests: [String]
+    let certificates: [NIOSSLCertificate]
+
+    private init(digests: [String], certificates: [NIOSSLCertificate]) {
+        self.digests = digests
+        self.certificates = certificates
+    }
+
+    /// nil for no certificates (validated when the config was loaded, so they parse).
+    static func make(_ cas: [CACertificate]) -> UpstreamTrust? {
+        let certificates = cas.compactMap { try? NIOSSLCertificate.fromPEMBytes(Array($0.cert.utf8)).first }
+        guard !certificates.isEmpty else { return nil }
+        return UpstreamTrust(digests: cas.map(\.certDigest), certificates: certificates)
+    }
+
+    static func == (a: UpstreamTrust, b: UpstreamTrust) -> Bool { a.digests == b.digests }
+    func hash(into hasher: inout Hasher) { hasher.combine(digests) }
 }
 
 private enum IPv4Literal {
@@ -58,8 +83,14 @@ final class UpstreamPool {
     private var lastKey: PoolKey?
     private var lastList: IdleList?
     private var sweeper: Scheduled<Void>?
-    /// TLS client contexts, made on first use (one verifying, one not); shared by the connections.
-    private var tlsContexts: [Bool: NIOSSLContext] = [:]
+    /// TLS client contexts, made on first use (per verification mode and trusted CAs); shared by
+    /// the connections.
+    private var tlsContexts: [TLSContextKey: NIOSSLContext] = [:]
+
+    private struct TLSContextKey: Hashable {
+        var verify: Bool
+        var trust: UpstreamTrust?
+    }
 
     init(eventLoop: any EventLoop, settings: ProxySettings) {
         self.eventLoop = eventLoop
@@ -128,7 +159,7 @@ final class UpstreamPool {
         var tls: (context: NIOSSLContext, serverName: String?)?
         if let settings = key.tls {
             do {
-                tls = (try tlsContext(verify: settings.verify), settings.serverName)
+                tls = (try tlsContext(verify: settings.verify, trust: settings.trust), settings.serverName)
             } catch {
                 return eventLoop.makeFailedFuture(error)
             }
@@ -158,12 +189,14 @@ final class UpstreamPool {
         }.nonisolated()
     }
 
-    private func tlsContext(verify: Bool) throws -> NIOSSLContext {
-        if let context = tlsContexts[verify] { return context }
+    private func tlsContext(verify: Bool, trust: UpstreamTrust?) throws -> NIOSSLContext {
+        let key = TLSContextKey(verify: verify, trust: verify ? trust : nil)
+        if let context = tlsContexts[key] { return context }
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.certificateVerification = verify ? .fullVerification : .none
+        if let trust = key.trust { configuration.trustRoots = .certificates(trust.certificates) }
         let context = try NIOSSLContext(configuration: configuration)
-        tlsContexts[verify] = context
+        tlsContexts[key] = context
         return context
     }
 

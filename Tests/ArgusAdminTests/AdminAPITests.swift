@@ -146,6 +146,28 @@ import Testing
         }
     }
 
+    @Test func caCertificatesAreEntitiesServicesReference() async throws {
+        try await withFixture { f in
+            func json(_ text: String) -> String {
+                String(decoding: try! JSONEncoder().encode(["cert": text]), as: UTF8.self)
+            }
+            var (status, body) = await call(f, "POST", "/ca_certificates", json: json(CACertificateTestData.ca))
+            #expect(status == 201)
+            let id = try #require(body["id"]?.stringValue)
+            #expect(body["cert_digest"] == .string(CACertificateTestData.digest))
+            (status, body) = await call(f, "GET", "/ca_certificates/\(id)")
+            #expect(status == 200 && body["cert"]?.stringValue?.hasPrefix("-----BEGIN CERTIFICATE-----") == true)
+            (status, body) = await call(
+                f, "POST", "/services", json: #"{"name": "s", "url": "https://internal.example", "tls_verify": true, "ca_certificates": ["\#(id)"]}"#)
+            #expect(status == 201 && body["ca_certificates"] == .array([.string(id)]))
+            // Kong's entity check, under @entity
+            (status, body) = await call(f, "POST", "/ca_certificates", json: json(CACertificateTestData.leaf))
+            #expect(status == 400 && body["name"] == .string("schema violation"))
+            #expect(body["fields"]?["@entity"] == .array([
+                .string("certificate does not appear to be a CA because it is missing the \"CA\" basic constraint")]))
+        }
+    }
+
     @Test func aPluginsConfigShowsEveryFieldWithNullsLikeKong() async throws {
         try await withFixture { f in
             var (status, body) = await call(f, "POST", "/plugins", form: "name=rate-limiting&config.minute=10")

@@ -69,12 +69,14 @@ struct UpstreamTLSTests {
         }
     }
 
-    private func withServer(_ body: (TLSEchoServer) async throws -> Void) async throws {
+    /// Runs `body` with a TLS server and its certificate (PEM; self-signed, so also its own CA).
+    private func withServer(_ body: (TLSEchoServer, String) async throws -> Void) async throws {
         let directory = try TestCertificate.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let server = try await TLSEchoServer(directory: directory)
+        let pem = try String(contentsOfFile: directory + "/cert.pem", encoding: .utf8)
         do {
-            try await body(server)
+            try await body(server, pem)
         } catch {
             await server.stop()
             throw error
@@ -83,7 +85,7 @@ struct UpstreamTLSTests {
     }
 
     @Test func anHTTPSServiceIsReachedOverTLSWithSNIAndPooledConnections() async throws {
-        try await withServer { server in
+        try await withServer { server, _ in
             let gw = try await GatewayHarness(yaml: """
                 _format_version: "3.0"
                 services:
@@ -105,7 +107,7 @@ struct UpstreamTLSTests {
     }
 
     @Test func theServerNameFollowsTheHostSentUpstream() async throws {
-        try await withServer { server in
+        try await withServer { server, _ in
             // preserve_host: the client's Host goes upstream, and so does its name as SNI;
             // an IP address is never sent as SNI.
             let gw = try await GatewayHarness(yaml: """
@@ -127,7 +129,7 @@ struct UpstreamTLSTests {
     }
 
     @Test func anUntrustedCertificateIsRefusedOnlyWhenVerificationIsOn() async throws {
-        try await withServer { server in
+        try await withServer { server, _ in
             let gw = try await GatewayHarness(yaml: """
                 _format_version: "3.0"
                 services:
@@ -153,6 +155,36 @@ struct UpstreamTLSTests {
             // Plain HTTP to a TLS port: the server's TLS alert is not an HTTP response.
             let plain = try #require(try await gw.request("GET /plain HTTP/1.1\r\nHost: x\r\n\r\n"))
             #expect(plain.status == 502)
+        }
+    }
+
+    @Test func aServiceTrustsTheCACertificatesItNames() async throws {
+        try await withServer { server, pem in
+            let cert = pem.split(separator: "\n").map { "          " + $0 }.joined(separator: "\n")
+            let gw = try await GatewayHarness(yaml: """
+                _format_version: "3.0"
+                ca_certificates:
+                  - id: 0b0f1e0e-8c1c-4f51-9d2a-2b7a8b0c4d21
+                    cert: |
+                \(cert)
+                services:
+                  - name: trusting
+                    url: https://localhost:\(server.port)
+                    tls_verify: true
+                    ca_certificates: [0b0f1e0e-8c1c-4f51-9d2a-2b7a8b0c4d21]
+                    routes: [{name: trusting, paths: ["/trusting"], strip_path: false}]
+                  - name: system-roots
+                    url: https://localhost:\(server.port)
+                    tls_verify: true
+                    retries: 0
+                    routes: [{name: system, paths: ["/system"], strip_path: false}]
+                """)
+            defer { Task { await gw.stop() } }
+            let trusting = try #require(try await gw.request("GET /trusting HTTP/1.1\r\nHost: x\r\n\r\n"))
+            #expect(trusting.status == 200, "verified against the service's CA certificate")
+            #expect(trusting.bodyString == "sni=localhost line=GET /trusting HTTP/1.1 host=localhost:\(server.port)")
+            let system = try #require(try await gw.request("GET /system HTTP/1.1\r\nHost: x\r\n\r\n"))
+            #expect(system.status == 502, "the same server is not trusted by the system's roots")
         }
     }
 }

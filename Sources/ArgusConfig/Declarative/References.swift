@@ -43,6 +43,16 @@ extension DeclarativeBuilder {
             return nil
         }
         for i in services.indices { _ = resolve(services[i].references, "client_certificate") }
+        // A service's ca_certificates name CA certificates of this configuration, by id.
+        let caIDs = Set(caCertificates.map(\.model.id))
+        for service in services {
+            for (k, id) in (service.model.caCertificates ?? []).enumerated() where !caIDs.contains(id) {
+                issues.add(
+                    DocPath.join(DocPath.join(service.path, "ca_certificates"), index: k),
+                    "invalid reference 'ca_certificates: \(id)' (no such entry in 'ca_certificates')",
+                    .reference(entity: "ca_certificates", written: id))
+            }
+        }
         for i in upstreams.indices { _ = resolve(upstreams[i].references, "client_certificate") }
         for i in routes.indices { routes[i].model.serviceID = resolve(routes[i].references, "service") }
         for i in pluginEntries.indices {

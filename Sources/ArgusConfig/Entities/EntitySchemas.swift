@@ -9,6 +9,7 @@ public enum EntitySchemas {
         case "consumers": return DeclarativeBuilder.consumerFields
         case "upstreams": return DeclarativeBuilder.upstreamFields
         case "targets": return DeclarativeBuilder.targetFields
+        case "ca_certificates": return DeclarativeBuilder.caCertificateFields
         case "plugins": return DeclarativeBuilder.pluginFields(protocols: KongConstants.httpProtocols)
         default:
             return [CommonFields.id, CommonFields.createdAt] + (DeclarativeBuilder.credentialFields[kind] ?? []) + [CommonFields.tags]

@@ -60,7 +60,7 @@ extension DeclarativeBuilder {
             }
         }
         var errors: [FieldError] = []
-        var fields = SchemaValidator.validateRecord(input.fields, Self.serviceFields, path: path, errors: &errors)
+        let fields = SchemaValidator.validateRecord(input.fields, Self.serviceFields, path: path, errors: &errors)
         if errors.isEmpty {
             for check in Self.serviceChecks { errors.append(contentsOf: check.run(fields, path)) }
         }
@@ -74,10 +74,6 @@ extension DeclarativeBuilder {
             guard let field = fromURL.first(where: { error.path == DocPath.join(path, $0) }) else { return error }
             return FieldError(path: urlPath, message: "\(field): \(error.message)")
         })
-        if case .array(let cas)? = fields["ca_certificates"], !cas.isEmpty, !issues.has(under: DocPath.join(path, "ca_certificates")) {
-            issues.add(DocPath.join(path, "ca_certificates"), "Argus does not support 'ca_certificates' entities yet")
-            fields["ca_certificates"] = nil
-        }
         let name = fields["name"]?.stringValue
         let id = entityID(fields, entity: "services", key: name, path: path)
         let service = Service(
@@ -87,7 +83,8 @@ extension DeclarativeBuilder {
             retries: fields["retries"]?.intValue ?? 5, connectTimeout: fields["connect_timeout"]?.intValue ?? 60000,
             writeTimeout: fields["write_timeout"]?.intValue ?? 60000, readTimeout: fields["read_timeout"]?.intValue ?? 60000,
             tags: CommonFields.strings(fields["tags"]), tlsVerify: fields["tls_verify"]?.boolValue,
-            tlsVerifyDepth: fields["tls_verify_depth"]?.intValue, enabled: fields["enabled"]?.boolValue ?? true)
+            tlsVerifyDepth: fields["tls_verify_depth"]?.intValue, caCertificates: CommonFields.strings(fields["ca_certificates"]),
+            enabled: fields["enabled"]?.boolValue ?? true)
         services.append(Pending(model: service, path: path, references: input.references))
         decodeChildren(input, parent: ParentLink(field: "service", entity: "services", id: id))
     }

@@ -9,10 +9,12 @@ public struct DeclarativeConfig: Sendable, Equatable {
     public var upstreams: [Upstream]
     public var targets: [Target]
     public var credentials: [Credential]
+    public var caCertificates: [CACertificate]
 
     public init(
         formatVersion: String = "3.0", services: [Service] = [], routes: [Route] = [], consumers: [Consumer] = [],
-        plugins: [Plugin] = [], upstreams: [Upstream] = [], targets: [Target] = [], credentials: [Credential] = []
+        plugins: [Plugin] = [], upstreams: [Upstream] = [], targets: [Target] = [], credentials: [Credential] = [],
+        caCertificates: [CACertificate] = []
     ) {
         self.formatVersion = formatVersion
         self.services = services
@@ -22,6 +24,7 @@ public struct DeclarativeConfig: Sendable, Equatable {
         self.upstreams = upstreams
         self.targets = targets
         self.credentials = credentials
+        self.caCertificates = caCertificates
     }
 
     /// An empty configuration: every request answers 404 `no Route matched with those values`.

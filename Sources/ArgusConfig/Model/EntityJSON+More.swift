@@ -12,6 +12,13 @@ extension EntityJSON {
         ])
     }
 
+    public static func caCertificate(_ c: CACertificate) -> JSONValue {
+        .object([
+            "id": .string(c.id), "created_at": .int(c.createdAt), "updated_at": .int(c.updatedAt), "cert": .string(c.cert),
+            "cert_digest": .string(c.certDigest), "tags": strings(c.tags),
+        ])
+    }
+
     /// A plugin's config as Kong shows it: every field of its schema, those without a value `null`
     /// (the stored config leaves them out).
     static func configShowingNulls(_ p: Plugin) -> JSONValue {
@@ -78,13 +85,14 @@ extension EntityJSON {
         case "plugins": return config.plugins.map(plugin)
         case "upstreams": return config.upstreams.map(upstream)
         case "targets": return config.targets.map(target)
+        case "ca_certificates": return config.caCertificates.map(caCertificate)
         default: return config.credentials.filter { $0.kind == kind }.map(credential)
         }
     }
 
     /// Every entity type of a declarative document, parents before children.
     public static let kinds = [
-        "services", "routes", "consumers", "upstreams", "targets", "plugins",
+        "ca_certificates", "services", "routes", "consumers", "upstreams", "targets", "plugins",
         "keyauth_credentials", "jwt_secrets", "acls", "basicauth_credentials",
     ]
 
