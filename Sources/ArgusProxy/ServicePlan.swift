@@ -36,6 +36,8 @@ final class ServicePlan: Sendable {
         usesTLS = service.protocol == "https"
         tlsVerify = service.tlsVerify ?? false
         self.trust = trust
+        // Made now, while the snapshot is built, rather than by the first request on a loop.
+        if usesTLS { _ = try? UpstreamTLSContexts.shared.context(verify: tlsVerify, trust: trust) }
     }
 
     /// TLS for a request whose upstream `Host` is `hostHeader` (nil for a plain-HTTP service).

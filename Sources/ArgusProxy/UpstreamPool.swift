@@ -1,4 +1,5 @@
 import ArgusConfig
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -56,6 +57,34 @@ final class UpstreamTrust: Hashable, Sendable {
     func hash(into hasher: inout Hasher) { hasher.combine(digests) }
 }
 
+/// TLS client contexts, one per verification mode and set of trusted CAs, shared by every loop.
+/// A snapshot makes its services' contexts when it is built (`ServicePlan`), off the event loops:
+/// with verification against the system's roots, making one reads the whole trust store.
+final class UpstreamTLSContexts: Sendable {
+    static let shared = UpstreamTLSContexts()
+
+    private struct Key: Hashable {
+        var verify: Bool
+        var trust: UpstreamTrust?
+    }
+
+    private let contexts = NIOLockedValueBox<[Key: NIOSSLContext]>([:])
+
+    func context(verify: Bool, trust: UpstreamTrust?) throws -> NIOSSLContext {
+        let key = Key(verify: verify, trust: verify ? trust : nil)
+        if let context = contexts.withLockedValue({ $0[key] }) { return context }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = verify ? .fullVerification : .none
+        if let trust = key.trust { configuration.trustRoots = .certificates(trust.certificates) }
+        let context = try NIOSSLContext(configuration: configuration)
+        return contexts.withLockedValue { contexts in
+            if let existing = contexts[key] { return existing }
+            contexts[key] = context
+            return context
+        }
+    }
+}
+
 private enum IPv4Literal {
     static func isIPv4(_ text: Substring) -> Bool {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
@@ -83,14 +112,7 @@ final class UpstreamPool {
     private var lastKey: PoolKey?
     private var lastList: IdleList?
     private var sweeper: Scheduled<Void>?
-    /// TLS client contexts, made on first use (per verification mode and trusted CAs); shared by
-    /// the connections.
-    private var tlsContexts: [TLSContextKey: NIOSSLContext] = [:]
 
-    private struct TLSContextKey: Hashable {
-        var verify: Bool
-        var trust: UpstreamTrust?
-    }
 
     init(eventLoop: any EventLoop, settings: ProxySettings) {
         self.eventLoop = eventLoop
@@ -159,7 +181,7 @@ final class UpstreamPool {
         var tls: (context: NIOSSLContext, serverName: String?)?
         if let settings = key.tls {
             do {
-                tls = (try tlsContext(verify: settings.verify, trust: settings.trust), settings.serverName)
+                tls = (try UpstreamTLSContexts.shared.context(verify: settings.verify, trust: settings.trust), settings.serverName)
             } catch {
                 return eventLoop.makeFailedFuture(error)
             }
@@ -187,17 +209,6 @@ final class UpstreamPool {
             handler.pool = self
             return handler
         }.nonisolated()
-    }
-
-    private func tlsContext(verify: Bool, trust: UpstreamTrust?) throws -> NIOSSLContext {
-        let key = TLSContextKey(verify: verify, trust: verify ? trust : nil)
-        if let context = tlsContexts[key] { return context }
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.certificateVerification = verify ? .fullVerification : .none
-        if let trust = key.trust { configuration.trustRoots = .certificates(trust.certificates) }
-        let context = try NIOSSLContext(configuration: configuration)
-        tlsContexts[key] = context
-        return context
     }
 
     /// Checks idle connections once a second while there are any.
