@@ -54,7 +54,8 @@ struct HeadBytes: ~Copyable {
         bytes.withUnsafeBytes { append($0) }
     }
 
-    /// A non-negative integer in decimal.
+    /// A non-negative integer in decimal (a negative one is written as 0: only lengths, ports and
+    /// latencies are written, none of which can be negative).
     mutating func append(decimal value: Int) {
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for any Int
         withUnsafeMutableBytes(of: &digits) { scratch in
@@ -96,7 +97,9 @@ extension ByteBuffer {
         var room = Swift.max(estimate, 64)
         while true {
             var fitted = false
+            var offered = room
             writeWithUnsafeMutableBytes(minimumWritableBytes: room) { free in
+                offered = free.count
                 var head = HeadBytes(free)
                 body(&head)
                 guard !head.overflowed else { return 0 }
@@ -104,7 +107,8 @@ extension ByteBuffer {
                 return head.count
             }
             if fitted { return }
-            room *= 2
+            // The buffer may have offered more than asked: ask for more than it offered.
+            room = Swift.max(room, offered) * 2
         }
     }
 }

@@ -22,15 +22,18 @@ struct UpstreamTLS: Hashable, Sendable {
     var verify: Bool
     var trust: UpstreamTrust? = nil
 
-    /// The server name for a `Host` header value (`name`, `name:port`, `[v6]:port`, `1.2.3.4`).
+    /// The server name for a `Host` header value (`name`, `name:port`, `[v6]:port`, `1.2.3.4`, or
+    /// a bare IPv6 address from a service host): lower-cased, without a trailing dot; nil for an
+    /// IP address.
     static func serverName(forHost host: String) -> String? {
-        if host.hasPrefix("[") { return nil }
+        if host.hasPrefix("[") || host.utf8.filter({ $0 == UInt8(ascii: ":") }).count > 1 { return nil }
         var name = Substring(host)
         if let colon = name.lastIndex(of: ":"), name[name.index(after: colon)...].allSatisfy(\.isASCIIDigit) {
             name = name[..<colon]
         }
+        if name.hasSuffix(".") { name = name.dropLast() }
         if name.isEmpty || IPv4Literal.isIPv4(name) { return nil }
-        return String(name)
+        return name.lowercased()
     }
 }
 
@@ -46,10 +49,11 @@ final class UpstreamTrust: Hashable, Sendable {
         self.certificates = certificates
     }
 
-    /// nil for no certificates (validated when the config was loaded, so they parse).
+    /// nil for no certificates. They were validated when the config was loaded; one that would
+    /// not parse is left out, never replaced by the system's roots (none left: nothing verifies).
     static func make(_ cas: [CACertificate]) -> UpstreamTrust? {
+        guard !cas.isEmpty else { return nil }
         let certificates = cas.compactMap { try? NIOSSLCertificate.fromPEMBytes(Array($0.cert.utf8)).first }
-        guard !certificates.isEmpty else { return nil }
         return UpstreamTrust(digests: cas.map(\.certDigest), certificates: certificates)
     }
 
@@ -119,14 +123,18 @@ final class UpstreamPool {
         self.settings = settings
     }
 
-    private func list(_ key: PoolKey) -> IdleList {
+    /// The idle list of `key`; a new one only when `create` (a connection is being put back), so
+    /// that misses for keys that never get a connection leave nothing behind.
+    private func list(_ key: PoolKey, create: Bool) -> IdleList? {
         if let lastList, lastKey == key { return lastList }
         let list: IdleList
         if let existing = idle[key] {
             list = existing
-        } else {
+        } else if create {
             list = IdleList()
             idle[key] = list
+        } else {
+            return nil
         }
         lastKey = key
         lastList = list
@@ -135,7 +143,7 @@ final class UpstreamPool {
 
     /// An idle, open connection to `key`, if there is one.
     func take(_ key: PoolKey) -> UpstreamHandler? {
-        let list = list(key)
+        guard let list = list(key, create: false) else { return nil }
         while let handler = list.handlers.popLast() {
             if handler.isActive { return handler }
         }
@@ -143,7 +151,7 @@ final class UpstreamPool {
     }
 
     func release(_ handler: UpstreamHandler) {
-        let list = list(handler.key)
+        let list = list(handler.key, create: true)!
         guard handler.requestsServed < settings.upstreamMaxRequestsPerConnection,
             list.handlers.count < settings.upstreamPoolSizePerTarget
         else {
