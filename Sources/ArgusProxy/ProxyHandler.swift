@@ -841,6 +841,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         let head = routed.head, requestID = routed.requestID, received = routed.received
         let match = routed.match, routePlan = routed.routePlan, plan = routed.plan
         var target = plan.directTarget
+        var targetName: String?
         var targetHealth: TargetHealth?
         var pickIndex = -1
         if let balancer = plan.balancer {
@@ -850,6 +851,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 return
             }
             target = picked.target
+            targetName = picked.name
             targetHealth = balancer.health.passiveEnabled ? picked.health : nil
             pickIndex = picked.index
         }
@@ -864,7 +866,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             // The validated authority the request was routed by (an absolute-form target wins over Host).
             hostHeader = head.hostPort.map { "\(head.hostString):\($0)" } ?? head.hostString
         } else {
-            hostHeader = plan.hostHeader(for: target)
+            hostHeader = plan.hostHeader(for: target, name: targetName)
         }
         UpstreamRequestWriter.write(
             head,

@@ -45,11 +45,13 @@ final class ServicePlan: Sendable {
         usesTLS ? UpstreamTLS(serverName: UpstreamTLS.serverName(forHost: hostHeader), verify: tlsVerify, trust: trust) : nil
     }
 
-    /// The `Host` header for a target picked by the balancer (`host_header` overrides).
-    func hostHeader(for target: PoolKey) -> String {
+    /// The `Host` header for a target picked by the balancer (`host_header` overrides): the
+    /// target's configured `name` (not the address it resolved to) with the port it connects to.
+    func hostHeader(for target: PoolKey, name: String? = nil) -> String {
         if let override = balancer?.upstream.hostHeader { return override }
         if target == directTarget { return directHostHeader }
-        return target.port == defaultPort ? target.host : "\(target.host):\(target.port)"
+        let host = name ?? target.host
+        return target.port == defaultPort ? host : "\(host):\(target.port)"
     }
 }
 

@@ -16,6 +16,8 @@ final class UpstreamBalancer: Sendable {
     let health: HealthcheckSettings
     /// The targets with weight > 0, and (when health checks are on) their health.
     let targets: [PoolKey]
+    /// Each entry's configured target name (an address resolved from a name keeps the name).
+    let names: [String]
     let weights: [Int]
     let targetHealth: [TargetHealth]?
     /// Indexes into `targets`.
@@ -34,6 +36,9 @@ final class UpstreamBalancer: Sendable {
     /// One pick: where to connect, and the health to report the try's outcome to (nil: checks off).
     struct Pick {
         var target: PoolKey
+        /// The target's name as configured (for a name resolved through DNS, `target` holds one of
+        /// its addresses): the upstream Host and TLS server name are made from it, as Kong does.
+        var name: String
         var health: TargetHealth?
         /// The target's index (least-connections: call ``finished(_:)`` when the try ends).
         var index: Int
@@ -71,6 +76,7 @@ final class UpstreamBalancer: Sendable {
             }
         }
         self.targets = entries.map(\.key)
+        names = entries.map(\.target.host)
         weights = entries.map(\.weight)
         // Kept even with checks off: a target can still be set unhealthy by hand (Admin API).
         if let registry {
@@ -162,7 +168,7 @@ final class UpstreamBalancer: Sendable {
     }
 
     private func pick(_ index: Int) -> Pick {
-        Pick(target: targets[index], health: targetHealth?[index], index: index)
+        Pick(target: targets[index], name: names[index], health: targetHealth?[index], index: index)
     }
 
     /// least-connections and latency: a try on the target picked as `index` ended.

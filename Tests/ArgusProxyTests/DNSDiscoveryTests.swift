@@ -74,6 +74,8 @@ struct DNSDiscoveryTests {
             """) { $0.dnsResolver = .init(host: "127.0.0.1", port: dns.port) }
         defer { Task { await gw.stop(); await first.stop(); await second.stop() } }
         #expect(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n")?.bodyString == "first")
+        // The upstream Host is the target's name, not the address it resolved to (Kong's upstream_host).
+        #expect(first.requests.last?.contains("\r\nHost: moving.argus.test:\(port)\r\n") == true, "\(first.requests.last ?? "")")
         try dns.setHosts("127.0.0.2 moving.argus.test\n")
         var moved = false
         for _ in 0..<40 where !moved {
