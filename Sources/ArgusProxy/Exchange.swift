@@ -13,6 +13,9 @@ final class Exchange {
     let plan: ServicePlan
     /// The request head as it goes upstream, kept for a retry.
     var upstreamHead: ByteBuffer
+    /// How `upstreamHead` was written, kept when its Host follows the picked target (a balanced
+    /// service without `preserve_host` or `host_header`): a retry to another target writes it again.
+    var headWriting: UpstreamRequestWriter.Context?
     var target: PoolKey
     /// TLS towards the upstream (an `https` service), the same for every try.
     var tls: UpstreamTLS?

@@ -860,6 +860,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         var upstreamHead = upstreamHeadScratch.take() ?? context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 512)
         upstreamHead.clear()
         let hostHeader: String
+        // The Host follows the picked target (Kong's upstream_host): a retry to another target writes the head again.
+        var hostFollowsTarget = false
         if let host = access.rewrite?.host {
             hostHeader = host
         } else if routePlan.preserveHost, head.host.count > 0 {
@@ -867,17 +869,17 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             hostHeader = head.hostPort.map { "\(head.hostString):\($0)" } ?? head.hostString
         } else {
             hostHeader = plan.hostHeader(for: target, name: targetName)
+            hostFollowsTarget = plan.balancer != nil && plan.balancer?.upstream.hostHeader == nil
         }
-        UpstreamRequestWriter.write(
-            head,
-            .init(
-                upstreamPath: access.rewrite?.uri ?? match.upstreamPath, hostHeader: hostHeader, clientIP: clientIP, peerTrusted: peerTrusted,
-                listenerPort: listenerPort, strippedPrefix: match.strippedPrefix, requestID: requestID,
-                viaToken: loop.settings.serverToken, edits: routePlan.editsUpstream || access.bodyRead ? upstreamEdits(routed) : nil),
-            into: &upstreamHead)
+        let writing = UpstreamRequestWriter.Context(
+            upstreamPath: access.rewrite?.uri ?? match.upstreamPath, hostHeader: hostHeader, clientIP: clientIP, peerTrusted: peerTrusted,
+            listenerPort: listenerPort, strippedPrefix: match.strippedPrefix, requestID: requestID,
+            viaToken: loop.settings.serverToken, edits: routePlan.editsUpstream || access.bodyRead ? upstreamEdits(routed) : nil)
+        UpstreamRequestWriter.write(head, writing, into: &upstreamHead)
 
         let exchange = Exchange(
             head: head, requestID: requestID, received: received, plan: plan, upstreamHead: upstreamHead, target: target)
+        if hostFollowsTarget { exchange.headWriting = writing }
         exchange.recordsDetail = routePlan.recordsDetail
         exchange.tls = plan.tls(hostHeader: hostHeader)
         exchange.targetHealth = targetHealth
@@ -1350,6 +1352,17 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 exchange.target = next.target
                 exchange.targetHealth = balancer.health.passiveEnabled ? next.health : nil
                 exchange.pickIndex = next.index
+                // Kong sets the Host for each try: another target, another Host (and TLS server name).
+                if var writing = exchange.headWriting {
+                    let host = exchange.plan.hostHeader(for: next.target, name: next.name)
+                    if host != writing.hostHeader {
+                        writing.hostHeader = host
+                        exchange.headWriting = writing
+                        exchange.upstreamHead.clear()
+                        UpstreamRequestWriter.write(exchange.head, writing, into: &exchange.upstreamHead)
+                        exchange.tls = exchange.plan.tls(hostHeader: host)
+                    }
+                }
             }
             phase = .connecting
             connectUpstream(exchange)

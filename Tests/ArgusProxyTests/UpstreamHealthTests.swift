@@ -126,6 +126,33 @@ struct UpstreamHealthTests {
         withExtendedLifetime(refusing) {}
     }
 
+    /// A retry to another target carries that target's Host, as Kong sets the Host for each try.
+    @Test func aRetryToAnotherTargetCarriesThatTargetsHost() async throws {
+        let refusing = RefusingPort()
+        let backend = RawBackend.ok(body: "b")
+        let port = try await backend.start(port: 0, host: "127.0.0.2")
+        let gw = try await GatewayHarness(yaml: """
+            _format_version: "3.0"
+            services:
+              - name: balanced
+                host: pool
+                retries: 2
+                routes: [{name: main, paths: ["/"]}]
+            upstreams:
+              - name: pool
+                targets:
+                  - {target: "127.0.0.1:\(refusing.port)"}
+                  - {target: "127.0.0.2:\(port)"}
+            """)
+        defer { Task { await gw.stop(); await backend.stop() } }
+        for _ in 0..<6 { #expect(try await gw.request("GET /x HTTP/1.1\r\nHost: client.test\r\n\r\n")?.status == 200) }
+        let hosts = backend.requests.compactMap { request in
+            request.split(separator: "\r\n").first { $0.lowercased().hasPrefix("host:") }.map(String.init)
+        }
+        #expect(hosts.count == 6 && hosts.allSatisfy { $0 == "Host: 127.0.0.2:\(port)" }, "\(hosts)")
+        withExtendedLifetime(refusing) {}
+    }
+
     /// Kong's health endpoints: `GET /upstreams/{u}/health` (and `?balancer_health=1`) and the
     /// manual `PUT …/targets/{t}/unhealthy|healthy`, which takes a target out and brings it back.
     @Test func healthEndpointsAndManualOverride() async throws {
