@@ -21,6 +21,8 @@ final class ServicePlan: Sendable {
     let tlsVerify: Bool
     /// The CA certificates of its `ca_certificates` (nil: the system's trust roots).
     let trust: UpstreamTrust?
+    /// TLS for requests whose upstream Host is `directHostHeader` (the common case), made once.
+    private let directTLS: UpstreamTLS?
     private let defaultPort: Int
 
     init(service: Service, balancer: UpstreamBalancer?, trust: UpstreamTrust? = nil) {
@@ -36,13 +38,17 @@ final class ServicePlan: Sendable {
         usesTLS = service.protocol == "https"
         tlsVerify = service.tlsVerify ?? false
         self.trust = trust
+        directTLS = usesTLS
+            ? UpstreamTLS(serverName: UpstreamTLS.serverName(forHost: directHostHeader), verify: tlsVerify, trust: trust) : nil
         // Made now, while the snapshot is built, rather than by the first request on a loop.
         if usesTLS { _ = try? UpstreamTLSContexts.shared.context(verify: tlsVerify, trust: trust) }
     }
 
     /// TLS for a request whose upstream `Host` is `hostHeader` (nil for a plain-HTTP service).
     func tls(hostHeader: String) -> UpstreamTLS? {
-        usesTLS ? UpstreamTLS(serverName: UpstreamTLS.serverName(forHost: hostHeader), verify: tlsVerify, trust: trust) : nil
+        guard usesTLS else { return nil }
+        if hostHeader == directHostHeader { return directTLS }
+        return UpstreamTLS(serverName: UpstreamTLS.serverName(forHost: hostHeader), verify: tlsVerify, trust: trust)
     }
 
     /// The `Host` header for a target picked by the balancer (`host_header` overrides): the
