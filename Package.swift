@@ -189,7 +189,12 @@ let package = Package(
         .testTarget(name: "ArgusDNSTests", dependencies: ["ArgusDNS"]),
         .testTarget(name: "ArgusAdminTests", dependencies: ["ArgusAdmin", "ArgusConfig", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ArgusEventsTests", dependencies: ["ArgusEvents"]),
-        .testTarget(name: "ArgusLoggingTests", dependencies: ["ArgusLogging"]),
+        .testTarget(
+            name: "ArgusLoggingTests",
+            dependencies: [
+                "ArgusLogging", "ArgusConfig", "ArgusEvents", .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]),
         .testTarget(name: "ArgusMetricsTests", dependencies: ["ArgusMetrics", "ArgusEvents", "ArgusConfig", "ArgusCompression"]),
         .testTarget(name: "ArgusRoutingTests", dependencies: ["ArgusRouting", "ArgusConfig"]),
         .testTarget(name: "ArgusAccessTests", dependencies: ["ArgusAccess", "ArgusConfig"]),

@@ -13,24 +13,23 @@ public final class ExporterRunner: Sendable {
     public let consumer: EventConsumer
     private let ring: EventRing
     private let batchSize: Int
-    private let pollInterval: Duration
     private let maxIdleSleep: Duration
     private let stopping = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
 
     /// Registers a consumer named after the exporter; it sees events published from now on.
     ///
-    /// After a partial batch the runner sleeps `pollInterval` before draining again, so that under
-    /// load it wakes about `1 / pollInterval` times a second with many events each time, instead
-    /// of once per event (a wake-up costs the event loops more than the events do). With the
-    /// default 16,384-slot lanes, 5 ms is far from overflowing even at 100,000 events/s per lane.
+    /// After a partial batch the runner sleeps the exporter's ``EventExporter/pollInterval`` before
+    /// draining again, so that under load it wakes about `1 / pollInterval` times a second with
+    /// many events each time, instead of once per event (a wake-up costs the event loops more than
+    /// the events do). With the default 16,384-slot lanes, even 50 ms is far from overflowing at
+    /// 100,000 events/s per lane (a full batch is followed at once by the next).
     public init(ring: EventRing, exporter: any EventExporter, batchSize: Int = 1024,
-                pollInterval: Duration = .milliseconds(5), maxIdleSleep: Duration = .milliseconds(50)) {
+                maxIdleSleep: Duration = .milliseconds(50)) {
         self.ring = ring
         self.exporter = exporter
         self.batchSize = max(1, batchSize)
-        self.pollInterval = pollInterval
-        self.maxIdleSleep = max(pollInterval, maxIdleSleep)
+        self.maxIdleSleep = maxIdleSleep
         consumer = ring.makeConsumer(name: exporter.name, batchCapacity: self.batchSize)
     }
 
@@ -38,18 +37,20 @@ public final class ExporterRunner: Sendable {
     /// returns after the final flush. A full batch is followed at once by the next; after a partial
     /// one it sleeps `pollInterval`; idle, it backs off up to `maxIdleSleep`.
     public func run() async {
-        var idleSleep = pollInterval
+        var idleSleep = exporter.pollInterval
         while true {
             let n = consumer.drain(max: batchSize) { exporter.receive($0) }
             if n > 0 { await exporter.afterBatch() }
             if n == batchSize { continue }
             if stopping.load(ordering: .acquiring) || Task.isCancelled { break }
+            let pollInterval = exporter.pollInterval
             if n > 0 {
                 idleSleep = pollInterval
                 try? await Task.sleep(for: pollInterval)
             } else {
+                idleSleep = min(max(idleSleep, pollInterval), max(pollInterval, maxIdleSleep))
                 try? await Task.sleep(for: idleSleep)
-                idleSleep = min(idleSleep * 2, maxIdleSleep)
+                idleSleep = min(idleSleep * 2, max(pollInterval, maxIdleSleep))
             }
         }
         await flush()

@@ -40,6 +40,9 @@ public final class PrometheusExporter: EventExporter {
         state = NIOLockedValueBox(State(labels: RequestLabels(settings: settings), plugins: PluginMetrics(clientBudget: settings.clientBudget)))
     }
 
+    /// Metrics are read by a scrape every few seconds: 20 wake-ups a second are plenty.
+    public var pollInterval: Duration { .milliseconds(50) }
+
     public func receive(_ events: UnsafeBufferPointer<RequestEvent>) {
         state.withLockedValue { state in
             for event in events {
