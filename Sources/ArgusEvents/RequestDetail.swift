@@ -94,39 +94,99 @@ public struct RequestDetail: Sendable, Equatable {
     /// Decodes what ``encode(requestHead:upstreamTarget:responseHead:tries:serverPort:into:)`` wrote; nil if
     /// the bytes are not such an encoding (e.g. cut short).
     public static func decode(_ bytes: [UInt8]) -> RequestDetail? {
-        var i = 0
-        func take(_ n: Int) -> ArraySlice<UInt8>? {
-            guard n >= 0, i + n <= bytes.count else { return nil }
-            defer { i += n }
-            return bytes[i..<(i + n)]
+        bytes.withUnsafeBytes { raw in
+            guard let parts = Parts(raw) else { return nil }
+            var detail = RequestDetail(
+                requestHead: Array(parts.requestHead), upstreamTarget: Array(parts.upstreamTarget),
+                responseHead: Array(parts.responseHead), serverPort: parts.serverPort)
+            parts.forEachTry { t in
+                detail.tries.append(Try(host: String(decoding: t.host, as: UTF8.self), port: t.port, code: t.code,
+                                        failed: t.failed, startedAt: t.startedAt))
+            }
+            detail.credentialID = Array(parts.credentialID)
+            detail.correlationID = Array(parts.correlationID)
+            return detail
         }
-        func integer<T: FixedWidthInteger>(_: T.Type) -> T? {
-            guard let raw = take(MemoryLayout<T>.size) else { return nil }
-            return raw.reversed().reduce(T(0)) { $0 << 8 | T($1) }
+    }
+
+    /// The parts of an encoded detail as views into the encoding: what the log exporter reads, with
+    /// no copies and no allocations. Valid while the bytes it was made from are.
+    public struct Parts {
+        public let serverPort: Int
+        public let requestHead: UnsafeRawBufferPointer
+        public let upstreamTarget: UnsafeRawBufferPointer
+        public let responseHead: UnsafeRawBufferPointer
+        public let credentialID: UnsafeRawBufferPointer
+        public let correlationID: UnsafeRawBufferPointer
+        /// How many tries there are, and whether any of them got a status.
+        public let tryCount: Int
+        public let anyTryHasCode: Bool
+        private let triesRaw: UnsafeRawBufferPointer
+
+        /// One upstream attempt, its host a view into the encoding.
+        public struct TryView {
+            public let host: UnsafeRawBufferPointer
+            public let port: Int
+            public let code: UInt16
+            public let failed: Bool
+            public let startedAt: UInt64
         }
-        var detail = RequestDetail()
-        guard let port = integer(UInt16.self) else { return nil }
-        detail.serverPort = Int(port)
-        for k in 0..<3 {
-            guard let n = integer(UInt32.self), let part = take(Int(n)) else { return nil }
-            switch k {
-            case 0: detail.requestHead = Array(part)
-            case 1: detail.upstreamTarget = Array(part)
-            default: detail.responseHead = Array(part)
+
+        /// nil if `bytes` is not a whole encoding.
+        public init?(_ bytes: UnsafeRawBufferPointer) {
+            var i = 0
+            func take(_ n: Int) -> UnsafeRawBufferPointer? {
+                guard n >= 0, i + n <= bytes.count else { return nil }
+                defer { i += n }
+                return UnsafeRawBufferPointer(rebasing: bytes[i..<(i + n)])
+            }
+            func integer<T: FixedWidthInteger>(_: T.Type) -> T? {
+                guard let raw = take(MemoryLayout<T>.size) else { return nil }
+                return T(littleEndian: raw.loadUnaligned(as: T.self))
+            }
+            guard let port = integer(UInt16.self),
+                  let n0 = integer(UInt32.self), let request = take(Int(n0)),
+                  let n1 = integer(UInt32.self), let target = take(Int(n1)),
+                  let n2 = integer(UInt32.self), let response = take(Int(n2)),
+                  let count = integer(UInt8.self)
+            else { return nil }
+            let triesStart = i
+            var anyCode = false
+            for _ in 0..<count {
+                guard let hostLength = integer(UInt8.self), take(Int(hostLength)) != nil, integer(UInt16.self) != nil,
+                      let code = integer(UInt16.self), integer(UInt8.self) != nil, integer(UInt64.self) != nil
+                else { return nil }
+                if code != 0 { anyCode = true }
+            }
+            let triesEnd = i
+            guard let c = integer(UInt8.self), let credential = take(Int(c)),
+                  let m = integer(UInt8.self), let correlation = take(Int(m))
+            else { return nil }
+            serverPort = Int(port)
+            requestHead = request
+            upstreamTarget = target
+            responseHead = response
+            tryCount = Int(count)
+            anyTryHasCode = anyCode
+            triesRaw = UnsafeRawBufferPointer(rebasing: bytes[triesStart..<triesEnd])
+            credentialID = credential
+            correlationID = correlation
+        }
+
+        /// Calls `body` with each try, in order.
+        public func forEachTry(_ body: (TryView) -> Void) {
+            var i = 0
+            func integer<T: FixedWidthInteger>(_: T.Type) -> T {
+                defer { i += MemoryLayout<T>.size }
+                return T(littleEndian: triesRaw.loadUnaligned(fromByteOffset: i, as: T.self))
+            }
+            for _ in 0..<tryCount {
+                let hostLength = Int(integer(UInt8.self))
+                let host = UnsafeRawBufferPointer(rebasing: triesRaw[i..<(i + hostLength)])
+                i += hostLength
+                let port = integer(UInt16.self), code = integer(UInt16.self), failed = integer(UInt8.self), start = integer(UInt64.self)
+                body(TryView(host: host, port: Int(port), code: code, failed: failed != 0, startedAt: start))
             }
         }
-        guard let count = integer(UInt8.self) else { return nil }
-        for _ in 0..<count {
-            guard let hostLength = integer(UInt8.self), let host = take(Int(hostLength)), let port = integer(UInt16.self),
-                  let code = integer(UInt16.self), let failed = integer(UInt8.self), let start = integer(UInt64.self)
-            else { return nil }
-            detail.tries.append(Try(host: String(decoding: host, as: UTF8.self), port: Int(port), code: code,
-                                    failed: failed != 0, startedAt: start))
-        }
-        guard let n = integer(UInt8.self), let credential = take(Int(n)) else { return nil }
-        detail.credentialID = Array(credential)
-        guard let m = integer(UInt8.self), let correlation = take(Int(m)) else { return nil }
-        detail.correlationID = Array(correlation)
-        return detail
     }
 }

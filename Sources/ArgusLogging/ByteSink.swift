@@ -36,6 +36,12 @@ struct ByteSink: ~Copyable {
         set { base.storeBytes(of: newValue, toByteOffset: i, as: UInt8.self) }
     }
 
+    /// Forgets what was written, keeping the memory.
+    mutating func removeAll() { count = 0 }
+
+    /// The bytes written so far, valid until the next write.
+    var written: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
     /// The bytes written so far.
     var array: [UInt8] { [UInt8](UnsafeRawBufferPointer(start: base, count: count)) }
 

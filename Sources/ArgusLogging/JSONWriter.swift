@@ -13,6 +13,15 @@ struct JSONWriter: ~Copyable {
     /// What was written.
     var bytes: [UInt8] { out.array }
 
+    /// What was written, valid until the next write.
+    var written: UnsafeRawBufferPointer { out.written }
+
+    /// Starts over (for the next record), keeping the memory.
+    mutating func reset() {
+        out.removeAll()
+        needsComma = false
+    }
+
     private mutating func separate() {
         if needsComma { out.append(UInt8(ascii: ",")) }
         needsComma = false
@@ -40,6 +49,17 @@ struct JSONWriter: ~Copyable {
         out.append(UInt8(ascii: ":"))
     }
 
+    /// A key written in pieces: ``openKey()``, ``stringPiece(_:)``…, ``closeKey()`` (the value follows).
+    mutating func openKey() {
+        separate()
+        out.append(UInt8(ascii: "\""))
+    }
+
+    mutating func closeKey() {
+        out.append(UInt8(ascii: "\""))
+        out.append(UInt8(ascii: ":"))
+    }
+
     /// `"key":` for a header or query name given as bytes.
     mutating func key(bytes name: UnsafeRawBufferPointer) {
         separate()
@@ -52,8 +72,14 @@ struct JSONWriter: ~Copyable {
         separate()
         out.append(UInt8(ascii: "\""))
         let start = out.count
-        appendEscaped(name)
-        for i in start..<out.count where out[i] >= 65 && out[i] <= 90 { out[i] += 32 }
+        // A valid name is printable ASCII without `"` or `\`: lower-cased as it is copied, in one pass.
+        if !name.contains(where: { $0 < 0x21 || $0 >= 0x7F || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out.append(name)
+            for i in start..<out.count { let b = out[i]; if b &- 65 < 26 { out[i] = b | 0x20 } }
+        } else {
+            appendEscaped(name)
+            for i in start..<out.count where out[i] >= 65 && out[i] <= 90 { out[i] += 32 }
+        }
         out.append(UInt8(ascii: "\""))
         out.append(UInt8(ascii: ":"))
     }
@@ -84,6 +110,46 @@ struct JSONWriter: ~Copyable {
     mutating func stringPiece(_ piece: UnsafeRawBufferPointer) { appendEscaped(piece) }
 
     mutating func stringPiece(_ piece: StaticString) { out.append(piece) }
+
+    /// URL-encoded bytes (`%XX`, `+` for a space) decoded, then escaped as string content.
+    mutating func stringPiece(percentDecoding raw: UnsafeRawBufferPointer) {
+        if !raw.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) {
+            appendEscaped(raw)
+            return
+        }
+        // Decoded whole before escaping, so that an encoded multi-byte character is checked as one.
+        withUnsafeTemporaryAllocation(byteCount: raw.count, alignment: 1) { buffer in
+            let n = Self.percentDecode(raw, into: buffer)
+            appendEscaped(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+        }
+    }
+
+    /// Decodes `raw` into `out` (at least `raw.count` bytes); returns the decoded length.
+    static func percentDecode(_ raw: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) -> Int {
+        var i = 0, n = 0
+        while i < raw.count {
+            let b = raw[i]
+            if b == UInt8(ascii: "%"), i + 2 < raw.count, let h = hexValue(raw[i + 1]), let l = hexValue(raw[i + 2]) {
+                out[n] = h << 4 | l
+                i += 3
+            } else {
+                out[n] = b == UInt8(ascii: "+") ? UInt8(ascii: " ") : b
+                i += 1
+            }
+            n += 1
+        }
+        return n
+    }
+
+    @inline(__always)
+    static func hexValue(_ b: UInt8) -> UInt8? {
+        switch b {
+        case 48...57: return b - 48
+        case 65...70: return b - 55
+        case 97...102: return b - 87
+        default: return nil
+        }
+    }
 
     /// Decimal digits of a non-negative number inside a string.
     mutating func stringPiece(digits value: Int) { digits(value.magnitude) }

@@ -74,6 +74,7 @@ public final class LogExporter: EventExporter, ReportsStatistics {
     struct State: Sendable {
         var plans: [UInt32: Plan] = [:]
         var detail: [UInt8] = []
+        let scratch = LogScratch()
     }
 
     public init(
@@ -110,29 +111,34 @@ public final class LogExporter: EventExporter, ReportsStatistics {
                 let file = plan.resolve(plan.fileLog, plan.fileByRoute, event)
                 let http = plan.resolve(plan.httpLog, plan.httpByRoute, event)
                 if file == nil && http == nil { continue }
-                var detail: RequestDetail?
-                if ring.detail(of: event, into: &state.detail) { detail = RequestDetail.decode(state.detail) }
-                let record = serializer.serialize(event, detail: detail, entities: plan.entities)
-                let lost = detail == nil ? 1 : 0
-                if let file {
-                    if let k = gathered.files.firstIndex(where: { $0.index == file }) {
-                        gathered.files[k].bytes += record
-                        gathered.files[k].bytes.append(UInt8(ascii: "\n"))
-                        gathered.files[k].records += 1
-                        gathered.files[k].withoutDetail += lost
-                    } else {
-                        var bytes = record
-                        bytes.reserveCapacity(record.count * min(events.count, 256))
-                        bytes.append(UInt8(ascii: "\n"))
-                        gathered.files.append((file, bytes, 1, lost))
-                    }
-                }
-                if let http {
-                    if let k = gathered.https.firstIndex(where: { $0.index == http }) {
-                        gathered.https[k].records.append(record)
-                        gathered.https[k].withoutDetail += lost
-                    } else {
-                        gathered.https.append((http, [record], lost))
+                let hasDetail = ring.detail(of: event, into: &state.detail)
+                let scratch = state.scratch
+                state.detail.withUnsafeBytes { encoded in
+                    serializer.serialize(event, encodedDetail: hasDetail ? encoded : nil, entities: plan.entities, scratch: scratch) {
+                        record, withDetail in
+                        let lost = withDetail ? 0 : 1
+                        if let file {
+                            if let k = gathered.files.firstIndex(where: { $0.index == file }) {
+                                gathered.files[k].bytes.append(contentsOf: record)
+                                gathered.files[k].bytes.append(UInt8(ascii: "\n"))
+                                gathered.files[k].records += 1
+                                gathered.files[k].withoutDetail += lost
+                            } else {
+                                var bytes: [UInt8] = []
+                                bytes.reserveCapacity((record.count + 1) * min(events.count, 256))
+                                bytes.append(contentsOf: record)
+                                bytes.append(UInt8(ascii: "\n"))
+                                gathered.files.append((file, bytes, 1, lost))
+                            }
+                        }
+                        if let http {
+                            if let k = gathered.https.firstIndex(where: { $0.index == http }) {
+                                gathered.https[k].records.append(Array(record))
+                                gathered.https[k].withoutDetail += lost
+                            } else {
+                                gathered.https.append((http, [Array(record)], lost))
+                            }
+                        }
                     }
                 }
             }

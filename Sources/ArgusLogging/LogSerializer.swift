@@ -11,6 +11,8 @@ public struct LogSerializer: Sendable {
     public var maxHeaders = 100
     /// Longest header value kept; longer ones are cut.
     public var maxHeaderValueBytes = 4096
+    /// Most query arguments kept in `querystring` (Kong's `lua_max_uri_args` = 100).
+    public var maxQueryArgs = 100
     let clock: WallClock
 
     public init(clock: WallClock = WallClock()) {
@@ -25,23 +27,45 @@ public struct LogSerializer: Sendable {
 
     /// As ``serialize(_:detail:config:)``, with the config's entities already rendered.
     public func serialize(_ event: RequestEvent, detail: RequestDetail?, entities: EntityCache) -> [UInt8] {
-        var w = JSONWriter(capacity: 4096)
-        if let detail {
-            detail.requestHead.withUnsafeBytes { requestRaw in
-                detail.responseHead.withUnsafeBytes { responseRaw in
-                    detail.upstreamTarget.withUnsafeBytes { upstreamTarget in
-                        write(event, detail, HeadLines(requestRaw), HeadLines(responseRaw), upstreamTarget, entities, into: &w)
-                    }
+        let scratch = LogScratch()
+        guard let detail else { return serialize(event, encodedDetail: nil, entities: entities, scratch: scratch) { r, _ in Array(r) } }
+        var encoded: [UInt8] = []
+        detail.requestHead.withUnsafeBytes { request in
+            detail.upstreamTarget.withUnsafeBytes { target in
+                detail.responseHead.withUnsafeBytes { response in
+                    RequestDetail.encode(
+                        requestHead: request, upstreamTarget: target, responseHead: response, tries: detail.tries,
+                        serverPort: detail.serverPort, credentialID: String(decoding: detail.credentialID, as: UTF8.self),
+                        correlationID: String(decoding: detail.correlationID, as: UTF8.self), into: &encoded)
                 }
             }
-        } else {
-            write(event, nil, nil, nil, UnsafeRawBufferPointer(start: nil, count: 0), entities, into: &w)
         }
-        return w.bytes
+        return encoded.withUnsafeBytes { serialize(event, encodedDetail: $0, entities: entities, scratch: scratch) { r, _ in Array(r) } }
+    }
+
+    /// The record for `event` built in `scratch` (replacing the previous one), handed to `body`
+    /// while valid, with whether it had the request's details. `encodedDetail` is the details as
+    /// the ring's arena holds them (nil, or not a whole encoding: lost). What the log exporter
+    /// calls per record: no allocation once the scratch memory has grown to fit.
+    public func serialize<R>(
+        _ event: RequestEvent, encodedDetail: UnsafeRawBufferPointer?, entities: EntityCache, scratch: LogScratch,
+        _ body: (_ record: UnsafeRawBufferPointer, _ withDetail: Bool) -> R
+    ) -> R {
+        scratch.writer.reset()
+        if let encodedDetail, let parts = RequestDetail.Parts(encodedDetail) {
+            let request = HeadLines(parts.requestHead, reusing: scratch.takeFields())
+            let response = HeadLines(parts.responseHead, reusing: scratch.takeFields())
+            write(event, parts, request, response, parts.upstreamTarget, entities, into: &scratch.writer)
+            scratch.giveBack(request.fields)
+            scratch.giveBack(response.fields)
+            return body(scratch.writer.written, true)
+        }
+        write(event, nil, nil, nil, UnsafeRawBufferPointer(start: nil, count: 0), entities, into: &scratch.writer)
+        return body(scratch.writer.written, false)
     }
 
     private func write(
-        _ event: RequestEvent, _ detail: RequestDetail?, _ request: HeadLines?, _ response: HeadLines?,
+        _ event: RequestEvent, _ detail: RequestDetail.Parts?, _ request: HeadLines?, _ response: HeadLines?,
         _ upstreamTarget: UnsafeRawBufferPointer, _ entities: EntityCache, into w: inout JSONWriter
     ) {
         let empty = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -60,7 +84,7 @@ public struct LogSerializer: Sendable {
         w.stringPiece(digits: detail?.serverPort ?? 0)
         w.stringPiece(target)
         w.closeString()
-        w.key("querystring"); Self.writeQuery(target, into: &w)
+        w.key("querystring"); writeQuery(target, into: &w)
         w.key("method")
         if event.method == .other {
             w.string(bytes: request?.method ?? empty)
@@ -73,13 +97,14 @@ public struct LogSerializer: Sendable {
 
         let proxied = event.upstreamSentAt != 0
         // The balancer ran (at least one try) even when no request reached an upstream.
-        let tries = detail?.tries ?? []
-        w.key("upstream_uri"); w.string(bytes: tries.isEmpty ? empty : upstreamTarget)
-        if tries.contains(where: { $0.code != 0 }) {
+        let tryCount = detail?.tryCount ?? 0
+        w.key("upstream_uri"); w.string(bytes: tryCount == 0 ? empty : upstreamTarget)
+        if let detail, detail.anyTryHasCode {
             w.key("upstream_status")
             w.openString()
             var first = true
-            for t in tries where t.code != 0 {
+            detail.forEachTry { t in
+                guard t.code != 0 else { return }
                 if !first { w.stringPiece(", ") }
                 first = false
                 w.stringPiece(digits: Int(t.code))
@@ -109,12 +134,12 @@ public struct LogSerializer: Sendable {
         w.key("receive"); w.integer(receive)
         w.closeObject()
 
-        if !tries.isEmpty {
+        if let detail, tryCount > 0 {
             w.key("tries")
             w.openArray()
-            for t in tries {
+            detail.forEachTry { t in
                 w.openObject()
-                w.key("ip"); w.string(text: t.host)
+                w.key("ip"); w.string(bytes: t.host)
                 w.key("port"); w.integer(t.port)
                 let startNanos = clock.wallNanos(monotonic: t.startedAt)
                 w.key("balancer_start"); w.integer(Int(startNanos / 1_000_000))
@@ -190,58 +215,78 @@ public struct LogSerializer: Sendable {
     private static let proxyAuthorization: StaticString = "proxy-authorization"
     private static let host: StaticString = "host"
 
-    /// Kong's `querystring`: `a=1&b&c=2&c=3` → `{"a":"1","b":true,"c":["2","3"]}`, percent-decoded.
-    static func writeQuery(_ target: UnsafeRawBufferPointer, into w: inout JSONWriter) {
+    /// Kong's `querystring`: `a=1&b&c=2&c=3` → `{"a":"1","b":true,"c":["2","3"]}`, percent-decoded;
+    /// at most `maxQueryArgs` arguments (Kong's `lua_max_uri_args`, 100). Names in order of first
+    /// appearance, compared decoded, found by a linear search over the few arguments (no hashing,
+    /// no copies).
+    func writeQuery(_ target: UnsafeRawBufferPointer, into w: inout JSONWriter) {
         w.openObject()
-        guard let q = target.firstIndex(of: UInt8(ascii: "?")), q + 1 < target.count else { w.closeObject(); return }
-        // Arguments in order of first appearance, each with its values (nil: a bare `name`). Few per
-        // request, so names are found by a linear search rather than hashed.
-        var args: [(name: [UInt8], values: [[UInt8]?])] = []
-        for part in target[(q + 1)...].split(separator: UInt8(ascii: "&")) {
-            let pieces = part.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
-            let name = percentDecode(pieces[0])
-            if name.isEmpty { continue }
-            let value = pieces.count > 1 ? percentDecode(pieces[1]) : nil
-            if let i = args.firstIndex(where: { $0.name == name }) {
-                args[i].values.append(value)
-            } else {
-                args.append((name, [value]))
+        defer { w.closeObject() }
+        guard let q = target.firstIndex(of: UInt8(ascii: "?")), q + 1 < target.count else { return }
+        let query = UnsafeRawBufferPointer(rebasing: target[(q + 1)...])
+        withUnsafeTemporaryAllocation(of: QueryArgument.self, capacity: maxQueryArgs) { args in
+            var count = 0
+            var start = 0
+            while start <= query.count && count < maxQueryArgs {
+                var end = start
+                while end < query.count && query[end] != UInt8(ascii: "&") { end += 1 }
+                var eq = start
+                while eq < end && query[eq] != UInt8(ascii: "=") { eq += 1 }
+                if eq > start {  // an empty name is skipped
+                    args.initializeElement(at: count, to: QueryArgument(name: start..<eq, value: eq < end ? (eq + 1)..<end : nil))
+                    count += 1
+                }
+                start = end + 1
+            }
+            func name(_ i: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: query[args[i].name]) }
+            func writeValue(_ i: Int) {
+                if let value = args[i].value {
+                    w.openString()
+                    w.stringPiece(percentDecoding: UnsafeRawBufferPointer(rebasing: query[value]))
+                    w.closeString()
+                } else {
+                    w.bool(true)
+                }
+            }
+            for i in 0..<count {
+                if (0..<i).contains(where: { Self.sameDecoded(name($0), name(i)) }) { continue }  // written with the first
+                let repeated = ((i + 1)..<count).contains { Self.sameDecoded(name($0), name(i)) }
+                w.openKey()
+                w.stringPiece(percentDecoding: name(i))
+                w.closeKey()
+                if !repeated {
+                    writeValue(i)
+                } else {
+                    w.openArray()
+                    for j in i..<count where j == i || Self.sameDecoded(name(j), name(i)) { writeValue(j) }
+                    w.closeArray()
+                }
             }
         }
-        for (name, values) in args {
-            name.withUnsafeBytes { w.key(bytes: $0) }
-            if values.count > 1 { w.openArray() }
-            for value in values {
-                if let value { w.string(bytes: value) } else { w.bool(true) }
-            }
-            if values.count > 1 { w.closeArray() }
-        }
-        w.closeObject()
     }
 
-    static func percentDecode(_ bytes: Slice<UnsafeRawBufferPointer>) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        var i = bytes.startIndex
-        func hex(_ b: UInt8) -> UInt8? {
-            switch b {
-            case 48...57: return b - 48
-            case 65...70: return b - 55
-            case 97...102: return b - 87
-            default: return nil
+    struct QueryArgument {
+        var name: Range<Int>
+        var value: Range<Int>?
+    }
+
+    /// Whether two URL-encoded strings decode to the same bytes.
+    static func sameDecoded(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        if a.elementsEqual(b) { return true }
+        var i = 0, j = 0
+        func next(_ x: UnsafeRawBufferPointer, _ k: inout Int) -> UInt8 {
+            let c = x[k]
+            if c == UInt8(ascii: "%"), k + 2 < x.count, let h = JSONWriter.hexValue(x[k + 1]), let l = JSONWriter.hexValue(x[k + 2]) {
+                k += 3
+                return h << 4 | l
             }
+            k += 1
+            return c == UInt8(ascii: "+") ? UInt8(ascii: " ") : c
         }
-        while i < bytes.endIndex {
-            let b = bytes[i]
-            if b == UInt8(ascii: "%"), i + 2 < bytes.endIndex, let h = hex(bytes[i + 1]), let l = hex(bytes[i + 2]) {
-                out.append(h << 4 | l)
-                i += 3
-            } else {
-                out.append(b == UInt8(ascii: "+") ? UInt8(ascii: " ") : b)
-                i += 1
-            }
+        while i < a.count && j < b.count {
+            if next(a, &i) != next(b, &j) { return false }
         }
-        return out
+        return i == a.count && j == b.count
     }
 
     /// A Host value without its port (`[v6]` kept whole).
@@ -258,11 +303,11 @@ public struct LogSerializer: Sendable {
     static func writeAddress(_ event: RequestEvent, into w: inout JSONWriter) {
         switch event.addressFamily {
         case .ipv4:
-            let bytes = event.clientAddress.bytes
+            let address = event.clientAddress.low  // the mapped IPv4 address is its last 32 bits
             w.openString()
-            for i in 12..<16 {
-                if i > 12 { w.stringPiece(".") }
-                w.stringPiece(digits: Int(bytes[i]))
+            for shift in stride(from: 24, through: 0, by: -8) {
+                if shift < 24 { w.stringPiece(".") }
+                w.stringPiece(digits: Int((address >> UInt64(shift)) & 0xFF))
             }
             w.closeString()
         default:
@@ -310,8 +355,10 @@ struct HeadLines {
     var startLine: Range<Int> = 0..<0
     var fields: [Field] = []
 
-    init(_ raw: UnsafeRawBufferPointer) {
+    init(_ raw: UnsafeRawBufferPointer, reusing storage: [Field] = []) {
         self.raw = raw
+        fields = storage
+        fields.removeAll(keepingCapacity: true)
         fields.reserveCapacity(24)
         var start = 0, i = 0, first = true
         let n = raw.count
@@ -403,4 +450,16 @@ public struct WallClock: Sendable {
     func wallNanos(monotonic: UInt64) -> UInt64 {
         monotonic >= monotonicAtAnchor ? wallAtAnchor &+ (monotonic - monotonicAtAnchor) : wallAtAnchor &- (monotonicAtAnchor - monotonic)
     }
+}
+
+/// Memory the log exporter reuses for every record it builds: the JSON writer and the two heads'
+/// field tables. Used by one thread at a time.
+public final class LogScratch: @unchecked Sendable {
+    var writer = JSONWriter(capacity: 8192)
+    private var spareFields: [[HeadLines.Field]] = []
+
+    public init() {}
+
+    func takeFields() -> [HeadLines.Field] { spareFields.popLast() ?? [] }
+    func giveBack(_ fields: [HeadLines.Field]) { spareFields.append(fields) }
 }

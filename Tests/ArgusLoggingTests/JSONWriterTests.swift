@@ -43,10 +43,37 @@ struct JSONWriterTests {
             #expect(String(decoding: lines.requestTarget, as: UTF8.self) == "/a?x=1&y&x=%41+b")
             #expect(lines.first("host").map { String(decoding: $0, as: UTF8.self) } == "h.test:8000")
             var w = JSONWriter()
-            LogSerializer.writeQuery(lines.requestTarget, into: &w)
+            LogSerializer().writeQuery(lines.requestTarget, into: &w)
             let query = try #require(try parse(w.bytes) as? [String: Any])
             #expect(query["x"] as? [String] == ["1", "A b"])
             #expect(query["y"] as? Bool == true)
         }
+    }
+
+    private func query(_ target: String, max: Int = 100) throws -> [String: Any] {
+        var serializer = LogSerializer()
+        serializer.maxQueryArgs = max
+        var w = JSONWriter()
+        Array(target.utf8).withUnsafeBytes { serializer.writeQuery($0, into: &w) }
+        return try #require(try parse(w.bytes) as? [String: Any])
+    }
+
+    @Test func queryNamesAreComparedDecodedAndValuesDecodedWhole() throws {
+        let q = try query("/p?a%62=1&ab=2&n=%C3%A9t%C3%A9&q=%22quoted%22&&=skipped&e=&flag")
+        #expect(q["ab"] as? [String] == ["1", "2"])
+        #expect(q["n"] as? String == "été")
+        #expect(q["q"] as? String == "\"quoted\"")
+        #expect(q["e"] as? String == "")
+        #expect(q["flag"] as? Bool == true)
+        #expect(q.count == 5)
+        #expect(try query("/p").isEmpty && query("/p?").isEmpty)
+    }
+
+    @Test func atMostMaxQueryArgsAreKept() throws {
+        let many = (0..<150).map { "k\($0)=v" }.joined(separator: "&")
+        let q = try query("/p?" + many)
+        #expect(q.count == 100)
+        #expect(q["k99"] as? String == "v" && q["k100"] == nil)
+        #expect(try query("/p?a=1&a=2&a=3", max: 2)["a"] as? [String] == ["1", "2"])
     }
 }
