@@ -68,15 +68,17 @@ final class DetailArena: @unchecked Sendable {
         word(lane, start).pointee.store(UInt64(length), ordering: .releasing)
         var position = start &+ 8
         var offset = 0
-        while offset < length {
-            var w: UInt64 = 0
-            let n = min(8, length &- offset)
-            withUnsafeMutableBytes(of: &w) { raw in
-                raw.baseAddress!.copyMemory(from: bytes.baseAddress! + offset, byteCount: n)
-            }
-            word(lane, position).pointee.store(w, ordering: .releasing)
+        while offset &+ 8 <= length {
+            word(lane, position).pointee.store(bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self), ordering: .releasing)
             position &+= 8
             offset &+= 8
+        }
+        if offset < length {
+            var w: UInt64 = 0
+            withUnsafeMutableBytes(of: &w) { raw in
+                raw.baseAddress!.copyMemory(from: bytes.baseAddress! + offset, byteCount: length &- offset)
+            }
+            word(lane, position).pointee.store(w, ordering: .releasing)
         }
         return start
     }
@@ -91,16 +93,22 @@ final class DetailArena: @unchecked Sendable {
         let before = head.pointee.load(ordering: .acquiring)
         guard position < before, before &- position <= UInt64(capacity) else { return false }
         let length = Int(truncatingIfNeeded: word(lane, position).pointee.load(ordering: .acquiring))
-        guard length <= maxRecord else { return false }
-        out.reserveCapacity(length)
-        var p = position &+ 8
-        var remaining = length
-        while remaining > 0 {
-            var w = word(lane, p).pointee.load(ordering: .acquiring)
-            let n = min(8, remaining)
-            withUnsafeBytes(of: &w) { raw in out.append(contentsOf: raw.prefix(n)) }
-            p &+= 8
-            remaining &-= n
+        guard length >= 0 && length <= maxRecord else { return false }
+        out.append(contentsOf: repeatElement(0, count: length))
+        out.withUnsafeMutableBytes { destination in
+            var p = position &+ 8
+            var offset = 0
+            while offset &+ 8 <= length {
+                destination.storeBytes(of: word(lane, p).pointee.load(ordering: .acquiring), toByteOffset: offset, as: UInt64.self)
+                p &+= 8
+                offset &+= 8
+            }
+            if offset < length {
+                var w = word(lane, p).pointee.load(ordering: .acquiring)
+                withUnsafeBytes(of: &w) { raw in
+                    destination.baseAddress!.advanced(by: offset).copyMemory(from: raw.baseAddress!, byteCount: length &- offset)
+                }
+            }
         }
         let after = head.pointee.load(ordering: .relaxed)
         if after &- UInt64(capacity) > position && after > UInt64(capacity) {

@@ -74,21 +74,23 @@ public struct RequestDetail: Sendable, Equatable {
         section(responseHead, maxHeadBytes)
         let kept = tries.prefix(maxTries)
         out.append(UInt8(kept.count))
+        func short(_ text: String) {  // a length byte and at most 255 bytes, without copying the String
+            var text = text
+            text.withUTF8 { utf8 in
+                let n = min(utf8.count, 255)
+                out.append(UInt8(n))
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[..<n]))
+            }
+        }
         for t in kept {
-            let host = Array(t.host.utf8.prefix(255))
-            out.append(UInt8(host.count))
-            out.append(contentsOf: host)
+            short(t.host)
             withUnsafeBytes(of: UInt16(clamping: t.port).littleEndian) { out.append(contentsOf: $0) }
             withUnsafeBytes(of: t.code.littleEndian) { out.append(contentsOf: $0) }
             out.append(t.failed ? 1 : 0)
             withUnsafeBytes(of: t.startedAt.littleEndian) { out.append(contentsOf: $0) }
         }
-        let credential = credentialID.map { Array($0.utf8.prefix(255)) } ?? []
-        out.append(UInt8(credential.count))
-        out.append(contentsOf: credential)
-        let correlation = correlationID.map { Array($0.utf8.prefix(255)) } ?? []
-        out.append(UInt8(correlation.count))
-        out.append(contentsOf: correlation)
+        short(credentialID ?? "")
+        short(correlationID ?? "")
     }
 
     /// Decodes what ``encode(requestHead:upstreamTarget:responseHead:tries:serverPort:into:)`` wrote; nil if
