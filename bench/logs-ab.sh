@@ -18,6 +18,13 @@
 # and the spool grow by gigabytes during a run, so without a warm-up the sinks are measured
 # against the hypervisor's first-touch faults rather than their own cost. A gateway that has run
 # for a while writes into recycled page-cache pages, so WARM_MB of memory is written and freed first.
+#
+# Page cache (PAGE_CACHE_MB, default 1024; 0 to skip): the warm-up alone does not last, since the
+# host takes freed guest memory back within seconds (a 1 GB dd ran at 0.22 s right after deleting
+# a file, 2.8 s minutes later). Each Argus therefore runs in a memory cgroup (v1,
+# /sys/fs/cgroup/memory, root only) limited to PAGE_CACHE_MB: once its log files fill that much
+# page cache, the kernel recycles their oldest clean pages, as on a server whose page cache is
+# full, instead of faulting in fresh guest memory for every page of log written.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -41,7 +48,18 @@ plugins() {  # plugins ENDPOINT: the http-log + file-log plugin lines (printf %b
     echo "PLUGINS=\"plugins:\\n  - name: http-log\\n    config: {http_endpoint: \\\"$1\\\", queue: {max_batch_size: 100}, spool_max_bytes: 4294967296}\\n  - name: file-log\\n    config: {path: \$BENCH_WORK/access-\$LISTEN_PORT.log}\\n\""
 }
 config='printf "_format_version: \"3.0\"\nservices:\n  - name: backend\n    url: http://%s\n    routes:\n      - name: all\n        paths: [\"/\"]\n%b" "$UPSTREAM" "$PLUGINS" > "$BENCH_WORK/kong-$LISTEN_PORT.yml"'
-run='exec "$ARGUS_BIN" start --config "$BENCH_WORK/kong-$LISTEN_PORT.yml" --proxy-listen "127.0.0.1:$LISTEN_PORT" --admin-listen 127.0.0.1:0 --status-listen 127.0.0.1:0 --workers "$PROXY_WORKERS" --data-dir "$BENCH_WORK/data-$LISTEN_PORT" --log-level warning'
+cgroup_root=/sys/fs/cgroup/memory
+if [[ ${PAGE_CACHE_MB:-1024} -gt 0 && -w $cgroup_root ]]; then
+    for port in 18090 18092; do
+        mkdir -p "$cgroup_root/argus-logs-ab-$port"
+        echo $(( ${PAGE_CACHE_MB:-1024} << 20 )) > "$cgroup_root/argus-logs-ab-$port/memory.limit_in_bytes"
+    done
+    enter_cgroup="echo \$\$ > $cgroup_root/argus-logs-ab-\$LISTEN_PORT/cgroup.procs; "
+else
+    [[ ${PAGE_CACHE_MB:-1024} -gt 0 ]] && echo "logs-ab: no writable $cgroup_root: page cache not limited" >&2
+    enter_cgroup=""
+fi
+run=$enter_cgroup'exec "$ARGUS_BIN" start --config "$BENCH_WORK/kong-$LISTEN_PORT.yml" --proxy-listen "127.0.0.1:$LISTEN_PORT" --admin-listen 127.0.0.1:0 --status-listen 127.0.0.1:0 --workers "$PROXY_WORKERS" --data-dir "$BENCH_WORK/data-$LISTEN_PORT" --log-level warning'
 if [[ ${OUTAGE:-0} == 1 ]]; then
     export EXTRA_NAME=argus-logs EXTRA_PORT=18090
     export EXTRA_CMD="$(plugins 'http://$UPSTREAM/logs'); $config; $run"

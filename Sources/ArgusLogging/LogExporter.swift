@@ -98,21 +98,23 @@ public final class LogExporter: EventExporter, ReportsStatistics {
     }
 
     public func receive(_ events: UnsafeBufferPointer<RequestEvent>) {
+        guard let first = events.first else { return }
         state.withLockedValue { state in
-            var current: Plan?
+            // The plan changes only when the config version does: kept in a non-optional local,
+            // so that nothing is retained and released per event.
+            var plan = self.plan(first.configVersion, &state)
             var gathered = Gathered()
+            let scratch = state.scratch
             for event in events {
-                if current?.version != event.configVersion {
-                    if let current { hand(gathered, of: current) }
+                if event.configVersion != plan.version {
+                    hand(gathered, of: plan)
                     gathered = Gathered()
-                    current = plan(event.configVersion, &state)
+                    plan = self.plan(event.configVersion, &state)
                 }
-                let plan = current!
                 let file = plan.resolve(plan.fileLog, plan.fileByRoute, event)
                 let http = plan.resolve(plan.httpLog, plan.httpByRoute, event)
                 if file == nil && http == nil { continue }
                 let hasDetail = ring.detail(of: event, into: &state.detail)
-                let scratch = state.scratch
                 state.detail.withUnsafeBytes { encoded in
                     serializer.serialize(event, encodedDetail: hasDetail ? encoded : nil, entities: plan.entities, scratch: scratch) {
                         record, withDetail in
@@ -142,10 +144,8 @@ public final class LogExporter: EventExporter, ReportsStatistics {
                     }
                 }
             }
-            if let current {
-                hand(gathered, of: current)
-                logging.store(!current.fileLog.isEmpty || !current.httpLog.isEmpty, ordering: .relaxed)
-            }
+            hand(gathered, of: plan)
+            logging.store(!plan.fileLog.isEmpty || !plan.httpLog.isEmpty, ordering: .relaxed)
         }
     }
 
