@@ -76,6 +76,11 @@ enum AdminErrors {
             message: "an existing '\(child)' entity references this '\(parent)' entity", fields: .object([:]))
     }
 
+    /// 400 `referenced by others` (Kong's code 19): e.g. a CA certificate a service still lists.
+    static func referencedByOthers(_ message: String) -> AdminResponse {
+        .coded(400, code: 19, name: "referenced by others", message: message)
+    }
+
     /// 409 `unique constraint violation` on `{name="svc"}`.
     static func unique(_ values: [(String, JSONValue)]) -> AdminResponse {
         let text = values.sorted { $0.0 < $1.0 }.map { "\($0.0)=\(luaLiteral($0.1))" }.joined(separator: ",")

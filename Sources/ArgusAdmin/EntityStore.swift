@@ -115,6 +115,12 @@ public actor EntityStore {
     func delete(_ kind: EntityKind, id: String) async -> AdminResponse {
         await lock()
         defer { unlock() }
+        // Services list CA certificates by id (an array, not a foreign key): Kong refuses to delete
+        // one that is still listed, naming the first service that does.
+        if kind.name == EntityKind.caCertificates.name,
+           let service = config.services.first(where: { $0.caCertificates?.contains(id) == true }) {
+            return AdminErrors.referencedByOthers("ca certificate \(id) is still referenced by services (id = \(service.id))")
+        }
         var removing: [String: Set<String>] = [:]
         var queue: [(EntityKind, String)] = [(kind, id)]
         while let (k, entityID) = queue.popLast() {

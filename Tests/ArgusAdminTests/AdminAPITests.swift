@@ -165,6 +165,17 @@ import Testing
             #expect(status == 400 && body["name"] == .string("schema violation"))
             #expect(body["fields"]?["@entity"] == .array([
                 .string("certificate does not appear to be a CA because it is missing the \"CA\" basic constraint")]))
+            // A CA a service still lists can not be deleted (Kong's `referenced by others`, code 19).
+            let serviceID = try #require(await call(f, "GET", "/services/s").1["id"]?.stringValue)
+            (status, body) = await call(f, "DELETE", "/ca_certificates/\(id)")
+            #expect(status == 400 && body["code"] == .int(19) && body["name"] == .string("referenced by others"))
+            #expect(body["message"] == .string("ca certificate \(id) is still referenced by services (id = \(serviceID))"))
+            #expect(await call(f, "GET", "/ca_certificates/\(id)").0 == 200)
+            // Once no service lists it, it goes.
+            (status, _) = await call(f, "PATCH", "/services/s", json: #"{"ca_certificates": null, "tls_verify": false}"#)
+            #expect(status == 200)
+            #expect(await call(f, "DELETE", "/ca_certificates/\(id)").0 == 204)
+            #expect(await call(f, "GET", "/ca_certificates/\(id)").0 == 404)
         }
     }
 
