@@ -29,7 +29,12 @@ public final class ConfigSnapshot: Sendable {
 
     /// - Parameter health: where the targets' health lives across reloads; nil turns health checks off.
     /// `resolved`: upstream target names resolved through DNS (see `UpstreamBalancer`).
-    public init(config: DeclarativeConfig, version: Int = 0, health: HealthRegistry? = nil, resolved: [String: ResolvedName] = [:]) {
+    public convenience init(config: DeclarativeConfig, version: Int = 0, health: HealthRegistry? = nil, resolved: [String: ResolvedName] = [:]) {
+        self.init(config: config, version: version, health: health, resolved: resolved, tlsContexts: .shared)
+    }
+
+    /// As above, with the TLS contexts made (and kept) in `tlsContexts` (tests use their own).
+    init(config: DeclarativeConfig, version: Int, health: HealthRegistry?, resolved: [String: ResolvedName], tlsContexts: UpstreamTLSContexts) {
         self.config = config
         self.router = Router(config: config)
         var balancers: [String: UpstreamBalancer] = [:]
@@ -45,8 +50,9 @@ public final class ConfigSnapshot: Sendable {
         let trusted = Dictionary(config.caCertificates.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.services = config.services.map { service in
             let cas = (service.caCertificates ?? []).compactMap { trusted[$0] }
-            return ServicePlan(service: service, balancer: balancers[service.host], trust: UpstreamTrust.make(cas))
+            return ServicePlan(service: service, balancer: balancers[service.host], trust: UpstreamTrust.make(cas), tlsContexts: tlsContexts)
         }
+        tlsContexts.keepOnly(services.filter(\.usesTLS).map { ($0.tlsVerify, $0.trust) })
         // Which routes a logging plugin (file-log, http-log, ...) may apply to. A consumer-scoped
         // instance may apply to any route (the consumer is known only later), so it counts everywhere.
         let loggers = PluginRegistry.loggingPlugins.map { PluginScopes(config: config, plugin: $0) }.filter { !$0.isEmpty }

@@ -25,7 +25,7 @@ final class ServicePlan: Sendable {
     private let directTLS: UpstreamTLS?
     private let defaultPort: Int
 
-    init(service: Service, balancer: UpstreamBalancer?, trust: UpstreamTrust? = nil) {
+    init(service: Service, balancer: UpstreamBalancer?, trust: UpstreamTrust? = nil, tlsContexts: UpstreamTLSContexts = .shared) {
         self.service = service
         self.balancer = balancer
         defaultPort = service.protocol == "https" ? 443 : 80
@@ -41,7 +41,7 @@ final class ServicePlan: Sendable {
         directTLS = usesTLS
             ? UpstreamTLS(serverName: UpstreamTLS.serverName(forHost: directHostHeader), verify: tlsVerify, trust: trust) : nil
         // Made now, while the snapshot is built, rather than by the first request on a loop.
-        if usesTLS { _ = try? UpstreamTLSContexts.shared.context(verify: tlsVerify, trust: trust) }
+        if usesTLS { _ = try? tlsContexts.context(verify: tlsVerify, trust: trust) }
     }
 
     /// TLS for a request whose upstream `Host` is `hostHeader` (nil for a plain-HTTP service).

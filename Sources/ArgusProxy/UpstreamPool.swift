@@ -87,6 +87,19 @@ final class UpstreamTLSContexts: Sendable {
             return context
         }
     }
+
+    /// Forgets every context but those for `used` (the TLS settings of the services of the
+    /// snapshot just built), so that CA sets configured once and since removed do not stay in
+    /// memory. A connection attempt still holding older settings makes its context again.
+    func keepOnly(_ used: [(verify: Bool, trust: UpstreamTrust?)]) {
+        let keys = Set(used.map { Key(verify: $0.verify, trust: $0.verify ? $0.trust : nil) })
+        contexts.withLockedValue { contexts in contexts = contexts.filter { keys.contains($0.key) } }
+    }
+
+    /// Whether a context for these settings is kept.
+    func has(verify: Bool, trust: UpstreamTrust?) -> Bool {
+        contexts.withLockedValue { $0[Key(verify: verify, trust: verify ? trust : nil)] != nil }
+    }
 }
 
 private enum IPv4Literal {

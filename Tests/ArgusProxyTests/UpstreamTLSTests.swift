@@ -6,6 +6,9 @@ import NIOSSL
 import NIOTLS
 import Testing
 
+import ArgusConfig
+@testable import ArgusProxy
+
 /// `https` services: Argus speaks TLS to the upstream (a real NIOSSL server with a self-signed
 /// certificate made by openssl), sends the upstream Host as SNI, keeps the TLS connections alive
 /// and pools them, and verifies the certificate only when the service says `tls_verify: true`
@@ -185,6 +188,31 @@ struct UpstreamTLSTests {
             #expect(trusting.bodyString == "sni=localhost line=GET /trusting HTTP/1.1 host=localhost:\(server.port)")
             let system = try #require(try await gw.request("GET /system HTTP/1.1\r\nHost: x\r\n\r\n"))
             #expect(system.status == 502, "the same server is not trusted by the system's roots")
+        }
+    }
+
+    @Test func aCASetNoLongerConfiguredIsForgotten() async throws {
+        try await withServer { server, pem in
+            let cert = pem.split(separator: "\n").map { "          " + $0 }.joined(separator: "\n")
+            let trusting = try ConfigLoader.parse(text: """
+                _format_version: "3.0"
+                ca_certificates:
+                  - id: 7a3c1e52-8c1c-4f51-9d2a-2b7a8b0c4d21
+                    cert: |
+                \(cert)
+                services:
+                  - {name: trusting, url: "https://localhost:\(server.port)", tls_verify: true, ca_certificates: [7a3c1e52-8c1c-4f51-9d2a-2b7a8b0c4d21]}
+                """, file: "kong.yml")
+            let contexts = UpstreamTLSContexts()  // not the shared one, which other tests' snapshots sweep
+            let plan = try #require(ConfigSnapshot(config: trusting, version: 1, health: nil, resolved: [:], tlsContexts: contexts).services.first)
+            let trust = try #require(plan.trust)
+            #expect(contexts.has(verify: true, trust: trust), "made when the snapshot is built")
+            let plain = try ConfigLoader.parse(text: """
+                _format_version: "3.0"
+                services: [{name: plain, url: "http://127.0.0.1:1"}]
+                """, file: "kong.yml")
+            _ = ConfigSnapshot(config: plain, version: 2, health: nil, resolved: [:], tlsContexts: contexts)
+            #expect(!contexts.has(verify: true, trust: trust), "gone once no service uses it")
         }
     }
 }
