@@ -37,13 +37,13 @@ public final class ExporterRunner: Sendable {
     /// returns after the final flush. A full batch is followed at once by the next; after a partial
     /// one it sleeps `pollInterval`; idle, it backs off up to `maxIdleSleep`.
     public func run() async {
-        var idleSleep = exporter.pollInterval
+        var idleSleep = max(exporter.pollInterval, .milliseconds(1))
         while true {
             let n = consumer.drain(max: batchSize) { exporter.receive($0) }
             if n > 0 { await exporter.afterBatch() }
             if n == batchSize { continue }
             if stopping.load(ordering: .acquiring) || Task.isCancelled { break }
-            let pollInterval = exporter.pollInterval
+            let pollInterval = max(exporter.pollInterval, .milliseconds(1))  // never a busy loop
             if n > 0 {
                 idleSleep = pollInterval
                 try? await Task.sleep(for: pollInterval)

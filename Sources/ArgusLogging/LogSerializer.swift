@@ -25,7 +25,9 @@ public struct LogSerializer: Sendable {
         serialize(event, detail: detail, entities: EntityCache(config))
     }
 
-    /// As ``serialize(_:detail:config:)``, with the config's entities already rendered.
+    /// As ``serialize(_:detail:config:)``, with the config's entities already rendered. The
+    /// details go through the arena's encoding first, so they are cut as the data path cuts them
+    /// (heads to 16 KiB, 16 tries, ids to 255 bytes).
     public func serialize(_ event: RequestEvent, detail: RequestDetail?, entities: EntityCache) -> [UInt8] {
         let scratch = LogScratch()
         guard let detail else { return serialize(event, encodedDetail: nil, entities: entities, scratch: scratch) { r, _ in Array(r) } }
@@ -224,10 +226,12 @@ public struct LogSerializer: Sendable {
         defer { w.closeObject() }
         guard let q = target.firstIndex(of: UInt8(ascii: "?")), q + 1 < target.count else { return }
         let query = UnsafeRawBufferPointer(rebasing: target[(q + 1)...])
-        withUnsafeTemporaryAllocation(of: QueryArgument.self, capacity: maxQueryArgs) { args in
+        let limit = max(0, maxQueryArgs)
+        withUnsafeTemporaryAllocation(of: QueryArgument.self, capacity: limit) { args in
             var count = 0
+            var segments = 0  // like Kong's, the cap counts every `&`-separated part, kept or not
             var start = 0
-            while start <= query.count && count < maxQueryArgs {
+            while start < query.count && segments < limit {
                 var end = start
                 while end < query.count && query[end] != UInt8(ascii: "&") { end += 1 }
                 var eq = start
@@ -236,6 +240,7 @@ public struct LogSerializer: Sendable {
                     args.initializeElement(at: count, to: QueryArgument(name: start..<eq, value: eq < end ? (eq + 1)..<end : nil))
                     count += 1
                 }
+                segments += 1
                 start = end + 1
             }
             func name(_ i: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: query[args[i].name]) }

@@ -88,13 +88,22 @@ final class UpstreamTLSContexts: Sendable {
         }
     }
 
-    /// Forgets every context but those for `used` (the TLS settings of the services of the
-    /// snapshot just built), so that CA sets configured once and since removed do not stay in
-    /// memory. A connection attempt still holding older settings makes its context again.
+    /// Forgets every context that neither `used` (the TLS settings of the services of the
+    /// snapshot just built) nor the previous call's settings need, so that CA sets configured
+    /// once and since removed do not stay in memory. One generation is kept on purpose: requests
+    /// still running under the snapshot being replaced find their contexts (rather than make them
+    /// again on an event loop, which for the system's roots means reading the trust store).
     func keepOnly(_ used: [(verify: Bool, trust: UpstreamTrust?)]) {
         let keys = Set(used.map { Key(verify: $0.verify, trust: $0.verify ? $0.trust : nil) })
-        contexts.withLockedValue { contexts in contexts = contexts.filter { keys.contains($0.key) } }
+        generations.withLockedValue { previous in
+            let kept = keys.union(previous)
+            previous = keys
+            contexts.withLockedValue { contexts in contexts = contexts.filter { kept.contains($0.key) } }
+        }
     }
+
+    /// The settings the last ``keepOnly(_:)`` was given.
+    private let generations = NIOLockedValueBox<Set<Key>>([])
 
     /// Whether a context for these settings is kept.
     func has(verify: Bool, trust: UpstreamTrust?) -> Bool {

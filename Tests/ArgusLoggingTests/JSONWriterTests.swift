@@ -75,5 +75,9 @@ struct JSONWriterTests {
         #expect(q.count == 100)
         #expect(q["k99"] as? String == "v" && q["k100"] == nil)
         #expect(try query("/p?a=1&a=2&a=3", max: 2)["a"] as? [String] == ["1", "2"])
+        // Parts without a name count toward the cap, as in Kong (ngx_lua counts every part).
+        #expect(try query("/p?" + String(repeating: "&", count: 100) + "a=1").isEmpty)
+        #expect(try query("/p?=x&b=2", max: 2)["b"] as? String == "2")
+        #expect(try query("/p?a=1", max: -1).isEmpty)
     }
 }

@@ -212,7 +212,9 @@ struct UpstreamTLSTests {
                 services: [{name: plain, url: "http://127.0.0.1:1"}]
                 """, file: "kong.yml")
             _ = ConfigSnapshot(config: plain, version: 2, health: nil, resolved: [:], tlsContexts: contexts)
-            #expect(!contexts.has(verify: true, trust: trust), "gone once no service uses it")
+            #expect(contexts.has(verify: true, trust: trust), "kept while requests of the replaced snapshot may need it")
+            _ = ConfigSnapshot(config: plain, version: 3, health: nil, resolved: [:], tlsContexts: contexts)
+            #expect(!contexts.has(verify: true, trust: trust), "gone once no service of the last two snapshots uses it")
         }
     }
 }

@@ -1,0 +1,3 @@
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <netinet/tcp.h>
