@@ -124,6 +124,14 @@ let package = Package(
         .target(name: "ArgusEvents"),
         // The system zlib, for gzip-compressed scrapes and log batches.
         .systemLibrary(name: "CZlib"),
+        .systemLibrary(name: "CEpoll"),
+        .target(
+            name: "ArgusLoop",
+            dependencies: [
+                "CEpoll",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
         .target(name: "ArgusCompression", dependencies: ["CZlib"]),
         // Exporters on the event ring: the Prometheus aggregator and its exposition.
         .target(
@@ -189,6 +197,15 @@ let package = Package(
         .testTarget(name: "ArgusDNSTests", dependencies: ["ArgusDNS"]),
         .testTarget(name: "ArgusAdminTests", dependencies: ["ArgusAdmin", "ArgusConfig", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ArgusEventsTests", dependencies: ["ArgusEvents"]),
+        .testTarget(
+            name: "ArgusLoopTests",
+            dependencies: [
+                "ArgusLoop", "CEpoll",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]),
         .testTarget(
             name: "ArgusLoggingTests",
             dependencies: [

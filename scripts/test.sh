@@ -69,11 +69,11 @@ bash scripts/openapi_it.sh .build/debug/argus
 echo "== rate-limiting: two Argus processes sharing one Redis, Redis killed and restarted"
 /usr/bin/python3 scripts/ratelimit_it.py .build/debug/argus
 
-# The event ring's lock-free code under ThreadSanitizer (its own build directory: a TSan build of
-# the whole package, ~2.5 min from scratch on 2 cores, plus ~1.5 min of tests). Any race report
-# fails the run. Skip with ARGUS_SKIP_TSAN=1.
+# The event ring's lock-free code and the IOLoop's cross-thread queues under ThreadSanitizer (its
+# own build directory: a TSan build of the whole package, ~2.5 min from scratch on 2 cores, plus
+# ~1.5 min of tests). Any race report fails the run. Skip with ARGUS_SKIP_TSAN=1.
 if [ "${ARGUS_SKIP_TSAN:-0}" != "1" ]; then
-    echo "== ThreadSanitizer: ArgusEventsTests"
+    echo "== ThreadSanitizer: ArgusEventsTests, ArgusLoopTests"
     TSAN_OPTIONS="halt_on_error=1 ${TSAN_OPTIONS:-}" \
-        swift test --sanitize=thread --scratch-path .build-tsan --filter ArgusEventsTests
+        swift test --sanitize=thread --scratch-path .build-tsan --filter "ArgusEventsTests|ArgusLoopTests"
 fi

@@ -1,0 +1,248 @@
+import CEpoll
+import Glibc
+import Dispatch
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// An event loop of Argus's own: one thread, one epoll instance, timers, and tasks from any
+/// thread. It implements SwiftNIO's `EventLoop`, so futures, promises, `hop(to:)` and scheduled
+/// tasks work on it as on NIO's loops, and it lets file descriptors be watched directly
+/// (``register(_:events:handler:)``): the ground for a proxy transport without a channel
+/// pipeline per connection (see BENCHMARKS.md, "the transport floor").
+///
+/// Tasks from other threads and timers are kept under one lock; the loop's thread takes them in
+/// batches. A task submitted from the loop's own thread takes no lock. The loop sleeps in
+/// `epoll_wait` and is woken through an eventfd only when it is asleep.
+///
+/// `@unchecked Sendable`: the mutable state is either guarded by `lock` (`remote`, `timers`,
+/// `sleeping`, `wakeRequested`, `closing`) or touched only on the loop's thread (`local`,
+/// `handlers`); `threadID` is written once before `init` returns.
+public final class IOLoop: EventLoop, @unchecked Sendable {
+    private let epfd: Int32
+    private let wakeFD: Int32
+    private var threadID = pthread_t()
+    private let lock = NIOLock()
+    private var remote: [@Sendable () -> Void] = []
+    private var timers = TimerQueue()
+    private var sleeping = false
+    private var wakeRequested = false
+    private var closing = false
+    private var closed = false
+    private var shutdownCallbacks: [(DispatchQueue, @Sendable ((any Error)?) -> Void)] = []
+    // Loop thread only.
+    private var local: [@Sendable () -> Void] = []
+    private var handlers: [(generation: UInt32, handler: any IOHandler)?] = []
+    private var nextGeneration: UInt32 = 0
+    private var readBuffer: ByteBuffer?
+    /// Size of the loop's read buffer: the most one read takes.
+    public static let readBufferSize = 64 * 1024
+
+    /// Starts the loop's thread, named `name`.
+    public init(name: String = "argus-loop") {
+        epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
+        wakeFD = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
+        precondition(epfd >= 0 && wakeFD >= 0, "epoll_create1/eventfd failed: errno \(errno)")
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.u64 = UInt64(UInt32(bitPattern: wakeFD))
+        _ = epoll_ctl(epfd, EPOLL_CTL_ADD, wakeFD, &event)
+        let started = ConditionLock(value: false)
+        // The thread keeps the loop alive until it is shut down, as NIO's loops are.
+        let thread = Thread { [self] in
+            self.threadID = pthread_self()
+            started.lock()
+            started.unlock(withValue: true)
+            self.run()
+        }
+        thread.name = name
+        thread.start()
+        started.lock(whenValue: true)
+        started.unlock()
+    }
+
+    // MARK: - EventLoop
+
+    public var inEventLoop: Bool { pthread_equal(pthread_self(), threadID) != 0 }
+
+    public var now: NIODeadline { .now() }
+
+    public func execute(_ task: @escaping @Sendable () -> Void) {
+        if inEventLoop {
+            local.append(task)
+            return
+        }
+        let wake: Bool = lock.withLock {
+            // After shutdown a task is dropped, as on NIO's loops (nothing may run on a stopped loop).
+            guard !closed else { return false }
+            remote.append(task)
+            guard sleeping && !wakeRequested else { return false }
+            wakeRequested = true
+            return true
+        }
+        if wake { wakeUp() }
+    }
+
+    public func scheduleTask<T>(deadline: NIODeadline, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
+        let promise: EventLoopPromise<T> = makePromise()
+        // The task runs on this loop, which is where the promise is completed: nothing crosses threads.
+        let run: @Sendable () -> Void = { promise.assumeIsolatedUnsafeUnchecked().completeWith(Result { try task() }) }
+        let (id, wake): (UInt64, Bool) = lock.withLock {
+            let earliest = timers.earliestDeadline()
+            let id = timers.schedule(at: deadline.uptimeNanoseconds, run, fail: { promise.fail(EventLoopError.shutdown) })
+            let sooner = earliest.map { deadline.uptimeNanoseconds < $0 } ?? true
+            guard sooner && sleeping && !wakeRequested && !inEventLoop else { return (id, false) }
+            wakeRequested = true
+            return (id, true)
+        }
+        if wake { wakeUp() }
+        return Scheduled(promise: promise) { [self] in
+            if lock.withLock({ timers.cancel(id) }) { promise.fail(EventLoopError.cancelled) }
+        }
+    }
+
+    public func scheduleTask<T>(in delay: TimeAmount, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
+        scheduleTask(deadline: .now() + delay, task)
+    }
+
+    public func preconditionInEventLoop(file: StaticString, line: UInt) {
+        precondition(inEventLoop, "not on this IOLoop's thread", file: file, line: line)
+    }
+
+    public func preconditionNotInEventLoop(file: StaticString, line: UInt) {
+        precondition(!inEventLoop, "on this IOLoop's thread", file: file, line: line)
+    }
+
+    /// Stops the loop once the tasks already submitted have run; scheduled tasks not yet due fail
+    /// with `EventLoopError.shutdown`. `callback` runs on `queue` when the thread has stopped.
+    public func shutdownGracefully(queue: DispatchQueue, _ callback: @escaping @Sendable ((any Error)?) -> Void) {
+        let (alreadyClosed, wake): (Bool, Bool) = lock.withLock {
+            if closed { return (true, false) }
+            shutdownCallbacks.append((queue, callback))
+            closing = true
+            let wake = !wakeRequested && !inEventLoop
+            wakeRequested = true
+            return (false, wake)
+        }
+        if alreadyClosed { queue.async { callback(nil) } }
+        if wake { wakeUp() }
+    }
+
+    // MARK: - File descriptors
+
+    /// Watches `fd` for `events` (`EPOLLIN`, `EPOLLOUT`, …; level-triggered unless `EPOLLET` is
+    /// included); `handler` is called on this loop until ``deregister(_:)``. Loop thread only.
+    public func register(_ fd: Int32, events: UInt32, handler: any IOHandler) throws {
+        preconditionInEventLoop(file: #file, line: #line)
+        nextGeneration &+= 1
+        var event = epoll_event()
+        event.events = events
+        event.data.u64 = UInt64(nextGeneration) << 32 | UInt64(UInt32(bitPattern: fd))
+        guard epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event) == 0 else { throw IOError(errnoCode: errno, reason: "epoll_ctl(ADD)") }
+        if handlers.count <= Int(fd) { handlers.append(contentsOf: repeatElement(nil, count: Int(fd) + 1 - handlers.count)) }
+        handlers[Int(fd)] = (nextGeneration, handler)
+    }
+
+    /// Changes the events `fd` is watched for. Loop thread only.
+    public func modify(_ fd: Int32, events: UInt32) throws {
+        preconditionInEventLoop(file: #file, line: #line)
+        guard Int(fd) < handlers.count, let entry = handlers[Int(fd)] else { return }
+        var event = epoll_event()
+        event.events = events
+        event.data.u64 = UInt64(entry.generation) << 32 | UInt64(UInt32(bitPattern: fd))
+        guard epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &event) == 0 else { throw IOError(errnoCode: errno, reason: "epoll_ctl(MOD)") }
+    }
+
+    /// Stops watching `fd` (call it before closing `fd`). Loop thread only.
+    public func deregister(_ fd: Int32) {
+        preconditionInEventLoop(file: #file, line: #line)
+        guard Int(fd) < handlers.count, handlers[Int(fd)] != nil else { return }
+        handlers[Int(fd)] = nil
+        _ = epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nil)
+    }
+
+    /// The loop's read buffer, empty, for one read (``giveBackReadBuffer(_:)`` after). Its memory
+    /// is reused from read to read while nothing else holds it. Loop thread only.
+    public func takeReadBuffer() -> ByteBuffer {
+        guard var buffer = readBuffer.take() else { return ByteBufferAllocator().buffer(capacity: Self.readBufferSize) }
+        buffer.clear()
+        return buffer
+    }
+
+    public func giveBackReadBuffer(_ buffer: ByteBuffer) {
+        readBuffer = buffer
+    }
+
+    // MARK: - The loop
+
+    private func wakeUp() {
+        _ = eventfd_write(wakeFD, 1)
+    }
+
+    private func run() {
+        let capacity = 256
+        let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
+        defer { events.deallocate() }
+        while true {
+            let timeout: Int32 = lock.withLock {
+                if !local.isEmpty || !remote.isEmpty || closing { return 0 }
+                sleeping = true
+                guard let deadline = timers.earliestDeadline() else { return -1 }
+                let now = DispatchTime.now().uptimeNanoseconds
+                if deadline <= now { return 0 }
+                return Int32(clamping: (deadline - now + 999_999) / 1_000_000)  // rounded up to a ms
+            }
+            let n = epoll_wait(epfd, events, Int32(capacity), timeout)
+            lock.withLock {
+                sleeping = false
+                wakeRequested = false
+            }
+            if n > 0 {
+                for i in 0..<Int(n) {
+                    let data = events[i].data.u64
+                    let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: data))
+                    if fd == wakeFD {
+                        var value: eventfd_t = 0
+                        _ = eventfd_read(wakeFD, &value)
+                        continue
+                    }
+                    // A stale event (the descriptor was deregistered, or reused, earlier in this batch) is skipped.
+                    guard Int(fd) < handlers.count, let entry = handlers[Int(fd)], entry.generation == UInt32(data >> 32) else { continue }
+                    entry.handler.ioReady(events[i].events)
+                }
+            }
+            let due = lock.withLock { timers.takeDue(now: DispatchTime.now().uptimeNanoseconds) }
+            for task in due { task() }
+            runTasks()
+            if lock.withLock({ closing && remote.isEmpty }) && local.isEmpty { break }
+        }
+        finish()
+    }
+
+    /// Runs the tasks queued so far (tasks they queue run in the next round, after I/O).
+    private func runTasks() {
+        var batch: [@Sendable () -> Void] = []
+        swap(&batch, &local)
+        let fromOthers: [@Sendable () -> Void] = lock.withLock {
+            var taken: [@Sendable () -> Void] = []
+            swap(&taken, &remote)
+            return taken
+        }
+        for task in fromOthers { task() }
+        for task in batch { task() }
+    }
+
+    private func finish() {
+        let (pendingTimers, callbacks) = lock.withLock { () -> ([@Sendable () -> Void], [(DispatchQueue, @Sendable ((any Error)?) -> Void)]) in
+            closed = true
+            let callbacks = shutdownCallbacks
+            shutdownCallbacks = []
+            return (timers.takeAll(), callbacks)
+        }
+        for fail in pendingTimers { fail() }  // EventLoopError.shutdown, on this thread
+        handlers.removeAll()
+        _ = Glibc.close(wakeFD)
+        _ = Glibc.close(epfd)
+        for (queue, callback) in callbacks { queue.async { callback(nil) } }
+    }
+}

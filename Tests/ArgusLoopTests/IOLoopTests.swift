@@ -1,0 +1,137 @@
+import ArgusLoop
+import Atomics
+import CEpoll
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Testing
+
+@Suite("IOLoop: an event loop of Argus's own")
+struct IOLoopTests {
+    private func withLoop(_ body: (IOLoop) async throws -> Void) async throws {
+        let loop = IOLoop(name: "test-loop")
+        do {
+            try await body(loop)
+        } catch {
+            try await loop.shutdownGracefully()
+            throw error
+        }
+        try await loop.shutdownGracefully()
+    }
+
+    @Test func tasksFromOtherThreadsRunOnTheLoopInOrderPerThread() async throws {
+        try await withLoop { loop in
+            let seen = NIOLockedValueBox<[Int: [Int]]>([:])
+            let offLoop = ManagedAtomic(0)
+            let threads = 4, perThread = 2_000
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                for i in 0..<perThread {
+                    loop.execute {
+                        if !loop.inEventLoop { offLoop.wrappingIncrement(ordering: .relaxed) }
+                        seen.withLockedValue { $0[t, default: []].append(i) }
+                    }
+                }
+            }
+            try await loop.submit {}.get()  // queued after every task above
+            #expect(offLoop.load(ordering: .relaxed) == 0)
+            let all = seen.withLockedValue { $0 }
+            #expect(all.count == threads)
+            for t in 0..<threads { #expect(all[t] == Array(0..<perThread)) }
+            #expect(!loop.inEventLoop)
+        }
+    }
+
+    @Test func scheduledTasksRunAtTheirDeadlinesInOrderAndCanBeCancelled() async throws {
+        try await withLoop { loop in
+            let order = NIOLockedValueBox<[Int]>([])
+            let start = NIODeadline.now()
+            let late = loop.scheduleTask(in: .milliseconds(60)) { order.withLockedValue { $0.append(60) }; return NIODeadline.now() }
+            let early = loop.scheduleTask(in: .milliseconds(20)) { order.withLockedValue { $0.append(20) }; return NIODeadline.now() }
+            let cancelled = loop.scheduleTask(in: .milliseconds(40)) { order.withLockedValue { $0.append(40) } }
+            cancelled.cancel()
+            let ranEarly = try await early.futureResult.get()
+            let ranLate = try await late.futureResult.get()
+            #expect(ranEarly - start >= .milliseconds(20), "not before its deadline")
+            #expect(ranLate - start >= .milliseconds(60))
+            await #expect(throws: EventLoopError.cancelled) { try await cancelled.futureResult.get() }
+            #expect(order.withLockedValue { $0 } == [20, 60])
+            // From the loop's own thread too, and a task that throws fails its future.
+            struct Boom: Error {}
+            let fromLoop = try await loop.submit { loop.scheduleTask(in: .milliseconds(1)) { () throws -> Int in throw Boom() } }.get()
+            await #expect(throws: Boom.self) { try await fromLoop.futureResult.get() }
+        }
+    }
+
+    @Test func futuresHopBetweenNIOsLoopsAndThisOne() async throws {
+        try await withLoop { loop in
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            let value = try await group.next().submit { 20 }
+                .hop(to: loop)
+                .map { (n: Int) -> Int in
+                    precondition(loop.inEventLoop)
+                    return n + 1
+                }
+                .flatMap { n in loop.makeSucceededFuture(n * 2) }
+                .get()
+            #expect(value == 42)
+            let promise: EventLoopPromise<String> = loop.makePromise()
+            group.next().execute { promise.succeed("from NIO's thread") }
+            #expect(try await promise.futureResult.get() == "from NIO's thread")
+            try await group.shutdownGracefully()
+        }
+    }
+
+    /// Reads what a socket pair's other end writes, on the loop, when epoll says it is readable.
+    final class Reader: IOHandler, @unchecked Sendable {
+        let fd: Int32
+        let loop: IOLoop
+        let received = NIOLockedValueBox<[UInt8]>([])
+        let calls = ManagedAtomic(0)
+        init(fd: Int32, loop: IOLoop) { self.fd = fd; self.loop = loop }
+        func ioReady(_ events: UInt32) {
+            precondition(loop.inEventLoop)
+            calls.wrappingIncrement(ordering: .relaxed)
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 { received.withLockedValue { $0 += buffer[0..<n] } }
+            if n == 0 { loop.deregister(fd) }  // the other end closed
+        }
+    }
+
+    @Test func aRegisteredDescriptorIsReportedWhenReadyAndNotAfterDeregistering() async throws {
+        try await withLoop { loop in
+            var fds: [Int32] = [0, 0]
+            #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+            defer { close(fds[0]) }
+            _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
+            let readEnd = fds[0]
+            let reader = Reader(fd: readEnd, loop: loop)
+            try await loop.submit { try loop.register(readEnd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue, handler: reader) }.get()
+            for chunk in ["hello ", "from ", "the other end"] {
+                _ = chunk.utf8CString.withUnsafeBufferPointer { write(fds[1], $0.baseAddress, chunk.utf8.count) }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            close(fds[1])
+            for _ in 0..<200 where reader.received.withLockedValue({ $0.count }) < 24 { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(String(decoding: reader.received.withLockedValue { $0 }, as: UTF8.self) == "hello from the other end")
+            try await Task.sleep(for: .milliseconds(50))
+            let calls = reader.calls.load(ordering: .relaxed)
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(reader.calls.load(ordering: .relaxed) == calls, "no more events once deregistered")
+        }
+    }
+
+    @Test func shuttingDownRunsWhatWasSubmittedAndFailsTimersNotYetDue() async throws {
+        let loop = IOLoop(name: "test-loop")
+        let ran = ManagedAtomic(0)
+        for _ in 0..<100 { loop.execute { ran.wrappingIncrement(ordering: .relaxed) } }
+        let pending = loop.scheduleTask(in: .seconds(30)) { 1 }
+        let failure = NIOLockedValueBox<(any Error)?>(nil)
+        pending.futureResult.whenFailure { error in failure.withLockedValue { $0 = error } }
+        try await loop.shutdownGracefully()
+        #expect(ran.load(ordering: .relaxed) == 100)
+        #expect(failure.withLockedValue { $0 } as? EventLoopError == .shutdown)
+        try await loop.shutdownGracefully()  // a second shutdown returns at once
+    }
+}
