@@ -192,7 +192,9 @@ let package = Package(
             ]
         ),
         // Micro-benchmarks of hot-path pieces (router lookups, event ring); results go to BENCHMARKS.md.
-        .executableTarget(name: "argus-bench", dependencies: ["ArgusConfig", "ArgusRouting", "ArgusEvents", "ArgusMetrics", "ArgusCompression", "ArgusLogging"]),
+        .executableTarget(
+            name: "argus-bench",
+            dependencies: ["ArgusConfig", "ArgusRouting", "ArgusEvents", "ArgusMetrics", "ArgusCompression", "ArgusLogging", "ArgusLoop"]),
         .testTarget(name: "ArgusConfigTests", dependencies: ["ArgusConfig"]),
         .testTarget(name: "ArgusDNSTests", dependencies: ["ArgusDNS"]),
         .testTarget(name: "ArgusAdminTests", dependencies: ["ArgusAdmin", "ArgusConfig", .product(name: "Logging", package: "swift-log")]),

@@ -54,13 +54,24 @@ public final class TCPConnection: IOHandler, @unchecked Sendable {
     public var isOpen: Bool { !closed }
     public var isWritable: Bool { queuedBytes < highWaterMark }
 
-    /// Queues `buffer` and writes as much as the socket takes now.
+    /// Queues `buffer`; ``flush()`` writes what is queued (several buffers in one `writev`).
     public func write(_ buffer: ByteBuffer) {
         guard !closed, !outputShut, buffer.readableBytes > 0 else { return }
         queue.append(buffer)
         queuedBytes += buffer.readableBytes
-        flushQueue()
         if !isWritable { wasUnwritable = true }
+    }
+
+    /// Writes as much of the queue as the socket takes now; the rest when it is writable again.
+    public func flush() {
+        guard !closed, !queue.isEmpty, interest & EPOLLOUT.rawValue == 0 else { return }  // already waiting for room
+        flushQueue()
+    }
+
+    /// ``write(_:)`` then ``flush()``.
+    public func writeAndFlush(_ buffer: ByteBuffer) {
+        write(buffer)
+        flush()
     }
 
     /// Stops or resumes reading (backpressure on the peer through TCP's window).
@@ -70,7 +81,7 @@ public final class TCPConnection: IOHandler, @unchecked Sendable {
         updateInterest()
     }
 
-    /// Sends FIN once everything queued is written; reading goes on.
+    /// Flushes, and sends FIN once everything queued is written; reading goes on.
     public func shutdownOutput() {
         guard !closed, !outputShut else { return }
         if queue.isEmpty {
@@ -78,6 +89,7 @@ public final class TCPConnection: IOHandler, @unchecked Sendable {
             _ = shutdown(fd, Int32(SHUT_WR))
         } else {
             shutOutputWhenFlushed = true
+            flush()
         }
     }
 

@@ -11,7 +11,7 @@ final class Echo: TCPConnectionDelegate, @unchecked Sendable {
     let pauses = ManagedAtomic(0)
     let closed = ManagedAtomic(false)
     func connection(_ connection: TCPConnection, read bytes: ByteBuffer) {
-        connection.write(bytes)
+        connection.writeAndFlush(bytes)
         if !connection.isWritable {
             pauses.wrappingIncrement(ordering: .relaxed)
             connection.setReading(false)
