@@ -72,30 +72,25 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
             local.append(task)
             return
         }
-        let wake: Bool = lock.withLock {
+        lock.withLock {
             // After shutdown a task is dropped, as on NIO's loops (nothing may run on a stopped loop).
-            guard !closed else { return false }
+            guard !closed else { return }
             remote.append(task)
-            guard sleeping && !wakeRequested else { return false }
-            wakeRequested = true
-            return true
+            if sleeping { wakeUpLocked() }
         }
-        if wake { wakeUp() }
     }
 
     public func scheduleTask<T>(deadline: NIODeadline, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
         let promise: EventLoopPromise<T> = makePromise()
         // The task runs on this loop, which is where the promise is completed: nothing crosses threads.
         let run: @Sendable () -> Void = { promise.assumeIsolatedUnsafeUnchecked().completeWith(Result { try task() }) }
-        let (id, wake): (UInt64, Bool) = lock.withLock {
+        let id: UInt64 = lock.withLock {
             let earliest = timers.earliestDeadline()
             let id = timers.schedule(at: deadline.uptimeNanoseconds, run, fail: { promise.fail(EventLoopError.shutdown) })
             let sooner = earliest.map { deadline.uptimeNanoseconds < $0 } ?? true
-            guard sooner && sleeping && !wakeRequested && !inEventLoop else { return (id, false) }
-            wakeRequested = true
-            return (id, true)
+            if sooner && sleeping && !closed { wakeUpLocked() }  // it sleeps until the old earliest deadline
+            return id
         }
-        if wake { wakeUp() }
         return Scheduled(promise: promise) { [self] in
             if lock.withLock({ timers.cancel(id) }) { promise.fail(EventLoopError.cancelled) }
         }
@@ -116,16 +111,14 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
     /// Stops the loop once the tasks already submitted have run; scheduled tasks not yet due fail
     /// with `EventLoopError.shutdown`. `callback` runs on `queue` when the thread has stopped.
     public func shutdownGracefully(queue: DispatchQueue, _ callback: @escaping @Sendable ((any Error)?) -> Void) {
-        let (alreadyClosed, wake): (Bool, Bool) = lock.withLock {
-            if closed { return (true, false) }
+        let alreadyClosed: Bool = lock.withLock {
+            if closed { return true }
             shutdownCallbacks.append((queue, callback))
             closing = true
-            let wake = !wakeRequested && !inEventLoop
-            wakeRequested = true
-            return (false, wake)
+            if !inEventLoop { wakeUpLocked() }
+            return false
         }
         if alreadyClosed { queue.async { callback(nil) } }
-        if wake { wakeUp() }
     }
 
     // MARK: - File descriptors
@@ -175,7 +168,11 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
 
     // MARK: - The loop
 
-    private func wakeUp() {
+    /// Writes the eventfd unless a wake-up is already on its way. Under `lock`, so that it never
+    /// writes to a descriptor ``finish()`` has closed (and the kernel may have given to someone else).
+    private func wakeUpLocked() {
+        guard !wakeRequested else { return }
+        wakeRequested = true
         _ = eventfd_write(wakeFD, 1)
     }
 
@@ -241,8 +238,10 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
         }
         for fail in pendingTimers { fail() }  // EventLoopError.shutdown, on this thread
         handlers.removeAll()
-        _ = Glibc.close(wakeFD)
-        _ = Glibc.close(epfd)
+        lock.withLock {  // `closed` is set: nobody writes the eventfd any more
+            _ = Glibc.close(wakeFD)
+            _ = Glibc.close(epfd)
+        }
         for (queue, callback) in callbacks { queue.async { callback(nil) } }
     }
 }

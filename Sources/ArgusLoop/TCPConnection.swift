@@ -143,6 +143,7 @@ public final class TCPConnection: IOHandler, @unchecked Sendable {
                 }
                 return writev(fd, vectors.baseAddress, Int32(count))
             }
+            if written == 0 { break }  // nothing taken: wait for writability
             if written < 0 {
                 let code = errno
                 if code == EAGAIN || code == EWOULDBLOCK { break }
