@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 /// An event loop of Argus's own: one thread, one epoll instance, timers, and tasks from any
 /// thread. It implements SwiftNIO's `EventLoop`, so futures, promises, `hop(to:)` and scheduled
@@ -11,19 +12,20 @@ import NIOCore
 /// (``register(_:events:handler:)``): the ground for a proxy transport without a channel
 /// pipeline per connection (see BENCHMARKS.md, "the transport floor").
 ///
-/// Tasks from other threads and timers are kept under one lock; the loop's thread takes them in
-/// batches. A task submitted from the loop's own thread takes no lock. The loop sleeps in
-/// `epoll_wait` and is woken through an eventfd only when it is asleep.
+/// Tasks and timers are kept under one lock; the loop's thread takes them in batches. The loop
+/// sleeps in `epoll_wait` and is woken through an eventfd only when it is asleep.
 ///
-/// `@unchecked Sendable`: the mutable state is either guarded by `lock` (`remote`, `timers`,
-/// `sleeping`, `wakeRequested`, `closing`) or touched only on the loop's thread (`local`,
-/// `handlers`); `threadID` is written once before `init` returns.
+/// `@unchecked Sendable`: the mutable state is either guarded by `lock` (`tasks`, `timers`,
+/// `sleeping`, `wakeRequested`, `closing`, `closed`) or touched only on the loop's thread
+/// (`handlers`, the read buffer); `threadID` is atomic (set when the thread starts, cleared when it stops, so that a
+/// later thread reusing the id is not taken for the loop's).
 public final class IOLoop: EventLoop, @unchecked Sendable {
     private let epfd: Int32
     private let wakeFD: Int32
-    private var threadID = pthread_t()
+    private let threadID = Atomic<UInt>(0)
     private let lock = NIOLock()
-    private var remote: [@Sendable () -> Void] = []
+    /// Tasks, from any thread, in the order they were submitted (one queue, as NIO's loops keep).
+    private var tasks: [@Sendable () -> Void] = []
     private var timers = TimerQueue()
     private var sleeping = false
     private var wakeRequested = false
@@ -31,7 +33,6 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
     private var closed = false
     private var shutdownCallbacks: [(DispatchQueue, @Sendable ((any Error)?) -> Void)] = []
     // Loop thread only.
-    private var local: [@Sendable () -> Void] = []
     private var handlers: [(generation: UInt32, handler: any IOHandler)?] = []
     private var nextGeneration: UInt32 = 0
     private var readBuffer: ByteBuffer?
@@ -40,6 +41,8 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
 
     /// Starts the loop's thread, named `name`.
     public init(name: String = "argus-loop") {
+        // A write to a socket the peer has reset must fail with EPIPE, not kill the process.
+        _ = Self.ignoreSIGPIPE
         epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
         wakeFD = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
         precondition(epfd >= 0 && wakeFD >= 0, "epoll_create1/eventfd failed: errno \(errno)")
@@ -50,7 +53,7 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
         let started = ConditionLock(value: false)
         // The thread keeps the loop alive until it is shut down, as NIO's loops are.
         let thread = Thread { [self] in
-            self.threadID = pthread_self()
+            self.threadID.store(UInt(pthread_self()), ordering: .releasing)
             started.lock()
             started.unlock(withValue: true)
             self.run()
@@ -63,19 +66,17 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
 
     // MARK: - EventLoop
 
-    public var inEventLoop: Bool { pthread_equal(pthread_self(), threadID) != 0 }
+    public var inEventLoop: Bool { threadID.load(ordering: .acquiring) == UInt(pthread_self()) }
+
+    private static let ignoreSIGPIPE: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 
     public var now: NIODeadline { .now() }
 
     public func execute(_ task: @escaping @Sendable () -> Void) {
-        if inEventLoop {
-            local.append(task)
-            return
-        }
         lock.withLock {
             // After shutdown a task is dropped, as on NIO's loops (nothing may run on a stopped loop).
             guard !closed else { return }
-            remote.append(task)
+            tasks.append(task)
             if sleeping { wakeUpLocked() }
         }
     }
@@ -84,12 +85,17 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
         let promise: EventLoopPromise<T> = makePromise()
         // The task runs on this loop, which is where the promise is completed: nothing crosses threads.
         let run: @Sendable () -> Void = { promise.assumeIsolatedUnsafeUnchecked().completeWith(Result { try task() }) }
-        let id: UInt64 = lock.withLock {
+        let id: UInt64? = lock.withLock {
+            if closed { return nil }
             let earliest = timers.earliestDeadline()
             let id = timers.schedule(at: deadline.uptimeNanoseconds, run, fail: { promise.fail(EventLoopError.shutdown) })
             let sooner = earliest.map { deadline.uptimeNanoseconds < $0 } ?? true
             if sooner && sleeping && !closed { wakeUpLocked() }  // it sleeps until the old earliest deadline
             return id
+        }
+        guard let id else {
+            promise.fail(EventLoopError.shutdown)
+            return Scheduled(promise: promise) {}
         }
         return Scheduled(promise: promise) { [self] in
             if lock.withLock({ timers.cancel(id) }) { promise.fail(EventLoopError.cancelled) }
@@ -182,7 +188,7 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
         defer { events.deallocate() }
         while true {
             let timeout: Int32 = lock.withLock {
-                if !local.isEmpty || !remote.isEmpty || closing { return 0 }
+                if !tasks.isEmpty || closing { return 0 }
                 sleeping = true
                 guard let deadline = timers.earliestDeadline() else { return -1 }
                 let now = DispatchTime.now().uptimeNanoseconds
@@ -208,24 +214,22 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
                     entry.handler.ioReady(events[i].events)
                 }
             }
-            let due = lock.withLock { timers.takeDue(now: DispatchTime.now().uptimeNanoseconds) }
-            for task in due { task() }
+            // Due timers one at a time, so that one may still cancel another due in the same round.
+            let now = DispatchTime.now().uptimeNanoseconds
+            while let task = lock.withLock({ timers.takeNextDue(now: now) }) { task() }
             runTasks()
-            if lock.withLock({ closing && remote.isEmpty }) && local.isEmpty { break }
+            if lock.withLock({ closing && tasks.isEmpty }) { break }
         }
         finish()
     }
 
     /// Runs the tasks queued so far (tasks they queue run in the next round, after I/O).
     private func runTasks() {
-        var batch: [@Sendable () -> Void] = []
-        swap(&batch, &local)
-        let fromOthers: [@Sendable () -> Void] = lock.withLock {
+        let batch: [@Sendable () -> Void] = lock.withLock {
             var taken: [@Sendable () -> Void] = []
-            swap(&taken, &remote)
+            swap(&taken, &tasks)
             return taken
         }
-        for task in fromOthers { task() }
         for task in batch { task() }
     }
 
@@ -237,7 +241,9 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
             return (timers.takeAll(), callbacks)
         }
         for fail in pendingTimers { fail() }  // EventLoopError.shutdown, on this thread
+        runTasks()  // what those failures queued
         handlers.removeAll()
+        threadID.store(0, ordering: .releasing)
         lock.withLock {  // `closed` is set: nobody writes the eventfd any more
             _ = Glibc.close(wakeFD)
             _ = Glibc.close(epfd)

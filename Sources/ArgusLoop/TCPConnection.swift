@@ -36,6 +36,8 @@ public final class TCPConnection: IOHandler, @unchecked Sendable {
     private var wasUnwritable = false
     private var interest: UInt32 = 0
     private var registered = false
+    /// Not watched after a hang-up while reading was paused (see ``ioReady(_:)``).
+    private var parked = false
 
     /// Takes over `fd` (a connected, non-blocking stream socket) on `loop`.
     public init(fd: Int32, loop: IOLoop) {
@@ -52,14 +54,15 @@ public final class TCPConnection: IOHandler, @unchecked Sendable {
     }
 
     public var isOpen: Bool { !closed }
-    public var isWritable: Bool { queuedBytes < highWaterMark }
+    /// False from when the queue reaches ``highWaterMark`` until it drains to half of it.
+    public var isWritable: Bool { !wasUnwritable }
 
     /// Queues `buffer`; ``flush()`` writes what is queued (several buffers in one `writev`).
     public func write(_ buffer: ByteBuffer) {
         guard !closed, !outputShut, buffer.readableBytes > 0 else { return }
         queue.append(buffer)
         queuedBytes += buffer.readableBytes
-        if !isWritable { wasUnwritable = true }
+        if queuedBytes >= highWaterMark { wasUnwritable = true }
     }
 
     /// Writes as much of the queue as the socket takes now; the rest when it is writable again.
@@ -78,6 +81,14 @@ public final class TCPConnection: IOHandler, @unchecked Sendable {
     public func setReading(_ on: Bool) {
         guard reading != on, !closed else { return }
         reading = on
+        if on && parked {
+            // Watched again after a hang-up while paused: level-triggered, the unread data is reported.
+            parked = false
+            interest = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
+            registered = (try? loop.register(fd, events: interest, handler: self)) != nil
+            if !registered { close(error: IOError(errnoCode: EBADF, reason: "epoll_ctl(ADD)")) }
+            return
+        }
         updateInterest()
     }
 
@@ -101,22 +112,40 @@ public final class TCPConnection: IOHandler, @unchecked Sendable {
     // MARK: - Readiness
 
     public func ioReady(_ events: UInt32) {
-        if events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 && events & EPOLLIN.rawValue == 0 {
+        if events & EPOLLERR.rawValue != 0 {
             close(error: IOError(errnoCode: socketError() ?? ECONNRESET, reason: "socket"))
             return
         }
         if events & EPOLLOUT.rawValue != 0 { flushQueue() }
         if closed { return }
-        if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue) != 0 && reading && !readEnded { readOnce() }
+        let hangup = events & EPOLLHUP.rawValue != 0
+        if (events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue) != 0 || hangup) && reading && !readEnded {
+            // After a hang-up nothing more arrives: what is left is read now, up to the end.
+            while readOnce() && hangup && reading && !readEnded && !closed {}
+        }
+        guard hangup, !closed else { return }
+        if reading || readEnded {
+            // Both directions are shut and everything was read: done (nothing queued can be sent any more).
+            close(error: nil)
+        } else {
+            // Paused with data possibly unread: a hang-up cannot be masked, so the socket is not
+            // watched until reading resumes.
+            loop.deregister(fd)
+            registered = false
+            parked = true
+        }
     }
 
-    private func readOnce() {
+    /// One read; true if bytes were read (there may be more).
+    @discardableResult
+    private func readOnce() -> Bool {
         var buffer = loop.takeReadBuffer()
         let n = buffer.withUnsafeMutableWritableBytes { read(fd, $0.baseAddress, $0.count) }
         if n > 0 {
             buffer.moveWriterIndex(forwardBy: n)
             delegate?.connection(self, read: buffer)
             loop.giveBackReadBuffer(buffer)
+            return true
         } else if n == 0 {
             loop.giveBackReadBuffer(buffer)
             readEnded = true
@@ -125,9 +154,10 @@ public final class TCPConnection: IOHandler, @unchecked Sendable {
         } else {
             loop.giveBackReadBuffer(buffer)
             let code = errno
-            if code == EAGAIN || code == EWOULDBLOCK || code == EINTR { return }
+            if code == EAGAIN || code == EWOULDBLOCK || code == EINTR { return false }
             close(error: IOError(errnoCode: code, reason: "read"))
         }
+        return false
     }
 
     private func flushQueue() {
@@ -165,6 +195,7 @@ public final class TCPConnection: IOHandler, @unchecked Sendable {
             }
         }
         updateInterest()
+        compactQueue()
         if queue.isEmpty && shutOutputWhenFlushed && !outputShut && !closed {
             outputShut = true
             _ = shutdown(fd, Int32(SHUT_WR))
@@ -172,6 +203,18 @@ public final class TCPConnection: IOHandler, @unchecked Sendable {
         if wasUnwritable && queuedBytes <= highWaterMark / 2 && !closed {
             wasUnwritable = false
             delegate?.connectionBecameWritable(self)
+        }
+    }
+
+    /// A queued buffer that is a small part of a large storage (a slice of the loop's 64 KiB read
+    /// buffer, say) is copied into one of its own size, so that a backed-up queue holds about as
+    /// much memory as ``queuedBytes`` says.
+    private func compactQueue() {
+        guard !queue.isEmpty else { return }
+        for i in queue.indices where queue[i].storageCapacity >= 4096 && queue[i].readableBytes * 4 < queue[i].storageCapacity {
+            var own = ByteBufferAllocator().buffer(capacity: queue[i].readableBytes)
+            own.writeImmutableBuffer(queue[i])
+            queue[i] = own
         }
     }
 

@@ -42,9 +42,20 @@ public final class TCPListener: IOHandler, @unchecked Sendable {
     }
 
     public func ioReady(_ events: UInt32) {
-        while !closed {
+        // At most 64 per wake-up, so that a burst of connections does not starve the others.
+        for _ in 0..<64 where !closed {
             let client = argus_accept(fd)
-            if client < 0 { return }  // EAGAIN, or an error the next readiness retries (EMFILE, ECONNABORTED)
+            if client < 0 {
+                let code = errno
+                if code == EAGAIN || code == EWOULDBLOCK || code == EINTR || code == ECONNABORTED { return }
+                // Out of descriptors or memory (EMFILE, ENFILE, ENOMEM, ENOBUFS): the listener stays
+                // readable, so stop watching it for a moment rather than spin.
+                loop.deregister(fd)
+                _ = loop.scheduleTask(in: .milliseconds(100)) { [self] in
+                    if !closed { try? loop.register(fd, events: EPOLLIN.rawValue, handler: self) }
+                }
+                return
+            }
             var one: Int32 = 1
             _ = setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             accepted(client)

@@ -42,14 +42,13 @@ struct TimerQueue {
         return heap.first?.deadline
     }
 
-    /// Takes the tasks due at `now`, earliest first.
-    mutating func takeDue(now: UInt64) -> [@Sendable () -> Void] {
-        var due: [@Sendable () -> Void] = []
+    /// Takes the earliest task due at `now`, if any.
+    mutating func takeNextDue(now: UInt64) -> (@Sendable () -> Void)? {
         while let top = heap.first, top.deadline <= now {
             popTop()
-            if let task = tasks.removeValue(forKey: top.id) { due.append(task.run) }
+            if let task = tasks.removeValue(forKey: top.id) { return task.run }
         }
-        return due
+        return nil
     }
 
     /// Takes the `fail` of every task still waiting (at shutdown).
