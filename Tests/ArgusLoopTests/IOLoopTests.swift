@@ -127,7 +127,7 @@ struct IOLoopTests {
                 try await Task.sleep(for: .milliseconds(20))
             }
             close(fds[1])
-            for _ in 0..<200 where reader.received.withLockedValue({ $0.count }) < 24 { try await Task.sleep(for: .milliseconds(5)) }
+            for _ in 0..<2_000 where reader.received.withLockedValue({ $0.count }) < 24 { try await Task.sleep(for: .milliseconds(5)) }
             #expect(String(decoding: reader.received.withLockedValue { $0 }, as: UTF8.self) == "hello from the other end")
             try await Task.sleep(for: .milliseconds(50))
             let calls = reader.calls.load(ordering: .relaxed)

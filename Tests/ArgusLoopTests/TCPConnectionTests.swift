@@ -71,7 +71,8 @@ struct TCPConnectionTests {
             shutdown(fd, Int32(SHUT_WR))
         }
         writer.start()
-        try await Task.sleep(for: .milliseconds(300))  // let the echo's writes back up first
+        // Nobody reads yet, so the echo's writes back up: wait until it has paused its reads.
+        for _ in 0..<2_000 where echo.pauses.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(10)) }
         var received: [UInt8] = []
         received.reserveCapacity(size)
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
