@@ -12,9 +12,6 @@ struct TimerQueue {
     private var tasks: [UInt64: (run: @Sendable () -> Void, fail: @Sendable () -> Void)] = [:]
     private var nextID: UInt64 = 0
 
-    var isEmpty: Bool { tasks.isEmpty }
-    var count: Int { tasks.count }
-
     /// Adds `task` due at `deadline` (monotonic nanoseconds), with what to do instead if it never
     /// runs (`fail`, at shutdown); returns its id.
     mutating func schedule(at deadline: UInt64, _ task: @escaping @Sendable () -> Void, fail: @escaping @Sendable () -> Void) -> UInt64 {

@@ -41,6 +41,12 @@ enum LoopProxy {
                 upstream.connection.writeAndFlush(bytes)
                 return
             }
+            if var pending = pendingRequest {  // more bytes while the upstream connection is still being made
+                var more = bytes
+                pending.writeBuffer(&more)
+                pendingRequest = pending
+                return
+            }
             pendingRequest = bytes
             let loop = connection.loop
             TCPConnector.connect(to: address, on: loop, timeout: .seconds(5)).assumeIsolatedUnsafeUnchecked().whenComplete { result in
