@@ -46,8 +46,9 @@ struct IOLoopTests {
         try await withLoop { loop in
             let order = NIOLockedValueBox<[Int]>([])
             // The loop first sleeps until the late deadline; the earlier one scheduled after must wake it.
-            // (Far enough that a loaded machine still cancels it in time below.)
-            let late = loop.scheduleTask(in: .seconds(60)) { order.withLockedValue { $0.append(60_000) } }
+            // (An hour away: under ThreadSanitizer on a loaded machine this test's task was once
+            // suspended for over a minute, and a closer timer fired before it was cancelled.)
+            let late = loop.scheduleTask(in: .hours(1)) { order.withLockedValue { $0.append(3_600_000) } }
             try await Task.sleep(for: .milliseconds(20))
             let start = NIODeadline.now()
             let early = loop.scheduleTask(in: .milliseconds(20)) { order.withLockedValue { $0.append(20) }; return NIODeadline.now() }
