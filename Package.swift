@@ -112,8 +112,10 @@ let package = Package(
             name: "ArgusProxy",
             dependencies: [
                 "ArgusConfig", "ArgusRouting", "ArgusHTTP", "ArgusEvents", "ArgusRateLimit", "ArgusRedis", "ArgusAccess", "ArgusHealth", "ArgusCache", "ArgusDNS",
+                "ArgusLoop",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Atomics", package: "swift-atomics"),

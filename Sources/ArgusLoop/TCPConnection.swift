@@ -13,6 +13,12 @@ public protocol TCPConnectionDelegate: AnyObject {
     func connectionBecameWritable(_ connection: TCPConnection)
     /// The connection is closed (by ``TCPConnection/close()`` or an error); `error` is nil for a close asked for.
     func connectionClosed(_ connection: TCPConnection, error: (any Error)?)
+    /// ``TCPConnection/shutdownOutput()`` sent the FIN (everything queued before it was written).
+    func connectionOutputShut(_ connection: TCPConnection)
+}
+
+extension TCPConnectionDelegate {
+    public func connectionOutputShut(_ connection: TCPConnection) {}
 }
 
 /// A connected TCP socket driven by an ``IOLoop``: reads into the loop's buffer, writes queued
@@ -54,6 +60,12 @@ public final class TCPConnection: IOHandler, @unchecked Sendable {
     }
 
     public var isOpen: Bool { !closed }
+    /// The peer's address (`getpeername`); nil once closed or if the socket has none.
+    public var remoteAddress: SocketAddress? { closed ? nil : SocketAddress.of(fd, peer: true) }
+    /// This end's address (`getsockname`).
+    public var localAddress: SocketAddress? { closed ? nil : SocketAddress.of(fd, peer: false) }
+    /// Bytes queued and not yet written.
+    public var pendingBytes: Int { queuedBytes }
     /// False from when the queue reaches ``highWaterMark`` until it drains to half of it.
     public var isWritable: Bool { !wasUnwritable }
 
@@ -98,6 +110,7 @@ public final class TCPConnection: IOHandler, @unchecked Sendable {
         if queue.isEmpty {
             outputShut = true
             _ = shutdown(fd, Int32(SHUT_WR))
+            delegate?.connectionOutputShut(self)
         } else {
             shutOutputWhenFlushed = true
             flush()
@@ -199,6 +212,7 @@ public final class TCPConnection: IOHandler, @unchecked Sendable {
         if queue.isEmpty && shutOutputWhenFlushed && !outputShut && !closed {
             outputShut = true
             _ = shutdown(fd, Int32(SHUT_WR))
+            delegate?.connectionOutputShut(self)
         }
         if wasUnwritable && queuedBytes <= highWaterMark / 2 && !closed {
             wasUnwritable = false

@@ -35,6 +35,26 @@ public enum TCPConnector {
         return promise.futureResult
     }
 
+    /// Connects to the first of `addresses` that accepts, trying them in order (a refusal or an
+    /// unreachable address moves on to the next); `timeout` bounds the whole attempt and its
+    /// expiry fails with `ChannelError.connectTimeout(timeout)`.
+    public static func connect(to addresses: [SocketAddress], on loop: IOLoop, timeout: TimeAmount) -> EventLoopFuture<Int32> {
+        guard !addresses.isEmpty else { return loop.makeFailedFuture(IOError(errnoCode: EADDRNOTAVAIL, reason: "connect: no address")) }
+        return attempt(addresses, 0, on: loop, deadline: .now() + timeout, timeout: timeout)
+    }
+
+    private static func attempt(
+        _ addresses: [SocketAddress], _ index: Int, on loop: IOLoop, deadline: NIODeadline, timeout: TimeAmount
+    ) -> EventLoopFuture<Int32> {
+        let left = deadline - .now()
+        guard left > .zero else { return loop.makeFailedFuture(ChannelError.connectTimeout(timeout)) }
+        return connect(to: addresses[index], on: loop, timeout: left).flatMapError { error in
+            if case ChannelError.connectTimeout = error { return loop.makeFailedFuture(ChannelError.connectTimeout(timeout)) }
+            guard index + 1 < addresses.count else { return loop.makeFailedFuture(error) }
+            return attempt(addresses, index + 1, on: loop, deadline: deadline, timeout: timeout)
+        }
+    }
+
     /// Waits for writability (the connect's outcome) on the loop's thread.
     private final class Waiter: IOHandler, @unchecked Sendable {
         let fd: Int32

@@ -47,7 +47,7 @@ final class Exchange {
     var bodyForwarded = 0
 
     // Upstream side.
-    var upstream: UpstreamHandler?
+    var upstream: UpstreamConnection?
     var tries = 0
     var headSentAt: NIODeadline?
     /// Last progress with the upstream that Argus recorded itself (head sent, request complete);

@@ -5,6 +5,7 @@ import ArgusEvents
 import ArgusHealth
 import ArgusRateLimit
 import ArgusRedis
+import ArgusLoop
 import Atomics
 import Logging
 import NIOCore
@@ -13,7 +14,7 @@ import NIOCore
 /// pool, the request-id generator, the date cache and the open connections. Touched only from
 /// its own loop, so nothing in it is locked.
 final class LoopContext {
-    let eventLoop: any EventLoop
+    let eventLoop: IOLoop
     let store: SnapshotStore
     let settings: ProxySettings
     let stats: LoopStats
@@ -25,7 +26,8 @@ final class LoopContext {
     let rateLimitCounters: LocalCounterStore
     /// The node's `sync_rate` counters (shared by every loop).
     let syncedCounters: SyncedCounterStore
-    /// This loop's Redis clients, one per endpoint a rate-limiting instance uses.
+    /// This loop's Redis clients, one per endpoint a rate-limiting instance uses: on a companion
+    /// NIO event loop (the client is built on NIO channels), reached with `submit` and `hop`.
     let redis: RedisClientSet
     /// Target health, for passive health checks (nil: no registry, checks off).
     let health: HealthRegistry?
@@ -46,7 +48,7 @@ final class LoopContext {
     private var detailScratch: [UInt8] = []
 
     init(
-        eventLoop: any EventLoop, store: SnapshotStore, settings: ProxySettings, stats: LoopStats,
+        eventLoop: IOLoop, companion: any EventLoop, store: SnapshotStore, settings: ProxySettings, stats: LoopStats,
         events: EventProducer, logger: Logger, rateLimitCounters: LocalCounterStore, syncedCounters: SyncedCounterStore,
         health: HealthRegistry?, cache: ProxyCacheStore
     ) {
@@ -61,7 +63,7 @@ final class LoopContext {
         self.events = events
         self.logger = logger
         self.pool = UpstreamPool(eventLoop: eventLoop, settings: settings)
-        self.redis = RedisClientSet(eventLoop: eventLoop, logger: logger)
+        self.redis = RedisClientSet(eventLoop: companion, logger: logger)
         self.cached = store.snapshot
     }
 

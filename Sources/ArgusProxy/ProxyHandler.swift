@@ -8,9 +8,9 @@ import ArgusRateLimit
 import ArgusRedis
 import ArgusRouting
 import Foundation
+import ArgusLoop
 import Logging
 import NIOCore
-import NIOPosix
 
 /// The data path of one client connection, top to bottom:
 ///
@@ -28,13 +28,10 @@ import NIOPosix
 ///    Kong would;
 /// 6. **finish**: return the upstream connection to the pool and read the next request.
 ///
-/// The client channel and its upstream channel live on one event loop, so all of this is
-/// single-threaded code without locks or hops.
-final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
+/// The client connection and its upstream connection live on one event loop (an `IOLoop`, whose
+/// `TCPConnection`s this handler drives directly), so all of this is single-threaded code
+/// without locks or hops.
+final class ProxyHandler: TCPConnectionDelegate, UpstreamDelegate {
     private enum Phase {
         /// Waiting for (more of) a request head.
         case head
@@ -56,13 +53,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     private let loop: LoopContext
     private let listenerPort: Int
-    private var context: ChannelHandlerContext!
+    private let connection: TCPConnection
+    private let allocator = ByteBufferAllocator()
     private var phase: Phase = .head
     private var inbound = ByteBuffer()
     private var parser: RequestHeadParser
     private var exchange: Exchange?
-    private var readPaused = false
-    private var pendingRead = false
     private var closeAfterResponse = false
     /// processInbound is running: nested calls (from a gateway answer) leave the work to its loop.
     private var inProcessInbound = false
@@ -86,6 +82,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     /// The exchange a gateway error is answering for, while that answer is published.
     private var failedExchange: Exchange?
     private var timer: Scheduled<Void>?
+    /// Bounds a lingering close (`closeAfterFlush`).
+    private var lingerTimer: Scheduled<Void>?
     private var timerDeadline = NIODeadline.distantFuture
     private var lastActivity = NIODeadline.now()
     /// When the first byte of the request head being received arrived (nil between requests).
@@ -99,9 +97,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private var bodyWait: Routed?
     private var bodyBuffer = ByteBuffer()
 
-    init(loop: LoopContext, listenerPort: Int) {
+    init(loop: LoopContext, listenerPort: Int, connection: TCPConnection) {
         self.loop = loop
         self.listenerPort = listenerPort
+        self.connection = connection
         self.parser = RequestHeadParser(
             maxRequestLineLength: loop.settings.maxRequestLineLength, maxHeadLength: loop.settings.maxHeadLength)
     }
@@ -118,12 +117,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     // MARK: - Connection lifecycle
 
-    func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        let remote = context.channel.remoteAddress
+    /// Takes the accepted connection over (on its loop).
+    func start() {
+        let remote = connection.remoteAddress
         clientIP = remote?.ipAddress ?? "0.0.0.0"
         clientAddress = ConnectionAddress(remote)
         peerTrusted = loop.settings.trustedIPs.contains(remote)
@@ -131,10 +127,15 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         connectionSerial = loop.connectionSerial
         loop.register(self)
         ensureTimer(lastActivity + loop.settings.clientIdleTimeout)
-        context.fireChannelActive()
+        connection.delegate = self
+        do {
+            try connection.start()
+        } catch {
+            connection.close()
+        }
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    func connectionClosed(_ connection: TCPConnection, error: (any Error)?) {
         // The client went away mid-request: nginx logs that as 499.
         if trace.active { publish(status: 499, source: .gateway, decision: .clientAborted) }
         phase = .closed
@@ -144,22 +145,25 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
         timer?.cancel()
         timer = nil
+        lingerTimer?.cancel()
+        lingerTimer = nil
+        inbound = ByteBuffer()
         loop.unregister(self)
-        context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
+    /// The client closed its side: as with NIO's default (no half-closure), the connection closes.
+    func connectionReadEnded(_ connection: TCPConnection) {
+        connection.close()
     }
 
     /// Graceful shutdown: close now if idle, else after the current response.
     func quiesce() {
         closeAfterResponse = true
-        if case .head = phase, inbound.readableBytes == 0 { context.close(promise: nil) }
+        if case .head = phase, inbound.readableBytes == 0 { connection.close() }
     }
 
     func forceClose() {
-        context.close(promise: nil)
+        connection.close()
     }
 
     // MARK: - Writing to the client
@@ -169,51 +173,35 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private var clientUnflushed = false
 
     private func writeToClient(_ bytes: ByteBuffer) {
-        context.write(wrapOutboundOut(bytes), promise: nil)
+        connection.write(bytes)
         clientUnflushed = true
     }
 
     private func flushClient() {
         guard clientUnflushed else { return }
         clientUnflushed = false
-        context.flush()
+        connection.flush()
     }
 
     // MARK: - Back-pressure
 
-    func read(context: ChannelHandlerContext) {
-        if readPaused {
-            pendingRead = true
-        } else {
-            context.read()
-        }
-    }
-
     private func pauseReading() {
-        readPaused = true
+        connection.setReading(false)
     }
 
     private func resumeReading() {
-        guard readPaused else { return }
-        readPaused = false
-        if pendingRead {
-            pendingRead = false
-            context.read()
-        }
+        connection.setReading(true)
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            clientBlockedSince = nil
-            if let upstream = exchange?.upstream {
-                upstream.resumeReading()
-            } else if case .head = phase {
-                resumeReading()
-                processInbound()
-            }
-        } else if let upstream = exchange?.upstream {
-            upstream.pauseReading()
-            blockOnClient()
+    /// The client took what was queued for it (writes that back up are checked where they are
+    /// made: `forwardResponseBody`, `processInbound`).
+    func connectionBecameWritable(_ connection: TCPConnection) {
+        clientBlockedSince = nil
+        if let upstream = exchange?.upstream {
+            upstream.resumeReading()
+        } else if case .head = phase {
+            resumeReading()
+            processInbound()
         }
     }
 
@@ -226,8 +214,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     // MARK: - 1. Parse
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let bytes = unwrapInboundIn(data)
+    func connection(_ connection: TCPConnection, read bytes: ByteBuffer) {
         if case .closed = phase { return }  // lingering close: dropped
         lastActivity = .now()
         if inbound.readableBytes == 0 {
@@ -236,12 +223,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             inbound.writeImmutableBuffer(bytes)
         }
         processInbound()
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
         // Nothing to flush here: forwardBody flushes the upstream, and every client write path
         // (finishExchange, respond, the upstream's read-complete) flushes the client itself.
-        // Let go of a consumed receive buffer, so that NIO's pool can reuse it for the next read.
+        // Let go of a consumed buffer (the loop's read buffer), so that the next read reuses it.
         if inbound.readableBytes == 0 { inbound = ByteBuffer() }
     }
 
@@ -254,7 +238,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             case .head:
                 guard inbound.readableBytes > 0 else { return }
                 // Gateway answers to pipelined requests must not pile up for a client that does not read.
-                guard context.channel.isWritable else {
+                guard connection.isWritable else {
                     pauseReading()
                     return
                 }
@@ -427,7 +411,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 var id = plan.existing(routed.head)
                 if id == nil {
                     // the server address only for `tracker` (formatting it is not free)
-                    let serverAddress = plan.generator == .tracker ? context.channel.localAddress?.ipAddress ?? "" : ""
+                    let serverAddress = plan.generator == .tracker ? connection.localAddress?.ipAddress ?? "" : ""
                     let generated = loop.correlation.next(
                         plan.generator, serverAddress: serverAddress, serverPort: listenerPort,
                         connection: connectionSerial, connectionRequests: requestsOnConnection,
@@ -521,7 +505,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     /// A buffer for plugins' response header lines: the previous response's, when NIO is done with it.
     private func responseLinesBuffer() -> ByteBuffer {
-        guard var buffer = pluginHeaderScratch.take() else { return context.channel.allocator.buffer(capacity: 256) }
+        guard var buffer = pluginHeaderScratch.take() else { return allocator.buffer(capacity: 256) }
         buffer.clear()
         return buffer
     }
@@ -551,10 +535,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             return
         }
         bodyWait = routed
-        bodyBuffer = context.channel.allocator.buffer(capacity: max(0, min(remaining, 1 << 16)))
+        bodyBuffer = allocator.buffer(capacity: max(0, min(remaining, 1 << 16)))
         phase = .bufferingBody(remaining: remaining, decoder: ChunkedDecoder())
         if head.expectContinue {
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+            connection.writeAndFlush(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n"))
         }
         ensureTimer(lastActivity + loop.settings.clientIdleTimeout)
         readBufferedBody()
@@ -648,8 +632,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             respond(answer, head: routed.head, requestID: routed.requestID, received: routed.received)
             return true
         }
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let eventLoop = context.eventLoop
+        let eventLoop = connection.loop
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let fetcher = loop.cache.beginFetch(key) { eventLoop.execute { bound.value.cacheFetchEnded() } }
         guard fetcher else {
             access.next -= 1
@@ -675,7 +659,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         let head = routed.head
         trace.plugin = plugin
         trace.flags.cacheStatus = ProxyCachePlan.Status.hit.rawValue
-        var lines = access.responseHeaders.take() ?? context.channel.allocator.buffer(capacity: 128)
+        var lines = access.responseHeaders.take() ?? allocator.buffer(capacity: 128)
         if plan.sendAge { lines.writeString("Age: \(entry.age(now: now))\r\n") }
         if plan.sendStatus { lines.writeStaticString("X-Cache-Status: Hit\r\n") }
         if plan.sendKey { lines.writeString("X-Cache-Key: \(entry.key)\r\n") }
@@ -688,7 +672,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         if let transformer, !entry.isHEAD, transformer.wantsBody(entry.head), let transformed = transformer.transformJSON(body) {
             body = ByteBuffer(bytes: transformed)
         }
-        var out = context.channel.allocator.buffer(capacity: entry.head.bytes.readableBytes + body.readableBytes + 256)
+        var out = allocator.buffer(capacity: entry.head.bytes.readableBytes + body.readableBytes + 256)
         ClientResponseWriter.write(
             entry.head,
             .init(
@@ -782,8 +766,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
         phase = .access
         let requestID = routed.requestID
-        RedisRateLimit.check(limiter, identifier: identifier, nowMs: nowMs, client: loop.redis.client(endpoint))
-            .assumeIsolated().whenComplete { result in
+        // The Redis clients live on this loop's companion NIO loop; the answer hops back here.
+        let redis = loop.redis
+        redis.eventLoop.flatSubmit {
+            RedisRateLimit.check(limiter, identifier: identifier, nowMs: nowMs, client: redis.client(endpoint))
+        }
+            .hop(to: connection.loop).assumeIsolated().whenComplete { result in
                 // The client may have gone (or the connection closed) meanwhile.
                 guard case .access = self.phase, self.trace.active, self.trace.requestID == requestID else { return }
                 self.rateLimitDecided(limiter, result, routed)
@@ -796,7 +784,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         let settings = limiter.settings
         switch result {
         case .success(let usage):
-            var lines = pluginHeaderScratch.take() ?? context.channel.allocator.buffer(capacity: 256)
+            var lines = pluginHeaderScratch.take() ?? allocator.buffer(capacity: 256)
             lines.clear()
             usage.writeHeaders(settings, into: &lines)
             if usage.admitted {
@@ -857,7 +845,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
         let pluginHeaders = access.responseHeaders.take()
 
-        var upstreamHead = upstreamHeadScratch.take() ?? context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 512)
+        var upstreamHead = upstreamHeadScratch.take() ?? allocator.buffer(capacity: head.bytes.readableBytes + 512)
         upstreamHead.clear()
         let hostHeader: String
         // The Host follows the picked target (Kong's upstream_host): a retry to another target writes the head again.
@@ -897,7 +885,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         if !head.keepAlive { closeAfterResponse = true }
         // (a body a plugin read whole got its 100 Continue then)
         if head.expectContinue && exchange.bufferedBody == nil {
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+            connection.writeAndFlush(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n"))
         }
         phase = .connecting
         connectUpstream(exchange)
@@ -1005,19 +993,18 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             case .success(let handler):
                 self.attach(handler, to: exchange, now: .now())
             case .failure(let error):
-                if let connectionError = error as? NIOConnectionError, connectionError.connectionErrors.isEmpty,
-                    connectionError.dnsAError != nil || connectionError.dnsAAAAError != nil
-                {
+                if error is NameResolutionError {
                     self.failExchange(exchange, .nameResolutionFailed)
                     return
                 }
-                let timedOut = (error as? ChannelError) == .connectTimeout(timeout)
+                var timedOut = false
+                if case .connectTimeout = error as? ChannelError { timedOut = true }
                 self.retryOrFail(exchange, timedOut: timedOut)
             }
         }
     }
 
-    private func attach(_ upstream: UpstreamHandler, to exchange: Exchange, now: NIODeadline) {
+    private func attach(_ upstream: UpstreamConnection, to exchange: Exchange, now: NIODeadline) {
         exchange.upstream = upstream
         upstream.begin(delegate: self, isHEAD: exchange.head.isHEAD)
         upstream.write(exchange.upstreamHead)
@@ -1057,7 +1044,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                         exchange.bodyForwarded += slice.readableBytes
                         if let limit = exchange.bodyLimit, exchange.bodyForwarded > limit { overLimit = true }
                         if overLimit { return }
-                        var header = context.channel.allocator.buffer(capacity: 12)
+                        var header = allocator.buffer(capacity: 12)
                         ChunkedEncoder.writeChunkHeader(slice.readableBytes, into: &header)
                         upstream.write(header)
                         upstream.write(slice)
@@ -1081,7 +1068,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                     if exchange.responseStarted {
                         publish(status: exchange.status, source: .upstream, decision: .badRequest)
                         self.exchange = nil
-                        context.close(promise: nil)
+                        connection.close()
                         return
                     }
                     respond(
@@ -1163,7 +1150,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         exchange.responseFraming = framing
         if framing == .untilClose { closeAfterResponse = true }
         let sentAt = exchange.headSentAt ?? exchange.received
-        var out = responseHeadScratch.take() ?? context.channel.allocator.buffer(capacity: head.bytes.readableBytes + 256)
+        var out = responseHeadScratch.take() ?? allocator.buffer(capacity: head.bytes.readableBytes + 256)
         out.clear()
         ClientResponseWriter.write(
             head,
@@ -1192,7 +1179,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             cache.fetch = nil
         }
         trace.flags.cacheStatus = cache.status.rawValue
-        var lines = exchange.pluginHeaders ?? context.channel.allocator.buffer(capacity: 128)
+        var lines = exchange.pluginHeaders ?? allocator.buffer(capacity: 128)
         if cache.plan.sendStatus { lines.writeString("X-Cache-Status: \(cache.status.text)\r\n") }
         if cache.plan.sendKey { lines.writeString("X-Cache-Key: \(cache.key)\r\n") }
         exchange.pluginHeaders = lines
@@ -1247,7 +1234,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 trace.responseBytes += head.readableBytes
                 responseHeadScratch = head
                 writeToClient(head)
-                if !context.channel.isWritable { pauseForClient(exchange) }
+                if !connection.isWritable { pauseForClient(exchange) }
                 return
             }
             trace.responseBytes += head.readableBytes
@@ -1256,7 +1243,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
         trace.responseBytes += slice.readableBytes
         if exchange.responseFraming == .chunked {
-            var header = context.channel.allocator.buffer(capacity: 12)
+            var header = allocator.buffer(capacity: 12)
             ChunkedEncoder.writeChunkHeader(slice.readableBytes, into: &header)
             writeToClient(header)
             writeToClient(slice)
@@ -1264,14 +1251,14 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         } else {
             writeToClient(slice)
         }
-        if !context.channel.isWritable { pauseForClient(exchange) }
+        if !connection.isWritable { pauseForClient(exchange) }
     }
 
     private func pauseForClient(_ exchange: Exchange) {
         // Pause before flushing: a flush that drains the socket fires the writability change at once.
         exchange.upstream?.pauseReading()
         flushClient()
-        if !context.channel.isWritable { blockOnClient() }
+        if !connection.isWritable { blockOnClient() }
     }
 
     func upstreamReadComplete() {
@@ -1382,7 +1369,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             // Part of the response is out already: the only honest signal left is closing.
             publish(status: exchange.status, source: .upstream, decision: error.decision)
             self.exchange = nil
-            context.close(promise: nil)
+            connection.close()
             return
         }
         if !exchange.requestComplete { closeAfterResponse = true }
@@ -1425,7 +1412,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         if timer != nil && timerDeadline <= deadline { return }
         timer?.cancel()
         timerDeadline = deadline
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { self.timerFired() }
+        timer = connection.loop.assumeIsolated().scheduleTask(deadline: deadline) { self.timerFired() }
     }
 
     private func timerFired() {
@@ -1449,7 +1436,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 if now >= blocked + clientTimeout {
                     exchange.upstream?.abort()
                     self.exchange = nil
-                    context.close(promise: nil)
+                    connection.close()
                     return
                 }
             } else if now >= upstreamActivity(exchange) + plan.readTimeout {
@@ -1466,10 +1453,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             respondAndClose(status: 408, message: "Request timeout", decision: .badRequest)
             return
         } else if case .head = phase, now >= lastActivity + loop.settings.clientIdleTimeout {
-            context.close(promise: nil)
+            connection.close()
             return
         } else if case .discarding = phase, now >= lastActivity + loop.settings.clientIdleTimeout {
-            context.close(promise: nil)
+            connection.close()
             return
         } else if case .bufferingBody = phase, now >= lastActivity + loop.settings.clientIdleTimeout, let routed = bodyWait.take() {
             // The client stopped sending the body a plugin waits for: 408 and close, as nginx does.
@@ -1519,7 +1506,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         if head.expectContinue && bodyPending { closeAfterResponse = true }
         let now = NIODeadline.now()
         let latency = Int((now - received).nanoseconds / 1_000_000)
-        var out = context.channel.allocator.buffer(capacity: 512)
+        var out = allocator.buffer(capacity: 512)
         GatewayResponseWriter.write(
             error, requestID: requestID.description, accept: head.firstValue(of: .accept), isHEAD: head.isHEAD,
             keepAlive: !closeAfterResponse, date: loop.httpDate(), serverToken: loop.settings.serverToken,
@@ -1615,21 +1602,18 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private func closeAfterFlush() {
         phase = .closed
         inbound.clear()
-        let context = self.context!
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { result in
-            guard case .success = result else {
-                context.close(promise: nil)
-                return
-            }
-            context.close(mode: .output).assumeIsolated().whenComplete { _ in
-                self.resumeReading()
-                context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(2)) { context.close(promise: nil) }
-            }
-        }
+        clientUnflushed = false
         // A client that never reads must not hold the connection: bound the wait.
-        context.eventLoop.assumeIsolated().scheduleTask(in: loop.settings.clientIdleTimeout) {
-            context.close(promise: nil)
-        }
+        let connection = self.connection
+        lingerTimer = connection.loop.assumeIsolated().scheduleTask(in: loop.settings.clientIdleTimeout) { connection.close() }
+        connection.shutdownOutput()  // → connectionOutputShut once everything is written
+    }
+
+    /// Everything is written and the FIN sent: read (and drop) what the client still sends, for up to 2 s.
+    func connectionOutputShut(_ connection: TCPConnection) {
+        resumeReading()
+        lingerTimer?.cancel()
+        lingerTimer = connection.loop.assumeIsolated().scheduleTask(in: .seconds(2)) { connection.close() }
     }
 
     private func respondToMalformed(_ error: HTTPParseError) {
@@ -1640,7 +1624,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private func respondAndClose(status: Int, message: String, decision: RequestDecision) {
         headStartedAt = nil
         closeAfterResponse = true
-        var out = context.channel.allocator.buffer(capacity: 256)
+        var out = allocator.buffer(capacity: 256)
         let gatewayError = GatewayError(status: status, message: message, plainByDefault: false)
         let requestID = loop.nextRequestID()
         GatewayResponseWriter.write(

@@ -1,6 +1,7 @@
 import ArgusCache
 import ArgusEvents
 import ArgusHealth
+import ArgusLoop
 import ArgusRateLimit
 import ArgusRedis
 import Logging
@@ -8,19 +9,22 @@ import NIOCore
 import NIOConcurrencyHelpers
 import NIOPosix
 
-/// The proxy listener: accepts client connections on every event loop of the group and hands
-/// each to a `ProxyHandler` bound to that loop's `LoopContext`.
+/// The proxy listener: one `IOLoop` (Argus's own epoll loop) per worker, each with its
+/// `LoopContext`; a listener on the first loop hands accepted connections to the loops in turn,
+/// each to a `ProxyHandler` bound to that loop's context.
+///
+/// `group` (SwiftNIO's loops, one per worker) carries what is built on NIO channels: each proxy
+/// loop's Redis clients live on the NIO loop of the same index.
 public final class ProxyServer: Sendable {
-    private let group: MultiThreadedEventLoopGroup
-    private let contexts: [ObjectIdentifier: NIOLoopBoundBox<LoopContext?>]
-    private let loopIndex: [ObjectIdentifier: Int]
+    private let loops: [IOLoop]
+    private let contexts: [LoopContextBox]
     private let store: SnapshotStore
     private let settings: ProxySettings
     private let logger: Logger
     public let stats: ProxyStats
     /// Every request the proxy handles becomes one `RequestEvent` here (one lane per event loop).
     public let events: EventRing
-    private let channels = NIOLockedValueBox<[any Channel]>([])
+    private let listeners = NIOLockedValueBox<[TCPListener]>([])
     /// The `local` rate-limiting counters of this node; they survive reloads (a reloaded instance
     /// keeps its counts, as in Kong).
     public let rateLimitCounters = LocalCounterStore()
@@ -29,6 +33,7 @@ public final class ProxyServer: Sendable {
     /// proxy-cache's store, shared by every loop and instance (the Admin API purges it).
     public let proxyCache: ProxyCacheStore
     private let sweeper: NIOLockedValueBox<RepeatedTask?>
+    private let stopped = NIOLockedValueBox(false)
 
     /// Target health shared with the snapshots' balancers (passive checks report to it).
     public let health: HealthRegistry?
@@ -36,23 +41,25 @@ public final class ProxyServer: Sendable {
     public init(
         group: MultiThreadedEventLoopGroup, store: SnapshotStore, settings: ProxySettings, logger: Logger, health: HealthRegistry? = nil
     ) {
-        self.group = group
         self.health = health
         self.store = store
         self.settings = settings
         self.logger = logger
-        var contexts: [ObjectIdentifier: NIOLoopBoundBox<LoopContext?>] = [:]
-        var loopIndex: [ObjectIdentifier: Int] = [:]
-        for (i, loop) in group.makeIterator().enumerated() {
-            contexts[ObjectIdentifier(loop)] = .makeEmptyBox(valueType: LoopContext.self, eventLoop: loop)
-            loopIndex[ObjectIdentifier(loop)] = i
-        }
-        self.contexts = contexts
-        self.loopIndex = loopIndex
-        self.stats = ProxyStats(loopCount: loopIndex.count)
+        let companions = Array(group.makeIterator())
+        let loops = companions.indices.map { IOLoop(name: "argus-proxy-\($0)") }
+        self.loops = loops
+        self.stats = ProxyStats(loopCount: loops.count)
         self.proxyCache = ProxyCacheStore(budget: settings.proxyCacheBytes)
         self.events = EventRing(
-            capacity: settings.eventRingCapacity, lanes: max(1, loopIndex.count), detailCapacity: settings.eventDetailCapacity)
+            capacity: settings.eventRingCapacity, lanes: max(1, loops.count), detailCapacity: settings.eventDetailCapacity)
+        var contexts: [LoopContextBox] = []
+        for (index, loop) in loops.enumerated() {
+            contexts.append(LoopContextBox(LoopContext(
+                eventLoop: loop, companion: companions[index], store: store, settings: settings, stats: stats.loops[index],
+                events: events.producer(lane: index), logger: logger, rateLimitCounters: rateLimitCounters,
+                syncedCounters: syncedCounters, health: health, cache: proxyCache)))
+        }
+        self.contexts = contexts
         // Counters of windows that ended are forgotten every 10 s.
         let counters = rateLimitCounters
         let clock = settings.wallClockMilliseconds
@@ -62,45 +69,38 @@ public final class ProxyServer: Sendable {
             })
     }
 
-    /// The loop's context, created on first use on that loop.
-    private func context(on loop: any EventLoop) -> LoopContext {
-        let box = contexts[ObjectIdentifier(loop)]!
-        if let existing = box.value { return existing }
-        let index = loopIndex[ObjectIdentifier(loop)]!
-        let created = LoopContext(
-            eventLoop: loop, store: store, settings: settings, stats: stats.loops[index],
-            events: events.producer(lane: index), logger: logger, rateLimitCounters: rateLimitCounters,
-            syncedCounters: syncedCounters, health: health, cache: proxyCache)
-        box.value = created
-        return created
-    }
-
     /// Binds a listener and starts accepting. Returns the bound address (useful with port 0).
     public func bind(host: String, port: Int) async throws -> SocketAddress {
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 4)
-            .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let loopContext = self.context(on: channel.eventLoop)
-                    let port = channel.localAddress?.port ?? 0
-                    try channel.pipeline.syncOperations.addHandler(ProxyHandler(loop: loopContext, listenerPort: port))
-                }
+        let loops = self.loops
+        let contexts = self.contexts
+        var next = 0
+        let listener = try TCPListener(host: host, port: port, loop: loops[0]) { fd in
+            // Called on the first loop: connections go to the loops in turn.
+            let index = next
+            next = (next + 1) % loops.count
+            let box = contexts[index]
+            if index == 0 {
+                box.adopt(fd)
+            } else {
+                loops[index].execute { box.adopt(fd) }
             }
-            .bind(host: host, port: port).get()
-        channels.withLockedValue { $0.append(channel) }
-        return channel.localAddress!
+        }
+        let bound = listener.port
+        for box in contexts { box.listenerPort = bound }
+        try await loops[0].submit { try listener.start() }.get()
+        listeners.withLockedValue { $0.append(listener) }
+        return try SocketAddress(ipAddress: host, port: bound)
     }
 
-    /// Stops accepting, lets in-flight requests finish for up to `drainTimeout`, then closes the rest.
+    /// Stops accepting, lets in-flight requests finish for up to `drainTimeout`, then closes the
+    /// rest and stops the proxy loops.
     public func shutdown(drainTimeout: TimeAmount) async {
-        let listening = channels.withLockedValue { list in
+        guard stopped.withLockedValue({ stopped in defer { stopped = true }; return !stopped }) else { return }
+        let listening = listeners.withLockedValue { list in
             defer { list.removeAll() }
             return list
         }
-        for channel in listening { try? await channel.close() }
+        for listener in listening { try? await listener.loop.submit { listener.close() }.get() }
         await forEachContext { $0.quiesce() }
         let deadline = NIODeadline.now() + drainTimeout
         while NIODeadline.now() < deadline {
@@ -108,16 +108,17 @@ public final class ProxyServer: Sendable {
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
         await forEachContext { $0.closeAll() }
-        await forEachContext { $0.redis.closeAll() }
+        for box in contexts { await box.redis.close() }
         sweeper.withLockedValue { $0?.cancel() }
+        for loop in loops { try? await loop.shutdownGracefully() }
     }
 
     /// Client connections open across all loops.
     public func openConnections() async -> Int {
         var total = 0
-        for loop in group.makeIterator() {
-            let box = contexts[ObjectIdentifier(loop)]!
-            total += (try? await loop.submit { box.value?.openConnections ?? 0 }.get()) ?? 0
+        for (index, loop) in loops.enumerated() {
+            let box = contexts[index]
+            total += (try? await loop.submit { box.context.openConnections }.get()) ?? 0
         }
         return total
     }
@@ -125,9 +126,9 @@ public final class ProxyServer: Sendable {
     /// Open client connections by state, summed over the loops (each loop counts its own, briefly).
     public func connectionStates() async -> ConnectionStates {
         var total = ConnectionStates()
-        for loop in group.makeIterator() {
-            let box = contexts[ObjectIdentifier(loop)]!
-            if let states = try? await loop.submit({ box.value?.connectionStates() ?? ConnectionStates() }).get() {
+        for (index, loop) in loops.enumerated() {
+            let box = contexts[index]
+            if let states = try? await loop.submit({ box.context.connectionStates() }).get() {
                 total.reading += states.reading
                 total.writing += states.writing
                 total.waiting += states.waiting
@@ -137,9 +138,28 @@ public final class ProxyServer: Sendable {
     }
 
     private func forEachContext(_ body: @escaping @Sendable (LoopContext) -> Void) async {
-        for loop in group.makeIterator() {
-            let box = contexts[ObjectIdentifier(loop)]!
-            try? await loop.submit { if let context = box.value { body(context) } }.get()
+        for (index, loop) in loops.enumerated() {
+            let box = contexts[index]
+            try? await loop.submit { body(box.context) }.get()
         }
+    }
+}
+
+/// A loop's context, handed to that loop (it is only ever used on it).
+private final class LoopContextBox: @unchecked Sendable {
+    let context: LoopContext
+    /// The proxy listener's port (log records' `server_port`), set before it accepts.
+    var listenerPort = 0
+
+    init(_ context: LoopContext) {
+        self.context = context
+    }
+
+    var redis: RedisClientSet { context.redis }
+
+    /// Takes an accepted connection over, on the context's loop.
+    func adopt(_ fd: Int32) {
+        let connection = TCPConnection(fd: fd, loop: context.eventLoop)
+        ProxyHandler(loop: context, listenerPort: listenerPort, connection: connection).start()
     }
 }

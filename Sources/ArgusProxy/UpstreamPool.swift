@@ -1,4 +1,5 @@
 import ArgusConfig
+import ArgusLoop
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -127,10 +128,10 @@ extension Character {
 final class UpstreamPool {
     /// The idle connections to one target, most recently used last.
     private final class IdleList {
-        var handlers: [UpstreamHandler] = []
+        var handlers: [UpstreamConnection] = []
     }
 
-    private let eventLoop: any EventLoop
+    private let eventLoop: IOLoop
     private let settings: ProxySettings
     private var idle: [PoolKey: IdleList] = [:]
     /// The list used last: most traffic goes to one target at a time, and comparing keys is
@@ -140,7 +141,7 @@ final class UpstreamPool {
     private var sweeper: Scheduled<Void>?
 
 
-    init(eventLoop: any EventLoop, settings: ProxySettings) {
+    init(eventLoop: IOLoop, settings: ProxySettings) {
         self.eventLoop = eventLoop
         self.settings = settings
     }
@@ -164,7 +165,7 @@ final class UpstreamPool {
     }
 
     /// An idle, open connection to `key`, if there is one.
-    func take(_ key: PoolKey) -> UpstreamHandler? {
+    func take(_ key: PoolKey) -> UpstreamConnection? {
         guard let list = list(key, create: false) else { return nil }
         while let handler = list.handlers.popLast() {
             if handler.isActive { return handler }
@@ -172,7 +173,7 @@ final class UpstreamPool {
         return nil
     }
 
-    func release(_ handler: UpstreamHandler) {
+    func release(_ handler: UpstreamConnection) {
         let list = list(handler.key, create: true)!
         guard handler.requestsServed < settings.upstreamMaxRequestsPerConnection,
             list.handlers.count < settings.upstreamPoolSizePerTarget
@@ -186,7 +187,7 @@ final class UpstreamPool {
         startSweeperIfNeeded()
     }
 
-    func remove(_ handler: UpstreamHandler) {
+    func remove(_ handler: UpstreamConnection) {
         guard let list = idle[handler.key], let i = list.handlers.firstIndex(where: { $0 === handler }) else { return }
         list.handlers.remove(at: i)
     }
@@ -206,8 +207,9 @@ final class UpstreamPool {
 
     /// Connects a new connection to `key` on this pool's event loop (over TLS for an `https`
     /// service: the handshake runs as the request is written, and a failed one closes the
-    /// connection, which the exchange sees as a failed connection).
-    func connect(_ key: PoolKey, timeout: TimeAmount) -> EventLoopFuture<UpstreamHandler> {
+    /// connection, which the exchange sees as a failed connection). A host name is resolved off
+    /// the loop (`getaddrinfo` on NIO's blocking-I/O pool), and its addresses tried in order.
+    func connect(_ key: PoolKey, timeout: TimeAmount) -> EventLoopFuture<UpstreamConnection> {
         var tls: (context: NIOSSLContext, serverName: String?)?
         if let settings = key.tls {
             do {
@@ -216,28 +218,23 @@ final class UpstreamPool {
                 return eventLoop.makeFailedFuture(error)
             }
         }
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(timeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { [tls] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(
-                            NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
-                    }
-                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(key: key))
-                }
-            }
-        let connected: EventLoopFuture<any Channel>
+        let loop = eventLoop
+        let connected: EventLoopFuture<Int32>
         if let address = try? SocketAddress(ipAddress: key.host, port: key.port) {
-            connected = bootstrap.connect(to: address)
+            connected = TCPConnector.connect(to: address, on: loop, timeout: timeout)
         } else {
-            connected = bootstrap.connect(host: key.host, port: key.port)
+            let started = NIODeadline.now()
+            let (host, port) = (key.host, key.port)
+            connected = NIOSingletons.posixBlockingThreadPool.runIfActive(eventLoop: loop) {
+                try SocketAddress.resolveAll(host: host, port: port)
+            }.flatMap { addresses in
+                TCPConnector.connect(to: addresses, on: loop, timeout: timeout - (.now() - started))
+            }
         }
-        return connected.assumeIsolated().flatMapThrowing { channel in
-            let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
-            handler.pool = self
-            return handler
+        return connected.assumeIsolated().flatMapThrowing { [tls] fd in
+            let connection = try UpstreamConnection(key: key, tcp: TCPConnection(fd: fd, loop: loop), tls: tls)
+            connection.pool = self
+            return connection
         }.nonisolated()
     }
 

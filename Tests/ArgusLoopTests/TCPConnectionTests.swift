@@ -110,4 +110,37 @@ struct TCPConnectionTests {
         }
         try await loop.shutdownGracefully()
     }
+
+    @Test func aListOfAddressesIsTriedInOrderUntilOneAccepts() async throws {
+        let loop = IOLoop(name: "connect-list")
+        let listener = try TCPListener(host: "127.0.0.1", port: 0, loop: loop) { close($0) }
+        try await loop.submit { try listener.start() }.get()
+        // A port freed just now: refused, so the next address is tried.
+        let refused = try TCPListener(host: "127.0.0.1", port: 0, loop: loop) { close($0) }
+        let refusedPort = refused.port
+        try await loop.submit { refused.close() }.get()
+        let addresses = [
+            try SocketAddress(ipAddress: "127.0.0.1", port: refusedPort),
+            try SocketAddress(ipAddress: "127.0.0.1", port: listener.port),
+        ]
+        let fd = try await TCPConnector.connect(to: addresses, on: loop, timeout: .seconds(5)).get()
+        #expect(SocketAddress.of(fd, peer: true)?.port == listener.port)
+        #expect(SocketAddress.of(fd, peer: false)?.ipAddress == "127.0.0.1")
+        close(fd)
+        // Every address refused: the last refusal is the error.
+        await #expect(throws: IOError.self) {
+            _ = try await TCPConnector.connect(to: [addresses[0], addresses[0]], on: loop, timeout: .seconds(5)).get()
+        }
+        try await loop.submit { listener.close() }.get()
+        try await loop.shutdownGracefully()
+    }
+
+    @Test func namesResolveToEveryAddressAndUnknownNamesFailClearly() throws {
+        let local = try SocketAddress.resolveAll(host: "localhost", port: 8080)
+        #expect(!local.isEmpty)
+        #expect(local.allSatisfy { $0.port == 8080 && ($0.ipAddress == "127.0.0.1" || $0.ipAddress == "::1") })
+        let literal = try SocketAddress.resolveAll(host: "127.0.0.2", port: 1)
+        #expect(literal.map(\.ipAddress) == ["127.0.0.2"])
+        #expect(throws: NameResolutionError.self) { try SocketAddress.resolveAll(host: "a..b", port: 80) }
+    }
 }

@@ -1,5 +1,7 @@
 import ArgusHTTP
+import ArgusLoop
 import NIOCore
+import NIOSSL
 
 /// What an upstream connection reports to the exchange using it. Every call happens on the
 /// event loop both connections share.
@@ -23,13 +25,10 @@ enum UpstreamFailure: Error, Equatable {
     case malformedResponse(HTTPParseError)
 }
 
-/// One keep-alive connection to an upstream target: writes request bytes it is given and parses
-/// the response strictly, streaming the body to its delegate.
-final class UpstreamHandler: ChannelDuplexHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
+/// One keep-alive connection to an upstream target (a ``TCPConnection`` on the client's loop,
+/// with a ``UpstreamTLSSession`` over it for an `https` service): writes the request bytes it is
+/// given and parses the response strictly, streaming the body to its delegate.
+final class UpstreamConnection: TCPConnectionDelegate {
     private enum State {
         case idle
         case awaitingHead(isHEAD: Bool)
@@ -42,15 +41,15 @@ final class UpstreamHandler: ChannelDuplexHandler {
     /// Strong: cleared when the exchange ends (finish, failure, abort), which breaks the cycle.
     var delegate: (any UpstreamDelegate)?
     var pool: UpstreamPool?
-    private(set) var context: ChannelHandlerContext?
+    private let tcp: TCPConnection
+    private var tls: UpstreamTLSSession?
     private var state: State = .idle
     private var inbound = ByteBuffer()
     private var parser = ResponseHeadParser()
     private var chunkedDecoder = ChunkedDecoder()
     private var keepAlive = true
     private var sawResponseByte = false
-    private var readPaused = false
-    private var pendingRead = false
+    private var closed = false
     private(set) var requestsServed = 0
     var idleSince = NIODeadline.now()
     /// When the last bytes arrived (one clock read per read event, shared with the exchange).
@@ -58,20 +57,23 @@ final class UpstreamHandler: ChannelDuplexHandler {
     /// True when this connection came from the pool for the current exchange.
     private(set) var reused = false
 
-    init(key: PoolKey) {
+    /// Takes over `tcp` (connected; started here), speaking TLS over it with `tls` when given.
+    init(key: PoolKey, tcp: TCPConnection, tls: (context: NIOSSLContext, serverName: String?)?) throws {
         self.key = key
+        self.tcp = tcp
+        tcp.delegate = self
+        do {
+            try tcp.start()
+            if let tls { self.tls = try UpstreamTLSSession(context: tls.context, serverName: tls.serverName, over: tcp) }
+        } catch {
+            tcp.delegate = nil
+            tcp.close()
+            throw error
+        }
     }
 
-    var isActive: Bool { context?.channel.isActive ?? false }
-    var isWritable: Bool { context?.channel.isWritable ?? false }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
-    }
+    var isActive: Bool { !closed && tcp.isOpen }
+    var isWritable: Bool { tcp.isWritable }
 
     // MARK: - Exchange side
 
@@ -88,11 +90,11 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     func write(_ buffer: ByteBuffer) {
-        context?.write(wrapOutboundOut(buffer), promise: nil)
+        if let tls { tls.write(buffer) } else { tcp.write(buffer) }
     }
 
     func flush() {
-        context?.flush()
+        if let tls { tls.flush() } else { tcp.flush() }
     }
 
     /// Abandons the exchange and closes the connection (client gone, timeout, error).
@@ -100,37 +102,41 @@ final class UpstreamHandler: ChannelDuplexHandler {
         delegate = nil
         state = .idle
         keepAlive = false
-        context?.close(promise: nil)
+        close()
+    }
+
+    private func close() {
+        tls?.close()
+        tcp.close()
     }
 
     func pauseReading() {
-        readPaused = true
+        tcp.setReading(false)
     }
 
     func resumeReading() {
-        guard readPaused else { return }
-        readPaused = false
-        if pendingRead {
-            pendingRead = false
-            context?.read()
-        }
+        tcp.setReading(true)
     }
 
-    // MARK: - Channel events
+    // MARK: - Connection events
 
-    func read(context: ChannelHandlerContext) {
-        if readPaused {
-            pendingRead = true
+    func connection(_ connection: TCPConnection, read bytes: ByteBuffer) {
+        if let tls {
+            for plaintext in tls.received(bytes) where !closed { received(plaintext) }
+            if !tls.isActive { close() }
         } else {
-            context.read()
+            received(bytes)
         }
+        guard !closed else { return }
+        delegate?.upstreamReadComplete()
+        // Let go of a consumed buffer (the loop's read buffer), so that the next read reuses it.
+        if inbound.readableBytes == 0 { inbound = ByteBuffer() }
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let bytes = unwrapInboundIn(data)
+    private func received(_ bytes: ByteBuffer) {
         if case .idle = state {
             // Bytes on an idle connection: the upstream broke framing; never reuse it.
-            context.close(promise: nil)
+            close()
             return
         }
         sawResponseByte = true
@@ -143,17 +149,21 @@ final class UpstreamHandler: ChannelDuplexHandler {
         process()
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        delegate?.upstreamReadComplete()
-        // Let go of a consumed receive buffer, so that NIO's pool can reuse it for the next read.
-        if inbound.readableBytes == 0 { inbound = ByteBuffer() }
+    /// The upstream closed its side: as with NIO's default (no half-closure), the connection closes.
+    func connectionReadEnded(_ connection: TCPConnection) {
+        close()
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        delegate?.upstreamWritabilityChanged(isWritable: context.channel.isWritable)
+    func connectionBecameWritable(_ connection: TCPConnection) {
+        delegate?.upstreamWritabilityChanged(isWritable: true)
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    func connectionClosed(_ connection: TCPConnection, error: (any Error)?) {
+        guard !closed else { return }
+        closed = true
+        tls?.transportClosed()
+        tls = nil
+        inbound = ByteBuffer()
         pool?.remove(self)
         let delegate = self.delegate
         self.delegate = nil
@@ -167,10 +177,6 @@ final class UpstreamHandler: ChannelDuplexHandler {
             state = .idle
             delegate?.upstreamFailed(.closed(sawResponse: sawResponseByte, reused: reused))
         }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
     }
 
     // MARK: - Response parsing
@@ -249,7 +255,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
         let delegate = self.delegate
         self.delegate = nil
         state = .idle
-        context?.close(promise: nil)
+        close()
         delegate?.upstreamFailed(failure)
     }
 
@@ -260,16 +266,16 @@ final class UpstreamHandler: ChannelDuplexHandler {
         let leftover = inbound.readableBytes > 0
         let requestComplete = delegate?.upstreamRequestComplete ?? false
         // Back to the pool first, so that a pipelined request the delegate starts next can use it.
-        if keepAlive && !leftover && requestComplete, let pool, context != nil {
+        if keepAlive && !leftover && requestComplete, let pool, isActive {
             // Idle connections keep reading, so that a close by the upstream is noticed at once.
             resumeReading()
             pool.release(self)
         } else {
-            context?.close(promise: nil)
+            close()
         }
         delegate?.upstreamResponseEnd()
     }
 }
 
 @available(*, unavailable)
-extension UpstreamHandler: Sendable {}
+extension UpstreamConnection: Sendable {}
