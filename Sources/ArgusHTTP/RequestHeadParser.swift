@@ -17,9 +17,19 @@ public struct RequestHeadParser: Sendable {
     /// A field array handed back by `recycle`, reused by the next parse when nothing else holds it.
     private var spareFields: [HeaderField]?
 
+    /// The bytes of a head handed back by `recycle`, reused likewise.
+    private var spareBytes: ByteBuffer?
+
     /// Hands back the fields of a head that is no longer needed, so the next parse can reuse their storage.
     public mutating func recycle(_ fields: [HeaderField]) {
         spareFields = fields
+    }
+
+    /// Hands back a head that is no longer needed: its fields and its bytes are reused by the
+    /// next parse (when nothing else holds them by then).
+    public mutating func recycle(_ head: RequestHead) {
+        spareFields = head.fields
+        spareBytes = head.bytes
     }
 
     public init(maxRequestLineLength: Int = 8192, maxHeadLength: Int = 32768) {
@@ -48,7 +58,7 @@ public struct RequestHeadParser: Sendable {
                     return .needMore
                 }
                 if end > maxHeadLength { return .error(.headersTooLarge) }
-                return .head(try Self.parseHead(raw, end: end, buffer: buffer, maxRequestLine: maxRequestLineLength, fields: spareFields.take() ?? []))
+                return .head(try Self.parseHead(raw, end: end, maxRequestLine: maxRequestLineLength, fields: spareFields.take() ?? [], storage: spareBytes.take()))
             } catch {
                 return .error(error)
             }
@@ -61,7 +71,7 @@ public struct RequestHeadParser: Sendable {
     }
 
     private static func parseHead(
-        _ raw: UnsafeRawBufferPointer, end: Int, buffer: ByteBuffer, maxRequestLine: Int, fields: [HeaderField]
+        _ raw: UnsafeRawBufferPointer, end: Int, maxRequestLine: Int, fields: [HeaderField], storage: ByteBuffer?
     ) throws(HTTPParseError) -> RequestHead {
         guard let firstLF = HeaderBlockParser.firstLF(raw, from: 0), firstLF >= 1 else { throw .badRequestLine }
         let lineEnd = firstLF - 1
@@ -128,8 +138,13 @@ public struct RequestHeadParser: Sendable {
         }
 
         let framing: BodyFraming = chunked ? .chunked : (contentLength.map { $0 > 0 ? .length($0) : .none } ?? .none)
+        // The head is copied out of the connection's buffer (into recycled storage), so that a
+        // request in flight does not hold the buffer the next read wants to reuse.
+        var bytes = storage ?? ByteBufferAllocator().buffer(capacity: max(end, 512))
+        bytes.clear()
+        bytes.writeBytes(UnsafeRawBufferPointer(rebasing: raw[0..<end]))
         return RequestHead(
-            bytes: buffer.getSlice(at: buffer.readerIndex, length: end)!, method: line.method, target: line.target,
+            bytes: bytes, method: line.method, target: line.target,
             path: line.path, query: line.query, minorVersion: line.minorVersion, fields: fields, framing: framing,
             keepAlive: keepAlive, expectContinue: expectContinue && framing != .none, host: host, hostPort: port,
             connectionNominated: nominated

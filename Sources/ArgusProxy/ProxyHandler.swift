@@ -1475,7 +1475,7 @@ final class ProxyHandler: TCPConnectionDelegate, UpstreamDelegate {
         if let exchange {
             upstreamHeadScratch = exchange.upstreamHead
             if let lines = exchange.pluginHeaders.take() { pluginHeaderScratch = lines }
-            parser.recycle(exchange.head.fields)
+            parser.recycle(exchange.head)
         }
         exchange = nil
         if closeAfterResponse {

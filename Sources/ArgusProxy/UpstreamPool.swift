@@ -241,8 +241,9 @@ final class UpstreamPool {
     /// Checks idle connections once a second while there are any.
     private func startSweeperIfNeeded() {
         guard sweeper == nil else { return }
-        sweeper = eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) { [weak self] in
-            guard let self else { return }
+        // A strong capture: the pool lives as long as its loop's context anyway, and a weak
+        // reference would give the pool a side table, making every retain of it a slow one.
+        sweeper = eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) {
             self.sweeper = nil
             self.sweep()
             if self.idleCount > 0 { self.startSweeperIfNeeded() }
