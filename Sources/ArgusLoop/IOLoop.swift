@@ -242,6 +242,10 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
         }
         for fail in pendingTimers { fail() }  // EventLoopError.shutdown, on this thread
         runTasks()  // what those failures queued
+        // What is still registered is closed (connections tell their delegates, connects in
+        // progress fail), so that no descriptor outlives its loop.
+        let remaining = handlers.compactMap { $0?.handler }
+        for handler in remaining { handler.loopStopping() }
         handlers.removeAll()
         threadID.store(0, ordering: .releasing)
         lock.withLock {  // `closed` is set: nobody writes the eventfd any more

@@ -149,6 +149,10 @@ public final class TCPConnection: IOHandler, @unchecked Sendable {
         }
     }
 
+    public func loopStopping() {
+        close(error: EventLoopError.shutdown)
+    }
+
     /// One read; true if bytes were read (there may be more).
     @discardableResult
     private func readOnce() -> Bool {

@@ -76,6 +76,10 @@ public enum TCPConnector {
             finish(code == 0 ? nil : IOError(errnoCode: code, reason: "connect"))
         }
 
+        func loopStopping() {
+            finish(EventLoopError.shutdown)
+        }
+
         func finish(_ error: (any Error)?) {
             guard !done else { return }
             done = true

@@ -62,6 +62,10 @@ public final class TCPListener: IOHandler, @unchecked Sendable {
         }
     }
 
+    public func loopStopping() {
+        close()
+    }
+
     /// Stops accepting and closes the socket.
     public func close() {
         guard !closed else { return }

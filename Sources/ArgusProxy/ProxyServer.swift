@@ -34,6 +34,9 @@ public final class ProxyServer: Sendable {
     public let proxyCache: ProxyCacheStore
     private let sweeper: NIOLockedValueBox<RepeatedTask?>
     private let stopped = NIOLockedValueBox(false)
+    /// Set just before the proxy loops stop: nothing may be submitted to them after that (a task
+    /// submitted to a stopped loop never runs, so its future would never complete).
+    private let loopsStopped = NIOLockedValueBox(false)
 
     /// Target health shared with the snapshots' balancers (passive checks report to it).
     public let health: HealthRegistry?
@@ -110,12 +113,14 @@ public final class ProxyServer: Sendable {
         await forEachContext { $0.closeAll() }
         for box in contexts { await box.redis.close() }
         sweeper.withLockedValue { $0?.cancel() }
+        loopsStopped.withLockedValue { $0 = true }
         for loop in loops { try? await loop.shutdownGracefully() }
     }
 
     /// Client connections open across all loops.
     public func openConnections() async -> Int {
         var total = 0
+        guard !loopsStopped.withLockedValue({ $0 }) else { return 0 }
         for (index, loop) in loops.enumerated() {
             let box = contexts[index]
             total += (try? await loop.submit { box.context.openConnections }.get()) ?? 0
@@ -126,6 +131,7 @@ public final class ProxyServer: Sendable {
     /// Open client connections by state, summed over the loops (each loop counts its own, briefly).
     public func connectionStates() async -> ConnectionStates {
         var total = ConnectionStates()
+        guard !loopsStopped.withLockedValue({ $0 }) else { return total }
         for (index, loop) in loops.enumerated() {
             let box = contexts[index]
             if let states = try? await loop.submit({ box.context.connectionStates() }).get() {
