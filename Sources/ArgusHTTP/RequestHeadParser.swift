@@ -29,7 +29,8 @@ public struct RequestHeadParser: Sendable {
     /// next parse (when nothing else holds them by then).
     public mutating func recycle(_ head: RequestHead) {
         spareFields = head.fields
-        spareBytes = head.bytes
+        // A large head's storage is not kept for the connection's life.
+        spareBytes = head.bytes.capacity <= 4096 ? head.bytes : nil
     }
 
     public init(maxRequestLineLength: Int = 8192, maxHeadLength: Int = 32768) {

@@ -81,6 +81,26 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
         }
     }
 
+    /// Queues `task` unless the loop has stopped; false when it was dropped. Unlike ``execute(_:)``
+    /// and futures observed from other threads (whose callbacks are queued the same way), a
+    /// caller learns that nothing will run, rather than wait forever.
+    public func executeIfRunning(_ task: @escaping @Sendable () -> Void) -> Bool {
+        lock.withLock {
+            guard !closed else { return false }
+            tasks.append(task)
+            if sleeping { wakeUpLocked() }
+            return true
+        }
+    }
+
+    /// Runs `body` on the loop and returns its result, or `stopped` if the loop has stopped (a
+    /// task queued before it stopped still runs: the loop runs its queue out before it ends).
+    public func perform<T: Sendable>(_ body: @escaping @Sendable () -> T, ifStopped stopped: T) async -> T {
+        await withCheckedContinuation { continuation in
+            if !executeIfRunning({ continuation.resume(returning: body()) }) { continuation.resume(returning: stopped) }
+        }
+    }
+
     public func scheduleTask<T>(deadline: NIODeadline, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
         let promise: EventLoopPromise<T> = makePromise()
         // The task runs on this loop, which is where the promise is completed: nothing crosses threads.

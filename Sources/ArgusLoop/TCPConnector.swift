@@ -20,7 +20,7 @@ public enum TCPConnector {
             return loop.makeFailedFuture(IOError(errnoCode: code, reason: "connect"))
         }
         let promise: EventLoopPromise<Int32> = loop.makePromise()
-        loop.execute {
+        let queued = loop.executeIfRunning {
             let waiter = Waiter(fd: fd, loop: loop, promise: promise)
             do {
                 try loop.register(fd, events: EPOLLOUT.rawValue, handler: waiter)
@@ -31,6 +31,10 @@ public enum TCPConnector {
             }
             let timer = loop.scheduleTask(in: timeout) { waiter.finish(ChannelError.connectTimeout(timeout)) }
             waiter.timer = timer
+        }
+        if !queued {
+            _ = Glibc.close(fd)
+            return loop.makeFailedFuture(EventLoopError.shutdown)
         }
         return promise.futureResult
     }
@@ -50,6 +54,7 @@ public enum TCPConnector {
         guard left > .zero else { return loop.makeFailedFuture(ChannelError.connectTimeout(timeout)) }
         return connect(to: addresses[index], on: loop, timeout: left).flatMapError { error in
             if case ChannelError.connectTimeout = error { return loop.makeFailedFuture(ChannelError.connectTimeout(timeout)) }
+            if error is EventLoopError { return loop.makeFailedFuture(error) }  // the loop is stopping
             guard index + 1 < addresses.count else { return loop.makeFailedFuture(error) }
             return attempt(addresses, index + 1, on: loop, deadline: deadline, timeout: timeout)
         }

@@ -13,7 +13,8 @@ public final class TCPListener: IOHandler, @unchecked Sendable {
 
     /// Binds `host:port` (port 0: any free port; see ``port``) with `SO_REUSEADDR` and starts listening.
     public init(host: String, port: Int, backlog: Int32 = 1024, loop: IOLoop, accepted: @escaping (Int32) -> Void) throws {
-        let address = try SocketAddress(ipAddress: host, port: port)
+        // An address, or a name (`localhost`), resolved here: this runs once, at startup.
+        let address = try (try? SocketAddress(ipAddress: host, port: port)) ?? SocketAddress.resolveAll(host: host, port: port)[0]
         let family: Int32 = address.protocol == .inet6 ? AF_INET6 : AF_INET
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }

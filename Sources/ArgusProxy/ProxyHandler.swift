@@ -1603,6 +1603,7 @@ final class ProxyHandler: TCPConnectionDelegate, UpstreamDelegate {
         phase = .closed
         inbound.clear()
         clientUnflushed = false
+        guard connection.isOpen else { return }  // a write that failed closed it already
         // A client that never reads must not hold the connection: bound the wait.
         let connection = self.connection
         lingerTimer = connection.loop.assumeIsolated().scheduleTask(in: loop.settings.clientIdleTimeout) { connection.close() }

@@ -8,6 +8,7 @@ import Logging
 import NIOCore
 import NIOConcurrencyHelpers
 import NIOPosix
+import Glibc
 
 /// The proxy listener: one `IOLoop` (Argus's own epoll loop) per worker, each with its
 /// `LoopContext`; a listener on the first loop hands accepted connections to the loops in turn,
@@ -34,9 +35,6 @@ public final class ProxyServer: Sendable {
     public let proxyCache: ProxyCacheStore
     private let sweeper: NIOLockedValueBox<RepeatedTask?>
     private let stopped = NIOLockedValueBox(false)
-    /// Set just before the proxy loops stop: nothing may be submitted to them after that (a task
-    /// submitted to a stopped loop never runs, so its future would never complete).
-    private let loopsStopped = NIOLockedValueBox(false)
 
     /// Target health shared with the snapshots' balancers (passive checks report to it).
     public let health: HealthRegistry?
@@ -77,20 +75,28 @@ public final class ProxyServer: Sendable {
         let loops = self.loops
         let contexts = self.contexts
         var next = 0
+        // The port is known once bound; the handler reads it when connections arrive, after start.
+        let boundPort = NIOLockedValueBox(port)
         let listener = try TCPListener(host: host, port: port, loop: loops[0]) { fd in
             // Called on the first loop: connections go to the loops in turn.
             let index = next
             next = (next + 1) % loops.count
             let box = contexts[index]
+            let port = boundPort.withLockedValue { $0 }
             if index == 0 {
-                box.adopt(fd)
-            } else {
-                loops[index].execute { box.adopt(fd) }
+                box.adopt(fd, listenerPort: port)
+            } else if !loops[index].executeIfRunning({ box.adopt(fd, listenerPort: port) }) {
+                _ = Glibc.close(fd)
             }
         }
+        boundPort.withLockedValue { $0 = listener.port }
         let bound = listener.port
-        for box in contexts { box.listenerPort = bound }
-        try await loops[0].submit { try listener.start() }.get()
+        do {
+            try await loops[0].submit { try listener.start() }.get()
+        } catch {
+            _ = Glibc.close(listener.fd)
+            throw error
+        }
         listeners.withLockedValue { $0.append(listener) }
         return try SocketAddress(ipAddress: host, port: bound)
     }
@@ -103,7 +109,7 @@ public final class ProxyServer: Sendable {
             defer { list.removeAll() }
             return list
         }
-        for listener in listening { try? await listener.loop.submit { listener.close() }.get() }
+        for listener in listening { await listener.loop.perform({ listener.close() }, ifStopped: ()) }
         await forEachContext { $0.quiesce() }
         let deadline = NIODeadline.now() + drainTimeout
         while NIODeadline.now() < deadline {
@@ -113,17 +119,15 @@ public final class ProxyServer: Sendable {
         await forEachContext { $0.closeAll() }
         for box in contexts { await box.redis.close() }
         sweeper.withLockedValue { $0?.cancel() }
-        loopsStopped.withLockedValue { $0 = true }
         for loop in loops { try? await loop.shutdownGracefully() }
     }
 
     /// Client connections open across all loops.
     public func openConnections() async -> Int {
         var total = 0
-        guard !loopsStopped.withLockedValue({ $0 }) else { return 0 }
         for (index, loop) in loops.enumerated() {
             let box = contexts[index]
-            total += (try? await loop.submit { box.context.openConnections }.get()) ?? 0
+            total += await loop.perform({ box.context.openConnections }, ifStopped: 0)
         }
         return total
     }
@@ -131,10 +135,9 @@ public final class ProxyServer: Sendable {
     /// Open client connections by state, summed over the loops (each loop counts its own, briefly).
     public func connectionStates() async -> ConnectionStates {
         var total = ConnectionStates()
-        guard !loopsStopped.withLockedValue({ $0 }) else { return total }
         for (index, loop) in loops.enumerated() {
             let box = contexts[index]
-            if let states = try? await loop.submit({ box.context.connectionStates() }).get() {
+            if let states = await loop.perform({ box.context.connectionStates() }, ifStopped: nil) {
                 total.reading += states.reading
                 total.writing += states.writing
                 total.waiting += states.waiting
@@ -146,7 +149,7 @@ public final class ProxyServer: Sendable {
     private func forEachContext(_ body: @escaping @Sendable (LoopContext) -> Void) async {
         for (index, loop) in loops.enumerated() {
             let box = contexts[index]
-            try? await loop.submit { body(box.context) }.get()
+            await loop.perform({ body(box.context) }, ifStopped: ())
         }
     }
 }
@@ -154,9 +157,6 @@ public final class ProxyServer: Sendable {
 /// A loop's context, handed to that loop (it is only ever used on it).
 private final class LoopContextBox: @unchecked Sendable {
     let context: LoopContext
-    /// The proxy listener's port (log records' `server_port`), set before it accepts.
-    var listenerPort = 0
-
     init(_ context: LoopContext) {
         self.context = context
     }
@@ -164,7 +164,7 @@ private final class LoopContextBox: @unchecked Sendable {
     var redis: RedisClientSet { context.redis }
 
     /// Takes an accepted connection over, on the context's loop.
-    func adopt(_ fd: Int32) {
+    func adopt(_ fd: Int32, listenerPort: Int) {
         let connection = TCPConnection(fd: fd, loop: context.eventLoop)
         ProxyHandler(loop: context, listenerPort: listenerPort, connection: connection).start()
     }

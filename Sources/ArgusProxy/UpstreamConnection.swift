@@ -1,5 +1,6 @@
 import ArgusHTTP
 import ArgusLoop
+import Glibc
 import NIOCore
 import NIOSSL
 
@@ -65,14 +66,17 @@ final class UpstreamConnection: TCPConnectionDelegate {
         do {
             try tcp.start()
             if let tls { self.tls = try UpstreamTLSSession(context: tls.context, serverName: tls.serverName, over: tcp) }
+            // Sending the ClientHello may already have failed (and closed the connection).
+            guard isActive else { throw IOError(errnoCode: ECONNRESET, reason: "upstream connection closed at once") }
         } catch {
             tcp.delegate = nil
+            self.tls?.close()
             tcp.close()
             throw error
         }
     }
 
-    var isActive: Bool { !closed && tcp.isOpen }
+    var isActive: Bool { !closed && tcp.isOpen && (tls?.isActive ?? true) }
     var isWritable: Bool { tcp.isWritable }
 
     // MARK: - Exchange side

@@ -223,12 +223,17 @@ final class UpstreamPool {
         if let address = try? SocketAddress(ipAddress: key.host, port: key.port) {
             connected = TCPConnector.connect(to: address, on: loop, timeout: timeout)
         } else {
+            // The connect timeout covers the lookup too (a resolver that does not answer).
             let started = NIODeadline.now()
             let (host, port) = (key.host, key.port)
-            connected = NIOSingletons.posixBlockingThreadPool.runIfActive(eventLoop: loop) {
+            let resolved = loop.makePromise(of: [SocketAddress].self)
+            NIOSingletons.posixBlockingThreadPool.runIfActive(eventLoop: loop) {
                 try SocketAddress.resolveAll(host: host, port: port)
-            }.flatMap { addresses in
-                TCPConnector.connect(to: addresses, on: loop, timeout: timeout - (.now() - started))
+            }.cascade(to: resolved)
+            let timer = loop.scheduleTask(in: timeout) { resolved.fail(ChannelError.connectTimeout(timeout)) }
+            connected = resolved.futureResult.flatMap { addresses in
+                timer.cancel()
+                return TCPConnector.connect(to: addresses, on: loop, timeout: timeout - (.now() - started))
             }
         }
         return connected.assumeIsolated().flatMapThrowing { [tls] fd in

@@ -27,7 +27,7 @@ final class UpstreamTLSSession {
     }
 
     /// Whether TLS is still up (false after a failed handshake or a close alert).
-    var isActive: Bool { channel.isActive }
+    var isActive: Bool { !abandoned && channel.isActive }
 
     func write(_ plaintext: ByteBuffer) {
         channel.write(plaintext, promise: nil)
@@ -50,15 +50,26 @@ final class UpstreamTLSSession {
 
     /// The connection is gone: NIOSSL fails what it buffered.
     func transportClosed() {
-        guard channel.isActive else { return }
-        channel.pipeline.fireChannelInactive()
-        _ = try? channel.finish(acceptAlreadyClosed: true)
+        close()
     }
 
-    /// Abandons the session (no close alert: the connection is being closed anyway).
+    /// Abandons the session without a close alert (the connection is being closed anyway).
+    ///
+    /// NIOSSL is told the transport went away first, so that it is closed when the channel
+    /// closes: closing an active session would send close_notify and wait for the peer's, or for
+    /// a shutdown timer on the embedded loop, whose clock never moves. Nothing here waits
+    /// (`EmbeddedChannel.finish` would block the event loop's thread on that close).
     func close() {
-        _ = try? channel.finish(acceptAlreadyClosed: true)
+        guard !abandoned else { return }
+        abandoned = true
+        if channel.isActive { channel.pipeline.fireChannelInactive() }
+        channel.close(promise: nil)
+        // A timer NIOSSL may have set (its close_notify timeout, after the peer's alert) runs now:
+        // an embedded loop must not be freed with tasks still scheduled.
+        channel.embeddedEventLoop.advanceTime(by: .hours(24))
     }
+
+    private var abandoned = false
 
     /// Runs what NIOSSL queued on its loop, passes its output to the connection, and closes the
     /// connection once TLS is closed.

@@ -6,6 +6,7 @@ import NIOSSL
 import NIOTLS
 import Testing
 
+import ArgusApp
 import ArgusConfig
 @testable import ArgusProxy
 
@@ -65,8 +66,16 @@ struct UpstreamTLSTests {
                     let lines = head.split(separator: "\r\n")
                     let host = lines.first { $0.lowercased().hasPrefix("host:") }.map { $0.dropFirst(5).trimmingCharacters(in: .whitespaces) } ?? "-"
                     let body = "sni=\(sni) line=\(lines.first ?? "") host=\(host)"
-                    let reply = "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+                    // A request for `/close…` is answered with `Connection: close`, then TLS and
+                    // the connection are closed (close_notify first).
+                    let closing = lines.first?.contains(" /close") ?? false
+                    let reply = "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\n"
+                        + (closing ? "Connection: close\r\n" : "") + "\r\n" + body
                     context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: reply)), promise: nil)
+                    if closing {
+                        context.close(promise: nil)
+                        return
+                    }
                 }
             }
         }
@@ -106,6 +115,37 @@ struct UpstreamTLSTests {
             }
             await client.close()
             #expect(server.connections.withLockedValue { $0 } == 1, "one TLS connection, kept alive for every request")
+        }
+    }
+
+    /// Closing a live TLS session (an upstream's `Connection: close`, the pool's idle sweep, the
+    /// gateway's shutdown) must never wait for the peer's close_notify on the event loop.
+    @Test(.timeLimit(.minutes(1)))
+    func tlsConnectionsClosedByEitherSideLeaveTheLoopServing() async throws {
+        try await withServer { server, _ in
+            let gw = try await GatewayHarness(yaml: """
+                _format_version: "3.0"
+                services:
+                  - name: secure
+                    url: https://127.0.0.1:\(server.port)
+                    routes: [{name: main, paths: ["/"], strip_path: false}]
+                """) { $0.proxy.upstreamIdleTimeout = .milliseconds(300) }
+            // The upstream closes after its answer.
+            for i in 0..<3 {
+                let closed = try #require(try await gw.request("GET /close/\(i) HTTP/1.1\r\nHost: x\r\n\r\n"))
+                #expect(closed.status == 200)
+                #expect(closed.bodyString == "sni=- line=GET /close/\(i) HTTP/1.1 host=127.0.0.1:\(server.port)")
+            }
+            #expect(server.connections.withLockedValue { $0 } == 3)
+            // A kept-alive connection goes idle and the pool's sweep (once a second) closes it while TLS is up.
+            let first = try #require(try await gw.request("GET /kept HTTP/1.1\r\nHost: x\r\n\r\n"))
+            #expect(first.status == 200)
+            try await Task.sleep(for: .milliseconds(2_500))
+            let second = try #require(try await gw.request("GET /kept/again HTTP/1.1\r\nHost: x\r\n\r\n"))
+            #expect(second.status == 200)
+            #expect(server.connections.withLockedValue { $0 } == 5, "the idle connection was closed, a new one made")
+            // Shutdown closes the pooled, live TLS connection: it must complete.
+            await gw.stop()
         }
     }
 
