@@ -64,7 +64,7 @@ final class ProxyHandler: TCPConnectionDelegate, UpstreamDelegate {
     private var inProcessInbound = false
     /// Since when the upstream's reads are paused because the client does not read (nginx `send_timeout`).
     private var clientBlockedSince: NIODeadline?
-    /// Reused head buffers: once NIO has written them out, the next request writes into the same
+    /// Reused head buffers: once the connection has written them out, the next request writes into the same
     /// storage instead of allocating (ByteBuffer is copy-on-write, so reuse is safe either way).
     private var upstreamHeadScratch: ByteBuffer?
     private var responseHeadScratch: ByteBuffer?
@@ -503,7 +503,7 @@ final class ProxyHandler: TCPConnectionDelegate, UpstreamDelegate {
         proceed(routed)
     }
 
-    /// A buffer for plugins' response header lines: the previous response's, when NIO is done with it.
+    /// A buffer for plugins' response header lines: the previous response's, when the connection is done with it.
     private func responseLinesBuffer() -> ByteBuffer {
         guard var buffer = pluginHeaderScratch.take() else { return allocator.buffer(capacity: 256) }
         buffer.clear()
