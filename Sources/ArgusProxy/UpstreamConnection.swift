@@ -165,7 +165,7 @@ final class UpstreamConnection: TCPConnectionDelegate {
     func connectionClosed(_ connection: TCPConnection, error: (any Error)?) {
         guard !closed else { return }
         closed = true
-        tls?.transportClosed()
+        tls?.close()
         tls = nil
         inbound = ByteBuffer()
         pool?.remove(self)

@@ -48,12 +48,8 @@ final class UpstreamTLSSession {
         return sink.take()
     }
 
-    /// The connection is gone: NIOSSL fails what it buffered.
-    func transportClosed() {
-        close()
-    }
-
-    /// Abandons the session without a close alert (the connection is being closed anyway).
+    /// Abandons the session without a close alert (the connection is gone, or being closed anyway;
+    /// NIOSSL fails what it buffered).
     ///
     /// NIOSSL is told the transport went away first, so that it is closed when the channel
     /// closes: closing an active session would send close_notify and wait for the peer's, or for
