@@ -42,7 +42,7 @@ final class LoopContext {
     private var cached: ConfigSnapshot
     private var ids = RequestIDGenerator()
     private var date = HTTPDate()
-    private var connections: [ObjectIdentifier: ProxyHandler] = [:]
+    private var connections: [ObjectIdentifier: ProxyConnection] = [:]
     private(set) var quiescing = false
     /// Where a request's details are encoded before they are copied into the ring (reused).
     private var detailScratch: [UInt8] = []
@@ -124,12 +124,12 @@ final class LoopContext {
         return UnsafeRawBufferPointer(rebasing: bytes[0..<limit])
     }
 
-    func register(_ handler: ProxyHandler) {
+    func register(_ handler: ProxyConnection) {
         connections[ObjectIdentifier(handler)] = handler
         stats.connectionOpened()
     }
 
-    func unregister(_ handler: ProxyHandler) {
+    func unregister(_ handler: ProxyConnection) {
         if connections.removeValue(forKey: ObjectIdentifier(handler)) != nil {
             stats.connectionClosed()
         }

@@ -12,7 +12,7 @@ import Glibc
 
 /// The proxy listener: one `IOLoop` (Argus's own epoll loop) per worker, each with its
 /// `LoopContext`; a listener on the first loop hands accepted connections to the loops in turn,
-/// each to a `ProxyHandler` bound to that loop's context.
+/// each to a `ProxyConnection` bound to that loop's context.
 ///
 /// `group` (SwiftNIO's loops, one per worker) carries what is built on NIO channels: each proxy
 /// loop's Redis clients live on the NIO loop of the same index.
@@ -166,6 +166,6 @@ private final class LoopContextBox: @unchecked Sendable {
     /// Takes an accepted connection over, on the context's loop.
     func adopt(_ fd: Int32, listenerPort: Int) {
         let connection = TCPConnection(fd: fd, loop: context.eventLoop)
-        ProxyHandler(loop: context, listenerPort: listenerPort, connection: connection).start()
+        ProxyConnection(loop: context, listenerPort: listenerPort, transport: connection).start()
     }
 }

@@ -1,0 +1,109 @@
+import ArgusAccess
+import ArgusCache
+import ArgusConfig
+import ArgusEvents
+import ArgusHTTP
+import ArgusRouting
+import NIOCore
+
+/// A routed request on its way through the access phase and upstream: what it asked, what
+/// matched it, and the snapshot it is served under from start to end.
+struct RoutedRequest {
+    let head: RequestHead
+    let requestID: RequestID
+    let received: NIODeadline
+    let match: RouteMatch
+    let routePlan: RoutePlan
+    let plan: ServicePlan
+    let serviceID: String
+    let path: String
+    let snapshot: ConfigSnapshot
+}
+
+/// What the connection knows of its client, for the plugins that look at the address.
+struct ClientFacts {
+    /// The peer's address as text ("0.0.0.0" when unknown).
+    var ip = "0.0.0.0"
+    /// The peer's address as the event encodes it.
+    var address = ConnectionAddress()
+    /// The peer is in `trusted_ips`: its `X-Real-IP` is believed.
+    var peerTrusted = false
+
+    /// The client's address as Kong's plugins see it (nginx's realip module with Kong's defaults):
+    /// the peer's, or `X-Real-IP` when the peer is in `trusted_ips`.
+    func forwarded(_ head: RequestHead) -> (text: String, bytes: [UInt8]) {
+        if peerTrusted, let value = head.values(forLowercasedName: "x-real-ip").first, let bytes = IPAddressParser.parse(value) {
+            return (value, bytes)
+        }
+        return (ip, address.address.bytes)
+    }
+}
+
+/// What the access phase learned about the request in flight: its consumer, the edits plugins
+/// make to the upstream request, the headers they add to the response.
+struct AccessState {
+    /// The next step of `routePlan.access` to run.
+    var next = 0
+    /// The consumer's index in the snapshot's config, -1 when none is known.
+    var consumer: Int32 = -1
+    /// The credential it authenticated with (nil for none, or the anonymous consumer).
+    var credentialID: String?
+    /// `X-Credential-Identifier: …` for the upstream.
+    var credentialLine: [UInt8]?
+    var anonymous = false
+    var aclRan = false
+    /// The consumer's `X-Consumer-Groups` goes upstream.
+    var sendGroups = false
+    /// What `hide_credentials` removes from the upstream request.
+    var edits = CredentialEdits()
+    /// Header lines plugins add to the client response (cors, correlation-id, rate limiting).
+    var responseHeaders: ByteBuffer?
+    /// correlation-id's value (kept from the request, or generated), for the log record.
+    var correlationID: String?
+    /// correlation-id's header for the upstream, when the request had none.
+    var correlationLine: String?
+    /// request-size-limiting's limit on a chunked body.
+    var bodyLimit: Int?
+    /// consistent-hashing's key (kept for retries).
+    var hashKey: String?
+    /// request-transformer's changes to the upstream request.
+    var rewrite: RequestTransformerPlan.Rewrite?
+    /// response-transformer's instance, for the response head.
+    var responseTransformer: ResponseTransformerPlan?
+    /// proxy-cache's decision for a request that goes upstream (Miss or Refresh).
+    var cache: CacheState?
+    /// The request body, read whole because a plugin needs it (nil: it streams as usual).
+    var body: ByteBuffer?
+    var bodyRead = false
+    /// The body as `kong.request.get_body()` parses it, once key-auth asked.
+    var parsedBody: RequestBody?
+
+    /// Adds response header lines.
+    mutating func addResponseHeaders(_ headers: [(String, String)]) {
+        guard !headers.isEmpty else { return }
+        if responseHeaders == nil { responseHeaders = ByteBuffer() }
+        for (name, value) in headers { Self.writeLine(name, value, into: &responseHeaders!) }
+    }
+
+    static func writeLine(_ name: String, _ value: String, into out: inout ByteBuffer) {
+        out.writeString(name)
+        out.writeStaticString(": ")
+        out.writeString(value)
+        out.writeStaticString("\r\n")
+    }
+
+    /// The consumer's id, when one is known.
+    func consumerID(_ snapshot: ConfigSnapshot) -> String? {
+        let consumers = snapshot.access.directory.consumers
+        return consumer >= 0 && Int(consumer) < consumers.count ? consumers[Int(consumer)].id : nil
+    }
+}
+
+/// What proxy-cache decided in the access phase for a request that goes upstream.
+struct CacheState {
+    let plan: ProxyCachePlan
+    let key: String
+    var status: ProxyCachePlan.Status
+    /// This request fetches the key for every request waiting on it (ends when released).
+    var fetch: CacheFetch?
+}

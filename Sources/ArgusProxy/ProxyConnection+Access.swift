@@ -1,0 +1,224 @@
+import ArgusAccess
+import ArgusCache
+import ArgusEvents
+import ArgusHTTP
+import ArgusLoop
+import ArgusRateLimit
+import ArgusRedis
+import Logging
+import NIOCore
+
+/// 2. Route and access: a parsed head becomes a routed request, and the access phase decides
+/// whether it goes upstream, is answered by the gateway, or waits (for its body, for Redis, for
+/// another request's cache fetch).
+extension ProxyConnection {
+    func startRequest(_ head: RequestHead) {
+        let received = lastActivity
+        let requestID = loop.nextRequestID()
+        loop.stats.requestStarted()
+        requestsOnConnection += 1
+        connection.requestStarted(keepAlive: head.keepAlive)
+        request.begin()
+        access = AccessPipeline()
+        relay.reset()
+        let snapshot = loop.snapshot()
+        trace.start(
+            receivedAt: received, requestID: requestID, method: RequestMethod(name: head.methodString),
+            minorVersion: head.minorVersion, headBytes: head.bytes.readableBytes)
+        trace.configVersion = UInt32(truncatingIfNeeded: snapshot.version)
+        trace.recordsDetail = snapshot.recordsUnmatchedDetail
+        switch RouteStep.route(
+            head, requestID: requestID, received: received, snapshot: snapshot, listenerPort: listenerPort,
+            maxRequestBodySize: loop.settings.maxRequestBodySize, trace: &trace)
+        {
+        case .answer(let error):
+            answer(error, for: head, requestID: requestID, received: received)
+        case .routed(let routed):
+            self.routed = routed
+            runAccess()
+        }
+    }
+
+    /// Runs the access phase from where it stands.
+    func runAccess() {
+        guard let routed else { return }
+        var env = self
+        let decision = access.run(routed, client: client, trace: &trace, env: &env)
+        accessDecided(decision, routed)
+    }
+
+    private func accessDecided(_ decision: AccessDecision, _ routed: RoutedRequest) {
+        switch decision {
+        case .next:
+            proceed(routed)
+        case .needBody:
+            startReadingBody(routed)
+        case .suspend(.rateLimit(let limiter, let identifier, let nowMs, let endpoint)):
+            request.suspend(.rateLimitStore)
+            checkInRedis(limiter, identifier: identifier, nowMs: nowMs, endpoint: endpoint, routed)
+        case .suspend(.cacheFetch):
+            // woken by `cacheFetchEnded` (registered by `beginCacheFetch`)
+            request.suspend(.cacheFetch)
+        case .answer(let error):
+            answer(error, for: routed.head, requestID: routed.requestID, received: routed.received)
+        case .serve(let hit):
+            serveFromCache(hit, routed)
+        }
+    }
+
+    // MARK: - Reading the body for a plugin
+
+    /// A plugin needs the whole request body: read it (bounded by `maxBufferedBodySize`), then
+    /// run the same step again.
+    private func startReadingBody(_ routed: RoutedRequest) {
+        let head = routed.head
+        switch request.startReadingBody(head.framing, limit: loop.settings.maxBufferedBodySize) {
+        case .tooLarge:
+            connection.closeAfterThisResponse()
+            answer(.payloadTooLarge, for: head, requestID: routed.requestID, received: routed.received)
+        case .empty:
+            access.state.body = ByteBuffer()
+            access.state.bodyRead = true
+            runAccess()
+        case .read:
+            if head.expectContinue { transport.writeAndFlush(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")) }
+            ensureTimer(lastActivity + loop.settings.clientIdleTimeout)
+            readBodyForAccess()
+        }
+    }
+
+    /// Moves body bytes from the connection into the body being read; once it is whole, the
+    /// access phase goes on with it.
+    func readBodyForAccess() {
+        guard let routed else { return }
+        var received = 0
+        let read = request.readBody(&inbound, received: &received)
+        trace.requestBytes += received
+        switch read {
+        case .needMore:
+            return
+        case .complete(let body):
+            access.state.body = body
+            access.state.bodyRead = true
+            runAccess()
+        case .tooLarge, .malformed:
+            // What is left of the body is not read: the connection closes.
+            access.state.bodyRead = true
+            connection.closeAfterThisResponse()
+            let error: GatewayError = if case .tooLarge = read { .payloadTooLarge } else { .badRequest("Bad request") }
+            answer(error, for: routed.head, requestID: routed.requestID, received: routed.received)
+        }
+    }
+
+    // MARK: - Waiting for stores
+
+    /// A rate-limiting check in Redis. The clients live on this loop's companion NIO loop; the
+    /// answer hops back here. Meanwhile the connection reads nothing more.
+    private func checkInRedis(
+        _ limiter: RateLimitPlan, identifier: String, nowMs: Int64, endpoint: RedisEndpoint, _ routed: RoutedRequest
+    ) {
+        let generation = request.generation
+        let redis = loop.redis
+        redis.eventLoop.flatSubmit {
+            RedisRateLimit.check(limiter, identifier: identifier, nowMs: nowMs, client: redis.client(endpoint))
+        }
+            .hop(to: transport.loop).assumeIsolated().whenComplete { result in
+                // The client may have gone (or the request been answered) meanwhile.
+                guard self.request.resume(.rateLimitStore, generation: generation) else { return }
+                var env = self
+                let decision = self.access.rateLimitAnswered(limiter, result, routed, client: self.client, trace: &self.trace, env: &env)
+                self.accessDecided(decision, routed)
+                if self.request.isActive { self.drive() }
+            }
+    }
+
+    /// The cache fetch this request waited for is over: look in the cache again.
+    func cacheFetchEnded(_ generation: UInt64) {
+        guard request.resume(.cacheFetch, generation: generation) else { return }
+        runAccess()
+    }
+
+    // MARK: - Serving from the cache
+
+    /// A cache hit: the stored response through the same writer as a live one (hop-by-hop headers
+    /// dropped, this request's plugin headers added), with `Age`, `X-Cache-Status: Hit` and
+    /// `X-Cache-Key`.
+    private func serveFromCache(_ hit: CacheHit, _ routed: RoutedRequest) {
+        let head = routed.head, entry = hit.entry, plan = hit.plan
+        var lines = access.state.responseHeaders.take() ?? allocator.buffer(capacity: 128)
+        if plan.sendAge { lines.writeString("Age: \(entry.age(now: hit.now))\r\n") }
+        if plan.sendStatus { lines.writeStaticString("X-Cache-Status: Hit\r\n") }
+        if plan.sendKey { lines.writeString("X-Cache-Key: \(entry.key)\r\n") }
+        connection.answering(unread: head.framing, waitsForContinue: head.expectContinue && head.framing != .none)
+        let answeredAt = NIODeadline.now()
+        let transformer = access.state.responseTransformer
+        var body = entry.body
+        if let transformer, !entry.isHEAD, transformer.wantsBody(entry.head), let transformed = transformer.transformJSON(body) {
+            body = ByteBuffer(bytes: transformed)
+        }
+        var out = allocator.buffer(capacity: entry.head.bytes.readableBytes + body.readableBytes + 256)
+        ClientResponseWriter.write(
+            entry.head,
+            .init(
+                framing: .passthrough, keepAlive: !connection.closeAfterResponse, clientMinorVersion: head.minorVersion,
+                serverToken: loop.settings.serverToken, upstreamLatencyMs: 0,
+                proxyLatencyMs: Int((answeredAt - routed.received).nanoseconds / 1_000_000), requestID: routed.requestID,
+                pluginHeaders: lines, dropHeaders: transformer?.touched, transformedLines: transformer?.lines(for: entry.head),
+                fromCache: true, bodyLength: entry.isHEAD ? nil : body.readableBytes),
+            into: &out)
+        let headOnly = out
+        if !head.isHEAD && !entry.isHEAD { out.writeImmutableBuffer(body) }
+        trace.responseBytes += out.readableBytes
+        // Kong counts a cache hit as `source="service"` (the plugin marks the request proxied).
+        publish(status: entry.head.status, source: .upstream, decision: .cacheHit, at: answeredAt, requestHead: head, responseHead: headOnly)
+        writeToClient(out)
+        finishRequest(unread: access.state.bodyRead ? .none : head.framing)
+    }
+}
+
+/// The access phase's surroundings on the request path: this loop's stores and generators.
+extension ProxyConnection: AccessEnvironment {
+    func wallClockMilliseconds() -> Int64 {
+        loop.settings.wallClockMilliseconds()
+    }
+
+    func generateCorrelationID(_ generator: CorrelationIDPlan.Generator) -> String {
+        // the server address only for `tracker` (formatting it is not free)
+        let serverAddress = generator == .tracker ? transport.localAddress?.ipAddress ?? "" : ""
+        return loop.correlation.next(
+            generator, serverAddress: serverAddress, serverPort: listenerPort, connection: connectionSerial,
+            connectionRequests: requestsOnConnection, nowMs: loop.settings.wallClockMilliseconds())
+    }
+
+    func countLocally(_ limiter: RateLimitPlan, identifier: String, nowMs: Int64) -> RateLimitUsage {
+        let settings = limiter.settings
+        return loop.rateLimitCounters.check(
+            scope: limiter.scope, identifier: identifier, limits: settings.limits, algorithm: settings.algorithm, nowMs: nowMs)
+    }
+
+    func countSynced(_ limiter: RateLimitPlan, identifier: String, nowMs: Int64) -> RateLimitUsage {
+        loop.syncedCounters.check(limiter, identifier: identifier, nowMs: nowMs)
+    }
+
+    var cache: ProxyCacheStore { loop.cache }
+
+    func beginCacheFetch(_ key: String) -> Bool {
+        let eventLoop = transport.loop
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        let generation = request.generation
+        return loop.cache.beginFetch(key) { eventLoop.execute { bound.value.cacheFetchEnded(generation) } }
+    }
+
+    func rateLimitStoreFailed(_ error: any Error, faultTolerant: Bool) {
+        let now = NIODeadline.now()
+        guard now - loop.lastStoreErrorLog >= .seconds(1) else { return }
+        loop.lastStoreErrorLog = now
+        loop.logger.error("rate-limiting: failed to get usage", metadata: ["error": "\(error)", "fault_tolerant": "\(faultTolerant)"])
+    }
+
+    func responseLinesBuffer() -> ByteBuffer {
+        guard var buffer = pluginHeaderScratch.take() else { return allocator.buffer(capacity: 256) }
+        buffer.clear()
+        return buffer
+    }
+}

@@ -1,0 +1,41 @@
+import ArgusConfig
+import ArgusEvents
+import ArgusHTTP
+import ArgusRouting
+import NIOCore
+
+/// The first decision about a parsed request: which route and service it is for under the
+/// current snapshot, or the gateway's answer when there is none (Kong's 404 and 503, its 426 or
+/// redirect for an https-only route reached over http, 413 past `client_max_body_size`). Pure.
+enum RouteStep {
+    enum Result {
+        case routed(RoutedRequest)
+        case answer(GatewayError)
+    }
+
+    static func route(
+        _ head: RequestHead, requestID: RequestID, received: NIODeadline, snapshot: ConfigSnapshot, listenerPort: Int,
+        maxRequestBodySize: Int, trace: inout RequestTrace
+    ) -> Result {
+        guard let path = PathNormalizer.normalize(head.string(head.path)[...]) else { return .answer(.badRequest("Bad request")) }
+        let request = RouterRequest(method: head.methodString, host: head.hostString, port: head.hostPort ?? listenerPort, path: path)
+        guard let match = snapshot.router.match(request, headers: head) else { return .answer(.noRoute) }
+        trace.route = Int32(truncatingIfNeeded: match.routeIndex)
+        let routePlan = snapshot.routes[match.routeIndex]
+        trace.recordsDetail = routePlan.recordsDetail
+        guard let serviceIndex = match.serviceIndex else { return .answer(.noService) }
+        trace.service = Int32(truncatingIfNeeded: serviceIndex)
+        if !routePlan.allowsHTTP {
+            if routePlan.httpsRedirectStatus == 426 || head.host.isEmpty { return .answer(.useHTTPS) }
+            let location = "https://" + head.hostString + head.string(head.path.lowerBound..<head.query.upperBound)
+            return .answer(.httpsRedirect(status: routePlan.httpsRedirectStatus, location: location))
+        }
+        if maxRequestBodySize > 0, case .length(let n) = head.framing, n > maxRequestBodySize { return .answer(.payloadTooLarge) }
+        return .routed(RoutedRequest(
+            head: head, requestID: requestID, received: received, match: match, routePlan: routePlan,
+            plan: snapshot.services[serviceIndex], serviceID: snapshot.config.services[serviceIndex].id, path: path,
+            snapshot: snapshot))
+    }
+}
+
+extension RequestHead: RouterHeaders {}
