@@ -47,6 +47,7 @@ let package = Package(
         .target(
             name: "ArgusRedis",
             dependencies: [
+                "ArgusLoop", "ArgusTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -98,7 +99,7 @@ let package = Package(
         .target(
             name: "ArgusHealth",
             dependencies: [
-                "ArgusConfig", "ArgusEvents",
+                "ArgusConfig", "ArgusEvents", "ArgusTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -107,15 +108,28 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Transport below the data path: plain or TLS byte streams on ArgusLoop (client and server
+        // side), and the HTTP/1.1 upstream client (connections, the per-loop pool, TLS client contexts).
+        .target(
+            name: "ArgusTransport",
+            dependencies: [
+                "ArgusLoop", "ArgusHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         // The data path: accept, parse, route, forward, stream back.
         .target(
             name: "ArgusProxy",
             dependencies: [
                 "ArgusConfig", "ArgusRouting", "ArgusHTTP", "ArgusEvents", "ArgusRateLimit", "ArgusRedis", "ArgusAccess", "ArgusHealth", "ArgusCache", "ArgusDNS",
-                "ArgusLoop",
+                "ArgusLoop", "ArgusTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Atomics", package: "swift-atomics"),
@@ -231,10 +245,19 @@ let package = Package(
             name: "ArgusHTTPTests",
             dependencies: ["ArgusHTTP", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        // The data path's decisions (state machines, access pipeline, body reader, timeouts) without sockets.
         .testTarget(
             name: "ArgusProxyTests",
             dependencies: [
-                "ArgusProxy", "ArgusApp", "ArgusConfig", "ArgusHTTP", "ArgusEvents", "ArgusMetrics", "ArgusLogging",
+                "ArgusProxy", "ArgusConfig", "ArgusHTTP", "ArgusEvents", "ArgusAccess", "ArgusCache", "ArgusRateLimit", "ArgusRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // Whole gateways on 127.0.0.1 against real upstreams, Redis, DNS, TLS peers and log receivers.
+        .testTarget(
+            name: "ArgusIntegrationTests",
+            dependencies: [
+                "ArgusProxy", "ArgusTransport", "ArgusLoop", "ArgusApp", "ArgusConfig", "ArgusHTTP", "ArgusEvents", "ArgusMetrics", "ArgusLogging",
                 "ArgusCompression", "ArgusRateLimit", "ArgusRedis",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -258,7 +281,7 @@ for target in package.targets where target.type != .system {
 // builds: on the proxy benchmark they were ~5% of the event loop's user time (an access-set
 // insert in thread-local storage per `inout` of a class property). Debug builds, which every
 // test runs (ThreadSanitizer's included), keep the checks.
-let requestPath: Set = ["ArgusProxy", "ArgusHTTP", "ArgusLoop", "ArgusRouting", "ArgusEvents", "ArgusAccess", "ArgusRateLimit"]
+let requestPath: Set = ["ArgusProxy", "ArgusTransport", "ArgusHTTP", "ArgusLoop", "ArgusRouting", "ArgusEvents", "ArgusAccess", "ArgusRateLimit"]
 for target in package.targets where requestPath.contains(target.name) {
     target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 }

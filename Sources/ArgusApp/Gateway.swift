@@ -30,7 +30,6 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
 
     public let settings: GatewaySettings
     private let logger: Logger
-    private let group: MultiThreadedEventLoopGroup
     /// The admin and status listeners run on their own thread, never on a proxy event loop.
     private let controlGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let prometheus: PrometheusExporter
@@ -88,8 +87,9 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         let health = HealthRegistry(logger: logger)
         self.health = health
         store = SnapshotStore(ConfigSnapshot(config: config, health: health))
-        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, settings.workers))
-        proxy = ProxyServer(group: group, store: store, settings: settings.proxy, logger: logger, health: health)
+        proxy = ProxyServer(
+            workers: max(1, settings.workers), controlLoop: controlGroup.next(), store: store, settings: settings.proxy, logger: logger,
+            health: health)
         checker = ActiveHealthChecker(eventLoop: controlGroup.next(), registry: health)
         usageReader = RateLimitUsageReader(counters: proxy.rateLimitCounters, eventLoop: controlGroup.next())
         latest = NIOLockedValueBox(config)
@@ -115,7 +115,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             ring: ring, config: configOf, fileLog: FileLogExporter(logger: logger),
             httpLog: HTTPLogExporter(config: configOf, client: httpClient, dataDirectory: settings.dataDirectory, logger: logger))
         self.logs = logs
-        let reporters: [any ReportsStatistics] = [logs, syncer, health, ProxyCacheStatistics(store: proxy.proxyCache)]
+        let reporters: [any ReportsStatistics] = [proxy, logs, syncer, health, ProxyCacheStatistics(store: proxy.proxyCache)]
             + extra.compactMap { $0 as? any ReportsStatistics }
         var sources = Self.metricsSources(nodeID: nodeID, store: store, proxy: proxy)
         sources.statistics = { reporters.flatMap { $0.statistics() } }
@@ -313,7 +313,6 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         // What the drained requests counted under sync_rate goes to Redis before the loops stop.
         await syncer.stop()
         await database.withLockedValue({ $0 })?.close()
-        try? await group.shutdownGracefully()
         try? await controlGroup.shutdownGracefully()
     }
 

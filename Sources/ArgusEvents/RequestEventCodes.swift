@@ -116,6 +116,23 @@ public struct EventFlags: OptionSet, Sendable, Hashable {
     public static let cacheStatusNames = ["", "hit", "miss", "refresh", "bypass"]
 }
 
+/// The reason codes (``RequestEvent/reason``) of a request that failed upstream (no plugin
+/// answered it): why its last try failed, when the gateway knows more than the status says.
+public enum UpstreamReason {
+    /// The TLS handshake with the upstream failed (protocol, cipher, a bad record).
+    public static let tlsHandshake: UInt8 = 1
+    /// The upstream's certificate did not verify (unknown CA, expired, name mismatch).
+    public static let tlsVerification: UInt8 = 2
+
+    public static func name(_ reason: UInt8) -> String {
+        switch reason {
+        case tlsHandshake: return "tls_handshake"
+        case tlsVerification: return "tls_verification"
+        default: return ""
+        }
+    }
+}
+
 /// The reason codes (``RequestEvent/reason``) access plugins put in their rejections' events.
 public enum AccessReason {
     /// key-auth: 1 no key, 2 invalid key, 3 duplicate key. basic-auth: 1 no credentials, 2 invalid

@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import ArgusTransport
 import NIOSSL
 
 /// Kong's active health checks: each upstream with an active interval has its targets probed
@@ -26,12 +27,13 @@ public final class ActiveHealthChecker: Sendable {
     private let registry: HealthRegistry
     private let tasks: NIOLoopBoundBox<[RepeatedTask]>
     private let probesRun = NIOLockedValueBox(0)
-    /// `https` probes' TLS contexts, with and without certificate verification (made once).
-    private let tlsContexts = NIOLockedValueBox<[Bool: NIOSSLContext]>([:])
+    /// `https` probes' TLS contexts: the ones the proxy's upstream connections use.
+    private let tlsContexts: TLSClientContexts
 
-    public init(eventLoop: any EventLoop, registry: HealthRegistry) {
+    public init(eventLoop: any EventLoop, registry: HealthRegistry, tlsContexts: TLSClientContexts = .shared) {
         self.eventLoop = eventLoop
         self.registry = registry
+        self.tlsContexts = tlsContexts
         tasks = NIOLoopBoundBox.makeBoxSendingValue([], eventLoop: eventLoop)
     }
 
@@ -124,14 +126,7 @@ public final class ActiveHealthChecker: Sendable {
     }
 
     private func tlsContext(verify: Bool) -> NIOSSLContext? {
-        tlsContexts.withLockedValue { contexts in
-            if let existing = contexts[verify] { return existing }
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.certificateVerification = verify ? .fullVerification : .none
-            let context = try? NIOSSLContext(configuration: configuration)
-            contexts[verify] = context
-            return context
-        }
+        try? tlsContexts.context(verify: verify, trust: nil)
     }
 }
 

@@ -31,6 +31,8 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
     private var wakeRequested = false
     private var closing = false
     private var closed = false
+    /// Tasks submitted from other threads (each one a thread hop), under `lock`.
+    private var hops = 0
     private var shutdownCallbacks: [(DispatchQueue, @Sendable ((any Error)?) -> Void)] = []
     // Loop thread only.
     private var handlers: [(generation: UInt32, handler: any IOHandler)?] = []
@@ -72,10 +74,16 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
 
     public var now: NIODeadline { .now() }
 
+    /// Tasks submitted from other threads so far: each one a thread hop onto this loop (a future
+    /// completed elsewhere, an `execute` from another thread). The data path's own work adds none.
+    public var tasksFromOtherThreads: Int { lock.withLock { hops } }
+
     public func execute(_ task: @escaping @Sendable () -> Void) {
+        let local = inEventLoop
         lock.withLock {
             // After shutdown a task is dropped, as on NIO's loops (nothing may run on a stopped loop).
             guard !closed else { return }
+            if !local { hops &+= 1 }
             tasks.append(task)
             if sleeping { wakeUpLocked() }
         }
@@ -85,8 +93,10 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
     /// and futures observed from other threads (whose callbacks are queued the same way), a
     /// caller learns that nothing will run, rather than wait forever.
     public func executeIfRunning(_ task: @escaping @Sendable () -> Void) -> Bool {
-        lock.withLock {
+        let local = inEventLoop
+        return lock.withLock {
             guard !closed else { return false }
+            if !local { hops &+= 1 }
             tasks.append(task)
             if sleeping { wakeUpLocked() }
             return true

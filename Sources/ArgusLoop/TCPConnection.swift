@@ -7,6 +7,9 @@ public protocol TCPConnectionDelegate: AnyObject {
     /// Bytes arrived. The buffer is the loop's read buffer: keep it (or a slice) only as long as
     /// needed; the loop reuses its memory when nothing else holds it.
     func connection(_ connection: TCPConnection, read bytes: ByteBuffer)
+    /// What one read brought was delivered (a TLS layer delivers a read's records as several
+    /// buffers, then this): the time to flush what the bytes caused.
+    func connectionReadComplete(_ connection: TCPConnection)
     /// The peer closed its side: nothing more will be read.
     func connectionReadEnded(_ connection: TCPConnection)
     /// Everything queued has been written after ``TCPConnection/isWritable`` was false.
@@ -19,6 +22,7 @@ public protocol TCPConnectionDelegate: AnyObject {
 
 extension TCPConnectionDelegate {
     public func connectionOutputShut(_ connection: TCPConnection) {}
+    public func connectionReadComplete(_ connection: TCPConnection) {}
 }
 
 /// A connected TCP socket driven by an ``IOLoop``: reads into the loop's buffer, writes queued
@@ -161,6 +165,7 @@ public final class TCPConnection: IOHandler, @unchecked Sendable {
         if n > 0 {
             buffer.moveWriterIndex(forwardBy: n)
             delegate?.connection(self, read: buffer)
+            delegate?.connectionReadComplete(self)
             loop.giveBackReadBuffer(buffer)
             return true
         } else if n == 0 {

@@ -2,6 +2,7 @@ import ArgusConfig
 import ArgusDNS
 import ArgusHealth
 import ArgusRouting
+import ArgusTransport
 
 /// One immutable, compiled configuration: what a request sees from start to end, even when a
 /// reload swaps in a newer one meanwhile.
@@ -34,7 +35,7 @@ public final class ConfigSnapshot: Sendable {
     }
 
     /// As above, with the TLS contexts made (and kept) in `tlsContexts` (tests use their own).
-    init(config: DeclarativeConfig, version: Int, health: HealthRegistry?, resolved: [String: ResolvedName], tlsContexts: UpstreamTLSContexts) {
+    init(config: DeclarativeConfig, version: Int, health: HealthRegistry?, resolved: [String: ResolvedName], tlsContexts: TLSClientContexts) {
         self.config = config
         self.router = Router(config: config)
         var balancers: [String: UpstreamBalancer] = [:]
@@ -50,7 +51,7 @@ public final class ConfigSnapshot: Sendable {
         let trusted = Dictionary(config.caCertificates.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.services = config.services.map { service in
             let cas = (service.caCertificates ?? []).compactMap { trusted[$0] }
-            return ServicePlan(service: service, balancer: balancers[service.host], trust: UpstreamTrust.make(cas), tlsContexts: tlsContexts)
+            return ServicePlan(service: service, balancer: balancers[service.host], trust: UpstreamTrust.make(cas.map { (digest: $0.certDigest, pem: $0.cert) }), tlsContexts: tlsContexts)
         }
         tlsContexts.keepOnly(services.filter(\.usesTLS).map { ($0.tlsVerify, $0.trust) })
         // Which routes a logging plugin (file-log, http-log, ...) may apply to. A consumer-scoped

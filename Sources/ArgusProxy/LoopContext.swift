@@ -1,11 +1,12 @@
-import ArgusCache
 import ArgusAccess
+import ArgusCache
 import ArgusConfig
 import ArgusEvents
 import ArgusHealth
+import ArgusLoop
 import ArgusRateLimit
 import ArgusRedis
-import ArgusLoop
+import ArgusTransport
 import Atomics
 import Logging
 import NIOCore
@@ -26,8 +27,8 @@ final class LoopContext {
     let rateLimitCounters: LocalCounterStore
     /// The node's `sync_rate` counters (shared by every loop).
     let syncedCounters: SyncedCounterStore
-    /// This loop's Redis clients, one per endpoint a rate-limiting instance uses: on a companion
-    /// NIO event loop (the client is built on NIO channels), reached with `submit` and `hop`.
+    /// This loop's Redis clients, one per endpoint a rate-limiting instance uses, on this loop:
+    /// a check and its answer never leave the thread.
     let redis: RedisClientSet
     /// Target health, for passive health checks (nil: no registry, checks off).
     let health: HealthRegistry?
@@ -48,7 +49,7 @@ final class LoopContext {
     private var detailScratch: [UInt8] = []
 
     init(
-        eventLoop: IOLoop, companion: any EventLoop, store: SnapshotStore, settings: ProxySettings, stats: LoopStats,
+        eventLoop: IOLoop, store: SnapshotStore, settings: ProxySettings, stats: LoopStats,
         events: EventProducer, logger: Logger, rateLimitCounters: LocalCounterStore, syncedCounters: SyncedCounterStore,
         health: HealthRegistry?, cache: ProxyCacheStore
     ) {
@@ -62,8 +63,8 @@ final class LoopContext {
         self.stats = stats
         self.events = events
         self.logger = logger
-        self.pool = UpstreamPool(eventLoop: eventLoop, settings: settings)
-        self.redis = RedisClientSet(eventLoop: companion, logger: logger)
+        self.pool = UpstreamPool(eventLoop: eventLoop, limits: settings.poolLimits)
+        self.redis = RedisClientSet(eventLoop: eventLoop, logger: logger)
         self.cached = store.snapshot
     }
 
@@ -81,6 +82,19 @@ final class LoopContext {
 
 
     func httpDate() -> String { date.current() }
+
+    /// When an upstream TLS failure was last logged on this loop (at most once a second).
+    private var lastTLSFailureLog = NIODeadline.uptimeNanoseconds(0)
+
+    /// Logs a TLS failure towards an upstream (a failed handshake, a certificate that does not verify).
+    func logUpstreamTLSFailure(_ description: String, target: PoolKey, verification: Bool) {
+        let now = NIODeadline.now()
+        guard now - lastTLSFailureLog >= .seconds(1) else { return }
+        lastTLSFailureLog = now
+        logger.error(
+            verification ? "upstream TLS certificate verification failed" : "upstream TLS handshake failed",
+            metadata: ["upstream": "\(target.host):\(target.port)", "server_name": "\(target.tls?.serverName ?? "")", "error": "\(description)"])
+    }
 
     /// Publishes `event` with the request's details: the raw request head, the request target of
     /// the upstream request line, the response head (cut at its empty line), and the tries.

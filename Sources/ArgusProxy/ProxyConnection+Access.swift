@@ -3,6 +3,7 @@ import ArgusCache
 import ArgusEvents
 import ArgusHTTP
 import ArgusLoop
+import ArgusTransport
 import ArgusRateLimit
 import ArgusRedis
 import Logging
@@ -112,17 +113,14 @@ extension ProxyConnection {
 
     // MARK: - Waiting for stores
 
-    /// A rate-limiting check in Redis. The clients live on this loop's companion NIO loop; the
-    /// answer hops back here. Meanwhile the connection reads nothing more.
+    /// A rate-limiting check in Redis, with this loop's client: the reply completes on this
+    /// thread. Meanwhile the connection reads nothing more.
     private func checkInRedis(
         _ limiter: RateLimitPlan, identifier: String, nowMs: Int64, endpoint: RedisEndpoint, _ routed: RoutedRequest
     ) {
         let generation = request.generation
-        let redis = loop.redis
-        redis.eventLoop.flatSubmit {
-            RedisRateLimit.check(limiter, identifier: identifier, nowMs: nowMs, client: redis.client(endpoint))
-        }
-            .hop(to: transport.loop).assumeIsolated().whenComplete { result in
+        RedisRateLimit.check(limiter, identifier: identifier, nowMs: nowMs, client: loop.redis.client(endpoint))
+            .assumeIsolated().whenComplete { result in
                 // The client may have gone (or the request been answered) meanwhile.
                 guard self.request.resume(.rateLimitStore, generation: generation) else { return }
                 var env = self

@@ -2,6 +2,7 @@ import ArgusAccess
 import ArgusEvents
 import ArgusHTTP
 import ArgusLoop
+import ArgusTransport
 import NIOCore
 
 /// 5–6. The gateway's own answers, the request's end (its event published, the next request
@@ -104,7 +105,8 @@ extension ProxyConnection {
     func connectionOutputShut(_ connection: TCPConnection) {
         resumeReading()
         lingerTimer?.cancel()
-        lingerTimer = connection.loop.assumeIsolated().scheduleTask(in: .seconds(2)) { connection.close() }
+        let transport = self.transport
+        lingerTimer = transport.loop.assumeIsolated().scheduleTask(in: .seconds(2)) { transport.close() }
     }
 
     // MARK: - The request's event

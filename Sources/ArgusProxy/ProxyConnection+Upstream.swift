@@ -1,9 +1,10 @@
 import ArgusAccess
 import ArgusCache
-import ArgusHealth
 import ArgusEvents
+import ArgusHealth
 import ArgusHTTP
 import ArgusLoop
+import ArgusTransport
 import NIOCore
 
 /// 3–4. Upstream: plan the request, connect (a pooled connection or a new one), forward the body
@@ -263,8 +264,16 @@ extension ProxyConnection: UpstreamDelegate {
         guard exchange != nil else { return }
         upstream = nil  // closed already
         switch failure {
-        case .closed(sawResponse: false, let reused): exchangeFailed(.closedBeforeResponse(reused: reused))
-        case .closed(sawResponse: true, _), .malformedResponse: exchangeFailed(.brokenResponse)
+        case .closed(sawResponse: false, let reused):
+            exchangeFailed(.closedBeforeResponse(reused: reused))
+        case .tls(let description, let verification):
+            // Said in the log (once a second per loop) and in the request's event; then as any
+            // failure to connect: another try, or 502.
+            trace.reason = verification ? UpstreamReason.tlsVerification : UpstreamReason.tlsHandshake
+            loop.logUpstreamTLSFailure(description, target: exchange!.target, verification: verification)
+            exchangeFailed(.closedBeforeResponse(reused: false))
+        case .closed(sawResponse: true, _), .malformedResponse:
+            exchangeFailed(.brokenResponse)
         }
     }
 

@@ -2,6 +2,7 @@ import ArgusCache
 import ArgusEvents
 import ArgusHTTP
 import ArgusLoop
+import ArgusTransport
 import Logging
 import NIOCore
 
@@ -27,7 +28,7 @@ import NIOCore
 final class ProxyConnection: TCPConnectionDelegate {
     let loop: LoopContext
     let listenerPort: Int
-    let transport: TCPConnection
+    let transport: Transport
     let allocator = ByteBufferAllocator()
     let timeouts: TimeoutPolicy
 
@@ -69,7 +70,7 @@ final class ProxyConnection: TCPConnectionDelegate {
     var upstreamHeadScratch: ByteBuffer?
     var pluginHeaderScratch: ByteBuffer?
 
-    init(loop: LoopContext, listenerPort: Int, transport: TCPConnection) {
+    init(loop: LoopContext, listenerPort: Int, transport: Transport) {
         self.loop = loop
         self.listenerPort = listenerPort
         self.transport = transport
@@ -95,7 +96,7 @@ final class ProxyConnection: TCPConnectionDelegate {
         connectionSerial = loop.connectionSerial
         loop.register(self)
         ensureTimer(lastActivity + loop.settings.clientIdleTimeout)
-        transport.delegate = self
+        transport.setDelegate(self)
         do {
             try transport.start()
         } catch {

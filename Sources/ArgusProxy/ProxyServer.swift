@@ -2,6 +2,7 @@ import ArgusCache
 import ArgusEvents
 import ArgusHealth
 import ArgusLoop
+import ArgusTransport
 import ArgusRateLimit
 import ArgusRedis
 import Logging
@@ -12,11 +13,9 @@ import Glibc
 
 /// The proxy listener: one `IOLoop` (Argus's own epoll loop) per worker, each with its
 /// `LoopContext`; a listener on the first loop hands accepted connections to the loops in turn,
-/// each to a `ProxyConnection` bound to that loop's context.
-///
-/// `group` (SwiftNIO's loops, one per worker) carries what is built on NIO channels: each proxy
-/// loop's Redis clients live on the NIO loop of the same index.
-public final class ProxyServer: Sendable {
+/// each to a `ProxyConnection` bound to that loop's context. Everything a request touches runs on
+/// its worker's loop, Redis included; the control plane's loop only sweeps counters.
+public final class ProxyServer: ReportsStatistics, Sendable {
     private let loops: [IOLoop]
     private let contexts: [LoopContextBox]
     private let store: SnapshotStore
@@ -39,15 +38,17 @@ public final class ProxyServer: Sendable {
     /// Target health shared with the snapshots' balancers (passive checks report to it).
     public let health: HealthRegistry?
 
+    /// - Parameter controlLoop: a loop of the control plane, for housekeeping (forgetting ended
+    ///   rate-limiting windows).
     public init(
-        group: MultiThreadedEventLoopGroup, store: SnapshotStore, settings: ProxySettings, logger: Logger, health: HealthRegistry? = nil
+        workers: Int, controlLoop: any EventLoop, store: SnapshotStore, settings: ProxySettings, logger: Logger,
+        health: HealthRegistry? = nil
     ) {
         self.health = health
         self.store = store
         self.settings = settings
         self.logger = logger
-        let companions = Array(group.makeIterator())
-        let loops = companions.indices.map { IOLoop(name: "argus-proxy-\($0)") }
+        let loops = (0..<max(1, workers)).map { IOLoop(name: "argus-proxy-\($0)") }
         self.loops = loops
         self.stats = ProxyStats(loopCount: loops.count)
         self.proxyCache = ProxyCacheStore(budget: settings.proxyCacheBytes)
@@ -56,7 +57,7 @@ public final class ProxyServer: Sendable {
         var contexts: [LoopContextBox] = []
         for (index, loop) in loops.enumerated() {
             contexts.append(LoopContextBox(LoopContext(
-                eventLoop: loop, companion: companions[index], store: store, settings: settings, stats: stats.loops[index],
+                eventLoop: loop, store: store, settings: settings, stats: stats.loops[index],
                 events: events.producer(lane: index), logger: logger, rateLimitCounters: rateLimitCounters,
                 syncedCounters: syncedCounters, health: health, cache: proxyCache)))
         }
@@ -65,7 +66,7 @@ public final class ProxyServer: Sendable {
         let counters = rateLimitCounters
         let clock = settings.wallClockMilliseconds
         self.sweeper = NIOLockedValueBox(
-            group.next().scheduleRepeatedTask(initialDelay: .seconds(10), delay: .seconds(10)) { _ in
+            controlLoop.scheduleRepeatedTask(initialDelay: .seconds(10), delay: .seconds(10)) { _ in
                 counters.sweep(nowMs: clock())
             })
     }
@@ -117,9 +118,23 @@ public final class ProxyServer: Sendable {
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
         await forEachContext { $0.closeAll() }
-        for box in contexts { await box.redis.close() }
+        await forEachContext { $0.redis.closeAll() }
         sweeper.withLockedValue { $0?.cancel() }
         for loop in loops { try? await loop.shutdownGracefully() }
+    }
+
+    /// Tasks the proxy's loops were handed from other threads so far (thread hops onto the data
+    /// path: connections handed out by the listener's loop, the status API counting connections;
+    /// a request adds none, a Redis-limited one included).
+    public var tasksFromOtherThreads: Int { loops.reduce(0) { $0 + $1.tasksFromOtherThreads } }
+
+    public func statistics() -> [ExporterStatistic] {
+        loops.enumerated().map { index, loop in
+            ExporterStatistic(
+                family: "argus_proxy_loop_hops_total", kind: .counter,
+                help: "Tasks handed to a proxy event loop from another thread (a request's own work adds none)",
+                labels: [.init("loop", String(index))], value: Double(loop.tasksFromOtherThreads))
+        }
     }
 
     /// Client connections open across all loops.
@@ -161,11 +176,9 @@ private final class LoopContextBox: @unchecked Sendable {
         self.context = context
     }
 
-    var redis: RedisClientSet { context.redis }
-
     /// Takes an accepted connection over, on the context's loop.
     func adopt(_ fd: Int32, listenerPort: Int) {
         let connection = TCPConnection(fd: fd, loop: context.eventLoop)
-        ProxyConnection(loop: context, listenerPort: listenerPort, transport: connection).start()
+        ProxyConnection(loop: context, listenerPort: listenerPort, transport: .plain(connection)).start()
     }
 }

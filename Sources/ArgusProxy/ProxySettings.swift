@@ -1,3 +1,4 @@
+import ArgusTransport
 import NIOCore
 
 /// Settings of the proxy listener that do not come from the declarative config (kong.conf's part).
@@ -48,5 +49,12 @@ public struct ProxySettings: Sendable {
         self.maxRequestLineLength = maxRequestLineLength
         self.maxHeadLength = maxHeadLength
         self.maxRequestBodySize = maxRequestBodySize
+    }
+
+    /// The upstream keep-alive pool's limits.
+    var poolLimits: UpstreamPool.Limits {
+        UpstreamPool.Limits(
+            poolSizePerTarget: upstreamPoolSizePerTarget, maxRequestsPerConnection: upstreamMaxRequestsPerConnection,
+            idleTimeout: upstreamIdleTimeout)
     }
 }

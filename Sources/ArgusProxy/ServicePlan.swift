@@ -1,4 +1,5 @@
 import ArgusConfig
+import ArgusTransport
 import NIOCore
 
 /// What the data path needs of a service, computed once per config snapshot so that a request
@@ -25,7 +26,7 @@ final class ServicePlan: Sendable {
     private let directTLS: UpstreamTLS?
     private let defaultPort: Int
 
-    init(service: Service, balancer: UpstreamBalancer?, trust: UpstreamTrust? = nil, tlsContexts: UpstreamTLSContexts = .shared) {
+    init(service: Service, balancer: UpstreamBalancer?, trust: UpstreamTrust? = nil, tlsContexts: TLSClientContexts = .shared) {
         self.service = service
         self.balancer = balancer
         defaultPort = service.protocol == "https" ? 443 : 80

@@ -1,6 +1,7 @@
 import ArgusConfig
 import ArgusDNS
 import ArgusHealth
+import ArgusTransport
 import Atomics
 
 /// Picks a target of an upstream with its `algorithm`, skipping targets the health checks took out:

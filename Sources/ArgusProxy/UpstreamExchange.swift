@@ -2,6 +2,7 @@ import ArgusAccess
 import ArgusEvents
 import ArgusHealth
 import ArgusHTTP
+import ArgusTransport
 import NIOCore
 
 /// What a request sends upstream and what it carries for the response: built once the access

@@ -1,3 +1,5 @@
+import ArgusLoop
+import ArgusTransport
 import Crypto
 import Logging
 import NIOCore
@@ -11,7 +13,8 @@ import NIOSSL
 /// is opened (up to ``RedisEndpoint/poolSize``) only when every open one already has a deep
 /// pipeline. When connecting fails, commands fail at once (no waiting on a dead server) until a
 /// back-off has passed (0.1 s doubling to 5 s); then one attempt is made again, so recovery is
-/// automatic. Every method must be called on ``eventLoop``.
+/// automatic. Every method must be called on ``eventLoop``: an ``IOLoop`` (a proxy worker's; the
+/// connections are its own, so a command and its reply never leave the thread) or a SwiftNIO loop.
 public final class RedisClient {
     public let endpoint: RedisEndpoint
     public let eventLoop: any EventLoop
@@ -23,7 +26,6 @@ public final class RedisClient {
     private var retryAt = NIODeadline.uptimeNanoseconds(0)
     private var backoff = TimeAmount.milliseconds(100)
     private var lastFailure = ""
-    private var sslContext: NIOSSLContext?
     private var closed = false
     /// Commands that failed (timeouts, closed connections, unavailable server); for metrics.
     public private(set) var failures = 0
@@ -79,13 +81,13 @@ public final class RedisClient {
         connections.removeAll { !$0.isOpen }
         let best = connections.min { $0.inFlight < $1.inFlight }
         if let best, best.inFlight < Self.deepPipeline || connections.count + opening >= endpoint.poolSize {
-            return counted(best.send(command, on: eventLoop))
+            return counted(best.send(command))
         }
         if best == nil && opening == 0 && NIODeadline.now() < retryAt {
             failures += 1
             return eventLoop.makeFailedFuture(RedisError.unavailable(lastFailure))
         }
-        if let best, NIODeadline.now() < retryAt { return counted(best.send(command, on: eventLoop)) }
+        if let best, NIODeadline.now() < retryAt { return counted(best.send(command)) }
         let promise = eventLoop.makePromise(of: RESPValue.self)
         waiting.append((command, promise))
         if opening == 0 { open() }
@@ -102,37 +104,62 @@ public final class RedisClient {
         let endpoint = self.endpoint
         let timeout = TimeAmount.milliseconds(Int64(max(1, endpoint.timeoutMilliseconds)))
         let connectTimeout = TimeAmount.milliseconds(Int64(max(1, endpoint.connectTimeoutMilliseconds ?? endpoint.timeoutMilliseconds)))
-        let connection = RedisConnection(timeout: timeout)
-        let bound = NIOLoopBound(connection, eventLoop: eventLoop)
-        if endpoint.tls && sslContext == nil {
+        let connection = RedisConnection(eventLoop: eventLoop, timeout: timeout)
+        var tls: NIOSSLContext?
+        if endpoint.tls {
             do {
-                var configuration = TLSConfiguration.makeClientConfiguration()
-                configuration.certificateVerification = endpoint.tlsVerify ? .fullVerification : .none
-                sslContext = try NIOSSLContext(configuration: configuration)
+                tls = try TLSClientContexts.shared.context(verify: endpoint.tlsVerify, trust: nil)
             } catch {
                 opened(connection, .failure(error))
                 return
             }
         }
-        let ssl = endpoint.tls ? sslContext : nil
         let serverName = endpoint.serverName ?? endpoint.host
-        ClientBootstrap(group: eventLoop)
-            .connectTimeout(connectTimeout)
+        let sni = (try? SocketAddress(ipAddress: serverName, port: 0)) == nil ? serverName : nil
+        let connected: EventLoopFuture<Void>
+        if let loop = eventLoop as? IOLoop {
+            connected = openStream(connection, on: loop, tls: tls.map { ($0, TLSTransport.Role.client(serverName: sni)) }, timeout: connectTimeout)
+        } else {
+            connected = openChannel(connection, tls: tls, serverName: sni, timeout: connectTimeout)
+        }
+        connected.assumeIsolated()
+            .flatMap { self.handshake(connection) }
+            .whenComplete { result in self.opened(connection, result) }
+    }
+
+    /// A connection on Argus's own loop (a proxy worker's): no thread between the request and Redis.
+    private func openStream(
+        _ connection: RedisConnection, on loop: IOLoop, tls: (NIOSSLContext, TLSTransport.Role)?, timeout: TimeAmount
+    ) -> EventLoopFuture<Void> {
+        HostResolver.connect(host: endpoint.host, port: endpoint.port, on: loop, timeout: timeout)
+            .assumeIsolated().flatMapThrowing { fd in
+                let transport = try Transport.over(TCPConnection(fd: fd, loop: loop), tls: tls.map { (context: $0.0, role: $0.1) })
+                connection.attach(.stream(transport))
+                transport.setDelegate(connection)
+                do {
+                    try transport.start()
+                } catch {
+                    transport.close()
+                    throw error
+                }
+            }.nonisolated()
+    }
+
+    /// A connection on a SwiftNIO loop (the control plane's).
+    private func openChannel(_ connection: RedisConnection, tls: NIOSSLContext?, serverName: String?, timeout: TimeAmount) -> EventLoopFuture<Void> {
+        let bound = NIOLoopBound(RedisChannelHandler(connection), eventLoop: eventLoop)
+        return ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    if let ssl {
-                        let isIP = (try? SocketAddress(ipAddress: serverName, port: 0)) != nil
-                        try sync.addHandler(NIOSSLClientHandler(context: ssl, serverHostname: isIP ? nil : serverName))
-                    }
+                    if let tls { try sync.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName)) }
                     try sync.addHandler(bound.value)
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
-            .assumeIsolated()
-            .flatMap { channel in self.handshake(connection, channel: channel) }
-            .whenComplete { result in self.opened(connection, result) }
+            .assumeIsolated().map { channel in connection.attach(.channel(channel)) }.nonisolated()
     }
 
     private func opened(_ connection: RedisConnection, _ result: Result<Void, any Error>) {
@@ -153,7 +180,7 @@ public final class RedisClient {
                 return
             }
             connections.append(connection)
-            for w in queued { connection.send(w.command, on: eventLoop).cascade(to: w.promise) }
+            for w in queued { connection.send(w.command).cascade(to: w.promise) }
         case .failure(let error):
             connection.close()
             // Logged when the endpoint starts failing; retries while it stays down are quiet.
@@ -168,7 +195,7 @@ public final class RedisClient {
     }
 
     /// `AUTH` and `SELECT`, pipelined, before the connection joins the pool.
-    private func handshake(_ connection: RedisConnection, channel: any Channel) -> EventLoopFuture<Void> {
+    private func handshake(_ connection: RedisConnection) -> EventLoopFuture<Void> {
         var list: [[String]] = []
         if let password = endpoint.password, !password.isEmpty {
             if let username = endpoint.username, !username.isEmpty {
@@ -179,9 +206,9 @@ public final class RedisClient {
         }
         if endpoint.database != 0 { list.append(["SELECT", String(endpoint.database)]) }
         let commands = list
-        guard !commands.isEmpty else { return channel.eventLoop.makeSucceededVoidFuture() }
-        let replies = commands.map { connection.send(RESPCommand.encode($0), on: channel.eventLoop) }
-        return EventLoopFuture.whenAllSucceed(replies, on: channel.eventLoop).assumeIsolated().flatMapThrowing { values in
+        guard !commands.isEmpty else { return eventLoop.makeSucceededVoidFuture() }
+        let replies = commands.map { connection.send(RESPCommand.encode($0)) }
+        return EventLoopFuture.whenAllSucceed(replies, on: eventLoop).assumeIsolated().flatMapThrowing { values in
             for (command, value) in zip(commands, values) {
                 if case .error(let message) = value {
                     connection.close()

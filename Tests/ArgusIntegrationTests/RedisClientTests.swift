@@ -1,22 +1,38 @@
+import ArgusLoop
 import ArgusRedis
 import Foundation
 import NIOCore
 import NIOPosix
 import Testing
 
+/// Which kind of loop a client runs on: a proxy worker's (Argus's own) or the control plane's (SwiftNIO's).
+enum RedisLoopKind: String, CaseIterable, Sendable {
+    case argus, nio
+}
+
 /// A RedisClient on its own event loop, driven from tests.
 final class LoopRedisClient: Sendable {
-    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private let loop: any EventLoop
+    private let group: MultiThreadedEventLoopGroup?
     private let client: NIOLoopBound<RedisClient>
 
-    init(_ endpoint: RedisEndpoint) throws {
-        let loop = group.next()
+    init(_ endpoint: RedisEndpoint, on kind: RedisLoopKind = .argus) throws {
+        switch kind {
+        case .argus:
+            group = nil
+            loop = IOLoop(name: "redis-test")
+        case .nio:
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            self.group = group
+            loop = group.next()
+        }
+        let loop = self.loop
         client = try loop.submit { NIOLoopBound(RedisClient(endpoint: endpoint, eventLoop: loop), eventLoop: loop) }.wait()
     }
 
     func run<T: Sendable>(_ body: @escaping @Sendable (RedisClient) -> EventLoopFuture<T>) async throws -> T {
         let client = self.client
-        return try await group.next().flatSubmit { body(client.value) }.get()
+        return try await loop.flatSubmit { body(client.value) }.get()
     }
 
     func send(_ arguments: [String]) async throws -> RESPValue {
@@ -25,17 +41,21 @@ final class LoopRedisClient: Sendable {
 
     func shutdown() async {
         let client = self.client
-        try? await group.next().submit { client.value.close() }.get()
-        try? await group.shutdownGracefully()
+        try? await loop.submit { client.value.close() }.get()
+        if let group {
+            try? await group.shutdownGracefully()
+        } else if let loop = loop as? IOLoop {
+            try? await loop.shutdownGracefully()
+        }
     }
 }
 
 @Suite("RedisClient against a real redis-server", .enabled(if: RedisServer.available))
 struct RedisClientTests {
-    @Test func commandsPipelineAndReplyInOrder() async throws {
+    @Test(arguments: RedisLoopKind.allCases) func commandsPipelineAndReplyInOrder(on kind: RedisLoopKind) async throws {
         let server = try RedisServer()
         defer { server.stop() }
-        let redis = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, poolSize: 2))
+        let redis = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, poolSize: 2), on: kind)
         defer { Task { await redis.shutdown() } }
 
         #expect(try await redis.send(["PING"]) == .simpleString("PONG"))
@@ -55,10 +75,10 @@ struct RedisClientTests {
         await #expect(throws: RedisError.self) { try await redis.send(["NOSUCHCOMMAND"]) }
     }
 
-    @Test func scriptsRunByDigestAndReloadAfterAFlush() async throws {
+    @Test(arguments: RedisLoopKind.allCases) func scriptsRunByDigestAndReloadAfterAFlush(on kind: RedisLoopKind) async throws {
         let server = try RedisServer()
         defer { server.stop() }
-        let redis = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port))
+        let redis = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port), on: kind)
         defer { Task { await redis.shutdown() } }
         let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
         #expect(try await redis.run { $0.evalScript(script, keys: ["s"], arguments: ["5"]) }.int == 5)
@@ -67,27 +87,27 @@ struct RedisClientTests {
         #expect(try await redis.run { $0.evalScript(script, keys: ["s"], arguments: ["1"]) }.int == 11)
     }
 
-    @Test func authenticatesAndSelectsTheDatabase() async throws {
+    @Test(arguments: RedisLoopKind.allCases) func authenticatesAndSelectsTheDatabase(on kind: RedisLoopKind) async throws {
         let server = try RedisServer(password: "s3cret")
         defer { server.stop() }
-        let redis = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, password: "s3cret", database: 3))
+        let redis = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, password: "s3cret", database: 3), on: kind)
         defer { Task { await redis.shutdown() } }
         _ = try await redis.send(["SET", "in3", "yes"])
-        let plain = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, password: "s3cret"))
+        let plain = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, password: "s3cret"), on: kind)
         defer { Task { await plain.shutdown() } }
         #expect(try await plain.send(["GET", "in3"]) == .bulkString(nil))
         _ = try await plain.send(["SELECT", "3"])
         #expect(try await plain.send(["GET", "in3"]).string == "yes")
 
-        let wrong = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, password: "nope"))
+        let wrong = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, password: "nope"), on: kind)
         defer { Task { await wrong.shutdown() } }
         await #expect(throws: RedisError.self) { try await wrong.send(["PING"]) }
     }
 
-    @Test func timesOutThenRecoversOnANewConnection() async throws {
+    @Test(arguments: RedisLoopKind.allCases) func timesOutThenRecoversOnANewConnection(on kind: RedisLoopKind) async throws {
         let server = try RedisServer()
         defer { server.stop() }
-        let redis = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, timeoutMilliseconds: 200))
+        let redis = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, timeoutMilliseconds: 200), on: kind)
         defer { Task { await redis.shutdown() } }
         await #expect(throws: RedisError.timeout) { try await redis.send(["DEBUG", "SLEEP", "1"]) }
         try await Task.sleep(for: .milliseconds(1200))
@@ -96,10 +116,10 @@ struct RedisClientTests {
 
     /// A dead server fails commands fast (no waiting on every request), and the client comes back
     /// by itself once the server does.
-    @Test func failsFastWhileDownAndReconnectsAfter() async throws {
+    @Test(arguments: RedisLoopKind.allCases) func failsFastWhileDownAndReconnectsAfter(on kind: RedisLoopKind) async throws {
         let server = try RedisServer()
         defer { server.stop() }
-        let redis = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, timeoutMilliseconds: 500))
+        let redis = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, timeoutMilliseconds: 500), on: kind)
         defer { Task { await redis.shutdown() } }
         #expect(try await redis.send(["PING"]) == .simpleString("PONG"))
         server.kill()
@@ -118,20 +138,19 @@ struct RedisClientTests {
     }
 
     /// `ssl: true`: TLS to a TLS-only redis-server; `ssl_verify: true` refuses its self-signed certificate.
-    @Test func speaksTLS() async throws {
+    @Test(arguments: RedisLoopKind.allCases) func speaksTLS(on kind: RedisLoopKind) async throws {
         let server = try RedisServer(tls: true)
         defer { server.stop() }
-        let redis = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, tls: true, serverName: "localhost"))
+        let redis = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, tls: true, serverName: "localhost"), on: kind)
         defer { Task { await redis.shutdown() } }
         #expect(try await redis.send(["PING"]) == .simpleString("PONG"))
         #expect(try await redis.send(["SET", "t", "1"]) == .simpleString("OK"))
 
-        let verifying = try LoopRedisClient(
-            RedisEndpoint(host: "127.0.0.1", port: server.port, tls: true, tlsVerify: true, serverName: "localhost"))
+        let verifying = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, tls: true, tlsVerify: true, serverName: "localhost"), on: kind)
         defer { Task { await verifying.shutdown() } }
         await #expect(throws: RedisError.self) { try await verifying.send(["PING"]) }
 
-        let plain = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, timeoutMilliseconds: 500))
+        let plain = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, timeoutMilliseconds: 500), on: kind)
         defer { Task { await plain.shutdown() } }
         await #expect(throws: RedisError.self) { try await plain.send(["PING"]) }
     }

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import ArgusProxy
+import ArgusTransport
 
 @Suite("Several proxy loops, names resolved for upstreams")
 struct WorkerLoopTests {

@@ -2,6 +2,7 @@ import ArgusApp
 import Foundation
 import Testing
 @testable import ArgusProxy
+import ArgusTransport
 
 @Suite("consistent-hashing and least-connections")
 struct BalancingTests {

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import ArgusProxy
+import ArgusTransport
 
 /// The SNI sent to an https upstream, from the Host sent upstream.
 @Suite("TLS server name from the upstream Host")

@@ -6,7 +6,7 @@ import NIOSSL
 
 /// What an upstream connection reports to the exchange using it. Every call happens on the
 /// event loop both connections share.
-protocol UpstreamDelegate: AnyObject {
+public protocol UpstreamDelegate: AnyObject {
     func upstreamResponseHead(_ head: ResponseHead)
     func upstreamResponseBody(_ slice: ByteBuffer)
     /// Whether the whole request was written: only then may the connection be reused.
@@ -19,17 +19,20 @@ protocol UpstreamDelegate: AnyObject {
 }
 
 /// Why an upstream exchange failed.
-enum UpstreamFailure: Error, Equatable {
+public enum UpstreamFailure: Error, Equatable {
     /// The connection closed or reset; `sawResponse` when part of a response had arrived,
     /// `reused` when the connection had served an earlier request (a stale keep-alive connection).
     case closed(sawResponse: Bool, reused: Bool)
+    /// TLS failed (the handshake, the peer's certificate, a record): NIOSSL's description, and
+    /// whether the failure was the certificate's verification.
+    case tls(String, verification: Bool)
     case malformedResponse(HTTPParseError)
 }
 
-/// One keep-alive connection to an upstream target (a ``TCPConnection`` on the client's loop,
-/// with a ``UpstreamTLSSession`` over it for an `https` service): writes the request bytes it is
-/// given and parses the response strictly, streaming the body to its delegate.
-final class UpstreamConnection: TCPConnectionDelegate {
+/// One keep-alive HTTP/1.1 connection to an upstream target (a ``Transport`` on the client's
+/// loop: plain, or TLS for an `https` service): writes the request bytes it is given and parses
+/// the response strictly, streaming the body to its delegate.
+public final class UpstreamConnection: TCPConnectionDelegate {
     private enum State {
         case idle
         case awaitingHead(isHEAD: Bool)
@@ -38,12 +41,11 @@ final class UpstreamConnection: TCPConnectionDelegate {
         case untilClose
     }
 
-    let key: PoolKey
+    public let key: PoolKey
     /// Strong: cleared when the exchange ends (finish, failure, abort), which breaks the cycle.
     var delegate: (any UpstreamDelegate)?
     var pool: UpstreamPool?
-    private let tcp: TCPConnection
-    private var tls: UpstreamTLSSession?
+    private let transport: Transport
     private var state: State = .idle
     private var inbound = ByteBuffer()
     private var parser = ResponseHeadParser()
@@ -51,38 +53,36 @@ final class UpstreamConnection: TCPConnectionDelegate {
     private var keepAlive = true
     private var sawResponseByte = false
     private var closed = false
-    private(set) var requestsServed = 0
+    public private(set) var requestsServed = 0
     var idleSince = NIODeadline.now()
     /// When the last bytes arrived (one clock read per read event, shared with the exchange).
-    private(set) var lastReadAt = NIODeadline.uptimeNanoseconds(0)
+    public private(set) var lastReadAt = NIODeadline.uptimeNanoseconds(0)
     /// True when this connection came from the pool for the current exchange.
-    private(set) var reused = false
+    public private(set) var reused = false
 
-    /// Takes over `tcp` (connected; started here), speaking TLS over it with `tls` when given.
-    init(key: PoolKey, tcp: TCPConnection, tls: (context: NIOSSLContext, serverName: String?)?) throws {
+    /// Takes over `transport` (connected; started here, with the TLS handshake for TLS).
+    init(key: PoolKey, transport: Transport) throws {
         self.key = key
-        self.tcp = tcp
-        tcp.delegate = self
+        self.transport = transport
+        transport.setDelegate(self)
         do {
-            try tcp.start()
-            if let tls { self.tls = try UpstreamTLSSession(context: tls.context, serverName: tls.serverName, over: tcp) }
+            try transport.start()
             // Sending the ClientHello may already have failed (and closed the connection).
             guard isActive else { throw IOError(errnoCode: ECONNRESET, reason: "upstream connection closed at once") }
         } catch {
-            tcp.delegate = nil
-            self.tls?.close()
-            tcp.close()
+            closed = true  // (its close is not reported)
+            transport.close()
             throw error
         }
     }
 
-    var isActive: Bool { !closed && tcp.isOpen && (tls?.isActive ?? true) }
-    var isWritable: Bool { tcp.isWritable }
+    public var isActive: Bool { !closed && transport.isActive }
+    public var isWritable: Bool { transport.isWritable }
 
     // MARK: - Exchange side
 
     /// Starts an exchange: the caller writes the request next.
-    func begin(delegate: any UpstreamDelegate, isHEAD: Bool) {
+    public func begin(delegate: any UpstreamDelegate, isHEAD: Bool) {
         self.delegate = delegate
         reused = requestsServed > 0
         state = .awaitingHead(isHEAD: isHEAD)
@@ -93,16 +93,16 @@ final class UpstreamConnection: TCPConnectionDelegate {
         resumeReading()
     }
 
-    func write(_ buffer: ByteBuffer) {
-        if let tls { tls.write(buffer) } else { tcp.write(buffer) }
+    public func write(_ buffer: ByteBuffer) {
+        transport.write(buffer)
     }
 
-    func flush() {
-        if let tls { tls.flush() } else { tcp.flush() }
+    public func flush() {
+        transport.flush()
     }
 
     /// Abandons the exchange and closes the connection (client gone, timeout, error).
-    func abort() {
+    public func abort() {
         delegate = nil
         state = .idle
         keepAlive = false
@@ -110,34 +110,21 @@ final class UpstreamConnection: TCPConnectionDelegate {
     }
 
     private func close() {
-        tls?.close()
-        tcp.close()
+        transport.close()
     }
 
-    func pauseReading() {
-        tcp.setReading(false)
+    public func pauseReading() {
+        transport.setReading(false)
     }
 
-    func resumeReading() {
-        tcp.setReading(true)
+    public func resumeReading() {
+        transport.setReading(true)
     }
 
     // MARK: - Connection events
 
-    func connection(_ connection: TCPConnection, read bytes: ByteBuffer) {
-        if let tls {
-            for plaintext in tls.received(bytes) where !closed { received(plaintext) }
-            if !tls.isActive { close() }
-        } else {
-            received(bytes)
-        }
+    public func connection(_ connection: TCPConnection, read bytes: ByteBuffer) {
         guard !closed else { return }
-        delegate?.upstreamReadComplete()
-        // Let go of a consumed buffer (the loop's read buffer), so that the next read reuses it.
-        if inbound.readableBytes == 0 { inbound = ByteBuffer() }
-    }
-
-    private func received(_ bytes: ByteBuffer) {
         if case .idle = state {
             // Bytes on an idle connection: the upstream broke framing; never reuse it.
             close()
@@ -153,20 +140,25 @@ final class UpstreamConnection: TCPConnectionDelegate {
         process()
     }
 
+    public func connectionReadComplete(_ connection: TCPConnection) {
+        guard !closed else { return }
+        delegate?.upstreamReadComplete()
+        // Let go of a consumed buffer (the loop's read buffer), so that the next read reuses it.
+        if inbound.readableBytes == 0 { inbound = ByteBuffer() }
+    }
+
     /// The upstream closed its side: as with NIO's default (no half-closure), the connection closes.
-    func connectionReadEnded(_ connection: TCPConnection) {
+    public func connectionReadEnded(_ connection: TCPConnection) {
         close()
     }
 
-    func connectionBecameWritable(_ connection: TCPConnection) {
+    public func connectionBecameWritable(_ connection: TCPConnection) {
         delegate?.upstreamWritabilityChanged(isWritable: true)
     }
 
-    func connectionClosed(_ connection: TCPConnection, error: (any Error)?) {
+    public func connectionClosed(_ connection: TCPConnection, error: (any Error)?) {
         guard !closed else { return }
         closed = true
-        tls?.close()
-        tls = nil
         inbound = ByteBuffer()
         pool?.remove(self)
         let delegate = self.delegate
@@ -179,7 +171,11 @@ final class UpstreamConnection: TCPConnectionDelegate {
             delegate?.upstreamResponseEnd()
         default:
             state = .idle
-            delegate?.upstreamFailed(.closed(sawResponse: sawResponseByte, reused: reused))
+            if let error, let failure = TLSFailure(error) {
+                delegate?.upstreamFailed(.tls(failure.description, verification: failure.isVerification))
+            } else {
+                delegate?.upstreamFailed(.closed(sawResponse: sawResponseByte, reused: reused))
+            }
         }
     }
 

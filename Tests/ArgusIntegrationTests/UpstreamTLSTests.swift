@@ -8,12 +8,35 @@ import Testing
 
 import ArgusApp
 import ArgusConfig
+import ArgusEvents
 @testable import ArgusProxy
+import ArgusTransport
 
 /// `https` services: Argus speaks TLS to the upstream (a real NIOSSL server with a self-signed
 /// certificate made by openssl), sends the upstream Host as SNI, keeps the TLS connections alive
 /// and pools them, and verifies the certificate only when the service says `tls_verify: true`
 /// (Kong's default is nginx's `proxy_ssl_verify off`).
+/// Keeps the status, decision and reason of every event.
+final class ReasonRecorder: EventExporter, @unchecked Sendable {
+    let name = "reasons"
+    private let lock = NSLock()
+    private var events: [RequestEvent] = []
+
+    func receive(_ batch: UnsafeBufferPointer<RequestEvent>) {
+        lock.withLock { events += batch }
+    }
+
+    /// The first `count` events, once they arrived (the exporter runs off the request path).
+    func wait(count: Int) async throws -> [RequestEvent] {
+        for _ in 0..<200 {
+            let seen = lock.withLock { events }
+            if seen.count >= count { return Array(seen.prefix(count)) }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return lock.withLock { events }
+    }
+}
+
 @Suite("TLS to https services", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")))
 struct UpstreamTLSTests {
     /// A TLS-only HTTP/1.1 server with keep-alive: answers every GET with
@@ -173,6 +196,7 @@ struct UpstreamTLSTests {
 
     @Test func anUntrustedCertificateIsRefusedOnlyWhenVerificationIsOn() async throws {
         try await withServer { server, _ in
+            let events = ReasonRecorder()
             let gw = try await GatewayHarness(yaml: """
                 _format_version: "3.0"
                 services:
@@ -189,7 +213,7 @@ struct UpstreamTLSTests {
                     url: http://localhost:\(server.port)
                     retries: 0
                     routes: [{name: plain, paths: ["/plain"]}]
-                """)
+                """, exporters: [events])
             defer { Task { await gw.stop() } }
             let strict = try #require(try await gw.request("GET /strict HTTP/1.1\r\nHost: x\r\n\r\n"))
             #expect(strict.status == 502, "a self-signed certificate does not verify")
@@ -198,6 +222,11 @@ struct UpstreamTLSTests {
             // Plain HTTP to a TLS port: the server's TLS alert is not an HTTP response.
             let plain = try #require(try await gw.request("GET /plain HTTP/1.1\r\nHost: x\r\n\r\n"))
             #expect(plain.status == 502)
+            // The 502's event says why: the certificate did not verify (not a bare close).
+            let seen = try await events.wait(count: 3)
+            #expect(seen.map(\.status) == [502, 200, 502])
+            #expect(seen[0].decision == .badUpstreamResponse && seen[0].reason == UpstreamReason.tlsVerification)
+            #expect(seen[1].reason == 0 && seen[2].reason == 0)
         }
     }
 
@@ -243,7 +272,7 @@ struct UpstreamTLSTests {
                 services:
                   - {name: trusting, url: "https://localhost:\(server.port)", tls_verify: true, ca_certificates: [7a3c1e52-8c1c-4f51-9d2a-2b7a8b0c4d21]}
                 """, file: "kong.yml")
-            let contexts = UpstreamTLSContexts()  // not the shared one, which other tests' snapshots sweep
+            let contexts = TLSClientContexts()  // not the shared one, which other tests' snapshots sweep
             let plan = try #require(ConfigSnapshot(config: trusting, version: 1, health: nil, resolved: [:], tlsContexts: contexts).services.first)
             let trust = try #require(plan.trust)
             #expect(contexts.has(verify: true, trust: trust), "made when the snapshot is built")

@@ -26,6 +26,31 @@ struct RedisRateLimitTests {
         return try await GatewayHarness(yaml: yaml) { $0.proxy.wallClockMilliseconds = clock.read }
     }
 
+    /// The check runs on the request's own loop: Redis's replies complete there, so a limited
+    /// route costs no thread hop (the proxy loop's hop counter does not move with the requests).
+    @Test func aRedisCheckCostsNoThreadHop() async throws {
+        let redis = try RedisServer()
+        defer { redis.stop() }
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let gw = try await Self.gateway(port: port, redis: redis, config: "minute: 1000", clock: ManualClock(Self.t0 + 20_000))
+        defer { Task { await gw.stop(); await backend.stop() } }
+        func hops() async throws -> Int {
+            let text = try #require(try await gw.request("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", port: gw.statusPort)).bodyString
+            let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("argus_proxy_loop_hops_total{loop=\"0\"}") })
+            return Int(Double(line.split(separator: " ").last ?? "0") ?? 0)
+        }
+        let before = try await hops()
+        for _ in 1...30 {
+            let r = try #require(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+            #expect(r.status == 200 && r.header("X-RateLimit-Remaining-Minute") != nil)
+        }
+        let after = try await hops()
+        let idle = try await hops()
+        // a scrape itself hops onto the loop to count its connections: the same for both intervals
+        #expect((after - before) - (idle - after) <= 2, "30 Redis-checked requests: \(after - before) hops, a scrape alone: \(idle - after)")
+    }
+
     @Test func seedScenarioCountsInRedisUnderKongsKey() async throws {
         let redis = try RedisServer()
         defer { redis.stop() }

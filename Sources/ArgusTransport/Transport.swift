@@ -1,0 +1,102 @@
+import ArgusLoop
+import NIOCore
+import NIOSSL
+
+/// A connected byte stream on an ``IOLoop``, whichever way it is secured: plain TCP, or TLS over
+/// TCP. Either way the ``TCPConnection`` owns the socket, and the owner of the transport sees the
+/// same delegate events (plaintext reads, writability, close); a plain transport adds nothing
+/// between them.
+public enum Transport {
+    case plain(TCPConnection)
+    case tls(TLSTransport)
+
+    /// The socket underneath.
+    public var tcp: TCPConnection {
+        switch self {
+        case .plain(let tcp): return tcp
+        case .tls(let tls): return tls.tcp
+        }
+    }
+
+    public var loop: IOLoop { tcp.loop }
+    public var isOpen: Bool { tcp.isOpen }
+    public var isWritable: Bool { tcp.isWritable }
+    public var remoteAddress: SocketAddress? { tcp.remoteAddress }
+    public var localAddress: SocketAddress? { tcp.localAddress }
+    public var isTLS: Bool {
+        if case .tls = self { return true }
+        return false
+    }
+
+    /// Whether the stream is usable: open, and for TLS, with TLS still up.
+    public var isActive: Bool {
+        switch self {
+        case .plain(let tcp): return tcp.isOpen
+        case .tls(let tls): return tls.tcp.isOpen && tls.isActive
+        }
+    }
+
+    /// Sets who gets the stream's events (the TLS layer's delegate, for TLS).
+    public func setDelegate(_ delegate: any TCPConnectionDelegate) {
+        switch self {
+        case .plain(let tcp): tcp.delegate = delegate
+        case .tls(let tls): tls.delegate = delegate
+        }
+    }
+
+    /// Starts reading (and, for a TLS client, the handshake). Set the delegate first.
+    public func start() throws {
+        switch self {
+        case .plain(let tcp):
+            try tcp.start()
+        case .tls(let tls):
+            try tls.tcp.start()
+            try tls.start()
+        }
+    }
+
+    public func write(_ buffer: ByteBuffer) {
+        switch self {
+        case .plain(let tcp): tcp.write(buffer)
+        case .tls(let tls): tls.write(buffer)
+        }
+    }
+
+    public func flush() {
+        switch self {
+        case .plain(let tcp): tcp.flush()
+        case .tls(let tls): tls.flush()
+        }
+    }
+
+    public func writeAndFlush(_ buffer: ByteBuffer) {
+        write(buffer)
+        flush()
+    }
+
+    public func setReading(_ on: Bool) {
+        tcp.setReading(on)
+    }
+
+    /// Closes at once (for TLS without a close alert).
+    public func close() {
+        switch self {
+        case .plain(let tcp): tcp.close()
+        case .tls(let tls): tls.close()
+        }
+    }
+
+    /// Flushes, then sends FIN once everything is written; reading goes on.
+    public func shutdownOutput() {
+        switch self {
+        case .plain(let tcp): tcp.shutdownOutput()
+        case .tls(let tls): tls.shutdownOutput()
+        }
+    }
+
+    /// A plain transport over `tcp`, or TLS with `context` in `role`.
+    public static func over(_ tcp: TCPConnection, tls: (context: NIOSSLContext, role: TLSTransport.Role)?) throws -> Transport {
+        guard let tls else { return .plain(tcp) }
+        return .tls(try TLSTransport(context: tls.context, role: tls.role, over: tcp))
+    }
+}
