@@ -245,6 +245,15 @@ let package = Package(
             name: "ArgusHTTPTests",
             dependencies: ["ArgusHTTP", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        .testTarget(
+            name: "ArgusTransportTests",
+            dependencies: [
+                "ArgusTransport", "ArgusLoop",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         // The data path's decisions (state machines, access pipeline, body reader, timeouts) without sockets.
         .testTarget(
             name: "ArgusProxyTests",

@@ -28,6 +28,7 @@ public final class TLSTransport: TCPConnectionDelegate {
     private let channel: EmbeddedChannel
     private let sink: TLSEvents
     private var abandoned = false
+    private var failureBeforeClose: (any Error)?
 
     /// Takes `tcp` over (as its delegate); start it afterwards.
     public init(context: NIOSSLContext, role: Role, over tcp: TCPConnection) throws {
@@ -59,7 +60,7 @@ public final class TLSTransport: TCPConnectionDelegate {
     /// The protocol ALPN agreed on, once the handshake completed.
     public var negotiatedProtocol: String? { sink.negotiatedProtocol }
     /// What ended TLS, if it was an error (a failed handshake or verification, a bad record).
-    public var failure: (any Error)? { sink.failure }
+    public var failure: (any Error)? { abandoned ? failureBeforeClose : sink.failure }
 
     public func write(_ plaintext: ByteBuffer) {
         channel.write(plaintext, promise: nil)
@@ -98,6 +99,8 @@ public final class TLSTransport: TCPConnectionDelegate {
     private func abandon() {
         guard !abandoned else { return }
         abandoned = true
+        // What went wrong before (the close itself makes NIOSSL complain of an unclean shutdown).
+        failureBeforeClose = sink.failure
         if channel.isActive { channel.pipeline.fireChannelInactive() }
         channel.close(promise: nil)
         // A timer NIOSSL may have set (its close_notify timeout, after the peer's alert) runs now:
@@ -152,7 +155,7 @@ public final class TLSTransport: TCPConnectionDelegate {
         abandon()
         let delegate = self.delegate
         self.delegate = nil
-        delegate?.connectionClosed(tcp, error: sink.failure ?? error)
+        delegate?.connectionClosed(tcp, error: failureBeforeClose ?? error)
     }
 }
 
