@@ -19,8 +19,10 @@ import NIOPosix
 import ServiceLifecycle
 import UnixSignals
 
-/// The whole gateway as one `Service`: loads the config, binds the proxy, admin and status
-/// listeners, re-reads the config on SIGHUP, and drains in-flight requests on graceful shutdown.
+/// The whole gateway as one `Service`: loads the config and binds the proxy, admin and status
+/// listeners (`start()`), then runs its parts as a `ServiceGroup` (`run()`; see
+/// `GatewayServices.swift`) that re-reads the config on SIGHUP and, on graceful shutdown, stops
+/// them in order: listeners, the proxy's drain, the exporters' last events, the control plane.
 public final class Gateway: ServiceLifecycle.Service, Sendable {
     public struct Addresses: Sendable {
         public var proxy: SocketAddress
@@ -29,38 +31,32 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     }
 
     public let settings: GatewaySettings
-    private let logger: Logger
+    let logger: Logger
     /// The admin and status listeners run on their own thread, never on a proxy event loop.
     private let controlGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    private let prometheus: PrometheusExporter
+    let prometheus: PrometheusExporter
     private let logs: LogExporter
     /// The http-log sinks' client (its own connection pool, on NIO's shared threads, not the proxy's).
     private let httpClient: HTTPClient
     private let exporters: [ExporterRunner]
-    private let store: SnapshotStore
-    private let proxy: ProxyServer
+    let proxy: ProxyServer
+    /// The configuration (file, Admin API) and DNS results, compiled into the snapshot requests see.
+    private let builder: SnapshotBuilder
+    var store: SnapshotStore { builder.store }
     private let admin = ControlServer()
     private let status = ControlServer()
     /// Reads rate-limit counters for `GET /rate-limiting/usage` (its Redis clients on the control loop).
-    private let usageReader: RateLimitUsageReader
-    /// Upstream targets' health (kept across reloads) and the active prober.
-    private let health: HealthRegistry
-    private let checker: ActiveHealthChecker
+    let usageReader: RateLimitUsageReader
+    /// Upstream targets' health (kept across reloads).
+    var health: HealthRegistry { builder.health }
     /// Flushes `sync_rate` rate-limit counters to Redis (on the control loop).
     private let syncer: RateLimitSyncer
-    private let nodeID: String
-    private let started = NIOLockedValueBox(false)
+    let nodeID: String
+    let started = NIOLockedValueBox(false)
     /// SIGHUP is trapped before the listeners open, so that an early SIGHUP can not kill the process.
     private let hangups = NIOLockedValueBox<UnixSignalsSequence?>(nil)
     /// The Admin API's entity store, made in `start()` (the database is opened there).
-    private let adminAPI = NIOLockedValueBox<AdminAPI?>(nil)
-    /// Upstream target names kept resolved (nil without a DNS server), and the configuration the
-    /// snapshots are built from: a DNS change and a config change rebuild it one at a time.
-    private let dns: DNSRefresher?
-    private let latest: NIOLockedValueBox<DeclarativeConfig>
-    /// Lets the DNS refresher reach the gateway once it exists.
-    private let holderForDNS: NIOLockedValueBox<Gateway?>?
-    private let rebuildLock = NIOLock()
+    let adminAPI = NIOLockedValueBox<AdminAPI?>(nil)
     private let database = NIOLockedValueBox<EntityDatabase?>(nil)
 
     /// Loads and validates the config; throws `StartupError` with the reason when it can not.
@@ -85,25 +81,17 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         }
         nodeID = Self.loadNodeID(dataDirectory: settings.dataDirectory)
         let health = HealthRegistry(logger: logger)
-        self.health = health
-        store = SnapshotStore(ConfigSnapshot(config: config, health: health))
+        let server: SocketAddress? = settings.dnsResolver.flatMap { try? SocketAddress(ipAddress: $0.host, port: $0.port) }
+            ?? DNSClient.systemServer()
+        let controlLoop = controlGroup.next()
+        builder = SnapshotBuilder(
+            config: config, health: health, checker: ActiveHealthChecker(eventLoop: controlLoop, registry: health),
+            dnsClient: server.map { DNSClient(eventLoop: controlLoop, server: $0) })
+        let store = builder.store
         proxy = ProxyServer(
             workers: max(1, settings.workers), controlLoop: controlGroup.next(), store: store, settings: settings.proxy, logger: logger,
             health: health)
-        checker = ActiveHealthChecker(eventLoop: controlGroup.next(), registry: health)
         usageReader = RateLimitUsageReader(counters: proxy.rateLimitCounters, eventLoop: controlGroup.next())
-        latest = NIOLockedValueBox(config)
-        let server: SocketAddress? = settings.dnsResolver.flatMap { try? SocketAddress(ipAddress: $0.host, port: $0.port) }
-            ?? DNSClient.systemServer()
-        if let server {
-            let client = DNSClient(eventLoop: controlGroup.next(), server: server)
-            let holder = NIOLockedValueBox<Gateway?>(nil)
-            dns = DNSRefresher(resolver: TargetResolver(client: client)) { _ in holder.withLockedValue { $0 }?.rebuild() }
-            holderForDNS = holder
-        } else {
-            dns = nil
-            holderForDNS = nil
-        }
         let syncer = RateLimitSyncer(
             store: proxy.syncedCounters, eventLoop: controlGroup.next(), clock: settings.proxy.wallClockMilliseconds, logger: logger)
         self.syncer = syncer
@@ -125,7 +113,6 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         if let path = settings.configPath {
             logger.info("configuration loaded", metadata: ["config": "\(path)", "summary": "\(config.summary)"])
         }
-        holderForDNS?.withLockedValue { $0 = self }
     }
 
     /// Binds every listener. Throws `StartupError` (e.g. port in use) naming the listener.
@@ -138,12 +125,8 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
                 "refusing to expose the Admin API on \(settings.adminListen) without --admin-token (or ARGUS_ADMIN_TOKEN); bind it to 127.0.0.1 or set a token")
         }
         try await openEntityStore()
-        if let dns {
-            // target names resolved before the first request (SRV, then A)
-            _ = dns.update(names: Self.targetNames(latest.withLockedValue { $0 }))
-            try? await dns.resolveAll().get()
-            dns.start()
-        }
+        // target and service host names resolved before the first request (SRV, then A)
+        await builder.resolveNames()
         func bind(_ name: String, _ address: ListenAddress, _ body: () async throws -> SocketAddress) async throws(StartupError) -> SocketAddress {
             do {
                 let bound = try await body()
@@ -167,39 +150,25 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         started.withLockedValue { $0 = true }
         logs.httpLog.resumeSpools()
         syncer.start()
-        checker.update(store.snapshot.activelyChecked)
+        builder.checker.update(store.snapshot.activelyChecked)
         return Addresses(proxy: proxyAddress, admin: adminAddress, status: statusAddress)
     }
 
-    /// Serves until graceful shutdown: re-reads the config on SIGHUP while the exporters drain the
-    /// event ring. On shutdown the proxy drains first, then every exporter receives every event
-    /// published before it stopped.
+    /// Serves until graceful shutdown: the gateway's parts as one `ServiceGroup`, shut down in the
+    /// reverse of their order here (see `GatewayServices.swift`).
     public func run() async throws {
         let existing = self.hangups.withLockedValue { $0 }
         let hangups: UnixSignalsSequence
         if let existing { hangups = existing } else { hangups = await UnixSignalsSequence(trapping: .sighup) }
-        await withTaskGroup(of: Void.self) { tasks in
-            tasks.addTask {
-                for await _ in hangups.cancelOnGracefulShutdown() {
-                    _ = self.reload()
-                }
-            }
-            // SIGUSR1: reopen log files now (logrotate's postrotate), as nginx does.
-            let usr1 = await UnixSignalsSequence(trapping: .sigusr1)
-            tasks.addTask {
-                for await _ in usr1.cancelOnGracefulShutdown() {
-                    self.logs.fileLog.reopenAll()
-                }
-            }
-            for runner in exporters {
-                tasks.addTask { await runner.run() }
-            }
-            try? await gracefulShutdown()
-            await shutdown()
-            for runner in exporters { runner.stop() }
-            await tasks.waitForAll()
-        }
-        try? await httpClient.shutdown()
+        let services: [any ServiceLifecycle.Service] = [
+            ControlPlaneService { [self] in await stopControlPlane() },
+            ExportersService(runners: exporters),
+            ProxyService(proxy: proxy, drainTimeout: settings.drainTimeout, logger: logger),
+            ControlListenersService(listeners: [admin, status]),
+            SignalsService(hangups: hangups, reload: { [self] in _ = reload() }, reopenLogs: { [self] in logs.fileLog.reopenAll() }),
+        ]
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
+        try await group.run()
         logger.info("stopped")
     }
 
@@ -231,29 +200,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     /// Makes `config` the one requests see from the next request on (requests in flight finish on
     /// theirs): a SIGHUP reload, an Admin API change, `POST /config`.
     private func apply(_ config: DeclarativeConfig) {
-        latest.withLockedValue { $0 = config }
-        rebuild()
-        // target names new to DNS are resolved now; their results rebuild the snapshot again
-        if let dns { _ = dns.update(names: Self.targetNames(config)) }
-    }
-
-    /// Builds the snapshot of the latest configuration with the latest DNS results and swaps it
-    /// in: config changes and DNS changes, one at a time.
-    fileprivate func rebuild() {
-        rebuildLock.withLock {
-            let config = latest.withLockedValue { $0 }
-            let snapshot = ConfigSnapshot(config: config, health: health, resolved: dns?.current ?? [:])
-            store.replace(with: snapshot)
-            // Targets that left the configuration are forgotten; the others keep their state.
-            let upstreamNames = Dictionary(config.upstreams.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
-            health.retain(Set(config.targets.compactMap { t in upstreamNames[t.upstreamID].map { HealthRegistry.key(upstream: $0, target: t.target) } }))
-            checker.update(snapshot.activelyChecked)
-        }
-    }
-
-    /// Upstream target hosts that are names, not IP addresses.
-    static func targetNames(_ config: DeclarativeConfig) -> Set<String> {
-        Set(config.targets.map(\.host).filter { (try? SocketAddress(ipAddress: $0, port: 0)) == nil })
+        builder.apply(config)
     }
 
     /// With `--config`: DB-less, the file is the truth. Without: the embedded SQLite database in
@@ -297,22 +244,16 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
-    /// Stops accepting, drains in-flight requests (bounded by `drainTimeout`), stops the event loops.
-    /// ``run()`` calls it; the exporters are flushed by ``run()`` after it.
-    public func shutdown() async {
-        logger.info("shutting down", metadata: ["drain_timeout_ms": "\(settings.drainTimeout.nanoseconds / 1_000_000)"])
-        await admin.close()
-        await status.close()
-        await proxy.shutdown(drainTimeout: settings.drainTimeout)
+    /// The control plane's part of shutdown, once the proxy drained and the exporters delivered
+    /// its last events.
+    private func stopControlPlane() async {
         await usageReader.close()
-        await checker.stop()
-        if let dns {
-            dns.stop()
-            await dns.resolver.client.close()
-        }
+        await builder.checker.stop()
+        await builder.stop()
         // What the drained requests counted under sync_rate goes to Redis before the loops stop.
         await syncer.stop()
         await database.withLockedValue({ $0 })?.close()
+        try? await httpClient.shutdown()
         try? await controlGroup.shutdownGracefully()
     }
 
@@ -323,91 +264,6 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
 
     /// The event ring every proxied or gateway-answered request is published on (exporters consume it).
     public var events: EventRing { proxy.events }
-
-    // MARK: - Control endpoints
-
-    private func adminResponse(_ request: ControlRequest) async -> ControlResponse {
-        if let token = settings.adminToken, !Self.authorized(request, token: token) {
-            return .json(401, "{\"message\":\"Unauthorized\"}")
-        }
-        let started = Date()
-        var response = await adminRoute(request)
-        response.headers.append(("X-Kong-Admin-Latency", String(Int(Date().timeIntervalSince(started) * 1000))))
-        return response
-    }
-
-    /// `Authorization: Bearer <token>` or `Kong-Admin-Token: <token>`, compared in constant time.
-    static func authorized(_ request: ControlRequest, token: String) -> Bool {
-        var given = request.adminToken
-        let authorization = request.authorization
-        if authorization.lowercased().hasPrefix("bearer ") { given = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
-        let a = Array(given.utf8)
-        let b = Array(token.utf8)
-        var difference = UInt8(a.count == b.count ? 0 : 1)
-        for i in 0..<b.count { difference |= b[i] ^ (i < a.count ? a[i] : 0) }
-        return difference == 0
-    }
-
-    private func adminRoute(_ request: ControlRequest) async -> ControlResponse {
-        if let api = adminAPI.withLockedValue({ $0 }),
-           let answer = await api.respond(AdminRequest(
-               method: request.method, path: request.path, query: request.query, contentType: request.contentType, body: request.body)) {
-            return ControlResponse(
-                status: answer.status, contentType: "application/json; charset=utf-8", body: answer.body, headers: answer.headers)
-        }
-        let readOnly = request.method == "GET" || request.method == "HEAD"
-        switch request.path {
-        case "/":
-            return readOnly ? .json(200, NodeInfo.json(nodeID: nodeID, settings: settings, config: store.snapshot.config)) : Self.methodNotAllowed
-        case "/status":
-            return readOnly ? .json(200, await statusJSON()) : Self.methodNotAllowed
-        case "/metrics":
-            return readOnly ? await metricsResponse(request) : Self.methodNotAllowed
-        case let path where path == "/proxy-cache" || path.hasPrefix("/proxy-cache/"):
-            return ProxyCacheEndpoint.respond(
-                request, store: proxy.proxyCache, config: store.snapshot.config,
-                now: Double(settings.proxy.wallClockMilliseconds()) / 1000) ?? .json(404, "{\"message\":\"Not found\"}")
-        case let path where path.hasPrefix("/upstreams/"):
-            return UpstreamHealthEndpoint.respond(request, snapshot: store.snapshot, registry: health, nodeID: nodeID)
-                ?? .json(404, "{\"message\":\"Not found\"}")
-        case "/rate-limiting/usage":
-            guard readOnly else { return Self.methodNotAllowed }
-            return await RateLimitUsageEndpoint.respond(
-                query: request.query, config: store.snapshot.config, reader: usageReader,
-                nowMs: settings.proxy.wallClockMilliseconds())
-        default:
-            return .json(404, "{\"message\":\"Not found\"}")
-        }
-    }
-
-    static let methodNotAllowed = ControlResponse(
-        status: 405, contentType: "application/json; charset=utf-8", body: Array("{\"message\":\"Method not allowed\"}".utf8),
-        headers: [("Allow", "GET, HEAD")])
-
-    private func statusResponse(_ request: ControlRequest) async -> ControlResponse {
-        switch (request.method, request.path) {
-        case ("GET", "/status"), ("HEAD", "/status"):
-            return .json(200, await statusJSON())
-        case ("GET", "/status/ready"), ("HEAD", "/status/ready"):
-            return started.withLockedValue { $0 }
-                ? .json(200, "{\"message\":\"ready\"}") : .json(503, "{\"message\":\"not ready\"}")
-        case ("GET", "/metrics"), ("HEAD", "/metrics"):
-            return await metricsResponse(request)
-        default:
-            return .json(404, "{\"message\":\"Not found\"}")
-        }
-    }
-
-    /// `GET /metrics`: the Prometheus text exposition, gzip-compressed when the scraper accepts it.
-    private func metricsResponse(_ request: ControlRequest) async -> ControlResponse {
-        let body = await prometheus.render()
-        let contentType = "text/plain; version=0.0.4; charset=utf-8"
-        if request.acceptsGzip, let compressed = Gzip.compress(body) {
-            return ControlResponse(status: 200, contentType: contentType, body: compressed,
-                                   headers: [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")])
-        }
-        return ControlResponse(status: 200, contentType: contentType, body: body, headers: [("Vary", "Accept-Encoding")])
-    }
 
     /// The config an event's version refers to (the current one for `UInt32.max` or a version no
     /// longer kept), for the exporters.
@@ -453,26 +309,6 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
                     }
                 }
             })
-    }
-
-    private func statusJSON() async -> String {
-        let stats = proxy.stats
-        let states = await proxy.connectionStates()
-        let server: [String: Int] = [
-            "connections_accepted": stats.connectionsAccepted, "connections_handled": stats.connectionsAccepted,
-            "connections_active": stats.connectionsActive, "total_requests": stats.totalRequests,
-            "connections_reading": states.reading, "connections_writing": states.writing, "connections_waiting": states.waiting,
-        ]
-        var body: [String: Any] = ["server": server, "configuration": ["summary": store.snapshot.config.summary]]
-        if let api = adminAPI.withLockedValue({ $0 }) {
-            if api.store.isDeclarative {
-                body["configuration_hash"] = await api.store.configurationHash ?? String(repeating: "0", count: 32)
-            } else {
-                body["database"] = ["reachable": await api.store.databaseReachable()]
-            }
-        }
-        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
     }
 
     private static func loadNodeID(dataDirectory: String) -> String {

@@ -51,7 +51,9 @@ public final class ConfigSnapshot: Sendable {
         let trusted = Dictionary(config.caCertificates.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.services = config.services.map { service in
             let cas = (service.caCertificates ?? []).compactMap { trusted[$0] }
-            return ServicePlan(service: service, balancer: balancers[service.host], trust: UpstreamTrust.make(cas.map { (digest: $0.certDigest, pem: $0.cert) }), tlsContexts: tlsContexts)
+            return ServicePlan(
+                service: service, balancer: balancers[service.host], trust: UpstreamTrust.make(cas.map { (digest: $0.certDigest, pem: $0.cert) }),
+                tlsContexts: tlsContexts, resolved: resolved[service.host])
         }
         tlsContexts.keepOnly(services.filter(\.usesTLS).map { ($0.tlsVerify, $0.trust) })
         // Which routes a logging plugin (file-log, http-log, ...) may apply to. A consumer-scoped

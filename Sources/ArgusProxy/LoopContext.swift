@@ -147,6 +147,7 @@ final class LoopContext {
         if connections.removeValue(forKey: ObjectIdentifier(handler)) != nil {
             stats.connectionClosed()
         }
+        checkDrained()
     }
 
     var openConnections: Int { connections.count }
@@ -165,10 +166,20 @@ final class LoopContext {
     }
 
     /// Graceful shutdown: idle connections close now, busy ones after their current response.
-    func quiesce() {
+    /// `drained` runs (on this loop) once the last connection closed.
+    func quiesce(drained: @escaping @Sendable () -> Void) {
         quiescing = true
+        onDrained = drained
         for handler in connections.values { handler.quiesce() }
         pool.closeAll()
+        checkDrained()
+    }
+
+    private var onDrained: (@Sendable () -> Void)?
+
+    private func checkDrained() {
+        guard quiescing, connections.isEmpty, let drained = onDrained.take() else { return }
+        drained()
     }
 
     /// End of the drain period: close whatever is left.

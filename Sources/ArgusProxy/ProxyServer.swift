@@ -111,11 +111,14 @@ public final class ProxyServer: ReportsStatistics, Sendable {
             return list
         }
         for listener in listening { await listener.loop.perform({ listener.close() }, ifStopped: ()) }
-        await forEachContext { $0.quiesce() }
-        let deadline = NIODeadline.now() + drainTimeout
-        while NIODeadline.now() < deadline {
-            if await openConnections() == 0 { break }
-            try? await Task.sleep(nanoseconds: 20_000_000)
+        // Each loop counts down once its last connection closed: the drain ends then, or at the timeout.
+        let latch = DrainLatch(count: loops.count)
+        await forEachContext { $0.quiesce { latch.countDown() } }
+        await withTaskGroup(of: Void.self) { race in
+            race.addTask { await latch.wait() }
+            race.addTask { try? await Task.sleep(nanoseconds: UInt64(max(0, drainTimeout.nanoseconds))) }
+            await race.next()
+            race.cancelAll()
         }
         await forEachContext { $0.closeAll() }
         await forEachContext { $0.redis.closeAll() }
@@ -137,16 +140,6 @@ public final class ProxyServer: ReportsStatistics, Sendable {
         }
     }
 
-    /// Client connections open across all loops.
-    public func openConnections() async -> Int {
-        var total = 0
-        for (index, loop) in loops.enumerated() {
-            let box = contexts[index]
-            total += await loop.perform({ box.context.openConnections }, ifStopped: 0)
-        }
-        return total
-    }
-
     /// Open client connections by state, summed over the loops (each loop counts its own, briefly).
     public func connectionStates() async -> ConnectionStates {
         var total = ConnectionStates()
@@ -165,6 +158,44 @@ public final class ProxyServer: ReportsStatistics, Sendable {
         for (index, loop) in loops.enumerated() {
             let box = contexts[index]
             await loop.perform({ body(box.context) }, ifStopped: ())
+        }
+    }
+}
+
+/// Counts down the loops still draining; wakes the one waiter when none is left (or when its
+/// task is cancelled: the drain timeout won).
+final class DrainLatch: Sendable {
+    private struct State {
+        var remaining: Int
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state: NIOLockedValueBox<State>
+
+    init(count: Int) {
+        state = NIOLockedValueBox(State(remaining: count))
+    }
+
+    func countDown() {
+        let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+            state.remaining -= 1
+            return state.remaining <= 0 ? state.waiter.take() : nil
+        }
+        waiter?.resume()
+    }
+
+    func wait() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let done = state.withLockedValue { state -> Bool in
+                    if state.remaining <= 0 || Task.isCancelled { return true }
+                    state.waiter = continuation
+                    return false
+                }
+                if done { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLockedValue { $0.waiter.take() }?.resume()
         }
     }
 }

@@ -1,4 +1,6 @@
 import ArgusConfig
+import ArgusDNS
+import Atomics
 import ArgusTransport
 import NIOCore
 
@@ -8,8 +10,13 @@ final class ServicePlan: Sendable {
     let service: Service
     /// The upstream whose name equals the service host, if any.
     let balancer: UpstreamBalancer?
-    /// Where to connect when there is no balancer.
-    let directTarget: PoolKey
+    /// Where to connect when there is no balancer: the service's host, or the addresses DNS gave
+    /// for its name (SRV then A, kept fresh by the DNS refresher), taken in turn as Kong's
+    /// balancer does for a service host.
+    let directTargets: [PoolKey]
+    /// The service host is a name DNS could not resolve: Kong's 503 `name resolution failed`.
+    let nameResolutionFailed: Bool
+    private let rotation = ManagedAtomic<Int>(0)
     /// `Host` sent upstream when `preserve_host` is off and no balancer picks the target.
     let directHostHeader: String
     let connectTimeout: TimeAmount
@@ -26,11 +33,22 @@ final class ServicePlan: Sendable {
     private let directTLS: UpstreamTLS?
     private let defaultPort: Int
 
-    init(service: Service, balancer: UpstreamBalancer?, trust: UpstreamTrust? = nil, tlsContexts: TLSClientContexts = .shared) {
+    /// - Parameter resolved: the service host's DNS result, when it is a name DNS resolved (nil:
+    ///   an address, no DNS server, or not resolved yet: the host is connected to by name).
+    init(
+        service: Service, balancer: UpstreamBalancer?, trust: UpstreamTrust? = nil, tlsContexts: TLSClientContexts = .shared,
+        resolved: ResolvedName? = nil
+    ) {
         self.service = service
         self.balancer = balancer
         defaultPort = service.protocol == "https" ? 443 : 80
-        directTarget = PoolKey(host: service.host, port: service.port)
+        if let resolved, balancer == nil {
+            directTargets = resolved.addresses.map { PoolKey(host: $0.ip, port: $0.port ?? service.port) }
+            nameResolutionFailed = resolved.failed
+        } else {
+            directTargets = [PoolKey(host: service.host, port: service.port)]
+            nameResolutionFailed = false
+        }
         directHostHeader = service.port == defaultPort ? service.host : "\(service.host):\(service.port)"
         connectTimeout = .milliseconds(Int64(service.connectTimeout))
         readTimeout = .milliseconds(Int64(service.readTimeout))
@@ -52,11 +70,18 @@ final class ServicePlan: Sendable {
         return UpstreamTLS(serverName: UpstreamTLS.serverName(forHost: hostHeader), verify: tlsVerify, trust: trust)
     }
 
-    /// The `Host` header for a target picked by the balancer (`host_header` overrides): the
-    /// target's configured `name` (not the address it resolved to) with the port it connects to.
+    /// The target of a request to a service without a balancer (the next address, when DNS gave several).
+    func nextDirectTarget() -> PoolKey {
+        if directTargets.count == 1 { return directTargets[0] }
+        return directTargets[rotation.loadThenWrappingIncrement(ordering: .relaxed) % directTargets.count]
+    }
+
+    /// The `Host` header for a target: the service's host without a balancer; for a target picked
+    /// by the balancer (`host_header` overrides), the target's configured `name` (not the address
+    /// it resolved to) with the port it connects to.
     func hostHeader(for target: PoolKey, name: String? = nil) -> String {
-        if let override = balancer?.upstream.hostHeader { return override }
-        if target == directTarget { return directHostHeader }
+        guard let balancer else { return directHostHeader }
+        if let override = balancer.upstream.hostHeader { return override }
         let host = name ?? target.host
         return target.port == defaultPort ? host : "\(host):\(target.port)"
     }

@@ -3,6 +3,7 @@ import ArgusConfig
 import ArgusHealth
 import ArgusHTTP
 import ArgusRouting
+import ArgusTransport
 import NIOCore
 
 /// Where a request that passed the access phase goes, and what is sent there: the target (the
@@ -28,7 +29,7 @@ struct UpstreamRequestPlanner {
     /// `failure to get a peer from the ring-balancer`). `scratch` is storage for the head.
     func plan(_ routed: RoutedRequest, access: inout AccessPipeline, scratch: ByteBuffer?) -> Planned {
         let head = routed.head, plan = routed.plan, routePlan = routed.routePlan, match = routed.match
-        var target = plan.directTarget
+        let target: PoolKey
         var targetName: String?
         var pick: UpstreamBalancer.Pick?
         if let balancer = plan.balancer {
@@ -37,6 +38,9 @@ struct UpstreamRequestPlanner {
             target = picked.target
             targetName = picked.name
             pick = picked
+        } else {
+            if plan.nameResolutionFailed { return .answer(.nameResolutionFailed) }
+            target = plan.nextDirectTarget()
         }
         var upstreamHead = scratch ?? ByteBufferAllocator().buffer(capacity: head.bytes.readableBytes + 512)
         upstreamHead.clear()
@@ -80,7 +84,11 @@ struct UpstreamRequestPlanner {
     /// A retry goes to the balancer's next healthy target (false: none is left); Kong sets the
     /// Host for each try, so another target may mean another Host (and TLS server name).
     static func retarget(_ exchange: inout UpstreamExchange) -> Bool {
-        guard let balancer = exchange.plan.balancer else { return true }
+        guard let balancer = exchange.plan.balancer else {
+            // a service host DNS gave several addresses for: the next one
+            if exchange.plan.directTargets.count > 1 { exchange.target = exchange.plan.nextDirectTarget() }
+            return true
+        }
         exchange.releasePick()
         let key = balancer.algorithm == .consistentHashing ? exchange.hashKey : nil
         guard let next = balancer.next(hashKey: key) else { return false }

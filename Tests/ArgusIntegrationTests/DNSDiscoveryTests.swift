@@ -8,6 +8,40 @@ import Testing
 /// record is picked up once its TTL runs out.
 @Suite("DNS discovery of upstream targets", .enabled(if: DNSServer.available))
 struct DNSDiscoveryTests {
+    /// A service host that is a name (no upstream of that name) is resolved by the same DNS client
+    /// as targets (the system's resolver does not know these names): A records, an SRV record's
+    /// port, and Kong's 503 for a name that does not resolve.
+    @Test func serviceHostsAreResolvedByArgusDNS() async throws {
+        let b1 = RawBackend.ok(body: "a-record"), b2 = RawBackend.ok(body: "srv-record")
+        let p1 = try await b1.start(), p2 = try await b2.start()
+        let dns = try DNSServer(records: [
+            "--host-record=api.argus.test,127.0.0.1",
+            "--srv-host=srvapi.argus.test,api.argus.test,\(p2),0,10",
+        ])
+        defer { dns.stop() }
+        let gw = try await GatewayHarness(yaml: """
+            _format_version: "3.0"
+            services:
+              - name: a
+                url: http://api.argus.test:\(p1)
+                routes: [{name: a, paths: ["/a"]}]
+              - name: srv
+                url: http://srvapi.argus.test:80
+                routes: [{name: srv, paths: ["/srv"]}]
+              - name: missing
+                url: http://missing.argus.test:80
+                routes: [{name: missing, paths: ["/missing"]}]
+            """) { $0.dnsResolver = .init(host: "127.0.0.1", port: dns.port) }
+        defer { Task { await gw.stop(); await b1.stop(); await b2.stop() } }
+        let a = try #require(try await gw.request("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"))
+        #expect(a.status == 200 && a.bodyString == "a-record")
+        #expect(b1.requests.first?.contains("Host: api.argus.test:\(p1)\r\n") == true, "the Host is the service's name, not its address")
+        let srv = try #require(try await gw.request("GET /srv HTTP/1.1\r\nHost: x\r\n\r\n"))
+        #expect(srv.status == 200 && srv.bodyString == "srv-record")
+        let missing = try #require(try await gw.request("GET /missing HTTP/1.1\r\nHost: x\r\n\r\n"))
+        #expect(missing.status == 503 && missing.bodyString.contains("name resolution failed"))
+    }
+
     @Test func srvAndARecordsAndDNSErrors() async throws {
         let b1 = RawBackend.ok(body: "one"), b2 = RawBackend.ok(body: "two"), b3 = RawBackend.ok(body: "three")
         let p1 = try await b1.start(), p2 = try await b2.start(), p3 = try await b3.start()

@@ -106,3 +106,27 @@ import Testing
         #expect(busy.requestEnded(unread: .none) == .close)
     }
 }
+
+/// The proxy's drain waits for the loops' last connections, not for a clock.
+@Suite struct DrainLatchTests {
+    @Test func theWaiterWakesWhenTheLastLoopDrained() async {
+        let latch = DrainLatch(count: 2)
+        async let waited: Void = latch.wait()
+        latch.countDown()
+        latch.countDown()
+        await waited
+    }
+
+    @Test func aLatchAlreadyAtZeroDoesNotWait() async {
+        let latch = DrainLatch(count: 1)
+        latch.countDown()
+        await latch.wait()
+    }
+
+    @Test func theDrainTimeoutCancelsTheWait() async {
+        let latch = DrainLatch(count: 1)
+        let task = Task { await latch.wait() }
+        task.cancel()
+        await task.value  // returns although the loop never drained
+    }
+}

@@ -1,0 +1,127 @@
+import ArgusAdmin
+import ArgusCache
+import ArgusCompression
+import ArgusConfig
+import ArgusDNS
+import ArgusEvents
+import ArgusHealth
+import ArgusLogging
+import ArgusMetrics
+import ArgusProxy
+import ArgusRateLimit
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import UnixSignals
+
+/// The Admin and Status APIs' own endpoints (everything that is not an entity of the Admin API):
+/// `/`, `/status`, `/status/ready`, `/metrics`, proxy-cache purges, upstream health, rate-limiting usage.
+extension Gateway {
+    func adminResponse(_ request: ControlRequest) async -> ControlResponse {
+        if let token = settings.adminToken, !Self.authorized(request, token: token) {
+            return .json(401, "{\"message\":\"Unauthorized\"}")
+        }
+        let started = Date()
+        var response = await adminRoute(request)
+        response.headers.append(("X-Kong-Admin-Latency", String(Int(Date().timeIntervalSince(started) * 1000))))
+        return response
+    }
+
+    /// `Authorization: Bearer <token>` or `Kong-Admin-Token: <token>`, compared in constant time.
+    static func authorized(_ request: ControlRequest, token: String) -> Bool {
+        var given = request.adminToken
+        let authorization = request.authorization
+        if authorization.lowercased().hasPrefix("bearer ") { given = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
+        let a = Array(given.utf8)
+        let b = Array(token.utf8)
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0..<b.count { difference |= b[i] ^ (i < a.count ? a[i] : 0) }
+        return difference == 0
+    }
+
+    func adminRoute(_ request: ControlRequest) async -> ControlResponse {
+        if let api = adminAPI.withLockedValue({ $0 }),
+           let answer = await api.respond(AdminRequest(
+               method: request.method, path: request.path, query: request.query, contentType: request.contentType, body: request.body)) {
+            return ControlResponse(
+                status: answer.status, contentType: "application/json; charset=utf-8", body: answer.body, headers: answer.headers)
+        }
+        let readOnly = request.method == "GET" || request.method == "HEAD"
+        switch request.path {
+        case "/":
+            return readOnly ? .json(200, NodeInfo.json(nodeID: nodeID, settings: settings, config: store.snapshot.config)) : Self.methodNotAllowed
+        case "/status":
+            return readOnly ? .json(200, await statusJSON()) : Self.methodNotAllowed
+        case "/metrics":
+            return readOnly ? await metricsResponse(request) : Self.methodNotAllowed
+        case let path where path == "/proxy-cache" || path.hasPrefix("/proxy-cache/"):
+            return ProxyCacheEndpoint.respond(
+                request, store: proxy.proxyCache, config: store.snapshot.config,
+                now: Double(settings.proxy.wallClockMilliseconds()) / 1000) ?? .json(404, "{\"message\":\"Not found\"}")
+        case let path where path.hasPrefix("/upstreams/"):
+            return UpstreamHealthEndpoint.respond(request, snapshot: store.snapshot, registry: health, nodeID: nodeID)
+                ?? .json(404, "{\"message\":\"Not found\"}")
+        case "/rate-limiting/usage":
+            guard readOnly else { return Self.methodNotAllowed }
+            return await RateLimitUsageEndpoint.respond(
+                query: request.query, config: store.snapshot.config, reader: usageReader,
+                nowMs: settings.proxy.wallClockMilliseconds())
+        default:
+            return .json(404, "{\"message\":\"Not found\"}")
+        }
+    }
+
+    static let methodNotAllowed = ControlResponse(
+        status: 405, contentType: "application/json; charset=utf-8", body: Array("{\"message\":\"Method not allowed\"}".utf8),
+        headers: [("Allow", "GET, HEAD")])
+
+    func statusResponse(_ request: ControlRequest) async -> ControlResponse {
+        switch (request.method, request.path) {
+        case ("GET", "/status"), ("HEAD", "/status"):
+            return .json(200, await statusJSON())
+        case ("GET", "/status/ready"), ("HEAD", "/status/ready"):
+            return started.withLockedValue { $0 }
+                ? .json(200, "{\"message\":\"ready\"}") : .json(503, "{\"message\":\"not ready\"}")
+        case ("GET", "/metrics"), ("HEAD", "/metrics"):
+            return await metricsResponse(request)
+        default:
+            return .json(404, "{\"message\":\"Not found\"}")
+        }
+    }
+
+    /// `GET /metrics`: the Prometheus text exposition, gzip-compressed when the scraper accepts it.
+    func metricsResponse(_ request: ControlRequest) async -> ControlResponse {
+        let body = await prometheus.render()
+        let contentType = "text/plain; version=0.0.4; charset=utf-8"
+        if request.acceptsGzip, let compressed = Gzip.compress(body) {
+            return ControlResponse(status: 200, contentType: contentType, body: compressed,
+                                   headers: [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")])
+        }
+        return ControlResponse(status: 200, contentType: contentType, body: body, headers: [("Vary", "Accept-Encoding")])
+    }
+
+    func statusJSON() async -> String {
+        let stats = proxy.stats
+        let states = await proxy.connectionStates()
+        let server: [String: Int] = [
+            "connections_accepted": stats.connectionsAccepted, "connections_handled": stats.connectionsAccepted,
+            "connections_active": stats.connectionsActive, "total_requests": stats.totalRequests,
+            "connections_reading": states.reading, "connections_writing": states.writing, "connections_waiting": states.waiting,
+        ]
+        var body: [String: Any] = ["server": server, "configuration": ["summary": store.snapshot.config.summary]]
+        if let api = adminAPI.withLockedValue({ $0 }) {
+            if api.store.isDeclarative {
+                body["configuration_hash"] = await api.store.configurationHash ?? String(repeating: "0", count: 32)
+            } else {
+                body["database"] = ["reachable": await api.store.databaseReachable()]
+            }
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
