@@ -8,7 +8,6 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "argus",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "argus", targets: ["argus"]),
         .executable(name: "argus-bench", targets: ["argus-bench"]),
@@ -47,7 +46,7 @@ let package = Package(
         .target(
             name: "ArgusRedis",
             dependencies: [
-                "ArgusLoop", "ArgusTransport",
+                "ArgusLoop", "ArgusTransport", "ArgusStatistics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -59,7 +58,7 @@ let package = Package(
         .target(
             name: "ArgusRateLimit",
             dependencies: [
-                "ArgusConfig", "ArgusRedis", "ArgusEvents",
+                "ArgusConfig", "ArgusRedis", "ArgusEvents", "ArgusStatistics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
@@ -70,7 +69,7 @@ let package = Package(
         .target(
             name: "ArgusAccess",
             dependencies: [
-                "ArgusConfig", "ArgusHTTP", "ArgusEvents", "ArgusRouting",
+                "ArgusConfig", "ArgusHTTP", "ArgusEvents",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -99,7 +98,7 @@ let package = Package(
         .target(
             name: "ArgusHealth",
             dependencies: [
-                "ArgusConfig", "ArgusEvents", "ArgusTransport",
+                "ArgusConfig", "ArgusStatistics", "ArgusTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -137,7 +136,10 @@ let package = Package(
             ]
         ),
         // The event ring: every request as a compact RequestEvent, broadcast to exporters. Lock-free; stdlib Synchronization.
-        .target(name: "ArgusEvents"),
+        .target(name: "ArgusEvents", dependencies: ["ArgusStatistics"]),
+        // What a component reports about itself for /metrics (no dependencies: the ring, health
+        // checks and rate limiting report without importing each other).
+        .target(name: "ArgusStatistics"),
         // The system zlib, for gzip-compressed scrapes and log batches.
         .systemLibrary(name: "CZlib"),
         .systemLibrary(name: "CEpoll"),
@@ -153,7 +155,7 @@ let package = Package(
         .target(
             name: "ArgusMetrics",
             dependencies: [
-                "ArgusConfig", "ArgusEvents", "ArgusCompression",
+                "ArgusConfig", "ArgusEvents", "ArgusStatistics", "ArgusCompression",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
@@ -161,7 +163,7 @@ let package = Package(
         .target(
             name: "ArgusLogging",
             dependencies: [
-                "ArgusConfig", "ArgusEvents", "ArgusCompression",
+                "ArgusConfig", "ArgusEvents", "ArgusStatistics", "ArgusCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -186,7 +188,7 @@ let package = Package(
         .target(
             name: "ArgusApp",
             dependencies: [
-                "ArgusConfig", "ArgusProxy", "ArgusHTTP", "ArgusEvents", "ArgusMetrics", "ArgusLogging",
+                "ArgusConfig", "ArgusProxy", "ArgusHTTP", "ArgusEvents", "ArgusStatistics", "ArgusMetrics", "ArgusLogging",
                 "ArgusCompression", "ArgusRateLimit", "ArgusHealth", "ArgusAdmin", "ArgusCache", "ArgusDNS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

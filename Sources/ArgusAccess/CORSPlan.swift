@@ -1,7 +1,6 @@
 import ArgusConfig
 import ArgusHTTP
 import NIOCore
-import ArgusRouting
 import Foundation
 
 /// Kong's cors plugin (kong-compat §5.6): preflights answered by the gateway, and the

@@ -9,6 +9,7 @@ import ArgusLogging
 import ArgusMetrics
 import ArgusProxy
 import ArgusRateLimit
+import ArgusStatistics
 import AsyncHTTPClient
 import Crypto
 import Foundation

@@ -2,6 +2,7 @@ import ArgusCache
 import ArgusConfig
 import ArgusEvents
 import ArgusHTTP
+import ArgusStatistics
 import Foundation
 import NIOCore
 

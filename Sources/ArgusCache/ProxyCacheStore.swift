@@ -19,6 +19,8 @@ public final class ProxyCacheStore: Sendable {
 
     public typealias Waiter = @Sendable () -> Void
 
+    /// An LRU list node. `@unchecked Sendable`: its links and entry are read and written only
+    /// while its shard's lock is held.
     private final class Node: @unchecked Sendable {
         let entry: CachedResponse
         var previous: Node?

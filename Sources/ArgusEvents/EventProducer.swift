@@ -10,6 +10,10 @@ import Synchronization
 /// lane's head and slots through pointers kept here and never retains the shared storage, whose
 /// reference count (written by every retain, on any thread) would otherwise move a cache line
 /// between cores on every event.
+///
+/// `@unchecked Sendable`: it holds raw pointers into the ring's storage (kept alive by the ring),
+/// and is used by one thread at a time, its lane's event loop; the slots it writes are published
+/// to consumers through the lane's atomic head (see `EventRingStorage`).
 public final class EventProducer: @unchecked Sendable {
     let storage: EventRingStorage
     let details: DetailArena?

@@ -1,4 +1,4 @@
-import ArgusEvents
+import ArgusStatistics
 import Logging
 import NIOConcurrencyHelpers
 

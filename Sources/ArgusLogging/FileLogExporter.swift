@@ -1,5 +1,6 @@
 import ArgusConfig
 import ArgusEvents
+import ArgusStatistics
 import Logging
 import NIOConcurrencyHelpers
 import Synchronization

@@ -60,7 +60,9 @@ public enum TCPConnector {
         }
     }
 
-    /// Waits for writability (the connect's outcome) on the loop's thread.
+    /// Waits for writability (the connect's outcome) on the loop's thread. `@unchecked Sendable`:
+    /// made where the connect starts and handed to the loop with its registration; from then on
+    /// touched only on the loop's thread (nothing in it is locked).
     private final class Waiter: IOHandler, @unchecked Sendable {
         let fd: Int32
         let loop: IOLoop

@@ -4,6 +4,8 @@ import NIOCore
 
 /// A listening TCP socket on an ``IOLoop``: accepts every pending connection when readable and
 /// hands each (non-blocking, `TCP_NODELAY`) to `accepted`. Loop thread only, except ``init``.
+/// `@unchecked Sendable`: made on any thread, then handed to its loop (``start()`` and
+/// ``close()`` run there); its mutable state is touched only on the loop's thread.
 public final class TCPListener: IOHandler, @unchecked Sendable {
     public let fd: Int32
     public let loop: IOLoop

@@ -1,5 +1,6 @@
 import ArgusConfig
 import ArgusEvents
+import ArgusStatistics
 
 /// Connection and request counts of the proxy listener, for `kong_nginx_connections_total` and
 /// `kong_nginx_requests_total` (nginx's stub_status meanings).

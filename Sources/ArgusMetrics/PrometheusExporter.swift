@@ -1,5 +1,6 @@
 import ArgusConfig
 import ArgusEvents
+import ArgusStatistics
 import NIOConcurrencyHelpers
 #if canImport(Glibc)
 import Glibc

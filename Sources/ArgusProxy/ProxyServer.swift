@@ -2,14 +2,15 @@ import ArgusCache
 import ArgusEvents
 import ArgusHealth
 import ArgusLoop
-import ArgusTransport
 import ArgusRateLimit
 import ArgusRedis
-import Logging
-import NIOCore
-import NIOConcurrencyHelpers
-import NIOPosix
+import ArgusStatistics
+import ArgusTransport
 import Glibc
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
 
 /// The proxy listener: one `IOLoop` (Argus's own epoll loop) per worker, each with its
 /// `LoopContext`; a listener on the first loop hands accepted connections to the loops in turn,
@@ -200,7 +201,10 @@ final class DrainLatch: Sendable {
     }
 }
 
-/// A loop's context, handed to that loop (it is only ever used on it).
+/// A loop's context, handed to that loop. `@unchecked Sendable`: the context is made on the
+/// thread that builds the server, before its loop runs anything for it; afterwards it is only ever
+/// used on that loop (every access goes through the loop's `execute`/`perform`). `NIOLoopBound`
+/// would check this, but can only be made on the loop itself.
 private final class LoopContextBox: @unchecked Sendable {
     let context: LoopContext
     init(_ context: LoopContext) {

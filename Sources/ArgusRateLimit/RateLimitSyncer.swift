@@ -1,5 +1,5 @@
-import ArgusEvents
 import ArgusRedis
+import ArgusStatistics
 import Atomics
 import Logging
 import NIOCore

@@ -1,3 +1,4 @@
+import ArgusConfig
 /// One `headers` entry of a route: a header name and the values it accepts (any of them).
 struct HeaderCondition: Sendable {
     /// Lower-cased name with `_` read as `-` (Kong's field `http.headers.x_foo` reads header `X-Foo`).

@@ -1,3 +1,4 @@
+import ArgusConfig
 /// One entry of a route's `hosts`: exact, `*.x.com` (suffix) or `x.*` (prefix), optionally with `:port`.
 struct HostEntry: Sendable, Equatable {
     enum Kind: Sendable, Equatable {

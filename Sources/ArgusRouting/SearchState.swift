@@ -1,3 +1,4 @@
+import ArgusConfig
 /// The best candidate found so far while matching one request.
 struct SearchState {
     static let none = Int32.max

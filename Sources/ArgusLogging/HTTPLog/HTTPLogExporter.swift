@@ -1,5 +1,6 @@
 import ArgusConfig
 import ArgusEvents
+import ArgusStatistics
 import AsyncHTTPClient
 import Logging
 import NIOCore

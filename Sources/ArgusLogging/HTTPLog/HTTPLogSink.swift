@@ -1,5 +1,6 @@
 import ArgusCompression
 import ArgusEvents
+import ArgusStatistics
 import AsyncHTTPClient
 import Logging
 import NIOConcurrencyHelpers
@@ -43,7 +44,9 @@ final class HTTPLogSink: Sendable {
         var sends: UInt64 = 0
     }
 
-    struct State: @unchecked Sendable {  // Spool is used only under this box's lock
+    /// `@unchecked Sendable`: `Spool` (file handles, not Sendable) is used only while the box's
+    /// lock is held.
+    struct State: @unchecked Sendable {
         var memory: [Record] = []
         var memoryHead = 0
         var memoryBytes = 0

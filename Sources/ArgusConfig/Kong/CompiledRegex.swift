@@ -1,4 +1,5 @@
-/// A compiled regular expression (route regex path or `~*` header value), shareable across threads.
+/// A compiled regular expression (route regex path, `~*` header value, a CORS origin), shareable
+/// across threads; here, below the router and the plugins that both use it.
 ///
 /// `@unchecked Sendable` justification: `Regex<AnyRegexOutput>` is a value type that is not
 /// `Sendable` only because its `Output` type (`AnyRegexOutput`) is not. The wrapped regex is a `let`,
@@ -9,10 +10,10 @@
 public final class CompiledRegex: @unchecked Sendable {
     private let regex: Regex<AnyRegexOutput>
     /// The source pattern, for diagnostics and tests.
-    let pattern: String
+    public let pattern: String
     /// Bytes every match must start with when the pattern is anchored (`^literal...`): a cheap
     /// pre-check before running the regex engine. Empty when nothing is known.
-    let requiredPrefix: [UInt8]
+    public let requiredPrefix: [UInt8]
 
     /// Compiles `pattern` with Unicode-scalar semantics (as Rust's `regex` crate, which Kong's ATC
     /// router uses: `.` is one code point, not one grapheme cluster). Nil when it does not compile.
@@ -26,20 +27,20 @@ public final class CompiledRegex: @unchecked Sendable {
     }
 
     /// The leftmost match anywhere in `input` (Rust `Regex::captures`: unanchored search).
-    func firstMatch(in input: String) -> Regex<AnyRegexOutput>.Match? {
+    public func firstMatch(in input: String) -> Regex<AnyRegexOutput>.Match? {
         try? regex.firstMatch(in: input)
     }
 
     /// `firstMatch(in: input)`, skipped when `bytes` (the UTF-8 of `input`) cannot start with
     /// `requiredPrefix`.
-    func firstMatch(in input: String, bytes: UnsafeBufferPointer<UInt8>) -> Regex<AnyRegexOutput>.Match? {
+    public func firstMatch(in input: String, bytes: UnsafeBufferPointer<UInt8>) -> Regex<AnyRegexOutput>.Match? {
         guard requiredPrefix.count <= bytes.count,
             requiredPrefix.withUnsafeBufferPointer({ $0.elementsEqual(bytes[0..<requiredPrefix.count]) })
         else { return nil }
         return firstMatch(in: input)
     }
 
-    func matches(_ input: String) -> Bool {
+    public func matches(_ input: String) -> Bool {
         firstMatch(in: input) != nil
     }
 
@@ -70,7 +71,7 @@ public final class CompiledRegex: @unchecked Sendable {
 extension Regex<AnyRegexOutput>.Match {
     /// Kong's `uri_captures`: `"0"` plus every participating numbered group, and named groups by
     /// name; empty when the regex has no group at all.
-    var kongCaptures: [String: String] {
+    public var kongCaptures: [String: String] {
         guard output.count > 1 else { return [:] }
         var captures: [String: String] = [:]
         for (number, group) in output.enumerated() {
