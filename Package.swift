@@ -46,7 +46,7 @@ let package = Package(
         .target(
             name: "ArgusRedis",
             dependencies: [
-                "ArgusLoop", "ArgusTransport", "ArgusStatistics",
+                "ArgusLoop", "ArgusTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -121,12 +121,23 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // A configuration compiled for the data path (pure, no I/O): the router, per-service and
+        // per-route plans, the access plugins' instances in Kong's order, the balancers, TLS settings.
+        .target(
+            name: "ArgusSnapshot",
+            dependencies: [
+                "ArgusConfig", "ArgusRouting", "ArgusAccess", "ArgusCache", "ArgusRateLimit", "ArgusRedis", "ArgusHealth", "ArgusDNS", "ArgusTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
         // The data path: accept, parse, route, forward, stream back.
         .target(
             name: "ArgusProxy",
             dependencies: [
                 "ArgusConfig", "ArgusRouting", "ArgusHTTP", "ArgusEvents", "ArgusRateLimit", "ArgusRedis", "ArgusAccess", "ArgusHealth", "ArgusCache", "ArgusDNS",
-                "ArgusLoop", "ArgusTransport",
+                "ArgusLoop", "ArgusTransport", "ArgusStatistics", "ArgusSnapshot",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -188,7 +199,7 @@ let package = Package(
         .target(
             name: "ArgusApp",
             dependencies: [
-                "ArgusConfig", "ArgusProxy", "ArgusHTTP", "ArgusEvents", "ArgusStatistics", "ArgusMetrics", "ArgusLogging",
+                "ArgusConfig", "ArgusProxy", "ArgusSnapshot", "ArgusHTTP", "ArgusEvents", "ArgusStatistics", "ArgusMetrics", "ArgusLogging",
                 "ArgusCompression", "ArgusRateLimit", "ArgusHealth", "ArgusAdmin", "ArgusCache", "ArgusDNS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -256,11 +267,15 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        .testTarget(
+            name: "ArgusSnapshotTests",
+            dependencies: ["ArgusSnapshot", "ArgusConfig", "ArgusDNS", "ArgusTransport"]
+        ),
         // The data path's decisions (state machines, access pipeline, body reader, timeouts) without sockets.
         .testTarget(
             name: "ArgusProxyTests",
             dependencies: [
-                "ArgusProxy", "ArgusConfig", "ArgusHTTP", "ArgusEvents", "ArgusAccess", "ArgusCache", "ArgusRateLimit", "ArgusRedis",
+                "ArgusProxy", "ArgusSnapshot", "ArgusConfig", "ArgusHTTP", "ArgusEvents", "ArgusAccess", "ArgusCache", "ArgusRateLimit", "ArgusRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -268,7 +283,7 @@ let package = Package(
         .testTarget(
             name: "ArgusIntegrationTests",
             dependencies: [
-                "ArgusProxy", "ArgusTransport", "ArgusLoop", "ArgusApp", "ArgusConfig", "ArgusHTTP", "ArgusEvents", "ArgusMetrics", "ArgusLogging",
+                "ArgusProxy", "ArgusSnapshot", "ArgusTransport", "ArgusLoop", "ArgusApp", "ArgusConfig", "ArgusHTTP", "ArgusEvents", "ArgusMetrics", "ArgusLogging",
                 "ArgusCompression", "ArgusRateLimit", "ArgusRedis",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -292,7 +307,7 @@ for target in package.targets where target.type != .system {
 // builds: on the proxy benchmark they were ~5% of the event loop's user time (an access-set
 // insert in thread-local storage per `inout` of a class property). Debug builds, which every
 // test runs (ThreadSanitizer's included), keep the checks.
-let requestPath: Set = ["ArgusProxy", "ArgusTransport", "ArgusHTTP", "ArgusLoop", "ArgusRouting", "ArgusEvents", "ArgusAccess", "ArgusRateLimit"]
+let requestPath: Set = ["ArgusProxy", "ArgusSnapshot", "ArgusTransport", "ArgusHTTP", "ArgusLoop", "ArgusRouting", "ArgusEvents", "ArgusAccess", "ArgusRateLimit"]
 for target in package.targets where requestPath.contains(target.name) {
     target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 }

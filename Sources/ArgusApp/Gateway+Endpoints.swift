@@ -1,3 +1,4 @@
+import ArgusSnapshot
 import ArgusAdmin
 import ArgusCache
 import ArgusCompression

@@ -9,6 +9,7 @@ import ArgusLogging
 import ArgusMetrics
 import ArgusProxy
 import ArgusRateLimit
+import ArgusSnapshot
 import ArgusStatistics
 import AsyncHTTPClient
 import Crypto
@@ -127,7 +128,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         }
         try await openEntityStore()
         // target and service host names resolved before the first request (SRV, then A)
-        await builder.resolveNames()
+        await builder.start()
         func bind(_ name: String, _ address: ListenAddress, _ body: () async throws -> SocketAddress) async throws(StartupError) -> SocketAddress {
             do {
                 let bound = try await body()
@@ -151,7 +152,6 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         started.withLockedValue { $0 = true }
         logs.httpLog.resumeSpools()
         syncer.start()
-        builder.checker.update(store.snapshot.activelyChecked)
         return Addresses(proxy: proxyAddress, admin: adminAddress, status: statusAddress)
     }
 

@@ -1,3 +1,4 @@
+import ArgusSnapshot
 import ArgusCache
 import ArgusConfig
 import ArgusEvents

@@ -2,6 +2,7 @@ import ArgusConfig
 import ArgusDNS
 import ArgusHealth
 import ArgusProxy
+import ArgusSnapshot
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -39,13 +40,15 @@ final class SnapshotBuilder: Sendable {
     /// The configuration the last snapshot was built from.
     var config: DeclarativeConfig { latest.withLockedValue { $0 } }
 
-    /// Resolves every name of the configuration (at start, before the proxy listens), then keeps them resolved.
-    func resolveNames() async {
-        guard let dns else { return }
-        _ = dns.update(names: Self.names(config))
-        try? await dns.resolveAll().get()
+    /// At start, before the proxy listens: resolves every name of the configuration and keeps
+    /// them resolved; builds the first snapshot to serve and starts its health checks.
+    func start() async {
+        if let dns {
+            _ = dns.update(names: Self.names(config))
+            try? await dns.resolveAll().get()
+            dns.start()
+        }
         rebuild()
-        dns.start()
     }
 
     /// Makes `config` the one requests see from the next request on (requests in flight finish on theirs).

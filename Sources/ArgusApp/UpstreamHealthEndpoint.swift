@@ -2,6 +2,7 @@ import ArgusConfig
 import ArgusDNS
 import ArgusHealth
 import ArgusProxy
+import ArgusSnapshot
 import Foundation
 
 /// Kong's `GET /upstreams/{upstream}/health` (with `?balancer_health=1`) and

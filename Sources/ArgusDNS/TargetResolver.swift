@@ -10,11 +10,22 @@ public struct ResolvedName: Sendable, Equatable {
         /// The SRV record's port; nil for an A record (the target's own port applies).
         public var port: Int?
         public var weight: Int
+
+        public init(ip: String, port: Int? = nil, weight: Int) {
+            self.ip = ip
+            self.port = port
+            self.weight = weight
+        }
     }
 
     public var addresses: [Address]
     public var ttl: UInt32
     public var failed: Bool { addresses.isEmpty }
+
+    public init(addresses: [Address], ttl: UInt32) {
+        self.addresses = addresses
+        self.ttl = ttl
+    }
 }
 
 /// Resolves target names the way Kong's DNS client does by default: the hosts file first

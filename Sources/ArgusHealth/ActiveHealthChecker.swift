@@ -26,6 +26,8 @@ public final class ActiveHealthChecker: Sendable {
     private let eventLoop: any EventLoop
     private let registry: HealthRegistry
     private let tasks: NIOLoopBoundBox<[RepeatedTask]>
+    /// Probes in flight per upstream and per target, carried across config changes.
+    private let state: NIOLoopBoundBox<CarriedState>
     private let probesRun = NIOLockedValueBox(0)
     /// `https` probes' TLS contexts: the ones the proxy's upstream connections use.
     private let tlsContexts: TLSClientContexts
@@ -35,21 +37,47 @@ public final class ActiveHealthChecker: Sendable {
         self.registry = registry
         self.tlsContexts = tlsContexts
         tasks = NIOLoopBoundBox.makeBoxSendingValue([], eventLoop: eventLoop)
+        state = NIOLoopBoundBox.makeBoxSendingValue(CarriedState(), eventLoop: eventLoop)
     }
 
-    /// Replaces the checked upstreams (a new config).
+    /// Replaces the checked upstreams (a new config). What is in flight carries over: a probe
+    /// started under the previous config still counts against its upstream's `concurrency`, and a
+    /// target is never probed twice at once.
     public func update(_ upstreams: [Upstream]) {
         eventLoop.execute { [self] in
             for task in tasks.value { task.cancel() }
             tasks.value = []
+            var inFlight: [String: NIOLoopBoundBox<Int>] = [:]
+            var probing: [String: ProbeState] = [:]
             for upstream in upstreams where upstream.settings.activeEnabled {
                 // `concurrency`: at most this many of the upstream's targets are probed at once.
-                let inFlight = NIOLoopBoundBox.makeBoxSendingValue(0, eventLoop: eventLoop)
+                let count = state.value.inFlight[upstream.name] ?? NIOLoopBoundBox.makeBoxSendingValue(0, eventLoop: eventLoop)
+                inFlight[upstream.name] = count
                 for target in upstream.targets {
-                    tasks.value.append(schedule(target, upstream.settings, inFlight: inFlight))
+                    let key = upstream.name + "|" + target.target
+                    let probe = state.value.probing[key] ?? ProbeState(eventLoop: eventLoop)
+                    probing[key] = probe
+                    tasks.value.append(schedule(target, upstream.settings, inFlight: count, probe: probe))
                 }
             }
+            state.value = CarriedState(inFlight: inFlight, probing: probing)
         }
+    }
+
+    /// A target's probing state, kept across config changes.
+    private final class ProbeState: Sendable {
+        let busy: NIOLoopBoundBox<Bool>
+        let next: NIOLoopBoundBox<NIODeadline>
+
+        init(eventLoop: any EventLoop) {
+            busy = NIOLoopBoundBox.makeBoxSendingValue(false, eventLoop: eventLoop)
+            next = NIOLoopBoundBox.makeBoxSendingValue(NIODeadline.now(), eventLoop: eventLoop)
+        }
+    }
+
+    private struct CarriedState {
+        var inFlight: [String: NIOLoopBoundBox<Int>] = [:]
+        var probing: [String: ProbeState] = [:]
     }
 
     public func stop() async {
@@ -60,11 +88,13 @@ public final class ActiveHealthChecker: Sendable {
     }
 
     /// One probe loop per target: the delay after each probe depends on the target's state.
-    private func schedule(_ target: TargetHealth, _ settings: HealthcheckSettings, inFlight: NIOLoopBoundBox<Int>) -> RepeatedTask {
+    private func schedule(
+        _ target: TargetHealth, _ settings: HealthcheckSettings, inFlight: NIOLoopBoundBox<Int>, probe state: ProbeState
+    ) -> RepeatedTask {
         // A tick every 100 ms decides whether the target's interval has passed (intervals differ
         // while healthy and while unhealthy; 0 means no probing in that state).
-        let next = NIOLoopBoundBox.makeBoxSendingValue(NIODeadline.now(), eventLoop: eventLoop)
-        let busy = NIOLoopBoundBox.makeBoxSendingValue(false, eventLoop: eventLoop)
+        let next = state.next
+        let busy = state.busy
         return eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { [self] _ in
             let interval = target.isHealthy ? settings.healthyInterval : settings.unhealthyInterval
             guard interval > 0, !busy.value, NIODeadline.now() >= next.value, inFlight.value < settings.concurrency else { return }

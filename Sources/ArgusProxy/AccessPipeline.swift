@@ -6,6 +6,7 @@ import ArgusHTTP
 import ArgusRateLimit
 import ArgusRedis
 import ArgusRouting
+import ArgusSnapshot
 import NIOCore
 
 /// What the access phase needs from around it: the clock, this loop's generators, and the

@@ -4,6 +4,7 @@ import ArgusConfig
 import ArgusEvents
 import ArgusHTTP
 import ArgusRouting
+import ArgusSnapshot
 import NIOCore
 
 /// A routed request on its way through the access phase and upstream: what it asked, what

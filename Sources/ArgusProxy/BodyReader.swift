@@ -1,3 +1,4 @@
+import ArgusSnapshot
 import ArgusHTTP
 import NIOCore
 

@@ -1,3 +1,4 @@
+import ArgusSnapshot
 import ArgusHTTP
 import NIOCore
 
@@ -112,6 +113,7 @@ struct ConnectionStateMachine {
     /// The response is written (or the request abandoned); `unread` is what of its body the
     /// connection still holds or will receive.
     mutating func requestEnded(unread: BodyFraming) -> EndAction {
+        if isClosing { return .close }  // the connection went while the request ended
         if closeAfterResponse {
             state = .closing
             return .close
@@ -131,6 +133,10 @@ struct ConnectionStateMachine {
         guard case .discarding(var reader) = state else { return nil }
         state = .request  // (the reader is not copied while it reads)
         switch reader.read(&buffer, deliver: { _ in }) {
+        case .complete where closeAfterResponse:
+            // (shutdown began while the body was dropped)
+            state = .closing
+            return .close
         case .complete:
             state = .head(headStartedAt: nil)
             return .readNext

@@ -1,3 +1,4 @@
+import ArgusSnapshot
 import ArgusEvents
 import NIOCore
 

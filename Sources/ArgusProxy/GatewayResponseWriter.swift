@@ -1,3 +1,4 @@
+import ArgusSnapshot
 import ArgusConfig
 import ArgusHTTP
 import NIOCore

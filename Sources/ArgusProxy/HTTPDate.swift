@@ -1,3 +1,4 @@
+import ArgusSnapshot
 import NIOCore
 
 #if canImport(Glibc)

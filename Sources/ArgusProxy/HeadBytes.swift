@@ -1,3 +1,4 @@
+import ArgusSnapshot
 import NIOCore
 
 /// Writes a message head straight into a `ByteBuffer`'s free space: one bounds check per piece,

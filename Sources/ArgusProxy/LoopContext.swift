@@ -6,6 +6,7 @@ import ArgusHealth
 import ArgusLoop
 import ArgusRateLimit
 import ArgusRedis
+import ArgusSnapshot
 import ArgusTransport
 import Atomics
 import Logging

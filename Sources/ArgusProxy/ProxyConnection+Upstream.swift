@@ -1,3 +1,4 @@
+import ArgusSnapshot
 import ArgusAccess
 import ArgusCache
 import ArgusEvents
@@ -66,6 +67,7 @@ extension ProxyConnection: UpstreamDelegate {
 
     private func attach(_ connection: UpstreamConnection, now: NIODeadline) {
         upstream = connection
+        trace.reason = 0  // (an earlier try's TLS failure is not this one's)
         connection.begin(delegate: self, isHEAD: exchange!.head.isHEAD)
         connection.write(exchange!.upstreamHead)
         request.headSent(at: now)
@@ -240,6 +242,8 @@ extension ProxyConnection: UpstreamDelegate {
                 writeResponseHead(held.head, bodyLength: held.body.readableBytes)
                 if held.body.readableBytes > 0 { relayBody(held.body) }
             }
+            // A write that failed at once closed the client connection (and ended the exchange).
+            guard exchange != nil else { return }
         }
         trace.responseBytes += relay.writePendingHead { writeToClient($0) }
         if let upstream { lastActivity = max(lastActivity, upstream.lastReadAt) }
@@ -266,12 +270,12 @@ extension ProxyConnection: UpstreamDelegate {
         switch failure {
         case .closed(sawResponse: false, let reused):
             exchangeFailed(.closedBeforeResponse(reused: reused))
-        case .tls(let description, let verification):
+        case .tls(let description, let verification, let sawResponse, let reused):
             // Said in the log (once a second per loop) and in the request's event; then as any
-            // failure to connect: another try, or 502.
+            // connection that broke: another try before a response, else 502 or a close.
             trace.reason = verification ? UpstreamReason.tlsVerification : UpstreamReason.tlsHandshake
             loop.logUpstreamTLSFailure(description, target: exchange!.target, verification: verification)
-            exchangeFailed(.closedBeforeResponse(reused: false))
+            exchangeFailed(sawResponse ? .brokenResponse : .closedBeforeResponse(reused: reused))
         case .closed(sawResponse: true, _), .malformedResponse:
             exchangeFailed(.brokenResponse)
         }

@@ -1,3 +1,4 @@
+import ArgusSnapshot
 import ArgusCache
 import ArgusEvents
 import ArgusHTTP
@@ -181,8 +182,10 @@ final class ProxyConnection: TCPConnectionDelegate {
                 case .idle, .access, .connecting, .awaitingResponse:
                     // Pipelined bytes wait for the current request; stop reading once a head's worth is queued.
                     if inbound.readableBytes > loop.settings.maxHeadLength { pauseReading() }
+                    return
                 }
-                return
+                // The body's bytes were taken; if that ended the request (an answer), what follows is next.
+                if case .request = connection.state { return }
             case .discard:
                 switch connection.discard(&inbound) {
                 case nil: return

@@ -4,6 +4,7 @@ import ArgusHealth
 import ArgusLoop
 import ArgusRateLimit
 import ArgusRedis
+import ArgusSnapshot
 import ArgusStatistics
 import ArgusTransport
 import Glibc

@@ -1,3 +1,4 @@
+import ArgusSnapshot
 import ArgusTransport
 import NIOCore
 

@@ -1,3 +1,4 @@
+import ArgusSnapshot
 import ArgusAccess
 import ArgusEvents
 import ArgusHTTP
@@ -317,7 +318,8 @@ struct RequestStateMachine {
             headSentAt = nil
             writeBlockedSince = nil
             requestComplete = !hasBufferedBody && requestFraming == .none
-            requestBody = BodyReader(hasBufferedBody ? .none : requestFraming, limit: requestBody.limit)
+            // The body reader stays as it is: nothing of the body was passed on (or the request
+            // would not be replayed), but its framing may have been read (an empty chunked body).
             return FailureDecision(action: .retry, tryFailed: TryFailure(timedOut: timedOut))
         }
         return FailureDecision(action: .answer(timedOut ? .gatewayTimeout : .badGateway), tryFailed: TryFailure(timedOut: timedOut))

@@ -1,3 +1,4 @@
+import ArgusSnapshot
 import ArgusAccess
 import ArgusEvents
 import NIOCore

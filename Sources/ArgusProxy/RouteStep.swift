@@ -2,6 +2,7 @@ import ArgusConfig
 import ArgusEvents
 import ArgusHTTP
 import ArgusRouting
+import ArgusSnapshot
 import NIOCore
 
 /// The first decision about a parsed request: which route and service it is for under the

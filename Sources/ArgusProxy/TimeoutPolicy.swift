@@ -1,3 +1,4 @@
+import ArgusSnapshot
 import NIOCore
 
 /// When a client connection's one timer must fire, and what has expired when it does: a single

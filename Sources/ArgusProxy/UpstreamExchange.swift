@@ -2,6 +2,7 @@ import ArgusAccess
 import ArgusEvents
 import ArgusHealth
 import ArgusHTTP
+import ArgusSnapshot
 import ArgusTransport
 import NIOCore
 

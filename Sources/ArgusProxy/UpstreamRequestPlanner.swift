@@ -3,6 +3,7 @@ import ArgusConfig
 import ArgusHealth
 import ArgusHTTP
 import ArgusRouting
+import ArgusSnapshot
 import ArgusTransport
 import NIOCore
 

@@ -92,6 +92,7 @@ public final class TLSTransport: TCPConnectionDelegate {
     /// Writes what is pending, then shuts the connection's write side (no close_notify: the
     /// connection is about to close, as nginx's lingering close does after its own).
     public func shutdownOutput() {
+        channel.flush()
         pump()
         tcp.shutdownOutput()
     }

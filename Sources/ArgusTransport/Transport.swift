@@ -95,8 +95,14 @@ public enum Transport {
     }
 
     /// A plain transport over `tcp`, or TLS with `context` in `role`.
+    /// The connection is closed when TLS can not be set up (an SNI name NIOSSL refuses, say).
     public static func over(_ tcp: TCPConnection, tls: (context: NIOSSLContext, role: TLSTransport.Role)?) throws -> Transport {
         guard let tls else { return .plain(tcp) }
-        return .tls(try TLSTransport(context: tls.context, role: tls.role, over: tcp))
+        do {
+            return .tls(try TLSTransport(context: tls.context, role: tls.role, over: tcp))
+        } catch {
+            tcp.close()
+            throw error
+        }
     }
 }

@@ -23,9 +23,9 @@ public enum UpstreamFailure: Error, Equatable {
     /// The connection closed or reset; `sawResponse` when part of a response had arrived,
     /// `reused` when the connection had served an earlier request (a stale keep-alive connection).
     case closed(sawResponse: Bool, reused: Bool)
-    /// TLS failed (the handshake, the peer's certificate, a record): NIOSSL's description, and
-    /// whether the failure was the certificate's verification.
-    case tls(String, verification: Bool)
+    /// TLS failed (the handshake, the peer's certificate, a record): NIOSSL's description,
+    /// whether the failure was the certificate's verification, and as for `closed`.
+    case tls(String, verification: Bool, sawResponse: Bool, reused: Bool)
     case malformedResponse(HTTPParseError)
 }
 
@@ -172,7 +172,8 @@ public final class UpstreamConnection: TCPConnectionDelegate {
         default:
             state = .idle
             if let error, let failure = TLSFailure(error) {
-                delegate?.upstreamFailed(.tls(failure.description, verification: failure.isVerification))
+                delegate?.upstreamFailed(.tls(
+                    failure.description, verification: failure.isVerification, sawResponse: sawResponseByte, reused: reused))
             } else {
                 delegate?.upstreamFailed(.closed(sawResponse: sawResponseByte, reused: reused))
             }

@@ -65,27 +65,6 @@ struct BalancingTests {
         #expect(targets.count == 1 && targets.first == first.bodyString)
     }
 
-    /// Adding a fourth target moves about a quarter of the keys, never most of them.
-    @Test func addingATargetRemapsFewKeys() {
-        let three = HashRing(targets: ["a:1", "b:1", "c:1"], weights: [100, 100, 100], slots: 10_000)
-        let four = HashRing(targets: ["a:1", "b:1", "c:1", "d:1"], weights: [100, 100, 100, 100], slots: 10_000)
-        var moved = 0
-        var load = [0, 0, 0, 0]
-        for k in 0..<10_000 {
-            let key = "key-\(k)"
-            let before = three.owners[three.index(for: key)!]
-            let after = four.owners[four.index(for: key)!]
-            load[after] += 1
-            if before != after {
-                moved += 1
-                #expect(after == 3, "a key only ever moves to the new target")
-            }
-        }
-        #expect(moved <= 3_000, "\(moved) of 10000 keys moved")
-        #expect(moved >= 1_500)
-        #expect(load.allSatisfy { $0 > 1_500 }, "\(load)")
-    }
-
     @Test func leastConnectionsPrefersTheLessBusyTarget() async throws {
         let (backends, ports) = try await Self.backends(2, delayMs: [400, 0])
         let gw = try await GatewayHarness(yaml: Self.yaml(ports, upstream: "algorithm: least-connections"))

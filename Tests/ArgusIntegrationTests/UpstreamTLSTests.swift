@@ -10,6 +10,7 @@ import ArgusApp
 import ArgusConfig
 import ArgusEvents
 @testable import ArgusProxy
+@testable import ArgusSnapshot
 import ArgusTransport
 
 /// `https` services: Argus speaks TLS to the upstream (a real NIOSSL server with a self-signed

@@ -5,6 +5,7 @@ import ArgusEvents
 import ArgusHTTP
 import ArgusRateLimit
 import ArgusRedis
+import ArgusSnapshot
 import NIOCore
 import Testing
 

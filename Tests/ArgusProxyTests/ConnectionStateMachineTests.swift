@@ -95,6 +95,24 @@ import Testing
         #expect(broken.discard(&junk) == .close)
     }
 
+    @Test func shutdownDuringADiscardClosesOnceTheBodyIsDropped() {
+        var machine = ConnectionStateMachine()
+        machine.requestStarted(keepAlive: true)
+        #expect(machine.requestEnded(unread: .length(3)) == .discard)
+        #expect(machine.quiesce(buffered: 0) == false)
+        var body = ByteBuffer(string: "abc")
+        #expect(machine.discard(&body) == .close)
+    }
+
+    @Test func aConnectionThatClosedWhileItsRequestEndedStaysClosed() {
+        var machine = ConnectionStateMachine()
+        machine.requestStarted(keepAlive: true)
+        machine.closed()
+        #expect(machine.requestEnded(unread: .none) == .close)
+        #expect(machine.isClosing)
+        #expect(machine.timerView(lastActivity: t0) == .untimed)
+    }
+
     @Test func quiescingClosesAnIdleConnectionAtOnceAndABusyOneAfterItsResponse() {
         var idle = ConnectionStateMachine()
         #expect(idle.quiesce(buffered: 0) == true)

@@ -160,4 +160,20 @@ import Testing
         guard case .exchanging(let blocked) = machine.timerView(clientActivity: t0, upstreamRead: nil) else { return }
         #expect(blocked.writeBlockedSince == t0 + .seconds(3))
     }
+
+    @Test func anEmptyChunkedBodyOnAStaleConnectionIsSentAgainWhole() {
+        var put = planned(.chunked, retries: 0)
+        _ = put.connecting()
+        put.headSent(at: t0)
+        var body = ByteBuffer(string: "0\r\n\r\n")
+        #expect(put.forwardBody(&body) { _ in } == .complete)
+        #expect(!put.bodyConsumed)
+        // the pooled connection was stale: a retry that does not count as a try
+        #expect(put.failed(.closedBeforeResponse(reused: true), clientSawResponse: false).action == .retry)
+        _ = put.connecting()
+        put.headSent(at: t0)
+        // the body's framing was read already: it is complete again at once, not waited for
+        var nothing = ByteBuffer()
+        #expect(put.forwardBody(&nothing) { _ in } == .complete)
+    }
 }

@@ -1,5 +1,6 @@
 import ArgusLoop
 import Foundation
+import Glibc
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
@@ -171,5 +172,24 @@ struct TLSTransportTests {
         let error = try #require(try await closed.futureResult.get())
         #expect(TLSFailure(error) != nil, "\(error)")
         _ = try await plain.closed.futureResult.get()
+    }
+
+    @Test func aTLSSetupThatFailsClosesTheSocket() async throws {
+        let loop = IOLoop(name: "tls-test")
+        defer { Task { try? await loop.shutdownGracefully() } }
+        var fds: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        defer { _ = Glibc.close(fds[1]) }
+        let fd = fds[0]
+        let context = try TLSClientContexts().context(verify: false, trust: nil)
+        let failed = try await loop.submit { () -> Bool in
+            // NIOSSL refuses an SNI name longer than 255 bytes
+            (try? Transport.over(TCPConnection(fd: fd, loop: loop), tls: (context, .client(serverName: String(repeating: "a", count: 300))))) == nil
+        }.get()
+        #expect(failed)
+        // the peer sees the end of the stream: the socket was closed, not leaked
+        _ = fcntl(fds[1], F_SETFL, O_NONBLOCK)
+        var byte: UInt8 = 0
+        #expect(read(fds[1], &byte, 1) == 0, "errno \(errno)")
     }
 }

@@ -40,7 +40,7 @@ public final class SnapshotStore: Sendable {
 
     /// Returns `cached` when it is still current, else the current snapshot.
     @inline(__always)
-    func refresh(_ cached: ConfigSnapshot) -> ConfigSnapshot {
+    public func refresh(_ cached: ConfigSnapshot) -> ConfigSnapshot {
         version.load(ordering: .acquiring) == cached.version ? cached : snapshot
     }
 }

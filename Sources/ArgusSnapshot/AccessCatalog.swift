@@ -2,9 +2,11 @@ import ArgusAccess
 import ArgusCache
 import ArgusConfig
 import ArgusRateLimit
+import ArgusRedis
+import ArgusTransport
 
 /// A plugin instance the access phase runs, compiled once per snapshot.
-enum AccessInstance: Sendable {
+public enum AccessInstance: Sendable {
     case correlationID(CorrelationIDPlan, plugin: Int16)
     case cors(CORSPlan, plugin: Int16)
     case requestSizeLimit(RequestSizeLimitPlan, plugin: Int16)
@@ -20,32 +22,32 @@ enum AccessInstance: Sendable {
 }
 
 /// One plugin of a route's access phase, in Kong's execution order.
-struct AccessStep: Sendable {
-    let name: String
+public struct AccessStep: Sendable {
+    public let name: String
     /// The instance for a request whose consumer is not (or not yet) known: route, service or global scope.
-    let instance: AccessInstance?
+    public let instance: AccessInstance?
     /// Instances scoped to consumers exist for this plugin: the instance is resolved again with
     /// the consumer once an authentication plugin has identified one.
-    let consumerScoped: Bool
-    let route: Int
-    let service: Int
+    public let consumerScoped: Bool
+    public let route: Int
+    public let service: Int
 }
 
 /// The access-phase plugins of one snapshot: every instance compiled, the consumers and their
 /// credentials indexed, and for each route its steps in Kong's order (descending priority).
-final class AccessCatalog: Sendable {
+public final class AccessCatalog: Sendable {
     /// The plugins the access phase runs, by descending Kong priority.
-    static let plugins: [String] = ["correlation-id", "cors", "request-size-limiting", "jwt", "key-auth", "basic-auth", "ip-restriction", "acl", "rate-limiting", "request-transformer", "response-transformer", "proxy-cache"]
+    public static let plugins: [String] = ["correlation-id", "cors", "request-size-limiting", "jwt", "key-auth", "basic-auth", "ip-restriction", "acl", "rate-limiting", "request-transformer", "response-transformer", "proxy-cache"]
         .sorted { (PluginRegistry.schema(named: $0)?.priority ?? 0) > (PluginRegistry.schema(named: $1)?.priority ?? 0) }
 
     /// Plugins that identify consumers.
-    static let authenticating: Set<String> = ["jwt", "key-auth", "basic-auth"]
+    public static let authenticating: Set<String> = ["jwt", "key-auth", "basic-auth"]
 
-    let directory: ConsumerDirectory
+    public let directory: ConsumerDirectory
     private let scopes: [String: PluginScopes]
     private let compiled: [String: AccessInstance]
 
-    init(config: DeclarativeConfig) {
+    public init(config: DeclarativeConfig) {
         directory = ConsumerDirectory(config: config)
         var scopes: [String: PluginScopes] = [:]
         for name in Self.plugins {
@@ -66,7 +68,12 @@ final class AccessCatalog: Sendable {
             case "basic-auth": compiled[plugin.id] = .basicAuth(BasicAuthPlan(config: plugin.config), plugin: index)
             case "ip-restriction": compiled[plugin.id] = .ipRestriction(IPRestrictionPlan(config: plugin.config), plugin: index)
             case "acl": compiled[plugin.id] = .acl(ACLPlan(config: plugin.config), plugin: index)
-            case "rate-limiting": compiled[plugin.id] = .rateLimit(RateLimitPlan(plugin: plugin, index: i))
+            case "rate-limiting":
+                let plan = RateLimitPlan(plugin: plugin, index: i)
+                // A Redis endpoint over TLS: its client context made now, off the event loops
+                // (verifying against the system's roots reads the whole trust store).
+                if let redis = plan.settings.redis, redis.tls { _ = try? TLSClientContexts.shared.context(verify: redis.tlsVerify, trust: nil) }
+                compiled[plugin.id] = .rateLimit(plan)
             case "request-transformer": compiled[plugin.id] = .requestTransformer(RequestTransformerPlan(config: plugin.config))
             case "response-transformer": compiled[plugin.id] = .responseTransformer(ResponseTransformerPlan(config: plugin.config))
             case "proxy-cache": compiled[plugin.id] = .proxyCache(ProxyCachePlan(config: plugin.config), plugin: index)
@@ -77,7 +84,7 @@ final class AccessCatalog: Sendable {
     }
 
     /// The access steps of a request on `route` (of `service`), in execution order.
-    func steps(route: Int, service: Int) -> [AccessStep] {
+    public func steps(route: Int, service: Int) -> [AccessStep] {
         Self.plugins.compactMap { name in
             guard let scopes = scopes[name] else { return nil }
             let instance = scopes.resolve(route: route, service: service).flatMap { compiled[$0.id] }
@@ -88,7 +95,7 @@ final class AccessCatalog: Sendable {
 
     /// The instance of `step` that applies once `consumer` (an index, -1 for none) is known.
     @inline(__always)
-    func instance(_ step: AccessStep, consumer: Int32) -> AccessInstance? {
+    public func instance(_ step: AccessStep, consumer: Int32) -> AccessInstance? {
         guard step.consumerScoped, consumer >= 0, let scopes = scopes[step.name] else { return step.instance }
         return scopes.resolve(route: step.route, service: step.service, consumer: Int(consumer)).flatMap { compiled[$0.id] }
     }

@@ -12,37 +12,37 @@ import Atomics
 /// tries in flight).
 /// With no healthy target, or less available weight than the upstream's `threshold`, there is no
 /// pick (503 `failure to get a peer from the ring-balancer`).
-final class UpstreamBalancer: Sendable {
-    let upstream: Upstream
-    let health: HealthcheckSettings
+public final class UpstreamBalancer: Sendable {
+    public let upstream: Upstream
+    public let health: HealthcheckSettings
     /// The targets with weight > 0, and (when health checks are on) their health.
-    let targets: [PoolKey]
+    public let targets: [PoolKey]
     /// Each entry's configured target name (an address resolved from a name keeps the name).
-    let names: [String]
-    let weights: [Int]
-    let targetHealth: [TargetHealth]?
+    public let names: [String]
+    public let weights: [Int]
+    public let targetHealth: [TargetHealth]?
     /// Indexes into `targets`.
-    let wheel: [Int]
+    public let wheel: [Int]
     private let position = ManagedAtomic<Int>(0)
-    let algorithm: Algorithm
+    public let algorithm: Algorithm
     /// consistent-hashing's continuum.
-    let ring: HashRing?
+    public let ring: HashRing?
     /// least-connections and latency: tries in flight per target (all event loops).
-    let inFlight: [ManagedAtomic<Int>]
+    public let inFlight: [ManagedAtomic<Int>]
     /// latency: each target's peak-EWMA of its time to first response byte, in microseconds.
-    let latency: [ManagedAtomic<Int>]
+    public let latency: [ManagedAtomic<Int>]
 
-    enum Algorithm: Sendable { case roundRobin, consistentHashing, leastConnections, latency }
+    public enum Algorithm: Sendable { case roundRobin, consistentHashing, leastConnections, latency }
 
     /// One pick: where to connect, and the health to report the try's outcome to (nil: checks off).
-    struct Pick {
-        var target: PoolKey
+    public struct Pick {
+        public var target: PoolKey
         /// The target's name as configured (for a name resolved through DNS, `target` holds one of
         /// its addresses): the upstream Host and TLS server name are made from it, as Kong does.
-        var name: String
-        var health: TargetHealth?
+        public var name: String
+        public var health: TargetHealth?
         /// The target's index (least-connections: call ``finished(_:)`` when the try ends).
-        var index: Int
+        public var index: Int
     }
 
     /// One entry of the balancer: a target, or one address of a target whose name resolved to several.
@@ -57,7 +57,7 @@ final class UpstreamBalancer: Sendable {
     /// `resolved`: target names resolved through DNS; a name with addresses is balanced over them
     /// (the target's weight split by their SRV weights, its health shared), a name that failed is
     /// left out (`dns_error`), a name not resolved (yet) is connected to by name.
-    init(upstream: Upstream, targets: [Target], registry: HealthRegistry? = nil, resolved: [String: ResolvedName] = [:]) {
+    public init(upstream: Upstream, targets: [Target], registry: HealthRegistry? = nil, resolved: [String: ResolvedName] = [:]) {
         self.upstream = upstream
         health = HealthcheckSettings(upstream.healthchecks)
         var entries: [Entry] = []
@@ -116,7 +116,7 @@ final class UpstreamBalancer: Sendable {
 
     /// The next healthy target, or nil when none is available.
     /// - Parameter hashKey: consistent-hashing's key for this request (nil: round-robin).
-    func next(hashKey: String? = nil) -> Pick? {
+    public func next(hashKey: String? = nil) -> Pick? {
         guard !wheel.isEmpty else { return nil }
         if health.threshold > 0, let targetHealth {
             var total = 0, available = 0
@@ -173,14 +173,14 @@ final class UpstreamBalancer: Sendable {
     }
 
     /// least-connections and latency: a try on the target picked as `index` ended.
-    func finished(_ index: Int) {
+    public func finished(_ index: Int) {
         guard index >= 0, index < inFlight.count else { return }
         inFlight[index].wrappingDecrement(ordering: .relaxed)
     }
 
     /// latency: the target picked as `index` answered its first byte after `micros`. Peak-EWMA:
     /// a slower answer counts at once, a faster one pulls the average down gradually.
-    func observe(_ index: Int, micros: Int) {
+    public func observe(_ index: Int, micros: Int) {
         guard algorithm == .latency, index >= 0, index < latency.count else { return }
         let old = latency[index].load(ordering: .relaxed)
         let new = micros >= old ? micros : old + (micros - old) / 4

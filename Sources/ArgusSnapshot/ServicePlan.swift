@@ -6,36 +6,36 @@ import NIOCore
 
 /// What the data path needs of a service, computed once per config snapshot so that a request
 /// touches one object instead of copying the `Service` entity.
-final class ServicePlan: Sendable {
-    let service: Service
+public final class ServicePlan: Sendable {
+    public let service: Service
     /// The upstream whose name equals the service host, if any.
-    let balancer: UpstreamBalancer?
+    public let balancer: UpstreamBalancer?
     /// Where to connect when there is no balancer: the service's host, or the addresses DNS gave
     /// for its name (SRV then A, kept fresh by the DNS refresher), taken in turn as Kong's
     /// balancer does for a service host.
-    let directTargets: [PoolKey]
+    public let directTargets: [PoolKey]
     /// The service host is a name DNS could not resolve: Kong's 503 `name resolution failed`.
-    let nameResolutionFailed: Bool
+    public let nameResolutionFailed: Bool
     private let rotation = ManagedAtomic<Int>(0)
     /// `Host` sent upstream when `preserve_host` is off and no balancer picks the target.
-    let directHostHeader: String
-    let connectTimeout: TimeAmount
-    let readTimeout: TimeAmount
-    let writeTimeout: TimeAmount
-    let retries: Int
+    public let directHostHeader: String
+    public let connectTimeout: TimeAmount
+    public let readTimeout: TimeAmount
+    public let writeTimeout: TimeAmount
+    public let retries: Int
     /// An `https` service: connections to its targets speak TLS.
-    let usesTLS: Bool
+    public let usesTLS: Bool
     /// The service's `tls_verify` (null, Kong's default, means off like nginx's `proxy_ssl_verify`).
-    let tlsVerify: Bool
+    public let tlsVerify: Bool
     /// The CA certificates of its `ca_certificates` (nil: the system's trust roots).
-    let trust: UpstreamTrust?
+    public let trust: UpstreamTrust?
     /// TLS for requests whose upstream Host is `directHostHeader` (the common case), made once.
     private let directTLS: UpstreamTLS?
     private let defaultPort: Int
 
     /// - Parameter resolved: the service host's DNS result, when it is a name DNS resolved (nil:
     ///   an address, no DNS server, or not resolved yet: the host is connected to by name).
-    init(
+    public init(
         service: Service, balancer: UpstreamBalancer?, trust: UpstreamTrust? = nil, tlsContexts: TLSClientContexts = .shared,
         resolved: ResolvedName? = nil
     ) {
@@ -64,14 +64,14 @@ final class ServicePlan: Sendable {
     }
 
     /// TLS for a request whose upstream `Host` is `hostHeader` (nil for a plain-HTTP service).
-    func tls(hostHeader: String) -> UpstreamTLS? {
+    public func tls(hostHeader: String) -> UpstreamTLS? {
         guard usesTLS else { return nil }
         if hostHeader == directHostHeader { return directTLS }
         return UpstreamTLS(serverName: UpstreamTLS.serverName(forHost: hostHeader), verify: tlsVerify, trust: trust)
     }
 
     /// The target of a request to a service without a balancer (the next address, when DNS gave several).
-    func nextDirectTarget() -> PoolKey {
+    public func nextDirectTarget() -> PoolKey {
         if directTargets.count == 1 { return directTargets[0] }
         return directTargets[rotation.loadThenWrappingIncrement(ordering: .relaxed) % directTargets.count]
     }
@@ -79,7 +79,7 @@ final class ServicePlan: Sendable {
     /// The `Host` header for a target: the service's host without a balancer; for a target picked
     /// by the balancer (`host_header` overrides), the target's configured `name` (not the address
     /// it resolved to) with the port it connects to.
-    func hostHeader(for target: PoolKey, name: String? = nil) -> String {
+    public func hostHeader(for target: PoolKey, name: String? = nil) -> String {
         guard let balancer else { return directHostHeader }
         if let override = balancer.upstream.hostHeader { return override }
         let host = name ?? target.host
@@ -88,22 +88,22 @@ final class ServicePlan: Sendable {
 }
 
 /// Per-route facts the data path checks on every request.
-struct RoutePlan: Sendable {
+public struct RoutePlan: Sendable {
     /// The route accepts plain HTTP (else 426 / https redirect).
-    let allowsHTTP: Bool
-    let preserveHost: Bool
+    public let allowsHTTP: Bool
+    public let preserveHost: Bool
     /// 426, or a redirect status (301, 302, 307, 308) for https-only routes hit over http.
-    let httpsRedirectStatus: Int
+    public let httpsRedirectStatus: Int
     /// A logging plugin may apply: the data path records the request's details.
-    let recordsDetail: Bool
+    public let recordsDetail: Bool
     /// The access-phase plugins of the route's requests, in Kong's order (empty: none).
-    let access: [AccessStep]
+    public let access: [AccessStep]
     /// An authentication plugin runs: the consumer headers a client sent are never passed upstream.
-    let authenticates: Bool
+    public let authenticates: Bool
     /// An access plugin may change the upstream request's headers (authentication, acl, correlation-id).
-    let editsUpstream: Bool
+    public let editsUpstream: Bool
 
-    init(route: Route, recordsDetail: Bool = false, access: [AccessStep] = []) {
+    public init(route: Route, recordsDetail: Bool = false, access: [AccessStep] = []) {
         allowsHTTP = route.protocols.contains("http")
         preserveHost = route.preserveHost
         httpsRedirectStatus = route.httpsRedirectStatusCode

@@ -2,12 +2,12 @@
 /// proportion to its weight (about 160 per average-weight target, at most `slots` in all); a key
 /// goes to the first point at or after its hash. Adding a target moves only the keys that fall
 /// on its new points (about 1/N of them). Lookup is a binary search: O(log points).
-struct HashRing: Sendable {
+public struct HashRing: Sendable {
     /// Point hashes, ascending, and the target index at each.
-    let points: [UInt32]
-    let owners: [Int]
+    public let points: [UInt32]
+    public let owners: [Int]
 
-    init(targets: [String], weights: [Int], slots: Int) {
+    public init(targets: [String], weights: [Int], slots: Int) {
         var pairs: [(UInt32, Int)] = []
         let total = weights.reduce(0, +)
         guard total > 0 else {
@@ -26,7 +26,7 @@ struct HashRing: Sendable {
     }
 
     /// The point index for `key` (the first point at or after its hash, wrapping around).
-    func index(for key: String) -> Int? {
+    public func index(for key: String) -> Int? {
         guard !points.isEmpty else { return nil }
         let h = Self.hash(key)
         var low = 0, high = points.count
@@ -38,7 +38,7 @@ struct HashRing: Sendable {
     }
 
     /// FNV-1a, 32 bits, then a final avalanche (murmur3's fmix32) so nearby keys spread.
-    static func hash(_ key: String) -> UInt32 {
+    public static func hash(_ key: String) -> UInt32 {
         var h: UInt32 = 2_166_136_261
         for byte in key.utf8 {
             h ^= UInt32(byte)

@@ -10,21 +10,21 @@ public final class ConfigSnapshot: Sendable {
     public let config: DeclarativeConfig
     public let router: Router
     /// Per service (same index as `config.services`): timeouts, retries, target, balancer.
-    let services: [ServicePlan]
+    public let services: [ServicePlan]
     /// Per route (same index as `config.routes`).
-    let routes: [RoutePlan]
+    public let routes: [RoutePlan]
     /// The access-phase plugins (authentication, access control, rate limiting) and the consumers.
-    let access: AccessCatalog
+    public let access: AccessCatalog
     /// Monotonic version given by the store.
     public let version: Int
     /// A logging plugin applies to requests that match no route (a global instance): record
     /// their details for the log sinks.
-    let recordsUnmatchedDetail: Bool
+    public let recordsUnmatchedDetail: Bool
 
     /// The balancers by upstream name (their targets' health included).
-    let balancers: [String: UpstreamBalancer]
+    public let balancers: [String: UpstreamBalancer]
     /// `upstream|target` of the targets whose name did not resolve (Kong's `dns_error`).
-    let dnsErrors: Set<String>
+    public let dnsErrors: Set<String>
     /// The target names resolved through DNS this snapshot was built with.
     public let resolved: [String: ResolvedName]
 
@@ -35,7 +35,7 @@ public final class ConfigSnapshot: Sendable {
     }
 
     /// As above, with the TLS contexts made (and kept) in `tlsContexts` (tests use their own).
-    init(config: DeclarativeConfig, version: Int, health: HealthRegistry?, resolved: [String: ResolvedName], tlsContexts: TLSClientContexts) {
+    public init(config: DeclarativeConfig, version: Int, health: HealthRegistry?, resolved: [String: ResolvedName], tlsContexts: TLSClientContexts) {
         self.config = config
         self.router = Router(config: config)
         var balancers: [String: UpstreamBalancer] = [:]
@@ -71,7 +71,7 @@ public final class ConfigSnapshot: Sendable {
         self.version = version
     }
 
-    func withVersion(_ version: Int) -> ConfigSnapshot {
+    public func withVersion(_ version: Int) -> ConfigSnapshot {
         ConfigSnapshot(self, version: version)
     }
 
