@@ -65,14 +65,32 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Authentication and access control (key-auth, basic-auth, acl, ip-restriction): consumers and credentials indexed per snapshot.
+        // What the access phase's plugins share: the request's query and body as Kong's PDK reads
+        // them, client addresses and CIDR sets, the shape of a refusal.
         .target(
-            name: "ArgusAccess",
+            name: "ArgusPluginKit",
             dependencies: [
-                "ArgusConfig", "ArgusHTTP", "ArgusEvents",
+                "ArgusConfig", "ArgusHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // Authentication and access control (key-auth, basic-auth, jwt, acl, ip-restriction):
+        // consumers and credentials indexed per snapshot.
+        .target(
+            name: "ArgusAuth",
+            dependencies: [
+                "ArgusConfig", "ArgusHTTP", "ArgusEvents", "ArgusPluginKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        // Traffic plugins (correlation-id, cors, request-size-limiting, request- and response-transformer).
+        .target(
+            name: "ArgusTraffic",
+            dependencies: [
+                "ArgusConfig", "ArgusHTTP", "ArgusPluginKit",
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // DNS for upstream targets: a UDP client (none is mirrored here), SRV then A, TTL-driven refresh.
@@ -126,7 +144,7 @@ let package = Package(
         .target(
             name: "ArgusSnapshot",
             dependencies: [
-                "ArgusConfig", "ArgusRouting", "ArgusAccess", "ArgusCache", "ArgusRateLimit", "ArgusRedis", "ArgusHealth", "ArgusDNS", "ArgusTransport",
+                "ArgusConfig", "ArgusRouting", "ArgusPluginKit", "ArgusAuth", "ArgusTraffic", "ArgusCache", "ArgusRateLimit", "ArgusRedis", "ArgusHealth", "ArgusDNS", "ArgusTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
@@ -136,7 +154,7 @@ let package = Package(
         .target(
             name: "ArgusProxy",
             dependencies: [
-                "ArgusConfig", "ArgusRouting", "ArgusHTTP", "ArgusEvents", "ArgusRateLimit", "ArgusRedis", "ArgusAccess", "ArgusHealth", "ArgusCache", "ArgusDNS",
+                "ArgusConfig", "ArgusRouting", "ArgusHTTP", "ArgusEvents", "ArgusRateLimit", "ArgusRedis", "ArgusPluginKit", "ArgusAuth", "ArgusTraffic", "ArgusHealth", "ArgusCache", "ArgusDNS",
                 "ArgusLoop", "ArgusTransport", "ArgusStatistics", "ArgusSnapshot",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -245,7 +263,7 @@ let package = Package(
             ]),
         .testTarget(name: "ArgusMetricsTests", dependencies: ["ArgusMetrics", "ArgusEvents", "ArgusConfig", "ArgusCompression"]),
         .testTarget(name: "ArgusRoutingTests", dependencies: ["ArgusRouting", "ArgusConfig"]),
-        .testTarget(name: "ArgusAccessTests", dependencies: ["ArgusAccess", "ArgusConfig"]),
+        .testTarget(name: "ArgusAuthTests", dependencies: ["ArgusAuth", "ArgusTraffic", "ArgusPluginKit", "ArgusConfig"]),
         .testTarget(
             name: "ArgusRateLimitTests",
             dependencies: [
@@ -275,7 +293,7 @@ let package = Package(
         .testTarget(
             name: "ArgusProxyTests",
             dependencies: [
-                "ArgusProxy", "ArgusSnapshot", "ArgusConfig", "ArgusHTTP", "ArgusEvents", "ArgusAccess", "ArgusCache", "ArgusRateLimit", "ArgusRedis",
+                "ArgusProxy", "ArgusSnapshot", "ArgusConfig", "ArgusHTTP", "ArgusEvents", "ArgusPluginKit", "ArgusAuth", "ArgusTraffic", "ArgusCache", "ArgusRateLimit", "ArgusRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -307,7 +325,7 @@ for target in package.targets where target.type != .system {
 // builds: on the proxy benchmark they were ~5% of the event loop's user time (an access-set
 // insert in thread-local storage per `inout` of a class property). Debug builds, which every
 // test runs (ThreadSanitizer's included), keep the checks.
-let requestPath: Set = ["ArgusProxy", "ArgusSnapshot", "ArgusTransport", "ArgusHTTP", "ArgusLoop", "ArgusRouting", "ArgusEvents", "ArgusAccess", "ArgusRateLimit"]
+let requestPath: Set = ["ArgusProxy", "ArgusSnapshot", "ArgusTransport", "ArgusHTTP", "ArgusLoop", "ArgusRouting", "ArgusEvents", "ArgusPluginKit", "ArgusAuth", "ArgusTraffic", "ArgusRateLimit"]
 for target in package.targets where requestPath.contains(target.name) {
     target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 }

@@ -1,4 +1,6 @@
-import ArgusAccess
+import ArgusAuth
+import ArgusPluginKit
+import ArgusTraffic
 import ArgusCache
 import ArgusConfig
 import ArgusEvents

@@ -1,5 +1,7 @@
 import ArgusSnapshot
-import ArgusAccess
+import ArgusAuth
+import ArgusPluginKit
+import ArgusTraffic
 import ArgusEvents
 import NIOCore
 

@@ -1,6 +1,8 @@
 import ArgusConfig
 import Testing
-@testable import ArgusAccess
+@testable import ArgusAuth
+@testable import ArgusPluginKit
+@testable import ArgusTraffic
 
 @Suite struct QueryStringTests {
     @Test func findsDecodesAndCounts() {

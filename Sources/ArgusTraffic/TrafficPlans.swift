@@ -1,3 +1,4 @@
+import ArgusPluginKit
 import ArgusConfig
 import ArgusHTTP
 import Foundation

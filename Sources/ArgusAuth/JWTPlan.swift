@@ -1,3 +1,4 @@
+import ArgusPluginKit
 import ArgusConfig
 import ArgusEvents
 import ArgusHTTP

@@ -1,3 +1,4 @@
+import ArgusPluginKit
 import Crypto
 
 /// A keyed 128-bit digest of a secret (two SipHash values with the process's random seed): the

@@ -1,3 +1,4 @@
+import ArgusPluginKit
 import ArgusConfig
 
 /// The header operations both transformers share, in Kong's order: remove → rename → replace →

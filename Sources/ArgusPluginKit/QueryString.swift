@@ -53,5 +53,5 @@ public struct QueryString: Sendable {
         }.joined(separator: "&")
     }
 
-    static func decode(_ text: Substring) -> String { PercentEncoding.decode(text) }
+    public static func decode(_ text: Substring) -> String { PercentEncoding.decode(text) }
 }

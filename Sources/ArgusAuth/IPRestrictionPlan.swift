@@ -1,3 +1,4 @@
+import ArgusPluginKit
 import ArgusConfig
 
 /// Kong's ip-restriction: the client's address against `deny` first, then `allow`.

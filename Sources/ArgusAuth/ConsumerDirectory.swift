@@ -1,3 +1,4 @@
+import ArgusPluginKit
 import ArgusConfig
 
 /// The consumers of one config snapshot and their credentials, indexed for the authentication

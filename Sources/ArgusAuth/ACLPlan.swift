@@ -1,3 +1,4 @@
+import ArgusPluginKit
 import ArgusConfig
 
 /// Kong's acl: the authenticated (or anonymous) consumer's groups against `allow` or `deny`.
