@@ -263,7 +263,25 @@ let package = Package(
             ]),
         .testTarget(name: "ArgusMetricsTests", dependencies: ["ArgusMetrics", "ArgusEvents", "ArgusConfig", "ArgusCompression"]),
         .testTarget(name: "ArgusRoutingTests", dependencies: ["ArgusRouting", "ArgusConfig"]),
-        .testTarget(name: "ArgusAuthTests", dependencies: ["ArgusAuth", "ArgusTraffic", "ArgusPluginKit", "ArgusConfig"]),
+        .testTarget(name: "ArgusAuthTests", dependencies: ["ArgusAuth", "ArgusConfig"]),
+        .testTarget(name: "ArgusPluginKitTests", dependencies: ["ArgusPluginKit", "ArgusConfig"]),
+        .testTarget(
+            name: "ArgusCacheTests",
+            dependencies: [
+                "ArgusCache", "ArgusConfig", "ArgusHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .testTarget(
+            name: "ArgusHealthTests",
+            dependencies: ["ArgusHealth", "ArgusConfig", "ArgusStatistics", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ArgusCompressionTests", dependencies: ["ArgusCompression"]),
+        .testTarget(name: "ArgusAppTests", dependencies: ["ArgusApp", "ArgusConfig"]),
+        .testTarget(name: "ArgusRedisTests", dependencies: ["ArgusRedis", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(
+            name: "ArgusTrafficTests",
+            dependencies: ["ArgusTraffic", "ArgusPluginKit", "ArgusConfig", "ArgusHTTP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "ArgusRateLimitTests",
             dependencies: [

@@ -38,7 +38,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     private let controlGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     let prometheus: PrometheusExporter
     private let logs: LogExporter
-    /// The http-log sinks' client (its own connection pool, on NIO's shared threads, not the proxy's).
+    /// The http-log sinks' client (its own connection pool, on the control plane's loop, never a proxy loop).
     private let httpClient: HTTPClient
     private let exporters: [ExporterRunner]
     let proxy: ProxyServer
@@ -99,7 +99,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         self.syncer = syncer
         let ring = proxy.events
         let configOf = Self.configLookup(store)
-        let httpClient = HTTPLogExporter.makeClient()
+        let httpClient = HTTPLogExporter.makeClient(on: controlGroup)
         self.httpClient = httpClient
         let logs = LogExporter(
             ring: ring, config: configOf, fileLog: FileLogExporter(logger: logger),

@@ -23,9 +23,11 @@ public struct CacheControl: Sendable, Equatable {
 
     public func has(_ name: String) -> Bool { directives[name] != nil }
 
-    /// A directive's numeric argument (`max-age=60`); nil when absent or not a number.
+    /// A directive's numeric argument (`max-age=60`); nil when absent or not a delta-seconds
+    /// (RFC 9111 §1.2.2: digits only; `nan`, `inf`, `1e9` or `0x10` are not ages).
     public func seconds(_ name: String) -> Double? {
-        directives[name].flatMap { Double($0) }
+        guard let text = directives[name], !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        return Double(text)
     }
 
     /// How long a response may be served (RFC 9111 §4.2.1): `s-maxage`, else `max-age`, else

@@ -38,17 +38,21 @@ extension ProxyConnection {
         case .answer(let error):
             answer(error, for: head, requestID: requestID, received: received)
         case .routed(let routed):
-            self.routed = routed
-            runAccess()
+            runAccess(routed)
         }
     }
 
     /// Runs the access phase from where it stands.
-    func runAccess() {
-        guard let routed else { return }
+    func runAccess(_ routed: RoutedRequest) {
         var env = self
         let decision = access.run(routed, client: client, trace: &trace, env: &env)
         accessDecided(decision, routed)
+    }
+
+    /// The access phase waits (for the body, another request's cache fetch): the routed request
+    /// is kept for when it goes on (a request that does not wait is never copied here).
+    private func wait(_ routed: RoutedRequest) {
+        self.routed = routed
     }
 
     private func accessDecided(_ decision: AccessDecision, _ routed: RoutedRequest) {
@@ -63,6 +67,7 @@ extension ProxyConnection {
         case .suspend(.cacheFetch):
             // woken by `cacheFetchEnded` (registered by `beginCacheFetch`)
             request.suspend(.cacheFetch)
+            wait(routed)
         case .answer(let error):
             answer(error, for: routed.head, requestID: routed.requestID, received: routed.received)
         case .serve(let hit):
@@ -83,8 +88,9 @@ extension ProxyConnection {
         case .empty:
             access.state.body = ByteBuffer()
             access.state.bodyRead = true
-            runAccess()
+            runAccess(routed)
         case .read:
+            wait(routed)
             if head.expectContinue { transport.writeAndFlush(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")) }
             ensureTimer(lastActivity + loop.settings.clientIdleTimeout)
             readBodyForAccess()
@@ -104,7 +110,8 @@ extension ProxyConnection {
         case .complete(let body):
             access.state.body = body
             access.state.bodyRead = true
-            runAccess()
+            self.routed = nil
+            runAccess(routed)
         case .tooLarge, .malformed:
             // What is left of the body is not read: the connection closes.
             access.state.bodyRead = true
@@ -135,8 +142,8 @@ extension ProxyConnection {
 
     /// The cache fetch this request waited for is over: look in the cache again.
     func cacheFetchEnded(_ generation: UInt64) {
-        guard request.resume(.cacheFetch, generation: generation) else { return }
-        runAccess()
+        guard request.resume(.cacheFetch, generation: generation), let routed = routed.take() else { return }
+        runAccess(routed)
     }
 
     // MARK: - Serving from the cache

@@ -17,22 +17,21 @@ extension ProxyConnection: UpstreamDelegate {
 
     func proceed(_ routed: RoutedRequest) {
         let head = routed.head
-        switch planner.plan(routed, access: &access, scratch: upstreamHeadScratch.take()) {
-        case .answer(let error):
+        if let error = planner.plan(routed, access: &access, scratch: upstreamHeadScratch.take(), into: &exchange) {
             answer(error, for: head, requestID: routed.requestID, received: routed.received)
-        case .exchange(let planned):
-            let plan = routed.plan
-            request.exchangePlanned(
-                framing: head.framing, bufferedBody: planned.bufferedBody != nil, bodyLimit: planned.bodyLimit, retries: plan.retries,
-                replayableMethod: planned.methodIsReplayable, writeTimeout: plan.writeTimeout, readTimeout: plan.readTimeout,
-                received: routed.received)
-            exchange = planned
-            // (a body a plugin read whole got its 100 Continue then)
-            if head.expectContinue && planned.bufferedBody == nil {
-                transport.writeAndFlush(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n"))
-            }
-            connectUpstream()
+            return
         }
+        let plan = routed.plan
+        let buffered = exchange!.bufferedBody != nil
+        request.exchangePlanned(
+            framing: head.framing, bufferedBody: buffered, bodyLimit: exchange!.bodyLimit, retries: plan.retries,
+            replayableMethod: UpstreamExchange.methodIsReplayable(head), writeTimeout: plan.writeTimeout, readTimeout: plan.readTimeout,
+            received: routed.received)
+        // (a body a plugin read whole got its 100 Continue then)
+        if head.expectContinue && !buffered {
+            transport.writeAndFlush(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n"))
+        }
+        connectUpstream()
     }
 
     private func connectUpstream() {
@@ -178,12 +177,14 @@ extension ProxyConnection: UpstreamDelegate {
     /// Writes (holds back until the first body bytes) the client's response head for `head`;
     /// `bodyLength` when the body is written whole with that length (a transformed body).
     private func writeResponseHead(_ head: ResponseHead, bodyLength: Int? = nil) {
-        let exchange = self.exchange!
+        // (the exchange's fields are read in place: a copy of the whole struct retains each of them)
         let now = upstream?.lastReadAt ?? trace.firstByteAt ?? .now()
-        let clientVersion = exchange.head.minorVersion
+        let clientVersion = exchange!.head.minorVersion
         let framing = relay.chooseFraming(head, clientMinorVersion: clientVersion, bodyLength: bodyLength)
         if framing == .untilClose { connection.closeAfterThisResponse() }
-        let sentAt = request.headSentAt ?? exchange.received
+        let received = exchange!.received
+        let sentAt = request.headSentAt ?? received
+        let transformer = exchange!.responseTransformer
         var out = relay.takeHeadStorage() ?? allocator.buffer(capacity: head.bytes.readableBytes + 256)
         out.clear()
         ClientResponseWriter.write(
@@ -192,9 +193,9 @@ extension ProxyConnection: UpstreamDelegate {
                 framing: framing, keepAlive: !connection.closeAfterResponse, clientMinorVersion: clientVersion,
                 serverToken: loop.settings.serverToken,
                 upstreamLatencyMs: Int((now - sentAt).nanoseconds / 1_000_000),
-                proxyLatencyMs: Int((sentAt - exchange.received).nanoseconds / 1_000_000),
-                requestID: exchange.requestID, pluginHeaders: exchange.pluginHeaders,
-                dropHeaders: exchange.responseTransformer?.touched, transformedLines: exchange.responseTransformer?.lines(for: head),
+                proxyLatencyMs: Int((sentAt - received).nanoseconds / 1_000_000),
+                requestID: exchange!.requestID, pluginHeaders: exchange!.pluginHeaders,
+                dropHeaders: transformer?.touched, transformedLines: transformer?.lines(for: head),
                 bodyLength: bodyLength),
             into: &out)
         relay.setPendingHead(out)
@@ -317,8 +318,7 @@ extension ProxyConnection: UpstreamDelegate {
     private func answerFailedExchange(_ error: GatewayError) {
         _ = relay.dropPendingHead()
         if !request.requestComplete { connection.closeAfterThisResponse() }
-        let exchange = self.exchange!
-        answer(error, for: exchange.head, requestID: exchange.requestID, received: exchange.received, bodyPending: false)
+        answer(error, for: exchange!.head, requestID: exchange!.requestID, received: exchange!.received, bodyPending: false)
     }
 
     /// Lets go of the exchange and its upstream connection (the client went away, or a failure

@@ -73,7 +73,7 @@ struct UpstreamExchange {
 
     /// nginx's rule (`proxy_next_upstream` without `non_idempotent`): POST, LOCK and PATCH are never
     /// sent twice; other methods may be retried if the body was not consumed.
-    var methodIsReplayable: Bool {
+    static func methodIsReplayable(_ head: RequestHead) -> Bool {
         head.bytes.withUnsafeReadableBytes { raw in
             let m = head.method
             switch m.count {

@@ -22,27 +22,22 @@ struct UpstreamRequestPlanner {
 
     let connection: Connection
 
-    enum Planned {
-        case exchange(UpstreamExchange)
-        /// No target is left (Kong's 503 `failure to get a peer from the ring-balancer`).
-        case answer(GatewayError)
-    }
-
-    /// The exchange for `routed`, or the gateway's answer when no target is left (Kong's 503
-    /// `failure to get a peer from the ring-balancer`). `scratch` is storage for the head.
-    func plan(_ routed: RoutedRequest, access: inout AccessPipeline, scratch: ByteBuffer?) -> Planned {
+    /// Makes the exchange for `routed` in `exchange` (built in place: a copy of the struct would
+    /// retain each of its fields), or returns the gateway's answer when no target is left (Kong's
+    /// 503 `failure to get a peer from the ring-balancer`). `scratch` is storage for the head.
+    func plan(_ routed: RoutedRequest, access: inout AccessPipeline, scratch: ByteBuffer?, into exchange: inout UpstreamExchange?) -> GatewayError? {
         let head = routed.head, plan = routed.plan, routePlan = routed.routePlan, match = routed.match
         let target: PoolKey
         var targetName: String?
         var pick: UpstreamBalancer.Pick?
         if let balancer = plan.balancer {
             let key = balancer.algorithm == .consistentHashing ? access.hashKey(balancer.upstream, routed, client: connection.client) : nil
-            guard let picked = balancer.next(hashKey: key) else { return .answer(.noPeer) }
+            guard let picked = balancer.next(hashKey: key) else { return .noPeer }
             target = picked.target
             targetName = picked.name
             pick = picked
         } else {
-            if plan.nameResolutionFailed { return .answer(.nameResolutionFailed) }
+            if plan.nameResolutionFailed { return .nameResolutionFailed }
             target = plan.nextDirectTarget()
         }
         var upstreamHead = scratch ?? ByteBufferAllocator().buffer(capacity: head.bytes.readableBytes + 512)
@@ -66,22 +61,22 @@ struct UpstreamRequestPlanner {
             edits: routePlan.editsUpstream || access.state.bodyRead ? Self.edits(routed, access: &access.state) : nil)
         UpstreamRequestWriter.write(head, writing, into: &upstreamHead)
 
-        var exchange = UpstreamExchange(
+        exchange = UpstreamExchange(
             head: head, requestID: routed.requestID, received: routed.received, plan: plan, upstreamHead: upstreamHead, target: target)
-        if hostFollowsTarget { exchange.headWriting = writing }
-        exchange.recordsDetail = routePlan.recordsDetail
-        exchange.tls = plan.tls(hostHeader: hostHeader)
+        if hostFollowsTarget { exchange!.headWriting = writing }
+        exchange!.recordsDetail = routePlan.recordsDetail
+        exchange!.tls = plan.tls(hostHeader: hostHeader)
         if let pick, let balancer = plan.balancer {
-            exchange.targetHealth = balancer.health.passiveEnabled ? pick.health : nil
-            exchange.pickIndex = pick.index
+            exchange!.targetHealth = balancer.health.passiveEnabled ? pick.health : nil
+            exchange!.pickIndex = pick.index
         }
-        exchange.hashKey = access.state.hashKey
-        exchange.responseTransformer = access.state.responseTransformer
-        exchange.pluginHeaders = access.state.responseHeaders.take()
-        exchange.cache = access.state.cache.take()
-        if access.state.bodyRead, let body = access.state.body.take() { exchange.bufferedBody = body }
-        exchange.bodyLimit = access.state.bodyLimit
-        return .exchange(exchange)
+        exchange!.hashKey = access.state.hashKey
+        exchange!.responseTransformer = access.state.responseTransformer
+        exchange!.pluginHeaders = access.state.responseHeaders.take()
+        exchange!.cache = access.state.cache.take()
+        if access.state.bodyRead, let body = access.state.body.take() { exchange!.bufferedBody = body }
+        exchange!.bodyLimit = access.state.bodyLimit
+        return nil
     }
 
     /// A retry goes to the balancer's next healthy target (false: none is left); Kong sets the

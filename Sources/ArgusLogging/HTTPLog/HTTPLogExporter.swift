@@ -44,7 +44,8 @@ public final class HTTPLogExporter: ReportsStatistics {
 
     /// The client the sinks share: keep-alive connections (idle for up to 60 s), on NIO's shared
     /// threads (not the proxy's event loops); like Kong, the log server's certificate is not verified.
-    public static func makeClient() -> HTTPClient {
+    /// - Parameter group: the control plane's loops (NIO's shared ones when nil).
+    public static func makeClient(on group: (any EventLoopGroup)? = nil) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.idleTimeout = .seconds(60)
         configuration.timeout.connect = .seconds(5)
@@ -54,6 +55,7 @@ public final class HTTPLogExporter: ReportsStatistics {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.certificateVerification = .none
         configuration.tlsConfiguration = tls
+        if let group { return HTTPClient(eventLoopGroupProvider: .shared(group), configuration: configuration) }
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
