@@ -31,14 +31,14 @@ extension ProxyConnection {
             minorVersion: head.minorVersion, headBytes: head.bytes.readableBytes)
         trace.configVersion = UInt32(truncatingIfNeeded: snapshot.version)
         trace.recordsDetail = snapshot.recordsUnmatchedDetail
-        switch RouteStep.route(
+        var refusal: GatewayError?
+        if let routed = RouteStep.route(
             head, requestID: requestID, received: received, snapshot: snapshot, listenerPort: listenerPort,
-            maxRequestBodySize: loop.settings.maxRequestBodySize, trace: &trace)
+            maxRequestBodySize: loop.settings.maxRequestBodySize, trace: &trace, answer: &refusal)
         {
-        case .answer(let error):
-            answer(error, for: head, requestID: requestID, received: received)
-        case .routed(let routed):
             runAccess(routed)
+        } else if let refusal {
+            answer(refusal, for: head, requestID: requestID, received: received)
         }
     }
 

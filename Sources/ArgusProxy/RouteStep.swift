@@ -9,33 +9,35 @@ import NIOCore
 /// current snapshot, or the gateway's answer when there is none (Kong's 404 and 503, its 426 or
 /// redirect for an https-only route reached over http, 413 past `client_max_body_size`). Pure.
 enum RouteStep {
-    enum Result {
-        case routed(RoutedRequest)
-        case answer(GatewayError)
-    }
-
+    /// The routed request, or nil and the gateway's `answer` (returned apart, not in an enum with
+    /// the request: taking a request out of an enum's payload copies it).
     static func route(
         _ head: RequestHead, requestID: RequestID, received: NIODeadline, snapshot: ConfigSnapshot, listenerPort: Int,
-        maxRequestBodySize: Int, trace: inout RequestTrace
-    ) -> Result {
-        guard let path = PathNormalizer.normalize(head.string(head.path)[...]) else { return .answer(.badRequest("Bad request")) }
+        maxRequestBodySize: Int, trace: inout RequestTrace, answer: inout GatewayError?
+    ) -> RoutedRequest? {
+        guard let path = PathNormalizer.normalize(head.string(head.path)[...]) else { return Self.refuse(.badRequest("Bad request"), &answer) }
         let request = RouterRequest(method: head.methodString, host: head.hostString, port: head.hostPort ?? listenerPort, path: path)
-        guard let match = snapshot.router.match(request, headers: head) else { return .answer(.noRoute) }
+        guard let match = snapshot.router.match(request, headers: head) else { return Self.refuse(.noRoute, &answer) }
         trace.route = Int32(truncatingIfNeeded: match.routeIndex)
         let routePlan = snapshot.routes[match.routeIndex]
         trace.recordsDetail = routePlan.recordsDetail
-        guard let serviceIndex = match.serviceIndex else { return .answer(.noService) }
+        guard let serviceIndex = match.serviceIndex else { return Self.refuse(.noService, &answer) }
         trace.service = Int32(truncatingIfNeeded: serviceIndex)
         if !routePlan.allowsHTTP {
-            if routePlan.httpsRedirectStatus == 426 || head.host.isEmpty { return .answer(.useHTTPS) }
+            if routePlan.httpsRedirectStatus == 426 || head.host.isEmpty { return Self.refuse(.useHTTPS, &answer) }
             let location = "https://" + head.hostString + head.string(head.path.lowerBound..<head.query.upperBound)
-            return .answer(.httpsRedirect(status: routePlan.httpsRedirectStatus, location: location))
+            return Self.refuse(.httpsRedirect(status: routePlan.httpsRedirectStatus, location: location), &answer)
         }
-        if maxRequestBodySize > 0, case .length(let n) = head.framing, n > maxRequestBodySize { return .answer(.payloadTooLarge) }
-        return .routed(RoutedRequest(
+        if maxRequestBodySize > 0, case .length(let n) = head.framing, n > maxRequestBodySize { return Self.refuse(.payloadTooLarge, &answer) }
+        return RoutedRequest(
             head: head, requestID: requestID, received: received, match: match, routePlan: routePlan,
             plan: snapshot.services[serviceIndex], serviceID: snapshot.config.services[serviceIndex].id, path: path,
-            snapshot: snapshot))
+            snapshot: snapshot)
+    }
+
+    private static func refuse(_ error: GatewayError, _ answer: inout GatewayError?) -> RoutedRequest? {
+        answer = error
+        return nil
     }
 }
 

@@ -4,7 +4,7 @@ import NIOConcurrencyHelpers
 /// Holds the current `ConfigSnapshot`. Readers on the data path check one atomic version number
 /// per request and take the lock only on the rare request after a reload.
 public final class SnapshotStore: Sendable {
-    private let version: ManagedAtomic<Int>
+    @usableFromInline let version: ManagedAtomic<Int>
     private let current: NIOLockedValueBox<ConfigSnapshot>
     /// The last few snapshots by version, so that exporters can resolve the ids in events that
     /// were published just before a reload.
@@ -39,7 +39,7 @@ public final class SnapshotStore: Sendable {
     public var snapshot: ConfigSnapshot { current.withLockedValue { $0 } }
 
     /// Returns `cached` when it is still current, else the current snapshot.
-    @inline(__always)
+    @inlinable
     public func refresh(_ cached: ConfigSnapshot) -> ConfigSnapshot {
         version.load(ordering: .acquiring) == cached.version ? cached : snapshot
     }

@@ -5,12 +5,13 @@ import NIOSSL
 /// A connected byte stream on an ``IOLoop``, whichever way it is secured: plain TCP, or TLS over
 /// TCP. Either way the ``TCPConnection`` owns the socket, and the owner of the transport sees the
 /// same delegate events (plaintext reads, writability, close); a plain transport adds nothing
-/// between them.
+/// between them (its hot methods are inlinable: across modules they compile to the connection's).
 public enum Transport {
     case plain(TCPConnection)
     case tls(TLSTransport)
 
     /// The socket underneath.
+    @inlinable
     public var tcp: TCPConnection {
         switch self {
         case .plain(let tcp): return tcp
@@ -18,8 +19,11 @@ public enum Transport {
         }
     }
 
+    @inlinable
     public var loop: IOLoop { tcp.loop }
+    @inlinable
     public var isOpen: Bool { tcp.isOpen }
+    @inlinable
     public var isWritable: Bool { tcp.isWritable }
     public var remoteAddress: SocketAddress? { tcp.remoteAddress }
     public var localAddress: SocketAddress? { tcp.localAddress }
@@ -55,6 +59,7 @@ public enum Transport {
         }
     }
 
+    @inlinable
     public func write(_ buffer: ByteBuffer) {
         switch self {
         case .plain(let tcp): tcp.write(buffer)
@@ -62,6 +67,7 @@ public enum Transport {
         }
     }
 
+    @inlinable
     public func flush() {
         switch self {
         case .plain(let tcp): tcp.flush()
@@ -69,11 +75,13 @@ public enum Transport {
         }
     }
 
+    @inlinable
     public func writeAndFlush(_ buffer: ByteBuffer) {
         write(buffer)
         flush()
     }
 
+    @inlinable
     public func setReading(_ on: Bool) {
         tcp.setReading(on)
     }

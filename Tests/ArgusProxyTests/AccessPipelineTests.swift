@@ -106,9 +106,10 @@ struct TestAccessEnvironment: AccessEnvironment {
         var bytes = ByteBuffer(string: raw)
         guard case .head(let head) = parser.parse(&bytes) else { throw TestFailure.notAHead }
         var trace = RequestTrace()
-        guard case .routed(let routed) = RouteStep.route(
+        var answer: GatewayError?
+        guard let routed = RouteStep.route(
             head, requestID: RequestID(high: 1, low: 2), received: .now(), snapshot: snapshot, listenerPort: 8000,
-            maxRequestBodySize: 0, trace: &trace)
+            maxRequestBodySize: 0, trace: &trace, answer: &answer)
         else { throw TestFailure.notRouted }
         return routed
     }
