@@ -41,8 +41,8 @@ final class LoopContext {
     var correlation = CorrelationIDGenerator()
     /// Client connections accepted on this loop (correlation-id's `tracker`).
     var connectionSerial: UInt64 = 0
-    /// When a rate-limit store error was last logged on this loop (errors are logged at most once a second).
-    var lastStoreErrorLog = NIODeadline.uptimeNanoseconds(0)
+    /// Rate-limit store errors are logged at most once a second per loop.
+    var storeErrorLog = LogThrottle()
     private var cached: ConfigSnapshot
     private var ids = RequestIDGenerator()
     private var date = HTTPDate()
@@ -86,14 +86,12 @@ final class LoopContext {
 
     func httpDate() -> String { date.current() }
 
-    /// When an upstream TLS failure was last logged on this loop (at most once a second).
-    private var lastTLSFailureLog = NIODeadline.uptimeNanoseconds(0)
+    /// Upstream TLS failures are logged at most once a second per loop.
+    private var tlsFailureLog = LogThrottle()
 
     /// Logs a TLS failure towards an upstream (a failed handshake, a certificate that does not verify).
     func logUpstreamTLSFailure(_ description: String, target: PoolKey, verification: Bool) {
-        let now = NIODeadline.now()
-        guard now - lastTLSFailureLog >= .seconds(1) else { return }
-        lastTLSFailureLog = now
+        guard tlsFailureLog.allows(at: .now()) else { return }
         logger.error(
             verification ? "upstream TLS certificate verification failed" : "upstream TLS handshake failed",
             metadata: ["upstream": "\(target.host):\(target.port)", "server_name": "\(target.tls?.serverName ?? "")", "error": "\(description)"])
@@ -194,6 +192,18 @@ final class LoopContext {
 
 @available(*, unavailable)
 extension LoopContext: Sendable {}
+
+/// At most one log line a second for one kind of error (a dead Redis or a failing upstream
+/// must not flood the log with one line per request).
+struct LogThrottle {
+    private var last = NIODeadline.uptimeNanoseconds(0)
+
+    mutating func allows(at now: NIODeadline) -> Bool {
+        guard now - last >= .seconds(1) else { return false }
+        last = now
+        return true
+    }
+}
 
 /// nginx's three states of an open client connection.
 enum ConnectionState {

@@ -218,9 +218,7 @@ extension ProxyConnection: AccessEnvironment {
     }
 
     func rateLimitStoreFailed(_ error: any Error, faultTolerant: Bool) {
-        let now = NIODeadline.now()
-        guard now - loop.lastStoreErrorLog >= .seconds(1) else { return }
-        loop.lastStoreErrorLog = now
+        guard loop.storeErrorLog.allows(at: .now()) else { return }
         loop.logger.error("rate-limiting: failed to get usage", metadata: ["error": "\(error)", "fault_tolerant": "\(faultTolerant)"])
     }
 

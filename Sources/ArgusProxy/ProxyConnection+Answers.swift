@@ -36,7 +36,6 @@ extension ProxyConnection {
 
     /// Answers a request that never became one (malformed, or its head never completed) and closes.
     func respondAndClose(status: Int, message: String, decision: RequestDecision) {
-        connection.closing()
         var out = allocator.buffer(capacity: 256)
         let requestID = loop.nextRequestID()
         GatewayResponseWriter.write(

@@ -17,7 +17,7 @@ extension ProxyConnection: UpstreamDelegate {
 
     func proceed(_ routed: RoutedRequest) {
         let head = routed.head
-        if let error = planner.plan(routed, access: &access, scratch: upstreamHeadScratch.take(), into: &exchange) {
+        if let error = planner.plan(routed, client: client, access: &access, scratch: upstreamHeadScratch.take(), into: &exchange) {
             answer(error, for: head, requestID: routed.requestID, received: routed.received)
             return
         }
@@ -55,8 +55,7 @@ extension ProxyConnection: UpstreamDelegate {
             switch result {
             case .success(let connection):
                 self.attach(connection, now: .now())
-            case .failure(let error as NameResolutionError):
-                _ = error
+            case .failure(let error) where error is NameResolutionError:
                 self.exchangeFailed(.nameResolution)
             case .failure(let error):
                 var timedOut = false

@@ -53,7 +53,7 @@ final class ProxyConnection: TCPConnectionDelegate {
     var inbound = ByteBuffer()
     var parser: RequestHeadParser
     var client = ClientFacts()
-    var planner: UpstreamRequestPlanner
+    let planner: UpstreamRequestPlanner
     /// `drive` is running: nested calls (from a gateway answer) leave the work to its loop.
     var driving = false
     var timer: Scheduled<Void>?
@@ -79,7 +79,7 @@ final class ProxyConnection: TCPConnectionDelegate {
         self.parser = RequestHeadParser(maxRequestLineLength: settings.maxRequestLineLength, maxHeadLength: settings.maxHeadLength)
         self.timeouts = TimeoutPolicy(clientTimeout: settings.clientIdleTimeout, headerTimeout: settings.clientHeaderTimeout)
         self.relay = ResponseRelay(maxHeldBody: settings.maxBufferedBodySize, maxCachedBody: loop.cache.maxEntryBytes)
-        self.planner = UpstreamRequestPlanner(connection: .init(client: ClientFacts(), listenerPort: listenerPort, viaToken: settings.serverToken))
+        self.planner = UpstreamRequestPlanner(connection: .init(listenerPort: listenerPort, viaToken: settings.serverToken))
     }
 
     /// nginx's connection state, for `kong_nginx_connections_total`.
@@ -92,7 +92,6 @@ final class ProxyConnection: TCPConnectionDelegate {
         let remote = transport.remoteAddress
         client = ClientFacts(
             ip: remote?.ipAddress ?? "0.0.0.0", address: ConnectionAddress(remote), peerTrusted: loop.settings.trustedIPs.contains(remote))
-        planner = UpstreamRequestPlanner(connection: .init(client: client, listenerPort: listenerPort, viaToken: loop.settings.serverToken))
         loop.connectionSerial &+= 1
         connectionSerial = loop.connectionSerial
         loop.register(self)

@@ -217,9 +217,6 @@ struct RequestStateMachine {
         }
     }
 
-    /// Bytes of the client's body forwarded so far.
-    var bodyBytesForwarded: Int { requestBody.bytesRead }
-
     /// The last request bytes are written: nginx's `proxy_read_timeout` runs from now.
     mutating func requestSent(clientActivity: NIODeadline) {
         guard case .forwarding = phase else { return }

@@ -15,7 +15,6 @@ import NIOCore
 struct UpstreamRequestPlanner {
     /// What the connection contributes to every request it forwards.
     struct Connection {
-        var client: ClientFacts
         var listenerPort: Int
         var viaToken: String
     }
@@ -25,13 +24,15 @@ struct UpstreamRequestPlanner {
     /// Makes the exchange for `routed` in `exchange` (built in place: a copy of the struct would
     /// retain each of its fields), or returns the gateway's answer when no target is left (Kong's
     /// 503 `failure to get a peer from the ring-balancer`). `scratch` is storage for the head.
-    func plan(_ routed: RoutedRequest, access: inout AccessPipeline, scratch: ByteBuffer?, into exchange: inout UpstreamExchange?) -> GatewayError? {
+    func plan(
+        _ routed: RoutedRequest, client: ClientFacts, access: inout AccessPipeline, scratch: ByteBuffer?, into exchange: inout UpstreamExchange?
+    ) -> GatewayError? {
         let head = routed.head, plan = routed.plan, routePlan = routed.routePlan, match = routed.match
         let target: PoolKey
         var targetName: String?
         var pick: UpstreamBalancer.Pick?
         if let balancer = plan.balancer {
-            let key = balancer.algorithm == .consistentHashing ? access.hashKey(balancer.upstream, routed, client: connection.client) : nil
+            let key = balancer.algorithm == .consistentHashing ? access.hashKey(balancer.upstream, routed, client: client) : nil
             guard let picked = balancer.next(hashKey: key) else { return .noPeer }
             target = picked.target
             targetName = picked.name
@@ -55,8 +56,8 @@ struct UpstreamRequestPlanner {
             hostFollowsTarget = plan.balancer != nil && plan.balancer?.upstream.hostHeader == nil
         }
         let writing = UpstreamRequestWriter.Context(
-            upstreamPath: access.state.rewrite?.uri ?? match.upstreamPath, hostHeader: hostHeader, clientIP: connection.client.ip,
-            peerTrusted: connection.client.peerTrusted, listenerPort: connection.listenerPort, strippedPrefix: match.strippedPrefix,
+            upstreamPath: access.state.rewrite?.uri ?? match.upstreamPath, hostHeader: hostHeader, clientIP: client.ip,
+            peerTrusted: client.peerTrusted, listenerPort: connection.listenerPort, strippedPrefix: match.strippedPrefix,
             requestID: routed.requestID, viaToken: connection.viaToken,
             edits: routePlan.editsUpstream || access.state.bodyRead ? Self.edits(routed, access: &access.state) : nil)
         UpstreamRequestWriter.write(head, writing, into: &upstreamHead)

@@ -27,10 +27,6 @@ public enum Transport {
     public var isWritable: Bool { tcp.isWritable }
     public var remoteAddress: SocketAddress? { tcp.remoteAddress }
     public var localAddress: SocketAddress? { tcp.localAddress }
-    public var isTLS: Bool {
-        if case .tls = self { return true }
-        return false
-    }
 
     /// Whether the stream is usable: open, and for TLS, with TLS still up.
     public var isActive: Bool {

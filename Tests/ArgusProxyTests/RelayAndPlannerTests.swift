@@ -101,7 +101,8 @@ func responseHead(_ raw: String) throws -> ResponseHead {
         """
 
     let snapshot: ConfigSnapshot
-    let planner = UpstreamRequestPlanner(connection: .init(client: ClientFacts(ip: "192.0.2.7"), listenerPort: 8000, viaToken: "argus/test"))
+    let planner = UpstreamRequestPlanner(connection: .init(listenerPort: 8000, viaToken: "argus/test"))
+    let client = ClientFacts(ip: "192.0.2.7")
 
     init() throws {
         snapshot = ConfigSnapshot(config: try ConfigLoader.parse(text: Self.yaml, file: "kong.yml"))
@@ -118,11 +119,11 @@ func responseHead(_ raw: String) throws -> ResponseHead {
             maxRequestBodySize: 0, trace: &trace, answer: &answer))
         var access = AccessPipeline()
         var env = TestAccessEnvironment()
-        guard case .next = access.run(routed, client: planner.connection.client, trace: &trace, env: &env) else {
+        guard case .next = access.run(routed, client: client, trace: &trace, env: &env) else {
             throw AccessPipelineTests.TestFailure.notRouted
         }
         var exchange: UpstreamExchange?
-        let error = planner.plan(routed, access: &access, scratch: nil, into: &exchange)
+        let error = planner.plan(routed, client: client, access: &access, scratch: nil, into: &exchange)
         return (exchange, error)
     }
 
