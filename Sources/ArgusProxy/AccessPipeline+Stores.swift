@@ -104,8 +104,7 @@ extension AccessPipeline {
             return .next
         }
         let config = routed.snapshot.config
-        let consumerID = state.consumer >= 0 ? config.consumers[Int(state.consumer)].id : nil
-        let key = plan.key(routed.head, consumerID: consumerID, routeID: config.routes[routed.match.routeIndex].id)
+        let key = plan.key(routed.head, consumerID: state.consumerID(routed.snapshot), routeID: config.routes[routed.match.routeIndex].id)
         let now = Double(env.wallClockMilliseconds()) / 1000
         var status = ProxyCachePlan.Status.miss
         if let entry = env.cache.lookup(key, now: now) {

@@ -118,7 +118,7 @@ public final class RedisClient {
         let sni = (try? SocketAddress(ipAddress: serverName, port: 0)) == nil ? serverName : nil
         let connected: EventLoopFuture<Void>
         if let loop = eventLoop as? IOLoop {
-            connected = openStream(connection, on: loop, tls: tls.map { ($0, TLSTransport.Role.client(serverName: sni)) }, timeout: connectTimeout)
+            connected = openStream(connection, on: loop, tls: tls.map { (context: $0, role: .client(serverName: sni)) }, timeout: connectTimeout)
         } else {
             connected = openChannel(connection, tls: tls, serverName: sni, timeout: connectTimeout)
         }
@@ -129,11 +129,11 @@ public final class RedisClient {
 
     /// A connection on Argus's own loop (a proxy worker's): no thread between the request and Redis.
     private func openStream(
-        _ connection: RedisConnection, on loop: IOLoop, tls: (NIOSSLContext, TLSTransport.Role)?, timeout: TimeAmount
+        _ connection: RedisConnection, on loop: IOLoop, tls: (context: NIOSSLContext, role: TLSTransport.Role)?, timeout: TimeAmount
     ) -> EventLoopFuture<Void> {
         HostResolver.connect(host: endpoint.host, port: endpoint.port, on: loop, timeout: timeout)
             .assumeIsolated().flatMapThrowing { fd in
-                let transport = try Transport.over(TCPConnection(fd: fd, loop: loop), tls: tls.map { (context: $0.0, role: $0.1) })
+                let transport = try Transport.over(TCPConnection(fd: fd, loop: loop), tls: tls)
                 connection.attach(.stream(transport))
                 transport.setDelegate(connection)
                 do {
