@@ -1,3 +1,4 @@
+import NIOSSL
 import ArgusHTTP
 import Foundation
 import Logging
@@ -54,12 +55,14 @@ final class ControlServer: Sendable {
     private let channel: NIOLockedValueBox<(any Channel)?> = NIOLockedValueBox(nil)
 
     func bind(
-        group: any EventLoopGroup, address: ListenAddress, bodyLimit: Int = 0, responder: @escaping Responder
+        group: any EventLoopGroup, address: ListenAddress, tls: NIOSSLContext? = nil, bodyLimit: Int = 0,
+        responder: @escaping Responder
     ) async throws -> SocketAddress {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.addHandler(ControlHandler(bodyLimit: bodyLimit, responder: responder))
                 }
             }

@@ -1,3 +1,4 @@
+import ArgusTransport
 import ArgusAdmin
 import ArgusCache
 import ArgusCompression
@@ -30,6 +31,10 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         public var proxy: SocketAddress
         public var admin: SocketAddress
         public var status: SocketAddress
+        /// Every proxy listener, in the order configured (the first is `proxy`).
+        public var proxyListeners: [SocketAddress] = []
+        /// The first proxy listener with `ssl`, if any.
+        public var proxyTLS: SocketAddress?
     }
 
     public let settings: GatewaySettings
@@ -60,6 +65,8 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     /// The Admin API's entity store, made in `start()` (the database is opened there).
     let adminAPI = NIOLockedValueBox<AdminAPI?>(nil)
     private let database = NIOLockedValueBox<EntityDatabase?>(nil)
+    /// What TLS listeners serve when no SNI matches (nil: no TLS listener).
+    let defaultCertificate: ServerCertificate?
 
     /// Loads and validates the config; throws `StartupError` with the reason when it can not.
     /// `exporters` are drained from the event ring next to the built-in Prometheus exporter.
@@ -82,12 +89,20 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             throw StartupError("cannot create data directory '\(settings.dataDirectory)': \(error.localizedDescription)")
         }
         nodeID = Self.loadNodeID(dataDirectory: settings.dataDirectory)
+        // TLS listeners serve the configured certificates by SNI, and this one otherwise.
+        var defaultCertificate: ServerCertificate?
+        if settings.proxyListeners.contains(where: \.ssl) || settings.adminListen.ssl || settings.statusListen.ssl {
+            defaultCertificate = try DefaultCertificate.load(
+                certFile: settings.sslCertificate?.cert, keyFile: settings.sslCertificate?.key, dataDirectory: settings.dataDirectory,
+                contexts: .shared)
+        }
+        self.defaultCertificate = defaultCertificate
         let health = HealthRegistry(logger: logger)
         let server: SocketAddress? = settings.dnsResolver.flatMap { try? SocketAddress(ipAddress: $0.host, port: $0.port) }
             ?? DNSClient.systemServer()
         let controlLoop = controlGroup.next()
         builder = SnapshotBuilder(
-            config: config, health: health, checker: ActiveHealthChecker(eventLoop: controlLoop, registry: health),
+            config: config, defaultCertificate: defaultCertificate, health: health, checker: ActiveHealthChecker(eventLoop: controlLoop, registry: health),
             dnsClient: server.map { DNSClient(eventLoop: controlLoop, server: $0) })
         let store = builder.store
         proxy = ProxyServer(
@@ -138,21 +153,34 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
                 throw StartupError("cannot listen on \(address) (\(name)): \(Self.describe(error))")
             }
         }
-        let proxyAddress = try await bind("proxy", settings.proxyListen) {
-            try await proxy.bind(host: settings.proxyListen.host, port: settings.proxyListen.port)
+        var proxyAddresses: [SocketAddress] = []
+        var proxyTLS: SocketAddress?
+        for listener in settings.proxyListeners {
+            let bound = try await bind("proxy", listener) {
+                try await proxy.bind(host: listener.host, port: listener.port, tls: listener.ssl)
+            }
+            proxyAddresses.append(bound)
+            if listener.ssl && proxyTLS == nil { proxyTLS = bound }
         }
+        let controlTLS = defaultCertificate.map { $0.context(for: ClientHello()) }
         let adminAddress = try await bind("admin", settings.adminListen) {
-            try await admin.bind(group: controlGroup, address: settings.adminListen, bodyLimit: settings.adminBodyLimit) { [self] in
+            try await admin.bind(
+                group: controlGroup, address: settings.adminListen, tls: settings.adminListen.ssl ? controlTLS : nil,
+                bodyLimit: settings.adminBodyLimit
+            ) { [self] in
                 await self.adminResponse($0)
             }
         }
         let statusAddress = try await bind("status", settings.statusListen) {
-            try await status.bind(group: controlGroup, address: settings.statusListen) { [self] in await self.statusResponse($0) }
+            try await status.bind(group: controlGroup, address: settings.statusListen, tls: settings.statusListen.ssl ? controlTLS : nil) {
+                [self] in await self.statusResponse($0)
+            }
         }
         started.withLockedValue { $0 = true }
         logs.httpLog.resumeSpools()
         syncer.start()
-        return Addresses(proxy: proxyAddress, admin: adminAddress, status: statusAddress)
+        return Addresses(
+            proxy: proxyAddresses[0], admin: adminAddress, status: statusAddress, proxyListeners: proxyAddresses, proxyTLS: proxyTLS)
     }
 
     /// Serves until graceful shutdown: the gateway's parts as one `ServiceGroup`, shut down in the

@@ -7,7 +7,16 @@ public struct GatewaySettings: Sendable {
     /// The declarative config file (DB-less mode); nil keeps entities in the embedded SQLite database
     /// `argus.db` in the data directory, changed through the Admin API (empty at first: every request gets 404).
     public var configPath: String?
-    public var proxyListen: ListenAddress
+    /// The proxy's listeners (Kong's `proxy_listen`; `ssl` ones terminate TLS).
+    public var proxyListeners: [ListenAddress]
+    /// The first proxy listener.
+    public var proxyListen: ListenAddress {
+        get { proxyListeners.first ?? ListenAddress(host: "0.0.0.0", port: 8000) }
+        set { proxyListeners = [newValue] + proxyListeners.dropFirst() }
+    }
+    /// The default certificate of TLS listeners (Kong's `ssl_cert`/`ssl_cert_key`); nil: a
+    /// self-signed pair kept in the data directory.
+    public var sslCertificate: (cert: String, key: String)?
     public var adminListen: ListenAddress
     public var statusListen: ListenAddress
     public var dataDirectory: String
@@ -34,7 +43,7 @@ public struct GatewaySettings: Sendable {
         workers: Int = System.coreCount, proxy: ProxySettings = ProxySettings(), drainTimeout: TimeAmount = .seconds(30)
     ) {
         self.configPath = configPath
-        self.proxyListen = proxyListen
+        self.proxyListeners = [proxyListen]
         self.adminListen = adminListen
         self.statusListen = statusListen
         self.dataDirectory = dataDirectory

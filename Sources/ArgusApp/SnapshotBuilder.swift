@@ -3,6 +3,7 @@ import ArgusDNS
 import ArgusHealth
 import ArgusProxy
 import ArgusSnapshot
+import ArgusTransport
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -18,11 +19,15 @@ final class SnapshotBuilder: Sendable {
     /// Keeps the names of upstream targets and service hosts resolved (nil without a DNS server).
     let dns: DNSRefresher?
 
-    init(config: DeclarativeConfig, health: HealthRegistry, checker: ActiveHealthChecker, dnsClient: DNSClient?) {
+    /// What TLS listeners serve when no SNI matches.
+    let defaultCertificate: ServerCertificate?
+
+    init(config: DeclarativeConfig, defaultCertificate: ServerCertificate?, health: HealthRegistry, checker: ActiveHealthChecker, dnsClient: DNSClient?) {
         self.health = health
+        self.defaultCertificate = defaultCertificate
         self.checker = checker
         latest = NIOLockedValueBox(config)
-        store = SnapshotStore(ConfigSnapshot(config: config, health: health))
+        store = SnapshotStore(ConfigSnapshot(config: config, health: health, defaultCertificate: defaultCertificate))
         guard let dnsClient else {
             dns = nil
             return
@@ -62,7 +67,7 @@ final class SnapshotBuilder: Sendable {
     func rebuild() {
         lock.withLock {
             let config = latest.withLockedValue { $0 }
-            let snapshot = ConfigSnapshot(config: config, health: health, resolved: dns?.current ?? [:])
+            let snapshot = ConfigSnapshot(config: config, health: health, resolved: dns?.current ?? [:], defaultCertificate: defaultCertificate)
             store.replace(with: snapshot)
             // Targets that left the configuration are forgotten; the others keep their state.
             let upstreamNames = Dictionary(config.upstreams.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })

@@ -61,7 +61,8 @@ public struct RequestDetail: Sendable, Equatable {
     /// Appends the encoding of these parts to `out`.
     public static func encode(
         requestHead: UnsafeRawBufferPointer, upstreamTarget: UnsafeRawBufferPointer, responseHead: UnsafeRawBufferPointer,
-        tries: [Try], serverPort: Int, credentialID: String? = nil, correlationID: String? = nil, into out: inout [UInt8]
+        tries: [Try], serverPort: Int, credentialID: String? = nil, correlationID: String? = nil, tls: TLSFacts? = nil,
+        into out: inout [UInt8]
     ) {
         withUnsafeBytes(of: UInt16(clamping: serverPort).littleEndian) { out.append(contentsOf: $0) }
         func section(_ bytes: UnsafeRawBufferPointer, _ cap: Int) {
@@ -91,6 +92,22 @@ public struct RequestDetail: Sendable, Equatable {
         }
         short(credentialID ?? "")
         short(correlationID ?? "")
+        short(tls?.version ?? "")
+        short(tls?.cipher ?? "")
+        short(tls?.serverName ?? "")
+    }
+
+    /// The client connection's TLS session, for the log's `request.tls`.
+    public struct TLSFacts: Sendable, Equatable {
+        public var version: String
+        public var cipher: String
+        public var serverName: String?
+
+        public init(version: String, cipher: String, serverName: String?) {
+            self.version = version
+            self.cipher = cipher
+            self.serverName = serverName
+        }
     }
 
     /// Decodes what ``encode(requestHead:upstreamTarget:responseHead:tries:serverPort:into:)`` wrote; nil if
@@ -120,6 +137,10 @@ public struct RequestDetail: Sendable, Equatable {
         public let responseHead: UnsafeRawBufferPointer
         public let credentialID: UnsafeRawBufferPointer
         public let correlationID: UnsafeRawBufferPointer
+        /// The client's TLS session (empty on plain connections): `TLSv1.3`, the cipher, the SNI.
+        public let tlsVersion: UnsafeRawBufferPointer
+        public let tlsCipher: UnsafeRawBufferPointer
+        public let tlsServerName: UnsafeRawBufferPointer
         /// How many tries there are, and whether any of them got a status.
         public let tryCount: Int
         public let anyTryHasCode: Bool
@@ -162,7 +183,10 @@ public struct RequestDetail: Sendable, Equatable {
             }
             let triesEnd = i
             guard let c = integer(UInt8.self), let credential = take(Int(c)),
-                  let m = integer(UInt8.self), let correlation = take(Int(m))
+                  let m = integer(UInt8.self), let correlation = take(Int(m)),
+                  let v = integer(UInt8.self), let version = take(Int(v)),
+                  let k = integer(UInt8.self), let cipher = take(Int(k)),
+                  let n = integer(UInt8.self), let serverName = take(Int(n))
             else { return nil }
             serverPort = Int(port)
             requestHead = request
@@ -173,6 +197,9 @@ public struct RequestDetail: Sendable, Equatable {
             triesRaw = UnsafeRawBufferPointer(rebasing: bytes[triesStart..<triesEnd])
             credentialID = credential
             correlationID = correlation
+            tlsVersion = version
+            tlsCipher = cipher
+            tlsServerName = serverName
         }
 
         /// Calls `body` with each try, in order.

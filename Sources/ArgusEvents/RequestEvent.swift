@@ -63,8 +63,8 @@ public struct RequestEvent: Sendable, Hashable, BitwiseCopyable {
     public var addressFamily: AddressFamily
     /// Which producer (event loop) published the event; set by ``EventProducer/publish(_:)``.
     public var producer: UInt8
-    /// HTTP version of the request: 10 for 1.0, 11 for 1.1, 0 if unknown.
-    public var httpVersion: UInt8
+    /// ``httpVersion`` in the low seven bits, ``transport`` in the high one.
+    public var versionAndTransport: UInt8
     /// ``EventFlags`` in the low four bits, ``reason`` in the high four.
     public var flags: UInt8
 
@@ -76,7 +76,19 @@ public struct RequestEvent: Sendable, Hashable, BitwiseCopyable {
         service = -1; route = -1; consumer = -1; upstreamTarget = -1; plugin = -1
         configVersion = 0; status = 0; clientPort = 0
         method = .unknown; source = .gateway; decision = .none; tries = 0
-        addressFamily = .unknown; producer = 0; httpVersion = 0; flags = 0
+        addressFamily = .unknown; producer = 0; versionAndTransport = 0; flags = 0
+    }
+
+    /// HTTP version of the request: 10 for 1.0, 11 for 1.1, 0 if unknown.
+    public var httpVersion: UInt8 {
+        get { versionAndTransport & 0x7F }
+        set { versionAndTransport = versionAndTransport & 0x80 | newValue & 0x7F }
+    }
+
+    /// How the client connection is secured: ``ClientTransport`` bits (0 for plain TCP).
+    public var transport: UInt8 {
+        get { versionAndTransport >> 7 }
+        set { versionAndTransport = versionAndTransport & 0x7F | (newValue & 1) << 7 }
     }
 
     /// What exactly a rejecting ``plugin`` decided on, in that plugin's terms (rate-limiting: the

@@ -160,3 +160,9 @@ public enum AccessReason {
         }
     }
 }
+
+/// Bits of ``RequestEvent/transport``.
+public enum ClientTransport {
+    /// The client connection is TLS (the request's scheme is https).
+    public static let tls: UInt8 = 1 << 0
+}

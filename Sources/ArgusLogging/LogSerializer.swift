@@ -80,7 +80,7 @@ public struct LogSerializer: Sendable {
         w.key("uri"); w.string(bytes: target)
         w.key("url")
         w.openString()
-        w.stringPiece("http://")
+        w.stringPiece(event.transport & ClientTransport.tls != 0 ? "https://" : "http://")
         if let host = request?.first(Self.host) { w.stringPiece(Self.stripPort(host)) }
         w.stringPiece(":")
         w.stringPiece(digits: detail?.serverPort ?? 0)
@@ -95,6 +95,14 @@ public struct LogSerializer: Sendable {
         }
         w.key("headers"); writeHeaders(request, redacting: true, into: &w)
         w.key("size"); w.integer(Int(event.requestBytes))
+        if let detail, detail.tlsVersion.count > 0 {
+            w.key("tls")
+            w.openObject()
+            w.key("version"); w.string(bytes: detail.tlsVersion)
+            w.key("cipher"); w.string(bytes: detail.tlsCipher)
+            w.key("client_verify"); w.string(text: "NONE")
+            w.closeObject()
+        }
         w.closeObject()
 
         let proxied = event.upstreamSentAt != 0

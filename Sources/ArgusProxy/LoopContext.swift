@@ -88,6 +88,18 @@ final class LoopContext {
 
     /// Upstream TLS failures are logged at most once a second per loop.
     private var tlsFailureLog = LogThrottle()
+    /// So are clients' failed TLS handshakes.
+    private var handshakeFailureLog = LogThrottle()
+
+    /// Logs a client's failed TLS handshake (at info, as nginx logs them; a timeout or a client
+    /// that went away at debug).
+    func logTLSHandshakeFailure(_ failure: TLSHandshakeFailure, detail: String, peer: SocketAddress?) {
+        guard handshakeFailureLog.allows(at: .now()) else { return }
+        let level: Logger.Level = failure == .clientClosed || failure == .timeout ? .debug : .info
+        logger.log(
+            level: level, "TLS handshake with a client failed",
+            metadata: ["reason": "\(failure.rawValue)", "detail": "\(detail)", "client": "\(peer?.description ?? "")"])
+    }
 
     /// Logs a TLS failure towards an upstream (a failed handshake, a certificate that does not verify).
     func logUpstreamTLSFailure(_ description: String, target: PoolKey, verification: Bool) {
@@ -101,7 +113,8 @@ final class LoopContext {
     /// the upstream request line, the response head (cut at its empty line), and the tries.
     func publishWithDetail(
         _ event: RequestEvent, requestHead: ByteBuffer?, upstreamHead: ByteBuffer?, responseHead: ByteBuffer?,
-        tries: [RequestDetail.Try], serverPort: Int, credentialID: String? = nil, correlationID: String? = nil
+        tries: [RequestDetail.Try], serverPort: Int, credentialID: String? = nil, correlationID: String? = nil,
+        tls: RequestDetail.TLSFacts? = nil
     ) {
         detailScratch.removeAll(keepingCapacity: true)
         let empty = ByteBuffer()
@@ -111,7 +124,7 @@ final class LoopContext {
                     RequestDetail.encode(
                         requestHead: request, upstreamTarget: Self.requestTarget(upstream),
                         responseHead: Self.headOnly(response), tries: tries, serverPort: serverPort,
-                        credentialID: credentialID, correlationID: correlationID, into: &detailScratch)
+                        credentialID: credentialID, correlationID: correlationID, tls: tls, into: &detailScratch)
                 }
             }
         }
@@ -205,6 +218,12 @@ struct LogThrottle {
     }
 }
 
+/// The TLS versions handshake counters are labelled with.
+enum TLSVersionLabel {
+    static let all = ["TLSv1.2", "TLSv1.3", "other"]
+    static func index(_ version: String) -> Int { all.firstIndex(of: version) ?? all.count - 1 }
+}
+
 /// nginx's three states of an open client connection.
 enum ConnectionState {
     case reading, writing, waiting
@@ -223,6 +242,18 @@ final class LoopStats: Sendable {
     private let accepted = ManagedAtomic<Int>(0)
     private let active = ManagedAtomic<Int>(0)
     private let requests = ManagedAtomic<Int>(0)
+    /// TLS handshakes completed, by ``TLSVersionLabel`` index.
+    let handshakes = (0..<TLSVersionLabel.all.count).map { _ in ManagedAtomic<Int>(0) }
+    /// TLS handshakes that did not complete, by `TLSHandshakeFailure.allCases` index.
+    let handshakeFailures = (0..<TLSHandshakeFailure.allCases.count).map { _ in ManagedAtomic<Int>(0) }
+
+    func handshakeCompleted(version: String) {
+        handshakes[TLSVersionLabel.index(version)].wrappingIncrement(ordering: .relaxed)
+    }
+
+    func handshakeFailed(_ failure: TLSHandshakeFailure) {
+        handshakeFailures[TLSHandshakeFailure.allCases.firstIndex(of: failure)!].wrappingIncrement(ordering: .relaxed)
+    }
 
     func connectionOpened() {
         accepted.wrappingIncrement(ordering: .relaxed)

@@ -33,8 +33,8 @@ extension ProxyConnection {
         trace.recordsDetail = snapshot.recordsUnmatchedDetail
         var refusal: GatewayError?
         if let routed = RouteStep.route(
-            head, requestID: requestID, received: received, snapshot: snapshot, listenerPort: listenerPort,
-            maxRequestBodySize: loop.settings.maxRequestBodySize, trace: &trace, answer: &refusal)
+            head, requestID: requestID, received: received, snapshot: snapshot, listenerPort: listenerPort, tls: tls,
+            trustedPeer: client.peerTrusted, maxRequestBodySize: loop.settings.maxRequestBodySize, trace: &trace, answer: &refusal)
         {
             runAccess(routed)
         } else if let refusal {

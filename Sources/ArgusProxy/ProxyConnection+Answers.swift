@@ -126,7 +126,8 @@ extension ProxyConnection {
     ) {
         guard trace.active else { return }
         let records = trace.recordsDetail
-        let event = trace.finish(status: status, source: source, decision: decision, client: client.address, now: at ?? .now())
+        var event = trace.finish(status: status, source: source, decision: decision, client: client.address, now: at ?? .now())
+        if tls != nil { event.transport = ClientTransport.tls }
         guard records else {
             loop.events.publish(event)
             return
@@ -137,6 +138,7 @@ extension ProxyConnection {
         loop.publishWithDetail(
             event, requestHead: head?.bytes, upstreamHead: exchange?.upstreamHead, responseHead: response,
             tries: exchange?.tryLog ?? [], serverPort: listenerPort, credentialID: access.state.credentialID,
-            correlationID: access.state.correlationID)
+            correlationID: access.state.correlationID,
+            tls: tls.map { RequestDetail.TLSFacts(version: $0.version, cipher: $0.cipher, serverName: $0.serverName) })
     }
 }

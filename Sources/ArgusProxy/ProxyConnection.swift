@@ -30,6 +30,8 @@ final class ProxyConnection: TCPConnectionDelegate {
     let loop: LoopContext
     let listenerPort: Int
     let transport: Transport
+    /// The client's TLS session (nil on a plain connection).
+    let tls: TLSSessionFacts?
     let allocator = ByteBufferAllocator()
     let timeouts: TimeoutPolicy
 
@@ -71,15 +73,17 @@ final class ProxyConnection: TCPConnectionDelegate {
     var upstreamHeadScratch: ByteBuffer?
     var pluginHeaderScratch: ByteBuffer?
 
-    init(loop: LoopContext, listenerPort: Int, transport: Transport) {
+    init(loop: LoopContext, listenerPort: Int, transport: Transport, tls: TLSSessionFacts? = nil) {
         self.loop = loop
         self.listenerPort = listenerPort
         self.transport = transport
+        self.tls = tls
         let settings = loop.settings
         self.parser = RequestHeadParser(maxRequestLineLength: settings.maxRequestLineLength, maxHeadLength: settings.maxHeadLength)
         self.timeouts = TimeoutPolicy(clientTimeout: settings.clientIdleTimeout, headerTimeout: settings.clientHeaderTimeout)
         self.relay = ResponseRelay(maxHeldBody: settings.maxBufferedBodySize, maxCachedBody: loop.cache.maxEntryBytes)
-        self.planner = UpstreamRequestPlanner(connection: .init(listenerPort: listenerPort, viaToken: settings.serverToken))
+        self.planner = UpstreamRequestPlanner(
+            connection: .init(listenerPort: listenerPort, viaToken: settings.serverToken, secure: tls != nil))
     }
 
     /// nginx's connection state, for `kong_nginx_connections_total`.
@@ -87,8 +91,9 @@ final class ProxyConnection: TCPConnectionDelegate {
 
     // MARK: - Lifecycle
 
-    /// Takes the accepted connection over (on its loop).
-    func start() {
+    /// Takes the accepted connection over (on its loop); `transportStarted`: it is reading already
+    /// (a TLS connection whose handshake is done).
+    func start(transportStarted: Bool = false) {
         let remote = transport.remoteAddress
         client = ClientFacts(
             ip: remote?.ipAddress ?? "0.0.0.0", address: ConnectionAddress(remote), peerTrusted: loop.settings.trustedIPs.contains(remote))
@@ -97,6 +102,7 @@ final class ProxyConnection: TCPConnectionDelegate {
         loop.register(self)
         ensureTimer(lastActivity + loop.settings.clientIdleTimeout)
         transport.setDelegate(self)
+        guard !transportStarted else { return }
         do {
             try transport.start()
         } catch {

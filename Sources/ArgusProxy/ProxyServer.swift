@@ -7,6 +7,7 @@ import ArgusRedis
 import ArgusSnapshot
 import ArgusStatistics
 import ArgusTransport
+import Atomics
 import Glibc
 import Logging
 import NIOConcurrencyHelpers
@@ -74,7 +75,8 @@ public final class ProxyServer: ReportsStatistics, Sendable {
     }
 
     /// Binds a listener and starts accepting. Returns the bound address (useful with port 0).
-    public func bind(host: String, port: Int) async throws -> SocketAddress {
+    /// `tls`: the listener terminates TLS (Kong's `ssl` flag) with the snapshot's certificates.
+    public func bind(host: String, port: Int, tls: Bool = false) async throws -> SocketAddress {
         let loops = self.loops
         let contexts = self.contexts
         var next = 0
@@ -87,8 +89,8 @@ public final class ProxyServer: ReportsStatistics, Sendable {
             let box = contexts[index]
             let port = boundPort.withLockedValue { $0 }
             if index == 0 {
-                box.adopt(fd, listenerPort: port)
-            } else if !loops[index].executeIfRunning({ box.adopt(fd, listenerPort: port) }) {
+                box.adopt(fd, listenerPort: port, tls: tls)
+            } else if !loops[index].executeIfRunning({ box.adopt(fd, listenerPort: port, tls: tls) }) {
                 _ = Glibc.close(fd)
             }
         }
@@ -134,12 +136,26 @@ public final class ProxyServer: ReportsStatistics, Sendable {
     public var tasksFromOtherThreads: Int { loops.reduce(0) { $0 + $1.tasksFromOtherThreads } }
 
     public func statistics() -> [ExporterStatistic] {
-        loops.enumerated().map { index, loop in
+        var out = loops.enumerated().map { index, loop in
             ExporterStatistic(
                 family: "argus_proxy_loop_hops_total", kind: .counter,
                 help: "Tasks handed to a proxy event loop from another thread (a request's own work adds none)",
                 labels: [.init("loop", String(index))], value: Double(loop.tasksFromOtherThreads))
         }
+        for (i, version) in TLSVersionLabel.all.enumerated() {
+            out.append(ExporterStatistic(
+                family: "argus_tls_handshakes_total", kind: .counter, help: "TLS handshakes with clients that completed, by protocol version",
+                labels: [.init("version", version)],
+                value: Double(stats.loops.reduce(0) { $0 + $1.handshakes[i].load(ordering: .relaxed) })))
+        }
+        for (i, failure) in TLSHandshakeFailure.allCases.enumerated() {
+            out.append(ExporterStatistic(
+                family: "argus_tls_handshake_failures_total", kind: .counter,
+                help: "TLS connections from clients closed before their handshake completed, by reason",
+                labels: [.init("reason", failure.rawValue)],
+                value: Double(stats.loops.reduce(0) { $0 + $1.handshakeFailures[i].load(ordering: .relaxed) })))
+        }
+        return out
     }
 
     /// Open client connections by state, summed over the loops (each loop counts its own, briefly).
@@ -212,9 +228,29 @@ private final class LoopContextBox: @unchecked Sendable {
         self.context = context
     }
 
-    /// Takes an accepted connection over, on the context's loop.
-    func adopt(_ fd: Int32, listenerPort: Int) {
+    /// Takes an accepted connection over, on the context's loop: a plain one goes to its
+    /// `ProxyConnection` at once, a TLS one once its handshake is done.
+    func adopt(_ fd: Int32, listenerPort: Int, tls: Bool) {
         let connection = TCPConnection(fd: fd, loop: context.eventLoop)
-        ProxyConnection(loop: context, listenerPort: listenerPort, transport: .plain(connection)).start()
+        guard tls else {
+            ProxyConnection(loop: context, listenerPort: listenerPort, transport: .plain(connection)).start()
+            return
+        }
+        let context = self.context
+        let peer = connection.remoteAddress
+        let handshake = TLSServerHandshake(tcp: connection, select: { context.snapshot().certificates.certificate(for: $0) }) { outcome in
+            switch outcome {
+            case .established(let session, let facts):
+                context.stats.handshakeCompleted(version: facts.version)
+                ProxyConnection(loop: context, listenerPort: listenerPort, transport: .tls(session), tls: facts).start(transportStarted: true)
+            case .plainHTTP(let tcp, _):
+                context.stats.handshakeFailed(.plainHTTP)
+                PlainHTTPAnswer.send(on: tcp, serverToken: context.settings.serverToken, date: context.httpDate())
+            case .failed(let failure, let detail):
+                context.stats.handshakeFailed(failure)
+                context.logTLSHandshakeFailure(failure, detail: detail, peer: peer)
+            }
+        }
+        handshake.start(timeout: context.settings.tlsHandshakeTimeout)
     }
 }

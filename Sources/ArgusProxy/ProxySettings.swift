@@ -21,6 +21,9 @@ public struct ProxySettings: Sendable {
     /// The whole request head must arrive within this long of its first byte, however slowly it
     /// trickles in (nginx `client_header_timeout`): a slowloris client gets 408 and is closed.
     public var clientHeaderTimeout: TimeAmount = .seconds(60)
+    /// A TLS client must complete its handshake within this long of connecting (nginx's
+    /// `ssl_handshake_timeout`).
+    public var tlsHandshakeTimeout: TimeAmount = .seconds(60)
     /// The largest request body read whole when a plugin needs it (request-transformer's body
     /// operations, key-auth's `key_in_body`); a larger one gets 413.
     public var maxBufferedBodySize: Int = 8 << 20

@@ -3,6 +3,7 @@ import ArgusEvents
 import ArgusHTTP
 import ArgusRouting
 import ArgusSnapshot
+import ArgusTransport
 import NIOCore
 
 /// The first decision about a parsed request: which route and service it is for under the
@@ -13,17 +14,20 @@ enum RouteStep {
     /// the request: taking a request out of an enum's payload copies it).
     static func route(
         _ head: RequestHead, requestID: RequestID, received: NIODeadline, snapshot: ConfigSnapshot, listenerPort: Int,
-        maxRequestBodySize: Int, trace: inout RequestTrace, answer: inout GatewayError?
+        tls: TLSSessionFacts? = nil, trustedPeer: Bool = false, maxRequestBodySize: Int, trace: inout RequestTrace,
+        answer: inout GatewayError?
     ) -> RoutedRequest? {
         guard let path = PathNormalizer.normalize(head.string(head.path)[...]) else { return Self.refuse(.badRequest("Bad request"), &answer) }
-        let request = RouterRequest(method: head.methodString, host: head.hostString, port: head.hostPort ?? listenerPort, path: path)
+        let request = RouterRequest(
+            method: head.methodString, host: head.hostString, port: head.hostPort ?? listenerPort, path: path, sni: tls?.serverName)
         guard let match = snapshot.router.match(request, headers: head) else { return Self.refuse(.noRoute, &answer) }
         trace.route = Int32(truncatingIfNeeded: match.routeIndex)
         let routePlan = snapshot.routes[match.routeIndex]
         trace.recordsDetail = routePlan.recordsDetail
         guard let serviceIndex = match.serviceIndex else { return Self.refuse(.noService, &answer) }
         trace.service = Int32(truncatingIfNeeded: serviceIndex)
-        if !routePlan.allowsHTTP {
+        // Kong's forwarded_proto: the connection's scheme, or a trusted peer's X-Forwarded-Proto.
+        if !routePlan.allowsHTTP, !Self.forwardedHTTPS(head, tls: tls, trustedPeer: trustedPeer) {
             if routePlan.httpsRedirectStatus == 426 || head.host.isEmpty { return Self.refuse(.useHTTPS, &answer) }
             let location = "https://" + head.hostString + head.string(head.path.lowerBound..<head.query.upperBound)
             return Self.refuse(.httpsRedirect(status: routePlan.httpsRedirectStatus, location: location), &answer)
@@ -33,6 +37,11 @@ enum RouteStep {
             head: head, requestID: requestID, received: received, match: match, routePlan: routePlan,
             plan: snapshot.services[serviceIndex], serviceID: snapshot.config.services[serviceIndex].id, path: path,
             snapshot: snapshot)
+    }
+
+    static func forwardedHTTPS(_ head: RequestHead, tls: TLSSessionFacts?, trustedPeer: Bool) -> Bool {
+        if trustedPeer, let proto = head.values(forLowercasedName: "x-forwarded-proto").first { return proto == "https" }
+        return tls != nil
     }
 
     private static func refuse(_ error: GatewayError, _ answer: inout GatewayError?) -> RoutedRequest? {

@@ -17,6 +17,8 @@ struct UpstreamRequestPlanner {
     struct Connection {
         var listenerPort: Int
         var viaToken: String
+        /// The client connection is TLS: `X-Forwarded-Proto: https`.
+        var secure = false
     }
 
     let connection: Connection
@@ -58,7 +60,7 @@ struct UpstreamRequestPlanner {
         let writing = UpstreamRequestWriter.Context(
             upstreamPath: access.state.rewrite?.uri ?? match.upstreamPath, hostHeader: hostHeader, clientIP: client.ip,
             peerTrusted: client.peerTrusted, listenerPort: connection.listenerPort, strippedPrefix: match.strippedPrefix,
-            requestID: routed.requestID, viaToken: connection.viaToken,
+            requestID: routed.requestID, viaToken: connection.viaToken, secure: connection.secure,
             edits: routePlan.editsUpstream || access.state.bodyRead ? Self.edits(routed, access: &access.state) : nil)
         UpstreamRequestWriter.write(head, writing, into: &upstreamHead)
 

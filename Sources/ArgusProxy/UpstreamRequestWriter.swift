@@ -14,6 +14,8 @@ enum UpstreamRequestWriter {
         var strippedPrefix: String?
         var requestID: RequestID
         var viaToken: String
+        /// The client connection is TLS.
+        var secure = false
         /// What the access plugins change (nil: nothing, the common case).
         var edits: Edits? = nil
     }
@@ -111,7 +113,7 @@ enum UpstreamRequestWriter {
             }
             out.append(ctx.clientIP)
             func missing(_ name: HeaderName) -> Bool { seen & (1 << UInt32(name.rawValue)) == 0 }
-            if missing(.xForwardedProto) { out.append("\r\nX-Forwarded-Proto: http") }
+            if missing(.xForwardedProto) { out.append(ctx.secure ? "\r\nX-Forwarded-Proto: https" : "\r\nX-Forwarded-Proto: http") }
             if missing(.xForwardedHost) {
                 out.append("\r\nX-Forwarded-Host: ")
                 out.append(UnsafeRawBufferPointer(rebasing: raw[head.host]))

@@ -27,16 +27,28 @@ public final class ConfigSnapshot: Sendable {
     public let dnsErrors: Set<String>
     /// The target names resolved through DNS this snapshot was built with.
     public let resolved: [String: ResolvedName]
+    /// The certificates TLS listeners serve, by server name.
+    public let certificates: CertificateCatalog
 
     /// - Parameter health: where the targets' health lives across reloads; nil turns health checks off.
     /// `resolved`: upstream target names resolved through DNS (see `UpstreamBalancer`).
-    public convenience init(config: DeclarativeConfig, version: Int = 0, health: HealthRegistry? = nil, resolved: [String: ResolvedName] = [:]) {
-        self.init(config: config, version: version, health: health, resolved: resolved, tlsContexts: .shared)
+    /// `defaultCertificate`: what TLS listeners serve when no SNI matches.
+    public convenience init(
+        config: DeclarativeConfig, version: Int = 0, health: HealthRegistry? = nil, resolved: [String: ResolvedName] = [:],
+        defaultCertificate: ServerCertificate? = nil
+    ) {
+        self.init(
+            config: config, version: version, health: health, resolved: resolved, tlsContexts: .shared,
+            defaultCertificate: defaultCertificate, serverContexts: .shared)
     }
 
     /// As above, with the TLS contexts made (and kept) in `tlsContexts` (tests use their own).
-    public init(config: DeclarativeConfig, version: Int, health: HealthRegistry?, resolved: [String: ResolvedName], tlsContexts: TLSClientContexts) {
+    public init(
+        config: DeclarativeConfig, version: Int, health: HealthRegistry?, resolved: [String: ResolvedName], tlsContexts: TLSClientContexts,
+        defaultCertificate: ServerCertificate? = nil, serverContexts: TLSServerContexts = .shared
+    ) {
         self.config = config
+        self.certificates = CertificateCatalog(config: config, defaultCertificate: defaultCertificate, contexts: serverContexts)
         self.router = Router(config: config)
         var balancers: [String: UpstreamBalancer] = [:]
         var dnsErrors = Set<String>()
@@ -85,6 +97,7 @@ public final class ConfigSnapshot: Sendable {
         self.recordsUnmatchedDetail = other.recordsUnmatchedDetail
         self.dnsErrors = other.dnsErrors
         self.resolved = other.resolved
+        self.certificates = other.certificates
         self.version = version
     }
 }

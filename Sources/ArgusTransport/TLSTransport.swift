@@ -29,12 +29,20 @@ public final class TLSTransport: TCPConnectionDelegate {
     private let sink: TLSEvents
     private var abandoned = false
     private var failureBeforeClose: (any Error)?
+    private let isServer: Bool
+    /// The cipher suite the server's ServerHello chose (a server's own first flight, read as it
+    /// goes out: NIOSSL does not expose the negotiated suite).
+    public private(set) var cipherSuite: UInt16?
 
     /// Takes `tcp` over (as its delegate); start it afterwards.
     public init(context: NIOSSLContext, role: Role, over tcp: TCPConnection) throws {
         self.tcp = tcp
         sink = TLSEvents()
         channel = EmbeddedChannel()
+        switch role {
+        case .client: isServer = false
+        case .server: isServer = true
+        }
         switch role {
         case .client(let serverName):
             try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverName))
@@ -59,6 +67,11 @@ public final class TLSTransport: TCPConnectionDelegate {
     public var handshakeCompleted: Bool { sink.handshakeCompleted }
     /// The protocol ALPN agreed on, once the handshake completed.
     public var negotiatedProtocol: String? { sink.negotiatedProtocol }
+    /// The protocol version agreed on, once the handshake completed.
+    public var version: TLSVersion? {
+        if let server = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self) { return server.tlsVersion }
+        return (try? channel.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self))?.tlsVersion
+    }
     /// What ended TLS, if it was an error (a failed handshake or verification, a bad record).
     public var failure: (any Error)? { abandoned ? failureBeforeClose : sink.failure }
 
@@ -114,6 +127,7 @@ public final class TLSTransport: TCPConnectionDelegate {
         channel.embeddedEventLoop.run()
         var wrote = false
         while let bytes = try? channel.readOutbound(as: ByteBuffer.self) {
+            if isServer && cipherSuite == nil { cipherSuite = TLSNames.serverHelloCipher(bytes) ?? 0 }
             tcp.write(bytes)
             wrote = true
         }

@@ -14,14 +14,20 @@ struct Start: AsyncParsableCommand {
     @Option(name: .long, help: "Declarative config file (kong.yml, YAML or JSON). Env: ARGUS_CONFIG. Default: none (embedded empty config).")
     var config: String?
 
-    @Option(name: .customLong("proxy-listen"), help: "Proxy listener HOST:PORT. Env: ARGUS_PROXY_LISTEN. Default: 0.0.0.0:8000.")
+    @Option(name: .customLong("proxy-listen"), help: "Proxy listeners, comma-separated HOST:PORT [ssl]. Env: ARGUS_PROXY_LISTEN. Default: 0.0.0.0:8000.")
     var proxyListen: String?
 
-    @Option(name: .customLong("admin-listen"), help: "Admin API HOST:PORT. Env: ARGUS_ADMIN_LISTEN. Default: 127.0.0.1:8001.")
+    @Option(name: .customLong("admin-listen"), help: "Admin API HOST:PORT [ssl]. Env: ARGUS_ADMIN_LISTEN. Default: 127.0.0.1:8001.")
     var adminListen: String?
 
-    @Option(name: .customLong("status-listen"), help: "Status API HOST:PORT. Env: ARGUS_STATUS_LISTEN. Default: 127.0.0.1:8100.")
+    @Option(name: .customLong("status-listen"), help: "Status API HOST:PORT [ssl]. Env: ARGUS_STATUS_LISTEN. Default: 127.0.0.1:8100.")
     var statusListen: String?
+
+    @Option(name: .customLong("ssl-cert"), help: "PEM certificate (chain) TLS listeners serve by default. Env: ARGUS_SSL_CERT. Default: a self-signed one kept in the data directory.")
+    var sslCert: String?
+
+    @Option(name: .customLong("ssl-cert-key"), help: "PEM key of --ssl-cert. Env: ARGUS_SSL_CERT_KEY.")
+    var sslCertKey: String?
 
     @Option(name: .customLong("data-dir"), help: "Data directory. Env: ARGUS_DATA_DIR. Default: ./argus-data.")
     var dataDir: String?
@@ -63,7 +69,10 @@ struct Start: AsyncParsableCommand {
         var settings = GatewaySettings()
         do {
             settings.configPath = value(config, "CONFIG")
-            if let text = value(proxyListen, "PROXY_LISTEN") { settings.proxyListen = try ListenAddress(parsing: text) }
+            if let text = value(proxyListen, "PROXY_LISTEN") {
+                settings.proxyListeners = try ListenAddress.list(parsing: text)
+                if settings.proxyListeners.isEmpty { fail("invalid proxy listen '\(text)': at least one listener is needed") }
+            }
             if let text = value(adminListen, "ADMIN_LISTEN") { settings.adminListen = try ListenAddress(parsing: text) }
             if let text = value(statusListen, "STATUS_LISTEN") { settings.statusListen = try ListenAddress(parsing: text) }
             if let text = value(dnsResolver, "DNS_RESOLVER") { settings.dnsResolver = try ListenAddress(parsing: text) }
@@ -71,6 +80,11 @@ struct Start: AsyncParsableCommand {
             fail(error.description)
         }
         if let dir = value(dataDir, "DATA_DIR") { settings.dataDirectory = dir }
+        switch (value(sslCert, "SSL_CERT"), value(sslCertKey, "SSL_CERT_KEY")) {
+        case (let cert?, let key?): settings.sslCertificate = (cert, key)
+        case (nil, nil): break
+        default: fail("--ssl-cert and --ssl-cert-key go together")
+        }
         if let text = value(workers.map(String.init), "WORKERS") {
             guard let n = Int(text), n >= 1, n <= 1024 else { fail("invalid workers '\(text)': expected 1 to 1024") }
             settings.workers = n

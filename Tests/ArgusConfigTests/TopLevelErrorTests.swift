@@ -10,7 +10,6 @@ import Testing
         ErrorCase("_ignore: x", "_ignore", "expected an array"),
         ErrorCase("services: {name: x}", "services", "expected an array"),
         ErrorCase("services: [hello]", "services[0]", "expected a record"),
-        ErrorCase("certificates: [{cert: x}]", "certificates", "Argus does not support 'certificates' entities yet"),
         ErrorCase("vaults: [{name: env}]", "vaults", "Argus does not support 'vaults' entities yet"),
         ErrorCase("services: [{host: h, _comment: 5}]", "services[0]._comment", "expected a string"),
     ]

@@ -4,7 +4,7 @@ final class DeclarativeBuilder {
     static let formatVersions = ["1.1", "2.1", "3.0"]
     static let credentialKinds = ["keyauth_credentials", "jwt_secrets", "acls", "basicauth_credentials"]
     /// Entity arrays Kong accepts that Argus does not implement: fine when empty.
-    static let unsupportedKinds = ["certificates", "snis", "vaults"]
+    static let unsupportedKinds = ["vaults"]
     static let metaKeys = ["_format_version", "_transform", "_comment", "_ignore"]
 
     let issues = Issues()
@@ -21,6 +21,8 @@ final class DeclarativeBuilder {
     var targets: [Pending<Target>] = []
     var credentials: [Pending<Credential>] = []
     var caCertificates: [Pending<CACertificate>] = []
+    var certificates: [Pending<Certificate>] = []
+    var snis: [Pending<SNI>] = []
 
     init(now: Double, plugins: [String: PluginSchema]) {
         self.nowSeconds = Int(now)
@@ -36,7 +38,7 @@ final class DeclarativeBuilder {
         }
         let legacy = readMetaKeys(document)
         let root = legacy ? FormatMigration.migrate(document) : document
-        for kind in ["ca_certificates", "services", "routes", "consumers", "upstreams", "targets", "plugins"] + Self.credentialKinds {
+        for kind in ["ca_certificates", "certificates", "snis", "services", "routes", "consumers", "upstreams", "targets", "plugins"] + Self.credentialKinds {
             forEachItem(of: root[kind], path: kind) { node, path in
                 decode(kind: kind, node, path: path, parent: nil)
             }
@@ -76,7 +78,7 @@ final class DeclarativeBuilder {
         default: issues.add("_transform", KongMessage.boolean)
         }
         checkExtraAttributes(root, path: "")
-        let known = Set(Self.metaKeys + ["ca_certificates", "services", "routes", "consumers", "upstreams", "targets", "plugins"]
+        let known = Set(Self.metaKeys + ["ca_certificates", "certificates", "snis", "services", "routes", "consumers", "upstreams", "targets", "plugins"]
             + Self.credentialKinds + Self.unsupportedKinds)
         for entry in root.uniqueEntries where !known.contains(entry.key) {
             issues.add(entry.key, KongMessage.unknown)
@@ -113,6 +115,8 @@ final class DeclarativeBuilder {
         case "targets": decodeTarget(node, path: path, parent: parent)
         case "plugins": decodePlugin(node, path: path, parent: parent)
         case "ca_certificates": decodeCACertificate(node, path: path)
+        case "certificates": decodeCertificate(node, path: path)
+        case "snis": decodeSNI(node, path: path, parent: parent)
         default: decodeCredential(kind: kind, node, path: path, parent: parent)
         }
     }
@@ -131,6 +135,7 @@ final class DeclarativeBuilder {
             formatVersion: "3.0",
             services: services.map(\.model), routes: routes.map(\.model), consumers: consumers.map(\.model),
             plugins: pluginEntries.map(\.model), upstreams: upstreams.map(\.model), targets: targets.map(\.model),
-            credentials: credentials.map(\.model), caCertificates: caCertificates.map(\.model))
+            credentials: credentials.map(\.model), caCertificates: caCertificates.map(\.model),
+            certificates: certificates.map(\.model), snis: snis.map(\.model))
     }
 }

@@ -28,6 +28,7 @@ extension DeclarativeBuilder {
         for r in routes { indexes["routes", default: Index()].add(id: r.model.id, key: r.model.name) }
         for c in consumers { indexes["consumers", default: Index()].add(id: c.model.id, key: c.model.username) }
         for u in upstreams { indexes["upstreams", default: Index()].add(id: u.model.id, key: u.model.name) }
+        for c in certificates { indexes["certificates", default: Index()].add(id: c.model.id, key: nil) }
         return indexes
     }
 
@@ -42,7 +43,8 @@ extension DeclarativeBuilder {
                 .reference(entity: ref.entity, written: written))
             return nil
         }
-        for i in services.indices { _ = resolve(services[i].references, "client_certificate") }
+        for i in services.indices { services[i].model.clientCertificateID = resolve(services[i].references, "client_certificate") }
+        for i in snis.indices { snis[i].model.certificateID = resolve(snis[i].references, "certificate") ?? "" }
         // A service's ca_certificates name CA certificates of this configuration, by id.
         let caIDs = Set(caCertificates.map(\.model.id))
         for service in services {

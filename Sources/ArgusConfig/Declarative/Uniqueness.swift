@@ -43,6 +43,8 @@ extension DeclarativeBuilder {
         _ = checkUnique("routes", routes, id: \.id, endpointKey: ("name", \.name))
         _ = checkUnique("consumers", consumers, id: \.id, endpointKey: ("username", \.username), uniqueFields: [("custom_id", \.customID)])
         _ = checkUnique("upstreams", upstreams, id: \.id, endpointKey: ("name", \.name))
+        _ = checkUnique("certificates", certificates, id: \.id, endpointKey: nil)
+        _ = checkUnique("snis", snis, id: \.id, endpointKey: ("name", \.name))
         _ = checkUnique("targets", targets, id: \.id, endpointKey: nil)
         let pluginsReported = checkUnique("plugins", pluginEntries, id: \.id, endpointKey: ("instance_name", \.instanceName))
         // one instance per (name, route, service, consumer), however the scope was written

@@ -10,11 +10,14 @@ public struct DeclarativeConfig: Sendable, Equatable {
     public var targets: [Target]
     public var credentials: [Credential]
     public var caCertificates: [CACertificate]
+    /// Server certificates for TLS at the edge, and the names they are served for.
+    public var certificates: [Certificate]
+    public var snis: [SNI]
 
     public init(
         formatVersion: String = "3.0", services: [Service] = [], routes: [Route] = [], consumers: [Consumer] = [],
         plugins: [Plugin] = [], upstreams: [Upstream] = [], targets: [Target] = [], credentials: [Credential] = [],
-        caCertificates: [CACertificate] = []
+        caCertificates: [CACertificate] = [], certificates: [Certificate] = [], snis: [SNI] = []
     ) {
         self.formatVersion = formatVersion
         self.services = services
@@ -25,6 +28,8 @@ public struct DeclarativeConfig: Sendable, Equatable {
         self.targets = targets
         self.credentials = credentials
         self.caCertificates = caCertificates
+        self.certificates = certificates
+        self.snis = snis
     }
 
     /// An empty configuration: every request answers 404 `no Route matched with those values`.

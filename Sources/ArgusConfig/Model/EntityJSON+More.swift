@@ -19,6 +19,23 @@ extension EntityJSON {
         ])
     }
 
+    /// A certificate as Kong shows it: with `snis`, the names pointing at it (sorted).
+    public static func certificate(_ c: Certificate, snis: [SNI]) -> JSONValue {
+        .object([
+            "id": .string(c.id), "created_at": .int(c.createdAt), "updated_at": .int(c.updatedAt), "cert": .string(c.cert),
+            "key": .string(c.key), "cert_alt": optional(c.certAlt), "key_alt": optional(c.keyAlt), "tags": strings(c.tags),
+            "snis": .array(snis.filter { $0.certificateID == c.id }.map(\.name).sorted().map(JSONValue.string)),
+            "ws_id": .string(defaultWorkspaceID),
+        ])
+    }
+
+    public static func sni(_ s: SNI) -> JSONValue {
+        .object([
+            "id": .string(s.id), "created_at": .int(s.createdAt), "updated_at": .int(s.updatedAt), "name": .string(s.name),
+            "certificate": foreign(s.certificateID), "tags": strings(s.tags), "ws_id": .string(defaultWorkspaceID),
+        ])
+    }
+
     /// A plugin's config as Kong shows it: every field of its schema, those without a value `null`
     /// (the stored config leaves them out).
     static func configShowingNulls(_ p: Plugin) -> JSONValue {
@@ -86,13 +103,15 @@ extension EntityJSON {
         case "upstreams": return config.upstreams.map(upstream)
         case "targets": return config.targets.map(target)
         case "ca_certificates": return config.caCertificates.map(caCertificate)
+        case "certificates": return config.certificates.map { certificate($0, snis: config.snis) }
+        case "snis": return config.snis.map(sni)
         default: return config.credentials.filter { $0.kind == kind }.map(credential)
         }
     }
 
     /// Every entity type of a declarative document, parents before children.
     public static let kinds = [
-        "ca_certificates", "services", "routes", "consumers", "upstreams", "targets", "plugins",
+        "ca_certificates", "certificates", "snis", "services", "routes", "consumers", "upstreams", "targets", "plugins",
         "keyauth_credentials", "jwt_secrets", "acls", "basicauth_credentials",
     ]
 
@@ -113,6 +132,8 @@ extension EntityJSON {
     public static func declarative(_ entity: JSONValue) -> JSONValue {
         guard case .object(var fields) = entity else { return entity }
         fields["ws_id"] = nil
+        // a certificate's names are its SNI entities, listed on their own
+        if fields["cert"] != nil, fields["key"] != nil { fields["snis"] = nil }
         return .object(fields)
     }
 }

@@ -11,7 +11,7 @@ public enum EntityJSON {
             "retries": .int(s.retries), "connect_timeout": .int(s.connectTimeout), "write_timeout": .int(s.writeTimeout),
             "read_timeout": .int(s.readTimeout), "tags": strings(s.tags), "tls_verify": s.tlsVerify.map(JSONValue.bool) ?? .null,
             "tls_verify_depth": s.tlsVerifyDepth.map(JSONValue.int) ?? .null, "enabled": .bool(s.enabled),
-            "client_certificate": .null, "ca_certificates": strings(s.caCertificates), "ws_id": .string(defaultWorkspaceID),
+            "client_certificate": s.clientCertificateID.map { .object(["id": .string($0)]) } ?? .null, "ca_certificates": strings(s.caCertificates), "ws_id": .string(defaultWorkspaceID),
         ])
     }
 

@@ -20,13 +20,15 @@ public struct Service: Sendable, Equatable {
     public var tlsVerifyDepth: Int?
     /// Ids of the CA certificates a `tls_verify` service trusts (nil: the system's roots).
     public var caCertificates: [String]?
+    /// The certificate Argus presents to a TLS upstream that asks for one (mutual TLS).
+    public var clientCertificateID: String?
     public var enabled: Bool
 
     public init(
         id: String, createdAt: Int = 0, updatedAt: Int = 0, name: String? = nil, protocol: String = "http",
         host: String, port: Int = 80, path: String? = nil, retries: Int = 5, connectTimeout: Int = 60000,
         writeTimeout: Int = 60000, readTimeout: Int = 60000, tags: [String]? = nil, tlsVerify: Bool? = nil,
-        tlsVerifyDepth: Int? = nil, caCertificates: [String]? = nil, enabled: Bool = true
+        tlsVerifyDepth: Int? = nil, caCertificates: [String]? = nil, clientCertificateID: String? = nil, enabled: Bool = true
     ) {
         self.id = id
         self.createdAt = createdAt
@@ -44,6 +46,7 @@ public struct Service: Sendable, Equatable {
         self.tlsVerify = tlsVerify
         self.tlsVerifyDepth = tlsVerifyDepth
         self.caCertificates = caCertificates
+        self.clientCertificateID = clientCertificateID
         self.enabled = enabled
     }
 }
