@@ -10,6 +10,8 @@ public struct AdminAPI: Sendable {
     public let store: EntityStore
     private let clock: @Sendable () -> Double
 
+    func clockNow() -> Double { clock() }
+
     public init(store: EntityStore, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.store = store
         self.clock = clock
@@ -32,6 +34,10 @@ public struct AdminAPI: Sendable {
         case "plugins" where segments.count == 2 && segments[1] == "enabled":
             guard request.method == "GET" || request.method == "HEAD" else { return .methodNotAllowed(allow: AdminResponse.readOnly) }
             return .json(200, .object(["enabled_plugins": .array(PluginRegistry.names.map(JSONValue.string))]))
+        case "certificates":
+            if let answer = await certificates(request, segments: segments) { return answer }
+        case "snis" where segments.count == 3 && segments[2] == "certificate":
+            return .notFound
         default:
             break
         }

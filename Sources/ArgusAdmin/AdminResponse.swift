@@ -43,7 +43,9 @@ public struct AdminResponse: Sendable {
 enum AdminErrors {
     /// 400 `schema violation`: `fields` holds each message at its path (`config.minute`), entity
     /// checks under `@entity`.
-    static func schemaViolation(_ errors: [(path: String, message: String)]) -> AdminResponse {
+    static func schemaViolation(_ unordered: [(path: String, message: String)]) -> AdminResponse {
+        // Kong's order: the entity checks, then the fields by name
+        let errors = unordered.filter { $0.path.isEmpty } + unordered.filter { !$0.path.isEmpty }.sorted { $0.path < $1.path }
         var fields: JSONValue = .object([:])
         var entity: [JSONValue] = []
         for error in errors {

@@ -11,7 +11,8 @@ struct EntityKind: Sendable, Equatable {
     /// Foreign key fields → the entity type they reference.
     var foreignKeys: [String: String]
 
-    static let services = EntityKind(name: "services", collection: "services", endpointKey: "name", foreignKeys: [:])
+    static let services = EntityKind(
+        name: "services", collection: "services", endpointKey: "name", foreignKeys: ["client_certificate": "certificates"])
     static let routes = EntityKind(name: "routes", collection: "routes", endpointKey: "name", foreignKeys: ["service": "services"])
     static let consumers = EntityKind(name: "consumers", collection: "consumers", endpointKey: "username", foreignKeys: [:])
     static let plugins = EntityKind(
@@ -27,9 +28,12 @@ struct EntityKind: Sendable, Equatable {
         name: "basicauth_credentials", collection: "basic-auths", endpointKey: "username", foreignKeys: ["consumer": "consumers"])
 
     static let caCertificates = EntityKind(name: "ca_certificates", collection: "ca_certificates", endpointKey: nil, foreignKeys: [:])
+    /// Also addressed by one of its SNI names (`/certificates/{id or sni}`, see `AdminAPI+Certificates`).
+    static let certificates = EntityKind(name: "certificates", collection: "certificates", endpointKey: nil, foreignKeys: [:])
+    static let snis = EntityKind(name: "snis", collection: "snis", endpointKey: "name", foreignKeys: ["certificate": "certificates"])
 
     static let all: [EntityKind] = [
-        services, routes, consumers, plugins, upstreams, targets, keyAuths, jwts, acls, basicAuths, caCertificates,
+        services, routes, consumers, plugins, upstreams, targets, keyAuths, jwts, acls, basicAuths, caCertificates, certificates, snis,
     ]
 
     static func named(_ name: String) -> EntityKind? { all.first { $0.name == name } }
@@ -52,16 +56,17 @@ struct EntityKind: Sendable, Equatable {
         case ("consumers", "jwt"), ("consumers", "jwts"): return (jwts, "consumer")
         case ("consumers", "acls"): return (acls, "consumer")
         case ("consumers", "basic-auth"), ("consumers", "basic-auths"): return (basicAuths, "consumer")
+        case ("certificates", "snis"): return (snis, "certificate")
         default: return nil
         }
     }
 
     /// What `DELETE` does to entities referencing one of this type: Kong restricts deleting a
-    /// service with routes, and cascades everything else.
+    /// service with routes or a certificate services present upstream, and cascades everything else.
     var dependents: [(kind: EntityKind, field: String, restrict: Bool)] {
         EntityKind.all.flatMap { child in
             child.foreignKeys.filter { $0.value == name }.map { field, _ in
-                (kind: child, field: field, restrict: child.name == "routes" && name == "services")
+                (kind: child, field: field, restrict: (child.name == "routes" && name == "services") || child.name == "services")
             }
         }
     }

@@ -110,6 +110,43 @@ public actor EntityStore {
         return .json(status, stored)
     }
 
+    /// Saves a certificate (`record`, with its id and timestamps) and, when `snis` is given, makes
+    /// exactly those names point at it (names kept keep their SNI entity; the others are deleted).
+    func saveCertificate(_ record: [String: JSONValue], snis: [String]?, status: Int, now: Int) async -> AdminResponse {
+        await lock()
+        defer { unlock() }
+        guard let id = record["id"]?.stringValue, case .object(var root) = EntityJSON.document(config) else { return .notFound }
+        var certificates = root["certificates"]?.arrayValue ?? []
+        certificates.removeAll { $0["id"]?.stringValue == id }
+        let path = "certificates[\(certificates.count)]"
+        certificates.append(.object(record))
+        root["certificates"] = .array(certificates)
+        if let snis {
+            let all = root["snis"]?.arrayValue ?? []
+            let mine = all.filter { $0["certificate"]?["id"]?.stringValue == id }
+            var kept = all.filter { $0["certificate"]?["id"]?.stringValue != id }
+            for name in snis {
+                var sni: [String: JSONValue] = ["name": .string(name), "certificate": .object(["id": .string(id)])]
+                if case .object(let previous)? = mine.first(where: { $0["name"]?.stringValue == name }) {
+                    sni = previous
+                } else {
+                    sni["id"] = .string(UUID().uuidString.lowercased())
+                    sni["created_at"] = .int(now)
+                    sni["updated_at"] = .int(now)
+                }
+                kept.append(.object(sni))
+            }
+            root["snis"] = .array(kept)
+        }
+        let result = ConfigLoader.build(document: .object(root), now: clock())
+        guard let next = result.config else {
+            return Self.describe(result.errors, candidatePath: path, kind: .certificates, fields: record)
+        }
+        if let failure = await commit(next) { return failure }
+        guard let stored = Self.find(.certificates, id, in: EntityJSON.entities("certificates", in: next), parent: nil) else { return .notFound }
+        return .json(status, stored)
+    }
+
     /// Deletes the entity and what cascades from it (plugins of a route, credentials of a
     /// consumer, targets of an upstream…); refuses a service that routes still use.
     func delete(_ kind: EntityKind, id: String) async -> AdminResponse {

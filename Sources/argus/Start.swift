@@ -29,6 +29,9 @@ struct Start: AsyncParsableCommand {
     @Option(name: .customLong("ssl-cert-key"), help: "PEM key of --ssl-cert. Env: ARGUS_SSL_CERT_KEY.")
     var sslCertKey: String?
 
+    @Option(name: .customLong("ssl-handshake-timeout"), help: "Seconds a TLS client has to complete its handshake (nginx's ssl_handshake_timeout). Env: ARGUS_SSL_HANDSHAKE_TIMEOUT. Default: 60.")
+    var sslHandshakeTimeout: Int?
+
     @Option(name: .customLong("data-dir"), help: "Data directory. Env: ARGUS_DATA_DIR. Default: ./argus-data.")
     var dataDir: String?
 
@@ -92,6 +95,10 @@ struct Start: AsyncParsableCommand {
         if let text = value(drainTimeout.map(String.init), "DRAIN_TIMEOUT") {
             guard let n = Int(text), n >= 0 else { fail("invalid drain timeout '\(text)': expected seconds >= 0") }
             settings.drainTimeout = .seconds(Int64(n))
+        }
+        if let text = value(sslHandshakeTimeout.map(String.init), "SSL_HANDSHAKE_TIMEOUT") {
+            guard let n = Int(text), n >= 1 else { fail("invalid ssl handshake timeout '\(text)': expected seconds >= 1") }
+            settings.proxy.tlsHandshakeTimeout = .seconds(Int64(n))
         }
         if let token = value(adminToken, "ADMIN_TOKEN"), !token.isEmpty { settings.adminToken = token }
         if let text = value(adminBodyLimit.map(String.init), "ADMIN_BODY_LIMIT") {

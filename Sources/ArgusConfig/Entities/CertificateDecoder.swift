@@ -118,6 +118,9 @@ public enum CertificateRules {
         return (0...(spki.count - ecPublicKey.count)).contains { spki[$0..<($0 + ecPublicKey.count)].elementsEqual(ecPublicKey) }
     }
 
+    /// Kong's message for an SNI name that is not a valid `wildcard_host`, or nil.
+    public static func validateWildcardHostName(_ host: String) -> String? { validateWildcardHost(host) }
+
     /// typedefs.wildcard_host: one `*`, as the first or last character; otherwise a host name
     /// without a port.
     static func validateWildcardHost(_ host: String) -> String? {

@@ -10,6 +10,8 @@ public enum EntitySchemas {
         case "upstreams": return DeclarativeBuilder.upstreamFields
         case "targets": return DeclarativeBuilder.targetFields
         case "ca_certificates": return DeclarativeBuilder.caCertificateFields
+        case "certificates": return DeclarativeBuilder.certificateFields + [SchemaField("snis", .array(of: .string()))]
+        case "snis": return DeclarativeBuilder.sniFields
         case "plugins": return DeclarativeBuilder.pluginFields(protocols: KongConstants.httpProtocols)
         default:
             return [CommonFields.id, CommonFields.createdAt] + (DeclarativeBuilder.credentialFields[kind] ?? []) + [CommonFields.tags]
