@@ -239,7 +239,7 @@ let package = Package(
         .executableTarget(
             name: "argus",
             dependencies: [
-                "ArgusApp", "ArgusConfig", "ArgusProxy",
+                "ArgusApp", "ArgusConfig", "ArgusProxy", "ArgusTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

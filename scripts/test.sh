@@ -10,8 +10,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # redis-server backs the rate-limiting redis policy tests; dnsmasq-base is the DNS server the
 # upstream discovery tests run on loopback; python3-venv holds schemathesis (from PyPI),
 # which checks the Admin API against docs/admin-openapi.yaml; python3-h11 is the reference HTTP/1.1
-# parser the request-smuggling probe compares Argus with.
-PACKAGES=(curl python3 python3-venv procps prometheus python3-prometheus-client logrotate redis-server dnsmasq-base python3-h11)
+# parser the request-smuggling probe compares Argus with; openssl makes the TLS test's certificates
+# and is one of its clients (s_client).
+PACKAGES=(curl python3 python3-venv procps prometheus python3-prometheus-client logrotate redis-server dnsmasq-base python3-h11 openssl)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -65,6 +66,9 @@ echo "== Admin API: the tutorials' curl flows, errors, persistence, concurrency,
 
 echo "== Admin API against its OpenAPI document (schemathesis)"
 bash scripts/openapi_it.sh .build/debug/argus
+
+echo "== TLS at the edge: certificates by SNI, versions, ALPN, resumption, reloads, bad clients (openssl, curl, python ssl)"
+/usr/bin/python3 scripts/tls_it.py .build/debug/argus
 
 echo "== rate-limiting: two Argus processes sharing one Redis, Redis killed and restarted"
 /usr/bin/python3 scripts/ratelimit_it.py .build/debug/argus

@@ -89,6 +89,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             throw StartupError("cannot create data directory '\(settings.dataDirectory)': \(error.localizedDescription)")
         }
         nodeID = Self.loadNodeID(dataDirectory: settings.dataDirectory)
+        TLSClientContexts.shared.setTrustedCAs(settings.trustedCAs)
         // TLS listeners serve the configured certificates by SNI, and this one otherwise.
         var defaultCertificate: ServerCertificate?
         if settings.proxyListeners.contains(where: \.ssl) || settings.adminListen.ssl || settings.statusListen.ssl {

@@ -1,5 +1,6 @@
 import ArgusMetrics
 import ArgusProxy
+import ArgusTransport
 import NIOCore
 
 /// Everything `argus start` is told: listeners, config file, data directory, workers.
@@ -17,6 +18,8 @@ public struct GatewaySettings: Sendable {
     /// The default certificate of TLS listeners (Kong's `ssl_cert`/`ssl_cert_key`); nil: a
     /// self-signed pair kept in the data directory.
     public var sslCertificate: (cert: String, key: String)?
+    /// The CAs verification trusts without CA certificates of its own (Kong's `lua_ssl_trusted_certificate`).
+    public var trustedCAs = TrustedCAs.systemRoots
     public var adminListen: ListenAddress
     public var statusListen: ListenAddress
     public var dataDirectory: String

@@ -61,13 +61,20 @@ public final class ConfigSnapshot: Sendable {
         self.resolved = resolved
         self.balancers = balancers
         let trusted = Dictionary(config.caCertificates.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let certificates = Dictionary(config.certificates.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var identities: [String: ClientIdentity] = [:]
         self.services = config.services.map { service in
             let cas = (service.caCertificates ?? []).compactMap { trusted[$0] }
+            var identity: ClientIdentity?
+            if let id = service.clientCertificateID, let certificate = certificates[id] {
+                identity = identities[id] ?? (try? ClientIdentity(id: id, cert: certificate.cert, key: certificate.key))
+                identities[id] = identity
+            }
             return ServicePlan(
                 service: service, balancer: balancers[service.host], trust: UpstreamTrust.make(cas.map { (digest: $0.certDigest, pem: $0.cert) }),
-                tlsContexts: tlsContexts, resolved: resolved[service.host])
+                identity: identity, tlsContexts: tlsContexts, resolved: resolved[service.host])
         }
-        tlsContexts.keepOnly(services.filter(\.usesTLS).map { ($0.tlsVerify, $0.trust) })
+        tlsContexts.keepOnly(services.filter(\.usesTLS).map { ($0.tlsVerify, $0.trust, $0.identity) })
         // Which routes a logging plugin (file-log, http-log, ...) may apply to. A consumer-scoped
         // instance may apply to any route (the consumer is known only later), so it counts everywhere.
         let loggers = PluginRegistry.loggingPlugins.map { PluginScopes(config: config, plugin: $0) }.filter { !$0.isEmpty }

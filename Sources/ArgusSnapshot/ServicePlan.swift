@@ -27,8 +27,10 @@ public final class ServicePlan: Sendable {
     public let usesTLS: Bool
     /// The service's `tls_verify` (null, Kong's default, means off like nginx's `proxy_ssl_verify`).
     public let tlsVerify: Bool
-    /// The CA certificates of its `ca_certificates` (nil: the system's trust roots).
+    /// The CA certificates of its `ca_certificates` (nil: the trusted CAs, `--trusted-ca`).
     public let trust: UpstreamTrust?
+    /// Its `client_certificate`, presented to upstreams that ask for one.
+    public let identity: ClientIdentity?
     /// TLS for requests whose upstream Host is `directHostHeader` (the common case), made once.
     private let directTLS: UpstreamTLS?
     private let defaultPort: Int
@@ -36,9 +38,10 @@ public final class ServicePlan: Sendable {
     /// - Parameter resolved: the service host's DNS result, when it is a name DNS resolved (nil:
     ///   an address, no DNS server, or not resolved yet: the host is connected to by name).
     public init(
-        service: Service, balancer: UpstreamBalancer?, trust: UpstreamTrust? = nil, tlsContexts: TLSClientContexts = .shared,
-        resolved: ResolvedName? = nil
+        service: Service, balancer: UpstreamBalancer?, trust: UpstreamTrust? = nil, identity: ClientIdentity? = nil,
+        tlsContexts: TLSClientContexts = .shared, resolved: ResolvedName? = nil
     ) {
+        self.identity = identity
         self.service = service
         self.balancer = balancer
         defaultPort = service.protocol == "https" ? 443 : 80
@@ -58,16 +61,17 @@ public final class ServicePlan: Sendable {
         tlsVerify = service.tlsVerify ?? false
         self.trust = trust
         directTLS = usesTLS
-            ? UpstreamTLS(serverName: UpstreamTLS.serverName(forHost: directHostHeader), verify: tlsVerify, trust: trust) : nil
+            ? UpstreamTLS(serverName: UpstreamTLS.serverName(forHost: directHostHeader), verify: tlsVerify, trust: trust, identity: identity)
+            : nil
         // Made now, while the snapshot is built, rather than by the first request on a loop.
-        if usesTLS { _ = try? tlsContexts.context(verify: tlsVerify, trust: trust) }
+        if usesTLS { _ = try? tlsContexts.context(verify: tlsVerify, trust: trust, identity: identity) }
     }
 
     /// TLS for a request whose upstream `Host` is `hostHeader` (nil for a plain-HTTP service).
     public func tls(hostHeader: String) -> UpstreamTLS? {
         guard usesTLS else { return nil }
         if hostHeader == directHostHeader { return directTLS }
-        return UpstreamTLS(serverName: UpstreamTLS.serverName(forHost: hostHeader), verify: tlsVerify, trust: trust)
+        return UpstreamTLS(serverName: UpstreamTLS.serverName(forHost: hostHeader), verify: tlsVerify, trust: trust, identity: identity)
     }
 
     /// The target of a request to a service without a balancer (the next address, when DNS gave several).

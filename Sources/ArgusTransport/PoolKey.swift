@@ -21,11 +21,14 @@ public struct UpstreamTLS: Hashable, Sendable {
     /// Verify the certificate chain and the name: against `trust` when set, else the system's roots.
     public var verify: Bool
     public var trust: UpstreamTrust?
+    /// The certificate presented when the upstream asks for one (the service's `client_certificate`).
+    public var identity: ClientIdentity?
 
-    public init(serverName: String?, verify: Bool, trust: UpstreamTrust? = nil) {
+    public init(serverName: String?, verify: Bool, trust: UpstreamTrust? = nil, identity: ClientIdentity? = nil) {
         self.serverName = serverName
         self.verify = verify
         self.trust = trust
+        self.identity = identity
     }
 
     /// The server name for a `Host` header value (`name`, `name:port`, `[v6]:port`, `1.2.3.4`, or

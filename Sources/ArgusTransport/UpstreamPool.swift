@@ -111,7 +111,9 @@ public final class UpstreamPool {
         var tls: (context: NIOSSLContext, role: TLSTransport.Role)?
         if let settings = key.tls {
             do {
-                tls = (try tlsContexts.context(verify: settings.verify, trust: settings.trust), .client(serverName: settings.serverName))
+                tls = (
+                    try tlsContexts.context(verify: settings.verify, trust: settings.trust, identity: settings.identity),
+                    .client(serverName: settings.serverName))
             } catch {
                 return eventLoop.makeFailedFuture(error)
             }

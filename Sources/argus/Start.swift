@@ -1,6 +1,7 @@
 import ArgumentParser
 import ArgusApp
 import ArgusProxy
+import ArgusTransport
 import Foundation
 import Logging
 import NIOCore
@@ -28,6 +29,9 @@ struct Start: AsyncParsableCommand {
 
     @Option(name: .customLong("ssl-cert-key"), help: "PEM key of --ssl-cert. Env: ARGUS_SSL_CERT_KEY.")
     var sslCertKey: String?
+
+    @Option(name: .customLong("trusted-ca"), help: "CAs trusted when verifying upstreams and Redis (Kong's lua_ssl_trusted_certificate): comma-separated PEM files and/or 'system'. Env: ARGUS_TRUSTED_CA. Default: system.")
+    var trustedCA: String?
 
     @Option(name: .customLong("ssl-handshake-timeout"), help: "Seconds a TLS client has to complete its handshake (nginx's ssl_handshake_timeout). Env: ARGUS_SSL_HANDSHAKE_TIMEOUT. Default: 60.")
     var sslHandshakeTimeout: Int?
@@ -95,6 +99,13 @@ struct Start: AsyncParsableCommand {
         if let text = value(drainTimeout.map(String.init), "DRAIN_TIMEOUT") {
             guard let n = Int(text), n >= 0 else { fail("invalid drain timeout '\(text)': expected seconds >= 0") }
             settings.drainTimeout = .seconds(Int64(n))
+        }
+        if let text = value(trustedCA, "TRUSTED_CA") {
+            do {
+                settings.trustedCAs = try TrustedCAs(parsing: text)
+            } catch {
+                fail("invalid trusted CA '\(text)': \(error)")
+            }
         }
         if let text = value(sslHandshakeTimeout.map(String.init), "SSL_HANDSHAKE_TIMEOUT") {
             guard let n = Int(text), n >= 1 else { fail("invalid ssl handshake timeout '\(text)': expected seconds >= 1") }
