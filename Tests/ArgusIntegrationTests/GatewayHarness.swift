@@ -12,6 +12,8 @@ final class GatewayHarness: Sendable {
     let proxyPort: Int
     let adminPort: Int
     let statusPort: Int
+    /// The first proxy listener with `ssl`, if the settings added one.
+    let tlsPort: Int?
     let directory: String
     /// The gateway runs in a ServiceGroup, as in `argus start`: its exporters drain the event ring.
     private let group: ServiceGroup
@@ -34,6 +36,7 @@ final class GatewayHarness: Sendable {
         proxyPort = addresses.proxy.port!
         adminPort = addresses.admin.port!
         statusPort = addresses.status.port!
+        tlsPort = addresses.proxyTLS?.port
         let group = ServiceGroup(configuration: .init(services: [gateway], logger: logger))
         self.group = group
         running = Task { try await group.run() }
