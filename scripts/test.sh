@@ -82,5 +82,5 @@ if [ "${ARGUS_SKIP_TSAN:-0}" != "1" ]; then
     echo "== ThreadSanitizer: the event ring, ArgusLoop, the proxy on ArgusLoop"
     TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/scripts/tsan.supp ${TSAN_OPTIONS:-}" \
         swift test --sanitize=thread --scratch-path .build-tsan \
-        --filter "ArgusEventsTests|ArgusLoopTests|WorkerLoopTests|UpstreamTLSTests|ProxyBasicsTests|StreamingTests|UpstreamFailureTests|RedisRateLimitTests"
+        --filter "ArgusEventsTests|ArgusLoopTests|WorkerLoopTests|UpstreamTLSTests|EdgeTLSTests|ProxyBasicsTests|StreamingTests|UpstreamFailureTests|RedisRateLimitTests"
 fi

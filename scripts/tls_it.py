@@ -235,8 +235,12 @@ class Argus:
         log.write(f"==== {self.name}: {' '.join(self.args)}\n")
         log.flush()
         self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT)
-        return wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{self.status}/status/ready", timeout=2).status == 200,
-                        45, f"{self.name} ready")
+
+        def ready():
+            return urllib.request.urlopen(f"http://127.0.0.1:{self.status}/status/ready", timeout=2).status == 200
+
+        wait_for(lambda: not self.alive() or ready(), 45, f"{self.name} ready")
+        return self.alive() and ready()
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -250,6 +254,13 @@ class Argus:
                 self.proc.kill()
                 return None
         return self.proc.returncode if self.proc else None
+
+    def died(self):
+        """Why the process is gone, if it is: exit status and the last lines of its log that are not debug."""
+        if self.alive():
+            return "running"
+        lines = [line for line in open(self.log_path, errors="replace").read().splitlines() if " debug " not in line]
+        return f"exit status {self.proc.returncode}; log: " + " | ".join(lines[-12:])
 
     def fds(self):
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
@@ -267,7 +278,11 @@ def main():
     finally:
         for server in servers:
             server.shutdown()
-        finish([g.proc for g in gateways], work, TALLY)
+        if TALLY.failed and os.path.exists(f"{work}/argus.log"):
+            # finish() prints the log's tail: without the debug lines, which bury everything else
+            with open(f"{work}/argus-shown.log", "w") as shown:
+                shown.writelines(line for line in open(f"{work}/argus.log", errors="replace") if " debug " not in line)
+        finish([g.proc for g in gateways], work, TALLY, "argus-shown.log")
         print(f"tls_it took {time.time() - started:.1f} s")
     sys.exit(TALLY.close())
 
@@ -510,7 +525,8 @@ def scenario(work, gateways, servers):
         for what, (closed, took, got) in (("a silent client", silent.result()), ("half a ClientHello", half.result())):
             check(closed and HANDSHAKE_TIMEOUT - 0.5 <= took <= HANDSHAKE_TIMEOUT + 8,
                   f"{what}: closed after --ssl-handshake-timeout {HANDSHAKE_TIMEOUT} s ({closed}, {took:.1f} s)")
-    check(argus.alive(), "argus still runs after the bad clients")
+    if not check(argus.alive(), f"argus still runs after the bad clients ({argus.died()})"):
+        return
     got = served("a.test")
     check(got == "a.test (old)", f"and still serves handshakes ({got})")
 
@@ -608,7 +624,8 @@ def scenario(work, gateways, servers):
     total = sum(n for _, n in batches)
     check(results.count(True) == total, f"{total} failed handshakes, each closed by the server "
           f"({results.count(True)} closed, others: {[r for r in results if r is not True][:5]})")
-    check(argus.alive(), "argus survives 200 failed handshakes")
+    if not check(argus.alive(), f"argus survives 200 failed handshakes ({argus.died()})"):
+        return
     ok = wait_for(lambda: argus.fds() <= baseline + 3, 20)
 
     def fd_kinds():
@@ -717,8 +734,8 @@ def scenario(work, gateways, servers):
 
     # --- an invalid certificate in the config file ---------------------------------------
     bad_path = f"{work}/bad.json"
-    json.dump({"_format_version": "3.0", "certificates": [{"cert": a_cert, "key": a_new_key, "snis": [{"name": "a.test"}]}]},
-              open(bad_path, "w"))
+    with open(bad_path, "w") as f:
+        json.dump({"_format_version": "3.0", "certificates": [{"cert": a_cert, "key": a_new_key, "snis": [{"name": "a.test"}]}]}, f)
     args = [ARGUS, "start", "--config", bad_path, "--proxy-listen", f"127.0.0.1:{free_port()}, 127.0.0.1:{free_port()} ssl",
             "--admin-listen", f"127.0.0.1:{free_port()}", "--status-listen", f"127.0.0.1:{free_port()}",
             "--data-dir", f"{work}/data-bad"]

@@ -1,3 +1,4 @@
+import NIOSSL
 import ArgusTransport
 import ArgusAdmin
 import ArgusCache
@@ -128,6 +129,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         let prometheus = PrometheusExporter(ring: ring, settings: settings.metrics, sources: sources)
         self.prometheus = prometheus
         exporters = ([prometheus, logs] + extra).map { ExporterRunner(ring: ring, exporter: $0) }
+        Self.warnOfExpiredCertificates(config, logger: logger)
         if let path = settings.configPath {
             logger.info("configuration loaded", metadata: ["config": "\(path)", "summary": "\(config.summary)"])
         }
@@ -231,6 +233,19 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     /// theirs): a SIGHUP reload, an Admin API change, `POST /config`.
     private func apply(_ config: DeclarativeConfig) {
         builder.apply(config)
+        Self.warnOfExpiredCertificates(config, logger: logger)
+    }
+
+    /// An expired certificate is served anyway, as Kong serves it, with a warning.
+    static func warnOfExpiredCertificates(_ config: DeclarativeConfig, logger: Logger) {
+        let now = Int(Date().timeIntervalSince1970)
+        for certificate in config.certificates {
+            guard let leaf = try? NIOSSLCertificate.fromPEMBytes(Array(certificate.cert.utf8)).first, Int(leaf.notValidAfter) < now else { continue }
+            let names = config.snis.filter { $0.certificateID == certificate.id }.map(\.name)
+            logger.warning(
+                "certificate has expired, serving it anyway",
+                metadata: ["certificate": "\(certificate.id)", "snis": "\(names.joined(separator: ","))", "not_after": "\(leaf.notValidAfter)"])
+        }
     }
 
     /// With `--config`: DB-less, the file is the truth. Without: the embedded SQLite database in

@@ -21,12 +21,13 @@ enum PlainHTTPAnswer {
     }
 
     static func send(on tcp: TCPConnection, serverToken: String, date: String) {
+        // the rest of what the client sends is not read; the connection closes once the answer is
+        // out (the delegate first: the FIN may go out at once)
+        tcp.delegate = ClosingDelegate()
         var buffer = ByteBufferAllocator().buffer(capacity: 512)
         buffer.writeString(response(serverToken: serverToken, date: date))
         tcp.write(buffer)
         tcp.shutdownOutput()
-        // the rest of what the client sends is not read; the connection closes once the answer is out
-        tcp.delegate = ClosingDelegate()
     }
 
     /// Closes the connection once its output is shut (the answer written) or the peer goes away.
