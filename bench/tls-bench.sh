@@ -91,7 +91,7 @@ nginx_worker() { pgrep -P "$NGINX_PID" | head -1; }
 measure() {  # measure NAME PORT PID MODE -> "reqs cpu_us_per_req"
     local name=$1 port=$2 pid=$3 mode=$4 args=(-t1 -c"$CONNS" -d"${DURATION}s") out before after reqs
     [[ $mode == handshake ]] && args=(-t1 -c"$HS_CONNS" -d"${DURATION}s" -H "Connection: close")
-    taskset -c "$LOAD_CPU" wrk "${args[@]}" "https://127.0.0.1:$port/" >/dev/null 2>&1 || true   # warm-up
+    taskset -c "$LOAD_CPU" wrk "${args[@]:0:2}" -d2s "${args[@]:3}" "https://127.0.0.1:$port/" >/dev/null 2>&1 || true   # warm-up
     before=$(cpu_ticks "$pid")
     out=$(taskset -c "$LOAD_CPU" wrk "${args[@]}" "https://127.0.0.1:$port/" 2>&1)
     after=$(cpu_ticks "$pid")

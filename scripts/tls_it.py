@@ -490,6 +490,9 @@ def scenario(work, gateways, servers):
     status, headers, body, code, err = curl("-k", "--resolve", f"b.test:{p2}:127.0.0.1", f"https://b.test:{p2}/sni/x")
     check(status == 404 and (as_json(body) or {}).get("message") == "no Route matched with those values",
           f"route with snis [a.test]: SNI b.test gets 404 ({status} {body[:200]})")
+    # curl sends no SNI for an IP address: a route's snis can not match a TLS connection without a name
+    status, headers, body, code, err = curl("-k", "-H", "Host: a.test", f"https://127.0.0.1:{p2}/sni/x")
+    check(status == 404, f"route with snis [a.test]: TLS without SNI gets 404 ({status} {body[:200]})")
 
     # --- plain HTTP, garbage, silence on the TLS port -----------------------------------
     status, headers, body, code, err = curl(f"http://127.0.0.1:{p2}/")

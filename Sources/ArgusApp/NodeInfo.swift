@@ -15,7 +15,7 @@ enum NodeInfo {
             "hostname": ProcessInfo.processInfo.hostName,
             "node_id": nodeID,
             "configuration": [
-                "proxy_listen": [settings.proxyListen.description],
+                "proxy_listen": settings.proxyListeners.map(\.description),
                 "admin_listen": [settings.adminListen.description],
                 "status_listen": [settings.statusListen.description],
                 "declarative_config": settings.configPath ?? NSNull(),

@@ -19,7 +19,9 @@ enum RouteStep {
     ) -> RoutedRequest? {
         guard let path = PathNormalizer.normalize(head.string(head.path)[...]) else { return Self.refuse(.badRequest("Bad request"), &answer) }
         let request = RouterRequest(
-            method: head.methodString, host: head.hostString, port: head.hostPort ?? listenerPort, path: path, sni: tls?.serverName)
+            method: head.methodString, host: head.hostString, port: head.hostPort ?? listenerPort, path: path,
+            // over TLS without a name, a route's `snis` can not match (Kong's `tls.sni` is empty); over plain HTTP they are ignored
+            sni: tls.map { $0.serverName ?? "" })
         guard let match = snapshot.router.match(request, headers: head) else { return Self.refuse(.noRoute, &answer) }
         trace.route = Int32(truncatingIfNeeded: match.routeIndex)
         let routePlan = snapshot.routes[match.routeIndex]
