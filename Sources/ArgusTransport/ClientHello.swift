@@ -76,8 +76,11 @@ public struct ClientHelloReader: Sendable {
 
     /// ECDSA signature schemes (TLS 1.2's ecdsa+sha1…sha512 and TLS 1.3's ecdsa_secp*).
     private static let ecdsaSchemes: Set<UInt16> = [0x0203, 0x0303, 0x0403, 0x0503, 0x0603]
-    /// TLS 1.2 cipher suites that authenticate with ECDSA.
-    private static let ecdsaSuites: Set<UInt16> = [0xC02B, 0xC02C, 0xCCA9, 0xC009, 0xC00A, 0xC023, 0xC024]
+    /// The TLS 1.2 suites authenticated with ECDSA that Argus enables (`TLSServerContexts`): a
+    /// client offering only others (CBC ones) must get the RSA certificate, or no suite is common.
+    private static let ecdsaSuites: Set<UInt16> = [0xC02B, 0xC02C, 0xCCA9]
+    /// TLS 1.3's suites (any key type).
+    private static let tls13Suites: Set<UInt16> = [0x1301, 0x1302, 0x1303]
 
     static func parse(_ message: ByteBuffer) -> ClientHello? {
         var body = message
@@ -88,8 +91,11 @@ public struct ClientHelloReader: Sendable {
               let compressionLength = body.readInteger(as: UInt8.self), body.readSlice(length: Int(compressionLength)) != nil
         else { return nil }
         var hello = ClientHello()
-        var ecdsaSuite = false
-        while !ecdsaSuite, let suite = suites.readInteger(as: UInt16.self) { ecdsaSuite = ecdsaSuites.contains(suite) }
+        var ecdsaSuite = false, tls13Suite = false
+        while let suite = suites.readInteger(as: UInt16.self) {
+            if ecdsaSuites.contains(suite) { ecdsaSuite = true }
+            if tls13Suites.contains(suite) { tls13Suite = true }
+        }
         var ecdsaScheme: Bool?
         var offersTLS13 = false
         if body.readableBytes > 0 {
@@ -126,7 +132,7 @@ public struct ClientHelloReader: Sendable {
             }
         }
         // Without signature_algorithms a TLS 1.2 client takes SHA-1 with either key type.
-        hello.acceptsECDSA = (ecdsaScheme ?? true) && (offersTLS13 || ecdsaSuite)
+        hello.acceptsECDSA = (ecdsaScheme ?? true) && ((offersTLS13 && tls13Suite) || ecdsaSuite)
         return hello
     }
 }

@@ -48,6 +48,14 @@ import Testing
         #expect(!parsed.acceptsECDSA)
     }
 
+    @Test func aTLS12ClientWhoseOnlyECDSASuitesAreCBCOnesGetsRSA() throws {
+        // Argus enables no CBC suite: the ECDSA certificate would leave no suite in common
+        let hello = try Self.clientHello(
+            serverName: "a.test", maxVersion: .tlsv12, ciphers: "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-GCM-SHA256")
+        guard case .hello(let parsed) = ClientHelloReader().read(hello) else { Issue.record("not read"); return }
+        #expect(!parsed.acceptsECDSA)
+    }
+
     @Test func needsMoreUntilTheWholeHelloArrived() throws {
         let hello = try Self.clientHello(serverName: "a.test")
         let reader = ClientHelloReader()
