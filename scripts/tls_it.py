@@ -753,6 +753,82 @@ def scenario(work, gateways, servers):
     check(bad_path in out and "certificates[0]" in out and "certificate does not match key" in out,
           f"... naming the file, certificates[0] and Kong's message: {out.strip()[-500:]!r}")
 
+    upstream_mutual_tls(work, gateways, servers)
+
+
+class ClientCertEcho(http.server.BaseHTTPRequestHandler):
+    """An https upstream that demands a client certificate and answers with its common name."""
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        peer = self.connection.getpeercert() or {}
+        names = dict(item[0] for item in peer.get("subject", ()))
+        body = ("client=" + names.get("commonName", "none")).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def upstream_mutual_tls(work, gateways, servers):
+    """A service's client_certificate (and an upstream's, as Kong's fallback) presented to an https
+    upstream with CERT_REQUIRED; --trusted-ca makes tls_verify trust that upstream's own CA."""
+    up_cert, up_key, up_path = make_cert(work, "mtls-up", "mtls-up", "rsa")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{work}/mtls-up.key",
+                    "-out", up_path, "-days", "30", "-subj", "/CN=mtls-up", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    client_cert, client_key, client_path = make_cert(work, "mtls-client", "argus-client", "ec")
+    port = free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), ClientCertEcho)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(up_path, f"{work}/mtls-up.key")
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(client_path)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    servers.append(server)
+    cid = "5e0b6f3c-8a9d-4e57-9c1f-1d2e3f4a5b6c"
+    config = {
+        "_format_version": "3.0",
+        "certificates": [{"id": cid, "cert": client_cert, "key": client_key}],
+        "upstreams": [{"name": "mtls-pool", "client_certificate": {"id": cid}, "targets": [{"target": f"127.0.0.1:{port}"}]}],
+        "services": [
+            {"name": "with-cert", "url": f"https://127.0.0.1:{port}", "client_certificate": {"id": cid},
+             "routes": [{"paths": ["/with-cert"]}]},
+            {"name": "verified", "url": f"https://127.0.0.1:{port}", "client_certificate": {"id": cid}, "tls_verify": True,
+             "routes": [{"paths": ["/verified"]}]},
+            {"name": "without-cert", "url": f"https://127.0.0.1:{port}", "routes": [{"paths": ["/without-cert"]}]},
+            {"name": "via-upstream", "protocol": "https", "host": "mtls-pool", "port": 443, "routes": [{"paths": ["/via-upstream"]}]},
+        ],
+    }
+    path = f"{work}/mtls.json"
+    with open(path, "w") as f:
+        json.dump(config, f)
+    for trusted in (None, up_path):
+        p = free_port()
+        extra = ["--trusted-ca", f"system,{trusted}"] if trusted else []
+        argus = Argus(work, f"argus (upstream mTLS, trusted CA {trusted})", path, f"127.0.0.1:{p}", f"{work}/data-mtls", extra)
+        gateways.append(argus)
+        if not check(argus.start(), f"argus started for upstream mutual TLS (--trusted-ca {trusted})"):
+            continue
+        status, _, body = plain(p, "GET", "/with-cert", {"Host": "x.test"})
+        check(status == 200 and body == "client=argus-client", f"a service's client_certificate is presented upstream ({status} {body[:120]})")
+        status, _, body = plain(p, "GET", "/via-upstream", {"Host": "x.test"})
+        check(status == 200 and body == "client=argus-client",
+              f"without one of its own, the service presents its upstream's client_certificate ({status} {body[:120]})")
+        status, _, body = plain(p, "GET", "/without-cert", {"Host": "x.test"})
+        check(status == 502, f"no client certificate: the upstream refuses the handshake, 502 ({status})")
+        status, _, body = plain(p, "GET", "/verified", {"Host": "x.test"})
+        if trusted:
+            check(status == 200, f"tls_verify against --trusted-ca: the upstream's certificate verifies ({status} {body[:120]})")
+        else:
+            check(status == 502, f"tls_verify with the system's roots only: a self-signed upstream is refused, 502 ({status})")
+        check(argus.stop() == 0, "the upstream mTLS argus stopped with exit 0")
+
 
 if __name__ == "__main__":
     main()

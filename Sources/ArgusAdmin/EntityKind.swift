@@ -18,7 +18,8 @@ struct EntityKind: Sendable, Equatable {
     static let plugins = EntityKind(
         name: "plugins", collection: "plugins", endpointKey: "instance_name",
         foreignKeys: ["service": "services", "route": "routes", "consumer": "consumers"])
-    static let upstreams = EntityKind(name: "upstreams", collection: "upstreams", endpointKey: "name", foreignKeys: [:])
+    static let upstreams = EntityKind(
+        name: "upstreams", collection: "upstreams", endpointKey: "name", foreignKeys: ["client_certificate": "certificates"])
     static let targets = EntityKind(name: "targets", collection: "targets", endpointKey: "target", foreignKeys: ["upstream": "upstreams"])
     static let keyAuths = EntityKind(
         name: "keyauth_credentials", collection: "key-auths", endpointKey: "key", foreignKeys: ["consumer": "consumers"])
@@ -66,7 +67,7 @@ struct EntityKind: Sendable, Equatable {
     var dependents: [(kind: EntityKind, field: String, restrict: Bool)] {
         EntityKind.all.flatMap { child in
             child.foreignKeys.filter { $0.value == name }.map { field, _ in
-                (kind: child, field: field, restrict: (child.name == "routes" && name == "services") || child.name == "services")
+                (kind: child, field: field, restrict: (child.name == "routes" && name == "services") || field == "client_certificate")
             }
         }
     }

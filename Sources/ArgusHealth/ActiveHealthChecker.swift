@@ -15,11 +15,14 @@ public final class ActiveHealthChecker: Sendable {
         public var name: String
         public var settings: HealthcheckSettings
         public var targets: [TargetHealth]
+        /// The upstream's `client_certificate`, presented by https probes.
+        public var identity: ClientIdentity?
 
-        public init(name: String, settings: HealthcheckSettings, targets: [TargetHealth]) {
+        public init(name: String, settings: HealthcheckSettings, targets: [TargetHealth], identity: ClientIdentity? = nil) {
             self.name = name
             self.settings = settings
             self.targets = targets
+            self.identity = identity
         }
     }
 
@@ -57,7 +60,7 @@ public final class ActiveHealthChecker: Sendable {
                     let key = upstream.name + "|" + target.target
                     let probe = state.value.probing[key] ?? ProbeState(eventLoop: eventLoop)
                     probing[key] = probe
-                    tasks.value.append(schedule(target, upstream.settings, inFlight: count, probe: probe))
+                    tasks.value.append(schedule(target, upstream.settings, identity: upstream.identity, inFlight: count, probe: probe))
                 }
             }
             state.value = CarriedState(inFlight: inFlight, probing: probing)
@@ -89,7 +92,8 @@ public final class ActiveHealthChecker: Sendable {
 
     /// One probe loop per target: the delay after each probe depends on the target's state.
     private func schedule(
-        _ target: TargetHealth, _ settings: HealthcheckSettings, inFlight: NIOLoopBoundBox<Int>, probe state: ProbeState
+        _ target: TargetHealth, _ settings: HealthcheckSettings, identity: ClientIdentity?, inFlight: NIOLoopBoundBox<Int>,
+        probe state: ProbeState
     ) -> RepeatedTask {
         // A tick every 100 ms decides whether the target's interval has passed (intervals differ
         // while healthy and while unhealthy; 0 means no probing in that state).
@@ -100,7 +104,7 @@ public final class ActiveHealthChecker: Sendable {
             guard interval > 0, !busy.value, NIODeadline.now() >= next.value, inFlight.value < settings.concurrency else { return }
             busy.value = true
             inFlight.value += 1
-            probe(target, settings).whenComplete { result in
+            probe(target, settings, identity: identity).whenComplete { result in
                 busy.value = false
                 inFlight.value -= 1
                 next.value = .now() + .nanoseconds(Int64(interval * 1e9))
@@ -110,13 +114,13 @@ public final class ActiveHealthChecker: Sendable {
     }
 
     /// `GET http_path` (status line read, connection closed), or a TCP connect.
-    func probe(_ target: TargetHealth, _ settings: HealthcheckSettings) -> EventLoopFuture<TargetHealth.Result> {
+    func probe(_ target: TargetHealth, _ settings: HealthcheckSettings, identity: ClientIdentity? = nil) -> EventLoopFuture<TargetHealth.Result> {
         let timeout = TimeAmount.nanoseconds(Int64(max(0.001, settings.timeoutSeconds) * 1e9))
         let promise = eventLoop.makePromise(of: TargetHealth.Result.self)
         let deadline = eventLoop.scheduleTask(in: timeout) { promise.succeed(.timeout) }
         let isTLS = settings.activeType == .https
         let isHTTP = settings.activeType == .http || isTLS
-        let tls = isTLS ? tlsContext(verify: settings.httpsVerifyCertificate) : nil
+        let tls = isTLS ? tlsContext(verify: settings.httpsVerifyCertificate, identity: identity) : nil
         if isTLS && tls == nil { return eventLoop.makeSucceededFuture(.tcpFailure) }
         let serverName = settings.httpsSNI ?? target.host
         var request = "GET \(settings.httpPath) HTTP/1.1\r\nHost: \(target.host):\(target.port)\r\nUser-Agent: argus-healthcheck\r\nConnection: close\r\n"
@@ -155,8 +159,8 @@ public final class ActiveHealthChecker: Sendable {
         return promise.futureResult
     }
 
-    private func tlsContext(verify: Bool) -> NIOSSLContext? {
-        try? tlsContexts.context(verify: verify, trust: nil)
+    private func tlsContext(verify: Bool, identity: ClientIdentity?) -> NIOSSLContext? {
+        try? tlsContexts.context(verify: verify, trust: nil, identity: identity)
     }
 }
 

@@ -29,6 +29,8 @@ public final class ConfigSnapshot: Sendable {
     public let resolved: [String: ResolvedName]
     /// The certificates TLS listeners serve, by server name.
     public let certificates: CertificateCatalog
+    /// Upstreams' `client_certificate`s by upstream name (for active https probes).
+    public let upstreamIdentities: [String: ClientIdentity]
 
     /// - Parameter health: where the targets' health lives across reloads; nil turns health checks off.
     /// `resolved`: upstream target names resolved through DNS (see `UpstreamBalancer`).
@@ -63,13 +65,20 @@ public final class ConfigSnapshot: Sendable {
         let trusted = Dictionary(config.caCertificates.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let certificates = Dictionary(config.certificates.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var identities: [String: ClientIdentity] = [:]
+        func identity(_ id: String?) -> ClientIdentity? {
+            guard let id, let certificate = certificates[id] else { return nil }
+            if let made = identities[id] { return made }
+            let made = try? ClientIdentity(id: id, cert: certificate.cert, key: certificate.key)
+            identities[id] = made
+            return made
+        }
+        var upstreamIdentities: [String: ClientIdentity] = [:]
+        for upstream in config.upstreams { upstreamIdentities[upstream.name] = identity(upstream.clientCertificateID) }
+        self.upstreamIdentities = upstreamIdentities
         self.services = config.services.map { service in
             let cas = (service.caCertificates ?? []).compactMap { trusted[$0] }
-            var identity: ClientIdentity?
-            if let id = service.clientCertificateID, let certificate = certificates[id] {
-                identity = identities[id] ?? (try? ClientIdentity(id: id, cert: certificate.cert, key: certificate.key))
-                identities[id] = identity
-            }
+            // the service's, else (Kong's fallback) its upstream's
+            let identity = identity(service.clientCertificateID ?? balancers[service.host]?.upstream.clientCertificateID)
             return ServicePlan(
                 service: service, balancer: balancers[service.host], trust: UpstreamTrust.make(cas.map { (digest: $0.certDigest, pem: $0.cert) }),
                 identity: identity, tlsContexts: tlsContexts, resolved: resolved[service.host])
@@ -105,6 +114,7 @@ public final class ConfigSnapshot: Sendable {
         self.dnsErrors = other.dnsErrors
         self.resolved = other.resolved
         self.certificates = other.certificates
+        self.upstreamIdentities = other.upstreamIdentities
         self.version = version
     }
 }
@@ -114,7 +124,8 @@ extension ConfigSnapshot {
     public var activelyChecked: [ActiveHealthChecker.Upstream] {
         balancers.values.compactMap { balancer in
             guard balancer.health.activeEnabled, let health = balancer.targetHealth else { return nil }
-            return ActiveHealthChecker.Upstream(name: balancer.upstream.name, settings: balancer.health, targets: health)
+            return ActiveHealthChecker.Upstream(
+                name: balancer.upstream.name, settings: balancer.health, targets: health, identity: upstreamIdentities[balancer.upstream.name])
         }
     }
 

@@ -55,7 +55,7 @@ extension DeclarativeBuilder {
                     .reference(entity: "ca_certificates", written: id))
             }
         }
-        for i in upstreams.indices { _ = resolve(upstreams[i].references, "client_certificate") }
+        for i in upstreams.indices { upstreams[i].model.clientCertificateID = resolve(upstreams[i].references, "client_certificate") }
         for i in routes.indices { routes[i].model.serviceID = resolve(routes[i].references, "service") }
         for i in pluginEntries.indices {
             let refs = pluginEntries[i].references

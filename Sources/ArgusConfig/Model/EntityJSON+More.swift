@@ -68,7 +68,7 @@ extension EntityJSON {
             "hash_on_query_arg": optional(u.hashOnQueryArg), "hash_fallback_query_arg": optional(u.hashFallbackQueryArg),
             "hash_on_uri_capture": optional(u.hashOnURICapture), "hash_fallback_uri_capture": optional(u.hashFallbackURICapture),
             "slots": .int(u.slots), "healthchecks": u.healthchecks, "tags": strings(u.tags), "host_header": optional(u.hostHeader),
-            "client_certificate": .null, "use_srv_name": .bool(u.useSrvName), "ws_id": .string(defaultWorkspaceID),
+            "client_certificate": foreign(u.clientCertificateID), "use_srv_name": .bool(u.useSrvName), "ws_id": .string(defaultWorkspaceID),
         ])
     }
 

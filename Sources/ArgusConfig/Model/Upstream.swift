@@ -23,6 +23,8 @@ public struct Upstream: Sendable, Equatable {
     public var hostHeader: String?
     public var useSrvName: Bool
     public var tags: [String]?
+    /// The certificate presented to its targets when the service has none (and by active health probes).
+    public var clientCertificateID: String?
 
     public init(
         id: String, createdAt: Int = 0, updatedAt: Int = 0, name: String, algorithm: String = "round-robin",
