@@ -61,7 +61,7 @@ public struct AdminAPI: Sendable {
                     guard request.method == "GET" || request.method == "HEAD" else { return .methodNotAllowed(allow: AdminResponse.readOnly) }
                     return await Pagination.page(
                         store.entities(.targets).filter { $0["upstream"]?["id"]?.stringValue == parentID },
-                        request: request, basePath: "/" + segments.joined(separator: "/"))
+                        request: request, basePath: "/" + segments.joined(separator: "/"), tags: .checkOnly)
                 }
                 return await entity(nested.kind, segments[3], request: request, parent: scope)
             }
@@ -90,7 +90,7 @@ public struct AdminAPI: Sendable {
                 }
             }
         }
-        let page = Pagination.page(rows, request: request, basePath: "/tags" + (tag.map { "/" + PercentEncoding.encode($0) } ?? ""))
+        let page = Pagination.page(rows, request: request, basePath: "/tags" + (tag.map { "/" + PercentEncoding.encode($0) } ?? ""), tags: .ignore)
         guard case .object(var body)? = try? ConfigLoader.parseValue(text: String(decoding: page.body, as: UTF8.self)),
               page.status == 200, case .array(let data)? = body["data"]
         else { return page }
@@ -126,7 +126,13 @@ public struct AdminAPI: Sendable {
         case "GET", "HEAD":
             var items = await store.entities(kind)
             if let parent { items = items.filter { $0[parent.field]?["id"]?.stringValue == parent.id } }
-            return Pagination.page(items, request: request, basePath: basePath)
+            // Kong's `/consumers?custom_id=`: the one consumer with that custom_id (or none), unpaginated
+            if kind == .consumers, let customID = request.arguments["custom_id"] {
+                guard !customID.isEmpty else { return .message(400, "custom_id must be an unempty string") }
+                let found = items.filter { $0["custom_id"]?.stringValue == customID }
+                return .json(200, .object(["data": .array(found), "next": .null]))
+            }
+            return Pagination.page(items, request: request, basePath: basePath, tags: parent.map { _ in .checkOnly } ?? .apply)
         case "POST":
             if store.isDeclarative { return AdminErrors.operationUnsupported("create", kind.name) }
             let body: AdminBody
@@ -140,6 +146,7 @@ public struct AdminAPI: Sendable {
                 fields["id"] = .string(UUID().uuidString.lowercased())
             }
             stamp(&fields, kind: kind, createdAt: nil)
+            if kind == .keyAuths, let refused = expiry(&fields, given: fields["ttl"]) { return refused }
             return await store.save(kind, .object(fields), status: 201, hashPassword: kind == .basicAuths)
         default:
             return .methodNotAllowed(allow: "GET, HEAD, POST")
@@ -159,7 +166,8 @@ public struct AdminAPI: Sendable {
             if store.isDeclarative { return AdminErrors.operationUnsupported("delete", kind.name) }
             guard let id = existing?["id"]?.stringValue else { return .noContent }
             return await store.delete(kind, id: id)
-        case "PATCH":
+        case let method where method == "PATCH" || (method == "PUT" && kind == .targets):
+            // Kong's PUT on a target is its PATCH: unset fields are kept, a missing target is 404
             if store.isDeclarative { return AdminErrors.operationUnsupported("update", kind.name) }
             guard let existing, let id = existing["id"]?.stringValue else { return .notFound }
             let body: AdminBody
@@ -175,6 +183,14 @@ public struct AdminAPI: Sendable {
             fields = Self.merge(fields, patch)
             fields["id"] = .string(id)
             stamp(&fields, kind: kind, createdAt: existing["created_at"])
+            if kind == .keyAuths {
+                // a new ttl counts from now; without one the key keeps its expiry
+                if patch["ttl"] != nil {
+                    if let refused = expiry(&fields, given: patch["ttl"]) { return refused }
+                } else {
+                    fields["ttl"] = await store.storedExpiry(id) ?? .null
+                }
+            }
             return await store.save(kind, .object(fields), status: 200, hashPassword: kind == .basicAuths && patch["password"] != nil)
         case "PUT" where allowPUT:
             if store.isDeclarative { return AdminErrors.operationUnsupported("create or update", kind.name) }
@@ -193,6 +209,8 @@ public struct AdminAPI: Sendable {
                 fields["id"] = .string(existing?["id"]?.stringValue ?? UUID().uuidString.lowercased())
             }
             stamp(&fields, kind: kind, createdAt: existing?["created_at"])
+            // PUT replaces: without a ttl the key no longer expires
+            if kind == .keyAuths, let refused = expiry(&fields, given: fields["ttl"]) { return refused }
             return await store.save(kind, .object(fields), status: 200, hashPassword: kind == .basicAuths)
         default:
             return .methodNotAllowed(allow: allowPUT ? "GET, HEAD, PATCH, PUT, DELETE" : "GET, HEAD, PATCH, DELETE")
@@ -200,6 +218,24 @@ public struct AdminAPI: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// A key-auth credential's `ttl` as the Admin API takes it (seconds from now, 0–100000000; 0
+    /// or none: never), stored as the Unix time it expires (Kong's declarative form). Kong's 400
+    /// for another value.
+    private func expiry(_ fields: inout [String: JSONValue], given: JSONValue?) -> AdminResponse? {
+        let limit = 100_000_000
+        switch given {
+        case nil, .null?:
+            fields["ttl"] = .null
+        case .int(let seconds)? where (0...limit).contains(seconds):
+            fields["ttl"] = seconds == 0 ? .null : .int(Int(clock()) + seconds)
+        default:
+            let message = "must be an integer between 0 and \(limit)"
+            return .coded(400, code: 11, name: "invalid options", message: "invalid option (ttl: \(message))",
+                          fields: nil).withOptions(["ttl": .string(message)])
+        }
+        return nil
+    }
 
     /// The request body, or Kong's 400 for one that does not parse.
     private func decodeBody(_ request: AdminRequest) throws(AdminResponseError) -> AdminBody {

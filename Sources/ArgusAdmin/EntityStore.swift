@@ -42,7 +42,24 @@ public actor EntityStore {
     // MARK: - Reading
 
     func entities(_ kind: EntityKind) -> [JSONValue] {
-        EntityJSON.entities(kind.name, in: config)
+        let all = EntityJSON.entities(kind.name, in: config)
+        guard kind == .keyAuths else { return all }
+        let now = Int(clock())
+        return all.compactMap { Self.presented($0, now: now) }
+    }
+
+    /// A key-auth credential as Kong shows it: `ttl` as the seconds left (floored, as Kong's
+    /// database computes them), nil (not shown at all) once expired.
+    static func presented(_ entity: JSONValue, now: Int) -> JSONValue? {
+        guard case .object(var fields) = entity, let expiresAt = fields["ttl"]?.intValue, expiresAt > 0 else { return entity }
+        guard expiresAt > now else { return nil }
+        fields["ttl"] = .int(max(0, expiresAt - now - 1))
+        return .object(fields)
+    }
+
+    /// A key-auth credential's stored expiry (Unix seconds), as the configuration has it.
+    func storedExpiry(_ id: String) -> JSONValue? {
+        config.credentials.first { $0.id == id }?.fields["ttl"]
     }
 
     /// The entity `reference` names (its id, or its endpoint key), optionally only among those whose
@@ -107,7 +124,7 @@ public actor EntityStore {
         guard let next = result.config else { return Self.describe(result.errors, candidatePath: path, kind: kind, fields: fields) }
         if let failure = await commit(next) { return failure }
         guard let stored = Self.find(kind, id, in: EntityJSON.entities(kind.name, in: next), parent: nil) else { return .notFound }
-        return .json(status, stored)
+        return .json(status, kind == .keyAuths ? (Self.presented(stored, now: Int(clock())) ?? stored) : stored)
     }
 
     /// Saves a certificate (`record`, with its id and timestamps) and, when `snis` is given, makes
@@ -275,6 +292,8 @@ public actor EntityStore {
                 return AdminErrors.unique(["name", "route", "service", "consumer"].map { ($0, fields[$0] ?? .null) })
             case "acls":
                 return AdminErrors.unique([("consumer", fields["consumer"] ?? .null), ("group", .string(unique.value))])
+            case "targets":
+                return AdminErrors.unique([("target", .string(unique.value)), ("upstream", fields["upstream"] ?? .null)])
             default:
                 return AdminErrors.unique([(unique.field, .string(unique.value))])
             }

@@ -6,8 +6,22 @@ import Foundation
 /// ordered by primary key; `size` 1…1000 (default 100); `offset` an opaque token (here the
 /// base64 of the last id shown); `tags=a,b` keeps entities with every tag, `tags=a/b` with any.
 enum Pagination {
-    static func page(_ items: [JSONValue], request: AdminRequest, basePath: String) -> AdminResponse {
+    /// What a list does with `?tags=`: a top-level collection filters by it; a nested one (Kong
+    /// pages those by their parent) checks its syntax and ignores it; `/tags` ignores it.
+    enum TagFilter { case apply, checkOnly, ignore }
+
+    static func page(_ items: [JSONValue], request: AdminRequest, basePath: String, tags tagFilter: TagFilter = .apply) -> AdminResponse {
         let arguments = request.arguments
+        var wanted: (tags: [String], any: Bool)?
+        if tagFilter != .ignore, let tags = arguments["tags"] {
+            switch TagQuery.parse(tags) {
+            case .failure(let reason):
+                return .coded(400, code: 11, name: "invalid options", message: "invalid option (tags: \(reason))")
+                    .withOptions(["tags": .string(reason.description)])
+            case .success(let query):
+                if tagFilter == .apply { wanted = query }
+            }
+        }
         var size = 100
         if let text = arguments["size"] {
             guard let n = Int(text), (1...1000).contains(n) else {
@@ -16,12 +30,10 @@ enum Pagination {
             size = n
         }
         var list = items.sorted { ($0["id"]?.stringValue ?? "") < ($1["id"]?.stringValue ?? "") }
-        if let tags = arguments["tags"], !tags.isEmpty {
-            let any = tags.contains("/")
-            let wanted = tags.split(whereSeparator: { $0 == "," || $0 == "/" }).map(String.init)
+        if let wanted {
             list = list.filter { item in
                 let have = Set(item["tags"]?.arrayValue?.compactMap(\.stringValue) ?? [])
-                return any ? wanted.contains(where: have.contains) : wanted.allSatisfy(have.contains)
+                return wanted.any ? wanted.tags.contains(where: have.contains) : wanted.tags.allSatisfy(have.contains)
             }
         }
         if let token = arguments["offset"], !token.isEmpty {
@@ -33,9 +45,10 @@ enum Pagination {
         var body: [String: JSONValue] = ["data": .array(Array(list.prefix(size))), "next": .null]
         if list.count > size, let last = list[size - 1]["id"]?.stringValue {
             let token = Data(last.utf8).base64EncodedString()
+            // Kong's order: offset, tags (top-level lists only), size
             var next = "\(basePath)?offset=\(percentEncode(token))"
+            if tagFilter == .apply, let t = arguments["tags"] { next += "&tags=\(percentEncode(t))" }
             if let s = arguments["size"] { next += "&size=\(s)" }
-            if let t = arguments["tags"] { next += "&tags=\(percentEncode(t))" }
             body["next"] = .string(next)
             body["offset"] = .string(token)
         }
@@ -43,4 +56,30 @@ enum Pagination {
     }
 
     static func percentEncode(_ s: String) -> String { PercentEncoding.encode(s) }
+}
+
+/// Kong's `?tags=` syntax (`kong/api/endpoints.lua`): `a,b` (every tag) or `a/b` (any tag), at most
+/// 5, each of printable ASCII but `,` and `/`, or UTF-8; mixing the two separators, an empty tag
+/// or another byte is `invalid filter syntax`; an empty value `cannot be null`.
+enum TagQuery {
+    static func parse(_ text: String) -> Result<(tags: [String], any: Bool), TagQueryError> {
+        guard !text.isEmpty else { return .failure(TagQueryError("cannot be null")) }
+        let bytes = Array(text.utf8)
+        let allowed = { (b: UInt8) in (0x20...0x2B).contains(b) || b == 0x2D || b == 0x2E || (0x30...0x7E).contains(b) || (0x80...0xF4).contains(b) }
+        let hasComma = bytes.contains(UInt8(ascii: ",")), hasSlash = bytes.contains(UInt8(ascii: "/"))
+        let separator: Character = hasSlash ? "/" : ","
+        let parts = text.split(separator: separator, omittingEmptySubsequences: false)
+        // a single trailing separator is allowed (`a,`), an empty tag elsewhere is not
+        let tags = parts.last == "" && parts.count > 1 ? Array(parts.dropLast()) : parts
+        guard !(hasComma && hasSlash), !tags.contains(where: \.isEmpty),
+              bytes.allSatisfy({ allowed($0) || $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "/") })
+        else { return .failure(TagQueryError("invalid filter syntax")) }
+        guard tags.count <= 5 else { return .failure(TagQueryError("cannot query more than 5 tags")) }
+        return .success((tags.map(String.init), hasSlash))
+    }
+}
+
+struct TagQueryError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }

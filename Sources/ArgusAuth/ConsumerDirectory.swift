@@ -1,3 +1,4 @@
+import Glibc
 import ArgusPluginKit
 import ArgusConfig
 
@@ -30,7 +31,7 @@ public final class ConsumerDirectory: Sendable {
     }
 
     public let consumers: [Consumer]
-    private let keys: [SecretDigest: (key: [UInt8], identity: Identity)]
+    private let keys: [SecretDigest: (key: [UInt8], identity: Identity, expiresAt: Int?)]
     private let basic: [String: BasicCredential]
     /// A consumer's jwt secret (Kong's `jwt_secrets`).
     public struct JWTSecret: Sendable {
@@ -59,7 +60,7 @@ public final class ConsumerDirectory: Sendable {
             byID[consumer.id] = Int32(i)
             if let username = consumer.username { byUsername[username] = Int32(i) }
         }
-        var keys: [SecretDigest: (key: [UInt8], identity: Identity)] = [:]
+        var keys: [SecretDigest: (key: [UInt8], identity: Identity, expiresAt: Int?)] = [:]
         var basic: [String: BasicCredential] = [:]
         var groups = Array(repeating: [String](), count: config.consumers.count)
         var jwt: [String: JWTSecret] = [:]
@@ -68,7 +69,11 @@ public final class ConsumerDirectory: Sendable {
             let identity = Identity(consumer: consumer, credentialID: credential.id)
             switch credential.kind {
             case "keyauth_credentials":
-                if let key = credential.fields["key"]?.stringValue { keys[SecretDigest(key)] = (Array(key.utf8), identity) }
+                if let key = credential.fields["key"]?.stringValue {
+                    // `ttl`: when the key expires (Unix seconds); 0 or none: never
+                    let ttl = credential.fields["ttl"]?.intValue ?? 0
+                    keys[SecretDigest(key)] = (Array(key.utf8), identity, ttl > 0 ? ttl : nil)
+                }
             case "basicauth_credentials":
                 if let username = credential.fields["username"]?.stringValue, let hash = credential.fields["password"]?.stringValue {
                     basic[username] = BasicCredential(identity: identity, passwordHash: Array(hash.utf8), consumerID: credential.consumerID)
@@ -109,6 +114,8 @@ public final class ConsumerDirectory: Sendable {
     /// As ``keyAuth(_:)``, from the key's bytes (no String).
     public func keyAuth(bytes key: UnsafeRawBufferPointer) -> Identity? {
         guard let found = keys[SecretDigest(bytes: key)], ConstantTime.equal(found.key, key) else { return nil }
+        // an expired key is no key (Kong's database hides it): 401 Unauthorized
+        if let expiresAt = found.expiresAt, time(nil) >= expiresAt { return nil }
         return found.identity
     }
 

@@ -1,3 +1,4 @@
+import ArgusTraffic
 import ArgusSnapshot
 import ArgusHTTP
 import NIOCore
@@ -42,6 +43,13 @@ enum ClientResponseWriter {
         /// The body is written whole with this length (a cache hit, a transformed JSON body):
         /// it replaces the head's own framing.
         var bodyLength: Int? = nil
+    }
+
+    /// The upstream headers left out: response-transformer's, and cors's `Access-Control-Allow-Origin`.
+    static func dropped(_ transformed: [String]?, corsOwnsOrigin: Bool) -> [String]? {
+        guard corsOwnsOrigin else { return transformed }
+        guard let transformed else { return CORSPlan.ownedResponseHeaders }
+        return transformed + CORSPlan.ownedResponseHeaders
     }
 
     static func write(_ head: ResponseHead, _ ctx: Context, into out: inout ByteBuffer) {

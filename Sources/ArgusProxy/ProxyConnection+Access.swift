@@ -171,7 +171,8 @@ extension ProxyConnection {
                 framing: .passthrough, keepAlive: !connection.closeAfterResponse, clientMinorVersion: head.minorVersion,
                 serverToken: loop.settings.serverToken, upstreamLatencyMs: 0,
                 proxyLatencyMs: Int((answeredAt - routed.received).nanoseconds / 1_000_000), requestID: routed.requestID,
-                pluginHeaders: lines, dropHeaders: transformer?.touched, transformedLines: transformer?.lines(for: entry.head),
+                pluginHeaders: lines, dropHeaders: ClientResponseWriter.dropped(transformer?.touched, corsOwnsOrigin: access.state.corsOwnsOrigin),
+                transformedLines: transformer?.lines(for: entry.head),
                 fromCache: true, bodyLength: entry.isHEAD ? nil : body.readableBytes),
             into: &out)
         let headOnly = out

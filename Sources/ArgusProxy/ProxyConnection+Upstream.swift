@@ -194,8 +194,8 @@ extension ProxyConnection: UpstreamDelegate {
                 upstreamLatencyMs: Int((now - sentAt).nanoseconds / 1_000_000),
                 proxyLatencyMs: Int((sentAt - received).nanoseconds / 1_000_000),
                 requestID: exchange!.requestID, pluginHeaders: exchange!.pluginHeaders,
-                dropHeaders: transformer?.touched, transformedLines: transformer?.lines(for: head),
-                bodyLength: bodyLength),
+                dropHeaders: ClientResponseWriter.dropped(transformer?.touched, corsOwnsOrigin: exchange!.corsOwnsOrigin),
+                transformedLines: transformer?.lines(for: head), bodyLength: bodyLength),
             into: &out)
         relay.setPendingHead(out)
     }

@@ -40,6 +40,8 @@ struct UpstreamExchange {
     var bufferedBody: ByteBuffer?
     /// Header lines plugins add to the client response (rate-limiting's `X-RateLimit-*`).
     var pluginHeaders: ByteBuffer?
+    /// Upstream response headers the plugins own (cors's Access-Control-Allow-Origin).
+    var corsOwnsOrigin = false
     /// proxy-cache: the request's cache state, and the response being collected for the store.
     var cache: CacheState?
     /// A log plugin applies: every try is recorded for the request's details.

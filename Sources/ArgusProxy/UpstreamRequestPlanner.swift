@@ -76,6 +76,7 @@ struct UpstreamRequestPlanner {
         exchange!.hashKey = access.state.hashKey
         exchange!.responseTransformer = access.state.responseTransformer
         exchange!.pluginHeaders = access.state.responseHeaders.take()
+        exchange!.corsOwnsOrigin = access.state.corsOwnsOrigin
         exchange!.cache = access.state.cache.take()
         if access.state.bodyRead, let body = access.state.body.take() { exchange!.bufferedBody = body }
         exchange!.bodyLimit = access.state.bodyLimit

@@ -11,9 +11,10 @@ import NIOSSL
 ///
 /// A command goes to the open connection with the fewest replies outstanding; another connection
 /// is opened (up to ``RedisEndpoint/poolSize``) only when every open one already has a deep
-/// pipeline. When connecting fails, commands fail at once (no waiting on a dead server) until a
-/// back-off has passed (0.1 s doubling to 5 s); then one attempt is made again, so recovery is
-/// automatic. Every method must be called on ``eventLoop``: an ``IOLoop`` (a proxy worker's; the
+/// pipeline. When connecting fails, commands fail at once (no waiting on a dead server) for a
+/// short pause (``retryPause``); the next command after it tries again, on demand, so a command
+/// succeeds as soon as the server answers again (Kong connects per request; one attempt at a
+/// time is made here, the commands arriving meanwhile wait for it). Every method must be called on ``eventLoop``: an ``IOLoop`` (a proxy worker's; the
 /// connections are its own, so a command and its reply never leave the thread) or a SwiftNIO loop.
 public final class RedisClient {
     public let endpoint: RedisEndpoint
@@ -24,7 +25,9 @@ public final class RedisClient {
     /// Commands waiting for a connection being opened.
     private var waiting: [(command: ByteBuffer, promise: EventLoopPromise<RESPValue>)] = []
     private var retryAt = NIODeadline.uptimeNanoseconds(0)
-    private var backoff = TimeAmount.milliseconds(100)
+    /// After a failed connect, commands fail at once for this long: at most a few attempts a
+    /// second against a dead server, and recovery within this long of its return.
+    public static let retryPause = TimeAmount.milliseconds(50)
     private var lastFailure = ""
     private var closed = false
     /// Commands that failed (timeouts, closed connections, unavailable server); for metrics.
@@ -172,7 +175,6 @@ public final class RedisClient {
                 logger.notice("redis connection restored", metadata: ["endpoint": "\(endpoint)"])
                 lastFailure = ""
             }
-            backoff = .milliseconds(100)
             retryAt = .uptimeNanoseconds(0)
             if closed {
                 connection.close()
@@ -188,8 +190,7 @@ public final class RedisClient {
                 logger.warning("redis connection failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
             }
             lastFailure = "\(endpoint): \(error)"
-            retryAt = .now() + backoff
-            backoff = min(backoff * 2, .seconds(5))
+            retryAt = .now() + Self.retryPause
             for w in queued { w.promise.fail(RedisError.unavailable(lastFailure)) }
         }
     }

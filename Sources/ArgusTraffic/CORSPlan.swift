@@ -14,6 +14,8 @@ public final class CORSPlan: Sendable {
     }
 
     let allowAll: Bool
+    /// `*` among several origins: any request with an `Origin` is allowed (Kong 3.8+).
+    let starAmongOthers: Bool
     /// One plain origin: always sent as it is.
     let single: String?
     let origins: [Origin]
@@ -29,6 +31,7 @@ public final class CORSPlan: Sendable {
     public init(config: JSONValue) {
         let list = config["origins"]?.arrayValue?.compactMap(\.stringValue) ?? []
         allowAll = list.isEmpty || (list.count == 1 && list[0] == "*")
+        starAmongOthers = !allowAll && list.contains("*")
         var parsed: [Origin] = []
         for entry in list where entry != "*" {
             let byHost = !entry.contains(":")
@@ -57,9 +60,19 @@ public final class CORSPlan: Sendable {
 
     /// Whether the request is a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`).
     public func isPreflight(_ head: RequestHead) -> Bool {
-        head.methodString == "OPTIONS" && head.valueRange(forLowercasedName: Self.originName).first != nil
+        head.methodString == "OPTIONS" && Self.origin(head) != nil
             && head.valueRange(forLowercasedName: Self.requestMethodName).first != nil
     }
+
+    /// The request's `Origin`; an empty one counts as none.
+    static func origin(_ head: RequestHead) -> Range<Int>? {
+        guard let range = head.valueRange(forLowercasedName: originName).first, !range.isEmpty else { return nil }
+        return range
+    }
+
+    /// Upstream response headers the plugin owns: Kong sets `Access-Control-Allow-Origin` itself,
+    /// replacing the upstream's, or clears it when the origin is not allowed.
+    public static let ownedResponseHeaders = ["access-control-allow-origin"]
 
     static let originName = Array("origin".utf8)
     static let requestMethodName = Array("access-control-request-method".utf8)
@@ -85,9 +98,9 @@ public final class CORSPlan: Sendable {
     /// The same headers written as lines into `out`; the common `origins: ["*"]` case copies the
     /// request's Origin as bytes (no String per request).
     public func writeResponseHeaders(_ head: RequestHead, into out: inout ByteBuffer) {
-        let origin = head.valueRange(forLowercasedName: Self.originName).first
+        let origin = Self.origin(head)
         if !allowOriginAbsent && origin == nil { return }
-        guard allowAll else {
+        guard allowAll || (starAmongOthers && origin != nil) else {
             for (name, value) in responseHeaders(head) {
                 out.writeString(name)
                 out.writeStaticString(": ")
@@ -101,8 +114,9 @@ public final class CORSPlan: Sendable {
             _ = head.bytes.withUnsafeReadableBytes { out.writeBytes(UnsafeRawBufferPointer(rebasing: $0[origin])) }
             out.writeStaticString("\r\nVary: Origin\r\nAccess-Control-Allow-Credentials: true\r\n")
         } else {
+            // `*` carries no credentials: without an Origin there is no Access-Control-Allow-Credentials (Kong)
             out.writeStaticString("Access-Control-Allow-Origin: *\r\n")
-            if credentials { out.writeStaticString("Access-Control-Allow-Credentials: true\r\n") }
+            if starAmongOthers { out.writeStaticString("Vary: Origin\r\n") }
         }
         if let exposedHeaders {
             out.writeStaticString("Access-Control-Expose-Headers: ")
@@ -112,9 +126,11 @@ public final class CORSPlan: Sendable {
     }
 
     public func responseHeaders(_ head: RequestHead) -> [(String, String)] {
-        if !allowOriginAbsent && head.valueRange(forLowercasedName: Self.originName).first == nil { return [] }
+        if !allowOriginAbsent && Self.origin(head) == nil { return [] }
         var out = originHeaders(head)
-        if credentials && out.contains(where: { $0.0 == "Access-Control-Allow-Origin" }) {
+        // Kong: with a list of origins, credentials are announced whether or not the origin matched;
+        // allowing all without an Origin, they are not
+        if credentials && (!allowAll || out.contains(where: { $0.0 == "Access-Control-Allow-Origin" && $0.1 != "*" })) {
             out.append(("Access-Control-Allow-Credentials", "true"))
         }
         if let exposedHeaders { out.append(("Access-Control-Expose-Headers", exposedHeaders)) }
@@ -123,14 +139,19 @@ public final class CORSPlan: Sendable {
 
     /// `Access-Control-Allow-Origin` (and `Vary: Origin` when it depends on the request).
     func originHeaders(_ head: RequestHead) -> [(String, String)] {
-        let requestOrigin = head.values(forLowercasedName: "origin").first
-        if allowAll {
+        let requestOrigin = head.values(forLowercasedName: "origin").first.flatMap { $0.isEmpty ? nil : $0 }
+        if allowAll || (starAmongOthers && requestOrigin != nil) {
             // `*` cannot carry credentials: the request's origin is echoed instead.
             if credentials, let requestOrigin { return [("Access-Control-Allow-Origin", requestOrigin), ("Vary", "Origin")] }
-            return [("Access-Control-Allow-Origin", "*")]
+            return starAmongOthers ? [("Access-Control-Allow-Origin", "*"), ("Vary", "Origin")] : [("Access-Control-Allow-Origin", "*")]
         }
         if let single { return [("Access-Control-Allow-Origin", single), ("Vary", "Origin")] }
-        guard let requestOrigin, let normalized = Self.normalize(requestOrigin) else { return [("Vary", "Origin")] }
+        guard let requestOrigin else { return [("Vary", "Origin")] }
+        // an Origin that is not `scheme://host` (a configured `foo.test` matches only that text, as in Kong)
+        guard let normalized = Self.normalize(requestOrigin) else {
+            let literal = origins.contains { if case .exact(let value, _) = $0 { return value == requestOrigin } else { return false } }
+            return literal ? [("Access-Control-Allow-Origin", requestOrigin), ("Vary", "Origin")] : [("Vary", "Origin")]
+        }
         for origin in origins {
             switch origin {
             case .exact(let value, _):

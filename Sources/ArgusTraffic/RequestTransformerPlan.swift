@@ -176,49 +176,27 @@ public final class RequestTransformerPlan: Sendable {
         return out
     }
 
-    /// `$(headers.x)`, `$(headers["x-y"])`, `$(query_params.y)`, `$(uri_captures.n)` replaced by
-    /// the request's values (empty when absent).
+    /// The value with its `$(…)` templates rendered from the request (see `TransformerTemplate`;
+    /// the loader refused the ones Argus can not evaluate): a missing value is empty, or the
+    /// template's `or 'default'`.
     static func render(_ template: String, head: RequestHead, query: QueryString, captures: [String: String]) -> String {
-        guard template.contains("$(") else { return template }
+        guard template.contains("$("), case .success(let parsed) = TransformerTemplate.parse(template) else { return template }
         var out = ""
-        var rest = template[...]
-        while let dollar = rest.firstIndex(of: "$") {
-            let open = rest.index(after: dollar)
-            guard open < rest.endIndex, rest[open] == "(" else {
-                out += rest[...dollar]
-                rest = rest[open...]
-                continue
-            }
-            out += rest[..<dollar]
-            let inside = rest.index(after: open)
-            guard let end = rest[inside...].firstIndex(of: ")") else {
-                out += rest[dollar...]
-                return out
-            }
-            let expression = String(rest[inside..<end]).trimming(" ")
-            out += value(of: expression, head: head, query: query, captures: captures)
-            rest = rest[rest.index(after: end)...]
-        }
-        return out + rest
-    }
-
-    static func value(of expression: String, head: RequestHead, query: QueryString, captures: [String: String]) -> String {
-        for (prefix, source) in [("headers", 0), ("query_params", 1), ("uri_captures", 2)] where expression.hasPrefix(prefix) {
-            var key = String(expression.dropFirst(prefix.count))
-            if key.hasPrefix(".") {
-                key.removeFirst()
-            } else if key.hasPrefix("["), key.hasSuffix("]") {
-                key = String(key.dropFirst().dropLast()).trimming("\"").trimming("'")
-            } else {
-                continue
-            }
-            switch source {
-            case 0: return head.values(forLowercasedName: key.lowercased().replacingUnderscores()).first ?? ""
-            case 1: return query.values(named: key).first ?? ""
-            default: return captures[key] ?? ""
+        for part in parsed.parts {
+            switch part {
+            case .text(let text):
+                out += text
+            case .value(let source, let fallback):
+                let found: String?
+                switch source {
+                case .header(let name): found = head.values(forLowercasedName: name.lowercased().replacingUnderscores()).first
+                case .query(let name): found = query.values(named: name).first
+                case .capture(let key): found = captures[key]
+                }
+                out += found ?? fallback ?? ""
             }
         }
-        return ""
+        return out
     }
 
     static func encode(_ text: String) -> String { PercentEncoding.encode(text) }

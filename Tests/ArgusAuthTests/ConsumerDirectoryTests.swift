@@ -1,3 +1,4 @@
+import Foundation
 import ArgusConfig
 import Testing
 @testable import ArgusAuth
@@ -11,6 +12,22 @@ import Testing
             basicauth_credentials: [{username: al, password: pw}]
             acls: [{group: g1}, {group: g2}]
         """, file: "k.yml")
+
+    /// key-auth `ttl` (Kong's declarative form: the Unix time the key expires): an expired key
+    /// authenticates no one (Kong's 401 `Unauthorized`); 0 never expires.
+    @Test func anExpiredKeyIsNoKey() throws {
+        let now = Int(Date().timeIntervalSince1970)
+        let config = try ConfigLoader.parse(text: """
+            _format_version: "3.0"
+            consumers:
+              - username: alice
+                keyauth_credentials: [{key: gone, ttl: \(now - 10)}, {key: live, ttl: \(now + 3600)}, {key: forever, ttl: 0}]
+            """, file: "k.yml")
+        let d = ConsumerDirectory(config: config)
+        #expect(d.keyAuth("gone") == nil)
+        #expect(d.keyAuth("live")?.consumer == 0)
+        #expect(d.keyAuth("forever")?.consumer == 0)
+    }
 
     @Test func indexesCredentials() {
         let d = ConsumerDirectory(config: Self.config)

@@ -122,3 +122,41 @@ import Testing
         #expect(EntityJSON.service(config.services[0])["client_certificate"] == .object(["id": .string(id)]))
     }
 }
+
+/// request-transformer templates Argus can not evaluate are refused at load, naming them.
+@Suite struct TransformerTemplateTests {
+    @Test(arguments: [
+        "$(headers.x)", "$(headers[\"x-y\"])", "$(headers['x-y'])", "$(query_params.q)", "$(uri_captures.user1)", "$(uri_captures[1])",
+        "$(uri_captures.user1 or 'default1')", "$('$(uri_captures.user1)')", "plain text", "a $ sign", "prefix-$(headers.x)-suffix",
+    ])
+    func accepted(_ value: String) {
+        guard case .success = TransformerTemplate.parse(value) else {
+            Issue.record("\(value) refused")
+            return
+        }
+    }
+
+    @Test(arguments: ["$(10 * uri_captures.user1)", "$(ERROR())", "$(string.sub(headers.x, 1, 2))", "$(shared.my_version)", "$(uri_captures.1)"])
+    func refused(_ value: String) {
+        guard case .failure = TransformerTemplate.parse(value) else {
+            Issue.record("\(value) accepted")
+            return
+        }
+    }
+
+    @Test func aConfigWithOneIsRefusedWithKongsMessageAndTheReason() {
+        var found: [ConfigError] = []
+        do {
+            _ = try ConfigLoader.parse(text: """
+            _format_version: "3.0"
+            plugins:
+              - name: request-transformer
+                config: {add: {headers: ["x-a:$(foo(headers.x))"]}, replace: {uri: "/v2/$(10 * uri_captures.n)"}}
+            """, file: "kong.yml")
+        } catch {
+            found = error.errors
+        }
+        #expect(found.map(\.path) == ["plugins[0].config.add.headers[0]", "plugins[0].config.replace.uri"])
+        #expect(found.first?.message.hasPrefix("value '$(foo(headers.x))' is not in supported format, error:template $(foo(headers.x)) can not be evaluated") == true)
+    }
+}

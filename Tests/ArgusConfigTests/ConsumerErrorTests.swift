@@ -15,7 +15,7 @@ import Testing
         ErrorCase("keyauth_credentials: [{key: k, consumer: bob}]", "keyauth_credentials[0].consumer",
                   "invalid reference 'consumer: bob' (no such entry in 'consumers')"),
         ErrorCase("consumers: [{username: a, keyauth_credentials: [{key: k, ttl: -1}]}]", "consumers[0].keyauth_credentials[0].ttl",
-                  "value should be between 0 and 100000000"),
+                  "value should be between 0 and 2147483647"),
         ErrorCase("consumers: [{username: a, keyauth_credentials: [{key: k}]}, {username: b, keyauth_credentials: [{key: k}]}]",
                   "consumers[1].keyauth_credentials[0]",
                   "uniqueness violation: 'keyauth_credentials' entity with key set to 'k' already declared"),

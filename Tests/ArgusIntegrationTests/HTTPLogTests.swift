@@ -54,6 +54,33 @@ struct HTTPLogTests {
         await backend.stop()
     }
 
+    /// Kong's `01-log_spec.lua` "PATCH config.headers": a changed instance's records go with its
+    /// new config from the next request on; a changed endpoint receives them.
+    @Test(.timeLimit(.minutes(1)))
+    func aChangedInstanceSendsWithItsNewConfig() async throws {
+        let backend = RawBackend.ok(body: "x")
+        let port = try await backend.start()
+        let first = LogReceiver(), second = LogReceiver()
+        let firstPort = try await first.start(), secondPort = try await second.start()
+        let gw = try await GatewayHarness(yaml: httpLogYAML(backend: port, receiver: firstPort, config: "headers: {X-Custom: value1}"))
+        _ = try await send(gw, 1)
+        #expect(await first.waitFor(1))
+        try httpLogYAML(backend: port, receiver: firstPort, config: "headers: {X-Custom: value2}").write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+        #expect(gw.gateway.reload())
+        _ = try await send(gw, 1)
+        #expect(await first.waitFor(2))
+        #expect(first.posts.map { $0.headers["x-custom"] } == ["value1", "value2"])
+        try httpLogYAML(backend: port, receiver: secondPort, config: "headers: {X-Custom: value3}").write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+        #expect(gw.gateway.reload())
+        let moved = try await send(gw, 1)
+        #expect(await second.waitFor(1))
+        #expect(second.ids == moved && second.posts.first?.headers["x-custom"] == "value3")
+        await gw.stop()
+        await first.shutdown()
+        await second.shutdown()
+        await backend.stop()
+    }
+
     @Test(.timeLimit(.minutes(1)))
     func oneObjectPerPostWhenTheBatchSizeIsOneAndGzipWhenAsked() async throws {
         let backend = RawBackend.ok(body: "x")

@@ -140,6 +140,25 @@ struct RedisClientTests {
         #expect(back)
     }
 
+    /// Kong connects per request: once the server is back, the next command (after the short
+    /// pause) reconnects and succeeds; no worker waits out a back-off.
+    @Test(arguments: RedisLoopKind.allCases) func reconnectsOnDemandOnceTheServerIsBack(on kind: RedisLoopKind) async throws {
+        let server = try RedisServer()
+        defer { server.stop() }
+        let redis = try LoopRedisClient(RedisEndpoint(host: "127.0.0.1", port: server.port, timeoutMilliseconds: 500), on: kind)
+        defer { Task { await redis.shutdown() } }
+        #expect(try await redis.send(["PING"]) == .simpleString("PONG"))
+        server.kill()
+        // many failures in a row: a doubling back-off would have grown to seconds by now
+        for _ in 0..<30 {
+            _ = try? await redis.send(["PING"])
+            try await Task.sleep(for: .milliseconds(60))
+        }
+        try server.start()
+        try await Task.sleep(for: .milliseconds(120))
+        #expect(try await redis.send(["PING"]) == .simpleString("PONG"), "the first command after the server's return succeeds")
+    }
+
     /// `ssl: true`: TLS to a TLS-only redis-server; `ssl_verify: true` refuses its self-signed certificate.
     @Test(arguments: RedisLoopKind.allCases) func speaksTLS(on kind: RedisLoopKind) async throws {
         let server = try RedisServer(tls: true)

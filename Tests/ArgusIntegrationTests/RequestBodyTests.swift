@@ -26,7 +26,7 @@ struct RequestBodyTests {
             config:
               remove: {body: [secret]}
               rename: {body: ["old:fresh"]}
-              replace: {body: ["status:$(headers.x-status)"]}
+              replace: {body: ["status:$(headers['x-status'])"]}
               add: {body: ["new:v", "keep:ignored"]}
               append: {body: ["tags:t2"]}
         """

@@ -121,6 +121,21 @@ struct TrafficPluginTests {
         #expect(backend.requests.count == 1)
     }
 
+    /// Kong's cors owns Access-Control-Allow-Origin: an upstream's `*` is replaced by the allowed
+    /// origin, and removed when the origin is not allowed (credentials still announced).
+    @Test func corsOwnsTheUpstreamsAllowOrigin() async throws {
+        let backend = RawBackend { _ in .init(bytes: "HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: 2\r\n\r\nok") }
+        let port = try await backend.start()
+        let gw = try await Self.gateway(port, plugins: "  - name: cors\n    config: {origins: [a.xxx.test, allowed-domain.test], credentials: true}")
+        defer { Task { await gw.stop(); await backend.stop() } }
+        let allowed = try #require(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\nOrigin: allowed-domain.test\r\n\r\n"))
+        #expect(allowed.headers("Access-Control-Allow-Origin") == ["allowed-domain.test"])
+        #expect(allowed.header("Access-Control-Allow-Credentials") == "true")
+        let refused = try #require(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\nOrigin: disallowed-domain.test\r\n\r\n"))
+        #expect(refused.headers("Access-Control-Allow-Origin").isEmpty)
+        #expect(refused.header("Access-Control-Allow-Credentials") == "true")
+    }
+
     @Test func requestSizeLimiting() async throws {
         let backend = RawBackend.ok()
         let port = try await backend.start()

@@ -84,4 +84,93 @@ func config(_ text: String) throws -> JSONValue {
         let allowed = plan.responseHeaders(try head("GET / HTTP/1.1\r\nHost: x\r\nOrigin: https://admin.example\r\n\r\n"))
         #expect(allowed.contains { $0.0 == "Access-Control-Allow-Origin" && $0.1 == "https://admin.example" })
     }
+
+    /// The lines `writeResponseHeaders` adds to an actual response, as a text.
+    static func lines(_ plan: CORSPlan, origin: String?) throws -> String {
+        var out = ByteBuffer()
+        let request = "GET / HTTP/1.1\r\nHost: x\r\n" + (origin.map { "Origin: \($0)\r\n" } ?? "") + "\r\n"
+        plan.writeResponseHeaders(try head(request), into: &out)
+        return String(buffer: out)
+    }
+
+    // Kong's cors spec (`13-cors/01-access_spec.lua`) and handler: the cases issue 23 names.
+    @Test func credentialsWithAllowAllAndNoOriginSendNoAllowCredentials() throws {
+        let plan = CORSPlan(config: try config("{origins: [\"*\"], credentials: true}"))
+        #expect(try Self.lines(plan, origin: nil) == "Access-Control-Allow-Origin: *\r\n")
+        #expect(try Self.lines(plan, origin: "http://www.example.net:3000")
+            == "Access-Control-Allow-Origin: http://www.example.net:3000\r\nVary: Origin\r\nAccess-Control-Allow-Credentials: true\r\n")
+    }
+
+    @Test func aStarAmongSeveralOriginsAllowsAll() throws {
+        let plan = CORSPlan(config: try config("{origins: [foo.bar, \"*\"]}"))
+        #expect(try Self.lines(plan, origin: "http://www.example.net").hasPrefix("Access-Control-Allow-Origin: *\r\n"))
+        let preflight = try head("OPTIONS / HTTP/1.1\r\nHost: x\r\nOrigin: http://www.example.net\r\nAccess-Control-Request-Method: GET\r\n\r\n")
+        #expect(plan.preflightHeaders(preflight).contains { $0 == ("Access-Control-Allow-Origin", "*") })
+        #expect(!plan.preflightHeaders(preflight).contains { $0.0 == "Access-Control-Allow-Credentials" })
+        // no Origin: nothing matches, the upstream's value is cleared
+        #expect(try !Self.lines(plan, origin: nil).contains("Access-Control-Allow-Origin"))
+    }
+
+    @Test func anOriginWithoutSchemeMatchesOnlyThatText() throws {
+        let plan = CORSPlan(config: try config("{origins: [example.test, example.org]}"))
+        #expect(try Self.lines(plan, origin: "example.test").contains("Access-Control-Allow-Origin: example.test\r\n"))
+        #expect(try !Self.lines(plan, origin: "http://example.test").contains("Access-Control-Allow-Origin"))
+        #expect(try !Self.lines(plan, origin: "https://example.test").contains("Access-Control-Allow-Origin"))
+    }
+
+    @Test func anEmptyOriginCountsAsNone() throws {
+        let plan = CORSPlan(config: try config("{origins: [\"http://my-site.test\", \"http://other.test\"], credentials: true}"))
+        let empty = try Self.lines(plan, origin: "")
+        #expect(!empty.contains("Access-Control-Allow-Origin") && empty.contains("Access-Control-Allow-Credentials: true"))
+        #expect(!plan.isPreflight(try head("OPTIONS / HTTP/1.1\r\nHost: x\r\nOrigin: \r\nAccess-Control-Request-Method: GET\r\n\r\n")))
+    }
+
+    @Test func credentialsAreAnnouncedForAListEvenWhenTheOriginIsRefused() throws {
+        // `origins={"a.xxx.test","allowed-domain.test"}, credentials=true`: ACAC stays, ACAO goes
+        let plan = CORSPlan(config: try config("{origins: [a.xxx.test, allowed-domain.test], credentials: true}"))
+        let refused = try Self.lines(plan, origin: "disallowed-domain.test")
+        #expect(!refused.contains("Access-Control-Allow-Origin") && refused.contains("Access-Control-Allow-Credentials: true"))
+        #expect(try Self.lines(plan, origin: "allowed-domain.test").contains("Access-Control-Allow-Origin: allowed-domain.test"))
+    }
+}
+
+/// request-transformer templates: the cases of Kong's `36-request-transformer/02-access_spec.lua`
+/// that need no Lua, rendered from the request.
+@Suite struct TransformerTemplateRenderTests {
+    let captures = ["0": "/requests/user1/foo/user2/bar", "1": "foo", "2": "bar", "user1": "foo", "user2": "bar"]
+
+    func rewrite(_ configText: String, _ raw: String, captures: [String: String]? = nil) throws -> RequestTransformerPlan.Rewrite {
+        RequestTransformerPlan(config: try config(configText)).rewrite(try head(raw), captures: captures ?? self.captures)
+    }
+
+    @Test func uriCapturesQueryParamsAndHeaders() throws {
+        let r = try rewrite(
+            #"{add: {querystring: ["uri_param1:$(uri_captures.user1)", "uri_param2:$(headers.host)"], headers: ["x-test-header:$(query_params.q1)"]}, remove: {querystring: [q1]}}"#,
+            "GET /requests/user1/foo/user2/bar?q1=20 HTTP/1.1\r\nHost: test15.test\r\n\r\n")
+        #expect(r.query == "uri_param1=foo&uri_param2=test15.test")
+        #expect(r.headerLines.contains("x-test-header: 20\r\n"))
+    }
+
+    @Test func replaceURIWithCapturesByNameAndIndex() throws {
+        let named = try rewrite(#"{replace: {uri: "/requests/user2/$(uri_captures.user2)/user1/$(uri_captures.user1)"}}"#, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(named.uri == "/requests/user2/bar/user1/foo")
+        let whole = try rewrite(#"{replace: {uri: "/requests$(uri_captures[0])"}}"#, "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                                captures: ["0": "/user1/foo/user2/bar"])
+        #expect(whole.uri == "/requests/user1/foo/user2/bar")
+    }
+
+    @Test func aDefaultForAMissingCaptureAndALiteralDollar() throws {
+        let r = try rewrite(
+            #"{add: {querystring: ["uri_param1:$(uri_captures.user1 or 'default1')", "uri_param2:$(uri_captures[\"user2\"] or 'default2')", "q3:$('$(uri_captures.user1)')"]}}"#,
+            "GET /requests/?q1=20 HTTP/1.1\r\nHost: x\r\n\r\n", captures: [:])
+        #expect(r.query == "q1=20&uri_param1=default1&uri_param2=default2&q3=%24%28uri_captures.user1%29")
+    }
+
+    @Test func headersByBracketAndUnderscoreNames() throws {
+        let r = try rewrite(
+            #"{add: {headers: ["x-a:$(headers['x-remove-header'])", "x-b:$(headers.x_remove_header)", "x-c:$(headers[\"X-Missing\"])"]}}"#,
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Remove-Header: its a test\r\n\r\n")
+        #expect(r.headerLines.contains("x-a: its a test\r\n") && r.headerLines.contains("x-b: its a test\r\n"))
+        #expect(r.headerLines.contains("x-c: \r\n"))
+    }
 }

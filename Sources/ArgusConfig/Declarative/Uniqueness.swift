@@ -45,7 +45,17 @@ extension DeclarativeBuilder {
         _ = checkUnique("upstreams", upstreams, id: \.id, endpointKey: ("name", \.name))
         _ = checkUnique("certificates", certificates, id: \.id, endpointKey: nil)
         _ = checkUnique("snis", snis, id: \.id, endpointKey: ("name", \.name))
-        _ = checkUnique("targets", targets, id: \.id, endpointKey: nil)
+        let targetsReported = checkUnique("targets", targets, id: \.id, endpointKey: nil)
+        // Kong's cache_key {upstream, target}: one target per host:port in an upstream (a second one
+        // would double the backend's share)
+        var targetKeys = Set<[String]>()
+        for (i, target) in targets.enumerated() where !targetsReported.contains(i) {
+            if !targetKeys.insert([target.model.upstreamID, target.model.target]).inserted {
+                issues.add(
+                    target.path, Self.uniquenessMessage("targets", "target", target.model.target) + " for this upstream",
+                    .unique(field: "target", value: target.model.target))
+            }
+        }
         let pluginsReported = checkUnique("plugins", pluginEntries, id: \.id, endpointKey: ("instance_name", \.instanceName))
         // one instance per (name, route, service, consumer), however the scope was written
         var scopes = Set<[String]>()

@@ -18,7 +18,9 @@ extension DeclarativeBuilder {
     static let credentialFields: [String: [SchemaField]] = [
         "keyauth_credentials": [
             SchemaField("key", .string()),
-            SchemaField("ttl", .integer(between: 0...100_000_000)),
+            // When the key expires, as a Unix time (Kong's declarative form; the Admin API takes
+            // seconds from now and shows the seconds left). 0 or null: never.
+            SchemaField("ttl", .integer(between: 0...Int(Int32.max))),
         ],
         "jwt_secrets": [
             SchemaField("key", .string()),

@@ -44,14 +44,29 @@ public enum RequestSizeLimitingPluginSchema {
 public enum RequestTransformerPluginSchema {
     static func section(_ extra: [SchemaField] = []) -> FieldSpec {
         .record([
-            SchemaField("body", .array(of: .string(validators: [Typedefs.string(colonPair)]), default: [])),
-            SchemaField("headers", .array(of: .string(validators: [Typedefs.string(colonPair)]), default: [])),
-            SchemaField("querystring", .array(of: .string(validators: [Typedefs.string(colonPair)]), default: [])),
+            SchemaField("body", .array(of: .string(validators: [Typedefs.string(templatedPair)]), default: [])),
+            SchemaField("headers", .array(of: .string(validators: [Typedefs.string(templatedPair)]), default: [])),
+            SchemaField("querystring", .array(of: .string(validators: [Typedefs.string(templatedPair)]), default: [])),
         ] + extra, required: true)
     }
 
     static func colonPair(_ entry: String) -> String? {
         entry.contains(":") ? nil : "invalid value: \(entry)"
+    }
+
+    /// `name:value`, the value's templates evaluable.
+    static func templatedPair(_ entry: String) -> String? {
+        guard let colon = entry.firstIndex(of: ":") else { return "invalid value: \(entry)" }
+        return template(String(entry[entry.index(after: colon)...]))
+    }
+
+    /// A value's templates must be ones Argus evaluates (Kong's message, Argus's reason).
+    static func template(_ value: String) -> String? {
+        guard value.contains("$(") else { return nil }
+        if case .failure(let error) = TransformerTemplate.parse(value) {
+            return "value '\(value)' is not in supported format, error:\(error.description)"
+        }
+        return nil
     }
 
     static let remove = FieldSpec.record([
@@ -68,7 +83,7 @@ public enum RequestTransformerPluginSchema {
             }])),
             SchemaField("remove", remove),
             SchemaField("rename", section()),
-            SchemaField("replace", section([SchemaField("uri", .string())])),
+            SchemaField("replace", section([SchemaField("uri", .string(validators: [Typedefs.string(template)]))])),
             SchemaField("add", section()),
             SchemaField("append", section()),
         ])

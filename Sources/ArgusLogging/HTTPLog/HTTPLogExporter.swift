@@ -27,6 +27,8 @@ public final class HTTPLogExporter: ReportsStatistics {
 
     struct State: Sendable {
         var sinks: [String: HTTPLogSink] = [:]
+        /// The config each sink was made or last updated with.
+        var configs: [String: JSONValue] = [:]
         var tasks: [Task<Void, Never>] = []
         var withoutDetail: UInt64 = 0
     }
@@ -74,7 +76,15 @@ public final class HTTPLogExporter: ReportsStatistics {
     }
 
     private func sink(for plugin: Plugin, _ state: inout State) -> HTTPLogSink {
-        if let existing = state.sinks[plugin.id] { return existing }
+        if let existing = state.sinks[plugin.id] {
+            // the instance was changed (Admin API, reload): its sink takes the new config
+            if state.configs[plugin.id] != plugin.config {
+                existing.update(HTTPLogEndpoint(plugin.config))
+                state.configs[plugin.id] = plugin.config
+            }
+            return existing
+        }
+        state.configs[plugin.id] = plugin.config
         let sink = HTTPLogSink(
             id: plugin.instanceName ?? plugin.id, endpoint: HTTPLogEndpoint(plugin.config), client: client,
             spoolDirectory: spoolRoot + "/" + plugin.id, logger: logger)

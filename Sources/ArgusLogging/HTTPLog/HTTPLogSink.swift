@@ -24,7 +24,10 @@ import Glibc
 /// (`spool_max_bytes`): each one is counted and the drops are logged.
 final class HTTPLogSink: Sendable {
     let id: String
-    let endpoint: HTTPLogEndpoint
+    /// Where and how batches go: the instance's current config (an Admin API change or a reload
+    /// replaces it; records already queued go with the new one, they belong to the instance).
+    var endpoint: HTTPLogEndpoint { current.withLockedValue { $0 } }
+    private let current: NIOLockedValueBox<HTTPLogEndpoint>
     private let client: HTTPClient
     private let logger: Logger
     private let state: NIOLockedValueBox<State>
@@ -64,9 +67,14 @@ final class HTTPLogSink: Sendable {
         var memoryCount: Int { memory.count - memoryHead }
     }
 
+    /// Takes the instance's new config (its spool keeps the size it was opened with).
+    func update(_ endpoint: HTTPLogEndpoint) {
+        current.withLockedValue { $0 = endpoint }
+    }
+
     init(id: String, endpoint: HTTPLogEndpoint, client: HTTPClient, spoolDirectory: String, logger: Logger) {
         self.id = id
-        self.endpoint = endpoint
+        self.current = NIOLockedValueBox(endpoint)
         self.client = client
         self.logger = logger
         self.spoolDirectory = spoolDirectory
