@@ -11,8 +11,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # upstream discovery tests run on loopback; python3-venv holds schemathesis (from PyPI),
 # which checks the Admin API against docs/admin-openapi.yaml; python3-h11 is the reference HTTP/1.1
 # parser the request-smuggling probe compares Argus with; openssl makes the TLS test's certificates
-# and is one of its clients (s_client).
-PACKAGES=(curl python3 python3-venv procps prometheus python3-prometheus-client logrotate redis-server dnsmasq-base python3-h11 openssl)
+# and is one of its clients (s_client); python3-websockets is the WebSocket client and server of
+# the tunnel test.
+PACKAGES=(curl python3 python3-venv procps prometheus python3-prometheus-client logrotate redis-server dnsmasq-base python3-h11 openssl python3-websockets)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -69,6 +70,9 @@ bash scripts/openapi_it.sh .build/debug/argus
 
 echo "== TLS at the edge: certificates by SNI, versions, ALPN, resumption, reloads, bad clients (openssl, curl, python ssl)"
 /usr/bin/python3 scripts/tls_it.py .build/debug/argus
+
+echo "== WebSocket through the gateway (python3-websockets both sides): messages, back-pressure, closes, wss, access phase, timeouts"
+/usr/bin/python3 scripts/websocket_it.py .build/debug/argus
 
 echo "== rate-limiting: two Argus processes sharing one Redis, Redis killed and restarted"
 /usr/bin/python3 scripts/ratelimit_it.py .build/debug/argus

@@ -38,6 +38,8 @@ enum ClientResponseWriter {
         /// response-transformer: upstream headers (lower-cased names) replaced by `transformedLines`.
         var dropHeaders: [String]? = nil
         var transformedLines: String? = nil
+        /// A 101 to an upgrade request: its `Upgrade` is kept and `Connection: upgrade` said.
+        var upgrade = false
         /// A response served from proxy-cache: no upstream latency is reported.
         var fromCache = false
         /// The body is written whole with this length (a cache hit, a transformed JSON body):
@@ -68,7 +70,14 @@ enum ClientResponseWriter {
             out.append(UnsafeRawBufferPointer(rebasing: raw[8..<lineEnd]))
             out.append("\r\n")
             for field in head.fields {
-                if field.name.isHopByHop || head.isNominated(field) { continue }
+                if field.name.isHopByHop {
+                    if ctx.upgrade && field.name == .upgrade {
+                        out.append(UnsafeRawBufferPointer(rebasing: raw[field.lineRange]))
+                        out.append("\r\n")
+                    }
+                    continue
+                }
+                if head.isNominated(field) { continue }
                 if field.name == .contentLength && ((ctx.framing != .passthrough && ctx.framing != .none) || ctx.bodyLength != nil) {
                     continue
                 }
@@ -84,7 +93,9 @@ enum ClientResponseWriter {
             out.append(decimal: length)
             out.append("\r\n")
         }
-        if !ctx.keepAlive {
+        if ctx.upgrade {
+            out.append("Connection: upgrade\r\n")
+        } else if !ctx.keepAlive {
             out.append("Connection: close\r\n")
         } else if ctx.clientMinorVersion == 0 {
             out.append("Connection: keep-alive\r\n")

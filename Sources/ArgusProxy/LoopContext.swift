@@ -247,6 +247,12 @@ final class LoopStats: Sendable {
     /// TLS handshakes that did not complete, by `TLSHandshakeFailure.allCases` index.
     let handshakeFailures = (0..<TLSHandshakeFailure.allCases.count).map { _ in ManagedAtomic<Int>(0) }
 
+    /// Open protocol-upgrade tunnels (WebSocket).
+    let tunnels = ManagedAtomic<Int>(0)
+
+    func tunnelOpened() { tunnels.wrappingIncrement(ordering: .relaxed) }
+    func tunnelClosed() { tunnels.wrappingDecrement(ordering: .relaxed) }
+
     func handshakeCompleted(version: String) {
         handshakes[TLSVersionLabel.index(version)].wrappingIncrement(ordering: .relaxed)
     }

@@ -68,7 +68,7 @@ extension ProxyConnection: UpstreamDelegate {
     private func attach(_ connection: UpstreamConnection, now: NIODeadline) {
         upstream = connection
         trace.reason = 0  // (an earlier try's TLS failure is not this one's)
-        connection.begin(delegate: self, isHEAD: exchange!.head.isHEAD)
+        connection.begin(delegate: self, isHEAD: exchange!.head.isHEAD, upgrade: exchange!.upgrade)
         connection.write(exchange!.upstreamHead)
         request.headSent(at: now)
         trace.sentAt = now
@@ -133,6 +133,10 @@ extension ProxyConnection: UpstreamDelegate {
 
     func upstreamWritabilityChanged(isWritable: Bool) {
         guard exchange != nil else { return }
+        if tunnel != nil {
+            if isWritable { resumeReading() }
+            return
+        }
         if isWritable {
             request.upstreamUnblocked()
             if request.isForwarding {
@@ -151,6 +155,10 @@ extension ProxyConnection: UpstreamDelegate {
 
     func upstreamResponseHead(_ head: ResponseHead) {
         guard exchange != nil, let upstream else { return }
+        if head.status == 101, upstream.isTunnel {
+            startTunnel(head)
+            return
+        }
         let now = upstream.lastReadAt
         trace.firstByteAt = now
         request.responseHead(status: head.status)
@@ -202,6 +210,10 @@ extension ProxyConnection: UpstreamDelegate {
 
     func upstreamResponseBody(_ slice: ByteBuffer) {
         guard exchange != nil else { return }
+        if tunnel != nil {
+            tunnelDown(slice)
+            return
+        }
         switch relay.upstreamBody(slice, cacheFetch: exchange!.cache?.fetch) {
         case .relay:
             relayBody(slice)
@@ -233,8 +245,17 @@ extension ProxyConnection: UpstreamDelegate {
         flushClient()
     }
 
+    func upstreamInputEnded() {
+        if tunnel != nil { tunnelUpstreamEnded() }
+    }
+
     func upstreamResponseEnd() {
         guard exchange != nil else { return }
+        if tunnel != nil {
+            // the upstream closed the tunnel
+            closeTunnel()
+            return
+        }
         if let held = relay.takeHeld() {
             // response-transformer's JSON operations on the whole body (sent as it came if it is not a JSON object)
             if let transformed = exchange!.responseTransformer?.transformJSON(held.body) {

@@ -50,6 +50,8 @@ final class ProxyConnection: TCPConnectionDelegate {
     var upstream: UpstreamConnection?
     /// What becomes the request's event.
     var trace = RequestTrace()
+    /// After a 101 to an upgrade request: the connection is a byte tunnel to `upstream`.
+    var tunnel: TunnelState?
 
     // The connection.
     var inbound = ByteBuffer()
@@ -111,8 +113,12 @@ final class ProxyConnection: TCPConnectionDelegate {
     }
 
     func connectionClosed(_ connection: TCPConnection, error: (any Error)?) {
-        // The client went away mid-request: nginx logs that as 499.
-        if trace.active { publish(status: 499, source: .gateway, decision: .clientAborted) }
+        if tunnel != nil {
+            publishTunnel()
+        } else if trace.active {
+            // The client went away mid-request: nginx logs that as 499.
+            publish(status: 499, source: .gateway, decision: .clientAborted)
+        }
         self.connection.closed()
         abandonExchange()
         request.end()
@@ -127,6 +133,10 @@ final class ProxyConnection: TCPConnectionDelegate {
 
     /// The client closed its side: as with NIO's default (no half-closure), the connection closes.
     func connectionReadEnded(_ connection: TCPConnection) {
+        if tunnel != nil {
+            tunnelClientEnded()
+            return
+        }
         transport.close()
     }
 
@@ -144,6 +154,10 @@ final class ProxyConnection: TCPConnectionDelegate {
     func connection(_ connection: TCPConnection, read bytes: ByteBuffer) {
         if self.connection.isClosing { return }  // lingering close: dropped
         lastActivity = .now()
+        if tunnel != nil {
+            tunnelUp(bytes)
+            return
+        }
         if inbound.readableBytes == 0 {
             inbound = bytes
         } else {
@@ -253,6 +267,10 @@ final class ProxyConnection: TCPConnectionDelegate {
     private func timerFired() {
         timer = nil
         if connection.isClosing { return }
+        if tunnel != nil {
+            tunnelTimerFired()
+            return
+        }
         let (expired, next) = timeouts.evaluate(timerView(), now: .now())
         if let expired {
             timedOut(expired)

@@ -142,6 +142,10 @@ public final class ProxyServer: ReportsStatistics, Sendable {
                 help: "Tasks handed to a proxy event loop from another thread (a request's own work adds none)",
                 labels: [.init("loop", String(index))], value: Double(loop.tasksFromOtherThreads))
         }
+        out.append(ExporterStatistic(
+            family: "argus_tunnels_open", kind: .gauge,
+            help: "Connections switched to another protocol (WebSocket) and tunnelled to their upstream, open now",
+            labels: [], value: Double(stats.loops.reduce(0) { $0 + $1.tunnels.load(ordering: .relaxed) })))
         for (i, version) in TLSVersionLabel.all.enumerated() {
             out.append(ExporterStatistic(
                 family: "argus_tls_handshakes_total", kind: .counter, help: "TLS handshakes with clients that completed, by protocol version",

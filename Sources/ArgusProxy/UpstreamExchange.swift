@@ -42,6 +42,8 @@ struct UpstreamExchange {
     var pluginHeaders: ByteBuffer?
     /// Upstream response headers the plugins own (cors's Access-Control-Allow-Origin).
     var corsOwnsOrigin = false
+    /// The request asks for a protocol upgrade: a 101 makes the exchange a tunnel.
+    var upgrade = false
     /// proxy-cache: the request's cache state, and the response being collected for the store.
     var cache: CacheState?
     /// A log plugin applies: every try is recorded for the request's details.

@@ -7,6 +7,7 @@ import ArgusHTTP
 import ArgusRouting
 import ArgusSnapshot
 import ArgusTransport
+import Foundation
 import NIOCore
 
 /// Where a request that passed the access phase goes, and what is sent there: the target (the
@@ -60,7 +61,7 @@ struct UpstreamRequestPlanner {
         let writing = UpstreamRequestWriter.Context(
             upstreamPath: access.state.rewrite?.uri ?? match.upstreamPath, hostHeader: hostHeader, clientIP: client.ip,
             peerTrusted: client.peerTrusted, listenerPort: connection.listenerPort, strippedPrefix: match.strippedPrefix,
-            requestID: routed.requestID, viaToken: connection.viaToken, secure: connection.secure,
+            requestID: routed.requestID, viaToken: connection.viaToken, secure: connection.secure, upgrade: Self.upgradeRequested(head),
             edits: routePlan.editsUpstream || access.state.bodyRead ? Self.edits(routed, access: &access.state) : nil)
         UpstreamRequestWriter.write(head, writing, into: &upstreamHead)
 
@@ -75,6 +76,7 @@ struct UpstreamRequestPlanner {
         }
         exchange!.hashKey = access.state.hashKey
         exchange!.responseTransformer = access.state.responseTransformer
+        exchange!.upgrade = writing.upgrade
         exchange!.pluginHeaders = access.state.responseHeaders.take()
         exchange!.corsOwnsOrigin = access.state.corsOwnsOrigin
         exchange!.cache = access.state.cache.take()
@@ -149,5 +151,14 @@ struct UpstreamRequestPlanner {
             edits.bodyLength = body.readableBytes
         }
         return edits
+    }
+
+    /// A protocol upgrade the upstream may accept (WebSocket, or any `Upgrade`): HTTP/1.1, an
+    /// `Upgrade` header with `upgrade` among the `Connection` tokens, and no body.
+    static func upgradeRequested(_ head: RequestHead) -> Bool {
+        guard head.minorVersion == 1, case .none = head.framing, head.fields.contains(where: { $0.name == .upgrade }) else { return false }
+        return head.values(forLowercasedName: "connection").contains { value in
+            value.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "upgrade" }
+        }
     }
 }

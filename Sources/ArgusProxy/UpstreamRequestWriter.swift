@@ -16,6 +16,9 @@ enum UpstreamRequestWriter {
         var viaToken: String
         /// The client connection is TLS.
         var secure = false
+        /// A protocol upgrade (WebSocket): `Upgrade` is passed on with `Connection: upgrade`, the
+        /// one exception to removing hop-by-hop headers.
+        var upgrade = false
         /// What the access plugins change (nil: nothing, the common case).
         var edits: Edits? = nil
     }
@@ -99,7 +102,14 @@ enum UpstreamRequestWriter {
                     guard ctx.peerTrusted, !field.hasUnderscore else { continue }
                     seen |= 1 << UInt32(field.name.rawValue)
                 default:
-                    if field.name.isHopByHop || field.hasUnderscore || head.isNominated(field) { continue }
+                    if field.name.isHopByHop {
+                        if ctx.upgrade && field.name == .upgrade {
+                            out.append(UnsafeRawBufferPointer(rebasing: raw[field.lineRange]))
+                            out.append("\r\n")
+                        }
+                        continue
+                    }
+                    if field.hasUnderscore || head.isNominated(field) { continue }
                     if let edits = ctx.edits, field.isNamed(byAnyOf: edits.removeHeaders, in: raw) { continue }
                 }
                 out.append(UnsafeRawBufferPointer(rebasing: raw[field.lineRange]))
@@ -160,7 +170,7 @@ enum UpstreamRequestWriter {
         } else if case .chunked = head.framing {
             out.append("\r\nTransfer-Encoding: chunked")
         }
-        out.append("\r\nConnection: keep-alive\r\n\r\n")
+        out.append(ctx.upgrade ? "\r\nConnection: upgrade\r\n\r\n" : "\r\nConnection: keep-alive\r\n\r\n")
     }
 
     static func writeRequestID(_ id: RequestID, into out: inout ByteBuffer) {

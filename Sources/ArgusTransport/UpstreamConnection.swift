@@ -16,6 +16,8 @@ public protocol UpstreamDelegate: AnyObject {
     func upstreamReadComplete()
     func upstreamFailed(_ failure: UpstreamFailure)
     func upstreamWritabilityChanged(isWritable: Bool)
+    /// A tunnel's upstream sent its FIN (it may still read what the client sends).
+    func upstreamInputEnded()
 }
 
 /// Why an upstream exchange failed.
@@ -39,6 +41,9 @@ public final class UpstreamConnection: TCPConnectionDelegate {
         case length(remaining: Int)
         case chunked
         case untilClose
+        /// After a `101 Switching Protocols` to an upgrade request: bytes both ways, unparsed,
+        /// until either side closes; never back in the pool.
+        case tunnel
     }
 
     public let key: PoolKey
@@ -53,6 +58,8 @@ public final class UpstreamConnection: TCPConnectionDelegate {
     private var keepAlive = true
     private var sawResponseByte = false
     private var closed = false
+    /// The current request asks for a protocol upgrade: a 101 turns the connection into a tunnel.
+    private var upgrading = false
     public private(set) var requestsServed = 0
     var idleSince = NIODeadline.now()
     /// When the last bytes arrived (one clock read per read event, shared with the exchange).
@@ -82,8 +89,9 @@ public final class UpstreamConnection: TCPConnectionDelegate {
     // MARK: - Exchange side
 
     /// Starts an exchange: the caller writes the request next.
-    public func begin(delegate: any UpstreamDelegate, isHEAD: Bool) {
+    public func begin(delegate: any UpstreamDelegate, isHEAD: Bool, upgrade: Bool = false) {
         self.delegate = delegate
+        upgrading = upgrade
         reused = requestsServed > 0
         state = .awaitingHead(isHEAD: isHEAD)
         sawResponseByte = false
@@ -111,6 +119,17 @@ public final class UpstreamConnection: TCPConnectionDelegate {
 
     private func close() {
         transport.close()
+    }
+
+    /// A tunnel's client sent its FIN: passed on once what is queued is written.
+    public func shutdownOutput() {
+        transport.shutdownOutput()
+    }
+
+    /// The connection is a tunnel (after a 101).
+    public var isTunnel: Bool {
+        if case .tunnel = state { return true }
+        return false
     }
 
     public func pauseReading() {
@@ -147,8 +166,13 @@ public final class UpstreamConnection: TCPConnectionDelegate {
         if inbound.readableBytes == 0 { inbound = ByteBuffer() }
     }
 
-    /// The upstream closed its side: as with NIO's default (no half-closure), the connection closes.
+    /// The upstream closed its side: as with NIO's default (no half-closure), the connection
+    /// closes; a tunnel is half-closed (the client's bytes may still go the other way).
     public func connectionReadEnded(_ connection: TCPConnection) {
+        if case .tunnel = state, !closed {
+            delegate?.upstreamInputEnded()
+            return
+        }
         close()
     }
 
@@ -166,7 +190,7 @@ public final class UpstreamConnection: TCPConnectionDelegate {
         switch state {
         case .idle:
             break
-        case .untilClose:
+        case .untilClose, .tunnel:
             state = .idle
             delegate?.upstreamResponseEnd()
         default:
@@ -201,9 +225,17 @@ public final class UpstreamConnection: TCPConnectionDelegate {
                     return
                 case .head(let head):
                     if head.status == 101 {
-                        // Protocol upgrades are not proxied (Upgrade is stripped): a 101 is a broken upstream.
-                        fail(.malformedResponse(.badStatusLine))
-                        return
+                        // Only an upgrade request may be switched (elsewhere Upgrade is not sent)
+                        guard upgrading else {
+                            fail(.malformedResponse(.badStatusLine))
+                            return
+                        }
+                        state = .tunnel
+                        keepAlive = false
+                        pool?.remove(self)
+                        delegate?.upstreamResponseHead(head)
+                        parser.recycle(head.fields)
+                        continue
                     }
                     keepAlive = head.keepAlive
                     switch head.framing {
@@ -245,7 +277,7 @@ public final class UpstreamConnection: TCPConnectionDelegate {
                     finishResponse()
                 }
                 return
-            case .untilClose:
+            case .untilClose, .tunnel:
                 let slice = inbound.readSlice(length: inbound.readableBytes)!
                 delegate?.upstreamResponseBody(slice)
             }

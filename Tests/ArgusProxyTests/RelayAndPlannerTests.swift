@@ -137,6 +137,26 @@ func responseHead(_ raw: String) throws -> ResponseHead {
         #expect(head.contains("X-Forwarded-Host: client.test\r\n") && head.contains("Via: 1.1 argus/test\r\n"))
     }
 
+    /// WebSocket: `Upgrade` goes upstream with `Connection: upgrade` (the one hop-by-hop header
+    /// passed on); without `upgrade` among the Connection tokens, or with a body, it does not.
+    @Test func anUpgradeRequestKeepsItsUpgrade() throws {
+        let (planned, _) = try plan(
+            "GET /direct/ws HTTP/1.1\r\nHost: c.test\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: k\r\n\r\n")
+        let exchange = try #require(planned)
+        let head = String(buffer: exchange.upstreamHead)
+        #expect(exchange.upgrade)
+        #expect(head.contains("\r\nUpgrade: websocket\r\n") && head.hasSuffix("\r\nConnection: upgrade\r\n\r\n"))
+        #expect(head.contains("Sec-WebSocket-Key: k\r\n"))
+        for raw in [
+            "GET /direct/ws HTTP/1.1\r\nHost: c.test\r\nUpgrade: websocket\r\n\r\n",
+            "POST /direct/ws HTTP/1.1\r\nHost: c.test\r\nUpgrade: h2c\r\nConnection: upgrade\r\nContent-Length: 1\r\n\r\nx",
+        ] {
+            let (plain, _) = try plan(raw)
+            let other = try #require(plain)
+            #expect(!other.upgrade && !String(buffer: other.upstreamHead).contains("Upgrade:"))
+        }
+    }
+
     @Test func aBalancedServiceTakesItsTargetsInTurnAndARetryTheNext() throws {
         let (first, _) = try plan("GET /balanced HTTP/1.1\r\nHost: x\r\n\r\n")
         var exchange = try #require(first)
