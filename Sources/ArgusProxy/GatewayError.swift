@@ -52,6 +52,8 @@ public struct GatewayError: Sendable, Equatable {
     public static let useHTTPS = GatewayError(
         status: 426, message: "Please use HTTPS protocol", plainByDefault: false,
         headers: [("Connection", "Upgrade"), ("Upgrade", "TLS/1.2, HTTP/1.1")])
+    /// nginx refuses TRACE before any phase runs; Kong's error handler words it.
+    public static let traceNotAllowed = GatewayError(status: 405, message: "Method not allowed", plainByDefault: true)
     public static let payloadTooLarge = GatewayError(
         status: 413, message: "Request Entity Too Large", plainByDefault: true)
 

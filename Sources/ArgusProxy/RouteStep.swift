@@ -18,6 +18,7 @@ enum RouteStep {
         answer: inout GatewayError?
     ) -> RoutedRequest? {
         guard let path = PathNormalizer.normalize(head.string(head.path)[...]) else { return Self.refuse(.badRequest("Bad request"), &answer) }
+        if head.method.count == 5, head.methodString == "TRACE" { return Self.refuse(.traceNotAllowed, &answer) }
         let request = RouterRequest(
             method: head.methodString, host: head.hostString, port: head.hostPort ?? listenerPort, path: path,
             // over TLS without a name, a route's `snis` can not match (Kong's `tls.sni` is empty); over plain HTTP they are ignored

@@ -63,11 +63,19 @@ import Testing
             services:
               - { name: a, url: "https://user:pw@example.com/p/q?x=1#frag" }
               - { name: b, url: "http://[::1]:8080" }
-              - { name: c, url: "grpc://example.com" }
             """)
-        #expect(config.services.map(\.host) == ["example.com", "::1", "example.com"])
-        #expect(config.services.map(\.port) == [443, 8080, 80])
-        #expect(config.services.map(\.path) == ["/p/q", nil, nil])
-        #expect(config.services.map(\.protocol) == ["https", "http", "grpc"])
+        #expect(config.services.map(\.host) == ["example.com", "::1"])
+        #expect(config.services.map(\.port) == [443, 8080])
+        #expect(config.services.map(\.path) == ["/p/q", nil])
+        #expect(config.services.map(\.protocol) == ["https", "http"])
+    }
+
+    /// Kong's schema takes grpc, tcp… services; Argus refuses those it can not proxy yet, at load,
+    /// rather than answering every request 502.
+    @Test func aServiceArgusCanNotProxyIsRefusedAtLoad() {
+        #expect(errors("_format_version: \"3.0\"\nservices: [{name: c, url: \"grpc://example.com\"}]").map { "\($0.path): \($0.message)" }
+            == ["services[0].url: protocol: Argus can not proxy 'grpc' services yet (only http and https)"])
+        #expect(errors("_format_version: \"3.0\"\nservices: [{name: t, host: h, protocol: tcp}]").map { "\($0.path): \($0.message)" }
+            == ["services[0].protocol: Argus can not proxy 'tcp' services yet (only http and https)"])
     }
 }

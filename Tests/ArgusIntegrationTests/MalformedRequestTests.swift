@@ -56,4 +56,21 @@ struct MalformedRequestTests {
         #expect(backend.requests.isEmpty, "\(name): reached the upstream")
         await client.close()
     }
+
+    /// nginx refuses TRACE before any phase (Kong's error handler words the 405); the connection
+    /// stays usable.
+    @Test func traceIs405AndNeverReachesTheUpstream() async throws {
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let gw = try await GatewayHarness(yaml: GatewayHarness.yaml(port: port))
+        defer { Task { await gw.stop(); await backend.stop() } }
+        let client = try await RawClient(port: gw.proxyPort)
+        try await client.send("TRACE / HTTP/1.1\r\nHost: x\r\n\r\n")
+        let response = try #require(try await client.readResponse())
+        #expect(response.status == 405 && response.bodyString.hasPrefix("Method not allowed"))
+        try await client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try await client.readResponse()?.status == 200)
+        #expect(backend.requests.count == 1)
+        await client.close()
+    }
 }
