@@ -271,7 +271,10 @@ let package = Package(
             ]),
         .testTarget(name: "ArgusMetricsTests", dependencies: ["ArgusMetrics", "ArgusEvents", "ArgusConfig", "ArgusCompression"]),
         .testTarget(name: "ArgusRoutingTests", dependencies: ["ArgusRouting", "ArgusConfig"]),
-        .testTarget(name: "ArgusAuthTests", dependencies: ["ArgusAuth", "ArgusConfig"]),
+        .testTarget(
+            name: "ArgusAuthTests",
+            dependencies: ["ArgusAuth", "ArgusConfig", "ArgusHTTP", "ArgusPluginKit", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .testTarget(name: "ArgusPluginKitTests", dependencies: ["ArgusPluginKit", "ArgusConfig"]),
         .testTarget(
             name: "ArgusCacheTests",

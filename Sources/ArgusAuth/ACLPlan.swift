@@ -21,11 +21,17 @@ public final class ACLPlan: Sendable {
     }
 
     /// - Parameter consumer: the consumer's index, -1 when no plugin identified one.
-    public func check(consumer: Int32, directory: ConsumerDirectory) -> Verdict {
+    /// - Parameter hasCredential: the consumer authenticated with a credential (not the anonymous one).
+    public func check(consumer: Int32, directory: ConsumerDirectory, hasCredential: Bool = true) -> Verdict {
         guard consumer >= 0 && Int(consumer) < directory.groups.count else {
             return .rejected(AccessRejection(status: 401, message: "Unauthorized", reason: 1))
         }
         let groups = directory.groups[Int(consumer)]
+        // Kong: a consumer without groups on an allow list is 403 with a credential, 401 without
+        // one (the anonymous consumer)
+        if groups.isEmpty, allow != nil, !hasCredential {
+            return .rejected(AccessRejection(status: 401, message: "Unauthorized", reason: 1))
+        }
         let permitted: Bool
         if let allow {
             permitted = groups.contains { allow.contains($0) }

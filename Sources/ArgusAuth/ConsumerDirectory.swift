@@ -76,7 +76,10 @@ public final class ConsumerDirectory: Sendable {
                 }
             case "basicauth_credentials":
                 if let username = credential.fields["username"]?.stringValue, let hash = credential.fields["password"]?.stringValue {
-                    basic[username] = BasicCredential(identity: identity, passwordHash: Array(hash.utf8), consumerID: credential.consumerID)
+                    // basic-auth's X-Credential-Identifier is the username (Kong)
+                    basic[username] = BasicCredential(
+                        identity: Identity(consumer: consumer, credentialID: credential.id, identifier: username),
+                        passwordHash: Array(hash.utf8), consumerID: credential.consumerID)
                 }
             case "jwt_secrets":
                 if let key = credential.fields["key"]?.stringValue {

@@ -22,7 +22,8 @@ public final class KeyAuthPlan: Sendable {
 
     public init(config: JSONValue) {
         keyNames = config["key_names"]?.arrayValue?.compactMap(\.stringValue) ?? ["apikey"]
-        lowercasedKeyNames = keyNames.map { $0.lowercased() }
+        // As header names, `_` and `-` are one (nginx's $http_x_y, which Kong reads, is the header x-y)
+        lowercasedKeyNames = keyNames.map { String($0.lowercased().map { $0 == "_" ? "-" : $0 }) }
         keyNameBytes = lowercasedKeyNames.map { Array($0.utf8) }
         keyInHeader = config["key_in_header"]?.boolValue ?? true
         keyInQuery = config["key_in_query"]?.boolValue ?? true

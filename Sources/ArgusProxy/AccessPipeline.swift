@@ -152,7 +152,7 @@ struct AccessPipeline {
             }
         case .acl(let plan, let plugin):
             state.aclRan = true
-            switch plan.check(consumer: state.consumer, directory: directory) {
+            switch plan.check(consumer: state.consumer, directory: directory, hasCredential: state.credentialID != nil) {
             case .allowed(let sendGroups): state.sendGroups = sendGroups
             case .rejected(let rejection): return refuse(rejection, plugin: plugin, trace: &trace)
             }

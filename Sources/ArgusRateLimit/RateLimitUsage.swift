@@ -39,7 +39,7 @@ public struct RateLimitUsage: Sendable, Equatable {
     /// Writes Kong's headers as header lines (`Name: value\r\n`): per window
     /// `X-RateLimit-Limit-<Period>` and `X-RateLimit-Remaining-<Period>`, then `RateLimit-Limit`,
     /// `RateLimit-Remaining`, `RateLimit-Reset` for the most restrictive window, and `Retry-After`
-    /// on a rejection. With `hideClientHeaders` only `Retry-After` is written.
+    /// on a rejection. With `hideClientHeaders` none, `Retry-After` included (Kong's handler).
     public func writeHeaders(_ settings: RateLimitSettings, into out: inout ByteBuffer) {
         guard let restrictive = mostRestrictive(settings.limits) else { return }
         if !settings.hideClientHeaders {
@@ -62,7 +62,7 @@ public struct RateLimitUsage: Sendable, Equatable {
             Self.writeDecimal(restrictive.reset, into: &out)
             out.writeStaticString("\r\n")
         }
-        if !admitted {
+        if !admitted && !settings.hideClientHeaders {
             out.writeStaticString("Retry-After: ")
             Self.writeDecimal(restrictive.reset, into: &out)
             out.writeStaticString("\r\n")

@@ -119,6 +119,12 @@ struct AccessPluginTests {
         #expect(sent.contains("X-Consumer-Custom-ID: anonymous-only"))
         #expect(!sent.contains { $0.hasPrefix("X-Credential-Identifier") })
 
+        // acl on an allow list: the anonymous consumer (no groups, no credential) is 401, as in Kong
+        let guarded = try await Self.gateway(
+            port, plugins: "  - name: key-auth\n    config: {anonymous: \(anonymousID)}\n  - name: acl\n    config: {allow: [g1]}")
+        defer { Task { await guarded.stop() } }
+        #expect(try await guarded.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n")?.status == 401)
+
         let broken = try await Self.gateway(port, plugins: "  - name: key-auth\n    config: {anonymous: ghost}")
         defer { Task { await broken.stop() } }
         let r = try #require(try await broken.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
@@ -141,6 +147,7 @@ struct AccessPluginTests {
         let ok = try #require(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\nAuthorization: \(basic("alice:open sesame"))\r\n\r\n"))
         #expect(ok.status == 200)
         #expect(lines(backend).contains("X-Consumer-Username: alice"))
+        #expect(lines(backend).contains("X-Credential-Identifier: alice"))  // basic-auth's is the username (Kong)
         #expect(!lines(backend).contains { $0.lowercased().hasPrefix("authorization") })
         #expect(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\nProxy-Authorization: \(basic("alice:open sesame"))\r\n\r\n")?.status == 200)
     }

@@ -139,7 +139,7 @@ struct RateLimitingTests {
         let a2 = try #require(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\nX-Tenant: a\r\nAccept: text/plain\r\n\r\n"))
         #expect(a2.status == 503)
         #expect(a2.bodyString.hasPrefix("slow down\nrequest_id: "))
-        #expect(a2.header("Retry-After") == "1" && a2.header("RateLimit-Remaining") == nil)
+        #expect(a2.header("Retry-After") == nil && a2.header("RateLimit-Remaining") == nil)  // hidden, Retry-After too (Kong)
         // Another tenant has its own counter; without the header the client's address is the key.
         #expect(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\nX-Tenant: b\r\n\r\n")?.status == 200)
         #expect(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n")?.status == 200)
