@@ -17,7 +17,9 @@ extension ProxyConnection: UpstreamDelegate {
 
     func proceed(_ routed: RoutedRequest) {
         let head = routed.head
-        if let error = planner.plan(routed, client: client, access: &access, scratch: upstreamHeadScratch.take(), into: &exchange) {
+        if var error = planner.plan(routed, client: client, access: &access, scratch: upstreamHeadScratch.take(), into: &exchange) {
+            // the plugins' response headers (cors, correlation-id, rate limiting) go on Kong's errors too
+            error.headerLines = access.state.responseHeaders.take()
             answer(error, for: head, requestID: routed.requestID, received: routed.received)
             return
         }
@@ -337,6 +339,9 @@ extension ProxyConnection: UpstreamDelegate {
     /// The client has seen nothing of a response (a head held back is dropped): it gets a clean error.
     private func answerFailedExchange(_ error: GatewayError) {
         _ = relay.dropPendingHead()
+        var error = error
+        // the plugins' response headers (cors, correlation-id, rate limiting) go on Kong's 502/503/504 too
+        if error.headerLines == nil, let lines = exchange?.pluginHeaders { error.headerLines = lines }
         if !request.requestComplete { connection.closeAfterThisResponse() }
         answer(error, for: exchange!.head, requestID: exchange!.requestID, received: exchange!.received, bodyPending: false)
     }

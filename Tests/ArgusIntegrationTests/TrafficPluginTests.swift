@@ -136,6 +136,21 @@ struct TrafficPluginTests {
         #expect(refused.header("Access-Control-Allow-Credentials") == "true")
     }
 
+    /// Kong's header_filter runs on its own errors: cors and correlation-id headers are on a 502.
+    @Test func corsAndCorrelationHeadersOnGatewayErrors() async throws {
+        let gw = try await Self.gateway(1, plugins: """
+              - name: cors
+                config: {origins: [example.test], exposed_headers: [x-auth-token]}
+              - name: correlation-id
+                config: {echo_downstream: true}
+            """)
+        defer { Task { await gw.stop() } }
+        let failed = try #require(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\nOrigin: example.test\r\n\r\n"))
+        #expect(failed.status == 502)
+        #expect(failed.header("Access-Control-Allow-Origin") == "example.test" && failed.header("Access-Control-Expose-Headers") == "x-auth-token")
+        #expect(failed.header("Kong-Request-ID") != nil)
+    }
+
     @Test func requestSizeLimiting() async throws {
         let backend = RawBackend.ok()
         let port = try await backend.start()
