@@ -172,6 +172,27 @@ struct AccessPipeline {
             return checkRateLimit(limiter, routed, client: client, trace: &trace, env: &env)
         case .proxyCache(let plan, let plugin):
             return lookUpCache(plan, plugin: plugin, routed, trace: &trace, env: &env)
+        case .requestTermination(let plan, let plugin):
+            guard plan.applies(to: head) else { return .next }
+            trace.plugin = plugin
+            var answer = GatewayError(status: plan.status, message: plan.message ?? "", plainByDefault: false)
+            if plan.echo {
+                let config = routed.snapshot.config
+                answer.exitBody = plan.echoBody(
+                    head, scheme: client.secure ? "https" : "http", port: head.hostPort ?? client.listenerPort,
+                    captures: routed.match.captures, route: EntityJSON.route(config.routes[routed.match.routeIndex]),
+                    service: config.services.first { $0.id == routed.serviceID }.map(EntityJSON.service) ?? .null)
+            } else if let body = plan.body {
+                answer.exitBody = body
+                answer.exitContentType = plan.contentType
+            } else if let message = plan.message {
+                answer.exitBody = JSONText.encode(.object(["message": .string(message)]))
+            } else {
+                answer.emptyBody = true
+            }
+            answer.headerLines = state.responseHeaders.take()
+            answer.decisionOverride = .pluginResponse
+            return .answer(answer)
         }
         return .next
     }

@@ -31,6 +31,9 @@ struct ClientFacts {
     var address = ConnectionAddress()
     /// The peer is in `trusted_ips`: its `X-Real-IP` is believed.
     var peerTrusted = false
+    /// The connection is TLS, and the port it came in on (request-termination's echo).
+    var secure = false
+    var listenerPort = 0
 
     /// The client's address as Kong's plugins see it (nginx's realip module with Kong's defaults):
     /// the peer's, or `X-Real-IP` when the peer is in `trusted_ips`.

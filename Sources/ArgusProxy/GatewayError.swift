@@ -16,6 +16,8 @@ public struct GatewayError: Sendable, Equatable {
     /// A JSON body sent as it is, whatever the client accepts (Kong's `kong.response.exit` with a
     /// table: no request id); nil for Kong's negotiated error bodies.
     public var exitBody: String?
+    /// The content type of `exitBody` when it is not JSON (request-termination's `body`).
+    public var exitContentType: String?
     /// Header lines (`Name: value\r\n`) a plugin set, written as they are.
     public var headerLines: ByteBuffer?
     /// The decision when the status alone does not tell it (a plugin's rejection).

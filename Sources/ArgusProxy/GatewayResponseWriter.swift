@@ -43,7 +43,7 @@ enum GatewayResponseWriter {
     ) {
         let (contentType, body) = error.emptyBody
             ? ("", "")
-            : error.exitBody.map { ("application/json; charset=utf-8", $0) }
+            : error.exitBody.map { (error.exitContentType ?? "application/json; charset=utf-8", $0) }
                 ?? body(error, requestID: requestID, format: format(accept: accept, plainByDefault: error.plainByDefault))
         buffer.writeString("HTTP/1.1 \(error.status) \(ReasonPhrase.of(error.status))\r\n")
         buffer.writeString("Date: \(date)\r\n")

@@ -98,7 +98,8 @@ final class ProxyConnection: TCPConnectionDelegate {
     func start(transportStarted: Bool = false) {
         let remote = transport.remoteAddress
         client = ClientFacts(
-            ip: remote?.ipAddress ?? "0.0.0.0", address: ConnectionAddress(remote), peerTrusted: loop.settings.trustedIPs.contains(remote))
+            ip: remote?.ipAddress ?? "0.0.0.0", address: ConnectionAddress(remote), peerTrusted: loop.settings.trustedIPs.contains(remote),
+            secure: tls != nil, listenerPort: listenerPort)
         loop.connectionSerial &+= 1
         connectionSerial = loop.connectionSerial
         loop.register(self)

@@ -21,6 +21,7 @@ public enum AccessInstance: Sendable {
     case requestTransformer(RequestTransformerPlan)
     case responseTransformer(ResponseTransformerPlan)
     case proxyCache(ProxyCachePlan, plugin: Int16)
+    case requestTermination(RequestTerminationPlan, plugin: Int16)
 }
 
 /// One plugin of a route's access phase, in Kong's execution order.
@@ -39,7 +40,7 @@ public struct AccessStep: Sendable {
 /// credentials indexed, and for each route its steps in Kong's order (descending priority).
 public final class AccessCatalog: Sendable {
     /// The plugins the access phase runs, by descending Kong priority.
-    public static let plugins: [String] = ["correlation-id", "cors", "request-size-limiting", "jwt", "key-auth", "basic-auth", "ip-restriction", "acl", "rate-limiting", "request-transformer", "response-transformer", "proxy-cache"]
+    public static let plugins: [String] = ["correlation-id", "cors", "request-size-limiting", "jwt", "key-auth", "basic-auth", "ip-restriction", "acl", "rate-limiting", "request-transformer", "response-transformer", "proxy-cache", "request-termination"]
         .sorted { (PluginRegistry.schema(named: $0)?.priority ?? 0) > (PluginRegistry.schema(named: $1)?.priority ?? 0) }
 
     /// Plugins that identify consumers.
@@ -79,6 +80,7 @@ public final class AccessCatalog: Sendable {
             case "request-transformer": compiled[plugin.id] = .requestTransformer(RequestTransformerPlan(config: plugin.config))
             case "response-transformer": compiled[plugin.id] = .responseTransformer(ResponseTransformerPlan(config: plugin.config))
             case "proxy-cache": compiled[plugin.id] = .proxyCache(ProxyCachePlan(config: plugin.config), plugin: index)
+            case "request-termination": compiled[plugin.id] = .requestTermination(RequestTerminationPlan(config: plugin.config), plugin: index)
             default: break
             }
         }

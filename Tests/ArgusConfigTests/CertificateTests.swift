@@ -160,3 +160,23 @@ import Testing
         #expect(found.first?.message.hasPrefix("value '$(foo(headers.x))' is not in supported format, error:template $(foo(headers.x)) can not be evaluated") == true)
     }
 }
+
+/// request-termination's config checks (`kong/plugins/request-termination/schema.lua`).
+@Suite struct RequestTerminationSchemaTests {
+    func messages(_ config: String) -> [String] {
+        do {
+            _ = try ConfigLoader.parse(text: "_format_version: \"3.0\"\nplugins: [{name: request-termination, config: \(config)}]", file: "kong.yml")
+            return []
+        } catch {
+            return error.errors.map(\.message)
+        }
+    }
+
+    @Test func kongsChecks() {
+        #expect(messages("{}").isEmpty)
+        #expect(messages("{message: m, body: b}") == ["message cannot be used with content_type or body"])
+        #expect(messages("{content_type: text/plain}") == ["content_type requires a body"])
+        #expect(messages("{echo: true, body: b}") == ["echo cannot be used with content_type and body"])
+        #expect(messages("{status_code: 600}") == ["value should be between 100 and 599"])
+    }
+}

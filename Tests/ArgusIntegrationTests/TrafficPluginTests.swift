@@ -151,6 +151,40 @@ struct TrafficPluginTests {
         #expect(failed.header("Kong-Request-ID") != nil)
     }
 
+    /// Kong's request-termination (`spec/03-plugins/14-request-termination`): the default
+    /// answer, a raw body with its content type, a trigger, echo; checked after the other plugins.
+    @Test func requestTermination() async throws {
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        defer { Task { await backend.stop() } }
+        let plain = try await Self.gateway(port, plugins: "  - name: request-termination")
+        defer { Task { await plain.stop() } }
+        let down = try #require(try await plain.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+        #expect(down.status == 503 && down.bodyString == #"{"message":"Service unavailable"}"#)
+        #expect(down.header("Content-Type") == "application/json; charset=utf-8")
+
+        let raw = try await Self.gateway(port, plugins: """
+              - name: request-termination
+                config: {status_code: 418, body: "<h1>teapot</h1>", content_type: text/html, trigger: x-maintenance}
+            """)
+        defer { Task { await raw.stop() } }
+        #expect(try await raw.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n")?.status == 200)  // no trigger: proxied
+        let triggered = try #require(try await raw.request("GET / HTTP/1.1\r\nHost: x\r\nX-Maintenance: 1\r\n\r\n"))
+        #expect(triggered.status == 418 && triggered.bodyString == "<h1>teapot</h1>" && triggered.header("Content-Type") == "text/html")
+        #expect(try await raw.request("GET /?x-maintenance HTTP/1.1\r\nHost: x\r\n\r\n")?.status == 418)
+
+        let echo = try await Self.gateway(port, plugins: "  - name: request-termination\n    config: {status_code: 200, echo: true}")
+        defer { Task { await echo.stop() } }
+        let echoed = try #require(try await echo.request("POST /a/b?x=1&flag HTTP/1.1\r\nHost: x\r\nX-Debug: yes\r\nContent-Length: 0\r\n\r\n"))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(echoed.bodyString.utf8)) as? [String: Any])
+        let request = try #require(json["request"] as? [String: Any])
+        #expect(echoed.status == 200 && request["method"] as? String == "POST" && request["path"] as? String == "/a/b")
+        #expect((request["headers"] as? [String: Any])?["x-debug"] as? String == "yes")
+        #expect((request["query"] as? [String: Any])?["x"] as? String == "1" && (request["query"] as? [String: Any])?["flag"] as? Bool == true)
+        #expect((json["matched_route"] as? [String: Any])?["name"] as? String == "main")
+        #expect(backend.requests.count == 1)
+    }
+
     @Test func requestSizeLimiting() async throws {
         let backend = RawBackend.ok()
         let port = try await backend.start()

@@ -6,7 +6,7 @@ public enum PluginRegistry {
         PrometheusPluginSchema.schema, FileLogPluginSchema.schema, HTTPLogPluginSchema.schema, RateLimitingPluginSchema.schema,
         CorrelationIDPluginSchema.schema, CORSPluginSchema.schema, RequestSizeLimitingPluginSchema.schema,
         RequestTransformerPluginSchema.schema, ResponseTransformerPluginSchema.schema,
-        ProxyCachePluginSchema.schema, JWTPluginSchema.schema, KeyAuthPluginSchema.schema, BasicAuthPluginSchema.schema, ACLPluginSchema.schema, IPRestrictionPluginSchema.schema,
+        ProxyCachePluginSchema.schema, RequestTerminationPluginSchema.schema, JWTPluginSchema.schema, KeyAuthPluginSchema.schema, BasicAuthPluginSchema.schema, ACLPluginSchema.schema, IPRestrictionPluginSchema.schema,
     ]
 
     private static let byName: [String: PluginSchema] = index(builtins)
