@@ -15,6 +15,7 @@ import http.server
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -66,6 +67,65 @@ class QuietServer(http.server.ThreadingHTTPServer):
 
     def handle_error(self, request, client_address):
         pass  # a keep-alive connection Argus closes at the end is not a failure
+
+
+class HalfCloser:
+    """An upstream of a raw Upgrade protocol: answers 101, sends "bye" and its FIN at once, then
+    keeps reading what the client sends (through Argus's half-closed tunnel) and records it."""
+
+    def __init__(self, port):
+        self.received = b""
+        self.listener = socket.create_server(("127.0.0.1", port))
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            conn, _ = self.listener.accept()
+            threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+
+    def handle(self, conn):
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: raw-echo\r\nConnection: Upgrade\r\n\r\nbye")
+        conn.shutdown(socket.SHUT_WR)
+        conn.settimeout(10)
+        try:
+            while True:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                self.received += chunk
+        except OSError:
+            pass
+        conn.close()
+
+
+def half_close(proxy):
+    """The upstream's FIN reaches the client after its last bytes; the client may still send for
+    longer than a lingering close would allow; its own FIN ends the tunnel."""
+    s = socket.create_connection(("127.0.0.1", proxy), timeout=10)
+    s.sendall(b"GET /raw HTTP/1.1\r\nHost: x\r\nUpgrade: raw-echo\r\nConnection: upgrade\r\n\r\n")
+    data = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.sendall(b"after-")
+    time.sleep(3)  # longer than the 2 s lingering close of an ordinary connection
+    s.sendall(b"the-fin")
+    s.shutdown(socket.SHUT_WR)
+    s.settimeout(5)
+    try:
+        rest = s.recv(10)
+    except OSError:
+        rest = b"?"
+    s.close()
+    return data, rest
 
 
 def metrics(port):
@@ -157,13 +217,20 @@ async def scenario(proxy, tls_port, status_port, file_log):
             elapsed = time.time() - started
             check(0.8 <= elapsed < 10, f"a tunnel the upstream is silent on closes after the service's read timeout (1 s): {elapsed:.1f} s")
 
+    # --- half-closes are passed on ---------------------------------------------------------
+    data, rest = await asyncio.get_running_loop().run_in_executor(None, half_close, proxy)
+    check(data.startswith(b"HTTP/1.1 101") and data.endswith(b"bye"), f"the upstream's last bytes arrive before its FIN ({data[-40:]!r})")
+    check(rest == b"", f"after both FINs the client's connection ends cleanly ({rest!r})")
+    check(wait_for(lambda: HALF.received == b"after-the-fin", 10),
+          f"the client kept sending after the upstream's FIN, past 2 s, and all of it arrived ({HALF.received!r})")
+
     # --- one log record per tunnel ---------------------------------------------------------
     def tunnel_records():
         if not os.path.exists(file_log):
             return []
         lines = [json.loads(line) for line in open(file_log) if line.strip()]
         return [r for r in lines if r.get("response", {}).get("status") == 101]
-    check(wait_for(lambda: len(tunnel_records()) >= 25, 15), f"one file-log record per tunnel with status 101 ({len(tunnel_records())})")
+    check(wait_for(lambda: len(tunnel_records()) >= 26, 15), f"one file-log record per tunnel with status 101 ({len(tunnel_records())})")
     big_ones = [r for r in tunnel_records() if r["request"]["size"] > (4 << 20) and r["response"]["size"] > (4 << 20)]
     check(len(big_ones) == 1, "the 4 MiB tunnel's record counts the bytes each way")
 
@@ -171,7 +238,9 @@ async def scenario(proxy, tls_port, status_port, file_log):
 def main():
     started = time.time()
     work = tempfile.mkdtemp(prefix="argus-ws-it-")
-    ws_port, refuse_port = free_port(), free_port()
+    global HALF
+    ws_port, refuse_port, raw_port = free_port(), free_port(), free_port()
+    HALF = HalfCloser(raw_port)
     proxy, tls_port, admin, status = free_port(), free_port(), free_port(), free_port()
     file_log = f"{work}/ws.log"
     loop = asyncio.new_event_loop()
@@ -194,6 +263,7 @@ def main():
             {"name": "secure", "url": f"http://127.0.0.1:{ws_port}/ws",
              "routes": [{"name": "secure", "paths": ["/secure"], "plugins": [{"name": "key-auth"}]}]},
             {"name": "refuse", "url": f"http://127.0.0.1:{refuse_port}", "routes": [{"name": "refuse", "paths": ["/refuse"]}]},
+            {"name": "raw", "url": f"http://127.0.0.1:{raw_port}", "routes": [{"name": "raw", "paths": ["/raw"]}]},
             {"name": "quiet", "url": f"http://127.0.0.1:{ws_port}/ws", "read_timeout": 1000,
              "routes": [{"name": "quiet", "paths": ["/quiet"]}]},
         ],

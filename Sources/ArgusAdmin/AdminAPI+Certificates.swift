@@ -69,14 +69,20 @@ extension AdminAPI {
         for field in ["created_at", "updated_at", "ws_id"] { fields[field] = nil }
         // snis: absent keeps the names (PATCH), null or [] removes them; PUT always sets them
         var names: [String]?
+        var listGiven = false
         switch fields.removeValue(forKey: "snis") {
         case nil: names = request.method == "PUT" ? [] : nil
         case .null?: names = []
-        case .array(let items)?: names = items.compactMap(\.stringValue)
-        case .string(let name)?: names = [name]
+        case .array(let items)?:
+            names = items.compactMap(\.stringValue)
+            listGiven = true
+        case .string(let name)?:
+            names = [name]
+            listGiven = true
         default: return AdminErrors.schemaViolation([(path: "snis", message: "expected an array")])
         }
-        if let urlName, names?.contains(urlName) == false { names?.append(urlName) }
+        // PUT by a name adds it to the names given (without `snis` Kong removes them all, that one too)
+        if let urlName, listGiven, names?.contains(urlName) == false { names?.append(urlName) }
         if let list = names {
             var seen = Set<String>()
             for name in list {

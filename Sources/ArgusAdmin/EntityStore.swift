@@ -57,6 +57,17 @@ public actor EntityStore {
         return .object(fields)
     }
 
+    /// Kong's ttl cleanup, run with every write: expired key-auth credentials leave the
+    /// configuration (their keys are free again).
+    static func dropExpiredKeys(_ root: inout [String: JSONValue], now: Int) {
+        guard let keys = root["keyauth_credentials"]?.arrayValue else { return }
+        let kept = keys.filter { key in
+            guard let expiresAt = key["ttl"]?.intValue, expiresAt > 0 else { return true }
+            return expiresAt > now
+        }
+        if kept.count != keys.count { root["keyauth_credentials"] = .array(kept) }
+    }
+
     /// A key-auth credential's stored expiry (Unix seconds), as the configuration has it.
     func storedExpiry(_ id: String) -> JSONValue? {
         config.credentials.first { $0.id == id }?.fields["ttl"]
@@ -115,6 +126,7 @@ public actor EntityStore {
             fields["password"] = .string(digest.hexString)
         }
         guard case .object(var root) = EntityJSON.document(config) else { return .notFound }
+        Self.dropExpiredKeys(&root, now: Int(clock()))
         var items = root[kind.name]?.arrayValue ?? []
         items.removeAll { $0["id"]?.stringValue == id }
         let path = "\(kind.name)[\(items.count)]"
@@ -133,6 +145,7 @@ public actor EntityStore {
         await lock()
         defer { unlock() }
         guard let id = record["id"]?.stringValue, case .object(var root) = EntityJSON.document(config) else { return .notFound }
+        Self.dropExpiredKeys(&root, now: Int(clock()))
         var certificates = root["certificates"]?.arrayValue ?? []
         certificates.removeAll { $0["id"]?.stringValue == id }
         let path = "certificates[\(certificates.count)]"
@@ -180,7 +193,9 @@ public actor EntityStore {
         while let (k, entityID) = queue.popLast() {
             guard removing[k.name, default: []].insert(entityID).inserted else { continue }
             for dependent in k.dependents {
-                let children = entities(dependent.kind).filter { $0[dependent.field]?["id"]?.stringValue == entityID }
+                // every child, expired keys included (they go with their consumer)
+                let children = EntityJSON.entities(dependent.kind.name, in: config)
+                    .filter { $0[dependent.field]?["id"]?.stringValue == entityID }
                 if dependent.restrict, !children.isEmpty {
                     return AdminErrors.restrictedDelete(child: dependent.kind.name, parent: k.name)
                 }
@@ -188,6 +203,7 @@ public actor EntityStore {
             }
         }
         guard case .object(var root) = EntityJSON.document(config) else { return .noContent }
+        Self.dropExpiredKeys(&root, now: Int(clock()))
         for (name, ids) in removing {
             root[name] = .array((root[name]?.arrayValue ?? []).filter { !ids.contains($0["id"]?.stringValue ?? "") })
         }

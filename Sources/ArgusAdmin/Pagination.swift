@@ -69,13 +69,15 @@ enum TagQuery {
         let hasComma = bytes.contains(UInt8(ascii: ",")), hasSlash = bytes.contains(UInt8(ascii: "/"))
         let separator: Character = hasSlash ? "/" : ","
         let parts = text.split(separator: separator, omittingEmptySubsequences: false)
-        // a single trailing separator is allowed (`a,`), an empty tag elsewhere is not
-        let tags = parts.last == "" && parts.count > 1 ? Array(parts.dropLast()) : parts
-        guard !(hasComma && hasSlash), !tags.contains(where: \.isEmpty),
+        // a single trailing separator is allowed (`a,`: Kong then asks for the tags `a` and ``,
+        // which nothing has), an empty tag elsewhere is not; a byte that is not UTF-8 (decoded as
+        // U+FFFD) is outside Kong's class
+        guard !(hasComma && hasSlash), !parts.dropLast().contains(where: \.isEmpty), parts.first?.isEmpty == false,
+              !text.contains("\u{FFFD}"),
               bytes.allSatisfy({ allowed($0) || $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "/") })
         else { return .failure(TagQueryError("invalid filter syntax")) }
-        guard tags.count <= 5 else { return .failure(TagQueryError("cannot query more than 5 tags")) }
-        return .success((tags.map(String.init), hasSlash))
+        guard parts.count <= 5 else { return .failure(TagQueryError("cannot query more than 5 tags")) }
+        return .success((parts.map(String.init), hasSlash))
     }
 }
 

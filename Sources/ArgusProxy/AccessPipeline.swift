@@ -119,8 +119,7 @@ struct AccessPipeline {
                 return .answer(answer)
             }
             if state.responseHeaders == nil { state.responseHeaders = env.responseLinesBuffer() }
-            plan.writeResponseHeaders(head, into: &state.responseHeaders!)
-            state.corsOwnsOrigin = true
+            if plan.writeResponseHeaders(head, into: &state.responseHeaders!) { state.corsOwned = plan.ownedResponseHeaders }
         case .requestSizeLimit(let plan, let plugin):
             if let rejection = plan.check(head) { return refuse(rejection, plugin: plugin, trace: &trace, decision: .badRequest) }
             if case .chunked = head.framing { state.bodyLimit = plan.allowedBytes }

@@ -64,8 +64,9 @@ struct AccessState {
     var edits = CredentialEdits()
     /// Header lines plugins add to the client response (cors, correlation-id, rate limiting).
     var responseHeaders: ByteBuffer?
-    /// cors ran (not a preflight): the upstream's `Access-Control-Allow-Origin` is the plugin's to set or clear.
-    var corsOwnsOrigin = false
+    /// cors answered for the response (not a preflight): the upstream headers it owns (its
+    /// `Access-Control-Allow-Origin` is the plugin's to set or clear).
+    var corsOwned: [String]?
     /// correlation-id's value (kept from the request, or generated), for the log record.
     var correlationID: String?
     /// correlation-id's header for the upstream, when the request had none.

@@ -1,4 +1,3 @@
-import ArgusTraffic
 import ArgusSnapshot
 import ArgusHTTP
 import NIOCore
@@ -47,11 +46,11 @@ enum ClientResponseWriter {
         var bodyLength: Int? = nil
     }
 
-    /// The upstream headers left out: response-transformer's, and cors's `Access-Control-Allow-Origin`.
-    static func dropped(_ transformed: [String]?, corsOwnsOrigin: Bool) -> [String]? {
-        guard corsOwnsOrigin else { return transformed }
-        guard let transformed else { return CORSPlan.ownedResponseHeaders }
-        return transformed + CORSPlan.ownedResponseHeaders
+    /// The upstream headers left out: response-transformer's, and those cors owns.
+    static func dropped(_ transformed: [String]?, cors: [String]?) -> [String]? {
+        guard let cors else { return transformed }
+        guard let transformed else { return cors }
+        return transformed + cors
     }
 
     static func write(_ head: ResponseHead, _ ctx: Context, into out: inout ByteBuffer) {

@@ -157,6 +157,12 @@ final class LoopContext {
         stats.connectionOpened()
     }
 
+    /// A connection registered during a graceful shutdown (a TLS handshake that completed after
+    /// it began) drains like the others: answered once, then closed.
+    func registeredWhileQuiescing(_ handler: ProxyConnection) {
+        if quiescing { handler.quiesce() }
+    }
+
     func unregister(_ handler: ProxyConnection) {
         if connections.removeValue(forKey: ObjectIdentifier(handler)) != nil {
             stats.connectionClosed()

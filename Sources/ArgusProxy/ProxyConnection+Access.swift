@@ -171,7 +171,7 @@ extension ProxyConnection {
                 framing: .passthrough, keepAlive: !connection.closeAfterResponse, clientMinorVersion: head.minorVersion,
                 serverToken: loop.settings.serverToken, upstreamLatencyMs: 0,
                 proxyLatencyMs: Int((answeredAt - routed.received).nanoseconds / 1_000_000), requestID: routed.requestID,
-                pluginHeaders: lines, dropHeaders: ClientResponseWriter.dropped(transformer?.touched, corsOwnsOrigin: access.state.corsOwnsOrigin),
+                pluginHeaders: lines, dropHeaders: ClientResponseWriter.dropped(transformer?.touched, cors: access.state.corsOwned),
                 transformedLines: transformer?.lines(for: entry.head),
                 fromCache: true, bodyLength: entry.isHEAD ? nil : body.readableBytes),
             into: &out)

@@ -105,6 +105,11 @@ extension ProxyConnection {
 
     /// Everything is written and the FIN sent: read (and drop) what the client still sends, for up to 2 s.
     func connectionOutputShut(_ connection: TCPConnection) {
+        // a tunnel's half-close: the client may go on sending (its own FIN ends the tunnel)
+        if tunnel != nil {
+            tunnel!.clientOutputShut = true
+            return
+        }
         resumeReading()
         lingerTimer?.cancel()
         let transport = self.transport

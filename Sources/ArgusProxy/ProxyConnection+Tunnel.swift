@@ -16,7 +16,10 @@ struct TunnelState {
     var bytesDown = 0
     var clientEnded = false
     var upstreamEnded = false
-    var lastUpstreamRead: NIODeadline
+    /// The FIN passed on to the client has gone out (everything before it written).
+    var clientOutputShut = false
+    /// The last bytes either way (a heartbeat from either side keeps the tunnel).
+    var lastActivity: NIODeadline
     let idleTimeout: TimeAmount
 }
 
@@ -24,10 +27,12 @@ extension ProxyConnection {
     func startTunnel(_ head: ResponseHead) {
         guard let upstream, exchange != nil else { return }
         let now = upstream.lastReadAt
+        let idleTimeout = exchange!.plan.readTimeout
         trace.firstByteAt = now
         request.responseHead(status: head.status)
         let sentAt = request.headSentAt ?? exchange!.received
-        var out = allocator.buffer(capacity: head.bytes.readableBytes + 256)
+        var out = relay.takeHeadStorage() ?? allocator.buffer(capacity: head.bytes.readableBytes + 256)
+        out.clear()
         ClientResponseWriter.write(
             head,
             .init(
@@ -35,37 +40,43 @@ extension ProxyConnection {
                 upstreamLatencyMs: Int((now - sentAt).nanoseconds / 1_000_000),
                 proxyLatencyMs: Int((sentAt - exchange!.received).nanoseconds / 1_000_000), requestID: exchange!.requestID,
                 pluginHeaders: exchange!.pluginHeaders,
-                dropHeaders: ClientResponseWriter.dropped(nil, corsOwnsOrigin: exchange!.corsOwnsOrigin), upgrade: true),
+                dropHeaders: ClientResponseWriter.dropped(nil, cors: exchange!.corsOwned), upgrade: true),
             into: &out)
-        trace.responseBytes += out.readableBytes
-        writeToClient(out)
+        // through the relay, so that the tunnel's log record has this head
+        relay.setPendingHead(out)
+        trace.responseBytes += relay.writePendingHead { writeToClient($0) }
         flushClient()
-        tunnel = TunnelState(lastUpstreamRead: now, idleTimeout: exchange!.plan.readTimeout)
+        // a write that failed at once closed the client connection (and ended the exchange)
+        guard exchange != nil, transport.isOpen else { return }
+        tunnel = TunnelState(lastActivity: now, idleTimeout: idleTimeout)
         loop.stats.tunnelOpened()
         // bytes the client sent after its handshake already belong to the tunnel
         if inbound.readableBytes > 0 {
             let early = inbound
             inbound = ByteBuffer()
             tunnelUp(early)
+            guard tunnel != nil else { return }
         }
-        resumeReading()
-        ensureTimer(now + exchange!.plan.readTimeout)
+        if upstream.isWritable { resumeReading() }
+        ensureTimer(now + idleTimeout)
     }
 
     /// Client → upstream.
     func tunnelUp(_ bytes: ByteBuffer) {
         guard let upstream, tunnel != nil else { return }
         tunnel!.bytesUp += bytes.readableBytes
+        tunnel!.lastActivity = lastActivity
         upstream.write(bytes)
         upstream.flush()
-        if !upstream.isWritable { pauseReading() }
+        // (a flush that failed at once ended the tunnel)
+        if tunnel != nil, !upstream.isWritable { pauseReading() }
     }
 
     /// Upstream → client.
     func tunnelDown(_ bytes: ByteBuffer) {
         guard tunnel != nil else { return }
         tunnel!.bytesDown += bytes.readableBytes
-        tunnel!.lastUpstreamRead = upstream?.lastReadAt ?? .now()
+        tunnel!.lastActivity = upstream?.lastReadAt ?? .now()
         writeToClient(bytes)
         if !transport.isWritable {
             upstream?.pauseReading()
@@ -75,23 +86,25 @@ extension ProxyConnection {
 
     /// The client sent its FIN: the upstream's output is shut once what is queued is written.
     func tunnelClientEnded() {
-        tunnel?.clientEnded = true
+        guard tunnel != nil else { return }
+        tunnel!.clientEnded = true
         upstream?.shutdownOutput()
         if tunnel?.upstreamEnded == true { closeTunnel() }
     }
 
-    /// The upstream sent its FIN: the client's output is shut likewise.
+    /// The upstream sent its FIN: the client's output is shut likewise (the client may go on sending).
     func tunnelUpstreamEnded() {
-        tunnel?.upstreamEnded = true
+        guard tunnel != nil else { return }
+        tunnel!.upstreamEnded = true
         flushClient()
         transport.shutdownOutput()
         if tunnel?.clientEnded == true { closeTunnel() }
     }
 
-    /// The upstream went quiet for longer than the service's read timeout.
+    /// Neither side sent anything for longer than the service's read timeout.
     func tunnelTimerFired() {
         guard let state = tunnel else { return }
-        let due = state.lastUpstreamRead + state.idleTimeout
+        let due = state.lastActivity + state.idleTimeout
         if NIODeadline.now() >= due {
             closeTunnel()
         } else {
@@ -99,15 +112,20 @@ extension ProxyConnection {
         }
     }
 
-    /// Ends the tunnel (either side closed, or it idled out): its event, then both connections closed.
+    /// Ends the tunnel (both sides ended, one closed, or it idled out): its event, the upstream
+    /// closed, and the client's connection closed once what is queued for it is written.
     func closeTunnel() {
-        guard tunnel != nil else { return }
+        guard let state = tunnel else { return }
         publishTunnel()
         upstream?.abort()
         upstream = nil
         exchange?.releasePick()
         exchange = nil
-        transport.close()
+        if state.clientOutputShut {
+            transport.close()
+        } else {
+            closeAfterFlush()
+        }
     }
 
     /// The tunnel's one event: status 101, the bytes each way, received until now.

@@ -204,7 +204,7 @@ extension ProxyConnection: UpstreamDelegate {
                 upstreamLatencyMs: Int((now - sentAt).nanoseconds / 1_000_000),
                 proxyLatencyMs: Int((sentAt - received).nanoseconds / 1_000_000),
                 requestID: exchange!.requestID, pluginHeaders: exchange!.pluginHeaders,
-                dropHeaders: ClientResponseWriter.dropped(transformer?.touched, corsOwnsOrigin: exchange!.corsOwnsOrigin),
+                dropHeaders: ClientResponseWriter.dropped(transformer?.touched, cors: exchange!.corsOwned),
                 transformedLines: transformer?.lines(for: head), bodyLength: bodyLength),
             into: &out)
         relay.setPendingHead(out)

@@ -105,7 +105,10 @@ final class ProxyConnection: TCPConnectionDelegate {
         loop.register(self)
         ensureTimer(lastActivity + loop.settings.clientIdleTimeout)
         transport.setDelegate(self)
-        guard !transportStarted else { return }
+        guard !transportStarted else {
+            loop.registeredWhileQuiescing(self)
+            return
+        }
         do {
             try transport.start()
         } catch {

@@ -40,8 +40,8 @@ struct UpstreamExchange {
     var bufferedBody: ByteBuffer?
     /// Header lines plugins add to the client response (rate-limiting's `X-RateLimit-*`).
     var pluginHeaders: ByteBuffer?
-    /// Upstream response headers the plugins own (cors's Access-Control-Allow-Origin).
-    var corsOwnsOrigin = false
+    /// Upstream response headers cors owns (its Access-Control-Allow-Origin…).
+    var corsOwned: [String]?
     /// The request asks for a protocol upgrade: a 101 makes the exchange a tunnel.
     var upgrade = false
     /// proxy-cache: the request's cache state, and the response being collected for the store.

@@ -78,7 +78,7 @@ struct UpstreamRequestPlanner {
         exchange!.responseTransformer = access.state.responseTransformer
         exchange!.upgrade = writing.upgrade
         exchange!.pluginHeaders = access.state.responseHeaders.take()
-        exchange!.corsOwnsOrigin = access.state.corsOwnsOrigin
+        exchange!.corsOwned = access.state.corsOwned
         exchange!.cache = access.state.cache.take()
         if access.state.bodyRead, let body = access.state.body.take() { exchange!.bufferedBody = body }
         exchange!.bodyLimit = access.state.bodyLimit

@@ -38,7 +38,7 @@ public struct CertificateCatalog: Sendable {
         for sni in config.snis {
             if let certificate = made[sni.certificateID] { byName[sni.name] = certificate }
         }
-        contexts.keepOnly(ids: Set(made.keys).union(defaultCertificate.map { [$0.id] } ?? []))
+        contexts.keepOnly(Array(made.values) + (defaultCertificate.map { [$0] } ?? []))
         self.init(byName: byName, defaultCertificate: defaultCertificate, problems: problems)
     }
 

@@ -56,6 +56,8 @@ public final class CORSPlan: Sendable {
         privateNetwork = config["private_network"]?.boolValue ?? false
         preflightContinue = config["preflight_continue"]?.boolValue ?? false
         allowOriginAbsent = config["allow_origin_absent"]?.boolValue ?? true
+        ownedResponseHeaders = ["access-control-allow-origin"] + (credentials ? ["access-control-allow-credentials"] : [])
+            + (exposedHeaders != nil ? ["access-control-expose-headers"] : [])
     }
 
     /// Whether the request is a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`).
@@ -70,9 +72,10 @@ public final class CORSPlan: Sendable {
         return range
     }
 
-    /// Upstream response headers the plugin owns: Kong sets `Access-Control-Allow-Origin` itself,
-    /// replacing the upstream's, or clears it when the origin is not allowed.
-    public static let ownedResponseHeaders = ["access-control-allow-origin"]
+    /// Upstream response headers the plugin owns (lower-cased): Kong sets
+    /// `Access-Control-Allow-Origin` itself, replacing the upstream's or clearing it when the
+    /// origin is not allowed, and replaces the credentials and exposed-headers ones it sets.
+    public let ownedResponseHeaders: [String]
 
     static let originName = Array("origin".utf8)
     static let requestMethodName = Array("access-control-request-method".utf8)
@@ -97,9 +100,11 @@ public final class CORSPlan: Sendable {
     /// The headers added to an actual response.
     /// The same headers written as lines into `out`; the common `origins: ["*"]` case copies the
     /// request's Origin as bytes (no String per request).
-    public func writeResponseHeaders(_ head: RequestHead, into out: inout ByteBuffer) {
+    /// Returns false when the plugin leaves the response alone (`allow_origin_absent` off and no Origin).
+    @discardableResult
+    public func writeResponseHeaders(_ head: RequestHead, into out: inout ByteBuffer) -> Bool {
         let origin = Self.origin(head)
-        if !allowOriginAbsent && origin == nil { return }
+        if !allowOriginAbsent && origin == nil { return false }
         guard allowAll || (starAmongOthers && origin != nil) else {
             for (name, value) in responseHeaders(head) {
                 out.writeString(name)
@@ -107,7 +112,7 @@ public final class CORSPlan: Sendable {
                 out.writeString(value)
                 out.writeStaticString("\r\n")
             }
-            return
+            return true
         }
         if credentials, let origin {
             out.writeStaticString("Access-Control-Allow-Origin: ")
@@ -123,6 +128,7 @@ public final class CORSPlan: Sendable {
             out.writeString(exposedHeaders)
             out.writeStaticString("\r\n")
         }
+        return true
     }
 
     public func responseHeaders(_ head: RequestHead) -> [(String, String)] {
@@ -149,8 +155,14 @@ public final class CORSPlan: Sendable {
         guard let requestOrigin else { return [("Vary", "Origin")] }
         // an Origin that is not `scheme://host` (a configured `foo.test` matches only that text, as in Kong)
         guard let normalized = Self.normalize(requestOrigin) else {
-            let literal = origins.contains { if case .exact(let value, _) = $0 { return value == requestOrigin } else { return false } }
-            return literal ? [("Access-Control-Allow-Origin", requestOrigin), ("Vary", "Origin")] : [("Vary", "Origin")]
+            // Kong compares such an Origin (`example.test`, `null`) as it is, with plain and regex entries
+            let matches = origins.contains {
+                switch $0 {
+                case .exact(let value, _): return value == requestOrigin
+                case .regex(let regex, _): return regex.matchesWhole(requestOrigin)
+                }
+            }
+            return matches ? [("Access-Control-Allow-Origin", requestOrigin), ("Vary", "Origin")] : [("Vary", "Origin")]
         }
         for origin in origins {
             switch origin {

@@ -11,9 +11,12 @@ public final class ServerCertificate: Sendable {
     let alternative: NIOSSLContext?
     /// The certificate's `Not After` (seconds since the epoch); the earliest of the two pairs.
     public let notValidAfter: Int
+    /// What the contexts cache knows it by (its id and texts).
+    let cacheKey: String
 
-    init(id: String, primary: NIOSSLContext, primaryIsECDSA: Bool, alternative: NIOSSLContext?, notValidAfter: Int) {
+    init(id: String, cacheKey: String, primary: NIOSSLContext, primaryIsECDSA: Bool, alternative: NIOSSLContext?, notValidAfter: Int) {
         self.id = id
+        self.cacheKey = cacheKey
         self.primary = primary
         self.primaryIsECDSA = primaryIsECDSA
         self.alternative = alternative
@@ -71,7 +74,7 @@ public final class TLSServerContexts: Sendable {
             expiry = min(expiry, made.notValidAfter)
         }
         let certificate = ServerCertificate(
-            id: id, primary: primary, primaryIsECDSA: primaryIsECDSA, alternative: alternative, notValidAfter: expiry)
+            id: id, cacheKey: cacheKey, primary: primary, primaryIsECDSA: primaryIsECDSA, alternative: alternative, notValidAfter: expiry)
         return certificates.withLockedValue { certificates in
             if let existing = certificates[cacheKey] { return existing }
             certificates[cacheKey] = certificate
@@ -79,14 +82,15 @@ public final class TLSServerContexts: Sendable {
         }
     }
 
-    /// Forgets the certificates neither `used` (ids of the certificates the snapshot just built
-    /// uses) nor the previous call's name (requests under the snapshot being replaced may still
-    /// handshake with theirs).
-    public func keepOnly(ids used: Set<String>) {
+    /// Forgets the certificates neither `used` (those the snapshot just built serves) nor the
+    /// previous call's name (handshakes under the snapshot being replaced may still use theirs):
+    /// a certificate replaced under the same id lets its old context go.
+    public func keepOnly(_ used: [ServerCertificate]) {
+        let keys = Set(used.map(\.cacheKey))
         generations.withLockedValue { previous in
-            let kept = used.union(previous)
-            previous = used
-            certificates.withLockedValue { certificates in certificates = certificates.filter { kept.contains($0.value.id) } }
+            let kept = keys.union(previous)
+            previous = keys
+            certificates.withLockedValue { certificates in certificates = certificates.filter { kept.contains($0.key) } }
         }
     }
 

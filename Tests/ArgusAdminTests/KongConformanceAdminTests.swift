@@ -97,10 +97,18 @@ import Testing
             let (s3, refused) = await admin.call(f, "POST", "/consumers/bob/key-auth", json: #"{"ttl": -1}"#)
             #expect(s3 == 400 && refused["message"]?.stringValue == "invalid option (ttl: must be an integer between 0 and 100000000)")
             #expect(refused["code"] == .int(11) && refused["options"]?["ttl"] != nil)
+            // Kong's ttl cleanup: the expired key's value is free again, and its consumer can be deleted
+            let (s4, again) = await admin.call(f, "POST", "/consumers/bob/key-auth", json: #"{"key": "k1"}"#)
+            #expect(s4 == 201 && again["key"]?.stringValue == "k1")
             // PUT without a ttl: the key no longer expires
             let (_, expiring) = await admin.call(f, "POST", "/consumers/bob/key-auth", json: #"{"key": "k3", "ttl": 100}"#)
             let (_, replaced) = await admin.call(f, "PUT", "/consumers/bob/key-auth/\(expiring["id"]?.stringValue ?? "")", json: #"{"key": "k3"}"#)
             #expect(replaced["ttl"] == .null)
+            let (_, short) = await admin.call(f, "POST", "/consumers/bob/key-auth", json: #"{"key": "k4", "ttl": 1}"#)
+            #expect(short["ttl"] == .int(0))
+            clock.advance(2)
+            let (s5, _) = await admin.call(f, "DELETE", "/consumers/bob")
+            #expect(s5 == 204)
         }
     }
 
@@ -130,6 +138,9 @@ import Testing
                 let (s, body) = await admin.call(f, "GET", "/consumers?tags=\(mixed)")
                 #expect(s == 400 && body["message"]?.stringValue == "invalid option (tags: invalid filter syntax)", "\(mixed)")
             }
+            let (s4, notUTF8) = await admin.call(f, "GET", "/consumers?tags=%FF")
+            #expect(s4 == 400 && notUTF8["message"]?.stringValue == "invalid option (tags: invalid filter syntax)")
+            #expect(await count("/consumers?tags=corp_%20a,") == (200, 0))  // `a,`: the tags `a` and ``, which nothing has
             let (s2, many) = await admin.call(f, "GET", "/consumers?tags=a,b,c,d,e,f")
             #expect(s2 == 400 && many["message"]?.stringValue == "invalid option (tags: cannot query more than 5 tags)")
             // a nested list checks the syntax but is paged by its parent: the filter is ignored

@@ -125,6 +125,19 @@ func config(_ text: String) throws -> JSONValue {
         #expect(!plan.isPreflight(try head("OPTIONS / HTTP/1.1\r\nHost: x\r\nOrigin: \r\nAccess-Control-Request-Method: GET\r\n\r\n")))
     }
 
+    /// Kong's cors9: a regex entry is matched against an Origin without a scheme too.
+    @Test func aRegexMatchesASchemelessOrigin() throws {
+        let plan = CORSPlan(config: try config(#"{origins: ['.*\.?example(?:-foo)?.test']}"#))
+        for origin in ["example.test", "www.example.test", "example-foo.test", "www.example-foo.test"] {
+            #expect(try Self.lines(plan, origin: origin).contains("Access-Control-Allow-Origin: \(origin)\r\n"), "\(origin)")
+        }
+        #expect(try !Self.lines(plan, origin: "www.example-fo0.test").contains("Access-Control-Allow-Origin"))
+        #expect(plan.ownedResponseHeaders == ["access-control-allow-origin"])
+        let credentialed = CORSPlan(config: try config("{origins: [a.test], credentials: true, exposed_headers: [x-a]}"))
+        #expect(credentialed.ownedResponseHeaders
+            == ["access-control-allow-origin", "access-control-allow-credentials", "access-control-expose-headers"])
+    }
+
     @Test func credentialsAreAnnouncedForAListEvenWhenTheOriginIsRefused() throws {
         // `origins={"a.xxx.test","allowed-domain.test"}, credentials=true`: ACAC stays, ACAO goes
         let plan = CORSPlan(config: try config("{origins: [a.xxx.test, allowed-domain.test], credentials: true}"))
