@@ -60,13 +60,10 @@ extension AdminAPI {
             return AdminErrors.operationUnsupported(id == nil ? "create" : request.method == "PATCH" ? "update" : "create or update", "certificates")
         }
         let body: AdminBody
-        do { body = try AdminBody.decode(request.body, contentType: request.contentType) } catch {
-            return .message(400, "Cannot parse JSON body")
+        do { body = try decodeBody(request) } catch { return error.response }
+        guard case .object(var fields) = input(body, kind: .certificates, existing: existing) else {
+            return .message(400, "Cannot parse JSON body: expected an object")
         }
-        var value = body.value
-        if body.isForm { value = FormInference.entity(value, kind: "certificates") }
-        guard case .object(var fields) = value else { return .message(400, "Cannot parse JSON body: expected an object") }
-        for field in ["created_at", "updated_at", "ws_id"] { fields[field] = nil }
         // snis: absent keeps the names (PATCH), null or [] removes them; PUT always sets them
         var names: [String]?
         var listGiven = false

@@ -232,13 +232,13 @@ public struct AdminAPI: Sendable {
         default:
             let message = "must be an integer between 0 and \(limit)"
             return .coded(400, code: 11, name: "invalid options", message: "invalid option (ttl: \(message))",
-                          fields: nil).withOptions(["ttl": .string(message)])
+                          options: .object(["ttl": .string(message)]))
         }
         return nil
     }
 
     /// The request body, or Kong's 400 for one that does not parse.
-    private func decodeBody(_ request: AdminRequest) throws(AdminResponseError) -> AdminBody {
+    func decodeBody(_ request: AdminRequest) throws(AdminResponseError) -> AdminBody {
         do {
             return try AdminBody.decode(request.body, contentType: request.contentType)
         } catch {
@@ -251,7 +251,7 @@ public struct AdminAPI: Sendable {
     }
 
     /// The body as entity input: form values typed by the schema; timestamps are the store's.
-    private func input(_ body: AdminBody, kind: EntityKind, existing: JSONValue?) -> JSONValue {
+    func input(_ body: AdminBody, kind: EntityKind, existing: JSONValue?) -> JSONValue {
         var value = body.value
         if body.isForm {
             value = FormInference.entity(value, kind: kind.name, pluginName: existing?["name"]?.stringValue)

@@ -31,17 +31,16 @@ public struct AdminResponse: Sendable {
 
     static let readOnly = "GET, HEAD"
 
-    /// The same coded error with Kong's `options` table (errors about query or DAO options).
-    func withOptions(_ options: [String: JSONValue]) -> AdminResponse {
-        guard case .object(var body)? = try? ConfigLoader.parseValue(text: String(decoding: self.body, as: UTF8.self)) else { return self }
-        body["options"] = .object(options)
-        return .json(status, .object(body))
-    }
+
 
     /// Kong's coded errors (`kong/db/errors.lua`): `{code, name, message[, fields]}`.
-    static func coded(_ status: Int, code: Int, name: String, message: String, fields: JSONValue? = nil) -> AdminResponse {
+    /// `options`: Kong's table for errors about query or DAO options (`invalid options`, code 11).
+    static func coded(
+        _ status: Int, code: Int, name: String, message: String, fields: JSONValue? = nil, options: JSONValue? = nil
+    ) -> AdminResponse {
         var body: [String: JSONValue] = ["code": .int(code), "name": .string(name), "message": .string(message)]
         if let fields { body["fields"] = fields }
+        if let options { body["options"] = options }
         return json(status, .object(body))
     }
 }

@@ -16,8 +16,9 @@ enum Pagination {
         if tagFilter != .ignore, let tags = arguments["tags"] {
             switch TagQuery.parse(tags) {
             case .failure(let reason):
-                return .coded(400, code: 11, name: "invalid options", message: "invalid option (tags: \(reason))")
-                    .withOptions(["tags": .string(reason.description)])
+                return .coded(
+                    400, code: 11, name: "invalid options", message: "invalid option (tags: \(reason))",
+                    options: .object(["tags": .string(reason.description)]))
             case .success(let query):
                 if tagFilter == .apply { wanted = query }
             }

@@ -30,20 +30,9 @@ extension ProxyConnection {
         let idleTimeout = exchange!.plan.readTimeout
         trace.firstByteAt = now
         request.responseHead(status: head.status)
-        let sentAt = request.headSentAt ?? exchange!.received
-        var out = relay.takeHeadStorage() ?? allocator.buffer(capacity: head.bytes.readableBytes + 256)
-        out.clear()
-        ClientResponseWriter.write(
-            head,
-            .init(
-                framing: .none, keepAlive: false, clientMinorVersion: 1, serverToken: loop.settings.serverToken,
-                upstreamLatencyMs: Int((now - sentAt).nanoseconds / 1_000_000),
-                proxyLatencyMs: Int((sentAt - exchange!.received).nanoseconds / 1_000_000), requestID: exchange!.requestID,
-                pluginHeaders: exchange!.pluginHeaders,
-                dropHeaders: ClientResponseWriter.dropped(nil, cors: exchange!.corsOwned), upgrade: true),
-            into: &out)
-        // through the relay, so that the tunnel's log record has this head
-        relay.setPendingHead(out)
+        // the client's 101 (its Upgrade kept, Connection: upgrade), through the relay so that the
+        // tunnel's log record has it
+        writeResponseHead(head, upgrade: true)
         trace.responseBytes += relay.writePendingHead { writeToClient($0) }
         flushClient()
         // a write that failed at once closed the client connection (and ended the exchange)

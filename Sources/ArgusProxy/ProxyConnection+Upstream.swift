@@ -184,12 +184,13 @@ extension ProxyConnection: UpstreamDelegate {
     }
 
     /// Writes (holds back until the first body bytes) the client's response head for `head`;
-    /// `bodyLength` when the body is written whole with that length (a transformed body).
-    private func writeResponseHead(_ head: ResponseHead, bodyLength: Int? = nil) {
+    /// `bodyLength` when the body is written whole with that length (a transformed body);
+    /// `upgrade` for a 101 that turns the connection into a tunnel.
+    func writeResponseHead(_ head: ResponseHead, bodyLength: Int? = nil, upgrade: Bool = false) {
         // (the exchange's fields are read in place: a copy of the whole struct retains each of them)
         let now = upstream?.lastReadAt ?? trace.firstByteAt ?? .now()
         let clientVersion = exchange!.head.minorVersion
-        let framing = relay.chooseFraming(head, clientMinorVersion: clientVersion, bodyLength: bodyLength)
+        let framing = upgrade ? .none : relay.chooseFraming(head, clientMinorVersion: clientVersion, bodyLength: bodyLength)
         if framing == .untilClose { connection.closeAfterThisResponse() }
         let received = exchange!.received
         let sentAt = request.headSentAt ?? received
@@ -205,7 +206,7 @@ extension ProxyConnection: UpstreamDelegate {
                 proxyLatencyMs: Int((sentAt - received).nanoseconds / 1_000_000),
                 requestID: exchange!.requestID, pluginHeaders: exchange!.pluginHeaders,
                 dropHeaders: ClientResponseWriter.dropped(transformer?.touched, cors: exchange!.corsOwned),
-                transformedLines: transformer?.lines(for: head), bodyLength: bodyLength),
+                transformedLines: transformer?.lines(for: head), upgrade: upgrade, bodyLength: bodyLength),
             into: &out)
         relay.setPendingHead(out)
     }

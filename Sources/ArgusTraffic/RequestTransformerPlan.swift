@@ -21,6 +21,8 @@ public final class RequestTransformerPlan: Sendable {
     let renameBody: [Pair], replaceBody: [Pair], addBody: [Pair], appendBody: [Pair]
     /// Body operations are configured: the request body is read whole before the transformer runs.
     public let touchesBody: Bool
+    /// Every configured value with a `$(…)` template, parsed once (the loader refused the others).
+    let templates: [String: TransformerTemplate]
 
     public init(config: JSONValue) {
         func list(_ section: String, _ field: String) -> [String] {
@@ -47,6 +49,14 @@ public final class RequestTransformerPlan: Sendable {
         addBody = pairs("add", "body")
         appendBody = pairs("append", "body")
         touchesBody = !(removeBody.isEmpty && renameBody.isEmpty && replaceBody.isEmpty && addBody.isEmpty && appendBody.isEmpty)
+        var templates: [String: TransformerTemplate] = [:]
+        let values = ["rename", "replace", "add", "append"].flatMap { section in
+            ["headers", "querystring", "body"].flatMap { pairs(section, $0).map(\.1) }
+        } + (replaceURI.map { [$0] } ?? [])
+        for value in values where value.contains("$(") {
+            if case .success(let parsed) = TransformerTemplate.parse(value) { templates[value] = parsed }
+        }
+        self.templates = templates
     }
 
     /// Whether this request's body must be read before `rewrite` (body operations, and a JSON,
@@ -63,7 +73,7 @@ public final class RequestTransformerPlan: Sendable {
               let parsed = RequestBody.parse(body, kind: kind)
         else { return nil }
         let query = QueryString(head.string(head.query)[...])
-        func render(_ template: String) -> String { Self.render(template, head: head, query: query, captures: captures) }
+        func render(_ template: String) -> String { Self.render(templates[template], template, head: head, query: query, captures: captures) }
         let hasContent = body.readableBytes > 0
         switch parsed {
         case .json(let value):
@@ -143,7 +153,7 @@ public final class RequestTransformerPlan: Sendable {
             for value in head.values(forLowercasedName: name) { headers.append((name, value)) }
         }
         let query = QueryString(head.string(head.query)[...])
-        func render(_ template: String) -> String { Self.render(template, head: head, query: query, captures: captures) }
+        func render(_ template: String) -> String { Self.render(templates[template], template, head: head, query: query, captures: captures) }
         headerOperations.apply(to: &headers, render: render, alwaysReplaceable: "host")
 
         var out = Rewrite()
@@ -179,8 +189,10 @@ public final class RequestTransformerPlan: Sendable {
     /// The value with its `$(…)` templates rendered from the request (see `TransformerTemplate`;
     /// the loader refused the ones Argus can not evaluate): a missing value is empty, or the
     /// template's `or 'default'`.
-    static func render(_ template: String, head: RequestHead, query: QueryString, captures: [String: String]) -> String {
-        guard template.contains("$("), case .success(let parsed) = TransformerTemplate.parse(template) else { return template }
+    static func render(
+        _ parsed: TransformerTemplate?, _ template: String, head: RequestHead, query: QueryString, captures: [String: String]
+    ) -> String {
+        guard let parsed else { return template }
         var out = ""
         for part in parsed.parts {
             switch part {
