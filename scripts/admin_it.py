@@ -26,33 +26,11 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from itsupport import Tally, finish, free_port, wait_for  # noqa: E402
+from itsupport import Echo, Tally, finish, free_port, wait_for  # noqa: E402
 
 ARGUS = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/argus")
 TALLY = Tally()
 check = TALLY.check
-
-
-class Echo(http.server.BaseHTTPRequestHandler):
-    """Answers every request with JSON naming the backend port, the path and the headers."""
-    protocol_version = "HTTP/1.1"
-
-    def respond(self):
-        length = int(self.headers.get("Content-Length", "0") or 0)
-        if length:
-            self.rfile.read(length)
-        body = json.dumps({"port": self.server.server_port, "path": self.path,
-                           "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = respond
-
-    def log_message(self, *args):
-        pass
 
 
 def backend(port):

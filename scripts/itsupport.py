@@ -1,5 +1,7 @@
 """Helpers shared by the end-to-end scripts: free loopback ports, waiting, and the pass/fail tally
 whose closing line is "N passed, M failed"."""
+import http.server
+import json
 import socket
 import time
 
@@ -60,3 +62,26 @@ def finish(processes, work, tally, log_name="argus.log"):
     if tally.failed and os.path.exists(log):
         print(open(log).read()[-3000:])
     shutil.rmtree(work, ignore_errors=True)
+
+
+class Echo(http.server.BaseHTTPRequestHandler):
+    """An upstream for the scripts: answers every request with JSON naming its port, the path and
+    the headers it got (the body is read and dropped)."""
+    protocol_version = "HTTP/1.1"
+
+    def respond(self):
+        length = int(self.headers.get("Content-Length", "0") or 0)
+        if length:
+            self.rfile.read(length)
+        body = json.dumps({"port": self.server.server_port, "path": self.path,
+                           "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = respond
+
+    def log_message(self, *args):
+        pass

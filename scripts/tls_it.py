@@ -33,7 +33,7 @@ import urllib.request
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from itsupport import Tally, finish, free_port, wait_for  # noqa: E402
+from itsupport import Echo, Tally, finish, free_port, wait_for  # noqa: E402
 
 ARGUS = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/argus")
 TALLY = Tally()
@@ -47,27 +47,6 @@ ID_DUAL = "5a0c8d7e-1f2b-4c3d-8e9f-0a1b2c3d4e03"
 ID_WA = "5a0c8d7e-1f2b-4c3d-8e9f-0a1b2c3d4e04"
 ID_WB = "5a0c8d7e-1f2b-4c3d-8e9f-0a1b2c3d4e05"
 ID_WC = "5a0c8d7e-1f2b-4c3d-8e9f-0a1b2c3d4e06"
-
-
-class Echo(http.server.BaseHTTPRequestHandler):
-    """Answers every request with JSON naming the path and the headers it got."""
-    protocol_version = "HTTP/1.1"
-
-    def respond(self):
-        length = int(self.headers.get("Content-Length", "0") or 0)
-        if length:
-            self.rfile.read(length)
-        body = json.dumps({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = respond
-
-    def log_message(self, *args):
-        pass
 
 
 def make_cert(work, name, cn, kind="rsa", san=None):
