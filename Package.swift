@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
     ],
     targets: [
         // Declarative configuration: kong.yml / JSON parsing, Kong's defaults and validation. No I/O but reading the file.
@@ -141,6 +142,20 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // HTTP/2 to clients as a layer under the data path: SwiftNIO's HTTP/2 state machine (frames,
+        // HPACK, flow control, its DoS defences) over a client transport; each stream is handed to the
+        // HTTP/1.1 request machinery as a byte stream of its own.
+        .target(
+            name: "ArgusHTTP2",
+            dependencies: [
+                "ArgusLoop", "ArgusHTTP", "ArgusTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
         // A configuration compiled for the data path (pure, no I/O): the router, per-service and
         // per-route plans, the access plugins' instances in Kong's order, the balancers, TLS settings.
         .target(
@@ -157,7 +172,7 @@ let package = Package(
             name: "ArgusProxy",
             dependencies: [
                 "ArgusConfig", "ArgusRouting", "ArgusHTTP", "ArgusEvents", "ArgusRateLimit", "ArgusRedis", "ArgusPluginKit", "ArgusAuth", "ArgusTraffic", "ArgusHealth", "ArgusCache", "ArgusDNS",
-                "ArgusLoop", "ArgusTransport", "ArgusStatistics", "ArgusSnapshot",
+                "ArgusLoop", "ArgusTransport", "ArgusStatistics", "ArgusSnapshot", "ArgusHTTP2",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -288,6 +303,12 @@ let package = Package(
             name: "ArgusHealthTests",
             dependencies: ["ArgusHealth", "ArgusConfig", "ArgusStatistics", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ArgusCompressionTests", dependencies: ["ArgusCompression"]),
+        .testTarget(
+            name: "ArgusHTTP2Tests",
+            dependencies: [
+                "ArgusHTTP2", "ArgusHTTP", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"), .product(name: "NIOHPACK", package: "swift-nio-http2"),
+            ]),
         .testTarget(name: "ArgusAppTests", dependencies: ["ArgusApp", "ArgusConfig"]),
         .testTarget(name: "ArgusRedisTests", dependencies: ["ArgusRedis", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
@@ -355,7 +376,7 @@ for target in package.targets where target.type != .system {
 // builds: on the proxy benchmark they were ~5% of the event loop's user time (an access-set
 // insert in thread-local storage per `inout` of a class property). Debug builds, which every
 // test runs (ThreadSanitizer's included), keep the checks.
-let requestPath: Set = ["ArgusProxy", "ArgusSnapshot", "ArgusTransport", "ArgusHTTP", "ArgusLoop", "ArgusRouting", "ArgusEvents", "ArgusPluginKit", "ArgusAuth", "ArgusTraffic", "ArgusRateLimit"]
+let requestPath: Set = ["ArgusProxy", "ArgusHTTP2", "ArgusSnapshot", "ArgusTransport", "ArgusHTTP", "ArgusLoop", "ArgusRouting", "ArgusEvents", "ArgusPluginKit", "ArgusAuth", "ArgusTraffic", "ArgusRateLimit"]
 for target in package.targets where requestPath.contains(target.name) {
     target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 }

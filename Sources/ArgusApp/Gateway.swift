@@ -160,7 +160,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         var proxyTLS: SocketAddress?
         for listener in settings.proxyListeners {
             let bound = try await bind("proxy", listener) {
-                try await proxy.bind(host: listener.host, port: listener.port, tls: listener.ssl)
+                try await proxy.bind(host: listener.host, port: listener.port, tls: listener.ssl, http2: listener.http2)
             }
             proxyAddresses.append(bound)
             if listener.ssl && proxyTLS == nil { proxyTLS = bound }

@@ -6,15 +6,18 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var port: Int
     /// The listener terminates TLS.
     public var ssl: Bool
+    /// The listener speaks HTTP/2 too: `h2` by ALPN with `ssl`, h2c with prior knowledge without.
+    public var http2: Bool
 
     /// Flags of nginx's `listen` Kong users write; those Argus has no use for are accepted and
-    /// ignored (`http2` until HTTP/2 lands, `reuseport`, `backlog=N`, `deferred`, `bind`).
-    static let ignoredFlags = ["http2", "reuseport", "deferred", "bind"]
+    /// ignored (`reuseport`, `backlog=N`, `deferred`, `bind`).
+    static let ignoredFlags = ["reuseport", "deferred", "bind"]
 
-    public init(host: String, port: Int, ssl: Bool = false) {
+    public init(host: String, port: Int, ssl: Bool = false, http2: Bool = false) {
         self.host = host
         self.port = port
         self.ssl = ssl
+        self.http2 = http2
     }
 
     /// - Throws: `StartupError` when the text is not `HOST:PORT` with a port in 0–65535 and known flags.
@@ -32,6 +35,8 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         for flag in words.dropFirst() {
             if flag == "ssl" {
                 ssl = true
+            } else if flag == "http2" {
+                http2 = true
             } else if !Self.ignoredFlags.contains(flag) && !flag.hasPrefix("backlog=") {
                 throw StartupError("invalid listen flag '\(flag)' in '\(text)': expected ssl, http2, reuseport, backlog=N, deferred or bind")
             }
@@ -48,7 +53,7 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         return out
     }
 
-    public var description: String { (host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)") + (ssl ? " ssl" : "") }
+    public var description: String { (host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)") + (http2 ? " http2" : "") + (ssl ? " ssl" : "") }
 }
 
 /// Why the gateway could not start, in one line.

@@ -5,6 +5,7 @@ import ArgusCache
 import ArgusConfig
 import ArgusEvents
 import ArgusHealth
+import ArgusHTTP2
 import ArgusLoop
 import ArgusRateLimit
 import ArgusRedis
@@ -47,6 +48,8 @@ final class LoopContext {
     private var ids = RequestIDGenerator()
     private var date = HTTPDate()
     private var connections: [ObjectIdentifier: ProxyConnection] = [:]
+    /// Open HTTP/2 connections (their streams' `ProxyConnection`s are theirs, not counted above).
+    var http2Sessions: [ObjectIdentifier: HTTP2ServerSession] = [:]
     private(set) var quiescing = false
     /// Where a request's details are encoded before they are copied into the ring (reused).
     private var detailScratch: [UInt8] = []
@@ -170,7 +173,7 @@ final class LoopContext {
         checkDrained()
     }
 
-    var openConnections: Int { connections.count }
+    var openConnections: Int { connections.count + http2Sessions.count }
 
     /// How many of this loop's connections are reading, writing and waiting.
     func connectionStates() -> ConnectionStates {
@@ -182,6 +185,9 @@ final class LoopContext {
             case .waiting: states.waiting += 1
             }
         }
+        for session in http2Sessions.values {
+            if session.openStreams > 0 { states.writing += 1 } else { states.waiting += 1 }
+        }
         return states
     }
 
@@ -191,20 +197,22 @@ final class LoopContext {
         quiescing = true
         onDrained = drained
         for handler in connections.values { handler.quiesce() }
+        for session in http2Sessions.values { session.quiesce() }
         pool.closeAll()
         checkDrained()
     }
 
     private var onDrained: (@Sendable () -> Void)?
 
-    private func checkDrained() {
-        guard quiescing, connections.isEmpty, let drained = onDrained.take() else { return }
+    func checkDrained() {
+        guard quiescing, connections.isEmpty, http2Sessions.isEmpty, let drained = onDrained.take() else { return }
         drained()
     }
 
     /// End of the drain period: close whatever is left.
     func closeAll() {
         for handler in connections.values { handler.forceClose() }
+        for session in http2Sessions.values { session.forceClose() }
         pool.closeAll()
     }
 }
@@ -252,6 +260,9 @@ final class LoopStats: Sendable {
     let handshakes = (0..<TLSVersionLabel.all.count).map { _ in ManagedAtomic<Int>(0) }
     /// TLS handshakes that did not complete, by `TLSHandshakeFailure.allCases` index.
     let handshakeFailures = (0..<TLSHandshakeFailure.allCases.count).map { _ in ManagedAtomic<Int>(0) }
+
+    /// HTTP/2 connections, streams and defences.
+    let http2 = HTTP2Counters()
 
     /// Open protocol-upgrade tunnels (WebSocket).
     let tunnels = ManagedAtomic<Int>(0)

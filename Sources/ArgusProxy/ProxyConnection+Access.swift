@@ -21,7 +21,8 @@ extension ProxyConnection {
         let requestID = loop.nextRequestID()
         loop.stats.requestStarted()
         requestsOnConnection += 1
-        connection.requestStarted(keepAlive: head.keepAlive)
+        // A stream of an HTTP/2 connection carries one request: it ends with its response.
+        connection.requestStarted(keepAlive: head.keepAlive && !transport.isStream)
         request.begin()
         access = AccessPipeline()
         relay.reset()
@@ -29,6 +30,7 @@ extension ProxyConnection {
         trace.start(
             receivedAt: received, requestID: requestID, method: RequestMethod(name: head.methodString),
             minorVersion: head.minorVersion, headBytes: head.bytes.readableBytes)
+        if transport.isStream { trace.httpVersion = 20 }
         trace.configVersion = UInt32(truncatingIfNeeded: snapshot.version)
         trace.recordsDetail = snapshot.recordsUnmatchedDetail
         var refusal: GatewayError?

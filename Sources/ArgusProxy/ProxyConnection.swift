@@ -102,7 +102,8 @@ final class ProxyConnection: TCPConnectionDelegate {
             secure: tls != nil, listenerPort: listenerPort)
         loop.connectionSerial &+= 1
         connectionSerial = loop.connectionSerial
-        loop.register(self)
+        // (an HTTP/2 stream's connection is its session, counted there)
+        if !transport.isStream { loop.register(self) }
         ensureTimer(lastActivity + loop.settings.clientIdleTimeout)
         transport.setDelegate(self)
         guard !transportStarted else {

@@ -1,6 +1,7 @@
 import ArgusCache
 import ArgusEvents
 import ArgusHealth
+import ArgusHTTP2
 import ArgusLoop
 import ArgusRateLimit
 import ArgusRedis
@@ -76,7 +77,9 @@ public final class ProxyServer: ReportsStatistics, Sendable {
 
     /// Binds a listener and starts accepting. Returns the bound address (useful with port 0).
     /// `tls`: the listener terminates TLS (Kong's `ssl` flag) with the snapshot's certificates.
-    public func bind(host: String, port: Int, tls: Bool = false) async throws -> SocketAddress {
+    /// `http2`: it speaks HTTP/2 too (Kong's `http2` flag): `h2` by ALPN with TLS, h2c with prior
+    /// knowledge without (a connection's first bytes tell which).
+    public func bind(host: String, port: Int, tls: Bool = false, http2: Bool = false) async throws -> SocketAddress {
         let loops = self.loops
         let contexts = self.contexts
         var next = 0
@@ -89,8 +92,8 @@ public final class ProxyServer: ReportsStatistics, Sendable {
             let box = contexts[index]
             let port = boundPort.withLockedValue { $0 }
             if index == 0 {
-                box.adopt(fd, listenerPort: port, tls: tls)
-            } else if !loops[index].executeIfRunning({ box.adopt(fd, listenerPort: port, tls: tls) }) {
+                box.adopt(fd, listenerPort: port, tls: tls, http2: http2)
+            } else if !loops[index].executeIfRunning({ box.adopt(fd, listenerPort: port, tls: tls, http2: http2) }) {
                 _ = Glibc.close(fd)
             }
         }
@@ -159,6 +162,7 @@ public final class ProxyServer: ReportsStatistics, Sendable {
                 labels: [.init("reason", failure.rawValue)],
                 value: Double(stats.loops.reduce(0) { $0 + $1.handshakeFailures[i].load(ordering: .relaxed) })))
         }
+        out += stats.http2Statistics()
         return out
     }
 
@@ -233,20 +237,42 @@ private final class LoopContextBox: @unchecked Sendable {
     }
 
     /// Takes an accepted connection over, on the context's loop: a plain one goes to its
-    /// `ProxyConnection` at once, a TLS one once its handshake is done.
-    func adopt(_ fd: Int32, listenerPort: Int, tls: Bool) {
+    /// `ProxyConnection` at once (on an `http2` listener, once its first bytes tell HTTP/1.1 from
+    /// the HTTP/2 preface), a TLS one once its handshake is done (to HTTP/2 if ALPN chose `h2`).
+    func adopt(_ fd: Int32, listenerPort: Int, tls: Bool, http2: Bool) {
         let connection = TCPConnection(fd: fd, loop: context.eventLoop)
+        let context = self.context
         guard tls else {
-            ProxyConnection(loop: context, listenerPort: listenerPort, transport: .plain(connection)).start()
+            guard http2 else {
+                ProxyConnection(loop: context, listenerPort: listenerPort, transport: .plain(connection)).start()
+                return
+            }
+            let sniffer = PrefaceSniffer(tcp: connection) { outcome in
+                switch outcome {
+                case .http2(let first):
+                    context.startHTTP2(.plain(connection), listenerPort: listenerPort, tls: nil, first: first)
+                case .http1(let first):
+                    let handler = ProxyConnection(loop: context, listenerPort: listenerPort, transport: .plain(connection))
+                    handler.start(transportStarted: true)
+                    handler.connection(connection, read: first)
+                }
+            }
+            sniffer.start(timeout: context.settings.clientHeaderTimeout)
             return
         }
-        let context = self.context
         let peer = connection.remoteAddress
-        let handshake = TLSServerHandshake(tcp: connection, select: { context.snapshot().certificates.certificate(for: $0) }) { outcome in
+        let select: TLSServerHandshake.Select = { hello in
+            context.snapshot().certificates.certificate(for: hello).map { ($0, $0.context(for: hello, http2: http2)) }
+        }
+        let handshake = TLSServerHandshake(tcp: connection, select: select) { outcome in
             switch outcome {
             case .established(let session, let facts):
                 context.stats.handshakeCompleted(version: facts.version)
-                ProxyConnection(loop: context, listenerPort: listenerPort, transport: .tls(session), tls: facts).start(transportStarted: true)
+                if facts.alpn == "h2" {
+                    context.startHTTP2(.tls(session), listenerPort: listenerPort, tls: facts, first: nil)
+                } else {
+                    ProxyConnection(loop: context, listenerPort: listenerPort, transport: .tls(session), tls: facts).start(transportStarted: true)
+                }
             case .plainHTTP(let tcp, _):
                 context.stats.handshakeFailed(.plainHTTP)
                 PlainHTTPAnswer.send(on: tcp, serverToken: context.settings.serverToken, date: context.httpDate())

@@ -9,25 +9,35 @@ public final class ServerCertificate: Sendable {
     let primary: NIOSSLContext
     let primaryIsECDSA: Bool
     let alternative: NIOSSLContext?
+    /// The same pairs offering `h2` first by ALPN, for listeners flagged `http2`.
+    let primaryH2: NIOSSLContext
+    let alternativeH2: NIOSSLContext?
     /// The certificate's `Not After` (seconds since the epoch); the earliest of the two pairs.
     public let notValidAfter: Int
     /// What the contexts cache knows it by (its id and texts).
     let cacheKey: String
 
-    init(id: String, cacheKey: String, primary: NIOSSLContext, primaryIsECDSA: Bool, alternative: NIOSSLContext?, notValidAfter: Int) {
+    init(
+        id: String, cacheKey: String, primary: (NIOSSLContext, NIOSSLContext), primaryIsECDSA: Bool,
+        alternative: (NIOSSLContext, NIOSSLContext)?, notValidAfter: Int
+    ) {
         self.id = id
         self.cacheKey = cacheKey
-        self.primary = primary
+        (self.primary, self.primaryH2) = primary
         self.primaryIsECDSA = primaryIsECDSA
-        self.alternative = alternative
+        self.alternative = alternative?.0
+        self.alternativeH2 = alternative?.1
         self.notValidAfter = notValidAfter
     }
 
     /// The context for a client: its key type when it has two (ECDSA for a client that can verify
     /// it, as OpenSSL prefers the ECDSA one when nginx has both), else the only one.
-    public func context(for hello: ClientHello) -> NIOSSLContext {
-        guard let alternative else { return primary }
-        return hello.acceptsECDSA == primaryIsECDSA ? primary : alternative
+    /// `http2`: the listener speaks HTTP/2 too (ALPN offers `h2`, then `http/1.1`).
+    public func context(for hello: ClientHello, http2: Bool = false) -> NIOSSLContext {
+        guard let alternative, let alternativeH2 else { return http2 ? primaryH2 : primary }
+        let usePrimary = hello.acceptsECDSA == primaryIsECDSA
+        if http2 { return usePrimary ? primaryH2 : alternativeH2 }
+        return usePrimary ? primary : alternative
     }
 }
 
@@ -65,16 +75,17 @@ public final class TLSServerContexts: Sendable {
     ) throws(ServerCertificateError) -> ServerCertificate {
         let cacheKey = Self.cacheKey(id: id, [cert, key, certAlt ?? "", keyAlt ?? ""])
         if let made = certificates.withLockedValue({ $0[cacheKey] }) { return made }
-        let (primary, primaryExpiry) = try context(cert: cert, key: key)
-        var alternative: NIOSSLContext?
+        let (primary, primaryH2, primaryExpiry) = try context(cert: cert, key: key)
+        var alternative: (NIOSSLContext, NIOSSLContext)?
         var expiry = primaryExpiry
         if let certAlt, let keyAlt {
             let made = try context(cert: certAlt, key: keyAlt)
-            alternative = made.context
+            alternative = (made.context, made.http2)
             expiry = min(expiry, made.notValidAfter)
         }
         let certificate = ServerCertificate(
-            id: id, cacheKey: cacheKey, primary: primary, primaryIsECDSA: primaryIsECDSA, alternative: alternative, notValidAfter: expiry)
+            id: id, cacheKey: cacheKey, primary: (primary, primaryH2), primaryIsECDSA: primaryIsECDSA, alternative: alternative,
+            notValidAfter: expiry)
         return certificates.withLockedValue { certificates in
             if let existing = certificates[cacheKey] { return existing }
             certificates[cacheKey] = certificate
@@ -96,7 +107,10 @@ public final class TLSServerContexts: Sendable {
 
     public var count: Int { certificates.withLockedValue { $0.count } }
 
-    private func context(cert: String, key: String) throws(ServerCertificateError) -> (context: NIOSSLContext, notValidAfter: Int) {
+    /// The pair's context, and the same offering `h2` first.
+    private func context(cert: String, key: String) throws(ServerCertificateError) -> (
+        context: NIOSSLContext, http2: NIOSSLContext, notValidAfter: Int
+    ) {
         let chain: [NIOSSLCertificate]
         let privateKey: NIOSSLPrivateKey
         do {
@@ -113,7 +127,9 @@ public final class TLSServerContexts: Sendable {
         configuration.applicationProtocols = applicationProtocols
         do {
             let context = try NIOSSLContext(configuration: configuration)
-            return (context, Int(leaf.notValidAfter))
+            configuration.applicationProtocols = ["h2"] + applicationProtocols.filter { $0 != "h2" }
+            let http2 = try NIOSSLContext(configuration: configuration)
+            return (context, http2, Int(leaf.notValidAfter))
         } catch {
             throw ServerCertificateError(description: "certificate does not match key")
         }

@@ -53,8 +53,9 @@ public final class TLSServerHandshake: TCPConnectionDelegate {
         case failed(TLSHandshakeFailure, detail: String)
     }
 
-    /// The certificate for a client's ClientHello; nil when there is none to serve.
-    public typealias Select = (ClientHello) -> ServerCertificate?
+    /// The certificate for a client's ClientHello and the context to serve it with (its key
+    /// type, its ALPN protocols); nil when there is none to serve.
+    public typealias Select = (ClientHello) -> (certificate: ServerCertificate, context: NIOSSLContext)?
 
     private let tcp: TCPConnection
     private let select: Select
@@ -119,18 +120,18 @@ public final class TLSServerHandshake: TCPConnectionDelegate {
         case .notTLS(let why):
             fail(.notTLS, why)
         case .hello(let hello):
-            guard let certificate = select(hello) else {
+            guard let (certificate, context) = select(hello) else {
                 fail(.noCertificate, "no certificate for server name '\(hello.serverName ?? "")'")
                 return
             }
-            startTLS(hello, certificate)
+            startTLS(hello, certificate, context)
         }
     }
 
-    private func startTLS(_ hello: ClientHello, _ certificate: ServerCertificate) {
+    private func startTLS(_ hello: ClientHello, _ certificate: ServerCertificate, _ context: NIOSSLContext) {
         let session: TLSTransport
         do {
-            session = try TLSTransport(context: certificate.context(for: hello), role: .server, over: tcp)
+            session = try TLSTransport(context: context, role: .server, over: tcp)
             try session.start()
         } catch {
             fail(.protocolError, "\(error)")

@@ -9,6 +9,8 @@ import NIOSSL
 public enum Transport {
     case plain(TCPConnection)
     case tls(TLSTransport)
+    /// One stream of a multiplexed connection (an HTTP/2 stream), seen as a byte stream of its own.
+    case stream(any MultiplexedStream)
 
     /// The socket underneath.
     @inlinable
@@ -16,15 +18,33 @@ public enum Transport {
         switch self {
         case .plain(let tcp): return tcp
         case .tls(let tls): return tls.tcp
+        case .stream(let stream): return stream.tcp
         }
     }
 
     @inlinable
     public var loop: IOLoop { tcp.loop }
     @inlinable
-    public var isOpen: Bool { tcp.isOpen }
+    public var isOpen: Bool {
+        switch self {
+        case .plain(let tcp): return tcp.isOpen
+        case .tls(let tls): return tls.tcp.isOpen
+        case .stream(let stream): return stream.isOpen
+        }
+    }
     @inlinable
-    public var isWritable: Bool { tcp.isWritable }
+    public var isWritable: Bool {
+        switch self {
+        case .plain(let tcp): return tcp.isWritable
+        case .tls(let tls): return tls.tcp.isWritable
+        case .stream(let stream): return stream.isWritable
+        }
+    }
+    /// A stream of a multiplexed connection: one request, then it ends.
+    public var isStream: Bool {
+        if case .stream = self { return true }
+        return false
+    }
     public var remoteAddress: SocketAddress? { tcp.remoteAddress }
     public var localAddress: SocketAddress? { tcp.localAddress }
 
@@ -33,6 +53,7 @@ public enum Transport {
         switch self {
         case .plain(let tcp): return tcp.isOpen
         case .tls(let tls): return tls.tcp.isOpen && tls.isActive
+        case .stream(let stream): return stream.isOpen
         }
     }
 
@@ -41,6 +62,7 @@ public enum Transport {
         switch self {
         case .plain(let tcp): tcp.delegate = delegate
         case .tls(let tls): tls.delegate = delegate
+        case .stream(let stream): stream.setDelegate(delegate)
         }
     }
 
@@ -52,6 +74,8 @@ public enum Transport {
         case .tls(let tls):
             try tls.tcp.start()
             try tls.start()
+        case .stream(let stream):
+            stream.start()
         }
     }
 
@@ -60,6 +84,7 @@ public enum Transport {
         switch self {
         case .plain(let tcp): tcp.write(buffer)
         case .tls(let tls): tls.write(buffer)
+        case .stream(let stream): stream.write(buffer)
         }
     }
 
@@ -68,6 +93,7 @@ public enum Transport {
         switch self {
         case .plain(let tcp): tcp.flush()
         case .tls(let tls): tls.flush()
+        case .stream(let stream): stream.flush()
         }
     }
 
@@ -79,7 +105,11 @@ public enum Transport {
 
     @inlinable
     public func setReading(_ on: Bool) {
-        tcp.setReading(on)
+        switch self {
+        case .plain(let tcp): tcp.setReading(on)
+        case .tls(let tls): tls.tcp.setReading(on)
+        case .stream(let stream): stream.setReading(on)
+        }
     }
 
     /// Closes at once (for TLS without a close alert).
@@ -87,6 +117,7 @@ public enum Transport {
         switch self {
         case .plain(let tcp): tcp.close()
         case .tls(let tls): tls.close()
+        case .stream(let stream): stream.close()
         }
     }
 
@@ -95,6 +126,7 @@ public enum Transport {
         switch self {
         case .plain(let tcp): tcp.shutdownOutput()
         case .tls(let tls): tls.shutdownOutput()
+        case .stream(let stream): stream.shutdownOutput()
         }
     }
 
@@ -109,4 +141,28 @@ public enum Transport {
             throw error
         }
     }
+}
+
+/// One stream of a connection that carries several (an HTTP/2 stream), as a ``Transport`` for
+/// the HTTP/1.1 request machinery: it reads the stream's request as HTTP/1.1 bytes and writes the
+/// response the same way; the stream's layer translates both. Its delegate sees the events of a
+/// connection: reads, writability (the stream's flow-control window and the connection's), and a
+/// close when the stream ends. Loop thread only.
+public protocol MultiplexedStream: AnyObject {
+    /// The connection the stream is carried on (its loop and addresses).
+    var tcp: TCPConnection { get }
+    /// The stream can still be written to.
+    var isOpen: Bool { get }
+    /// What is written now goes out without piling up (window open, connection writable).
+    var isWritable: Bool { get }
+    func setDelegate(_ delegate: any TCPConnectionDelegate)
+    /// Delivers what the stream received so far.
+    func start()
+    func write(_ buffer: ByteBuffer)
+    func flush()
+    func setReading(_ on: Bool)
+    /// Ends the stream at once: a response not complete is cut off (the stream is reset).
+    func close()
+    /// The response is complete: the stream ends once it is written.
+    func shutdownOutput()
 }

@@ -1,0 +1,345 @@
+import ArgusLoop
+import ArgusTransport
+import NIOCore
+import NIOEmbedded
+import NIOHPACK
+import NIOHTTP2
+
+/// A client's HTTP/2 connection (h2 by ALPN, or h2c by prior knowledge), as a layer between its
+/// transport and the request machinery. SwiftNIO's HTTP/2 handler runs in an `EmbeddedChannel`
+/// that never touches a socket (as NIOSSL does in ``TLSTransport``): it owns the protocol — the
+/// preface, SETTINGS, HPACK, stream states, flow-control accounting, GOAWAY — and its DoS
+/// defences (rapid reset, CONTINUATION and control-frame floods, glitches). This class feeds it
+/// the client's bytes, writes what it emits, and turns each new stream into an ``HTTP2Stream``
+/// that `openStream` hands to a request connection of its own. Loop thread only.
+public final class HTTP2ServerSession: TCPConnectionDelegate {
+    public struct Limits: Sendable {
+        /// SETTINGS_MAX_CONCURRENT_STREAMS (nginx: 128).
+        public var maxConcurrentStreams = 128
+        /// SETTINGS_MAX_HEADER_LIST_SIZE: the request head limit.
+        public var maxHeaderListSize = 32 * 1024
+        /// The connection-level receive window.
+        public var connectionWindow = 1 << 20
+        /// A connection without streams for this long is closed (GOAWAY, NO_ERROR).
+        public var idleTimeout = TimeAmount.seconds(60)
+        /// The longest response head the translator takes.
+        public var maxHeadLength = 65536
+
+        public init() {}
+    }
+
+    public let transport: Transport
+    let allocator = ByteBufferAllocator()
+    private let limits: Limits
+    private let channel: EmbeddedChannel
+    private let sink = HTTP2Events()
+    private let counters: HTTP2Counters
+    private let openStream: (HTTP2Stream) -> Void
+    /// Told once, when the connection has closed.
+    public var onClose: ((HTTP2ServerSession) -> Void)?
+
+    private var streams: [HTTP2StreamID: HTTP2Stream] = [:]
+    private var highestStream = HTTP2StreamID.rootStream
+    private var connectionUncredited = 0
+    private var quiescing = false
+    private var peerWentAway = false
+    private var processing = false
+    private var closed = false
+    private var outputShut = false
+    private var idleTimer: Scheduled<Void>?
+    private var lingerTimer: Scheduled<Void>?
+
+    public init(transport: Transport, limits: Limits, counters: HTTP2Counters, openStream: @escaping (HTTP2Stream) -> Void) throws {
+        self.transport = transport
+        self.limits = limits
+        self.counters = counters
+        self.openStream = openStream
+        channel = EmbeddedChannel()
+        var configuration = NIOHTTP2Handler.ConnectionConfiguration()
+        configuration.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: limits.maxConcurrentStreams),
+            HTTP2Setting(parameter: .initialWindowSize, value: 65535),
+            HTTP2Setting(parameter: .maxFrameSize, value: 1 << 14),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: limits.maxHeaderListSize),
+            HTTP2Setting(parameter: .enablePush, value: 0),
+        ]
+        let handler = NIOHTTP2Handler(mode: .server, frameDelegate: Emitted(self), connectionConfiguration: configuration)
+        try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.pipeline.syncOperations.addHandler(sink)
+    }
+
+    /// Takes the connection over: sends the server preface, then reads `first` (what a sniffer
+    /// read already) and what follows. The transport must be started already.
+    public func start(first: ByteBuffer?) {
+        counters.connectionOpened()
+        transport.setDelegate(self)
+        // An embedded channel "connects" at once: the handler sends the server's SETTINGS.
+        if let address = try? SocketAddress(ipAddress: "127.0.0.1", port: 0) { channel.connect(to: address, promise: nil) }
+        send(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: limits.connectionWindow - 65535)))
+        flush()
+        armIdleTimer()
+        if let first, first.readableBytes > 0 { connection(transport.tcp, read: first) }
+    }
+
+    /// Open streams now.
+    public var openStreams: Int { streams.count }
+
+    // MARK: - Bytes in
+
+    public func connection(_ connection: TCPConnection, read bytes: ByteBuffer) {
+        guard !closed else { return }
+        processing = true
+        channel.pipeline.fireChannelRead(bytes)
+        channel.pipeline.fireChannelReadComplete()
+        handleEvents()
+        processing = false
+        flush()
+    }
+
+    public func connectionReadComplete(_ connection: TCPConnection) {}
+
+    /// The client closed its side: an HTTP/2 client that does so is gone.
+    public func connectionReadEnded(_ connection: TCPConnection) {
+        transport.close()
+    }
+
+    public func connectionBecameWritable(_ connection: TCPConnection) {
+        for stream in streams.values { stream.writabilityMayHaveChanged() }
+    }
+
+    public func connectionOutputShut(_ connection: TCPConnection) {
+        // GOAWAY is out: what the client still sends is dropped for a moment, then the connection closes.
+        lingerTimer?.cancel()
+        let transport = self.transport
+        lingerTimer = transport.loop.assumeIsolated().scheduleTask(in: .seconds(2)) { transport.close() }
+    }
+
+    public func connectionClosed(_ connection: TCPConnection, error: (any Error)?) {
+        guard !closed else { return }
+        closed = true
+        idleTimer?.cancel()
+        lingerTimer?.cancel()
+        let open = Array(streams.values)
+        streams = [:]
+        for stream in open { stream.aborted(error: error ?? HTTP2ConnectionClosed()) }
+        channel.close(promise: nil)
+        channel.embeddedEventLoop.run()
+        counters.connectionClosed()
+        onClose.take()?(self)
+    }
+
+    // MARK: - What NIOHTTP2 passed on
+
+    private func handleEvents() {
+        for event in sink.take() {
+            switch event {
+            case .frame(let frame): handle(frame)
+            case .streamClosed(let id, let reason):
+                guard reason != nil, let stream = streams[id] else { continue }
+                stream.aborted(error: HTTP2StreamReset(code: reason!))
+            case .error(let error):
+                if error is NIOHTTP2Errors.StreamError {
+                    counters.streamError(HTTP2Defence(error))
+                } else {
+                    counters.connectionError(HTTP2Defence(error))
+                }
+            }
+        }
+    }
+
+    private func handle(_ frame: HTTP2Frame) {
+        let id = frame.streamID
+        switch frame.payload {
+        case .headers(let headers):
+            if let stream = streams[id] {
+                stream.received(trailers: headers.headers)
+            } else {
+                open(id, headers)
+            }
+        case .data(let data):
+            let length = data.data.readableBytes
+            let flowControlled = length + (data.paddingBytes.map { $0 + 1 } ?? 0)
+            creditConnection(flowControlled)
+            guard let stream = streams[id], case .byteBuffer(let bytes) = data.data else { return }
+            stream.received(data: bytes, flowControlled: flowControlled, endStream: data.endStream)
+        case .rstStream(let code):
+            guard let stream = streams[id] else { return }
+            counters.streamResetByClient()
+            stream.aborted(error: HTTP2StreamReset(code: code))
+        case .goAway:
+            peerWentAway = true
+            if streams.isEmpty { closeGracefully() }
+        case .windowUpdate:
+            for stream in streams.values { stream.writabilityMayHaveChanged() }
+        default:
+            break  // SETTINGS, PING, PRIORITY: answered by the handler
+        }
+    }
+
+    private func open(_ id: HTTP2StreamID, _ headers: HTTP2Frame.FramePayload.Headers) {
+        if id > highestStream { highestStream = id }
+        let head: RequestSynthesizer.Head
+        do {
+            head = try RequestSynthesizer.head(headers.headers, endStream: headers.endStream, allocator: allocator)
+        } catch {
+            counters.streamError(.malformedRequest)
+            send(HTTP2Frame(streamID: id, payload: .rstStream(.protocolError)))
+            return
+        }
+        let stream = HTTP2Stream(id: id, session: self, head: head, endStream: headers.endStream, maxHeadLength: limits.maxHeadLength)
+        streams[id] = stream
+        counters.streamOpened()
+        idleTimer?.cancel()
+        idleTimer = nil
+        openStream(stream)
+    }
+
+    // MARK: - From the streams
+
+    func send(_ frame: HTTP2Frame) {
+        guard !closed else { return }
+        channel.write(frame, promise: nil)
+    }
+
+    /// Writes what the handler emitted, unless a read is being handled (it flushes once at its end).
+    func flush() {
+        guard !processing, !closed else { return }
+        channel.flush()
+        var wrote = false
+        while let out = try? channel.readOutbound(as: IOData.self) {
+            if case .byteBuffer(let bytes) = out {
+                transport.write(bytes)
+                wrote = true
+            }
+        }
+        if wrote { transport.flush() }
+        if !channel.isActive && !outputShut {
+            // A connection error: NIOHTTP2 sent GOAWAY and closed its side.
+            outputShut = true
+            transport.shutdownOutput()
+        }
+    }
+
+    func credit(stream id: HTTP2StreamID, _ bytes: Int) {
+        send(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: bytes)))
+    }
+
+    func resetByGateway(_ id: HTTP2StreamID, _ code: HTTP2ErrorCode) {
+        counters.streamResetByGateway()
+        send(HTTP2Frame(streamID: id, payload: .rstStream(code)))
+        flush()
+    }
+
+    func streamEnded(_ stream: HTTP2Stream) {
+        guard streams[stream.id] === stream else { return }
+        streams[stream.id] = nil
+        guard streams.isEmpty else { return }
+        if quiescing || peerWentAway { closeGracefully() } else { armIdleTimer() }
+    }
+
+    /// DATA the handler let out: the stream's unsent bytes go down (and it may be writable again).
+    fileprivate func emitted(_ frame: HTTP2Frame) {
+        guard case .data(let data) = frame.payload, let stream = streams[frame.streamID] else { return }
+        stream.unsent -= data.data.readableBytes
+    }
+
+    private func creditConnection(_ bytes: Int) {
+        connectionUncredited += bytes
+        guard connectionUncredited >= limits.connectionWindow / 2 else { return }
+        send(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: connectionUncredited)))
+        connectionUncredited = 0
+    }
+
+    // MARK: - Ending
+
+    /// Graceful shutdown: GOAWAY now, the connection closes once its streams are done.
+    public func quiesce() {
+        guard !closed, !quiescing else { return }
+        quiescing = true
+        send(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: highestStream, errorCode: .noError, opaqueData: nil)))
+        flush()
+        if streams.isEmpty { closeGracefully() }
+    }
+
+    public func forceClose() {
+        transport.close()
+    }
+
+    private func closeGracefully() {
+        guard !closed else { return }
+        if !quiescing {
+            quiescing = true
+            send(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: highestStream, errorCode: .noError, opaqueData: nil)))
+        }
+        flush()
+        guard !outputShut else { return }
+        outputShut = true
+        transport.shutdownOutput()
+    }
+
+    private func armIdleTimer() {
+        idleTimer?.cancel()
+        idleTimer = transport.loop.assumeIsolated().scheduleTask(in: limits.idleTimeout) { [weak self] in
+            guard let self, self.streams.isEmpty, !self.closed else { return }
+            self.counters.closedIdle()
+            self.closeGracefully()
+        }
+    }
+}
+
+@available(*, unavailable)
+extension HTTP2ServerSession: Sendable {}
+
+/// The client reset the stream (or NIOHTTP2 did, for an error of the client's).
+public struct HTTP2StreamReset: Error, Sendable {
+    public var code: HTTP2ErrorCode
+}
+
+/// The connection a stream was carried on closed.
+public struct HTTP2ConnectionClosed: Error, Sendable {}
+
+/// Tells the session which DATA frames left the handler (past flow control).
+private struct Emitted: NIOHTTP2FrameDelegate {
+    unowned let session: HTTP2ServerSession
+    init(_ session: HTTP2ServerSession) { self.session = session }
+    func wroteFrame(_ frame: HTTP2Frame) { session.emitted(frame) }
+}
+
+/// The end of the embedded pipeline: keeps, in order, the frames NIOHTTP2 let through, the
+/// streams it closed, and its errors, for the session to handle once the handler is done.
+final class HTTP2Events: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+
+    enum Event {
+        case frame(HTTP2Frame)
+        case streamClosed(HTTP2StreamID, HTTP2ErrorCode?)
+        case error(any Error)
+    }
+
+    private var pending: [Event] = []
+
+    func take() -> [Event] {
+        guard !pending.isEmpty else { return [] }
+        defer { pending = [] }
+        return pending
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        pending.append(.frame(unwrapInboundIn(data)))
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let closed = event as? StreamClosedEvent { pending.append(.streamClosed(closed.streamID, closed.reason)) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        pending.append(.error(error))
+    }
+}
+
+extension Optional {
+    fileprivate mutating func take() -> Wrapped? {
+        defer { self = nil }
+        return self
+    }
+}

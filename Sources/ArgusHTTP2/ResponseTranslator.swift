@@ -1,0 +1,155 @@
+import ArgusHTTP
+import NIOCore
+import NIOHPACK
+
+/// The HTTP/1.1 response the data path writes for a stream, as HTTP/2 frames' contents: the head
+/// becomes a HEADERS block (`:status`, names in lower case, connection-specific fields dropped as
+/// RFC 9113 §8.2.2 requires), the body DATA without its HTTP/1.1 framing, and the body's end (its
+/// length reached, the last chunk, or the writer's end for a close-delimited body) the end of the
+/// stream. Interim responses (`100 Continue`) are HEADERS of their own. Pure.
+public struct ResponseTranslator {
+    public enum Part {
+        case headers(HPACKHeaders, endStream: Bool)
+        case data(ByteBuffer, endStream: Bool)
+    }
+
+    /// The bytes written are not an HTTP/1.1 response the translator can carry (a bug upstream of
+    /// it, or a head over the limit): the stream is reset.
+    public struct Untranslatable: Error, Sendable {
+        public var reason: String
+    }
+
+    private enum State {
+        case head
+        case length(remaining: Int)
+        case chunked(ChunkedDecoder)
+        case untilClose
+        case complete
+    }
+
+    private var state = State.head
+    private var parser: ResponseHeadParser
+    private var pending = ByteBuffer()
+    private let requestWasHEAD: Bool
+
+    /// Names an HTTP/2 response must not carry.
+    static let connectionSpecific: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]
+
+    public init(requestWasHEAD: Bool, maxHeadLength: Int = 65536) {
+        self.requestWasHEAD = requestWasHEAD
+        self.parser = ResponseHeadParser(maxHeadLength: maxHeadLength)
+    }
+
+    /// The whole response went through (its end was emitted).
+    public var isComplete: Bool {
+        if case .complete = state { return true }
+        return false
+    }
+
+    /// The final head was translated (what follows is body).
+    public var sentHead: Bool {
+        if case .head = state { return false }
+        return true
+    }
+
+    /// Translates what the writer wrote next.
+    public mutating func feed(_ bytes: ByteBuffer, emit: (Part) -> Void) throws(Untranslatable) {
+        var bytes = bytes
+        while bytes.readableBytes > 0 {
+            switch state {
+            case .head:
+                if pending.readableBytes == 0 {
+                    pending = bytes
+                } else {
+                    pending.writeBuffer(&bytes)
+                }
+                bytes = ByteBuffer()
+                try parseHeads(emit: emit)
+                if pending.readableBytes > 0, sentHead {
+                    bytes = pending
+                    pending = ByteBuffer()
+                }
+            case .length(let remaining):
+                let take = min(remaining, bytes.readableBytes)
+                let slice = bytes.readSlice(length: take)!
+                state = remaining == take ? .complete : .length(remaining: remaining - take)
+                emit(.data(slice, endStream: remaining == take))
+            case .chunked(var decoder):
+                state = .complete  // (the decoder is not copied while it decodes)
+                do {
+                    try decoder.decode(&bytes) { emit(.data($0, endStream: false)) }
+                } catch {
+                    throw Untranslatable(reason: "bad chunked body: \(error)")
+                }
+                if decoder.isComplete {
+                    emit(.data(ByteBuffer(), endStream: true))
+                } else {
+                    state = .chunked(decoder)
+                }
+            case .untilClose:
+                emit(.data(bytes, endStream: false))
+                bytes = ByteBuffer()
+            case .complete:
+                return  // (nothing follows a complete response on a stream)
+            }
+        }
+    }
+
+    /// The writer ended the response: a close-delimited body ends here. Throws when the response
+    /// was not complete (cut off: the stream is reset rather than ended as if whole).
+    public mutating func finish(emit: (Part) -> Void) throws(Untranslatable) {
+        switch state {
+        case .complete:
+            return
+        case .untilClose:
+            state = .complete
+            emit(.data(ByteBuffer(), endStream: true))
+        case .head:
+            throw Untranslatable(reason: "the response ended before its head")
+        case .length, .chunked:
+            throw Untranslatable(reason: "the response ended before its body")
+        }
+    }
+
+    private mutating func parseHeads(emit: (Part) -> Void) throws(Untranslatable) {
+        while case .head = state {
+            switch parser.parse(&pending, requestWasHEAD: requestWasHEAD) {
+            case .needMore:
+                return
+            case .error(let error):
+                throw Untranslatable(reason: "bad response head: \(error)")
+            case .informational(let status):
+                emit(.headers(HPACKHeaders([(":status", String(status))]), endStream: false))
+            case .head(let head):
+                let fields = Self.fields(of: head)
+                switch head.framing {
+                case .none, .length(0):
+                    state = .complete
+                    emit(.headers(fields, endStream: true))
+                case .length(let n):
+                    state = .length(remaining: n)
+                    emit(.headers(fields, endStream: false))
+                case .chunked:
+                    state = .chunked(ChunkedDecoder())
+                    emit(.headers(fields, endStream: false))
+                case .untilClose:
+                    state = .untilClose
+                    emit(.headers(fields, endStream: false))
+                }
+                parser.recycle(head.fields)
+            }
+        }
+    }
+
+    static func fields(of head: ResponseHead) -> HPACKHeaders {
+        var out = HPACKHeaders()
+        out.reserveCapacity(head.fields.count + 1)
+        out.add(name: ":status", value: String(head.status))
+        for field in head.fields {
+            let name = head.string(field.nameStart..<(field.nameStart + field.nameLength)).lowercased()
+            if connectionSpecific.contains(name) { continue }
+            out.add(name: name, value: head.string(field.valueStart..<(field.valueStart + field.valueLength)))
+        }
+        return out
+    }
+}
