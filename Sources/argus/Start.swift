@@ -15,7 +15,7 @@ struct Start: AsyncParsableCommand {
     @Option(name: .long, help: "Declarative config file (kong.yml, YAML or JSON). Env: ARGUS_CONFIG. Default: none (embedded empty config).")
     var config: String?
 
-    @Option(name: .customLong("proxy-listen"), help: "Proxy listeners, comma-separated HOST:PORT [ssl]. Env: ARGUS_PROXY_LISTEN. Default: 0.0.0.0:8000.")
+    @Option(name: .customLong("proxy-listen"), help: "Proxy listeners, comma-separated HOST:PORT [ssl] [http2]. Env: ARGUS_PROXY_LISTEN. Default: 0.0.0.0:8000.")
     var proxyListen: String?
 
     @Option(name: .customLong("admin-listen"), help: "Admin API HOST:PORT [ssl]. Env: ARGUS_ADMIN_LISTEN. Default: 127.0.0.1:8001.")
@@ -35,6 +35,9 @@ struct Start: AsyncParsableCommand {
 
     @Option(name: .customLong("ssl-handshake-timeout"), help: "Seconds a TLS client has to complete its handshake (nginx's ssl_handshake_timeout). Env: ARGUS_SSL_HANDSHAKE_TIMEOUT. Default: 60.")
     var sslHandshakeTimeout: Int?
+
+    @Option(name: .customLong("keepalive-timeout"), help: "Seconds an idle client connection is kept open, HTTP/1.1 keep-alive or HTTP/2 without streams (nginx's keepalive_timeout). Env: ARGUS_KEEPALIVE_TIMEOUT. Default: 60.")
+    var keepaliveTimeout: Int?
 
     @Option(name: .customLong("data-dir"), help: "Data directory. Env: ARGUS_DATA_DIR. Default: ./argus-data.")
     var dataDir: String?
@@ -110,6 +113,10 @@ struct Start: AsyncParsableCommand {
         if let text = value(sslHandshakeTimeout.map(String.init), "SSL_HANDSHAKE_TIMEOUT") {
             guard let n = Int(text), n >= 1 else { fail("invalid ssl handshake timeout '\(text)': expected seconds >= 1") }
             settings.proxy.tlsHandshakeTimeout = .seconds(Int64(n))
+        }
+        if let text = value(keepaliveTimeout.map(String.init), "KEEPALIVE_TIMEOUT") {
+            guard let n = Int(text), n >= 1 else { fail("invalid keepalive timeout '\(text)': expected seconds >= 1") }
+            settings.proxy.clientIdleTimeout = .seconds(Int64(n))
         }
         if let token = value(adminToken, "ADMIN_TOKEN"), !token.isEmpty { settings.adminToken = token }
         if let text = value(adminBodyLimit.map(String.init), "ADMIN_BODY_LIMIT") {
