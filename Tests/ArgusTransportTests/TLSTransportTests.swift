@@ -188,7 +188,8 @@ struct TLSTransportTests {
         let loop = IOLoop(name: "tls-test")
         defer { Task { try? await loop.shutdownGracefully() } }
         var fds: [Int32] = [0, 0]
-        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        // (close-on-exec: an openssl another test starts meanwhile must not inherit the socket and keep it open)
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0)
         defer { _ = Glibc.close(fds[1]) }
         let fd = fds[0]
         let context = try TLSClientContexts().context(verify: false, trust: nil)
