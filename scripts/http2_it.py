@@ -207,7 +207,8 @@ def goaway(events):
 
 
 def raw_goaway(sock, timeout=5):
-    """Reads a connection to its end and returns the error code of the GOAWAY in it (None if none)."""
+    """Reads a connection to its end and returns the error code of the GOAWAY in it (None if none,
+    or if the connection did not end)."""
     data = b""
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -219,6 +220,10 @@ def raw_goaway(sock, timeout=5):
         if not more:
             break
         data += more
+    else:
+        return None  # still open
+    if time.time() >= deadline:
+        return None
     at = 0
     while at + 9 <= len(data):
         length = int.from_bytes(data[at:at + 3], "big")
@@ -321,8 +326,8 @@ def defences(proxy, tls, status, file_log):
             c.flush()
         except OSError:
             break
-    events = c.pump(goaway, 5)
-    check(goaway(events), "rapid reset: the connection gets GOAWAY")
+    events = c.pump(lambda ev: "EOF" in ev, 5)
+    check(goaway(events) and "EOF" in events, "rapid reset: the connection gets GOAWAY and is closed")
     check(metric(status, 'argus_http2_connection_errors_total{reason="rapid_reset"}') >= 1, "rapid reset counted")
     c.close()
 
@@ -335,8 +340,8 @@ def defences(proxy, tls, status, file_log):
         c.raw(data)
     except OSError:
         pass
-    events = c.pump(goaway, 5)
-    check(goaway(events), "CONTINUATION flood: the connection gets GOAWAY")
+    code = raw_goaway(c.sock)
+    check(code is not None and code != 0, f"CONTINUATION flood: the connection gets GOAWAY ({code}) and is closed")
     check(metric(status, 'argus_http2_connection_errors_total{reason="continuation_flood"}') >= 1, "CONTINUATION flood counted")
     c.close()
 

@@ -46,6 +46,10 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
     private var processing = false
     private var closed = false
     private var outputShut = false
+    /// A connection error was counted (what the handler reports after it is not).
+    private var connectionFailed = false
+    /// A close was asked for while a read was handled: it happens once that read's output is written.
+    private var closeWhenFlushed = false
     private var idleTimer: Scheduled<Void>?
     private var lingerTimer: Scheduled<Void>?
 
@@ -94,6 +98,7 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
         handleEvents()
         processing = false
         flush()
+        if closeWhenFlushed { closeGracefully() }
     }
 
     public func connectionReadComplete(_ connection: TCPConnection) {}
@@ -131,19 +136,29 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
     // MARK: - What NIOHTTP2 passed on
 
     private func handleEvents() {
+        // The handler's errors: one it answered with GOAWAY ends the connection (counted once,
+        // what follows is not); the others reset one stream each.
         for event in sink.take() {
             switch event {
             case .frame(let frame): handle(frame)
             case .streamClosed(let id, let reason):
-                guard reason != nil, let stream = streams[id] else { continue }
-                stream.aborted(error: HTTP2StreamReset(code: reason!))
-            case .error(let error):
-                if error is NIOHTTP2Errors.StreamError {
-                    counters.streamError(HTTP2Defence(error))
-                } else {
+                guard let reason, let stream = streams[id] else { continue }
+                stream.aborted(error: HTTP2StreamReset(code: reason))
+            case .error(let error, let endsConnection):
+                if endsConnection {
+                    guard !connectionFailed else { continue }
+                    connectionFailed = true
                     counters.connectionError(HTTP2Defence(error))
+                } else if !connectionFailed {
+                    counters.streamError(HTTP2Defence(error))
                 }
             }
+        }
+        if connectionFailed && !outputShut {
+            // GOAWAY is written: the streams are over, the connection closes once it is out.
+            let open = Array(streams.values)
+            for stream in open { stream.aborted(error: HTTP2ConnectionClosed()) }
+            closeGracefully()
         }
     }
 
@@ -237,10 +252,17 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
         if quiescing || peerWentAway { closeGracefully() } else { armIdleTimer() }
     }
 
-    /// DATA the handler let out: the stream's unsent bytes go down (and it may be writable again).
+    /// What the handler wrote: DATA lowers its stream's unsent bytes (it may be writable again); a
+    /// GOAWAY with an error is the handler's answer to a connection error of the client's.
     fileprivate func emitted(_ frame: HTTP2Frame) {
-        guard case .data(let data) = frame.payload, let stream = streams[frame.streamID] else { return }
-        stream.unsent -= data.data.readableBytes
+        switch frame.payload {
+        case .data(let data):
+            streams[frame.streamID]?.unsent -= data.data.readableBytes
+        case .goAway(_, let code, _) where code != .noError:
+            sink.connectionErrorAnswered = true
+        default:
+            break
+        }
     }
 
     private func creditConnection(_ bytes: Int) {
@@ -267,6 +289,11 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
 
     private func closeGracefully() {
         guard !closed else { return }
+        if processing {
+            // (what the read caused, a GOAWAY included, is written first)
+            closeWhenFlushed = true
+            return
+        }
         if !quiescing {
             quiescing = true
             send(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: highestStream, errorCode: .noError, opaqueData: nil)))
@@ -313,10 +340,13 @@ final class HTTP2Events: ChannelInboundHandler {
     enum Event {
         case frame(HTTP2Frame)
         case streamClosed(HTTP2StreamID, HTTP2ErrorCode?)
-        case error(any Error)
+        /// `endsConnection`: the handler wrote a GOAWAY for it (NIOHTTP2 reports both kinds alike).
+        case error(any Error, endsConnection: Bool)
     }
 
     private var pending: [Event] = []
+    /// Set when the handler wrote a GOAWAY with an error code: the error it reports next is a connection error.
+    var connectionErrorAnswered = false
 
     func take() -> [Event] {
         guard !pending.isEmpty else { return [] }
@@ -333,7 +363,7 @@ final class HTTP2Events: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        pending.append(.error(error))
+        pending.append(.error(error, endsConnection: connectionErrorAnswered))
     }
 }
 

@@ -13,7 +13,9 @@ import NIOHTTP2
 /// want of window counts against ``isWritable``, so the writer pauses its upstream. Loop thread only.
 public final class HTTP2Stream: MultiplexedStream {
     public let id: HTTP2StreamID
-    unowned let session: HTTP2ServerSession
+    /// (strong: the stream's reader may outlive the connection by a moment; the session drops its
+    /// streams when they end, so no cycle outlives them)
+    let session: HTTP2ServerSession
     private var delegate: (any TCPConnectionDelegate)?
 
     // The request, inbound.

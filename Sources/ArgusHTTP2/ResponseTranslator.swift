@@ -145,11 +145,41 @@ public struct ResponseTranslator {
         var out = HPACKHeaders()
         out.reserveCapacity(head.fields.count + 1)
         out.add(name: ":status", value: String(head.status))
-        for field in head.fields {
-            let name = head.string(field.nameStart..<(field.nameStart + field.nameLength)).lowercased()
-            if connectionSpecific.contains(name) { continue }
-            out.add(name: name, value: head.string(field.valueStart..<(field.valueStart + field.valueLength)))
+        head.bytes.withUnsafeReadableBytes { raw in
+            for field in head.fields {
+                let name = lowercasedName(UnsafeRawBufferPointer(rebasing: raw[field.nameStart..<(field.nameStart + field.nameLength)]))
+                if connectionSpecific.contains(name) { continue }
+                out.add(
+                    name: name, value: String(decoding: raw[field.valueStart..<(field.valueStart + field.valueLength)], as: UTF8.self),
+                    indexing: indexing(name))
+            }
         }
         return out
+    }
+
+    /// Fields whose values differ from one response to the next are not entered into the HPACK
+    /// table (they would only push out the ones that repeat, and make every lookup longer);
+    /// cookies are never indexed (RFC 7541 §7.1.3).
+    static func indexing(_ name: String) -> HPACKIndexing {
+        switch name {
+        case "date", "content-length", "x-kong-request-id", "x-kong-upstream-latency", "x-kong-proxy-latency",
+            "x-kong-response-latency", "age", "etag", "last-modified", "expires", "retry-after", "location",
+            "content-range", "x-request-id", "ratelimit-remaining", "ratelimit-reset", "x-kong-upstream-status":
+            return .nonIndexable
+        case "set-cookie":
+            return .neverIndexed
+        default:
+            return name.hasPrefix("x-ratelimit-remaining") ? .nonIndexable : .indexable
+        }
+    }
+
+    /// A field name in lower case (HTTP/2 requires it), made in one pass.
+    static func lowercasedName(_ bytes: UnsafeRawBufferPointer) -> String {
+        String(unsafeUninitializedCapacity: bytes.count) { out in
+            for (i, byte) in bytes.enumerated() {
+                out[i] = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+            }
+            return bytes.count
+        }
     }
 }

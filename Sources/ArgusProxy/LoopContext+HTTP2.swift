@@ -11,10 +11,12 @@ extension LoopContext {
         limits.maxHeaderListSize = settings.maxHeadLength
         limits.idleTimeout = settings.clientIdleTimeout
         limits.maxHeadLength = settings.maxHeadLength
+        // The connection's facts, once for all its streams.
+        let client = ClientFacts(transport.remoteAddress, settings: settings, secure: tls != nil, listenerPort: listenerPort)
         let session: HTTP2ServerSession
         do {
             session = try HTTP2ServerSession(transport: transport, limits: limits, counters: stats.http2) { [unowned self] stream in
-                ProxyConnection(loop: self, listenerPort: listenerPort, transport: .stream(stream), tls: tls).start()
+                ProxyConnection(loop: self, listenerPort: listenerPort, transport: .stream(stream), tls: tls).start(client: client)
             }
         } catch {
             transport.close()

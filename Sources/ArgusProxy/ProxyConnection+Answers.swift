@@ -97,6 +97,10 @@ extension ProxyConnection {
         inbound.clear()
         clientUnflushed = false
         guard transport.isOpen else { return }  // a write that failed closed it already
+        if transport.isStream {
+            transport.shutdownOutput()  // the stream ends; its connection lingers, not the stream
+            return
+        }
         // A client that never reads must not hold the connection: bound the wait.
         let transport = self.transport
         lingerTimer = transport.loop.assumeIsolated().scheduleTask(in: loop.settings.clientIdleTimeout) { transport.close() }

@@ -94,17 +94,19 @@ final class ProxyConnection: TCPConnectionDelegate {
     // MARK: - Lifecycle
 
     /// Takes the accepted connection over (on its loop); `transportStarted`: it is reading already
-    /// (a TLS connection whose handshake is done).
-    func start(transportStarted: Bool = false) {
-        let remote = transport.remoteAddress
-        client = ClientFacts(
-            ip: remote?.ipAddress ?? "0.0.0.0", address: ConnectionAddress(remote), peerTrusted: loop.settings.trustedIPs.contains(remote),
-            secure: tls != nil, listenerPort: listenerPort)
+    /// (a TLS connection whose handshake is done). `client`: the facts of the connection, when its
+    /// session knows them already (an HTTP/2 stream's).
+    func start(transportStarted: Bool = false, client known: ClientFacts? = nil) {
+        client = known ?? ClientFacts(transport.remoteAddress, settings: loop.settings, secure: tls != nil, listenerPort: listenerPort)
         loop.connectionSerial &+= 1
         connectionSerial = loop.connectionSerial
-        // (an HTTP/2 stream's connection is its session, counted there)
-        if !transport.isStream { loop.register(self) }
-        ensureTimer(lastActivity + loop.settings.clientIdleTimeout)
+        if transport.isStream {
+            // A stream's connection is its session: counted, timed and closed there; the request's
+            // own timeouts arm the timer when it reaches them.
+        } else {
+            loop.register(self)
+            ensureTimer(lastActivity + loop.settings.clientIdleTimeout)
+        }
         transport.setDelegate(self)
         guard !transportStarted else {
             loop.registeredWhileQuiescing(self)
