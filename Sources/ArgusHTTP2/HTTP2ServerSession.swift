@@ -50,6 +50,9 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
     private var connectionFailed = false
     /// A close was asked for while a read was handled: it happens once that read's output is written.
     private var closeWhenFlushed = false
+    private var flushScheduled = false
+    /// A stream's writer found it unwritable: the streams are told when output drains.
+    var streamsAwaitWritable = false
     private var idleTimer: Scheduled<Void>?
     private var lingerTimer: Scheduled<Void>?
 
@@ -216,6 +219,17 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
         channel.write(frame, promise: nil)
     }
 
+    /// Flushes at the end of the loop's current round (or of the read being handled): the
+    /// streams that end in one round share one write.
+    func scheduleFlush() {
+        guard !processing, !flushScheduled, !closed else { return }
+        flushScheduled = true
+        transport.loop.assumeIsolated().execute {
+            self.flushScheduled = false
+            self.flush()
+        }
+    }
+
     /// Writes what the handler emitted, unless a read is being handled (it flushes once at its end).
     func flush() {
         guard !processing, !closed else { return }
@@ -228,6 +242,11 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
             }
         }
         if wrote { transport.flush() }
+        if streamsAwaitWritable {
+            // DATA went out: a stream whose writer waited for its window may go on.
+            streamsAwaitWritable = false
+            for stream in streams.values { stream.writabilityMayHaveChanged() }
+        }
         if !channel.isActive && !outputShut {
             // A connection error: NIOHTTP2 sent GOAWAY and closed its side.
             outputShut = true
@@ -242,7 +261,7 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
     func resetByGateway(_ id: HTTP2StreamID, _ code: HTTP2ErrorCode) {
         counters.streamResetByGateway()
         send(HTTP2Frame(streamID: id, payload: .rstStream(code)))
-        flush()
+        scheduleFlush()
     }
 
     func streamEnded(_ stream: HTTP2Stream) {

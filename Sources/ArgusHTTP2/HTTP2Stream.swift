@@ -60,7 +60,10 @@ public final class HTTP2Stream: MultiplexedStream {
     public var isOpen: Bool { !closed && session.transport.isOpen }
     public var isWritable: Bool {
         let writable = unsent < Self.highWatermark && session.transport.isWritable
-        if !writable { awaitingWritable = true }
+        if !writable {
+            awaitingWritable = true
+            session.streamsAwaitWritable = true
+        }
         return writable
     }
 
@@ -83,7 +86,7 @@ public final class HTTP2Stream: MultiplexedStream {
     }
 
     public func flush() {
-        session.flush()
+        session.scheduleFlush()
     }
 
     public func setReading(_ on: Bool) {
@@ -97,7 +100,7 @@ public final class HTTP2Stream: MultiplexedStream {
     public func close() {
         guard !closed else { return }
         if !outputEnded { reset(.internalError) }
-        session.flush()
+        session.scheduleFlush()
         endForReader(error: nil, deferred: true)
     }
 
@@ -111,7 +114,7 @@ public final class HTTP2Stream: MultiplexedStream {
                 reset(.internalError)
             }
         }
-        session.flush()
+        session.scheduleFlush()
         endForReader(error: nil, deferred: true)
     }
 
@@ -153,7 +156,11 @@ public final class HTTP2Stream: MultiplexedStream {
 
     /// The window opened or the connection drained: a writer that waited hears it.
     func writabilityMayHaveChanged() {
-        guard awaitingWritable, !closed, unsent < Self.highWatermark, session.transport.isWritable else { return }
+        guard awaitingWritable, !closed else { return }
+        guard unsent < Self.highWatermark, session.transport.isWritable else {
+            session.streamsAwaitWritable = true
+            return
+        }
         awaitingWritable = false
         delegate?.connectionBecameWritable(tcp)
     }
