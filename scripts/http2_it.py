@@ -17,6 +17,7 @@ Prints "N passed, M failed".
 import collections
 import json
 import os
+import signal
 import socket
 import ssl
 import struct
@@ -425,6 +426,48 @@ def defences(proxy, tls, status, file_log):
     c.close()
 
 
+def read_frames(sock, timeout=10):
+    """Reads a connection to its end; its frames as (type, flags, stream, payload)."""
+    data = b""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        sock.settimeout(max(0.05, deadline - time.time()))
+        try:
+            more = sock.recv(65536)
+        except (socket.timeout, ssl.SSLError, OSError):
+            break
+        if not more:
+            break
+        data += more
+    out, at = [], 0
+    while at + 9 <= len(data):
+        length = int.from_bytes(data[at:at + 3], "big")
+        out.append((data[at + 3], data[at + 4], int.from_bytes(data[at + 5:at + 9], "big") & 0x7FFFFFFF, data[at + 9:at + 9 + length]))
+        at += 9 + length
+    return out
+
+
+def drain(argus, proxy):
+    """SIGTERM with a stream in flight: GOAWAY NO_ERROR at once, the stream still answered, then the
+    exit. (Read as raw frames: python3-h2 refuses frames that follow a GOAWAY.)"""
+    c = H2(proxy)
+    c.pump(lambda ev: any(isinstance(e, h2.events.SettingsAcknowledged) for e in ev), 3)
+    stream = c.request("/echo/slow-drain")
+    time.sleep(0.5)
+    argus.send_signal(signal.SIGTERM)
+    frames = read_frames(c.sock, 15)
+    goaways = [f for f in frames if f[0] == 7]
+    check(goaways and int.from_bytes(goaways[0][3][4:8], "big") == 0, "shutdown: the client gets GOAWAY NO_ERROR")
+    answered = any(f[0] == 1 and f[2] == stream for f in frames) and any(f[2] == stream and f[1] & 0x1 for f in frames)
+    check(answered, "shutdown: the stream in flight is answered and ended after the GOAWAY")
+    try:
+        code = argus.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        code = None
+    check(code == 0, f"argus exits 0 after the drain ({code})")
+    c.close()
+
+
 def main():
     started = time.time()
     work = tempfile.mkdtemp(prefix="argus-h2-it-")
@@ -462,6 +505,8 @@ def main():
             fds_after = len(os.listdir(f"/proc/{argus.pid}/fd"))
             check(fds_after <= fds_before + 8, f"no descriptor leaked ({fds_before} before, {fds_after} after)")
         check(argus.poll() is None, "argus is still running")
+        if ready:
+            drain(argus, proxy)
     except Exception as error:  # a failure mid-way is one failed check, with its reason
         check(False, f"the scenario ran to its end: {error!r}")
     finally:
