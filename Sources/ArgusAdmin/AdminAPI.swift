@@ -20,6 +20,7 @@ public struct AdminAPI: Sendable {
     public func respond(_ request: AdminRequest) async -> AdminResponse? {
         let segments = request.segments
         guard let first = segments.first else { return nil }
+        if let refused = Self.unsupportedMediaType(request, yamlAllowed: first == "config" && segments.count == 1) { return refused }
         switch first {
         case "config" where segments.count == 1:
             return await DeclarativeEndpoint(store: store).respond(request)
@@ -65,10 +66,9 @@ public struct AdminAPI: Sendable {
                 }
                 return await entity(nested.kind, segments[3], request: request, parent: scope)
             }
-            // `/routes/{r}/service`, `/plugins/{p}/consumer`, `/key-auths/{k}/consumer`: the parent itself
+            // `/routes/{r}/service`, `/plugins/{p}/consumer`, `/key-auths/{k}/consumer`: the entity the parent references
             if segments.count == 3, let target = kind.foreignKeys[segments[2]], let targetKind = EntityKind.named(target) {
-                guard let reference = parent[segments[2]]?["id"]?.stringValue else { return .notFound }
-                return await entity(targetKind, reference, request: request, parent: nil, allowPUT: false)
+                return await foreignEntity(targetKind, field: segments[2], of: kind, parent, request: request)
             }
             return nil
         default:
@@ -155,7 +155,7 @@ public struct AdminAPI: Sendable {
 
     // MARK: - One entity
 
-    private func entity(
+    func entity(
         _ kind: EntityKind, _ reference: String, request: AdminRequest, parent: (field: String, id: String)?, allowPUT: Bool = true
     ) async -> AdminResponse {
         let existing = await store.find(kind, reference, parent: parent)
@@ -164,7 +164,8 @@ public struct AdminAPI: Sendable {
             return existing.map { .json(200, $0) } ?? .notFound
         case "DELETE":
             if store.isDeclarative { return AdminErrors.operationUnsupported("delete", kind.name) }
-            guard let id = existing?["id"]?.stringValue else { return .noContent }
+            // (Kong: deleting what is not there is done, unless asked through a parent that does not have it)
+            guard let id = existing?["id"]?.stringValue else { return parent == nil ? .noContent : .notFound }
             return await store.delete(kind, id: id)
         case let method where method == "PATCH" || (method == "PUT" && kind == .targets):
             // Kong's PUT on a target is its PATCH: unset fields are kept, a missing target is 404

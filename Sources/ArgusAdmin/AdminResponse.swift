@@ -5,11 +5,13 @@ public struct AdminResponse: Sendable {
     public var status: Int
     public var body: [UInt8]
     public var headers: [(String, String)]
+    public var contentType: String
 
-    public init(status: Int, body: [UInt8], headers: [(String, String)] = []) {
+    public init(status: Int, body: [UInt8], headers: [(String, String)] = [], contentType: String = "application/json; charset=utf-8") {
         self.status = status
         self.body = body
         self.headers = headers
+        self.contentType = contentType
     }
 
     static func json(_ status: Int, _ value: JSONValue) -> AdminResponse {

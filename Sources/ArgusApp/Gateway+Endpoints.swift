@@ -50,7 +50,7 @@ extension Gateway {
            let answer = await api.respond(AdminRequest(
                method: request.method, path: request.path, query: request.query, contentType: request.contentType, body: request.body)) {
             return ControlResponse(
-                status: answer.status, contentType: "application/json; charset=utf-8", body: answer.body, headers: answer.headers)
+                status: answer.status, contentType: answer.contentType, body: answer.body, headers: answer.headers)
         }
         let readOnly = request.method == "GET" || request.method == "HEAD"
         switch request.path {
