@@ -539,10 +539,10 @@ services:
         check(results and results[0][0] == 201, f"POST /config -F config=@kong.yml: {results}")
         check(d.proxy_get("/only")[0] == 200 and d.proxy_get("/fastapi")[0] == 404, "POST /config replaced everything")
         status = http_call("POST", d.admin + "/config?check_hash=1", open(f"{work}/kong.yml").read(),
-                           {"Content-Type": "application/x-yaml"})[0]
+                           {"Content-Type": "application/yaml"})[0]
         check(status == 304, f"check_hash=1 with the same document: {status}")
         status, body, _ = http_call("POST", d.admin + "/config", "_format_version: \"3.0\"\nservices: [{name: x}]\n",
-                                    {"Content-Type": "application/x-yaml"})
+                                    {"Content-Type": "application/yaml"})
         check(status == 400 and body.get("code") == 14 and "host" in json.dumps(body["fields"]), f"invalid POST /config: {body}")
         d.stop()
 

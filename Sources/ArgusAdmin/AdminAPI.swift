@@ -62,7 +62,7 @@ public struct AdminAPI: Sendable {
                     guard request.method == "GET" || request.method == "HEAD" else { return .methodNotAllowed(allow: AdminResponse.readOnly) }
                     return await Pagination.page(
                         store.entities(.targets).filter { $0["upstream"]?["id"]?.stringValue == parentID },
-                        request: request, basePath: "/" + segments.joined(separator: "/"), tags: .checkOnly)
+                        request: request, basePath: "/" + segments.joined(separator: "/"), tags: .checkOnly, order: .newestFirst)
                 }
                 return await entity(nested.kind, segments[3], request: request, parent: scope)
             }
@@ -132,7 +132,9 @@ public struct AdminAPI: Sendable {
                 let found = items.filter { $0["custom_id"]?.stringValue == customID }
                 return .json(200, .object(["data": .array(found), "next": .null]))
             }
-            return Pagination.page(items, request: request, basePath: basePath, tags: parent.map { _ in .checkOnly } ?? .apply)
+            return Pagination.page(
+                items, request: request, basePath: basePath, tags: parent.map { _ in .checkOnly } ?? .apply,
+                order: kind == .targets ? .newestFirst : .byID)
         case "POST":
             if store.isDeclarative { return AdminErrors.operationUnsupported("create", kind.name) }
             let body: AdminBody

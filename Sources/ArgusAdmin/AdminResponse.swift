@@ -73,11 +73,27 @@ enum AdminErrors {
         return .coded(400, code: 2, name: "schema violation", message: message, fields: fields)
     }
 
-    static func foreignKey(entity: String, written: String) -> AdminResponse {
+    /// `fields`: the reference as written, at its field (Kong's `{"service": {"id": "…"}}`).
+    static func foreignKey(entity: String, written: String, fields: JSONValue = .object([:])) -> AdminResponse {
         .coded(
             400, code: 4, name: "foreign key violation",
             message: "the foreign key '\(written)' does not reference an existing '\(entity)' entity.",
-            fields: .object([:]))
+            fields: fields)
+    }
+
+    /// Code 13: a reference by endpoint key (`{"service": {"name": "x"}}`) that names nothing.
+    static func foreignKeyUnresolved(field: String, key: String, value: String, entity: String) -> AdminResponse {
+        let detail = "the foreign key cannot be resolved with '{\(key)=\"\(value)\"}' for an existing '\(entity)' entity"
+        return .coded(
+            400, code: 13, name: "foreign keys unresolved", message: "foreign key unresolved (\(field).\(key): \(detail))",
+            fields: .object([field: .object([key: .string(detail)])]))
+    }
+
+    /// A reference without its primary key: Kong's schema violation `missing primary key`.
+    static func missingPrimaryKey(field: String) -> AdminResponse {
+        .coded(
+            400, code: 2, name: "schema violation", message: "schema violation (\(field).id: missing primary key)",
+            fields: .object([field: .object(["id": .string("missing primary key")])]))
     }
 
     static func restrictedDelete(child: String, parent: String) -> AdminResponse {

@@ -109,15 +109,29 @@ public actor EntityStore {
         for (field, target) in kind.foreignKeys.sorted(by: { $0.key < $1.key }) {
             guard let value = fields[field], !value.isNull, let targetKind = EntityKind.named(target) else { continue }
             let reference: String?
+            var byKey: (name: String, value: String)?
             switch value {
-            case .string(let s): reference = s
-            case .object(let o): reference = o["id"]?.stringValue ?? o["name"]?.stringValue ?? o["username"]?.stringValue
-            default: reference = nil
+            case .string(let s):
+                reference = s
+            case .object(let o):
+                if let id = o["id"], !id.isNull {
+                    reference = id.stringValue
+                } else if let key = targetKind.endpointKey, let keyed = o[key]?.stringValue, !keyed.isEmpty {
+                    reference = keyed
+                    byKey = (key, keyed)
+                } else {
+                    // Kong: a reference without its primary key (`{}`, `{"name": null}`, other fields)
+                    return AdminErrors.missingPrimaryKey(field: field)
+                }
+            default:
+                reference = nil
             }
             guard let reference else { continue }  // the loader reports the malformed value
             guard let parent = find(targetKind, reference) else {
+                if let byKey { return AdminErrors.foreignKeyUnresolved(field: field, key: byKey.name, value: byKey.value, entity: target) }
                 let written = value.stringValue.map { "{id=\"\($0)\"}" } ?? AdminErrors.luaLiteral(value)
-                return AdminErrors.foreignKey(entity: target, written: written)
+                let fields: JSONValue = value.stringValue.map { .object([field: .object(["id": .string($0)])]) } ?? .object([field: value])
+                return AdminErrors.foreignKey(entity: target, written: written, fields: fields)
             }
             fields[field] = .object(["id": parent["id"] ?? .null])
         }

@@ -10,7 +10,13 @@ enum Pagination {
     /// pages those by their parent) checks its syntax and ignores it; `/tags` ignores it.
     enum TagFilter { case apply, checkOnly, ignore }
 
-    static func page(_ items: [JSONValue], request: AdminRequest, basePath: String, tags tagFilter: TagFilter = .apply) -> AdminResponse {
+    /// How a list is ordered and paged: by primary key with an opaque offset, or (an upstream's
+    /// targets, `kong/db/dao/targets.lua`) newest first with the index as offset.
+    enum Order { case byID, newestFirst }
+
+    static func page(
+        _ items: [JSONValue], request: AdminRequest, basePath: String, tags tagFilter: TagFilter = .apply, order: Order = .byID
+    ) -> AdminResponse {
         let arguments = request.arguments
         var wanted: (tags: [String], any: Bool)?
         if tagFilter != .ignore, let tags = arguments["tags"] {
@@ -30,6 +36,7 @@ enum Pagination {
             }
             size = n
         }
+        if order == .newestFirst { return newestFirst(items, arguments: arguments, size: size, basePath: basePath) }
         var list = items.sorted { ($0["id"]?.stringValue ?? "") < ($1["id"]?.stringValue ?? "") }
         if let wanted {
             list = list.filter { item in
@@ -52,6 +59,29 @@ enum Pagination {
             if let s = arguments["size"] { next += "&size=\(s)" }
             body["next"] = .string(next)
             body["offset"] = .string(token)
+        }
+        return .json(200, .object(body))
+    }
+
+    /// Newest first (`created_at` descending, then `id` descending); `offset` is the index of the
+    /// first item shown, as Kong's in-memory paging of targets writes it (`"3"`).
+    private static func newestFirst(_ items: [JSONValue], arguments: [String: String], size: Int, basePath: String) -> AdminResponse {
+        let list = items.sorted { a, b in
+            let (ca, cb) = (a["created_at"]?.doubleValue ?? 0, b["created_at"]?.doubleValue ?? 0)
+            return ca != cb ? ca > cb : (a["id"]?.stringValue ?? "") > (b["id"]?.stringValue ?? "")
+        }
+        var start = 0
+        if let token = arguments["offset"], !token.isEmpty {
+            guard let n = Int(token), n >= 0 else {
+                return .coded(400, code: 7, name: "invalid offset", message: "'\(token)' is not a valid offset: bad base64 encoding")
+            }
+            start = min(n, list.count)
+        }
+        let end = min(start + size, list.count)
+        var body: [String: JSONValue] = ["data": .array(Array(list[start..<end])), "next": .null]
+        if end < list.count {
+            body["next"] = .string("\(basePath)?offset=\(end)")
+            body["offset"] = .string(String(end))
         }
         return .json(200, .object(body))
     }

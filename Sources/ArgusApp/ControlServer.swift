@@ -242,6 +242,7 @@ private final class ControlHandler: ChannelInboundHandler {
         case 401: return "Unauthorized"
         case 409: return "Conflict"
         case 413: return "Payload Too Large"
+        case 415: return "Unsupported Media Type"
         case 500: return "Internal Server Error"
         case 503: return "Service Unavailable"
         default: return status < 400 ? "OK" : "Error"

@@ -1,0 +1,121 @@
+import ArgusConfig
+import Testing
+@testable import ArgusAdmin
+
+/// Issue 23's Admin API items, as Kong 3.9's specs and source have them: 415 for other content
+/// types (`03-consumers_routes_spec.lua`, `api_helpers.lua`), `/routes/{r}/service`
+/// (`09-routes_routes_spec.lua`), nested deletes of unknown entities, foreign-key error bodies
+/// (`09-routes_routes_spec.lua`, `02-db_core_entities_spec.lua`), targets newest first (`targets.lua`).
+@Suite struct KongAdminEndpointsTests {
+    let admin = AdminAPITests()
+    let conformance = KongConformanceAdminTests()
+
+    func raw(_ f: AdminAPITests.Fixture, _ method: String, _ path: String, contentType: String, body: String) async -> AdminResponse? {
+        await f.api.respond(AdminRequest(method: method, path: path, contentType: contentType, body: Array(body.utf8)))
+    }
+
+    @Test func otherContentTypesAre415() async throws {
+        try await admin.withFixture { f in
+            for type in ["text/plain", "application/xml", "invalid", "Application/JSON", "text/yaml"] {
+                let answer = await raw(f, "POST", "/services", contentType: type, body: #"{"name": "x", "host": "x.test"}"#)
+                #expect(answer?.status == 415, "\(type)")
+                #expect(answer.map { $0.contentType.hasPrefix("text/html") } == true)
+                let page = String(decoding: answer?.body ?? [], as: UTF8.self)
+                #expect(page.contains("<title>415 Unsupported Media Type</title>"))
+            }
+            // no content type: only an empty body passes (to the schema's own 400 here)
+            #expect(await raw(f, "POST", "/consumers", contentType: "", body: "username=x")?.status == 415)
+            #expect(await raw(f, "POST", "/consumers", contentType: "", body: "")?.status == 400)
+            #expect(await raw(f, "POST", "/consumers", contentType: "application/json; charset=utf-8", body: #"{"username": "a"}"#)?.status == 201)
+            #expect(await raw(f, "PATCH", "/consumers/a", contentType: "invalid", body: "username=b")?.status == 415)
+            // GET and DELETE are not checked; YAML is for /config only
+            #expect(await raw(f, "GET", "/consumers", contentType: "invalid", body: "")?.status == 200)
+            #expect(await raw(f, "POST", "/config", contentType: "application/yaml", body: "_format_version: '3.0'\n")?.status != 415)
+        }
+    }
+
+    @Test func aRoutesServiceEndpointIsKongs() async throws {
+        try await admin.withFixture { f in
+            _ = await admin.call(f, "POST", "/services", form: "name=s1&url=http://a.test")
+            _ = await admin.call(f, "POST", "/services/s1/routes", form: "name=r1&paths[]=/a")
+            _ = await admin.call(f, "POST", "/routes", form: "name=r2&paths[]=/b")
+            var (status, body) = await admin.call(f, "GET", "/routes/r1/service")
+            #expect(status == 200 && body["name"] == .string("s1"))
+            (status, body) = await admin.call(f, "DELETE", "/routes/r1/service")
+            #expect(status == 405 && body == .object(["message": .string("Method not allowed")]))
+            (status, body) = await admin.call(f, "PATCH", "/routes/r1/service", form: "retries=2")
+            #expect(status == 200 && body["retries"] == .int(2) && body["name"] == .string("s1"))
+            // PUT replaces the referenced service
+            (status, body) = await admin.call(f, "PUT", "/routes/r1/service", form: "url=http://c.test")
+            #expect(status == 200 && body["host"] == .string("c.test") && body["name"] == .null)
+            // a route without a service: 404, except PUT, which creates one and links it
+            for method in ["GET", "PATCH", "DELETE"] {
+                #expect(await admin.call(f, method, "/routes/r2/service", form: "retries=1").0 == 404, "\(method)")
+            }
+            (status, body) = await admin.call(f, "PUT", "/routes/r2/service", form: "url=http://b.test")
+            #expect(status == 200 && body["host"] == .string("b.test"))
+            let id = try #require(body["id"]?.stringValue)
+            (_, body) = await admin.call(f, "GET", "/routes/r2")
+            #expect(body["service"] == .object(["id": .string(id)]))
+        }
+    }
+
+    @Test func deletingAnUnknownNestedEntityIs404() async throws {
+        try await admin.withFixture { f in
+            _ = await admin.call(f, "POST", "/consumers", form: "username=bob")
+            _ = await admin.call(f, "POST", "/routes", form: "name=r&paths[]=/a")
+            let unknown = "00000000-0000-0000-0000-000000000000"
+            #expect(await admin.call(f, "DELETE", "/consumers/bob/plugins/\(unknown)").0 == 404)
+            #expect(await admin.call(f, "DELETE", "/routes/r/plugins/\(unknown)").0 == 404)
+            #expect(await admin.call(f, "DELETE", "/consumers/bob/key-auth/\(unknown)").0 == 404)
+            #expect(await admin.call(f, "DELETE", "/plugins/\(unknown)").0 == 204)
+        }
+    }
+
+    @Test func foreignKeyErrorsAreKongs() async throws {
+        try await admin.withFixture { f in
+            let unknown = "00000000-0000-0000-0000-000000000001"
+            var (status, body) = await admin.call(f, "POST", "/routes", json: #"{"paths": ["/x"], "service": {"id": "\#(unknown)"}}"#)
+            #expect(status == 400)
+            #expect(body == .object([
+                "code": .int(4), "name": .string("foreign key violation"),
+                "message": .string("the foreign key '{id=\"\(unknown)\"}' does not reference an existing 'services' entity."),
+                "fields": .object(["service": .object(["id": .string(unknown)])]),
+            ]))
+            (status, body) = await admin.call(f, "POST", "/routes", json: #"{"paths": ["/x"], "service": {"name": "non-existing"}}"#)
+            let detail = "the foreign key cannot be resolved with '{name=\"non-existing\"}' for an existing 'services' entity"
+            #expect(status == 400)
+            #expect(body == .object([
+                "code": .int(13), "name": .string("foreign keys unresolved"),
+                "message": .string("foreign key unresolved (service.name: \(detail))"),
+                "fields": .object(["service": .object(["name": .string(detail)])]),
+            ]))
+            for reference in [#"{}"#, #"{"protocol": "http"}"#, #"{"name": null}"#] {
+                (status, body) = await admin.call(f, "POST", "/routes", json: #"{"paths": ["/x"], "service": \#(reference)}"#)
+                #expect(status == 400, "\(reference)")
+                #expect(body == .object([
+                    "code": .int(2), "name": .string("schema violation"),
+                    "message": .string("schema violation (service.id: missing primary key)"),
+                    "fields": .object(["service": .object(["id": .string("missing primary key")])]),
+                ]), "\(reference)")
+            }
+        }
+    }
+
+    @Test func targetsAreListedNewestFirst() async throws {
+        try await conformance.withMovingClock { f, clock in
+            _ = await admin.call(f, "POST", "/upstreams", json: #"{"name": "pool"}"#)
+            for host in ["a.test:1", "b.test:1", "c.test:1"] {
+                #expect(await admin.call(f, "POST", "/upstreams/pool/targets", json: #"{"target": "\#(host)"}"#).0 == 201)
+                clock.advance(1)
+            }
+            var (_, body) = await admin.call(f, "GET", "/upstreams/pool/targets")
+            #expect(body["data"]?.arrayValue?.compactMap { $0["target"]?.stringValue } == ["c.test:1", "b.test:1", "a.test:1"])
+            (_, body) = await admin.call(f, "GET", "/upstreams/pool/targets?size=2")
+            #expect(body["data"]?.arrayValue?.compactMap { $0["target"]?.stringValue } == ["c.test:1", "b.test:1"])
+            #expect(body["next"] == .string("/upstreams/pool/targets?offset=2") && body["offset"] == .string("2"))
+            (_, body) = await admin.call(f, "GET", "/upstreams/pool/targets?offset=2")
+            #expect(body["data"]?.arrayValue?.compactMap { $0["target"]?.stringValue } == ["a.test:1"] && body["next"] == .null)
+        }
+    }
+}
