@@ -26,20 +26,11 @@ SHAPES=${SHAPES:-"s1 s100"}
 BACKEND_PORT=${BACKEND_PORT:-18180}
 NGINX_PORT=${NGINX_PORT:-18181}
 ARGUS_PORT=${ARGUS_PORT:-18182}
-for tool in h2load nginx openssl taskset curl; do command -v $tool >/dev/null || { echo "missing $tool"; exit 1; }; done
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$WORK"; }
-trap cleanup EXIT
-mkdir -p "$WORK/tmp"
-taskset -pc "$LOAD_CPU" $$ >/dev/null
-sed -e "s|@WORK@|$WORK|g" -e "s|@BACKEND_PORT@|$BACKEND_PORT|g" "$HERE/conf/backend.nginx.conf.tmpl" > "$WORK/backend.conf"
-setsid taskset -c "$LOAD_CPU" nginx -c "$WORK/backend.conf" -e "$WORK/backend.err" >/dev/null 2>&1 & PIDS+=($!)
+TOOLS="h2load nginx openssl taskset curl"
+source "$HERE/lib/pinned.sh"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$WORK/ecdsa.key" -out "$WORK/ecdsa.crt" \
     -subj /CN=localhost -days 2 2>/dev/null
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime of all threads, in clock ticks
-HZ=$(getconf CLK_TCK)
 
 start_nginx() {  # start_nginx TRANSPORT
     local listen="listen 127.0.0.1:$NGINX_PORT http2 backlog=4096;"
@@ -120,7 +111,6 @@ for transport in $TRANSPORTS; do
                 R[$sys]+="$1 "; C[$sys]+="$2 "
             done
         done
-        median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{a[NR]=$1} END {print (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2)}'; }
         nr=$(median "${R[nginx]}"); ar=$(median "${R[argus]}"); nc=$(median "${C[nginx]}"); ac=$(median "${C[argus]}")
         echo "| $transport | $shape | nginx | $nr | $nc |"
         echo "| $transport | $shape | argus | $ar | $ac |"

@@ -210,28 +210,9 @@ def goaway(events):
 def raw_goaway(sock, timeout=5):
     """Reads a connection to its end and returns the error code of the GOAWAY in it (None if none,
     or if the connection did not end)."""
-    data = b""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        sock.settimeout(max(0.05, deadline - time.time()))
-        try:
-            more = sock.recv(65536)
-        except (socket.timeout, ssl.SSLError, OSError):
-            break
-        if not more:
-            break
-        data += more
-    else:
-        return None  # still open
-    if time.time() >= deadline:
-        return None
-    at = 0
-    while at + 9 <= len(data):
-        length = int.from_bytes(data[at:at + 3], "big")
-        if data[at + 3] == 7 and at + 9 + 8 <= len(data):
-            return int.from_bytes(data[at + 13:at + 17], "big")
-        at += 9 + length
-    return None
+    frames, ended = read_frames(sock, timeout, with_end=True)
+    goaways = [payload for kind, _, _, payload in frames if kind == 7 and len(payload) >= 8]
+    return int.from_bytes(goaways[0][4:8], "big") if goaways and ended else None
 
 
 def frame(kind, flags, stream, payload):
@@ -426,9 +407,11 @@ def defences(proxy, tls, status, file_log):
     c.close()
 
 
-def read_frames(sock, timeout=10):
-    """Reads a connection to its end; its frames as (type, flags, stream, payload)."""
+def read_frames(sock, timeout=10, with_end=False):
+    """Reads a connection to its end (or the timeout); its frames as (type, flags, stream,
+    payload), and with `with_end` whether the connection ended."""
     data = b""
+    ended = False
     deadline = time.time() + timeout
     while time.time() < deadline:
         sock.settimeout(max(0.05, deadline - time.time()))
@@ -437,6 +420,7 @@ def read_frames(sock, timeout=10):
         except (socket.timeout, ssl.SSLError, OSError):
             break
         if not more:
+            ended = True
             break
         data += more
     out, at = [], 0
@@ -444,7 +428,7 @@ def read_frames(sock, timeout=10):
         length = int.from_bytes(data[at:at + 3], "big")
         out.append((data[at + 3], data[at + 4], int.from_bytes(data[at + 5:at + 9], "big") & 0x7FFFFFFF, data[at + 9:at + 9 + length]))
         at += 9 + length
-    return out
+    return (out, ended) if with_end else out
 
 
 def drain(argus, proxy):
