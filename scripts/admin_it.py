@@ -454,6 +454,28 @@ def invalid_input(a):
     check(json.dumps(a.get("/config")[1]) == before, "nothing half-written by the rejected requests")
 
 
+def cors_and_content_types(a):
+    """Kong's cors_filter and options_method (09-routes_routes_spec, 02-kong_routes_spec), and its
+    before_filter's 415 (03-consumers_routes_spec)."""
+    status, body, h = http_call("OPTIONS", a.admin + "/routes")
+    check(status == 204 and not body and h.get("Allow") == "GET, HEAD, OPTIONS, POST"
+          and h.get("Access-Control-Allow-Methods") == "GET, HEAD, OPTIONS, POST"
+          and h.get("Access-Control-Allow-Headers") == "Content-Type" and h.get("Access-Control-Allow-Origin") == "*"
+          and h.get("X-Kong-Admin-Latency") is not None, f"OPTIONS /routes: {status} {dict(h)}")
+    status, _, h = http_call("OPTIONS", a.admin + "/", headers={"Access-Control-Request-Headers": "X-Custom"})
+    check(status == 204 and h.get("Allow") == "GET, HEAD, OPTIONS" and h.get("Access-Control-Allow-Headers") == "X-Custom",
+          f"OPTIONS /: {status} {dict(h)}")
+    status, body, _ = http_call("OPTIONS", a.admin + "/non-existing")
+    check(status == 404 and body == {"message": "Not found"}, f"OPTIONS on an unknown path: {status} {body}")
+    status, _, h = http_call("GET", a.admin + "/services", headers={"Origin": "http://gui.example"})
+    check(status == 200 and h.get("Access-Control-Allow-Origin") == "http://gui.example"
+          and h.get("Access-Control-Allow-Credentials") == "true", f"CORS on a GET: {dict(h)}")
+    status, body, h = http_call("POST", a.admin + "/consumers", "username=x", {"Content-Type": "invalid"})
+    check(status == 415 and "415 Unsupported Media Type" in str(body), f"415 for another content type: {status}")
+    status, _, _ = http_call("POST", a.admin + "/consumers", "username=x")
+    check(status == 201, f"urllib's default form content type passes: {status}")
+
+
 def pagination_and_concurrency(a):
     def make(i):
         return a.send("POST", "/consumers", {"username": f"user-{i:03d}", "tags[]": ["bulk", "odd" if i % 2 else "even"]})[0]
@@ -495,6 +517,7 @@ def main():
         upstream_flows(a, b1, b2)
         seed_001_plugins(a, b1)
         invalid_input(a)
+        cors_and_content_types(a)
         pagination_and_concurrency(a)
 
         check(a.send("DELETE", "/routes/example_route")[0] == 204, "route deleted")

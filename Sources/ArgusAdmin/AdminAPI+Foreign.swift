@@ -45,9 +45,11 @@ extension AdminAPI {
             fields[field] = .object(["id": .string(id)])
             let linked = await store.save(parentKind, .object(fields), status: 200, hashPassword: false)
             return linked.status == 200 ? made : linked
-        default:
+        case "GET", "HEAD", "PATCH":
             guard let reference else { return .notFound }
             return await entity(kind, reference, request: request, parent: nil, allowPUT: false)
+        default:
+            return .methodNotAllowed(allow: "DELETE, GET, HEAD, PATCH, PUT")
         }
     }
 }

@@ -17,6 +17,9 @@ public struct ControlRequest: Sendable {
     /// `Authorization` and `Kong-Admin-Token` (for the admin token check).
     public var authorization: String = ""
     public var adminToken: String = ""
+    /// `Origin` and `Access-Control-Request-Headers` (the Admin API's CORS answers).
+    public var origin: String = ""
+    public var corsRequestHeaders: String?
     public var body: [UInt8] = []
 
     public var acceptsGzip: Bool {
@@ -126,6 +129,8 @@ private final class ControlHandler: ChannelInboundHandler {
                 request.contentType = head.values(forLowercasedName: "content-type").first ?? ""
                 request.authorization = head.values(forLowercasedName: "authorization").first ?? ""
                 request.adminToken = head.values(forLowercasedName: "kong-admin-token").first ?? ""
+                request.origin = head.values(forLowercasedName: "origin").first ?? ""
+                request.corsRequestHeaders = head.values(forLowercasedName: "access-control-request-headers").first
                 switch head.framing {
                 case .none:
                     respond(context, request, keepAlive: head.keepAlive, isHEAD: head.isHEAD)

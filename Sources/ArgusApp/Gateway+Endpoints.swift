@@ -24,13 +24,37 @@ import UnixSignals
 /// `/`, `/status`, `/status/ready`, `/metrics`, proxy-cache purges, upstream health, rate-limiting usage.
 extension Gateway {
     func adminResponse(_ request: ControlRequest) async -> ControlResponse {
-        if let token = settings.adminToken, !Self.authorized(request, token: token) {
-            return .json(401, "{\"message\":\"Unauthorized\"}")
-        }
         let started = Date()
-        var response = await adminRoute(request)
+        var response: ControlResponse
+        if request.method == "OPTIONS" {
+            // (a browser's preflight carries no credentials: it is answered without the token)
+            response = await preflight(request)
+        } else if let token = settings.adminToken, !Self.authorized(request, token: token) {
+            response = .json(401, "{\"message\":\"Unauthorized\"}")
+        } else {
+            response = await adminRoute(request)
+        }
+        // Kong's cors_filter (`kong/api/api_helpers.lua`), on every answer
+        response.headers.append(("Access-Control-Allow-Origin", request.origin.isEmpty ? "*" : request.origin))
+        response.headers.append(("Access-Control-Allow-Credentials", "true"))
         response.headers.append(("X-Kong-Admin-Latency", String(Int(Date().timeIntervalSince(started) * 1000))))
         return response
+    }
+
+    /// `OPTIONS` on an Admin API path: 204 with the methods it takes (`Allow` and
+    /// `Access-Control-Allow-Methods`, sorted, with HEAD and OPTIONS) and the headers asked for
+    /// (`Content-Type` by default), as Kong's `options_method`; an unknown path is 404.
+    func preflight(_ request: ControlRequest) async -> ControlResponse {
+        let probe = await adminRoute(request)  // every route refuses OPTIONS with its Allow list
+        guard probe.status == 405, let allow = probe.headers.first(where: { $0.0 == "Allow" })?.1 else { return probe }
+        var methods = Set(allow.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        methods.insert("OPTIONS")
+        if methods.contains("GET") { methods.insert("HEAD") }
+        let list = methods.sorted().joined(separator: ", ")
+        return ControlResponse(
+            status: 204, contentType: "application/json; charset=utf-8", body: [],
+            headers: [("Allow", list), ("Access-Control-Allow-Methods", list),
+                      ("Access-Control-Allow-Headers", request.corsRequestHeaders ?? "Content-Type")])
     }
 
     /// `Authorization: Bearer <token>` or `Kong-Admin-Token: <token>`, compared in constant time.
