@@ -56,7 +56,8 @@ enum Pagination {
             // Kong's order: offset, tags (top-level lists only), size
             var next = "\(basePath)?offset=\(percentEncode(token))"
             if tagFilter == .apply, let t = arguments["tags"] { next += "&tags=\(percentEncode(t))" }
-            if let s = arguments["size"] { next += "&size=\(s)" }
+            // (a nested list's and /tags' next carry the offset alone: `kong/api/endpoints.lua`, `routes/tags.lua`)
+            if tagFilter == .apply, let s = arguments["size"] { next += "&size=\(s)" }
             body["next"] = .string(next)
             body["offset"] = .string(token)
         }

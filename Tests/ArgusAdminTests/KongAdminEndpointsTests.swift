@@ -102,6 +102,20 @@ import Testing
         }
     }
 
+    @Test func nestedListsNextLinksCarryTheOffsetAlone() async throws {
+        try await admin.withFixture { f in
+            _ = await admin.call(f, "POST", "/services", form: "name=s&url=http://a.test&tags[]=t")
+            for i in 1...3 { _ = await admin.call(f, "POST", "/services/s/routes", form: "name=r\(i)&paths[]=/\(i)&tags[]=t") }
+            var (_, body) = await admin.call(f, "GET", "/services/s/routes?size=2")
+            let next = try #require(body["next"]?.stringValue)
+            #expect(next.hasPrefix("/services/s/routes?offset=") && !next.contains("size="))
+            (_, body) = await admin.call(f, "GET", "/tags?size=2")
+            #expect(body["next"]?.stringValue?.contains("size=") == false)
+            (_, body) = await admin.call(f, "GET", "/routes?size=2")
+            #expect(body["next"]?.stringValue?.hasSuffix("&size=2") == true)
+        }
+    }
+
     @Test func targetsAreListedNewestFirst() async throws {
         try await conformance.withMovingClock { f, clock in
             _ = await admin.call(f, "POST", "/upstreams", json: #"{"name": "pool"}"#)
