@@ -67,13 +67,34 @@ enum AdminErrors {
             map["@entity"] = .array(entity)
             fields = .object(map)
         }
-        let parts = errors.map { $0.path.isEmpty ? $0.message : "\($0.path): \($0.message)" }
+        let parts = errors.map { $0.path.isEmpty ? $0.message : "\(kongPath($0.path)): \($0.message)" }
         let message = errors.count == 1
             ? "schema violation (\(parts[0]))" : "\(errors.count) schema violations (\(parts.joined(separator: "; ")))"
         return .coded(400, code: 2, name: "schema violation", message: message, fields: fields)
     }
 
     /// `fields`: the reference as written, at its field (Kong's `{"service": {"id": "…"}}`).
+    /// A path as Kong's messages write it: array positions counted from 1 after a dot
+    /// (`protocols[0]` is `protocols.1`, `config.headers[2]` is `config.headers.3`).
+    static func kongPath(_ path: String) -> String {
+        var out = ""
+        var index = ""
+        var inBrackets = false
+        for character in path {
+            switch character {
+            case "[" where !inBrackets:
+                inBrackets = true
+                index = ""
+            case "]" where inBrackets:
+                inBrackets = false
+                out += "." + (Int(index).map { String($0 + 1) } ?? index)
+            default:
+                if inBrackets { index.append(character) } else { out.append(character) }
+            }
+        }
+        return out
+    }
+
     static func foreignKey(entity: String, written: String, fields: JSONValue = .object([:])) -> AdminResponse {
         .coded(
             400, code: 4, name: "foreign key violation",

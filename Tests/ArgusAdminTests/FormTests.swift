@@ -88,6 +88,6 @@ import Testing
         #expect(body?["fields"]?["config"]?["minute"] == .string("expected a number"))
         #expect(body?["fields"]?["paths"] == .array([.null, .string("should start with: /")]))
         #expect(body?["fields"]?["@entity"]?.arrayValue?.count == 1)
-        #expect(body?["message"]?.stringValue == "3 schema violations (at least one of these fields must be non-empty: 'custom_id', 'username'; config.minute: expected a number; paths[1]: should start with: /)")
+        #expect(body?["message"]?.stringValue == "3 schema violations (at least one of these fields must be non-empty: 'custom_id', 'username'; config.minute: expected a number; paths.2: should start with: /)")
     }
 }

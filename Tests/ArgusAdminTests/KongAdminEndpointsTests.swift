@@ -116,6 +116,23 @@ import Testing
         }
     }
 
+    @Test func arrayPositionsInMessagesAreKongs() async throws {
+        // 09-routes_routes_spec.lua: "(protocols.1: expected one of: …)"
+        try await admin.withFixture { f in
+            let (status, body) = await admin.call(f, "POST", "/routes", json: #"{"methods": ["GET"], "protocols": ["foo", "http"]}"#)
+            let expected = "expected one of: grpc, grpcs, http, https, tcp, tls, tls_passthrough, udp"
+            #expect(status == 400)
+            #expect(body == .object([
+                "code": .int(2), "name": .string("schema violation"),
+                "message": .string("schema violation (protocols.1: \(expected))"),
+                "fields": .object(["protocols": .array([.string(expected)])]),
+            ]))
+        }
+        #expect(AdminErrors.kongPath("config.headers[2]") == "config.headers.3")
+        #expect(AdminErrors.kongPath("a[0].b[10]") == "a.1.b.11")
+        #expect(AdminErrors.kongPath("name") == "name")
+    }
+
     @Test func targetsAreListedNewestFirst() async throws {
         try await conformance.withMovingClock { f, clock in
             _ = await admin.call(f, "POST", "/upstreams", json: #"{"name": "pool"}"#)
