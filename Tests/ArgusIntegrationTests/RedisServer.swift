@@ -39,8 +39,6 @@ final class RedisServer: Sendable {
     /// Starts the server (again) on the same port, and waits until it accepts connections.
     func start() throws {
         guard let binary = Self.binary else { throw RedisServerError.notInstalled }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
         var arguments = ["--port", String(port), "--bind", "127.0.0.1", "--dir", directory, "--save", "", "--appendonly", "no", "--enable-debug-command", "local",
                          "--logfile", directory + "/redis.log"]
         if let password { arguments += ["--requirepass", password] }
@@ -49,13 +47,23 @@ final class RedisServer: Sendable {
             arguments += ["--tls-port", String(port), "--tls-cert-file", directory + "/cert.pem", "--tls-key-file", directory + "/key.pem",
                           "--tls-ca-cert-file", directory + "/cert.pem", "--tls-auth-clients", "no"]
         }
-        p.arguments = arguments
-        try p.run()
-        process.withLockedValue { $0 = p }
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline {
-            if FreePort.accepts(port) { return }
-            Thread.sleep(forTimeInterval: 0.02)
+        // A loaded machine (the ThreadSanitizer stage runs every test at once on two cores) can make
+        // the server slow to start, or its port briefly unavailable after a kill: wait longer, and
+        // start it again when it exited without listening.
+        for _ in 0..<3 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = arguments
+            try p.run()
+            process.withLockedValue { $0 = p }
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                if FreePort.accepts(port) { return }
+                if !p.isRunning { break }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            if p.isRunning { break }
+            Thread.sleep(forTimeInterval: 0.5)
         }
         throw RedisServerError.didNotStart
     }
