@@ -112,7 +112,7 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
     }
 
     public func connectionBecameWritable(_ connection: TCPConnection) {
-        for stream in streams.values { stream.writabilityMayHaveChanged() }
+        notifyWritable()
     }
 
     public func connectionOutputShut(_ connection: TCPConnection) {
@@ -187,10 +187,10 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
         case .goAway:
             peerWentAway = true
             if streams.isEmpty { closeGracefully() }
-        case .windowUpdate:
-            for stream in streams.values { stream.writabilityMayHaveChanged() }
         default:
-            break  // SETTINGS, PING, PRIORITY: answered by the handler
+            // SETTINGS, PING, PRIORITY: answered by the handler; WINDOW_UPDATE lets it send DATA it
+            // held, and the flush after this read tells the streams that waited
+            break
         }
     }
 
@@ -242,16 +242,20 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
             }
         }
         if wrote { transport.flush() }
-        if streamsAwaitWritable {
-            // DATA went out: a stream whose writer waited for its window may go on.
-            streamsAwaitWritable = false
-            for stream in streams.values { stream.writabilityMayHaveChanged() }
-        }
+        // DATA went out: a stream whose writer waited for its window may go on.
+        notifyWritable()
         if !channel.isActive && !outputShut {
             // A connection error: NIOHTTP2 sent GOAWAY and closed its side.
             outputShut = true
             transport.shutdownOutput()
         }
+    }
+
+    /// Tells the streams whose writers found them unwritable (none: nothing to scan).
+    private func notifyWritable() {
+        guard streamsAwaitWritable else { return }
+        streamsAwaitWritable = false
+        for stream in streams.values { stream.writabilityMayHaveChanged() }
     }
 
     func credit(stream id: HTTP2StreamID, _ bytes: Int) {
@@ -383,12 +387,5 @@ final class HTTP2Events: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         pending.append(.error(error, endsConnection: connectionErrorAnswered))
-    }
-}
-
-extension Optional {
-    fileprivate mutating func take() -> Wrapped? {
-        defer { self = nil }
-        return self
     }
 }

@@ -42,7 +42,7 @@ public final class HTTP2Stream: MultiplexedStream {
 
     /// Above this much unsent DATA the stream is not writable.
     static let highWatermark = 64 * 1024
-    /// Windows are credited back in steps of this size (or when a body ends).
+    /// Windows are credited back in steps of this size (none after the client's END_STREAM).
     static let creditStep = 16 * 1024
 
     init(id: HTTP2StreamID, session: HTTP2ServerSession, head: RequestSynthesizer.Head, endStream: Bool, maxHeadLength: Int) {
@@ -221,10 +221,3 @@ public final class HTTP2Stream: MultiplexedStream {
 
 @available(*, unavailable)
 extension HTTP2Stream: Sendable {}
-
-extension Optional {
-    fileprivate mutating func take() -> Wrapped? {
-        defer { self = nil }
-        return self
-    }
-}

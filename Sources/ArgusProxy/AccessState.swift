@@ -35,23 +35,6 @@ struct ClientFacts {
     var secure = false
     var listenerPort = 0
 
-    init(ip: String = "0.0.0.0", address: ConnectionAddress = ConnectionAddress(), peerTrusted: Bool = false, secure: Bool = false, listenerPort: Int = 0) {
-        self.ip = ip
-        self.address = address
-        self.peerTrusted = peerTrusted
-        self.secure = secure
-        self.listenerPort = listenerPort
-    }
-
-    /// The facts of a connection from `remote`.
-    init(_ remote: SocketAddress?, settings: ProxySettings, secure: Bool, listenerPort: Int) {
-        ip = remote?.ipAddress ?? "0.0.0.0"
-        address = ConnectionAddress(remote)
-        peerTrusted = settings.trustedIPs.contains(remote)
-        self.secure = secure
-        self.listenerPort = listenerPort
-    }
-
     /// The client's address as Kong's plugins see it (nginx's realip module with Kong's defaults):
     /// the peer's, or `X-Real-IP` when the peer is in `trusted_ips`.
     func forwarded(_ head: RequestHead) -> (text: String, bytes: [UInt8]) {
@@ -59,6 +42,15 @@ struct ClientFacts {
             return (value, bytes)
         }
         return (ip, address.address.bytes)
+    }
+}
+
+extension ClientFacts {
+    /// The facts of a connection from `remote` (in an extension: the memberwise initializer stays).
+    init(_ remote: SocketAddress?, settings: ProxySettings, secure: Bool, listenerPort: Int) {
+        self.init(
+            ip: remote?.ipAddress ?? "0.0.0.0", address: ConnectionAddress(remote), peerTrusted: settings.trustedIPs.contains(remote),
+            secure: secure, listenerPort: listenerPort)
     }
 }
 

@@ -100,10 +100,9 @@ final class ProxyConnection: TCPConnectionDelegate {
         client = known ?? ClientFacts(transport.remoteAddress, settings: loop.settings, secure: tls != nil, listenerPort: listenerPort)
         loop.connectionSerial &+= 1
         connectionSerial = loop.connectionSerial
-        if transport.isStream {
-            // A stream's connection is its session: counted, timed and closed there; the request's
-            // own timeouts arm the timer when it reaches them.
-        } else {
+        // (a stream's connection is its session, counted, timed and closed there; the request's
+        // own timeouts arm the timer when it reaches them)
+        if !transport.isStream {
             loop.register(self)
             ensureTimer(lastActivity + loop.settings.clientIdleTimeout)
         }
