@@ -18,6 +18,8 @@ public struct RequestDetail: Sendable, Equatable {
     public var credentialID: [UInt8] = []
     /// correlation-id's value (the log record's `correlation_id`), empty if the plugin did not run.
     public var correlationID: [UInt8] = []
+    /// A gRPC call's status (the upstream's `grpc-status`, or the gateway's), nil for other requests.
+    public var grpcStatus: Int?
 
     /// One upstream attempt (Kong's `tries[]`).
     public struct Try: Sendable, Equatable {
@@ -56,13 +58,15 @@ public struct RequestDetail: Sendable, Equatable {
 
     // Layout: u16 server port; u32 length + bytes, three times (request head, upstream target, response head); then
     // u8 try count, and per try: u8 host length, host, u16 port, u16 code, u8 failed, u64 start;
-    // then u8 credential id length and its bytes; then u8 correlation id length and its bytes.
+    // then u8 credential id length and its bytes; then u8 correlation id length and its bytes; then
+    // the TLS facts (three such strings); then, when known, an i16 gRPC status (absent in
+    // encodings made before it existed, which a spool may still hold).
 
     /// Appends the encoding of these parts to `out`.
     public static func encode(
         requestHead: UnsafeRawBufferPointer, upstreamTarget: UnsafeRawBufferPointer, responseHead: UnsafeRawBufferPointer,
         tries: [Try], serverPort: Int, credentialID: String? = nil, correlationID: String? = nil, tls: TLSFacts? = nil,
-        into out: inout [UInt8]
+        grpcStatus: Int? = nil, into out: inout [UInt8]
     ) {
         withUnsafeBytes(of: UInt16(clamping: serverPort).littleEndian) { out.append(contentsOf: $0) }
         func section(_ bytes: UnsafeRawBufferPointer, _ cap: Int) {
@@ -95,6 +99,7 @@ public struct RequestDetail: Sendable, Equatable {
         short(tls?.version ?? "")
         short(tls?.cipher ?? "")
         short(tls?.serverName ?? "")
+        if let grpcStatus { withUnsafeBytes(of: Int16(clamping: grpcStatus).littleEndian) { out.append(contentsOf: $0) } }
     }
 
     /// The client connection's TLS session, for the log's `request.tls`.
@@ -124,6 +129,7 @@ public struct RequestDetail: Sendable, Equatable {
             }
             detail.credentialID = Array(parts.credentialID)
             detail.correlationID = Array(parts.correlationID)
+            detail.grpcStatus = parts.grpcStatus
             return detail
         }
     }
@@ -141,6 +147,8 @@ public struct RequestDetail: Sendable, Equatable {
         public let tlsVersion: UnsafeRawBufferPointer
         public let tlsCipher: UnsafeRawBufferPointer
         public let tlsServerName: UnsafeRawBufferPointer
+        /// A gRPC call's status, nil for other requests.
+        public let grpcStatus: Int?
         /// How many tries there are, and whether any of them got a status.
         public let tryCount: Int
         public let anyTryHasCode: Bool
@@ -200,6 +208,7 @@ public struct RequestDetail: Sendable, Equatable {
             tlsVersion = version
             tlsCipher = cipher
             tlsServerName = serverName
+            grpcStatus = integer(Int16.self).map { Int($0) }
         }
 
         /// Calls `body` with each try, in order.

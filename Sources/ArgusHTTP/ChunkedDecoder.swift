@@ -1,8 +1,9 @@
 import NIOCore
 
 /// Incremental decoder of the chunked transfer coding (RFC 9112 §7.1). Strict: hex sizes only,
-/// CRLF only, no control bytes in extensions; trailers are read, checked to be field lines
-/// (`token ":" value`, like header lines), and dropped.
+/// CRLF only, no control bytes in extensions; trailers are read and checked to be field lines
+/// (`token ":" value`, like header lines); they are kept (``trailerLines``) when
+/// ``keepsTrailers`` is set, else dropped.
 public struct ChunkedDecoder: Sendable {
     private enum State: Sendable {
         case size(value: Int, digits: Int)
@@ -21,8 +22,15 @@ public struct ChunkedDecoder: Sendable {
     private var state: State = .size(value: 0, digits: 0)
     public private(set) var isComplete = false
     private var trailerBytes = 0
+    /// Keep the trailer section's field lines (a gRPC response's status is there).
+    public var keepsTrailers: Bool
+    /// The trailer section's field lines as they came (`name: value\r\n` each; empty without
+    /// trailers), when ``keepsTrailers``.
+    public private(set) var trailerLines: [UInt8] = []
 
-    public init() {}
+    public init(keepsTrailers: Bool = false) {
+        self.keepsTrailers = keepsTrailers
+    }
 
     /// Decodes as much of `buffer` as possible, calling `emit` with each slice of payload.
     /// Stops after the last chunk's final CRLF, leaving any following bytes in `buffer`.
@@ -80,6 +88,7 @@ public struct ChunkedDecoder: Sendable {
                 try countTrailerByte()
                 guard ASCII.isToken(byte) else { throw .badChunk }
                 state = .trailerName
+                keep(byte)
             }
         case .trailerName:
             try countTrailerByte()
@@ -88,6 +97,7 @@ public struct ChunkedDecoder: Sendable {
             } else if !ASCII.isToken(byte) {
                 throw .badChunk  // not a field line (e.g. a request line where a trailer should be)
             }
+            keep(byte)
         case .trailerValue:
             if byte == ASCII.cr {
                 state = .trailerLF(empty: false)
@@ -95,6 +105,7 @@ public struct ChunkedDecoder: Sendable {
                 try countTrailerByte()
                 guard byte == ASCII.tab || (byte >= 32 && byte != 127) else { throw .badChunk }
             }
+            keep(byte)
         case .trailerLF(let empty):
             guard byte == ASCII.lf else { throw .badChunk }
             if empty {
@@ -102,10 +113,31 @@ public struct ChunkedDecoder: Sendable {
                 isComplete = true
             } else {
                 state = .trailerLineStart
+                keep(byte)
             }
         case .done:
             break
         }
+    }
+
+    @inline(__always)
+    private mutating func keep(_ byte: UInt8) {
+        if keepsTrailers { trailerLines.append(byte) }
+    }
+
+    /// Field lines (`name: value\r\n`…, as in ``trailerLines``) as names in lower case and values
+    /// without surrounding blanks.
+    public static func fields(ofLines lines: [UInt8]) -> [(name: String, value: String)] {
+        var out: [(name: String, value: String)] = []
+        for line in lines.split(separator: ASCII.lf) {
+            guard let colon = line.firstIndex(of: ASCII.colon) else { continue }
+            let name = String(decoding: line[..<colon], as: UTF8.self).lowercased()
+            var value = line[line.index(after: colon)...]
+            while let first = value.first, first == ASCII.space || first == ASCII.tab { value = value.dropFirst() }
+            while let last = value.last, last == ASCII.space || last == ASCII.tab || last == ASCII.cr { value = value.dropLast() }
+            out.append((name, String(decoding: value, as: UTF8.self)))
+        }
+        return out
     }
 
     private mutating func countTrailerByte() throws(HTTPParseError) {

@@ -6,7 +6,7 @@ import NIOHPACK
 /// becomes a HEADERS block (`:status`, names in lower case, connection-specific fields dropped as
 /// RFC 9113 §8.2.2 requires), the body DATA without its HTTP/1.1 framing, and the body's end (its
 /// length reached, the last chunk, or the writer's end for a close-delimited body) the end of the
-/// stream. Interim responses (`100 Continue`) are HEADERS of their own. Pure.
+/// stream; a chunked body's trailer section is a HEADERS block that ends the stream. Interim responses (`100 Continue`) are HEADERS of their own. Pure.
 public struct ResponseTranslator {
     public enum Part {
         case headers(HPACKHeaders, endStream: Bool)
@@ -82,7 +82,12 @@ public struct ResponseTranslator {
                     throw Untranslatable(reason: "bad chunked body: \(error)")
                 }
                 if decoder.isComplete {
-                    emit(.data(ByteBuffer(), endStream: true))
+                    if decoder.trailerLines.isEmpty {
+                        emit(.data(ByteBuffer(), endStream: true))
+                    } else {
+                        // the trailer section: HEADERS that end the stream (gRPC's status)
+                        emit(.headers(Self.trailers(decoder.trailerLines), endStream: true))
+                    }
                 } else {
                     state = .chunked(decoder)
                 }
@@ -130,7 +135,7 @@ public struct ResponseTranslator {
                     state = .length(remaining: n)
                     emit(.headers(fields, endStream: false))
                 case .chunked:
-                    state = .chunked(ChunkedDecoder())
+                    state = .chunked(ChunkedDecoder(keepsTrailers: true))
                     emit(.headers(fields, endStream: false))
                 case .untilClose:
                     state = .untilClose
@@ -153,6 +158,15 @@ public struct ResponseTranslator {
                     name: name, value: String(decoding: raw[field.valueStart..<(field.valueStart + field.valueLength)], as: UTF8.self),
                     indexing: indexing(name))
             }
+        }
+        return out
+    }
+
+    /// A chunked body's trailer section as a trailing HEADERS block (connection-specific fields dropped).
+    static func trailers(_ lines: [UInt8]) -> HPACKHeaders {
+        var out = HPACKHeaders()
+        for (name, value) in ChunkedDecoder.fields(ofLines: lines) where !connectionSpecific.contains(name) && !name.hasPrefix(":") {
+            out.add(name: name, value: value, indexing: .nonIndexable)
         }
         return out
     }

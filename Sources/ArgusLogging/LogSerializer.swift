@@ -184,6 +184,13 @@ public struct LogSerializer: Sendable {
                 w.closeObject()
             }
         }
+        if let status = detail?.grpcStatus {
+            // (Argus's own: Kong's record has no gRPC status)
+            w.key("grpc")
+            w.openObject()
+            w.key("status"); w.integer(status)
+            w.closeObject()
+        }
         if let correlation = detail?.correlationID, !correlation.isEmpty {
             w.key("correlation_id"); w.string(bytes: correlation)
         }

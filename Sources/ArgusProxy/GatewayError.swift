@@ -22,6 +22,8 @@ public struct GatewayError: Sendable, Equatable {
     public var headerLines: ByteBuffer?
     /// The decision when the status alone does not tell it (a plugin's rejection).
     public var decisionOverride: RequestDecision?
+    /// The `grpc-status` of the answer to a gRPC request, when not the one its status maps to.
+    public var grpcStatus: Int?
 
     /// The gateway's decision, as recorded in the request's event.
     public var decision: RequestDecision {
@@ -55,6 +57,15 @@ public struct GatewayError: Sendable, Equatable {
         status: 426, message: "Please use HTTPS protocol", plainByDefault: false,
         headers: [("Connection", "Upgrade"), ("Upgrade", "TLS/1.2, HTTP/1.1")])
     /// nginx refuses TRACE before any phase runs; Kong's error handler words it.
+    /// Kong's answers on gRPC routes: a request that is not gRPC, gRPC over HTTP/1.1, and gRPC
+    /// over plain HTTP to a `grpcs`-only route.
+    public static let nonGRPCRequest = GatewayError(status: 415, message: "Non-gRPC request matched gRPC route", plainByDefault: false)
+    public static let useHTTP2 = GatewayError(
+        status: 426, message: "Please use HTTP2 protocol", plainByDefault: false,
+        headers: [("connection", "Upgrade"), ("upgrade", "HTTP/2")])
+    public static let grpcOverPlainToGRPCS = GatewayError(
+        status: 200, message: "gRPC request matched gRPCs route", plainByDefault: false, emptyBody: true,
+        decisionOverride: .badRequest, grpcStatus: 1)
     public static let traceNotAllowed = GatewayError(status: 405, message: "Method not allowed", plainByDefault: true)
     public static let payloadTooLarge = GatewayError(
         status: 413, message: "Request Entity Too Large", plainByDefault: true)

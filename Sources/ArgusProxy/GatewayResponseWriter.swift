@@ -36,11 +36,23 @@ enum GatewayResponseWriter {
         }
     }
 
-    /// Writes status line, headers and body of a gateway response into `buffer`.
+    /// Writes status line, headers and body of a gateway response into `buffer`; for a gRPC
+    /// request (`grpc`), a gRPC error (``GRPCAnswer``).
     static func write(
         _ error: GatewayError, requestID: String, accept: String?, isHEAD: Bool, keepAlive: Bool, date: String,
-        serverToken: String, latencyMs: Int, into buffer: inout ByteBuffer
+        serverToken: String, latencyMs: Int, grpc: Bool = false, into buffer: inout ByteBuffer
     ) {
+        if grpc, let fields = GRPCAnswer.fields(for: error) {
+            buffer.writeString("HTTP/1.1 200 OK\r\nDate: \(date)\r\nContent-Type: application/grpc\r\n")
+            buffer.writeString("grpc-status: \(fields.status)\r\ngrpc-message: \(fields.message)\r\nContent-Length: 0\r\n")
+            for (name, value) in error.headers where name.lowercased() != "connection" && name.lowercased() != "upgrade" {
+                buffer.writeString("\(name): \(value)\r\n")
+            }
+            if let lines = error.headerLines { buffer.writeImmutableBuffer(lines) }
+            buffer.writeString("X-Kong-Response-Latency: \(latencyMs)\r\nServer: \(serverToken)\r\n")
+            buffer.writeString("X-Kong-Request-Id: \(requestID)\r\n\r\n")
+            return
+        }
         let (contentType, body) = error.emptyBody
             ? ("", "")
             : error.exitBody.map { (error.exitContentType ?? "application/json; charset=utf-8", $0) }

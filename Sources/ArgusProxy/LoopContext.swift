@@ -27,6 +27,8 @@ final class LoopContext {
     let events: EventProducer
     let logger: Logger
     let pool: UpstreamPool
+    /// HTTP/2 connections to `grpc`/`grpcs` upstreams (their streams, one per request).
+    let http2Pool: HTTP2UpstreamPool
     /// The node's `local` rate-limiting counters (shared by every loop).
     let rateLimitCounters: LocalCounterStore
     /// The node's `sync_rate` counters (shared by every loop).
@@ -70,6 +72,10 @@ final class LoopContext {
         self.events = events
         self.logger = logger
         self.pool = UpstreamPool(eventLoop: eventLoop, limits: settings.poolLimits)
+        var http2Limits = HTTP2ClientSession.Limits()
+        http2Limits.maxStreams = settings.upstreamMaxRequestsPerConnection
+        http2Limits.idleTimeout = settings.upstreamIdleTimeout
+        self.http2Pool = HTTP2UpstreamPool(connections: pool, limits: http2Limits, counters: stats.http2Upstream)
         self.redis = RedisClientSet(eventLoop: eventLoop, logger: logger)
         self.cached = store.snapshot
     }
@@ -117,7 +123,7 @@ final class LoopContext {
     func publishWithDetail(
         _ event: RequestEvent, requestHead: ByteBuffer?, upstreamHead: ByteBuffer?, responseHead: ByteBuffer?,
         tries: [RequestDetail.Try], serverPort: Int, credentialID: String? = nil, correlationID: String? = nil,
-        tls: RequestDetail.TLSFacts? = nil
+        tls: RequestDetail.TLSFacts? = nil, grpcStatus: Int? = nil
     ) {
         detailScratch.removeAll(keepingCapacity: true)
         let empty = ByteBuffer()
@@ -127,7 +133,8 @@ final class LoopContext {
                     RequestDetail.encode(
                         requestHead: request, upstreamTarget: Self.requestTarget(upstream),
                         responseHead: Self.headOnly(response), tries: tries, serverPort: serverPort,
-                        credentialID: credentialID, correlationID: correlationID, tls: tls, into: &detailScratch)
+                        credentialID: credentialID, correlationID: correlationID, tls: tls, grpcStatus: grpcStatus,
+                        into: &detailScratch)
                 }
             }
         }
@@ -214,6 +221,7 @@ final class LoopContext {
         for handler in connections.values { handler.forceClose() }
         for session in http2Sessions.values { session.forceClose() }
         pool.closeAll()
+        http2Pool.closeAll()
     }
 }
 
@@ -263,6 +271,8 @@ final class LoopStats: Sendable {
 
     /// HTTP/2 connections, streams and defences.
     let http2 = HTTP2Counters()
+    /// HTTP/2 towards gRPC upstreams.
+    let http2Upstream = HTTP2UpstreamCounters()
 
     /// Open protocol-upgrade tunnels (WebSocket).
     let tunnels = ManagedAtomic<Int>(0)

@@ -36,7 +36,7 @@ extension ProxyConnection {
         var refusal: GatewayError?
         if let routed = RouteStep.route(
             head, requestID: requestID, received: received, snapshot: snapshot, listenerPort: listenerPort, tls: tls,
-            trustedPeer: client.peerTrusted, maxRequestBodySize: loop.settings.maxRequestBodySize, trace: &trace, answer: &refusal)
+            trustedPeer: client.peerTrusted, http2: transport.isStream, maxRequestBodySize: loop.settings.maxRequestBodySize, trace: &trace, answer: &refusal)
         {
             runAccess(routed)
         } else if let refusal {

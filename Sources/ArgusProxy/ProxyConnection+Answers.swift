@@ -24,10 +24,12 @@ extension ProxyConnection {
         connection.answering(unread: unread, waitsForContinue: head.expectContinue && bodyPending)
         let now = NIODeadline.now()
         var out = allocator.buffer(capacity: 512)
+        let grpc = transport.isStream && head.isGRPC
         GatewayResponseWriter.write(
             error, requestID: requestID.description, accept: head.firstValue(of: .accept), isHEAD: head.isHEAD,
             keepAlive: !connection.closeAfterResponse, date: loop.httpDate(), serverToken: loop.settings.serverToken,
-            latencyMs: Int((now - received).nanoseconds / 1_000_000), into: &out)
+            latencyMs: Int((now - received).nanoseconds / 1_000_000), grpc: grpc, into: &out)
+        if grpc, let fields = GRPCAnswer.fields(for: error) { trace.grpcStatus = Int16(fields.status) }
         trace.responseBytes += out.readableBytes
         publish(status: error.status, source: .gateway, decision: error.decision, at: now, requestHead: head, responseHead: out)
         writeToClient(out)
@@ -148,6 +150,7 @@ extension ProxyConnection {
             event, requestHead: head?.bytes, upstreamHead: exchange?.upstreamHead, responseHead: response,
             tries: exchange?.tryLog ?? [], serverPort: listenerPort, credentialID: access.state.credentialID,
             correlationID: access.state.correlationID,
-            tls: tls.map { RequestDetail.TLSFacts(version: $0.version, cipher: $0.cipher, serverName: $0.serverName) })
+            tls: tls.map { RequestDetail.TLSFacts(version: $0.version, cipher: $0.cipher, serverName: $0.serverName) },
+            grpcStatus: trace.grpcStatus >= 0 ? Int(trace.grpcStatus) : nil)
     }
 }

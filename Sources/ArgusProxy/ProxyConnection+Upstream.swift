@@ -6,6 +6,7 @@ import ArgusCache
 import ArgusEvents
 import ArgusHealth
 import ArgusHTTP
+import ArgusHTTP2
 import ArgusLoop
 import ArgusTransport
 import NIOCore
@@ -44,12 +45,15 @@ extension ProxyConnection: UpstreamDelegate {
             exchange!.tryLog.append(.init(host: exchange!.target.host, port: exchange!.target.port, startedAt: lastActivity.uptimeNanoseconds))
         }
         let key = exchange!.connectionKey
-        if let pooled = loop.pool.take(key) {
+        if !key.http2, let pooled = loop.pool.take(key) {
             attach(pooled, now: lastActivity)
             return
         }
         let generation = request.generation
-        loop.pool.connect(key, timeout: exchange!.plan.connectTimeout).assumeIsolated().whenComplete { result in
+        let connected = key.http2
+            ? loop.http2Pool.connect(key, timeout: exchange!.plan.connectTimeout, loop: loop.eventLoop)
+            : loop.pool.connect(key, timeout: exchange!.plan.connectTimeout)
+        connected.assumeIsolated().whenComplete { result in
             guard self.request.isConnecting(generation, attempt: attempt) else {
                 if case .success(let connection) = result { connection.abort() }
                 return
@@ -164,6 +168,10 @@ extension ProxyConnection: UpstreamDelegate {
         let now = upstream.lastReadAt
         trace.firstByteAt = now
         request.responseHead(status: head.status)
+        // a gRPC answer without a body ("trailers-only") has its status in its head
+        if exchange!.plan.usesHTTP2, let status = head.values(forLowercasedName: "grpc-status").first, let code = Int16(status) {
+            trace.grpcStatus = code
+        }
         let plan = exchange!.plan
         if let balancer = plan.balancer, balancer.algorithm == .latency, let sent = request.headSentAt {
             balancer.observe(exchange!.pickIndex, micros: Int((now - sent).nanoseconds / 1000))
@@ -246,6 +254,16 @@ extension ProxyConnection: UpstreamDelegate {
     func upstreamReadComplete() {
         trace.responseBytes += relay.writePendingHead { writeToClient($0) }
         flushClient()
+    }
+
+    /// Trailers go on to clients on HTTP/2 streams (gRPC's status is there); an HTTP/1.1 client
+    /// does not get them (as from nginx).
+    func upstreamResponseTrailers(_ lines: [UInt8]) {
+        guard exchange != nil, transport.isStream else { return }
+        relay.setTrailers(lines)
+        if let status = ChunkedDecoder.fields(ofLines: lines).first(where: { $0.name == "grpc-status" }), let code = Int16(status.value) {
+            trace.grpcStatus = code
+        }
     }
 
     func upstreamInputEnded() {

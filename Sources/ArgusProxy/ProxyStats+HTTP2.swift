@@ -38,6 +38,36 @@ extension ProxyStats {
                 help: "Client HTTP/2 streams refused or reset for an error of the client's, by defence",
                 labels: [.init("reason", defence.rawValue)], value: sum { $0.streamErrors(defence) }))
         }
+        return out + http2UpstreamStatistics()
+    }
+
+    /// HTTP/2 towards gRPC upstreams: connections, streams (one per call), resets, protocol errors.
+    private func http2UpstreamStatistics() -> [ExporterStatistic] {
+        let counters = loops.map(\.http2Upstream)
+        func sum(_ value: (HTTP2UpstreamCounters) -> Int) -> Double { Double(counters.reduce(0) { $0 + value($1) }) }
+        var out = [
+            ExporterStatistic(
+                family: "argus_http2_upstream_connections_total", kind: .counter,
+                help: "HTTP/2 connections opened to gRPC upstreams (grpc and grpcs services)", labels: [],
+                value: sum(\.connectionsOpened)),
+            ExporterStatistic(
+                family: "argus_http2_upstream_connections_open", kind: .gauge, help: "HTTP/2 connections to gRPC upstreams open now",
+                labels: [], value: sum(\.connectionsOpen)),
+            ExporterStatistic(
+                family: "argus_http2_upstream_streams_total", kind: .counter,
+                help: "Streams opened on HTTP/2 connections to gRPC upstreams (each one request)", labels: [],
+                value: sum(\.streamsOpened)),
+            ExporterStatistic(
+                family: "argus_http2_upstream_protocol_errors_total", kind: .counter,
+                help: "HTTP/2 connections to gRPC upstreams ended for a protocol error of the upstream's (GOAWAY sent)",
+                labels: [], value: sum(\.connectionProtocolErrors)),
+        ]
+        for (by, value) in [("upstream", sum(\.streamsResetByUpstream)), ("gateway", sum(\.streamsResetByGateway))] {
+            out.append(ExporterStatistic(
+                family: "argus_http2_upstream_stream_resets_total", kind: .counter,
+                help: "Streams to gRPC upstreams reset (RST_STREAM) before both sides ended, by who reset them",
+                labels: [.init("by", by)], value: value))
+        }
         return out
     }
 }

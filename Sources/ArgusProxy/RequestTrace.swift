@@ -29,6 +29,8 @@ struct RequestTrace {
     /// A logging plugin may apply to this request: its event carries the request's details.
     /// Known once routed (the route's plan says), so publishing needs no snapshot.
     var recordsDetail = false
+    /// A gRPC call's status (`grpc-status` of the response or its trailers), -1 if none.
+    var grpcStatus: Int16 = -1
 
     mutating func start(receivedAt: NIODeadline, requestID: RequestID, method: RequestMethod, minorVersion: Int, headBytes: Int) {
         self = RequestTrace()

@@ -21,6 +21,8 @@ struct ResponseRelay {
     private var held: (head: ResponseHead, body: ByteBuffer)?
     /// proxy-cache: the response being collected for the store.
     private var collected: (head: ResponseHead, body: ByteBuffer, ttl: Double, storageTTL: Double)?
+    /// The upstream body's trailer section, passed on in the last chunk (gRPC's status).
+    private var trailerLines: [UInt8]?
     /// Largest body held for response-transformer; a larger one goes out as it came.
     let maxHeldBody: Int
     /// Largest body kept for the cache.
@@ -37,6 +39,12 @@ struct ResponseRelay {
         pendingHead = nil
         held = nil
         collected = nil
+        trailerLines = nil
+    }
+
+    /// The upstream's trailers, for the end of the client's chunked body.
+    mutating func setTrailers(_ lines: [UInt8]) {
+        trailerLines = lines
     }
 
     var isHoldingBody: Bool { held != nil }
@@ -166,8 +174,17 @@ struct ResponseRelay {
         return written
     }
 
-    /// The end of the body: the last chunk when re-chunked.
-    func writeEnd(write: (ByteBuffer) -> Void) {
-        if framing == .chunked { write(ByteBuffer(staticString: ChunkedEncoder.lastChunk)) }
+    /// The end of the body: the last chunk when re-chunked, with the upstream's trailers if any.
+    mutating func writeEnd(write: (ByteBuffer) -> Void) {
+        guard framing == .chunked else { return }
+        guard let lines = trailerLines.take() else {
+            write(ByteBuffer(staticString: ChunkedEncoder.lastChunk))
+            return
+        }
+        var out = ByteBufferAllocator().buffer(capacity: lines.count + 5)
+        out.writeStaticString("0\r\n")
+        out.writeBytes(lines)
+        out.writeStaticString("\r\n")
+        write(out)
     }
 }

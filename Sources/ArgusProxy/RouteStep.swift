@@ -14,7 +14,7 @@ enum RouteStep {
     /// the request: taking a request out of an enum's payload copies it).
     static func route(
         _ head: RequestHead, requestID: RequestID, received: NIODeadline, snapshot: ConfigSnapshot, listenerPort: Int,
-        tls: TLSSessionFacts? = nil, trustedPeer: Bool = false, maxRequestBodySize: Int, trace: inout RequestTrace,
+        tls: TLSSessionFacts? = nil, trustedPeer: Bool = false, http2: Bool = false, maxRequestBodySize: Int, trace: inout RequestTrace,
         answer: inout GatewayError?
     ) -> RoutedRequest? {
         guard let path = PathNormalizer.normalize(head.string(head.path)[...]) else { return Self.refuse(.badRequest("Bad request"), &answer) }
@@ -34,6 +34,14 @@ enum RouteStep {
             if routePlan.httpsRedirectStatus == 426 || head.host.isEmpty { return Self.refuse(.useHTTPS, &answer) }
             let location = "https://" + head.hostString + head.string(head.path.lowerBound..<head.query.upperBound)
             return Self.refuse(.httpsRedirect(status: routePlan.httpsRedirectStatus, location: location), &answer)
+        }
+        if routePlan.isGRPC {
+            // Kong's checks of a gRPC route's requests: gRPC's content type, over HTTP/2, and TLS for `grpcs` alone
+            guard head.isGRPC else { return Self.refuse(.nonGRPCRequest, &answer) }
+            guard http2 else { return Self.refuse(.useHTTP2, &answer) }
+            if routePlan.grpcsOnly, !Self.forwardedHTTPS(head, tls: tls, trustedPeer: trustedPeer) {
+                return Self.refuse(.grpcOverPlainToGRPCS, &answer)
+            }
         }
         if maxRequestBodySize > 0, case .length(let n) = head.framing, n > maxRequestBodySize { return Self.refuse(.payloadTooLarge, &answer) }
         return RoutedRequest(

@@ -50,11 +50,13 @@ struct UpstreamExchange {
     var recordsDetail = false
     var tryLog: [RequestDetail.Try] = []
 
-    /// Where the current try connects: the target, with the exchange's TLS.
+    /// Where the current try connects: the target, with the exchange's TLS, over HTTP/2 for a
+    /// `grpc`/`grpcs` service.
     var connectionKey: PoolKey {
-        guard let tls else { return target }
+        guard tls != nil || plan.usesHTTP2 else { return target }
         var key = target
         key.tls = tls
+        key.http2 = plan.usesHTTP2
         return key
     }
 

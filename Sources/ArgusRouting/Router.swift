@@ -14,8 +14,8 @@ public final class Router: Sendable {
     let index: RouteIndex
     private let compiledRouteCount: Int
 
-    /// Compiles `config`. Skipped: routes whose protocols contain neither `http` nor `https`
-    /// (stream and gRPC routes), routes whose service is disabled, and routes with a regex (path or
+    /// Compiles `config`. Skipped: routes whose protocols are neither HTTP nor gRPC (stream
+    /// routes), routes whose service is disabled, and routes with a regex (path or
     /// `~*` header value) that does not compile (the loader already rejects those).
     public init(config: DeclarativeConfig) {
         routes = config.routes
@@ -31,7 +31,7 @@ public final class Router: Sendable {
         for (position, route) in config.routes.enumerated() {
             let serviceIndex = route.serviceID.flatMap { serviceIndexByID[$0] }
             serviceIndexOfRoute.append(serviceIndex)
-            guard route.protocols.contains("http") || route.protocols.contains("https") else { continue }
+            guard route.protocols.contains(where: { ["http", "https", "grpc", "grpcs"].contains($0) }) else { continue }
             if let serviceIndex, !config.services[serviceIndex].enabled { continue }
             guard let virtual = VirtualRoute.make(route: route, routeIndex: position) else { continue }
             candidates += virtual

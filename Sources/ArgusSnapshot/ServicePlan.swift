@@ -23,8 +23,10 @@ public final class ServicePlan: Sendable {
     public let readTimeout: TimeAmount
     public let writeTimeout: TimeAmount
     public let retries: Int
-    /// An `https` service: connections to its targets speak TLS.
+    /// An `https` or `grpcs` service: connections to its targets speak TLS.
     public let usesTLS: Bool
+    /// A `grpc` or `grpcs` service: requests are streams of HTTP/2 connections to its targets.
+    public let usesHTTP2: Bool
     /// The service's `tls_verify` (null, Kong's default, means off like nginx's `proxy_ssl_verify`).
     public let tlsVerify: Bool
     /// The CA certificates of its `ca_certificates` (nil: the trusted CAs, `--trusted-ca`).
@@ -44,7 +46,7 @@ public final class ServicePlan: Sendable {
         self.identity = identity
         self.service = service
         self.balancer = balancer
-        defaultPort = service.protocol == "https" ? 443 : 80
+        defaultPort = service.protocol == "https" || service.protocol == "grpcs" ? 443 : 80
         if let resolved, balancer == nil {
             directTargets = resolved.addresses.map { PoolKey(host: $0.ip, port: $0.port ?? service.port) }
             nameResolutionFailed = resolved.failed
@@ -57,14 +59,15 @@ public final class ServicePlan: Sendable {
         readTimeout = .milliseconds(Int64(service.readTimeout))
         writeTimeout = .milliseconds(Int64(service.writeTimeout))
         retries = service.retries
-        usesTLS = service.protocol == "https"
+        usesTLS = service.protocol == "https" || service.protocol == "grpcs"
+        usesHTTP2 = service.protocol == "grpc" || service.protocol == "grpcs"
         tlsVerify = service.tlsVerify ?? false
         self.trust = trust
         directTLS = usesTLS
             ? UpstreamTLS(serverName: UpstreamTLS.serverName(forHost: directHostHeader), verify: tlsVerify, trust: trust, identity: identity)
             : nil
         // Made now, while the snapshot is built, rather than by the first request on a loop.
-        if usesTLS { _ = try? tlsContexts.context(verify: tlsVerify, trust: trust, identity: identity) }
+        if usesTLS { _ = try? tlsContexts.context(verify: tlsVerify, trust: trust, identity: identity, http2: usesHTTP2) }
     }
 
     /// TLS for a request whose upstream `Host` is `hostHeader` (nil for a plain-HTTP service).
@@ -93,8 +96,13 @@ public final class ServicePlan: Sendable {
 
 /// Per-route facts the data path checks on every request.
 public struct RoutePlan: Sendable {
-    /// The route accepts plain HTTP (else 426 / https redirect).
+    /// The route accepts plain HTTP (else 426 / https redirect); gRPC routes are checked apart.
     public let allowsHTTP: Bool
+    /// A route for gRPC (`protocols` grpc and/or grpcs): only HTTP/2 requests with a gRPC content
+    /// type go through (Kong's 415 and 426 otherwise).
+    public let isGRPC: Bool
+    /// `grpcs` alone: a gRPC request over plain HTTP gets gRPC status 1 (Kong's answer).
+    public let grpcsOnly: Bool
     public let preserveHost: Bool
     /// 426, or a redirect status (301, 302, 307, 308) for https-only routes hit over http.
     public let httpsRedirectStatus: Int
@@ -108,7 +116,9 @@ public struct RoutePlan: Sendable {
     public let editsUpstream: Bool
 
     public init(route: Route, recordsDetail: Bool = false, access: [AccessStep] = []) {
-        allowsHTTP = route.protocols.contains("http")
+        isGRPC = route.protocols.contains("grpc") || route.protocols.contains("grpcs")
+        grpcsOnly = isGRPC && !route.protocols.contains("grpc")
+        allowsHTTP = isGRPC || route.protocols.contains("http")
         preserveHost = route.preserveHost
         httpsRedirectStatus = route.httpsRedirectStatusCode
         self.recordsDetail = recordsDetail

@@ -5,11 +5,15 @@ public struct PoolKey: Hashable, Sendable {
     /// nil: plain HTTP. Connections are pooled per server name and verification, so a connection
     /// is only reused for requests that would have made the same handshake.
     public var tls: UpstreamTLS?
+    /// The connection speaks HTTP/2 (a `grpc`/`grpcs` service): its requests are streams of a
+    /// shared connection rather than turns of a keep-alive one.
+    public var http2: Bool
 
-    public init(host: String, port: Int, tls: UpstreamTLS? = nil) {
+    public init(host: String, port: Int, tls: UpstreamTLS? = nil, http2: Bool = false) {
         self.host = host
         self.port = port
         self.tls = tls
+        self.http2 = http2
     }
 }
 

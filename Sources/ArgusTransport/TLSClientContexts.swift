@@ -93,6 +93,8 @@ public final class TLSClientContexts: Sendable {
         var verify: Bool
         var trust: UpstreamTrust?
         var identity: ClientIdentity?
+        /// ALPN offers `h2` (a gRPC upstream).
+        var http2 = false
     }
 
     /// What verification trusts when a peer has no CA certificates of its own (set at start).
@@ -110,8 +112,9 @@ public final class TLSClientContexts: Sendable {
 
     public init() {}
 
-    public func context(verify: Bool, trust: UpstreamTrust?, identity: ClientIdentity? = nil) throws -> NIOSSLContext {
-        let key = Key(verify: verify, trust: verify ? trust : nil, identity: identity)
+    /// - Parameter http2: offer `h2` by ALPN (a `grpcs` service's connections speak HTTP/2).
+    public func context(verify: Bool, trust: UpstreamTrust?, identity: ClientIdentity? = nil, http2: Bool = false) throws -> NIOSSLContext {
+        let key = Key(verify: verify, trust: verify ? trust : nil, identity: identity, http2: http2)
         if let context = contexts.withLockedValue({ $0[key] }) { return context }
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.certificateVerification = verify ? .fullVerification : .none
@@ -124,6 +127,7 @@ public final class TLSClientContexts: Sendable {
             configuration.certificateChain = identity.chain.map { .certificate($0) }
             configuration.privateKey = .privateKey(identity.privateKey)
         }
+        if http2 { configuration.applicationProtocols = ["h2"] }
         let context = try NIOSSLContext(configuration: configuration)
         return contexts.withLockedValue { contexts in
             if let existing = contexts[key] { return existing }

@@ -11,6 +11,9 @@ public protocol UpstreamDelegate: AnyObject {
     func upstreamResponseBody(_ slice: ByteBuffer)
     /// Whether the whole request was written: only then may the connection be reused.
     var upstreamRequestComplete: Bool { get }
+    /// The chunked body's trailer section (`name: value\r\n` lines), just before its end; not
+    /// called when there are none.
+    func upstreamResponseTrailers(_ lines: [UInt8])
     /// The response is complete (the connection is already back in the pool or closing).
     func upstreamResponseEnd()
     func upstreamReadComplete()
@@ -54,7 +57,7 @@ public final class UpstreamConnection: TCPConnectionDelegate {
     private var state: State = .idle
     private var inbound = ByteBuffer()
     private var parser = ResponseHeadParser()
-    private var chunkedDecoder = ChunkedDecoder()
+    private var chunkedDecoder = ChunkedDecoder(keepsTrailers: true)
     private var keepAlive = true
     private var sawResponseByte = false
     private var closed = false
@@ -67,8 +70,9 @@ public final class UpstreamConnection: TCPConnectionDelegate {
     /// True when this connection came from the pool for the current exchange.
     public private(set) var reused = false
 
-    /// Takes over `transport` (connected; started here, with the TLS handshake for TLS).
-    init(key: PoolKey, transport: Transport) throws {
+    /// Takes over `transport` (connected; started here, with the TLS handshake for TLS). One made
+    /// here over a stream of a multiplexed connection belongs to no pool: it serves one exchange.
+    public init(key: PoolKey, transport: Transport) throws {
         self.key = key
         self.transport = transport
         transport.setDelegate(self)
@@ -96,7 +100,7 @@ public final class UpstreamConnection: TCPConnectionDelegate {
         state = .awaitingHead(isHEAD: isHEAD)
         sawResponseByte = false
         keepAlive = true
-        chunkedDecoder = ChunkedDecoder()
+        chunkedDecoder = ChunkedDecoder(keepsTrailers: true)
         requestsServed += 1
         resumeReading()
     }
@@ -274,6 +278,7 @@ public final class UpstreamConnection: TCPConnectionDelegate {
                 for slice in decodedChunks { delegate?.upstreamResponseBody(slice) }
                 decodedChunks.removeAll(keepingCapacity: true)
                 if chunkedDecoder.isComplete {
+                    if !chunkedDecoder.trailerLines.isEmpty { delegate?.upstreamResponseTrailers(chunkedDecoder.trailerLines) }
                     finishResponse()
                 }
                 return

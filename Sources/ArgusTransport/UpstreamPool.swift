@@ -108,11 +108,21 @@ public final class UpstreamPool {
     /// connection, which the exchange sees as a failed connection). A host name is resolved by
     /// ``HostResolver``.
     public func connect(_ key: PoolKey, timeout: TimeAmount) -> EventLoopFuture<UpstreamConnection> {
+        connectTransport(key, timeout: timeout).assumeIsolated().flatMapThrowing { transport in
+            let connection = try UpstreamConnection(key: key, transport: transport)
+            connection.pool = self
+            return connection
+        }.nonisolated()
+    }
+
+    /// A new connection to `key` as a transport, not started (TLS, with `h2` offered by ALPN for
+    /// an HTTP/2 key, begins when it is).
+    public func connectTransport(_ key: PoolKey, timeout: TimeAmount) -> EventLoopFuture<Transport> {
         var tls: (context: NIOSSLContext, role: TLSTransport.Role)?
         if let settings = key.tls {
             do {
                 tls = (
-                    try tlsContexts.context(verify: settings.verify, trust: settings.trust, identity: settings.identity),
+                    try tlsContexts.context(verify: settings.verify, trust: settings.trust, identity: settings.identity, http2: key.http2),
                     .client(serverName: settings.serverName))
             } catch {
                 return eventLoop.makeFailedFuture(error)
@@ -121,9 +131,7 @@ public final class UpstreamPool {
         let loop = eventLoop
         let connected = HostResolver.connect(host: key.host, port: key.port, on: loop, timeout: timeout)
         return connected.assumeIsolated().flatMapThrowing { [tls] fd in
-            let connection = try UpstreamConnection(key: key, transport: Transport.over(TCPConnection(fd: fd, loop: loop), tls: tls))
-            connection.pool = self
-            return connection
+            try Transport.over(TCPConnection(fd: fd, loop: loop), tls: tls)
         }.nonisolated()
     }
 

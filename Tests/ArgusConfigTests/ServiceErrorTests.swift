@@ -70,12 +70,18 @@ import Testing
         #expect(config.services.map(\.protocol) == ["https", "http"])
     }
 
-    /// Kong's schema takes grpc, tcp… services; Argus refuses those it can not proxy yet, at load,
-    /// rather than answering every request 502.
-    @Test func aServiceArgusCanNotProxyIsRefusedAtLoad() {
-        #expect(errors("_format_version: \"3.0\"\nservices: [{name: c, url: \"grpc://example.com\"}]").map { "\($0.path): \($0.message)" }
-            == ["services[0].url: protocol: Argus can not proxy 'grpc' services yet (only http and https)"])
+    /// Kong's schema takes tcp, tls, udp… services; Argus refuses those it can not proxy yet, at
+    /// load, rather than answering every request 502. gRPC services are proxied.
+    @Test func aServiceArgusCanNotProxyIsRefusedAtLoad() throws {
+        #expect(errors("_format_version: \"3.0\"\nservices: [{name: t, url: \"tls://example.com:9000\"}]").map { "\($0.path): \($0.message)" }
+            == ["services[0].url: protocol: Argus can not proxy 'tls' services yet (only http, https, grpc and grpcs)"])
         #expect(errors("_format_version: \"3.0\"\nservices: [{name: t, host: h, protocol: tcp}]").map { "\($0.path): \($0.message)" }
-            == ["services[0].protocol: Argus can not proxy 'tcp' services yet (only http and https)"])
+            == ["services[0].protocol: Argus can not proxy 'tcp' services yet (only http, https, grpc and grpcs)"])
+        let config = try load("_format_version: \"3.0\"\nservices: [{name: g, url: \"grpc://example.com:50051\"}, {name: s, url: \"grpcs://example.com\"}]")
+        #expect(config.services.map(\.protocol) == ["grpc", "grpcs"])
+        #expect(config.services.map(\.port) == [50051, 80])
+        // Kong: a path on a grpc service is refused
+        #expect(errors("_format_version: \"3.0\"\nservices: [{name: g, host: h, protocol: grpc, path: /x}]").map { "\($0.path): \($0.message)" }
+            == ["services[0].path: value must be null"])
     }
 }

@@ -65,10 +65,10 @@ extension DeclarativeBuilder {
             for check in Self.serviceChecks { errors.append(contentsOf: check.run(fields, path)) }
         }
         // Accepted by Kong's schema, but not proxied by Argus yet: refused rather than answered 502 later
-        if errors.isEmpty, let proto = fields["protocol"]?.stringValue, !["http", "https"].contains(proto) {
+        if errors.isEmpty, let proto = fields["protocol"]?.stringValue, !["http", "https", "grpc", "grpcs"].contains(proto) {
             errors.append(FieldError(
                 path: DocPath.join(path, "protocol"),
-                message: "Argus can not proxy '\(proto)' services yet (only http and https)"))
+                message: "Argus can not proxy '\(proto)' services yet (only http, https, grpc and grpcs)"))
         }
         // errors in fields that came from `url` are reported on `url`; a bad `url` does not also
         // make `host` missing
