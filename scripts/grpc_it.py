@@ -13,8 +13,10 @@ connections (INTERNAL). Kong's checks on gRPC routes: a non-gRPC request gets 41
 HTTP/1.1 gets 426, gRPC over plain HTTP to a grpcs-only route gets status 1. Metrics and the
 file-log record count each call. Prints "N passed, M failed".
 """
+import http.server
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +26,9 @@ import urllib.request
 from concurrent import futures
 
 import grpc
+import h2.config
+import h2.connection
+import h2.events
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from itsupport import Tally, finish, free_port, wait_for  # noqa: E402
@@ -85,6 +90,88 @@ METHODS = {
 HANDLERS = grpc.method_handlers_generic_handler("argus.Test", METHODS)
 # the TLS upstream also answers as argus.TestTLS (gRPC routes can not strip a path)
 TLS_HANDLERS = grpc.method_handlers_generic_handler("argus.TestTLS", METHODS)
+
+
+class BadUpstream:
+    """An HTTP/2 upstream written with python3-h2 that misbehaves by path: an invalid `:status`
+    (`Status`), a reset before any answer (`Reset`), a response cut off with the connection
+    (`Cut`), a GOAWAY with an error (`GoAway`), a DATA frame on stream 0 (`Frame`)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+
+    def handle(self, conn):
+        config = h2.config.H2Configuration(client_side=False, validate_outbound_headers=False, header_encoding="utf-8")
+        h = h2.connection.H2Connection(config=config)
+        h.initiate_connection()
+        try:
+            conn.sendall(h.data_to_send())
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                for event in h.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        path = dict(event.headers).get(":path", "")
+                        stream = event.stream_id
+                        if path.endswith("/Status"):
+                            h.send_headers(stream, [(":status", "abc"), ("content-type", "application/grpc")], end_stream=True)
+                        elif path.endswith("/Reset"):
+                            h.reset_stream(stream, error_code=7)
+                        elif path.endswith("/Cut"):
+                            h.send_headers(stream, [(":status", "200"), ("content-type", "application/grpc")])
+                            h.send_data(stream, b"\x00\x00\x00\x00\x10abc")
+                            conn.sendall(h.data_to_send())
+                            conn.close()
+                            return
+                        elif path.endswith("/Frame"):
+                            conn.sendall(h.data_to_send() + b"\x00\x00\x01\x00\x00\x00\x00\x00\x00x")  # DATA on stream 0
+                        elif path.endswith("/GoAway"):
+                            h.close_connection(error_code=1)
+                            conn.sendall(h.data_to_send())
+                            conn.close()
+                            return
+                    if isinstance(event, h2.events.DataReceived):
+                        h.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                conn.sendall(h.data_to_send())
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def stop(self):
+        self.sock.close()
+
+
+def bad_upstreams(proxy, status):
+    """Upstreams that break HTTP/2 or leave mid-answer: the call fails with a gRPC error, quickly,
+    and the gateway stays up."""
+    channel = grpc.insecure_channel(f"127.0.0.1:{proxy}", options=OPTIONS)
+    for method, expected in [("Status", grpc.StatusCode.INTERNAL), ("Reset", grpc.StatusCode.INTERNAL),
+                             ("Cut", grpc.StatusCode.INTERNAL), ("GoAway", grpc.StatusCode.INTERNAL),
+                             ("Frame", grpc.StatusCode.INTERNAL)]:
+        began = time.time()
+        code, details = code_of(channel.unary_unary(f"/argus.Bad/{method}"), b"x", timeout=10)
+        check(code == expected and time.time() - began < 5, f"an upstream that answers {method}: {expected} at once ({code}, {details!r})")
+    code, details = code_of(channel.unary_unary("/argus.H1/Call"), b"x", timeout=10)
+    check(code == grpc.StatusCode.INTERNAL, f"an upstream that speaks HTTP/1.1 only: INTERNAL ({code}, {details!r})")
+    check(metric(status, "argus_http2_upstream_protocol_errors_total") >= 1, "the upstream's protocol errors are counted")
+    check(metric(status, 'argus_http2_upstream_stream_resets_total{by="upstream"}') >= 1, "the upstream's resets are counted")
+    reply = channel.unary_unary("/argus.Test/Unary")(b"after", timeout=10)
+    check(reply.startswith(b"echo:after"), "calls still go through after the bad upstreams")
+    channel.close()
 
 
 def make_cert(work):
@@ -229,6 +316,9 @@ def main():
     secure.add_generic_rpc_handlers((HANDLERS, TLS_HANDLERS))
     up_tls = secure.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key.encode(), cert.encode())]))
     secure.start()
+    bad = BadUpstream()
+    h1 = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=h1.serve_forever, daemon=True).start()
     proxy, tls, admin, status, closed = free_port(), free_port(), free_port(), free_port(), free_port()
     file_log = f"{work}/requests.log"
     config = {
@@ -243,6 +333,10 @@ def main():
             {"name": "grpcs", "url": f"grpcs://localhost:{up_tls}",
              "routes": [{"name": "over-tls", "protocols": ["grpcs"], "paths": ["/argus.TestTLS/"]}]},
             {"name": "down", "url": f"grpc://127.0.0.1:{closed}", "routes": [{"name": "down", "protocols": ["grpc"], "paths": ["/argus.Down/"]}]},
+            {"name": "bad", "url": f"grpc://127.0.0.1:{bad.port}", "retries": 1,
+             "routes": [{"name": "bad", "protocols": ["grpc"], "paths": ["/argus.Bad/"]}]},
+            {"name": "h1", "url": f"grpc://127.0.0.1:{h1.server_address[1]}", "retries": 0,
+             "routes": [{"name": "h1", "protocols": ["grpc"], "paths": ["/argus.H1/"]}]},
         ],
         "consumers": [{"username": "u", "keyauth_credentials": [{"key": "secret"}]}],
         "certificates": [{"cert": cert, "key": key, "snis": [{"name": "localhost"}]}],
@@ -271,6 +365,7 @@ def main():
             streaming(calls(channel, "argus.TestTLS"), "h2 over TLS to a grpcs service")
             channel.close()
             gateway_answers(proxy, status, work)
+            bad_upstreams(proxy, status)
             # 3 × 7 streaming checks, 11 gateway answers and cancelled calls, 200 concurrent calls
             check(wait_for(lambda: metric(status, "kong_http_requests_total") - requests_before >= 232, 10),
                   f"kong_http_requests_total counts every call ({metric(status, 'kong_http_requests_total') - requests_before:.0f} of 232)")
@@ -295,6 +390,8 @@ def main():
     finally:
         plain.stop(0)
         secure.stop(0)
+        bad.stop()
+        h1.shutdown()
         finish([argus], work, TALLY)
         print(f"grpc_it took {time.time() - started:.1f} s")
     sys.exit(TALLY.close())

@@ -12,8 +12,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # which checks the Admin API against docs/admin-openapi.yaml; python3-h11 is the reference HTTP/1.1
 # parser the request-smuggling probe compares Argus with; openssl makes the TLS test's certificates
 # and is one of its clients (s_client); python3-websockets is the WebSocket client and server of
-# the tunnel test; nghttp2-client (h2load) and python3-h2 are the HTTP/2 test's clients.
-PACKAGES=(curl python3 python3-venv procps prometheus python3-prometheus-client logrotate redis-server dnsmasq-base python3-h11 openssl python3-websockets nghttp2-client python3-h2)
+# the tunnel test; nghttp2-client (h2load) and python3-h2 are the HTTP/2 test's clients;
+# python3-grpcio (grpcio) is the gRPC test's client and servers.
+PACKAGES=(curl python3 python3-venv procps prometheus python3-prometheus-client logrotate redis-server dnsmasq-base python3-h11 openssl python3-websockets nghttp2-client python3-h2 python3-grpcio)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -76,6 +77,9 @@ echo "== WebSocket through the gateway (python3-websockets both sides): messages
 
 echo "== HTTP/2 to clients (curl, h2load, python3-h2): h2 and h2c, bodies, plugins on streams, the defences, no leaks"
 /usr/bin/python3 scripts/http2_it.py .build/debug/argus
+
+echo "== gRPC through the gateway (grpcio both sides): unary and streaming calls, grpc and grpcs, Kong's gRPC errors, bad upstreams"
+/usr/bin/python3 scripts/grpc_it.py .build/debug/argus
 
 echo "== rate-limiting: two Argus processes sharing one Redis, Redis killed and restarted"
 /usr/bin/python3 scripts/ratelimit_it.py .build/debug/argus

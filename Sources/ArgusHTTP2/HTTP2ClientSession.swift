@@ -115,6 +115,7 @@ public final class HTTP2ClientSession: TCPConnectionDelegate {
         handleEvents()
         processing = false
         flush()
+        failIfBroken()
     }
 
     public func connectionReadComplete(_ connection: TCPConnection) {
@@ -151,14 +152,25 @@ public final class HTTP2ClientSession: TCPConnectionDelegate {
             case .frame(let frame): handle(frame)
             case .streamClosed(let id, let reason):
                 guard let reason, let stream = streams[id] else { continue }
-                stream.aborted(error: HTTP2StreamReset(code: reason))
+                stream.reset(by: reason)
             case .error(let error, _):
                 // A stream error of the upstream's (a bad header block): NIOHTTP2 reset the stream.
-                if let streamError = error as? NIOHTTP2Errors.StreamError, let stream = streams[streamError.streamID] {
-                    stream.aborted(error: HTTP2StreamReset(code: .protocolError))
+                switch error {
+                case let streamError as NIOHTTP2Errors.StreamError:
+                    streams[streamError.streamID]?.aborted(error: HTTP2StreamReset(code: .protocolError))
+                case is NIOHTTP2Errors.NoSuchStream, is NIOHTTP2Errors.StreamClosed:
+                    break  // a frame of Argus's for a stream the upstream ended already (an early answer)
+                default:
+                    // anything else breaks the connection (not HTTP/2 at all, a bad frame, bad SETTINGS)
+                    protocolFailed = true
                 }
             }
         }
+    }
+
+    /// After a read: a connection the upstream broke (NIOHTTP2 answered with GOAWAY, or could not
+    /// read its bytes) fails every stream and closes.
+    private func failIfBroken() {
         if protocolFailed && !failureHandled {
             failureHandled = true
             // The upstream broke the protocol: NIOHTTP2 wrote GOAWAY; every stream fails.
@@ -185,7 +197,7 @@ public final class HTTP2ClientSession: TCPConnectionDelegate {
         case .rstStream(let code):
             guard let stream = streams[id] else { return }
             counters.streamResetByUpstream()
-            stream.aborted(error: HTTP2StreamReset(code: code))
+            stream.reset(by: code)
         case .goAway(let lastStreamID, _, _):
             // Streams past the last one it will process never reached the upstream: they fail
             // before any response (a retry may send them elsewhere).

@@ -140,6 +140,17 @@ public final class HTTP2UpstreamStream: MultiplexedStream {
         deliver()
     }
 
+    /// The upstream reset the stream: after a whole response, with NO_ERROR, that only stops the
+    /// request (RFC 9113 §8.1: it answered early); otherwise the exchange failed.
+    func reset(by code: HTTP2ErrorCode) {
+        if code == .noError, synthesizer?.isComplete == true {
+            requestEnded = true
+            responseEnded = true
+            return
+        }
+        aborted(error: HTTP2StreamReset(code: code))
+    }
+
     /// The upstream reset the stream, or the connection went: the reader hears it as a close.
     func aborted(error: any Error) {
         requestEnded = true

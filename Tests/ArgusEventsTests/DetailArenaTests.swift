@@ -139,5 +139,11 @@ struct RequestDetailCodecTests {
             RequestDetail.encode(requestHead: r, upstreamTarget: t, responseHead: s, tries: [], serverPort: 80, credentialID: "cred-1", into: &withCredential)
         } } }
         #expect(RequestDetail.decode(withCredential)?.credentialID == Array("cred-1".utf8))
+        #expect(RequestDetail.decode(withCredential)?.grpcStatus == nil)
+        var withGRPC: [UInt8] = []
+        request.withUnsafeBytes { r in target.withUnsafeBytes { t in response.withUnsafeBytes { s in
+            RequestDetail.encode(requestHead: r, upstreamTarget: t, responseHead: s, tries: [], serverPort: 80, grpcStatus: 14, into: &withGRPC)
+        } } }
+        #expect(RequestDetail.decode(withGRPC)?.grpcStatus == 14)
     }
 }

@@ -124,11 +124,20 @@ import Testing
         #expect(match?.upstreamPath == "/base/two")
     }
 
-    @Test(arguments: [["grpc"], ["grpcs"], ["tcp", "tls"], ["tls_passthrough"]])
-    func nonHTTPRoutesAreSkipped(protocols: [String]) {
+    @Test(arguments: [["tcp", "tls"], ["tls_passthrough"]])
+    func streamRoutesAreSkipped(protocols: [String]) {
         let router = makeRouter([makeRoute("r", paths: ["/"], protocols: protocols)])
         #expect(router.matchedID("/") == nil)
         #expect(router.routeCount == 0)
+    }
+
+    /// Kong's router matches gRPC routes as HTTP ones (`grpc` as `http`, `grpcs` as `https`);
+    /// the proxy then checks that the request is gRPC over HTTP/2.
+    @Test(arguments: [["grpc"], ["grpcs"], ["grpc", "grpcs"]])
+    func grpcRoutesMatchLikeHTTPOnes(protocols: [String]) {
+        let router = makeRouter([makeRoute("r", paths: ["/pkg.Service/"], protocols: protocols)])
+        #expect(router.matchedID("/pkg.Service/Method") == "r")
+        #expect(router.routeCount == 1)
     }
 
     @Test func httpsOnlyRoutesStillMatchSoTheProxyCanRedirect() {
