@@ -35,13 +35,21 @@ struct ClientFacts {
     var secure = false
     var listenerPort = 0
 
-    /// The client's address as Kong's plugins see it (nginx's realip module with Kong's defaults):
-    /// the peer's, or `X-Real-IP` when the peer is in `trusted_ips`.
+    /// The client's address as Kong's plugins see it: the peer's, or the one `real_ip_header`
+    /// gives when the peer is in `trusted_ips` (``behind(_:settings:trusted:)``).
     func forwarded(_ head: RequestHead) -> (text: String, bytes: [UInt8]) {
-        if peerTrusted, let value = head.values(forLowercasedName: "x-real-ip").first, let bytes = IPAddressParser.parse(value) {
-            return (value, bytes)
-        }
-        return (ip, address.address.bytes)
+        (ip, address.address.bytes)
+    }
+
+    /// The facts of one request: the client's address is the one `real_ip_header` gives, for a
+    /// trusted peer (nginx's realip: Kong's `client_ip`, `X-Real-IP`, `X-Forwarded-For`,
+    /// ip-restriction and rate limiting by IP all use it).
+    func behind(_ head: RequestHead, settings: RealIPSettings, trusted: TrustedIPs) -> ClientFacts {
+        guard peerTrusted, let real = RealIP.address(head, settings: settings, trusted: trusted) else { return self }
+        var facts = self
+        facts.ip = real.text
+        facts.address = ConnectionAddress(bytes: real.bytes)
+        return facts
     }
 }
 

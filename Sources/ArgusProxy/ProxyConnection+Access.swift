@@ -26,6 +26,7 @@ extension ProxyConnection {
         request.begin()
         access = AccessPipeline()
         relay.reset()
+        if peer.peerTrusted { client = peer.behind(head, settings: loop.settings.realIP, trusted: loop.settings.trustedIPs) }
         let snapshot = loop.snapshot()
         trace.start(
             receivedAt: received, requestID: requestID, method: RequestMethod(name: head.methodString),

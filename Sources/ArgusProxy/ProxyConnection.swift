@@ -56,7 +56,11 @@ final class ProxyConnection: TCPConnectionDelegate {
     // The connection.
     var inbound = ByteBuffer()
     var parser: RequestHeadParser
+    /// The request's client: the connection's peer, or the address a trusted peer's
+    /// `real_ip_header` gives (set per request).
     var client = ClientFacts()
+    /// The connection's peer.
+    var peer = ClientFacts()
     let planner: UpstreamRequestPlanner
     /// `drive` is running: nested calls (from a gateway answer) leave the work to its loop.
     var driving = false
@@ -97,7 +101,8 @@ final class ProxyConnection: TCPConnectionDelegate {
     /// (a TLS connection whose handshake is done). `client`: the facts of the connection, when its
     /// session knows them already (an HTTP/2 stream's).
     func start(transportStarted: Bool = false, client known: ClientFacts? = nil) {
-        client = known ?? ClientFacts(transport.remoteAddress, settings: loop.settings, secure: tls != nil, listenerPort: listenerPort)
+        peer = known ?? ClientFacts(transport.remoteAddress, settings: loop.settings, secure: tls != nil, listenerPort: listenerPort)
+        client = peer
         loop.connectionSerial &+= 1
         connectionSerial = loop.connectionSerial
         // (a stream's connection is its session, counted, timed and closed there; the request's

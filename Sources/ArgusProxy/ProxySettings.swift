@@ -6,6 +6,8 @@ import NIOCore
 public struct ProxySettings: Sendable {
     /// Peers whose X-Forwarded-* / X-Real-IP headers are trusted (kong.conf `trusted_ips`).
     public var trustedIPs: TrustedIPs
+    /// `real_ip_header` and `real_ip_recursive`: where a trusted peer's client address is read.
+    public var realIP = RealIPSettings()
     /// Product token in `Via` and `Server` (Kong: `kong/3.9.0`).
     public var serverToken: String
     /// Close a client connection that sends nothing for this long (nginx `keepalive_timeout`).

@@ -84,6 +84,17 @@ struct ConnectionAddress {
 
     init() {}
 
+    /// An address from a header (`real_ip_header`): 4 or 16 bytes, port 0 as nginx's realip sets it.
+    init(bytes: [UInt8]) {
+        if bytes.count == 4 {
+            family = .ipv4
+            address = ClientAddress(ipv4: bytes.reduce(0) { $0 << 8 | UInt32($1) })
+        } else if bytes.count == 16 {
+            family = .ipv6
+            address = ClientAddress(ipv6: bytes)
+        }
+    }
+
     init(_ socketAddress: SocketAddress?) {
         guard let socketAddress, let text = socketAddress.ipAddress, let bytes = IPAddressParser.parse(text) else { return }
         port = UInt16(clamping: socketAddress.port ?? 0)

@@ -28,6 +28,10 @@ public struct TrustedIPs: Sendable, Equatable {
 
     public var isEmpty: Bool { blocks.isEmpty }
 
+    public func contains(bytes: [UInt8]) -> Bool {
+        !blocks.isEmpty && blocks.contains(bytes)
+    }
+
     public func contains(_ address: SocketAddress?) -> Bool {
         guard !blocks.isEmpty, let text = address?.ipAddress, let bytes = IPAddressParser.parse(text) else { return false }
         return blocks.contains(bytes)

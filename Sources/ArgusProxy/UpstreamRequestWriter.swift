@@ -83,7 +83,6 @@ enum UpstreamRequestWriter {
             out.append("\r\n")
 
             var forwardedFor: [Range<Int>] = []
-            var realIP: Range<Int>?
             var seen: UInt32 = 0
             for field in head.fields {
                 switch field.name {
@@ -96,8 +95,7 @@ enum UpstreamRequestWriter {
                     forwardedFor.append(field.valueStart..<(field.valueStart + field.valueLength))
                     continue
                 case .xRealIP:
-                    if ctx.peerTrusted && realIP == nil { realIP = field.valueStart..<(field.valueStart + field.valueLength) }
-                    continue
+                    continue  // (Kong's X-Real-IP is the client's address: the peer's, or the one a trusted peer gave)
                 case .xForwardedProto, .xForwardedHost, .xForwardedPort, .xForwardedPath, .xForwardedPrefix:
                     guard ctx.peerTrusted, !field.hasUnderscore else { continue }
                     seen |= 1 << UInt32(field.name.rawValue)
@@ -141,11 +139,7 @@ enum UpstreamRequestWriter {
                 out.append(prefix)
             }
             out.append("\r\nX-Real-IP: ")
-            if let realIP {
-                out.append(UnsafeRawBufferPointer(rebasing: raw[realIP]))
-            } else {
-                out.append(ctx.clientIP)
-            }
+            out.append(ctx.clientIP)
         }
         out.append("\r\n")
         if let edits = ctx.edits {

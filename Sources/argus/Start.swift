@@ -51,6 +51,12 @@ struct Start: AsyncParsableCommand {
     @Option(name: .customLong("trusted-ips"), help: "Comma-separated IPs/CIDRs whose X-Forwarded-* headers are trusted. Env: ARGUS_TRUSTED_IPS.")
     var trustedIPs: String?
 
+    @Option(name: .customLong("real-ip-header"), help: "The header a trusted peer's client address is read from (kong.conf real_ip_header): X-Real-IP, X-Forwarded-For, or another. Env: ARGUS_REAL_IP_HEADER. Default: X-Real-IP.")
+    var realIPHeader: String?
+
+    @Option(name: .customLong("real-ip-recursive"), help: "on: in a list of addresses, the last one not in --trusted-ips (kong.conf real_ip_recursive). Env: ARGUS_REAL_IP_RECURSIVE. Default: off.")
+    var realIPRecursive: String?
+
     @Option(name: .customLong("drain-timeout"), help: "Seconds SIGTERM waits for in-flight requests. Env: ARGUS_DRAIN_TIMEOUT. Default: 30.")
     var drainTimeout: Int?
 
@@ -125,6 +131,22 @@ struct Start: AsyncParsableCommand {
         }
         if let text = value(trustedIPs, "TRUSTED_IPS") {
             do { settings.proxy.trustedIPs = try TrustedIPs(parsing: text) } catch { fail("\(error)") }
+        }
+        if let text = value(realIPHeader, "REAL_IP_HEADER") {
+            guard !text.isEmpty, text.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ":") }) else {
+                fail("invalid real IP header '\(text)': expected a header name such as X-Forwarded-For")
+            }
+            guard text.lowercased() != "proxy_protocol" else {
+                fail("real IP header 'proxy_protocol' needs listeners with the proxy_protocol flag, which Argus does not have yet")
+            }
+            settings.proxy.realIP.header = text.lowercased()
+        }
+        if let text = value(realIPRecursive, "REAL_IP_RECURSIVE") {
+            switch text.lowercased() {
+            case "on": settings.proxy.realIP.recursive = true
+            case "off": settings.proxy.realIP.recursive = false
+            default: fail("invalid real IP recursive '\(text)': expected on or off")
+            }
         }
 
         let gateway: Gateway

@@ -1,3 +1,4 @@
+import Foundation
 import ArgusApp
 import ArgusProxy
 import Testing
@@ -74,5 +75,42 @@ struct HeaderSafetyTests {
         #expect(upstream.contains("X-Forwarded-Host: public.example"))
         #expect(upstream.contains("X-Real-IP: 198.51.100.7"))
         #expect(!upstream.contains("X-Forwarded-Proto: http\r\n"))
+    }
+
+    /// Behind a load balancer that sends X-Forwarded-For (`real_ip_header X-Forwarded-For`,
+    /// `real_ip_recursive on`): the client's address is the last one not trusted, and it is what
+    /// the upstream's X-Real-IP and the end of its X-Forwarded-For say (nginx's `$remote_addr`
+    /// after realip), what ip-restriction judges and what the log records as `client_ip`.
+    @Test func behindALoadBalancerTheClientAddressComesFromXForwardedFor() async throws {
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("realip-\(UUID().uuidString).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let yaml = GatewayHarness.yaml(port: port, extra: """
+            plugins:
+              - name: ip-restriction
+                config: {deny: [203.0.113.66]}
+              - name: file-log
+                config: {path: \(log)}
+            """)
+        let gw = try await GatewayHarness(yaml: yaml) { settings in
+            settings.proxy.trustedIPs = try! .init(parsing: "127.0.0.0/8, 10.0.0.0/8")
+            settings.proxy.realIP = RealIPSettings(header: "X-Forwarded-For", recursive: true)
+        }
+        defer { Task { await gw.stop(); await backend.stop() } }
+        let ok = try #require(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 198.51.100.7, 10.0.0.5\r\n\r\n"))
+        #expect(ok.status == 200)
+        let upstream = try #require(backend.requests.first)
+        #expect(upstream.contains("X-Real-IP: 198.51.100.7\r\n"))
+        #expect(upstream.contains("X-Forwarded-For: 198.51.100.7, 10.0.0.5, 198.51.100.7\r\n"))
+        let denied = try #require(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.66\r\n\r\n"))
+        #expect(denied.status == 403 && denied.bodyString.contains("IP address not allowed: 203.0.113.66"))
+        var lines: [String] = []
+        for _ in 0..<50 {
+            lines = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+            if lines.count >= 2 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(lines.count == 2 && lines[0].contains("\"client_ip\":\"198.51.100.7\"") && lines[1].contains("\"client_ip\":\"203.0.113.66\""))
     }
 }
