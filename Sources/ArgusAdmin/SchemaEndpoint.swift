@@ -20,7 +20,7 @@ enum SchemaEndpoint {
             let protocols = JSONValue.object([
                 "type": .string("set"), "required": .bool(true),
                 "default": .array(schema.protocols.map(JSONValue.string)),
-                "elements": .object(["type": .string("string"), "one_of": .array(schema.protocols.map(JSONValue.string))]),
+                "elements": .object(["type": .string("string"), "one_of": .array(schema.acceptedProtocols.map(JSONValue.string))]),
             ])
             var list: [JSONValue] = []
             if !schema.allowsConsumerScope { list.append(.object(["consumer": .object(["type": .string("foreign"), "eq": .null])])) }

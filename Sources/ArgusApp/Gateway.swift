@@ -349,8 +349,10 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
                         case "dns_error": state = .dnsError
                         default: state = .healthchecksOff
                         }
+                        // a name that did not resolve has no address (Kong's exporter writes "")
                         return ArgusMetrics.TargetHealth(
-                            upstream: upstream.name, target: target.target, address: "\(target.host):\(target.port)", state: state)
+                            upstream: upstream.name, target: target.target,
+                            address: state == .dnsError ? "" : "\(target.host):\(target.port)", state: state)
                     }
                 }
             })

@@ -194,11 +194,14 @@ public final class PrometheusExporter: EventExporter {
             add("argus_metrics_label_overflow_total", "counter", "Observations whose label value was folded into __overflow__ (budget spent)") { out in
                 for l in labels { out.sample("argus_metrics_label_overflow_total", [("label", l.label)], Double(l.folded)) }
             }
-            let series = state.metrics.seriesCounts
+            // Without an enabled prometheus instance, Kong exports only what it measures at the
+            // scrape (its `metric_data(local_only)`): the request, latency and bandwidth families go,
+            // and Argus's own families do not name them either.
+            let series = state.metrics.seriesCounts.filter { plan.hasInstances || !$0.family.hasPrefix("kong_") }
             add("argus_metrics_series", "gauge", "Series held per request family") { out in
                 for s in series { out.sample("argus_metrics_series", [("family", s.family)], Double(s.count)) }
             }
-            var requestFamilies = Set(state.metrics.familyNames)
+            var requestFamilies = plan.hasInstances ? Set(state.metrics.familyNames) : []
             var pluginFamilies = Set(state.plugins.familyNames)
             let order = (families.map(\.name) + requestFamilies + pluginFamilies).sorted()
             var out = ExpositionWriter(capacity: 64 * 1024)

@@ -59,7 +59,7 @@ public final class AccessCatalog: Sendable {
         }
         self.scopes = scopes
         var compiled: [String: AccessInstance] = [:]
-        for (i, plugin) in config.plugins.enumerated() where scopes[plugin.name] != nil && plugin.enabled {
+        for (i, plugin) in config.plugins.enumerated() where scopes[plugin.name] != nil && plugin.runsOnHTTP {
             let index = Int16(clamping: i)
             switch plugin.name {
             case "correlation-id": compiled[plugin.id] = .correlationID(CorrelationIDPlan(config: plugin.config), plugin: index)

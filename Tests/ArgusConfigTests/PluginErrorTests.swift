@@ -22,6 +22,7 @@ import Testing
         ErrorCase("consumers: [{username: a}]\nplugins: [{name: key-auth, consumer: a}]", "plugins[0].consumer", "value must be null"),
         ErrorCase("plugins: [{name: key-auth, protocols: [ftp]}]", "plugins[0].protocols[0]", "expected one of: grpc, grpcs, http, https"),
         ErrorCase("plugins: [{name: key-auth, enabled: nope}]", "plugins[0].enabled", "expected a boolean"),
+        ErrorCase("plugins: [{name: key-auth, protocols: [http, tcp]}]", "plugins[0].protocols[1]", "expected one of: grpc, grpcs, http, https"),
         ErrorCase("plugins: [{name: key-auth, route: r}]", "plugins[0].route", "invalid reference 'route: r' (no such entry in 'routes')"),
         ErrorCase("plugins: [{name: key-auth, instance_name: \"a b\"}]", "plugins[0].instance_name",
                   "invalid value 'a b': the only accepted ascii characters are alphanumerics or ., -, _, and ~"),
@@ -33,6 +34,28 @@ import Testing
 
     @Test(arguments: cases) func rejects(_ c: ErrorCase) {
         #expect(errors(c.document) == c.expected)
+    }
+
+    /// Kong's `typedefs.protocols` plugins load with stream protocols; an instance for stream
+    /// protocols alone does not run on HTTP requests (Kong's `should_process_plugin`).
+    @Test func pluginsForStreamProtocolsLoadAndOnlyHTTPOnesRunOnHTTP() throws {
+        func builtins(_ text: String) throws(ConfigErrors) -> DeclarativeConfig {
+            try ConfigLoader.parse(text: text, file: "kong.yml", now: testNow, plugins: PluginRegistry.index(PluginRegistry.builtins))
+        }
+        #expect(throws: ConfigErrors.self) {
+            _ = try builtins("_format_version: \"3.0\"\nplugins: [{name: prometheus, protocols: [http, ftp]}]")
+        }
+        let config = try builtins("""
+            _format_version: "3.0"
+            plugins:
+              - {name: ip-restriction, protocols: [grpc, grpcs, http, https, tcp, tls, tls_passthrough, udp], config: {deny: [10.0.0.1]}}
+              - {name: file-log, protocols: [tcp, tls], config: {path: /dev/null}}
+              - {name: prometheus, protocols: [tcp]}
+              - {name: http-log, config: {http_endpoint: "http://127.0.0.1:9/"}}
+            """)
+        #expect(config.plugins.map(\.runsOnHTTP) == [true, false, false, true])
+        #expect(config.plugins[3].protocols == ["grpc", "grpcs", "http", "https"])
+        #expect(PluginScopes(config: config, plugin: "file-log").isEmpty)
     }
 
     @Test func sameGlobalPluginTwiceCollidesOnItsGeneratedID() {

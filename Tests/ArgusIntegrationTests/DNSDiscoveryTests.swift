@@ -88,6 +88,8 @@ struct DNSDiscoveryTests {
         let metrics = try #require(try await gw.request("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", port: gw.statusPort)).bodyString
         let line = metrics.split(separator: "\n").first { $0.hasPrefix("kong_upstream_target_health{") && $0.contains("missing.argus.test:80") && $0.contains("state=\"dns_error\"") }
         #expect(line?.hasSuffix(" 1") == true, "dns_error on /metrics: \(line ?? "none")")
+        // a name that did not resolve has no address (Kong's exporter)
+        #expect(line?.contains("address=\"\"") == true, "no address for dns_error: \(line ?? "none")")
     }
 
     @Test func aChangedRecordIsFollowedAfterItsTTL() async throws {

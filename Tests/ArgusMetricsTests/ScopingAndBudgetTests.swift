@@ -55,6 +55,32 @@ struct ScopingAndBudgetTests {
         #expect(m.sum("kong_http_requests_total", #"code="404""#) == 0)
     }
 
+    /// Kong's exporter without an enabled prometheus instance (`metric_data(local_only)`): what
+    /// was counted before is no longer exported, and Argus's own families do not name it.
+    @Test func disablingTheLastInstanceDropsTheRequestFamiliesAtTheNextScrape() async throws {
+        let enabled = """
+            _format_version: "3.0"
+            services:
+              - name: a
+                url: http://127.0.0.1:9001
+                routes: [{name: a1, paths: ["/a"]}]
+            plugins: [{name: prometheus, config: {status_code_metrics: true, latency_metrics: true, bandwidth_metrics: true}}]
+            """
+        let f = try Fixture([enabled, enabled.replacingOccurrences(of: "{name: prometheus,", with: "{name: prometheus, enabled: false,")])
+        f.feed([event(route: 0, service: 0, version: 1)])
+        let before = try Fixture(enabled)
+        before.feed([event(route: 0, service: 0, version: 1)])
+        let on = await before.scrape()
+        #expect(on.has(family: "kong_http_requests_total") && on.has(family: "kong_bandwidth_bytes") && on.has(family: "kong_kong_latency_ms"))
+        #expect(on.text.contains(#"argus_metrics_series{family="kong_http_requests_total"}"#))
+        let off = await f.scrape()
+        for family in ["kong_http_requests_total", "kong_bandwidth_bytes", "kong_kong_latency_ms", "kong_request_latency_ms", "kong_upstream_latency_ms"] {
+            #expect(!off.has(family: family), "\(family) exported without an enabled instance")
+            #expect(!off.text.contains("family=\"\(family)\""), "argus_metrics_series names \(family)")
+        }
+        #expect(off.has(family: "kong_nginx_requests_total") && off.has(family: "kong_node_info"))
+    }
+
     @Test func perConsumerLabelsUsernamesOnlyWhenAsked() async throws {
         let yaml = """
             _format_version: "3.0"

@@ -1,13 +1,13 @@
 /// Plugin instances (kong-compat §1.4): global, or scoped by service/route/consumer (nested or
 /// referenced). The name must be a plugin Argus implements; `config` is validated by its schema.
 extension DeclarativeBuilder {
-    static func pluginFields(protocols: [String]) -> [SchemaField] {
+    static func pluginFields(protocols: [String], accepted: [String]? = nil) -> [SchemaField] {
         [
             CommonFields.id, CommonFields.createdAt, CommonFields.updatedAt,
             SchemaField("name", .string(required: true)),
             SchemaField("instance_name", Typedefs.utf8Name),
             SchemaField("protocols", FieldSpec(
-                .set(.string(oneOf: protocols)), required: true, default: .array(protocols.map(JSONValue.string)))),
+                .set(.string(oneOf: accepted ?? protocols)), required: true, default: .array(protocols.map(JSONValue.string)))),
             SchemaField("enabled", .boolean(required: true, default: true)),
             CommonFields.tags,
         ]
@@ -20,7 +20,8 @@ extension DeclarativeBuilder {
         let rawConfig = input.fields.removeValue(forKey: "config")
         let name = input.fields["name"]?.stringValue
         let schema = name.flatMap { plugins[$0] }
-        let fields = validateFields(input, Self.pluginFields(protocols: schema?.protocols ?? KongConstants.httpProtocols))
+        let fields = validateFields(
+            input, Self.pluginFields(protocols: schema?.protocols ?? KongConstants.httpProtocols, accepted: schema?.acceptedProtocols))
         let configPath = DocPath.join(path, "config")
         var config = rawConfig ?? .object([:])
         if let name, schema == nil, !name.isEmpty {

@@ -32,4 +32,11 @@ public struct Plugin: Sendable, Equatable {
         self.enabled = enabled
         self.tags = tags
     }
+
+    /// The instance runs on HTTP requests: enabled, with at least one protocol of Kong's `http`
+    /// subsystem (`http`, `https`, `grpc`, `grpcs`). One for `tcp`/`tls` alone is inert here
+    /// (Kong's `should_process_plugin`), as it would be in Kong's HTTP subsystem.
+    public var runsOnHTTP: Bool {
+        enabled && protocols.contains { $0 == "http" || $0 == "https" || $0 == "grpc" || $0 == "grpcs" }
+    }
 }

@@ -70,7 +70,7 @@ public enum IPRestrictionPluginSchema {
 
     public static let schema = PluginSchema(
         name: "ip-restriction", priority: 990,
-        protocols: ["grpc", "grpcs", "http", "https", "tcp", "tls", "ws", "wss"],
+        protocols: ["grpc", "grpcs", "http", "https", "tcp", "tls", "ws", "wss"], acceptsStreamProtocols: true,
         config: [
             SchemaField("allow", .array(of: ipOrCIDR)),
             SchemaField("deny", .array(of: ipOrCIDR)),

@@ -5,7 +5,7 @@ import Foundation
 /// cannot be honoured (Argus runs no Lua) and is rejected rather than silently ignored.
 public enum FileLogPluginSchema {
     public static let schema = PluginSchema(
-        name: "file-log", priority: 9, recordsRequestDetail: true,
+        name: "file-log", priority: 9, acceptsStreamProtocols: true, recordsRequestDetail: true,
         config: [
             SchemaField("path", .string(required: true, validators: [Typedefs.string(validatePath)])),
             SchemaField("reopen", .boolean(required: true, default: false)),

@@ -23,7 +23,7 @@ public enum HTTPLogPluginSchema {
     ])
 
     public static let schema = PluginSchema(
-        name: "http-log", priority: 12, recordsRequestDetail: true,
+        name: "http-log", priority: 12, acceptsStreamProtocols: true, recordsRequestDetail: true,
         config: [
             SchemaField("http_endpoint", .string(required: true, validators: [Typedefs.string(validateEndpoint)])),
             SchemaField("method", .string(default: "POST", oneOf: ["POST", "PUT", "PATCH"])),

@@ -9,8 +9,12 @@ public struct PluginSchema: Sendable {
     /// false for plugins Kong forbids on consumers (key-auth, jwt, acl, cors, …): a `consumer`
     /// on such an instance is rejected with `value must be null`.
     public let allowsConsumerScope: Bool
-    /// Accepted values of the instance's `protocols`, and its default.
+    /// The default of the instance's `protocols`.
     public let protocols: [String]
+    /// Accepted values of `protocols`: the default's, or every protocol Kong knows for the plugins
+    /// whose schema says `typedefs.protocols` (the log plugins, prometheus, proxy-cache,
+    /// request-transformer, ip-restriction); an instance for stream protocols only is inert.
+    public let acceptedProtocols: [String]
     /// Validates `config` (always a record; `{}` when the file has none), appending errors with
     /// paths under `path` (e.g. `plugins[0].config.minute`), and returns it with defaults filled in.
     public let validate: Validate
@@ -23,13 +27,14 @@ public struct PluginSchema: Sendable {
 
     public init(
         name: String, priority: Int, allowsConsumerScope: Bool = true,
-        protocols: [String] = ["grpc", "grpcs", "http", "https"], recordsRequestDetail: Bool = false,
-        configSpec: FieldSpec? = nil, validate: @escaping Validate
+        protocols: [String] = ["grpc", "grpcs", "http", "https"], acceptsStreamProtocols: Bool = false,
+        recordsRequestDetail: Bool = false, configSpec: FieldSpec? = nil, validate: @escaping Validate
     ) {
         self.name = name
         self.priority = priority
         self.allowsConsumerScope = allowsConsumerScope
         self.protocols = protocols
+        self.acceptedProtocols = acceptsStreamProtocols ? KongConstants.protocols : protocols
         self.recordsRequestDetail = recordsRequestDetail
         self.configSpec = configSpec
         self.validate = validate
@@ -39,13 +44,13 @@ public struct PluginSchema: Sendable {
     /// (defaults, `required field missing`, `unknown field`, ranges…) plus record-level checks.
     public init(
         name: String, priority: Int, allowsConsumerScope: Bool = true,
-        protocols: [String] = ["grpc", "grpcs", "http", "https"], recordsRequestDetail: Bool = false,
-        config fields: [SchemaField], checks: [RecordCheck] = []
+        protocols: [String] = ["grpc", "grpcs", "http", "https"], acceptsStreamProtocols: Bool = false,
+        recordsRequestDetail: Bool = false, config fields: [SchemaField], checks: [RecordCheck] = []
     ) {
         let spec = FieldSpec.record(fields, checks: checks)
         self.init(
             name: name, priority: priority, allowsConsumerScope: allowsConsumerScope, protocols: protocols,
-            recordsRequestDetail: recordsRequestDetail, configSpec: spec
+            acceptsStreamProtocols: acceptsStreamProtocols, recordsRequestDetail: recordsRequestDetail, configSpec: spec
         ) {
             config, path, errors in
             SchemaValidator.validate(config, spec, path: path, errors: &errors) ?? config

@@ -27,7 +27,7 @@ public struct PluginScopes: Sendable {
         let consumers = indexes(config.consumers, \.id)
         var found: [Plugin] = []
         var byScope: [Scope: Int] = [:]
-        for plugin in config.plugins where plugin.name == name && plugin.enabled {
+        for plugin in config.plugins where plugin.name == name && plugin.runsOnHTTP {
             // A reference to an entity that is not in the config cannot match any request.
             func resolve(_ id: String?, _ table: [String: Int32]) -> Int32?? {
                 guard let id else { return .some(-1) }

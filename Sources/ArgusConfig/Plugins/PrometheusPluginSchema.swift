@@ -2,7 +2,7 @@
 /// the requests the instance applies to. Every flag defaults to `false`, as in Kong 3.x.
 public enum PrometheusPluginSchema {
     public static let schema = PluginSchema(
-        name: "prometheus", priority: 13,
+        name: "prometheus", priority: 13, acceptsStreamProtocols: true,
         config: [
             SchemaField("per_consumer", .boolean(default: false)),
             SchemaField("status_code_metrics", .boolean(default: false)),

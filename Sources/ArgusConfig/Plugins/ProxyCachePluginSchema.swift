@@ -5,7 +5,7 @@ public enum ProxyCachePluginSchema {
     public static let methods = ["HEAD", "GET", "POST", "PATCH", "PUT"]
 
     public static let schema = PluginSchema(
-        name: "proxy-cache", priority: 100,
+        name: "proxy-cache", priority: 100, acceptsStreamProtocols: true,
         config: [
             SchemaField("response_code", .array(
                 of: .integer(between: 100...900), required: true, default: [200, 301, 404].map(JSONValue.int), lenMin: 1)),

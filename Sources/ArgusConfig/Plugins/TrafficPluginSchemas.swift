@@ -76,7 +76,7 @@ public enum RequestTransformerPluginSchema {
     ], required: true)
 
     public static let schema = PluginSchema(
-        name: "request-transformer", priority: 801,
+        name: "request-transformer", priority: 801, acceptsStreamProtocols: true,
         config: [
             SchemaField("http_method", .string(validators: [Typedefs.string { m in
                 m.allSatisfy { $0.isASCII && $0.isUppercase } && !m.isEmpty ? nil : "invalid value: \(m)"

@@ -64,7 +64,7 @@ public final class HTTPLogExporter: ReportsStatistics {
     /// Starts a sink for every configured instance that has records in its spool.
     public func resumeSpools() {
         let current = config(UInt32.max).config
-        let configured = Set(current.plugins.filter { $0.name == "http-log" && $0.enabled }.map(\.id))
+        let configured = Set(current.plugins.filter { $0.name == "http-log" && $0.runsOnHTTP }.map(\.id))
         for id in Spool.existing(in: spoolRoot) {
             if let plugin = current.plugins.first(where: { $0.id == id }), configured.contains(id) {
                 state.withLockedValue { state in _ = sink(for: plugin, &state) }
