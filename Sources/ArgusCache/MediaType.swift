@@ -9,8 +9,10 @@ public struct MediaType: Sendable, Equatable {
     public var subtype: String
     public var parameters: [String: String]
 
+    /// nil when `text` is not `type/subtype` followed by `; name=value` parameters: as in Kong's
+    /// grammar, an entry with a trailing `;` or a parameter without `=` matches nothing.
     public init?(_ text: String) {
-        let parts = text.split(separator: ";")
+        let parts = text.split(separator: ";", omittingEmptySubsequences: false)
         guard let main = parts.first else { return nil }
         let names = main.split(separator: "/", omittingEmptySubsequences: false)
         guard names.count == 2 else { return nil }
@@ -19,8 +21,8 @@ public struct MediaType: Sendable, Equatable {
         guard !type.isEmpty, !subtype.isEmpty else { return nil }
         var parameters: [String: String] = [:]
         for parameter in parts.dropFirst() {
-            let pair = parameter.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2 else { continue }
+            let pair = parameter.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard pair.count == 2, !pair[0].trimmed().isEmpty, !pair[1].trimmed().isEmpty else { return nil }
             var value = pair[1].trimmed()
             if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
             parameters[pair[0].trimmed().lowercased()] = value.lowercased()

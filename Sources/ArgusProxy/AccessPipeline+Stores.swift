@@ -98,9 +98,10 @@ extension AccessPipeline {
         _ plan: ProxyCachePlan, plugin: Int16, _ routed: RoutedRequest, trace: inout RequestTrace, env: inout Env
     ) -> AccessDecision {
         let control = plan.cacheControl ? CacheControl(routed.head.values(forLowercasedName: "cache-control")) : CacheControl([])
+        let debug = routed.head.valueRange(forLowercasedName: Self.kongDebug).count > 0
         guard plan.isCacheable(routed.head, control) else {
             trace.flags.cacheStatus = ProxyCachePlan.Status.bypass.rawValue
-            if plan.sendStatus { state.addResponseHeaders([("X-Cache-Status", "Bypass")]) }
+            if plan.sendStatus || debug { state.addResponseHeaders([("X-Cache-Status", "Bypass")]) }
             return .next
         }
         let config = routed.snapshot.config
@@ -111,7 +112,7 @@ extension AccessPipeline {
             if plan.isFresh(entry, request: control, now: now) {
                 trace.plugin = plugin
                 trace.flags.cacheStatus = ProxyCachePlan.Status.hit.rawValue
-                return .serve(CacheHit(entry: entry, plan: plan, plugin: plugin, now: now))
+                return .serve(CacheHit(entry: entry, plan: plan, plugin: plugin, now: now, debug: debug))
             }
             status = .refresh
         } else if plan.cacheControl, control.has("only-if-cached") {
@@ -124,9 +125,11 @@ extension AccessPipeline {
         }
         guard env.beginCacheFetch(key) else { return .suspend(.cacheFetch) }
         trace.flags.cacheStatus = status.rawValue
-        state.cache = CacheState(plan: plan, key: key, status: status, fetch: CacheFetch(key: key, store: env.cache))
+        state.cache = CacheState(plan: plan, key: key, status: status, debug: debug, fetch: CacheFetch(key: key, store: env.cache))
         return .next
     }
+
+    static let kongDebug = Array("kong-debug".utf8)
 
     // MARK: - Balancing
 

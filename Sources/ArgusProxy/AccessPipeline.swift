@@ -61,6 +61,8 @@ struct CacheHit {
     let plan: ProxyCachePlan
     let plugin: Int16
     let now: Double
+    /// The request has a `Kong-Debug` header: the cache's headers go out whatever the config says.
+    let debug: Bool
 }
 
 /// The access phase: the route's plugins in Kong's order (correlation-id, cors, size limits,

@@ -130,6 +130,9 @@ struct CacheState {
     let plan: ProxyCachePlan
     let key: String
     var status: ProxyCachePlan.Status
+    /// The request has a `Kong-Debug` header (any value): `X-Cache-Status`, `X-Cache-Key` and
+    /// `Age` go out even where `response_headers` turns them off (Kong's proxy-cache).
+    var debug = false
     /// This request fetches the key for every request waiting on it (ends when released).
     var fetch: CacheFetch?
 }

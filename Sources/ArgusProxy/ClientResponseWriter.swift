@@ -39,8 +39,6 @@ enum ClientResponseWriter {
         var transformedLines: String? = nil
         /// A 101 to an upgrade request: its `Upgrade` is kept and `Connection: upgrade` said.
         var upgrade = false
-        /// A response served from proxy-cache: no upstream latency is reported.
-        var fromCache = false
         /// The body is written whole with this length (a cache hit, a transformed JSON body):
         /// it replaces the head's own framing.
         var bodyLength: Int? = nil
@@ -108,13 +106,10 @@ enum ClientResponseWriter {
         if let lines = ctx.transformedLines { out.append(lines) }
         out.append("Via: 1.1 ")
         out.append(ctx.serverToken)
-        if !ctx.fromCache {
-            out.append("\r\nX-Kong-Upstream-Latency: ")
-            out.append(decimal: ctx.upstreamLatencyMs)
-            out.append("\r\nX-Kong-Proxy-Latency: ")
-        } else {
-            out.append("\r\nX-Kong-Response-Latency: ")
-        }
+        // (a cache hit too: proxy-cache marks it proxied, so Kong sends these two, the upstream's 0)
+        out.append("\r\nX-Kong-Upstream-Latency: ")
+        out.append(decimal: ctx.upstreamLatencyMs)
+        out.append("\r\nX-Kong-Proxy-Latency: ")
         out.append(decimal: ctx.proxyLatencyMs)
         out.append("\r\nX-Kong-Request-Id: ")
         out.append(ctx.requestID)

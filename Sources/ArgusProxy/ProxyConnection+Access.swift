@@ -157,9 +157,9 @@ extension ProxyConnection {
     private func serveFromCache(_ hit: CacheHit, _ routed: RoutedRequest) {
         let head = routed.head, entry = hit.entry, plan = hit.plan
         var lines = access.state.responseHeaders.take() ?? allocator.buffer(capacity: 128)
-        if plan.sendAge { lines.writeString("Age: \(entry.age(now: hit.now))\r\n") }
-        if plan.sendStatus { lines.writeStaticString("X-Cache-Status: Hit\r\n") }
-        if plan.sendKey { lines.writeString("X-Cache-Key: \(entry.key)\r\n") }
+        if plan.sendAge || hit.debug { lines.writeString("Age: \(entry.age(now: hit.now))\r\n") }
+        if plan.sendStatus || hit.debug { lines.writeStaticString("X-Cache-Status: Hit\r\n") }
+        if plan.sendKey || hit.debug { lines.writeString("X-Cache-Key: \(entry.key)\r\n") }
         connection.answering(unread: head.framing, waitsForContinue: head.expectContinue && head.framing != .none)
         let answeredAt = NIODeadline.now()
         let transformer = access.state.responseTransformer
@@ -176,7 +176,7 @@ extension ProxyConnection {
                 proxyLatencyMs: Int((answeredAt - routed.received).nanoseconds / 1_000_000), requestID: routed.requestID,
                 pluginHeaders: lines, dropHeaders: ClientResponseWriter.dropped(transformer?.touched, cors: access.state.corsOwned),
                 transformedLines: transformer?.lines(for: entry.head),
-                fromCache: true, bodyLength: entry.isHEAD ? nil : body.readableBytes),
+                bodyLength: entry.isHEAD ? nil : body.readableBytes),
             into: &out)
         let headOnly = out
         if !head.isHEAD && !entry.isHEAD { out.writeImmutableBuffer(body) }

@@ -102,8 +102,8 @@ struct ResponseRelay {
             cache.fetch = nil
         }
         var lines = pluginHeaders ?? ByteBufferAllocator().buffer(capacity: 128)
-        if cache.plan.sendStatus { lines.writeString("X-Cache-Status: \(cache.status.text)\r\n") }
-        if cache.plan.sendKey { lines.writeString("X-Cache-Key: \(cache.key)\r\n") }
+        if cache.plan.sendStatus || cache.debug { lines.writeString("X-Cache-Status: \(cache.status.text)\r\n") }
+        if cache.plan.sendKey || cache.debug { lines.writeString("X-Cache-Key: \(cache.key)\r\n") }
         pluginHeaders = lines
     }
 

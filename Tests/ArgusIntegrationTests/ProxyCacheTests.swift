@@ -47,7 +47,9 @@ struct ProxyCacheTests {
         let second = try await get(gw, "/a?x=1")
         #expect(second.status == 200 && second.header("X-Cache-Status") == "Hit" && second.header("X-Cache-Key") == key)
         #expect(second.header("Age") == "7" && second.bodyString == "{\"path\":\"/a?x=1\"}" && second.header("X-Origin") == "1")
-        #expect(second.header("Content-Length") == "17" && second.header("Via") != nil && second.header("X-Kong-Upstream-Latency") == nil)
+        // proxy-cache marks a hit proxied: Kong's upstream and proxy latencies, not its response latency
+        #expect(second.header("Content-Length") == "17" && second.header("Via") != nil && second.header("X-Kong-Upstream-Latency") == "0")
+        #expect(second.header("X-Kong-Proxy-Latency") != nil && second.header("X-Kong-Response-Latency") == nil)
         #expect(backend.requests.count == 1)
         // another query is another key
         #expect(try await get(gw, "/a?x=2").header("X-Cache-Status") == "Miss")
@@ -60,6 +62,37 @@ struct ProxyCacheTests {
         // past storage_ttl: the store dropped it
         clock.withLockedValue { $0 += 700_000 }
         #expect(try await get(gw, "/a?x=1").header("X-Cache-Status") == "Miss")
+    }
+
+    /// Kong's `Kong-Debug` request header (any value) shows the cache's headers that
+    /// `response_headers` turned off (`31-proxy-cache/02-access_spec.lua`, route-22).
+    @Test func kongDebugShowsTheHeadersTheConfigHides() async throws {
+        let backend = RawBackend { _ in Self.json("{}") }
+        let port = try await backend.start()
+        let gw = try await Self.gateway(port, config: "{response_headers: {age: false, X-Cache-Status: false, X-Cache-Key: false}}")
+        defer { Task { await gw.stop(); await backend.stop() } }
+        let miss = try await get(gw, "/d")
+        #expect(miss.header("X-Cache-Status") == nil && miss.header("X-Cache-Key") == nil)
+        let hidden = try await get(gw, "/d")
+        #expect(hidden.header("X-Cache-Status") == nil && hidden.header("Age") == nil && backend.requests.count == 1)
+        let debug = try await get(gw, "/d", "Kong-Debug: 0\r\n")
+        #expect(debug.header("X-Cache-Status") == "Hit" && debug.header("Age") != nil && debug.header("X-Cache-Key")?.count == 64)
+        let debugMiss = try await get(gw, "/e", "kong-debug: 1\r\n")
+        #expect(debugMiss.header("X-Cache-Status") == "Miss" && debugMiss.header("X-Cache-Key") != nil)
+        let bypass = try await gw.request("POST /d HTTP/1.1\r\nHost: x\r\nKong-Debug: 1\r\nContent-Length: 0\r\n\r\n")
+        #expect(bypass?.header("X-Cache-Status") == "Bypass")
+    }
+
+    /// A `content_type` entry ending in `;` does not parse in Kong, and matches nothing
+    /// (`31-proxy-cache/02-access_spec.lua`, route-19).
+    @Test func aContentTypeEndingInASemicolonMatchesNothing() async throws {
+        let backend = RawBackend { _ in Self.json("<x/>", type: "application/xml") }
+        let port = try await backend.start()
+        let gw = try await Self.gateway(port, config: "{content_type: [\"application/xml;\"]}")
+        defer { Task { await gw.stop(); await backend.stop() } }
+        #expect(try await get(gw, "/x").header("X-Cache-Status") == "Bypass")
+        #expect(try await get(gw, "/x").header("X-Cache-Status") == "Bypass")
+        #expect(backend.requests.count == 2)
     }
 
     @Test func whatIsNotCacheableBypasses() async throws {
