@@ -18,10 +18,12 @@ struct HeaderOperations: Sendable {
         func pairs(_ section: String) -> [Pair] {
             list(section).compactMap { entry in
                 guard let colon = entry.firstIndex(of: ":") else { return nil }
-                return (String(entry[..<colon]), String(entry[entry.index(after: colon)...]))
+                // Kong's `^([^:]+):*(.-)$`: the colons after the name all go
+                return (String(entry[..<colon]), String(entry[entry.index(after: colon)...].drop { $0 == ":" }))
             }
         }
-        remove = list("remove").map { $0.lowercased() }
+        // a `name:value` entry removes by name (Kong reads the value and ignores it)
+        remove = list("remove").map { String($0.prefix { $0 != ":" }).lowercased() }
         rename = pairs("rename")
         replace = pairs("replace")
         add = pairs("add")

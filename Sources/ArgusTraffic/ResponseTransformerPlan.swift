@@ -32,7 +32,28 @@ public final class ResponseTransformerPlan: Sendable {
 
     /// Whether this response's body is to be read whole: JSON operations and a JSON Content-Type.
     public func wantsBody(_ head: ResponseHead) -> Bool {
-        touchesJSON && head.values(forLowercasedName: "content-type").first?.lowercased().contains("application/json") == true
+        touchesJSON && Self.isJSON(head.values(forLowercasedName: "content-type").first)
+    }
+
+    /// Kong's `is_json_body`: one of the comma-separated media types is `application/json` or
+    /// `application/…+json` (`application/problem+json; charset=utf-8`, `application/vnd.api+json`),
+    /// and it parses (`type/subtype` then `; name=value` parameters: a trailing `;` does not).
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        for piece in contentType.split(separator: ",") {
+            let parts = piece.split(separator: ";", omittingEmptySubsequences: false)
+            let names = parts[0].split(separator: "/", omittingEmptySubsequences: false)
+            guard names.count == 2 else { continue }
+            let type = names[0].trimmingBlanks().lowercased(), subtype = names[1].trimmingBlanks().lowercased()
+            let parametersParse = parts.dropFirst().allSatisfy { parameter in
+                let pair = parameter.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                return pair.count == 2 && !pair[0].trimmingBlanks().isEmpty && !pair[1].trimmingBlanks().isEmpty
+            }
+            if parametersParse, type == "application", subtype == "json" || subtype.hasSuffix("+json") {
+                return true
+            }
+        }
+        return false
     }
 
     /// The JSON operations on a whole body: nil when it is not a JSON object (sent as it came).
@@ -66,7 +87,8 @@ struct JSONOperations: Sendable {
         func typed(_ section: String) -> [Typed] {
             let types = list(section, "json_types")
             return list(section, "json").enumerated().compactMap { i, entry in
-                split(entry).map { (name: $0.0, value: Self.value($0.1, type: i < types.count ? types[i] : nil)) }
+                guard let (name, text) = split(entry), let value = Self.value(text, type: i < types.count ? types[i] : nil) else { return nil }
+                return (name: name, value: value)
             }
         }
         remove = list("remove", "json")
@@ -76,22 +98,25 @@ struct JSONOperations: Sendable {
         append = typed("append")
     }
 
-    static func value(_ text: String, type: String?) -> JSONValue {
+    /// A configured value as Kong's `json_value` casts it: the text as it is (quotes included),
+    /// `true` alone is true for `boolean`, and a `number` that is not one is no value (the entry
+    /// is skipped).
+    static func value(_ text: String, type: String?) -> JSONValue? {
         switch type {
         case "boolean": return .bool(text == "true")
-        case "number": return Int(text).map(JSONValue.int) ?? Double(text).map(JSONValue.double) ?? .string(text)
-        case "string": return .string(text)
-        default:
-            if text.count >= 2, text.hasPrefix("\""), text.hasSuffix("\"") { return .string(String(text.dropFirst().dropLast())) }
-            return .string(text)
+        case "number":
+            let trimmed = text.trimmingBlanks()
+            return Int(trimmed).map(JSONValue.int) ?? Double(trimmed).map(JSONValue.double)
+        default: return .string(text)
         }
     }
 
     func apply(_ fields: inout [String: JSONValue]) {
         for name in remove { fields[name] = nil }
         for (old, new) in rename { if let value = fields.removeValue(forKey: old) { fields[new] = value } }
-        for (name, value) in replace where fields[name] != nil { fields[name] = value }
-        for (name, value) in add where fields[name] == nil { fields[name] = value }
+        // Lua's truthiness: replace a field that is there and not false, add one that is missing or false
+        for (name, value) in replace where fields[name] != nil && fields[name] != .bool(false) { fields[name] = value }
+        for (name, value) in add where fields[name] == nil || fields[name] == .bool(false) { fields[name] = value }
         for (name, value) in append {
             switch fields[name] {
             case .array(let items)?: fields[name] = .array(items + [value])
@@ -99,5 +124,15 @@ struct JSONOperations: Sendable {
             case nil: fields[name] = .array([value])
             }
         }
+    }
+}
+
+extension StringProtocol {
+    /// Without leading and trailing spaces and tabs.
+    fileprivate func trimmingBlanks() -> String {
+        var s = Substring(self)
+        while let first = s.first, first == " " || first == "\t" { s = s.dropFirst() }
+        while let last = s.last, last == " " || last == "\t" { s = s.dropLast() }
+        return String(s)
     }
 }
