@@ -158,14 +158,16 @@ struct AccessPipeline {
             case .rejected(let rejection): return refuse(rejection, plugin: plugin, trace: &trace)
             }
         case .requestTransformer(let plan):
+            var formArguments: [(name: String, value: String)]?
             if plan.needsBody(head) {
                 guard state.bodyRead else { return .needBody }
+                formArguments = plan.formArgumentsForMethod(head, body: state.body)
                 if let body = state.body, let transformed = plan.transformBody(body, head: head, captures: routed.match.captures) {
                     state.body = ByteBuffer(bytes: transformed)
                     state.parsedBody = nil
                 }
             }
-            state.rewrite = plan.rewrite(head, captures: routed.match.captures)
+            state.rewrite = plan.rewrite(head, captures: routed.match.captures, formArguments: formArguments)
         case .responseTransformer(let plan):
             // Applied to the upstream's response head (Kong's header_filter).
             state.responseTransformer = plan
