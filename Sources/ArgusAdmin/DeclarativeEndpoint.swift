@@ -22,15 +22,21 @@ struct DeclarativeEndpoint {
     private func post(_ request: AdminRequest) async -> AdminResponse {
         // the document itself (JSON or YAML), or a form/JSON field `config` holding it as text
         var text = String(decoding: request.body, as: UTF8.self)
+        var flatten = request.arguments["flatten_errors"].map(Self.truthy) ?? false
         let type = request.contentType.lowercased()
         if type.hasPrefix("application/x-www-form-urlencoded") || type.hasPrefix("multipart/form-data") {
             guard let body = try? AdminBody.decode(request.body, contentType: request.contentType),
                   let config = body.value["config"]?.stringValue
             else { return .message(400, "expected a declarative configuration") }
             text = config
-        } else if let value = try? ConfigLoader.parseValue(text: text), let config = value["config"]?.stringValue,
-                  value["_format_version"] == nil {
-            text = config
+        } else if let value = try? ConfigLoader.parseValue(text: text) {
+            if let config = value["config"]?.stringValue, value["_format_version"] == nil {
+                text = config
+            } else if case .object(var document) = value, let flag = document.removeValue(forKey: "flatten_errors") {
+                // a parameter, not a part of the configuration (Kong takes it from the body too)
+                flatten = flag.boolValue ?? (flag.intValue == 1 || flag.stringValue.map(Self.truthy) == true)
+                text = JSONText.encode(.object(document))
+            }
         }
         let hash = Insecure.MD5.hash(data: Array(text.utf8)).hexString
         if request.arguments["check_hash"] == "1", await store.configurationHash == hash {
@@ -40,7 +46,7 @@ struct DeclarativeEndpoint {
         do {
             config = try ConfigLoader.parse(text: text, file: "POST /config")
         } catch {
-            return Self.invalid(error.errors, flatten: request.arguments["flatten_errors"] == "1")
+            return Self.invalid(error.errors, flatten: flatten, input: try? ConfigLoader.parseValue(text: text))
         }
         if let failure = await store.replaceAll(with: config, hash: hash) { return failure }
         var body: [String: JSONValue] = [:]
@@ -50,20 +56,32 @@ struct DeclarativeEndpoint {
         return .json(201, .object(body))
     }
 
-    /// Kong's 400 for an invalid declarative document (code 14), errors nested by path.
-    static func invalid(_ errors: [ConfigError], flatten: Bool) -> AdminResponse {
-        let violations = AdminErrors.schemaViolation(errors.map { (path: $0.path, message: $0.message) })
+    /// Kong's `flatten_errors` values that turn it on.
+    static func truthy(_ text: String) -> Bool {
+        ["true", "1", "on", "yes"].contains(text.lowercased())
+    }
+
+    /// Kong's 400 for an invalid declarative document (code 14), errors nested by path; with
+    /// `flatten`, the errors of entities in `flattened_errors` (``FlattenedErrors``) and only the
+    /// rest in `fields` and the message.
+    static func invalid(_ errors: [ConfigError], flatten: Bool, input: JSONValue? = nil) -> AdminResponse {
+        var remaining = errors
+        var flattened: [JSONValue] = []
+        if flatten { (flattened, remaining) = FlattenedErrors.flatten(errors, input: input) }
         var fields: JSONValue = .object([:])
-        if let value = try? ConfigLoader.parseValue(text: String(decoding: violations.body, as: UTF8.self)), let f = value["fields"] {
-            fields = f
+        if !remaining.isEmpty {
+            let violations = AdminErrors.schemaViolation(remaining.map { (path: $0.path, message: $0.message) })
+            if let value = try? ConfigLoader.parseValue(text: String(decoding: violations.body, as: UTF8.self)), let f = value["fields"] {
+                fields = f
+            }
         }
-        let message = "declarative config is invalid: " + errors.map { $0.path.isEmpty ? $0.message : "\($0.path): \($0.message)" }.joined(separator: "; ")
+        let message = flatten
+            ? "declarative config is invalid: " + FlattenedErrors.leftoverText(remaining)
+            : "declarative config is invalid: " + errors.map { $0.path.isEmpty ? $0.message : "\($0.path): \($0.message)" }.joined(separator: "; ")
         var body: [String: JSONValue] = [
             "code": .int(14), "name": .string("invalid declarative configuration"), "message": .string(message), "fields": fields,
         ]
-        if flatten {
-            body["flattened_errors"] = .array(errors.map { .object(["path": .string($0.path), "message": .string($0.message)]) })
-        }
+        if flatten { body["flattened_errors"] = .array(flattened) }
         return .json(400, .object(body))
     }
 }
