@@ -51,7 +51,8 @@ public struct AdminResponse: Sendable {
 enum AdminErrors {
     /// 400 `schema violation`: `fields` holds each message at its path (`config.minute`), entity
     /// checks under `@entity`.
-    static func schemaViolation(_ unordered: [(path: String, message: String)]) -> AdminResponse {
+    static func schemaViolation(_ given: [(path: String, message: String)]) -> AdminResponse {
+        let unordered = given.map(shorthand)
         // Kong's order: the entity checks, then the fields by name
         let errors = unordered.filter { $0.path.isEmpty } + unordered.filter { !$0.path.isEmpty }.sorted { $0.path < $1.path }
         var fields: JSONValue = .object([:])
@@ -71,6 +72,16 @@ enum AdminErrors {
         let message = errors.count == 1
             ? "schema violation (\(parts[0]))" : "\(errors.count) schema violations (\(parts.joined(separator: "; ")))"
         return .coded(400, code: 2, name: "schema violation", message: message, fields: fields)
+    }
+
+    /// An error of a field a service's `url` set (`url: host: required field missing`, as
+    /// `argus config validate` says it) at that field, as Kong reports it (`host: required field missing`).
+    static func shorthand(_ error: (path: String, message: String)) -> (path: String, message: String) {
+        guard error.path == "url" || error.path.hasSuffix(".url") else { return error }
+        for field in ["host", "port", "protocol", "path"] where error.message.hasPrefix(field + ": ") {
+            return (String(error.path.dropLast(3)) + field, String(error.message.dropFirst(field.count + 2)))
+        }
+        return error
     }
 
     /// `fields`: the reference as written, at its field (Kong's `{"service": {"id": "…"}}`).

@@ -67,7 +67,13 @@ struct DeclarativeEndpoint {
     static func invalid(_ errors: [ConfigError], flatten: Bool, input: JSONValue? = nil) -> AdminResponse {
         var remaining = errors
         var flattened: [JSONValue] = []
-        if flatten { (flattened, remaining) = FlattenedErrors.flatten(errors, input: input) }
+        if flatten {
+            let kong = errors.map { error in
+                let (path, message) = AdminErrors.shorthand((error.path, error.message))
+                return ConfigError(file: error.file, path: path, message: message)
+            }
+            (flattened, remaining) = FlattenedErrors.flatten(kong, input: input)
+        }
         var fields: JSONValue = .object([:])
         if !remaining.isEmpty {
             let violations = AdminErrors.schemaViolation(remaining.map { (path: $0.path, message: $0.message) })

@@ -31,7 +31,11 @@ enum Pagination {
         }
         var size = 100
         if let text = arguments["size"] {
-            guard let n = Int(text), (1...1000).contains(n) else {
+            // Kong: not a number at all (`get_page_size`), then not an integer in range (the DAO's check)
+            guard let number = Double(text.trimmingCharacters(in: .whitespaces)), number.isFinite else {
+                return .coded(400, code: 9, name: "invalid size", message: "size must be a number")
+            }
+            guard number.rounded() == number, let n = Int(exactly: number), (1...1000).contains(n) else {
                 return .coded(400, code: 9, name: "invalid size", message: "size must be an integer between 1 and 1000")
             }
             size = n

@@ -26,9 +26,48 @@ enum SchemaEndpoint {
             if !schema.allowsConsumerScope { list.append(.object(["consumer": .object(["type": .string("foreign"), "eq": .null])])) }
             list.append(.object(["protocols": protocols]))
             list.append(.object(["config": config]))
-            return .json(200, .object(["fields": .array(list)]))
+            return .json(200, .object(["fields": .array(list), "entity_checks": .array(entityChecks(schema.name))]))
         default:
             return .notFound
+        }
+    }
+
+    /// A plugin's entity checks as Kong's `schema_to_jsonable` writes them (its `schema.lua`'s
+    /// `entity_checks`, functions left out); `[]` for the plugins that have none.
+    static func entityChecks(_ plugin: String) -> [JSONValue] {
+        func strings(_ list: [String]) -> JSONValue { .array(list.map(JSONValue.string)) }
+        func required(if field: String, is value: String, then other: String) -> JSONValue {
+            .object(["conditional": .object([
+                "if_field": .string(field), "if_match": .object(["eq": .string(value)]),
+                "then_field": .string(other), "then_match": .object(["required": .bool(true)]),
+            ])])
+        }
+        switch plugin {
+        case "rate-limiting":
+            return [
+                .object(["at_least_one_of": strings(["config.second", "config.minute", "config.hour", "config.day", "config.month", "config.year"])]),
+                required(if: "config.policy", is: "redis", then: "config.redis.host"),
+                required(if: "config.policy", is: "redis", then: "config.redis.port"),
+                required(if: "config.policy", is: "redis", then: "config.redis.timeout"),
+                required(if: "config.limit_by", is: "header", then: "config.header_name"),
+                required(if: "config.limit_by", is: "path", then: "config.path"),
+            ]
+        case "acl":
+            return [
+                .object(["only_one_of": strings(["config.allow", "config.deny"])]),
+                .object(["at_least_one_of": strings(["config.allow", "config.deny"])]),
+            ]
+        case "ip-restriction":
+            return [.object(["at_least_one_of": strings(["config.allow", "config.deny"])])]
+        case "jwt":
+            return [.object(["conditional": .object([
+                "if_field": .string("config.maximum_expiration"), "if_match": .object(["gt": .int(0)]),
+                "then_field": .string("config.claims_to_verify"), "then_match": .object(["contains": .string("exp")]),
+            ])])]
+        case "proxy-cache":
+            return [.object(["custom_entity_check": .object(["field_sources": strings(["config"])])])]
+        default:
+            return []
         }
     }
 

@@ -34,6 +34,48 @@ import Testing
         }
     }
 
+    /// `09-routes_routes_spec.lua` "handles invalid size"; `10-services_routes_spec.lua` "handles invalid url".
+    @Test func invalidSizesAndURLShorthandErrorsAreKongs() async throws {
+        try await admin.withFixture { f in
+            for size in ["x", "potato"] {
+                let (status, body) = await admin.call(f, "GET", "/routes?size=\(size)")
+                #expect(status == 400 && body == .object([
+                    "code": .int(9), "name": .string("invalid size"), "message": .string("size must be a number"),
+                ]))
+            }
+            for size in ["0", "1001", "1.5"] {
+                let (status, body) = await admin.call(f, "GET", "/routes?size=\(size)")
+                #expect(status == 400 && body["message"] == .string("size must be an integer between 1 and 1000"), "\(size)")
+            }
+            #expect(await admin.call(f, "GET", "/routes?size=2").0 == 200)
+            let (status, body) = await admin.call(f, "POST", "/services", form: "url=invalid%20url")
+            #expect(status == 400)
+            #expect(body == .object([
+                "name": .string("schema violation"), "code": .int(2),
+                "message": .string("2 schema violations (host: required field missing; path: should start with: /)"),
+                "fields": .object(["host": .string("required field missing"), "path": .string("should start with: /")]),
+            ]))
+            #expect(await admin.call(f, "POST", "/services", form: "url=").0 == 400)
+            #expect(await admin.call(f, "POST", "/services", form: "url=%20").0 == 400)
+        }
+    }
+
+    /// `/schemas/plugins/{name}` carries the plugin's `entity_checks` as Kong's `schema_to_jsonable` writes them.
+    @Test func pluginSchemasCarryTheirEntityChecks() async throws {
+        try await admin.withFixture { f in
+            var (status, body) = await admin.call(f, "GET", "/schemas/plugins/acl")
+            #expect(status == 200 && body["entity_checks"] == .array([
+                .object(["only_one_of": .array([.string("config.allow"), .string("config.deny")])]),
+                .object(["at_least_one_of": .array([.string("config.allow"), .string("config.deny")])]),
+            ]))
+            (_, body) = await admin.call(f, "GET", "/schemas/plugins/rate-limiting")
+            #expect(body["entity_checks"]?.arrayValue?.count == 6)
+            #expect(body["entity_checks"]?.arrayValue?[1]["conditional"]?["then_field"] == .string("config.redis.host"))
+            (_, body) = await admin.call(f, "GET", "/schemas/plugins/key-auth")
+            #expect(body["entity_checks"] == .array([]))
+        }
+    }
+
     @Test func aRoutesServiceEndpointIsKongs() async throws {
         try await admin.withFixture { f in
             _ = await admin.call(f, "POST", "/services", form: "name=s1&url=http://a.test")
