@@ -13,8 +13,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # parser the request-smuggling probe compares Argus with; openssl makes the TLS test's certificates
 # and is one of its clients (s_client); python3-websockets is the WebSocket client and server of
 # the tunnel test; nghttp2-client (h2load) and python3-h2 are the HTTP/2 test's clients;
-# python3-grpcio (grpcio) is the gRPC test's client and servers.
-PACKAGES=(curl python3 python3-venv procps prometheus python3-prometheus-client logrotate redis-server dnsmasq-base python3-h11 openssl python3-websockets nghttp2-client python3-h2 python3-grpcio)
+# python3-grpcio (grpcio) is the gRPC test's client and servers; haproxy is the load balancer
+# that sends PROXY protocol headers.
+PACKAGES=(curl python3 python3-venv procps prometheus python3-prometheus-client logrotate redis-server dnsmasq-base python3-h11 openssl python3-websockets nghttp2-client python3-h2 python3-grpcio haproxy)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -80,6 +81,9 @@ echo "== HTTP/2 to clients (curl, h2load, python3-h2): h2 and h2c, bodies, plugi
 
 echo "== gRPC through the gateway (grpcio both sides): unary and streaming calls, grpc and grpcs, Kong's gRPC errors, bad upstreams"
 /usr/bin/python3 scripts/grpc_it.py .build/debug/argus
+
+echo "== the PROXY protocol from haproxy (v1, v2, before TLS): the client behind the balancer"
+/usr/bin/python3 scripts/proxy_protocol_it.py .build/debug/argus
 
 echo "== rate-limiting: two Argus processes sharing one Redis, Redis killed and restarted"
 /usr/bin/python3 scripts/ratelimit_it.py .build/debug/argus

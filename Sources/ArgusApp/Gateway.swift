@@ -160,7 +160,8 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         var proxyTLS: SocketAddress?
         for listener in settings.proxyListeners {
             let bound = try await bind("proxy", listener) {
-                try await proxy.bind(host: listener.host, port: listener.port, tls: listener.ssl, http2: listener.http2)
+                try await proxy.bind(
+                    host: listener.host, port: listener.port, tls: listener.ssl, http2: listener.http2, proxyProtocol: listener.proxyProtocol)
             }
             proxyAddresses.append(bound)
             if listener.ssl && proxyTLS == nil { proxyTLS = bound }

@@ -8,6 +8,8 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var ssl: Bool
     /// The listener speaks HTTP/2 too: `h2` by ALPN with `ssl`, h2c with prior knowledge without.
     public var http2: Bool
+    /// Each connection starts with a PROXY protocol header (v1 or v2) from a load balancer.
+    public var proxyProtocol = false
 
     /// Flags of nginx's `listen` Kong users write; those Argus has no use for are accepted and
     /// ignored (`reuseport`, `backlog=N`, `deferred`, `bind`).
@@ -37,8 +39,10 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
                 ssl = true
             } else if flag == "http2" {
                 http2 = true
+            } else if flag == "proxy_protocol" {
+                proxyProtocol = true
             } else if !Self.ignoredFlags.contains(flag) && !flag.hasPrefix("backlog=") {
-                throw StartupError("invalid listen flag '\(flag)' in '\(text)': expected ssl, http2, reuseport, backlog=N, deferred or bind")
+                throw StartupError("invalid listen flag '\(flag)' in '\(text)': expected ssl, http2, proxy_protocol, reuseport, backlog=N, deferred or bind")
             }
         }
     }
@@ -53,7 +57,10 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         return out
     }
 
-    public var description: String { (host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)") + (http2 ? " http2" : "") + (ssl ? " ssl" : "") }
+    public var description: String {
+        (host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)") + (http2 ? " http2" : "") + (ssl ? " ssl" : "")
+            + (proxyProtocol ? " proxy_protocol" : "")
+    }
 }
 
 /// Why the gateway could not start, in one line.

@@ -56,8 +56,11 @@ public final class TCPConnection: IOHandler, @unchecked Sendable {
     }
 
     /// Starts watching the socket. Call once the delegate is set.
+    /// Starts reading; a connection already started stays as it is (a layer that read its first
+    /// bytes, such as a PROXY protocol header, hands it on started).
     public func start() throws {
         loop.preconditionInEventLoop(file: #file, line: #line)
+        if registered || parked { return }
         interest = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
         try loop.register(fd, events: interest, handler: self)
         registered = true

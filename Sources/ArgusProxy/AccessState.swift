@@ -41,6 +41,16 @@ struct ClientFacts {
         (ip, address.address.bytes)
     }
 
+    /// The facts of a connection that came with a PROXY protocol header naming `source`: with
+    /// `real_ip_header proxy_protocol` and a trusted peer, the client is `source` (nginx's realip).
+    func behindProxyProtocol(_ source: SocketAddress?, settings: ProxySettings) -> ClientFacts {
+        guard settings.realIP.header == "proxy_protocol", peerTrusted, let source, let ip = source.ipAddress else { return self }
+        var facts = self
+        facts.ip = ip
+        facts.address = ConnectionAddress(source)
+        return facts
+    }
+
     /// The facts of one request: the client's address is the one `real_ip_header` gives, for a
     /// trusted peer (nginx's realip: Kong's `client_ip`, `X-Real-IP`, `X-Forwarded-For`,
     /// ip-restriction and rate limiting by IP all use it).

@@ -6,13 +6,13 @@ extension LoopContext {
     /// Serves a client connection that speaks HTTP/2: each stream becomes a `ProxyConnection` of
     /// its own over the stream (one request each), with the routing, plugins, events and answers of
     /// any other request. The connection counts once in the connection counters, as in nginx.
-    func startHTTP2(_ transport: Transport, listenerPort: Int, tls: TLSSessionFacts?, first: ByteBuffer?) {
+    func startHTTP2(_ transport: Transport, listenerPort: Int, tls: TLSSessionFacts?, first: ByteBuffer?, client known: ClientFacts? = nil) {
         var limits = HTTP2ServerSession.Limits()
         limits.maxHeaderListSize = settings.maxHeadLength
         limits.idleTimeout = settings.clientIdleTimeout
         limits.maxHeadLength = settings.maxHeadLength
         // The connection's facts, once for all its streams.
-        let client = ClientFacts(transport.remoteAddress, settings: settings, secure: tls != nil, listenerPort: listenerPort)
+        let client = known ?? ClientFacts(transport.remoteAddress, settings: settings, secure: tls != nil, listenerPort: listenerPort)
         let session: HTTP2ServerSession
         do {
             session = try HTTP2ServerSession(transport: transport, limits: limits, counters: stats.http2) { [unowned self] stream in

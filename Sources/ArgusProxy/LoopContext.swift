@@ -276,6 +276,12 @@ final class LoopStats: Sendable {
 
     /// Open protocol-upgrade tunnels (WebSocket).
     let tunnels = ManagedAtomic<Int>(0)
+    /// PROXY protocol headers read, and connections closed for want of one.
+    let proxyProtocolHeaders = ManagedAtomic<Int>(0)
+    let proxyProtocolRefusals = ManagedAtomic<Int>(0)
+
+    func proxyProtocolRead() { proxyProtocolHeaders.wrappingIncrement(ordering: .relaxed) }
+    func proxyProtocolRefused() { proxyProtocolRefusals.wrappingIncrement(ordering: .relaxed) }
 
     func tunnelOpened() { tunnels.wrappingIncrement(ordering: .relaxed) }
     func tunnelClosed() { tunnels.wrappingDecrement(ordering: .relaxed) }

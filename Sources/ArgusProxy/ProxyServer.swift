@@ -79,7 +79,9 @@ public final class ProxyServer: ReportsStatistics, Sendable {
     /// `tls`: the listener terminates TLS (Kong's `ssl` flag) with the snapshot's certificates.
     /// `http2`: it speaks HTTP/2 too (Kong's `http2` flag): `h2` by ALPN with TLS, h2c with prior
     /// knowledge without (a connection's first bytes tell which).
-    public func bind(host: String, port: Int, tls: Bool = false, http2: Bool = false) async throws -> SocketAddress {
+    /// `proxyProtocol`: each connection starts with a PROXY protocol header (Kong's `proxy_protocol`
+    /// flag), which names the client behind the load balancer.
+    public func bind(host: String, port: Int, tls: Bool = false, http2: Bool = false, proxyProtocol: Bool = false) async throws -> SocketAddress {
         let loops = self.loops
         let contexts = self.contexts
         var next = 0
@@ -91,9 +93,10 @@ public final class ProxyServer: ReportsStatistics, Sendable {
             next = (next + 1) % loops.count
             let box = contexts[index]
             let port = boundPort.withLockedValue { $0 }
+            let flags = LoopContextBox.Flags(tls: tls, http2: http2, proxyProtocol: proxyProtocol)
             if index == 0 {
-                box.adopt(fd, listenerPort: port, tls: tls, http2: http2)
-            } else if !loops[index].executeIfRunning({ box.adopt(fd, listenerPort: port, tls: tls, http2: http2) }) {
+                box.adopt(fd, listenerPort: port, flags)
+            } else if !loops[index].executeIfRunning({ box.adopt(fd, listenerPort: port, flags) }) {
                 _ = Glibc.close(fd)
             }
         }
@@ -161,6 +164,13 @@ public final class ProxyServer: ReportsStatistics, Sendable {
                 help: "TLS connections from clients closed before their handshake completed, by reason",
                 labels: [.init("reason", failure.rawValue)],
                 value: Double(stats.loops.reduce(0) { $0 + $1.handshakeFailures[i].load(ordering: .relaxed) })))
+        }
+        for (outcome, counter) in [("read", \LoopStats.proxyProtocolHeaders), ("refused", \LoopStats.proxyProtocolRefusals)] {
+            out.append(ExporterStatistic(
+                family: "argus_proxy_protocol_headers_total", kind: .counter,
+                help: "Connections to proxy_protocol listeners by PROXY protocol header: read, or refused (none or a broken one: closed)",
+                labels: [.init("outcome", outcome)],
+                value: Double(stats.loops.reduce(0) { $0 + $1[keyPath: counter].load(ordering: .relaxed) })))
         }
         out += stats.http2Statistics()
         return out
@@ -239,25 +249,57 @@ private final class LoopContextBox: @unchecked Sendable {
     /// Takes an accepted connection over, on the context's loop: a plain one goes to its
     /// `ProxyConnection` at once (on an `http2` listener, once its first bytes tell HTTP/1.1 from
     /// the HTTP/2 preface), a TLS one once its handshake is done (to HTTP/2 if ALPN chose `h2`).
-    func adopt(_ fd: Int32, listenerPort: Int, tls: Bool, http2: Bool) {
+    struct Flags: Sendable {
+        var tls: Bool
+        var http2: Bool
+        var proxyProtocol: Bool
+    }
+
+    func adopt(_ fd: Int32, listenerPort: Int, _ flags: Flags) {
         let connection = TCPConnection(fd: fd, loop: context.eventLoop)
+        guard flags.proxyProtocol else {
+            serve(connection, listenerPort: listenerPort, flags, client: nil, first: nil)
+            return
+        }
         let context = self.context
+        let reader = ProxyProtocolReader(tcp: connection) { outcome in
+            switch outcome {
+            case .read(let source, let first):
+                context.stats.proxyProtocolRead()
+                let client = ClientFacts(connection.remoteAddress, settings: context.settings, secure: flags.tls, listenerPort: listenerPort)
+                    .behindProxyProtocol(source, settings: context.settings)
+                self.serve(connection, listenerPort: listenerPort, flags, client: client, first: first)
+            case .refused:
+                context.stats.proxyProtocolRefused()
+            }
+        }
+        reader.start(timeout: context.settings.clientHeaderTimeout)
+    }
+
+    /// Serves an accepted connection: `client`, its facts when a PROXY protocol header changed
+    /// them; `first`, bytes read already (after the header).
+    private func serve(_ connection: TCPConnection, listenerPort: Int, _ flags: Flags, client: ClientFacts?, first: ByteBuffer?) {
+        let context = self.context
+        let tls = flags.tls, http2 = flags.http2
         guard tls else {
             guard http2 else {
-                ProxyConnection(loop: context, listenerPort: listenerPort, transport: .plain(connection)).start()
+                let handler = ProxyConnection(loop: context, listenerPort: listenerPort, transport: .plain(connection))
+                handler.start(client: client)
+                if let first, first.readableBytes > 0 { handler.connection(connection, read: first) }
                 return
             }
             let sniffer = PrefaceSniffer(tcp: connection) { outcome in
                 switch outcome {
                 case .http2(let first):
-                    context.startHTTP2(.plain(connection), listenerPort: listenerPort, tls: nil, first: first)
+                    context.startHTTP2(.plain(connection), listenerPort: listenerPort, tls: nil, first: first, client: client)
                 case .http1(let first):
                     let handler = ProxyConnection(loop: context, listenerPort: listenerPort, transport: .plain(connection))
-                    handler.start(transportStarted: true)
+                    handler.start(transportStarted: true, client: client)
                     handler.connection(connection, read: first)
                 }
             }
             sniffer.start(timeout: context.settings.clientHeaderTimeout)
+            if let first, first.readableBytes > 0 { sniffer.connection(connection, read: first) }
             return
         }
         let peer = connection.remoteAddress
@@ -269,9 +311,10 @@ private final class LoopContextBox: @unchecked Sendable {
             case .established(let session, let facts):
                 context.stats.handshakeCompleted(version: facts.version)
                 if facts.alpn == "h2" {
-                    context.startHTTP2(.tls(session), listenerPort: listenerPort, tls: facts, first: nil)
+                    context.startHTTP2(.tls(session), listenerPort: listenerPort, tls: facts, first: nil, client: client)
                 } else {
-                    ProxyConnection(loop: context, listenerPort: listenerPort, transport: .tls(session), tls: facts).start(transportStarted: true)
+                    ProxyConnection(loop: context, listenerPort: listenerPort, transport: .tls(session), tls: facts)
+                        .start(transportStarted: true, client: client)
                 }
             case .plainHTTP(let tcp, _):
                 context.stats.handshakeFailed(.plainHTTP)
@@ -282,5 +325,6 @@ private final class LoopContextBox: @unchecked Sendable {
             }
         }
         handshake.start(timeout: context.settings.tlsHandshakeTimeout)
+        if let first, first.readableBytes > 0 { handshake.connection(connection, read: first) }
     }
 }

@@ -136,9 +136,6 @@ struct Start: AsyncParsableCommand {
             guard !text.isEmpty, text.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ":") }) else {
                 fail("invalid real IP header '\(text)': expected a header name such as X-Forwarded-For")
             }
-            guard text.lowercased() != "proxy_protocol" else {
-                fail("real IP header 'proxy_protocol' needs listeners with the proxy_protocol flag, which Argus does not have yet")
-            }
             settings.proxy.realIP.header = text.lowercased()
         }
         if let text = value(realIPRecursive, "REAL_IP_RECURSIVE") {

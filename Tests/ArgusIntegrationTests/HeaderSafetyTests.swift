@@ -1,5 +1,6 @@
 import Foundation
 import ArgusApp
+import NIOCore
 import ArgusProxy
 import Testing
 
@@ -75,6 +76,41 @@ struct HeaderSafetyTests {
         #expect(upstream.contains("X-Forwarded-Host: public.example"))
         #expect(upstream.contains("X-Real-IP: 198.51.100.7"))
         #expect(!upstream.contains("X-Forwarded-Proto: http\r\n"))
+    }
+
+    /// A `proxy_protocol` listener behind a trusted balancer with `real_ip_header proxy_protocol`:
+    /// the client is the one the header names (v1 text or v2 binary), for every request of the
+    /// connection; a connection without a header is closed and counted.
+    @Test func aProxyProtocolListenerTakesTheClientFromTheHeader() async throws {
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let gw = try await GatewayHarness(yaml: GatewayHarness.yaml(port: port)) { settings in
+            settings.proxyListen.proxyProtocol = true
+            settings.proxy.trustedIPs = try! .init(parsing: "127.0.0.1")
+            settings.proxy.realIP = RealIPSettings(header: "proxy_protocol")
+        }
+        defer { Task { await gw.stop(); await backend.stop() } }
+        let client = try await RawClient(port: gw.proxyPort)
+        try await client.send("PROXY TCP4 203.0.113.7 127.0.0.1 56324 8000\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try await client.readResponse()?.status == 200)
+        try await client.send("GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try await client.readResponse()?.status == 200)
+        await client.close()
+        #expect(backend.requests.count == 2 && backend.requests.allSatisfy { $0.contains("X-Real-IP: 203.0.113.7\r\n") })
+        // version 2, TCP over IPv4
+        let v2 = ByteBuffer(bytes: [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, 0x21, 0x11, 0x00, 12,
+                                    198, 51, 100, 9, 127, 0, 0, 1, 0x1F, 0x90, 0x1F, 0x40] + Array("GET /c HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        let second = try await RawClient(port: gw.proxyPort)
+        try await second.send(v2)
+        #expect(try await second.readResponse()?.status == 200)
+        await second.close()
+        #expect(backend.requests.last?.contains("X-Real-IP: 198.51.100.9\r\n") == true)
+        // no header: closed, nothing proxied
+        let bare = try await RawClient(port: gw.proxyPort)
+        try await bare.send("GET /d HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try await bare.readResponse() == nil)
+        await bare.close()
+        #expect(backend.requests.count == 3)
     }
 
     /// Behind a load balancer that sends X-Forwarded-For (`real_ip_header X-Forwarded-For`,
