@@ -128,7 +128,10 @@ public struct AdminAPI: Sendable {
             if let parent { items = items.filter { $0[parent.field]?["id"]?.stringValue == parent.id } }
             // Kong's `/consumers?custom_id=`: the one consumer with that custom_id (or none), unpaginated
             if kind == .consumers, let customID = request.arguments["custom_id"] {
-                guard !customID.isEmpty else { return .message(400, "custom_id must be an unempty string") }
+                // (repeated, it is a list to Kong: refused as an empty one is)
+                guard !customID.isEmpty, !request.repeatedArguments.contains("custom_id") else {
+                    return .message(400, "custom_id must be an unempty string")
+                }
                 let found = items.filter { $0["custom_id"]?.stringValue == customID }
                 return .json(200, .object(["data": .array(found), "next": .null]))
             }

@@ -23,12 +23,20 @@ public struct AdminRequest: Sendable {
         path.split(separator: "/", omittingEmptySubsequences: true).map { FormDecoder.percentDecode(Array($0.utf8)[...]) }
     }
 
-    /// The query arguments (the last value of a repeated name).
+    /// The query arguments; a repeated name's first value, as Kong takes `?tags=a&tags=b` (a
+    /// name Kong refuses when repeated is checked with ``repeatedArguments``).
     var arguments: [String: String] {
         var out: [String: String] = [:]
-        for (name, value) in FormDecoder.urlEncodedPairs(Array(query.utf8)) {
+        for (name, value) in FormDecoder.urlEncodedPairs(Array(query.utf8)) where out[name] == nil {
             out[name] = value.stringValue ?? ""
         }
         return out
+    }
+
+    /// Names given more than once in the query.
+    var repeatedArguments: Set<String> {
+        var seen: Set<String> = [], repeated: Set<String> = []
+        for (name, _) in FormDecoder.urlEncodedPairs(Array(query.utf8)) where !seen.insert(name).inserted { repeated.insert(name) }
+        return repeated
     }
 }

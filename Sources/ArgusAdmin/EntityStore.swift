@@ -120,7 +120,10 @@ public actor EntityStore {
                     reference = keyed
                     byKey = (key, keyed)
                 } else {
-                    // Kong: a reference without its primary key (`{}`, `{"name": null}`, other fields)
+                    // Kong: a reference without its primary key is checked as a partial entity of its
+                    // type first (`{"protocol": "foo"}`: that field's error), then `missing primary key`
+                    let partial = EntitySchemas.partialErrors(of: target, o, path: field)
+                    if !partial.isEmpty { return AdminErrors.schemaViolation(partial.map { ($0.path, $0.message) }) }
                     return AdminErrors.missingPrimaryKey(field: field)
                 }
             default:

@@ -141,6 +141,15 @@ import Testing
                     "fields": .object(["service": .object(["id": .string("missing primary key")])]),
                 ]), "\(reference)")
             }
+            // an invalid field of the reference is reported before the missing key (Kong's
+            // `validate_primary_key`, then `validate(value, false)` of the foreign schema)
+            (status, body) = await admin.call(f, "POST", "/routes", json: #"{"paths": ["/x"], "service": {"protocol": "foo"}}"#)
+            let expected = "expected one of: grpc, grpcs, http, https, tcp, tls, tls_passthrough, udp"
+            #expect(status == 400 && body == .object([
+                "code": .int(2), "name": .string("schema violation"),
+                "message": .string("schema violation (service.protocol: \(expected))"),
+                "fields": .object(["service": .object(["protocol": .string(expected)])]),
+            ]))
         }
     }
 

@@ -72,6 +72,12 @@ import Testing
             #expect(s2 == 200 && none == .object(["data": .array([]), "next": .null]))
             let (s3, empty) = await admin.call(f, "GET", "/consumers?custom_id=")
             #expect(s3 == 400 && empty == .object(["message": .string("custom_id must be an unempty string")]))
+            // repeated, it is a list to Kong (refused); a repeated `tags` takes its first value
+            let (s4, _) = await admin.call(f, "GET", "/consumers?custom_id=c-1&custom_id=c-2")
+            #expect(s4 == 400)
+            _ = await admin.call(f, "POST", "/consumers", json: #"{"username": "t", "tags": ["x"]}"#)
+            let (s5, tagged) = await admin.call(f, "GET", "/consumers?tags=x&tags=nothing")
+            #expect(s5 == 200 && tagged["data"]?.arrayValue?.map { $0["username"] } == [.string("t")])
         }
     }
 

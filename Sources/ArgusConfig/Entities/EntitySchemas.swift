@@ -17,4 +17,14 @@ public enum EntitySchemas {
             return [CommonFields.id, CommonFields.createdAt] + (DeclarativeBuilder.credentialFields[kind] ?? []) + [CommonFields.tags]
         }
     }
+
+    /// The errors of the fields `record` has, checked by the schema of `kind` without requiring
+    /// the others (Kong's `validate(value, false)` of a foreign reference without its primary
+    /// key): paths under `path` (`service.protocol`).
+    public static func partialErrors(of kind: String, _ record: [String: JSONValue], path: String) -> [FieldError] {
+        let present = fields(of: kind).filter { record[$0.name] != nil }
+        var errors: [FieldError] = []
+        _ = SchemaValidator.validateRecord(record, present, path: path, errors: &errors)
+        return errors
+    }
 }
