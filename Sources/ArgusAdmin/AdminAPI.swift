@@ -186,7 +186,10 @@ public struct AdminAPI: Sendable {
             }
             patch["id"] = nil
             if let parent { patch[parent.field] = .object(["id": .string(parent.id)]) }
+            let legacy = kind == .plugins && LegacyRedisFields.applies(to: .object(fields))
+            if legacy { fields["config"] = LegacyRedisFields.stripped(fields["config"]) }
             fields = Self.merge(fields, patch)
+            if legacy { fields["config"] = LegacyRedisFields.applyingPatch(fields["config"], patch: patch["config"]) }
             fields["id"] = .string(id)
             stamp(&fields, kind: kind, createdAt: existing["created_at"])
             if kind == .keyAuths {

@@ -43,6 +43,7 @@ public actor EntityStore {
 
     func entities(_ kind: EntityKind) -> [JSONValue] {
         let all = EntityJSON.entities(kind.name, in: config)
+        if kind == .plugins { return all.map(LegacyRedisFields.presented) }
         guard kind == .keyAuths else { return all }
         let now = Int(clock())
         return all.compactMap { Self.presented($0, now: now) }
@@ -153,7 +154,11 @@ public actor EntityStore {
         guard let next = result.config else { return Self.describe(result.errors, candidatePath: path, kind: kind, fields: fields) }
         if let failure = await commit(next) { return failure }
         guard let stored = Self.find(kind, id, in: EntityJSON.entities(kind.name, in: next), parent: nil) else { return .notFound }
-        return .json(status, kind == .keyAuths ? (Self.presented(stored, now: Int(clock())) ?? stored) : stored)
+        switch kind {
+        case .keyAuths: return .json(status, Self.presented(stored, now: Int(clock())) ?? stored)
+        case .plugins: return .json(status, LegacyRedisFields.presented(stored))
+        default: return .json(status, stored)
+        }
     }
 
     /// Saves a certificate (`record`, with its id and timestamps) and, when `snis` is given, makes

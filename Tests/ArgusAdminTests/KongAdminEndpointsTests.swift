@@ -76,6 +76,36 @@ import Testing
         }
     }
 
+    /// `23-rate-limiting/05-integration_spec.lua` "allows to create a plugin with legacy redis
+    /// configuration": the flat `redis_*` fields set the nested record and are shown beside it.
+    @Test func legacyRedisFieldsAreShownAndWritable() async throws {
+        try await admin.withFixture { f in
+            var (status, body) = await admin.call(f, "POST", "/plugins", json: """
+                {"name": "rate-limiting", "config": {"minute": 100, "policy": "redis", "redis_host": "custom-host.example.test",
+                 "redis_port": 55000, "redis_username": "test1", "redis_password": "testX", "redis_database": 1,
+                 "redis_timeout": 1100, "redis_ssl": true, "redis_ssl_verify": true, "redis_server_name": "example.test"}}
+                """)
+            #expect(status == 201)
+            let id = try #require(body["id"]?.stringValue)
+            for (flat, nested, value) in [("redis_host", "host", JSONValue.string("custom-host.example.test")), ("redis_port", "port", .int(55000)),
+                                          ("redis_username", "username", .string("test1")), ("redis_password", "password", .string("testX")),
+                                          ("redis_database", "database", .int(1)), ("redis_timeout", "timeout", .int(1100)),
+                                          ("redis_ssl", "ssl", .bool(true)), ("redis_ssl_verify", "ssl_verify", .bool(true)),
+                                          ("redis_server_name", "server_name", .string("example.test"))] {
+                #expect(body["config"]?["redis"]?[nested] == value && body["config"]?[flat] == value, "\(flat)")
+            }
+            // a PATCH of a flat field sets the nested one, and both show it
+            (status, body) = await admin.call(f, "PATCH", "/plugins/\(id)", json: #"{"config": {"redis_host": "other.example.test"}}"#)
+            #expect(status == 200 && body["config"]?["redis"]?["host"] == .string("other.example.test"))
+            #expect(body["config"]?["redis_host"] == .string("other.example.test") && body["config"]?["redis_port"] == .int(55000))
+            // and a PATCH of the nested one is not undone by the shown copy
+            (_, body) = await admin.call(f, "PATCH", "/plugins/\(id)", json: #"{"config": {"redis": {"port": 6380}}}"#)
+            #expect(body["config"]?["redis"]?["port"] == .int(6380) && body["config"]?["redis_port"] == .int(6380))
+            (_, body) = await admin.call(f, "GET", "/plugins/\(id)")
+            #expect(body["config"]?["redis_host"] == .string("other.example.test"))
+        }
+    }
+
     @Test func aRoutesServiceEndpointIsKongs() async throws {
         try await admin.withFixture { f in
             _ = await admin.call(f, "POST", "/services", form: "name=s1&url=http://a.test")

@@ -5,7 +5,7 @@ public enum RateLimitingPluginSchema {
     public static let periods = ["second", "minute", "hour", "day", "month", "year"]
 
     /// Kong ≤ 3.5's flat fields and the nested field each one now sets.
-    static let flatRedisAliases: [(flat: String, nested: String)] = [
+    public static let flatRedisAliases: [(flat: String, nested: String)] = [
         ("redis_host", "host"), ("redis_port", "port"), ("redis_password", "password"), ("redis_username", "username"),
         ("redis_ssl", "ssl"), ("redis_ssl_verify", "ssl_verify"), ("redis_server_name", "server_name"),
         ("redis_timeout", "timeout"), ("redis_database", "database"),
