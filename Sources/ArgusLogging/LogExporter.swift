@@ -4,10 +4,11 @@ import ArgusStatistics
 import NIOConcurrencyHelpers
 import Synchronization
 
-/// The log plugins (`file-log`, `http-log`) as one exporter on the event ring: for each request it
-/// resolves which instance of each plugin applies (Kong's scoping), reads the request's details
-/// before the ring reuses them, builds Kong's record once, and hands it to the file and/or the
-/// http sender. Runs on the exporter's task, never on an event loop.
+/// The log plugins (`file-log`, `http-log`, `tcp-log`, `udp-log`) as one exporter on the event
+/// ring: for each request it resolves which instance of each plugin applies (Kong's scoping),
+/// reads the request's details before the ring reuses them, builds Kong's record once, and hands
+/// it to the file, the http sender and the socket senders. Runs on the exporter's task, never on
+/// an event loop.
 public final class LogExporter: EventExporter, ReportsStatistics {
     public let name = "logs"
     private let ring: EventRing
@@ -15,6 +16,7 @@ public final class LogExporter: EventExporter, ReportsStatistics {
     private let serializer: LogSerializer
     public let fileLog: FileLogExporter
     public let httpLog: HTTPLogExporter
+    public let socketLog: SocketLogExporter
     private let state = NIOLockedValueBox(State())
     /// Whether the config version of the last event seen has a file-log or http-log plugin.
     private let logging = Atomic<Bool>(true)
@@ -26,6 +28,8 @@ public final class LogExporter: EventExporter, ReportsStatistics {
         let version: UInt32
         let fileLog: PluginScopes
         let httpLog: PluginScopes
+        let tcpLog: PluginScopes
+        let udpLog: PluginScopes
         let routeService: [Int]
         let entities: EntityCache
         let fileInstances: [FileLogExporter.Instance]
@@ -33,11 +37,18 @@ public final class LogExporter: EventExporter, ReportsStatistics {
         /// instance is consumer-scoped (then resolved per request).
         let fileByRoute: [Int32]
         let httpByRoute: [Int32]
+        let tcpByRoute: [Int32]
+        let udpByRoute: [Int32]
+
+        /// Whether any log plugin is configured.
+        var logs: Bool { !fileLog.isEmpty || !httpLog.isEmpty || !tcpLog.isEmpty || !udpLog.isEmpty }
 
         init(version: UInt32, config c: DeclarativeConfig) {
             self.version = version
             fileLog = PluginScopes(config: c, plugin: "file-log")
             httpLog = PluginScopes(config: c, plugin: "http-log")
+            tcpLog = PluginScopes(config: c, plugin: "tcp-log")
+            udpLog = PluginScopes(config: c, plugin: "udp-log")
             let routeService = c.routeServiceIndexes()
             self.routeService = routeService
             entities = EntityCache(c)
@@ -50,6 +61,8 @@ public final class LogExporter: EventExporter, ReportsStatistics {
             }
             fileByRoute = byRoute(fileLog)
             httpByRoute = byRoute(httpLog)
+            tcpByRoute = byRoute(tcpLog)
+            udpByRoute = byRoute(udpLog)
         }
 
         /// The instance of `scopes` that applies to `event`, as an index into its instances.
@@ -70,6 +83,16 @@ public final class LogExporter: EventExporter, ReportsStatistics {
     struct Gathered {
         var files: [(index: Int, bytes: [UInt8], records: Int, withoutDetail: Int)] = []
         var https: [(index: Int, records: [[UInt8]], withoutDetail: Int)] = []
+        /// tcp-log (`udp` false) and udp-log instances' records.
+        var sockets: [(udp: Bool, index: Int, records: [[UInt8]])] = []
+
+        mutating func addSocket(udp: Bool, index: Int, _ record: [UInt8]) {
+            if let k = sockets.firstIndex(where: { $0.udp == udp && $0.index == index }) {
+                sockets[k].records.append(record)
+            } else {
+                sockets.append((udp, index, [record]))
+            }
+        }
     }
 
     struct State: Sendable {
@@ -80,12 +103,14 @@ public final class LogExporter: EventExporter, ReportsStatistics {
 
     public init(
         ring: EventRing, config: @escaping @Sendable (UInt32) -> (version: UInt32, config: DeclarativeConfig),
-        fileLog: FileLogExporter, httpLog: HTTPLogExporter, serializer: LogSerializer = LogSerializer()
+        fileLog: FileLogExporter, httpLog: HTTPLogExporter, socketLog: SocketLogExporter = SocketLogExporter(),
+        serializer: LogSerializer = LogSerializer()
     ) {
         self.ring = ring
         self.config = config
         self.fileLog = fileLog
         self.httpLog = httpLog
+        self.socketLog = socketLog
         self.serializer = serializer
     }
 
@@ -114,7 +139,9 @@ public final class LogExporter: EventExporter, ReportsStatistics {
                 }
                 let file = plan.resolve(plan.fileLog, plan.fileByRoute, event)
                 let http = plan.resolve(plan.httpLog, plan.httpByRoute, event)
-                if file == nil && http == nil { continue }
+                let tcp = plan.resolve(plan.tcpLog, plan.tcpByRoute, event)
+                let udp = plan.resolve(plan.udpLog, plan.udpByRoute, event)
+                if file == nil && http == nil && tcp == nil && udp == nil { continue }
                 let hasDetail = ring.detail(of: event, into: &state.detail)
                 state.detail.withUnsafeBytes { encoded in
                     serializer.serialize(event, encodedDetail: hasDetail ? encoded : nil, entities: plan.entities, scratch: scratch) {
@@ -134,6 +161,8 @@ public final class LogExporter: EventExporter, ReportsStatistics {
                                 gathered.files.append((file, bytes, 1, lost))
                             }
                         }
+                        if let tcp { gathered.addSocket(udp: false, index: tcp, Array(record)) }
+                        if let udp { gathered.addSocket(udp: true, index: udp, Array(record)) }
                         if let http {
                             if let k = gathered.https.firstIndex(where: { $0.index == http }) {
                                 gathered.https[k].records.append(Array(record))
@@ -146,7 +175,7 @@ public final class LogExporter: EventExporter, ReportsStatistics {
                 }
             }
             hand(gathered, of: plan)
-            logging.store(!plan.fileLog.isEmpty || !plan.httpLog.isEmpty, ordering: .relaxed)
+            logging.store(plan.logs, ordering: .relaxed)
         }
     }
 
@@ -161,6 +190,9 @@ public final class LogExporter: EventExporter, ReportsStatistics {
         for h in gathered.https {
             httpLog.enqueue(h.records, plugin: plan.httpLog.instances[h.index], withoutDetail: h.withoutDetail)
         }
+        for s in gathered.sockets {
+            socketLog.enqueue(s.records, plugin: (s.udp ? plan.udpLog : plan.tcpLog).instances[s.index])
+        }
     }
 
     public func afterBatch() async {
@@ -170,10 +202,11 @@ public final class LogExporter: EventExporter, ReportsStatistics {
     public func finish() async {
         fileLog.finish()
         await httpLog.finish()
+        await socketLog.finish()
     }
 
     public func statistics() -> [ExporterStatistic] {
-        fileLog.statistics() + httpLog.statistics()
+        fileLog.statistics() + httpLog.statistics() + socketLog.statistics()
     }
 }
 
