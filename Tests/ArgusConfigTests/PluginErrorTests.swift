@@ -58,6 +58,23 @@ import Testing
         #expect(PluginScopes(config: config, plugin: "file-log").isEmpty)
     }
 
+    /// tcp-log and udp-log: Kong's schemas (host and port required, defaults), Lua refused.
+    @Test func socketLogPluginsValidateAsKongs() throws {
+        func builtins(_ text: String) throws(ConfigErrors) -> DeclarativeConfig {
+            try ConfigLoader.parse(text: "_format_version: \"3.0\"\nplugins: [\(text)]", file: "kong.yml", now: testNow,
+                                   plugins: PluginRegistry.index(PluginRegistry.builtins))
+        }
+        let tcp = try builtins("{name: tcp-log, config: {host: logs.test, port: 5000}}").plugins[0].config
+        #expect(tcp["timeout"]?.doubleValue == 10000 && tcp["keepalive"]?.doubleValue == 60000 && tcp["tls"] == .bool(false))
+        let udp = try builtins("{name: udp-log, config: {host: 127.0.0.1, port: 5001}}").plugins[0].config
+        #expect(udp["timeout"]?.doubleValue == 10000 && udp["keepalive"] == nil)
+        for bad in ["{name: tcp-log, config: {port: 5000}}", "{name: udp-log, config: {host: h.test}}",
+                    "{name: tcp-log, config: {host: h.test, port: 70000}}",
+                    "{name: udp-log, config: {host: h.test, port: 1, custom_fields_by_lua: {a: \"return 1\"}}}"] {
+            #expect(throws: ConfigErrors.self, "\(bad)") { _ = try builtins(bad) }
+        }
+    }
+
     @Test func sameGlobalPluginTwiceCollidesOnItsGeneratedID() {
         let id = EntityIDs.generate(entity: "plugins", key: "plugins:*:key-auth:::")
         #expect(errors("_format_version: \"3.0\"\nplugins: [{name: key-auth}, {name: key-auth}]") == [
