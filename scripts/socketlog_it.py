@@ -15,6 +15,8 @@ import sys
 import tempfile
 import threading
 import time
+import re
+import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -124,12 +126,34 @@ class Upstream(threading.Thread):
                 return
             buf += data
             while b"\r\n\r\n" in buf:
-                _, buf = buf.split(b"\r\n\r\n", 1)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                status = b"404 Not Found" if b"/missing" in head.split(b"\r\n")[0] else \
+                    b"500 Internal Server Error" if b"/fail" in head.split(b"\r\n")[0] else b"200 OK"
+                conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Length: 2\r\n\r\nok")
 
 
 def get(port, path):
-    return urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10).status
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10).status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+class UnixReceiver:
+    """A local syslog socket (as /dev/log is), keeping every datagram."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.datagrams = []
+        threading.Thread(target=self.read, daemon=True).start()
+
+    def read(self):
+        while True:
+            try:
+                self.datagrams.append(self.sock.recv(65536))
+            except OSError:
+                return
 
 
 def metric(status, series):
@@ -150,6 +174,7 @@ def main():
     tls = TCPReceiver(free_port(), context)
     tls.start()
     udp = UDPReceiver()
+    syslog = UnixReceiver(f"{work}/syslog.sock")
     upstream = Upstream()
     upstream.start()
     proxy, admin, status = free_port(), free_port(), free_port()
@@ -159,6 +184,9 @@ def main():
             {"name": "tcp", "paths": ["/tcp"], "plugins": [{"name": "tcp-log", "config": {"host": "127.0.0.1", "port": tcp.port, "keepalive": 1000}}]},
             {"name": "tls", "paths": ["/tls"], "plugins": [{"name": "tcp-log", "config": {"host": "127.0.0.1", "port": tls.port, "tls": True, "tls_sni": "receiver.test"}}]},
             {"name": "udp", "paths": ["/udp"], "plugins": [{"name": "udp-log", "config": {"host": "127.0.0.1", "port": udp.port}}]},
+            {"name": "syslog", "paths": ["/syslog"], "plugins": [{"name": "syslog", "config": {
+                "log_level": "warning", "successful_severity": "info", "client_errors_severity": "warning",
+                "server_errors_severity": "err", "facility": "local3"}}]},
         ]}],
     }
     with open(f"{work}/kong.json", "w") as f:
@@ -167,7 +195,7 @@ def main():
     argus = subprocess.Popen(
         [ARGUS, "start", "--config", f"{work}/kong.json", "--proxy-listen", f"127.0.0.1:{proxy}",
          "--admin-listen", f"127.0.0.1:{admin}", "--status-listen", f"127.0.0.1:{status}", "--data-dir", f"{work}/data",
-         "--workers", "2"], stdout=log, stderr=subprocess.STDOUT)
+         "--workers", "2", "--syslog-address", f"{work}/syslog.sock"], stdout=log, stderr=subprocess.STDOUT)
     try:
         ready = wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{status}/status/ready", timeout=2).status == 200, 30, "argus")
         if check(ready, "argus started"):
@@ -185,6 +213,17 @@ def main():
                   and record.get("client_ip") == "127.0.0.1" and "latencies" in record, "Kong's record: route, service, client_ip, latencies")
             check(sorted(r["request"]["uri"] for r in udp.records) == sorted(f"/udp?i={i}" for i in range(20)), "one datagram per request")
             check(tcp.connections <= 3, f"records share kept-alive connections ({tcp.connections} connections)")
+            # syslog: RFC 5424 frames, the severity by status class, nothing below log_level
+            for path in ["/syslog/ok", "/syslog/missing", "/syslog/fail"]:
+                get(proxy, path)
+            check(wait_for(lambda: len(syslog.datagrams) == 2, 10), f"syslog: the 404 and the 500, not the 200 below log_level ({len(syslog.datagrams)})")
+            frames = [d.decode() for d in syslog.datagrams]
+            pattern = re.compile(r"^<(\d+)>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+ kong \d+ - - (\{.*\})$")
+            parsed = [pattern.match(f) for f in frames]
+            check(all(parsed), f"syslog: RFC 5424 frames with app name kong ({frames[0][:90] if frames else ''})")
+            if all(parsed):
+                by_status = {json.loads(m.group(2))["response"]["status"]: int(m.group(1)) for m in parsed}
+                check(by_status == {404: 19 * 8 + 4, 500: 19 * 8 + 3}, f"syslog: local3 with warning for 4xx and err for 5xx ({by_status})")
             # the receiver goes away under traffic and comes back: nothing is lost
             tcp.stop()
             time.sleep(0.3)

@@ -120,7 +120,8 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         self.httpClient = httpClient
         let logs = LogExporter(
             ring: ring, config: configOf, fileLog: FileLogExporter(logger: logger),
-            httpLog: HTTPLogExporter(config: configOf, client: httpClient, dataDirectory: settings.dataDirectory, logger: logger))
+            httpLog: HTTPLogExporter(config: configOf, client: httpClient, dataDirectory: settings.dataDirectory, logger: logger),
+            socketLog: SocketLogExporter(group: controlGroup, syslogAddress: settings.syslogAddress))
         self.logs = logs
         let reporters: [any ReportsStatistics] = [proxy, logs, syncer, health, ProxyCacheStatistics(store: proxy.proxyCache)]
             + extra.compactMap { $0 as? any ReportsStatistics }

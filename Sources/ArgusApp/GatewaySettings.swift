@@ -33,6 +33,9 @@ public struct GatewaySettings: Sendable {
     /// Required on every Admin API request (`Authorization: Bearer …` or `Kong-Admin-Token`)
     /// when set; without it the Admin API only binds to a loopback address.
     public var adminToken: String?
+    /// Where the syslog plugin writes: a local datagram socket (`/dev/log`, as Kong's syslog(3)),
+    /// or `udp://host:port` for a remote syslog server (RFC 5424 either way).
+    public var syslogAddress = "/dev/log"
     /// Admin API request bodies larger than this get 413.
     public var adminBodyLimit = 10 * 1024 * 1024
     /// The DNS server for upstream target names (Kong's `dns_resolver`); nil: the first

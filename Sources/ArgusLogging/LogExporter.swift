@@ -1,6 +1,7 @@
 import ArgusConfig
 import ArgusEvents
 import ArgusStatistics
+import Foundation
 import NIOConcurrencyHelpers
 import Synchronization
 
@@ -30,6 +31,9 @@ public final class LogExporter: EventExporter, ReportsStatistics {
         let httpLog: PluginScopes
         let tcpLog: PluginScopes
         let udpLog: PluginScopes
+        let syslog: PluginScopes
+        /// Each syslog instance's severities and frame.
+        let syslogFraming: [SyslogFraming]
         let routeService: [Int]
         let entities: EntityCache
         let fileInstances: [FileLogExporter.Instance]
@@ -39,9 +43,10 @@ public final class LogExporter: EventExporter, ReportsStatistics {
         let httpByRoute: [Int32]
         let tcpByRoute: [Int32]
         let udpByRoute: [Int32]
+        let syslogByRoute: [Int32]
 
         /// Whether any log plugin is configured.
-        var logs: Bool { !fileLog.isEmpty || !httpLog.isEmpty || !tcpLog.isEmpty || !udpLog.isEmpty }
+        var logs: Bool { !fileLog.isEmpty || !httpLog.isEmpty || !tcpLog.isEmpty || !udpLog.isEmpty || !syslog.isEmpty }
 
         init(version: UInt32, config c: DeclarativeConfig) {
             self.version = version
@@ -49,6 +54,8 @@ public final class LogExporter: EventExporter, ReportsStatistics {
             httpLog = PluginScopes(config: c, plugin: "http-log")
             tcpLog = PluginScopes(config: c, plugin: "tcp-log")
             udpLog = PluginScopes(config: c, plugin: "udp-log")
+            syslog = PluginScopes(config: c, plugin: "syslog")
+            syslogFraming = syslog.instances.map { SyslogFraming(config: $0.config) }
             let routeService = c.routeServiceIndexes()
             self.routeService = routeService
             entities = EntityCache(c)
@@ -63,6 +70,7 @@ public final class LogExporter: EventExporter, ReportsStatistics {
             httpByRoute = byRoute(httpLog)
             tcpByRoute = byRoute(tcpLog)
             udpByRoute = byRoute(udpLog)
+            syslogByRoute = byRoute(syslog)
         }
 
         /// The instance of `scopes` that applies to `event`, as an index into its instances.
@@ -83,14 +91,14 @@ public final class LogExporter: EventExporter, ReportsStatistics {
     struct Gathered {
         var files: [(index: Int, bytes: [UInt8], records: Int, withoutDetail: Int)] = []
         var https: [(index: Int, records: [[UInt8]], withoutDetail: Int)] = []
-        /// tcp-log (`udp` false) and udp-log instances' records.
-        var sockets: [(udp: Bool, index: Int, records: [[UInt8]])] = []
+        /// tcp-log, udp-log and syslog instances' records.
+        var sockets: [(kind: SocketLogSender.Target.Kind, index: Int, records: [[UInt8]])] = []
 
-        mutating func addSocket(udp: Bool, index: Int, _ record: [UInt8]) {
-            if let k = sockets.firstIndex(where: { $0.udp == udp && $0.index == index }) {
+        mutating func addSocket(_ kind: SocketLogSender.Target.Kind, index: Int, _ record: [UInt8]) {
+            if let k = sockets.firstIndex(where: { $0.kind == kind && $0.index == index }) {
                 sockets[k].records.append(record)
             } else {
-                sockets.append((udp, index, [record]))
+                sockets.append((kind, index, [record]))
             }
         }
     }
@@ -141,7 +149,11 @@ public final class LogExporter: EventExporter, ReportsStatistics {
                 let http = plan.resolve(plan.httpLog, plan.httpByRoute, event)
                 let tcp = plan.resolve(plan.tcpLog, plan.tcpByRoute, event)
                 let udp = plan.resolve(plan.udpLog, plan.udpByRoute, event)
-                if file == nil && http == nil && tcp == nil && udp == nil { continue }
+                // syslog: only at a severity the instance sends (Kong's log_level)
+                var syslog = plan.resolve(plan.syslog, plan.syslogByRoute, event)
+                let severity = syslog.flatMap { plan.syslogFraming[$0].severity(forStatus: Int(event.status)) }
+                if severity == nil { syslog = nil }
+                if file == nil && http == nil && tcp == nil && udp == nil && syslog == nil { continue }
                 let hasDetail = ring.detail(of: event, into: &state.detail)
                 state.detail.withUnsafeBytes { encoded in
                     serializer.serialize(event, encodedDetail: hasDetail ? encoded : nil, entities: plan.entities, scratch: scratch) {
@@ -161,8 +173,12 @@ public final class LogExporter: EventExporter, ReportsStatistics {
                                 gathered.files.append((file, bytes, 1, lost))
                             }
                         }
-                        if let tcp { gathered.addSocket(udp: false, index: tcp, Array(record)) }
-                        if let udp { gathered.addSocket(udp: true, index: udp, Array(record)) }
+                        if let tcp { gathered.addSocket(.tcp, index: tcp, Array(record)) }
+                        if let udp { gathered.addSocket(.udp, index: udp, Array(record)) }
+                        if let syslog, let severity {
+                            let framed = record.withUnsafeBytes { plan.syslogFraming[syslog].frame($0, severity: severity, at: Date()) }
+                            gathered.addSocket(.syslog, index: syslog, framed)
+                        }
                         if let http {
                             if let k = gathered.https.firstIndex(where: { $0.index == http }) {
                                 gathered.https[k].records.append(Array(record))
@@ -191,7 +207,8 @@ public final class LogExporter: EventExporter, ReportsStatistics {
             httpLog.enqueue(h.records, plugin: plan.httpLog.instances[h.index], withoutDetail: h.withoutDetail)
         }
         for s in gathered.sockets {
-            socketLog.enqueue(s.records, plugin: (s.udp ? plan.udpLog : plan.tcpLog).instances[s.index])
+            let scopes = s.kind == .tcp ? plan.tcpLog : s.kind == .udp ? plan.udpLog : plan.syslog
+            socketLog.enqueue(s.records, plugin: scopes.instances[s.index])
         }
     }
 

@@ -57,6 +57,9 @@ struct Start: AsyncParsableCommand {
     @Option(name: .customLong("real-ip-recursive"), help: "on: in a list of addresses, the last one not in --trusted-ips (kong.conf real_ip_recursive). Env: ARGUS_REAL_IP_RECURSIVE. Default: off.")
     var realIPRecursive: String?
 
+    @Option(name: .customLong("syslog-address"), help: "Where the syslog plugin writes: a local datagram socket path, or udp://HOST:PORT. Env: ARGUS_SYSLOG_ADDRESS. Default: /dev/log.")
+    var syslogAddress: String?
+
     @Option(name: .customLong("drain-timeout"), help: "Seconds SIGTERM waits for in-flight requests. Env: ARGUS_DRAIN_TIMEOUT. Default: 30.")
     var drainTimeout: Int?
 
@@ -131,6 +134,17 @@ struct Start: AsyncParsableCommand {
         }
         if let text = value(trustedIPs, "TRUSTED_IPS") {
             do { settings.proxy.trustedIPs = try TrustedIPs(parsing: text) } catch { fail("\(error)") }
+        }
+        if let text = value(syslogAddress, "SYSLOG_ADDRESS") {
+            if text.hasPrefix("udp://") {
+                let rest = text.dropFirst(6)
+                guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port),
+                      rest.startIndex < colon
+                else { fail("invalid syslog address '\(text)': expected a socket path or udp://HOST:PORT") }
+            } else if !text.hasPrefix("/") {
+                fail("invalid syslog address '\(text)': expected a socket path or udp://HOST:PORT")
+            }
+            settings.syslogAddress = text
         }
         if let text = value(realIPHeader, "REAL_IP_HEADER") {
             guard !text.isEmpty, text.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ":") }) else {

@@ -7,7 +7,7 @@ public enum PluginRegistry {
         CorrelationIDPluginSchema.schema, CORSPluginSchema.schema, RequestSizeLimitingPluginSchema.schema,
         RequestTransformerPluginSchema.schema, ResponseTransformerPluginSchema.schema,
         ProxyCachePluginSchema.schema, RequestTerminationPluginSchema.schema, JWTPluginSchema.schema, KeyAuthPluginSchema.schema, BasicAuthPluginSchema.schema, ACLPluginSchema.schema, IPRestrictionPluginSchema.schema,
-        SocketLogPluginSchemas.tcpLog, SocketLogPluginSchemas.udpLog,
+        SocketLogPluginSchemas.tcpLog, SocketLogPluginSchemas.udpLog, SyslogPluginSchema.schema,
     ]
 
     private static let byName: [String: PluginSchema] = index(builtins)

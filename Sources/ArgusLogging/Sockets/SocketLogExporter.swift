@@ -12,14 +12,26 @@ public final class SocketLogExporter: ReportsStatistics, Sendable {
     /// Bytes queued per destination beyond which new records are dropped (and counted).
     public let maxQueueBytes: Int
     private let senders = NIOLockedValueBox<[String: SocketLogSender]>([:])
+    /// Where the syslog plugin writes: a local datagram socket's path, or `udp://host:port`.
+    public let syslogAddress: String
 
-    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, maxQueueBytes: Int = 16 << 20) {
+    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, maxQueueBytes: Int = 16 << 20, syslogAddress: String = "/dev/log") {
         self.group = group
         self.maxQueueBytes = maxQueueBytes
+        self.syslogAddress = syslogAddress
     }
 
-    static func target(of plugin: Plugin) -> SocketLogSender.Target? {
+    func target(of plugin: Plugin) -> SocketLogSender.Target? {
         let config = plugin.config
+        if plugin.name == "syslog" {
+            guard syslogAddress.hasPrefix("udp://") else {
+                return SocketLogSender.Target(kind: .syslog, host: "", port: 0, unixPath: syslogAddress)
+            }
+            let rest = syslogAddress.dropFirst(6)
+            guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]) else { return nil }
+            let host = rest[..<colon].trimmingCharacters(in: ["[", "]"])
+            return SocketLogSender.Target(kind: .syslog, host: host, port: port)
+        }
         guard let kind = SocketLogSender.Target.Kind(rawValue: plugin.name), let host = config["host"]?.stringValue,
               let port = config["port"]?.intValue
         else { return nil }
@@ -33,7 +45,7 @@ public final class SocketLogExporter: ReportsStatistics, Sendable {
 
     /// Queues `records` for `plugin`'s destination.
     func enqueue(_ records: [[UInt8]], plugin: Plugin) {
-        guard let target = Self.target(of: plugin) else { return }
+        guard let target = target(of: plugin) else { return }
         // (an instance whose target changed gets a sender of its own; the old one drains and stays counted)
         let key = "\(plugin.id) \(target.kind.rawValue) \(target.display) \(target.tls) \(target.serverName ?? "")"
         let sender: SocketLogSender? = senders.withLockedValue { senders in
@@ -56,5 +68,14 @@ public final class SocketLogExporter: ReportsStatistics, Sendable {
     public func statistics() -> [ExporterStatistic] {
         senders.withLockedValue { Array($0.values) }.sorted { ($0.instance, $0.target.display) < ($1.instance, $1.target.display) }
             .flatMap { $0.statistics() }
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters(in set: Set<Character>) -> String {
+        var s = self
+        while let first = s.first, set.contains(first) { s = s.dropFirst() }
+        while let last = s.last, set.contains(last) { s = s.dropLast() }
+        return String(s)
     }
 }

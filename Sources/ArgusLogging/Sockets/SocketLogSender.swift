@@ -1,4 +1,5 @@
 import ArgusStatistics
+import Glibc
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -10,19 +11,22 @@ import NIOSSL
 /// on one connection kept open for `keepalive`, TLS when asked (no verification, as Kong's
 /// `sslhandshake(false, …)`); a batch whose write fails goes back to the head of the queue and is
 /// sent again once the connection is back (at least once: never silently lost). UDP: a datagram
-/// per record; one that can not be sent is counted dropped.
+/// per record; one that can not be sent is counted dropped. syslog: a datagram per record (already
+/// framed), to a local socket (`/dev/log`) or over UDP.
 final class SocketLogSender: @unchecked Sendable {
     struct Target: Hashable, Sendable {
-        enum Kind: String, Sendable { case tcp = "tcp-log", udp = "udp-log" }
+        enum Kind: String, Sendable { case tcp = "tcp-log", udp = "udp-log", syslog }
         var kind: Kind
         var host: String
         var port: Int
+        /// syslog to a local datagram socket (`/dev/log`) rather than over UDP to `host:port`.
+        var unixPath: String?
         var tls = false
         var serverName: String?
         var timeoutMs = 10_000
         var keepaliveMs = 60_000
 
-        var display: String { "\(host):\(port)" }
+        var display: String { unixPath ?? "\(host):\(port)" }
     }
 
     struct Counters: Sendable {
@@ -45,6 +49,8 @@ final class SocketLogSender: @unchecked Sendable {
     private var inFlight: [ByteBuffer]?
     private var channel: (any Channel)?
     private var udpAddress: SocketAddress?
+    /// The local syslog socket (a plain datagram socket: written to at once, never blocking).
+    private var unixSocket: Int32 = -1
     private var connecting = false
     private var retry: Scheduled<Void>?
     private var idle: Scheduled<Void>?
@@ -109,6 +115,8 @@ final class SocketLogSender: @unchecked Sendable {
 
     func close() {
         loop.execute {
+            if self.unixSocket >= 0 { _ = Glibc.close(self.unixSocket) }
+            self.unixSocket = -1
             self.retry?.cancel()
             self.idle?.cancel()
             self.channel?.close(promise: nil)
@@ -128,6 +136,10 @@ final class SocketLogSender: @unchecked Sendable {
         }
         idle?.cancel()
         idle = nil
+        if let path = target.unixPath {
+            sendLocal(path)
+            return
+        }
         guard let channel, channel.isActive else {
             connect()
             return
@@ -140,7 +152,7 @@ final class SocketLogSender: @unchecked Sendable {
         case .tcp:
             for buffer in batch.dropLast() { channel.write(buffer, promise: nil) }
             written = channel.writeAndFlush(batch.last!)
-        case .udp:
+        case .udp, .syslog:
             guard let address = udpAddress else { return }
             var futures: [EventLoopFuture<Void>] = []
             for buffer in batch {
@@ -162,7 +174,7 @@ final class SocketLogSender: @unchecked Sendable {
                 }
                 self.pump()
             case .failure:
-                if self.target.kind == .udp {
+                if self.target.kind != .tcp {
                     // datagrams are not sent again: counted as dropped
                     self.counters.withLockedValue { c in
                         c.dropped += UInt64(batch.count)
@@ -197,7 +209,7 @@ final class SocketLogSender: @unchecked Sendable {
                     }
                 }
                 .connect(host: target.host, port: target.port)
-        case .udp:
+        case .udp, .syslog:
             let host = target.host, port = target.port
             connected = DatagramBootstrap(group: loop).bind(host: host.contains(":") ? "::" : "0.0.0.0", port: 0).flatMapThrowing { channel in
                 self.udpAddress = try SocketAddress.makeAddressResolvingHost(host, port: port)
@@ -227,6 +239,41 @@ final class SocketLogSender: @unchecked Sendable {
             self.retry = nil
             self.pump()
         }
+    }
+
+    /// Writes the queue to the local syslog socket, a datagram per record: one the socket does not
+    /// take (no syslog daemon, its buffer full) is counted dropped, as a datagram lost.
+    private func sendLocal(_ path: String) {
+        if unixSocket < 0 { unixSocket = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in path.utf8.prefix(capacity - 1).enumerated() { raw[i] = byte }
+        }
+        let batch = queue
+        queue = []
+        var sent = 0, failed = 0, bytes = 0
+        for buffer in batch {
+            bytes += buffer.readableBytes
+            let result = buffer.withUnsafeReadableBytes { data in
+                withUnsafePointer(to: &address) { pointer in
+                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(unixSocket, data.baseAddress, data.count, Int32(MSG_NOSIGNAL), $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                    }
+                }
+            }
+            if result >= 0 { sent += 1 } else { failed += 1 }
+        }
+        counters.withLockedValue { c in
+            c.sent += UInt64(sent)
+            c.dropped += UInt64(failed)
+            if failed > 0 { c.failures += 1 }
+            c.queuedBytes -= bytes
+            c.queuedRecords -= batch.count
+        }
+        for promise in drained { promise.succeed(()) }
+        drained = []
     }
 
     /// A TCP connection with nothing to send closes after `keepalive` (Kong's `setkeepalive`).

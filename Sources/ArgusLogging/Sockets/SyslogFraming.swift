@@ -1,0 +1,49 @@
+import ArgusConfig
+import Foundation
+
+/// Kong's `syslog` plugin's choices for one record, and its RFC 5424 frame: the severity by the
+/// response's status class, sent only when it is at or above `log_level` (Kong's
+/// `send_to_syslog`), with the plugin's facility, the app name `kong` (Kong's sender name), this
+/// process's id, and Kong's record as the message.
+struct SyslogFraming: Sendable {
+    let logLevel: Int
+    let successful: Int, clientErrors: Int, serverErrors: Int
+    let facility: Int
+    let hostname: String
+    let processID: Int32
+
+    init(config: JSONValue, hostname: String = ProcessInfo.processInfo.hostName, processID: Int32 = getpid()) {
+        func severity(_ field: String) -> Int { SyslogPluginSchema.code(ofSeverity: config[field]?.stringValue ?? "info") }
+        logLevel = severity("log_level")
+        successful = severity("successful_severity")
+        clientErrors = severity("client_errors_severity")
+        serverErrors = severity("server_errors_severity")
+        facility = SyslogPluginSchema.code(ofFacility: config["facility"]?.stringValue ?? "user")
+        self.hostname = hostname.isEmpty ? "-" : String(hostname.prefix(255).map { $0.isASCII && $0 != " " ? $0 : "-" })
+        self.processID = processID
+    }
+
+    /// The severity for a response status, or nil when it is below `log_level` (not sent).
+    func severity(forStatus status: Int) -> Int? {
+        let severity = status >= 500 ? serverErrors : status >= 400 ? clientErrors : successful
+        return severity <= logLevel ? severity : nil
+    }
+
+    /// `<PRI>1 TIMESTAMP HOSTNAME kong PROCID - - MSG`.
+    func frame(_ record: UnsafeRawBufferPointer, severity: Int, at date: Date) -> [UInt8] {
+        var out = Array("<\(facility * 8 + severity)>1 \(Self.timestamp(date)) \(hostname) kong \(processID) - - ".utf8)
+        out.append(contentsOf: record)
+        return out
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(millis / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let ms = Int(millis % 1000)
+        let fraction = ms < 10 ? "00\(ms)" : ms < 100 ? "0\(ms)" : "\(ms)"
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(fraction)Z"
+    }
+}
