@@ -49,9 +49,17 @@ struct DeclarativeEndpoint {
             return Self.invalid(error.errors, flatten: flatten, input: try? ConfigLoader.parseValue(text: text))
         }
         if let failure = await store.replaceAll(with: config, hash: hash) { return failure }
+        // Kong's 201: every entity type, its entities keyed by id, without `ws_id`
+        // (`declarative.sanitize_output`; `15-off_spec.lua`)
         var body: [String: JSONValue] = [:]
         for kind in EntityJSON.kinds {
-            body[kind] = .array(EntityJSON.entities(kind, in: config))
+            var byID: [String: JSONValue] = [:]
+            for case .object(var entity) in EntityJSON.entities(kind, in: config) {
+                guard let id = entity["id"]?.stringValue else { continue }
+                entity["ws_id"] = nil
+                byID[id] = .object(entity)
+            }
+            body[kind] = .object(byID)
         }
         return .json(201, .object(body))
     }

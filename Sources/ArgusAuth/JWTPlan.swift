@@ -58,16 +58,17 @@ public final class JWTPlan: Sendable {
         case .multiple: return reject(["message": "Multiple tokens provided"], reason: 2)
         case .one(let found): token = found
         }
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        // Kong's decode_token: three parts (the third takes the rest); the header and claims must
+        // decode as JSON ("invalid JSON" for any failure there), then the alg, then the signature
+        let parts = token.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, let headerData = Self.base64URL(parts[0]), let claimsData = Self.base64URL(parts[1]),
-              let signature = Self.base64URL(parts[2])
-        else { return reject(["message": "Bad token; invalid JWT"], reason: 2) }
-        guard let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any],
+              let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any],
               let claims = (try? JSONSerialization.jsonObject(with: claimsData)) as? [String: Any]
         else { return reject(["message": "Bad token; invalid JSON"], reason: 2) }
         guard let alg = header["alg"] as? String, Self.algorithms.contains(alg) else {
             return reject(["message": "Bad token; invalid alg"], reason: 2)
         }
+        guard let signature = Self.base64URL(parts[2]) else { return reject(["message": "Bad token; invalid signature"], reason: 2) }
         guard let keyValue = claims[keyClaimName] ?? header[keyClaimName] else {
             return reject(["message": "No mandatory '\(keyClaimName)' in claims"], reason: 3)
         }
@@ -115,32 +116,57 @@ public final class JWTPlan: Sendable {
 
     enum Token { case none, multiple, one(String) }
 
-    /// Kong's order: query arguments, cookies, then headers (`Bearer <token>`).
+    /// Kong's `retrieve_tokens`: every non-empty token of the query arguments, the cookies (the
+    /// first of each name, as nginx's `$cookie_…`) and the headers (`[Bb]earer <token>` anywhere in
+    /// the first value), as a set: none, one (however many times it came), or several.
     private func retrieveToken(_ head: RequestHead) -> Token {
+        var tokens: [String] = []
+        func add(_ token: some StringProtocol) {
+            let token = String(token)
+            if !token.isEmpty, !tokens.contains(token) { tokens.append(token) }
+        }
         let query = QueryString(head.string(head.query)[...])
         for name in uriParamNames {
-            let values = query.values(named: name)
-            if values.count > 1 { return .multiple }
-            if let value = values.first { return .one(value) }
+            for value in query.values(named: name) { add(value) }
         }
         if !cookieNames.isEmpty {
-            for header in head.values(forLowercasedName: "cookie") {
-                for pair in header.split(separator: ";") {
-                    let kv = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                    if kv.count == 2, cookieNames.contains(kv[0]), !kv[1].isEmpty { return .one(kv[1]) }
+            for name in cookieNames {
+                var found: String?
+                for header in head.values(forLowercasedName: "cookie") where found == nil {
+                    for pair in header.split(separator: ";") {
+                        let kv = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                        if kv.count == 2, kv[0] == name { found = kv[1]; break }
+                    }
                 }
+                if let found { add(found) }
             }
         }
         for name in headerNames {
-            guard let value = head.values(forLowercasedName: name).first else { continue }
-            let trimmed = value.drop { $0 == " " || $0 == "\t" }
-            guard trimmed.lowercased().hasPrefix("bearer") else { continue }
-            let rest = trimmed.dropFirst(6)
-            guard rest.first == " " || rest.first == "\t" else { continue }
-            let token = rest.drop { $0 == " " || $0 == "\t" }
-            if !token.isEmpty { return .one(String(token)) }
+            guard let value = head.values(forLowercasedName: name).first, let token = Self.bearerToken(value) else { continue }
+            add(token)
         }
-        return .none
+        switch tokens.count {
+        case 0: return .none
+        case 1: return .one(tokens[0])
+        default: return .multiple
+        }
+    }
+
+    /// Kong's `\s*[Bb]earer\s+(.+)`, unanchored: what follows the first `Bearer`/`bearer` and its blanks.
+    static func bearerToken(_ value: String) -> Substring? {
+        var rest = Substring(value)
+        while let start = rest.firstIndex(where: { $0 == "B" || $0 == "b" }) {
+            let candidate = rest[start...]
+            if candidate.dropFirst().hasPrefix("earer") {
+                let after = candidate.dropFirst(6)
+                if let first = after.first, first == " " || first == "\t" {
+                    let token = after.drop { $0 == " " || $0 == "\t" }
+                    if !token.isEmpty { return token }
+                }
+            }
+            rest = rest[rest.index(after: start)...]
+        }
+        return nil
     }
 
     /// Kong's "exit" answer: 401, the body as given (no request id), and a Bearer challenge.

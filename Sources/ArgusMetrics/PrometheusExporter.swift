@@ -197,7 +197,8 @@ public final class PrometheusExporter: EventExporter {
             // Without an enabled prometheus instance, Kong exports only what it measures at the
             // scrape (its `metric_data(local_only)`): the request, latency and bandwidth families go,
             // and Argus's own families do not name them either.
-            let series = state.metrics.seriesCounts.filter { plan.hasInstances || !$0.family.hasPrefix("kong_") }
+            // (a family no instance enables, `bandwidth_metrics: false` say, has no series and is not named)
+            let series = state.metrics.seriesCounts.filter { $0.count > 0 && (plan.hasInstances || !$0.family.hasPrefix("kong_")) }
             add("argus_metrics_series", "gauge", "Series held per request family") { out in
                 for s in series { out.sample("argus_metrics_series", [("family", s.family)], Double(s.count)) }
             }

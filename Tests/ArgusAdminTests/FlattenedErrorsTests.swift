@@ -90,6 +90,26 @@ import Testing
         }
     }
 
+    /// `15-off_spec.lua`: the 201 has every entity type, its entities keyed by id, without `ws_id`.
+    @Test func theCreatedBodyKeysEntitiesByID() async throws {
+        try await admin.withFixture { f in
+            let document = """
+                {"_format_version": "3.0", "services": [{"id": "0855b320-0dd2-547d-891d-601e9b38647f", "name": "s", "host": "h.test",
+                  "routes": [{"id": "481a9539-f49c-51b6-b2e2-fe99ee68866c", "paths": ["/"]}]}],
+                 "plugins": [{"id": "0611a5a9-de73-5a2d-a4e6-6a38ad4c3cb2", "name": "key-auth"}]}
+                """
+            let answer = try #require(await f.api.respond(AdminRequest(
+                method: "POST", path: "/config", contentType: "application/json", body: Array(document.utf8))))
+            #expect(answer.status == 201)
+            let body = try #require(try ConfigLoader.parseValue(text: String(decoding: answer.body, as: UTF8.self)))
+            let service = try #require(body["services"]?["0855b320-0dd2-547d-891d-601e9b38647f"])
+            let route = try #require(body["routes"]?["481a9539-f49c-51b6-b2e2-fe99ee68866c"])
+            #expect(route["service"]?["id"] == service["id"] && service["ws_id"] == nil && route["ws_id"] == nil)
+            #expect(body["plugins"]?["0611a5a9-de73-5a2d-a4e6-6a38ad4c3cb2"]?["ws_id"] == nil)
+            #expect(body["consumers"] == .object([:]) && body["workspaces"] == nil)
+        }
+    }
+
     @Test func pathsSplitIntoEntitiesAndFields() {
         let segments = FlattenedErrors.parse("services[0].routes[1].protocols[0]")
         let (entity, type) = FlattenedErrors.entity(in: segments)!

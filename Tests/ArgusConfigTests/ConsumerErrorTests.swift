@@ -21,6 +21,9 @@ import Testing
                   "uniqueness violation: 'keyauth_credentials' entity with key set to 'k' already declared"),
         ErrorCase("consumers: [{username: a, jwt_secrets: [{algorithm: XX256}]}]", "consumers[0].jwt_secrets[0].algorithm",
                   "expected one of: HS256, HS384, HS512, RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512, EdDSA"),
+        // Kong verifies Ed448 keys with OpenSSL; Argus can not (swift-crypto): refused at load, not failing every request
+        ErrorCase("consumers: [{username: a, jwt_secrets: [{algorithm: EdDSA, rsa_public_key: \"-----BEGIN PUBLIC KEY-----\\nMEMwBQYDK2VxAzoA39l5xbf9/12J01Siq5pXHFpexkGbW2RH9A+ExJnLEd0gIR+P\\ndbVrGc1KBUNF0g84aXtPVzf1jH8A\\n-----END PUBLIC KEY-----\\n\"}]}]",
+                  "consumers[0].jwt_secrets[0].rsa_public_key", "Ed448 keys are not supported by Argus (EdDSA with an Ed25519 key is)"),
         ErrorCase("consumers: [{username: a, jwt_secrets: [{algorithm: RS256}]}]", "consumers[0].jwt_secrets[0].rsa_public_key",
                   "required field missing"),
         ErrorCase("consumers: [{username: a, basicauth_credentials: [{username: u}]}]", "consumers[0].basicauth_credentials[0].password",

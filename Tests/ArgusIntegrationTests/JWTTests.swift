@@ -64,13 +64,24 @@ struct JWTTests {
         #expect(try await get(Self.hs256("{\"iss\":\"mallory\",\"exp\":\(now + 60)}", secret: "s3cr3t")).bodyString
             == "{\"message\":\"No credentials found for given 'iss'\"}")
         #expect(try await get(Self.hs256("{\"sub\":\"x\"}", secret: "s3cr3t")).bodyString == "{\"message\":\"No mandatory 'iss' in claims\"}")
-        #expect(try await get("not-a-token").bodyString == "{\"message\":\"Bad token; invalid JWT\"}")
+        // Kong's decode_token: anything that does not decode is "invalid JSON" (its 01-jwt_parser spec)
+        #expect(try await get("not-a-token").bodyString == "{\"message\":\"Bad token; invalid JSON\"}")
+        #expect(try await get("e30.e30").bodyString == "{\"message\":\"Bad token; invalid JSON\"}")
         let wrongAlg = Self.token(alg: "HS512", claims: "{\"iss\":\"carol-issuer\",\"exp\":\(now + 60)}") {
             Data(HMAC<SHA512>.authenticationCode(for: $0, using: SymmetricKey(data: Data("s3cr3t".utf8))))
         }
         #expect(try await get(wrongAlg).bodyString == "{\"message\":\"Invalid algorithm\"}")
         #expect(try await get(nil, "?jwt=a&jwt=b").bodyString == "{\"message\":\"Multiple tokens provided\"}")
-        #expect(backend.requests.count == 2)
+        // Kong's retrieve_tokens gathers a set: different tokens from the query and the header are
+        // several; the same token twice is one; empty values count for nothing
+        #expect(try await get(good, "?jwt=other").bodyString == "{\"message\":\"Multiple tokens provided\"}")
+        #expect(try await get(good, "?jwt=\(good)").status == 200)
+        #expect(try await get(good, "?jwt=").status == 200)
+        #expect(try await get(nil, "?jwt=\(good)&jwt=\(good)").status == 200)
+        // `Bearer` anywhere in the header's value (Kong's unanchored match)
+        let other = try #require(try await gw.request("GET /x HTTP/1.1\r\nHost: x\r\nAuthorization: Basic abc, Bearer \(good)\r\n\r\n"))
+        #expect(other.status == 200)
+        #expect(backend.requests.count == 6)
     }
 
     @Test func rsaAndECDSATokens() async throws {

@@ -79,6 +79,12 @@ struct ScopingAndBudgetTests {
             #expect(!off.text.contains("family=\"\(family)\""), "argus_metrics_series names \(family)")
         }
         #expect(off.has(family: "kong_nginx_requests_total") && off.has(family: "kong_node_info"))
+        // a family its flags leave off is not named either
+        let statusOnly = try Fixture(enabled.replacingOccurrences(of: ", latency_metrics: true, bandwidth_metrics: true", with: ""))
+        statusOnly.feed([event(route: 0, service: 0, version: 1)])
+        let some = await statusOnly.scrape()
+        #expect(some.text.contains(#"argus_metrics_series{family="kong_http_requests_total"}"#))
+        #expect(!some.text.contains(#"family="kong_bandwidth_bytes""#) && !some.text.contains(#"family="kong_kong_latency_ms""#))
     }
 
     @Test func perConsumerLabelsUsernamesOnlyWhenAsked() async throws {

@@ -38,8 +38,25 @@ extension DeclarativeBuilder {
     static let credentialChecks: [String: [RecordCheck]] = [
         "jwt_secrets": [
             .requires("rsa_public_key", when: "algorithm") { !($0.stringValue?.hasPrefix("HS") ?? true) },
+            // Kong verifies EdDSA with Ed25519 and Ed448 keys (OpenSSL); swift-crypto has no Ed448:
+            // such a key is refused here rather than failing every request with `Invalid key/secret`
+            RecordCheck { record, path in
+                guard record["algorithm"]?.stringValue == "EdDSA", let pem = record["rsa_public_key"]?.stringValue,
+                      DeclarativeBuilder.isEd448PublicKey(pem)
+                else { return [] }
+                return [FieldError(
+                    path: DocPath.join(path, "rsa_public_key"),
+                    message: "Ed448 keys are not supported by Argus (EdDSA with an Ed25519 key is)")]
+            },
         ],
     ]
+
+    /// An Ed448 `-----BEGIN PUBLIC KEY-----` (SPKI with the id-Ed448 OID, 1.3.101.113).
+    static func isEd448PublicKey(_ pem: String) -> Bool {
+        let body = pem.split(whereSeparator: \.isNewline).filter { !$0.hasPrefix("-----") }.joined()
+        guard let der = Data(base64Encoded: String(body)).map(Array.init), der.count >= 12 else { return false }
+        return Array(der[0..<12]) == [0x30, 0x43, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x71, 0x03, 0x3A, 0x00]
+    }
 
     func decodeConsumer(_ node: DocNode, path: String) {
         guard let input = readEntity(node, path: path, children: ["plugins"] + Self.credentialKinds, parent: nil) else { return }
