@@ -25,11 +25,10 @@ public final class HTTP2ClientSession: TCPConnectionDelegate {
     }
 
     public let key: PoolKey
-    let transport: Transport
+    var transport: Transport { wire.transport }
     let allocator = ByteBufferAllocator()
     private let limits: Limits
-    private let channel: EmbeddedChannel
-    private let sink = HTTP2Events()
+    private let wire: FrameWire
     let counters: HTTP2UpstreamCounters
     /// Told once, when the connection has closed.
     var onClose: ((HTTP2ClientSession) -> Void)?
@@ -42,9 +41,7 @@ public final class HTTP2ClientSession: TCPConnectionDelegate {
     private var connectionUncredited = 0
     /// GOAWAY received, an error, or the stream budget spent: no new streams.
     private(set) var draining = false
-    private var processing = false
     private var closed = false
-    private var flushScheduled = false
     var streamsAwaitWritable = false
     private var idleTimer: Scheduled<Void>?
     /// NIOHTTP2 answered an error of the upstream's with GOAWAY.
@@ -55,19 +52,19 @@ public final class HTTP2ClientSession: TCPConnectionDelegate {
     /// out at once (a TLS connection sends them after its handshake).
     public init(key: PoolKey, transport: Transport, limits: Limits, counters: HTTP2UpstreamCounters) throws {
         self.key = key
-        self.transport = transport
         self.limits = limits
         self.counters = counters
-        channel = EmbeddedChannel()
         var configuration = NIOHTTP2Handler.ConnectionConfiguration()
         configuration.initialSettings = [
             HTTP2Setting(parameter: .enablePush, value: 0),
             HTTP2Setting(parameter: .initialWindowSize, value: 65535),
             HTTP2Setting(parameter: .maxHeaderListSize, value: limits.maxHeaderListSize),
         ]
-        let handler = NIOHTTP2Handler(mode: .client, frameDelegate: ClientEmitted(self), connectionConfiguration: configuration)
-        try channel.pipeline.syncOperations.addHandler(handler)
-        try channel.pipeline.syncOperations.addHandler(sink)
+        let emitted = ClientEmitted()
+        wire = try FrameWire(
+            transport: transport, handler: NIOHTTP2Handler(mode: .client, frameDelegate: emitted, connectionConfiguration: configuration))
+        emitted.session = self
+        wire.flushed = { [unowned self] in self.notifyWritable() }
         transport.setDelegate(self)
         do {
             try transport.start()
@@ -77,7 +74,7 @@ public final class HTTP2ClientSession: TCPConnectionDelegate {
             throw error
         }
         counters.connectionOpened()
-        if let address = try? SocketAddress(ipAddress: "127.0.0.1", port: 0) { channel.connect(to: address, promise: nil) }
+        wire.activate()
         send(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: limits.connectionWindow - 65535)))
         flush()
         armIdleTimer()
@@ -109,12 +106,8 @@ public final class HTTP2ClientSession: TCPConnectionDelegate {
 
     public func connection(_ connection: TCPConnection, read bytes: ByteBuffer) {
         guard !closed else { return }
-        processing = true
-        channel.pipeline.fireChannelRead(bytes)
-        channel.pipeline.fireChannelReadComplete()
-        handleEvents()
-        processing = false
-        flush()
+        handleEvents(wire.read(bytes))
+        wire.readHandled()
         failIfBroken()
     }
 
@@ -138,16 +131,15 @@ public final class HTTP2ClientSession: TCPConnectionDelegate {
         let open = Array(streams.values)
         streams = [:]
         for stream in open { stream.aborted(error: error ?? HTTP2ConnectionClosed()) }
-        channel.close(promise: nil)
-        channel.embeddedEventLoop.run()
+        wire.close()
         counters.connectionClosed()
         onClose.take()?(self)
     }
 
     // MARK: - What NIOHTTP2 passed on
 
-    private func handleEvents() {
-        for event in sink.take() {
+    private func handleEvents(_ events: [HTTP2Events.Event]) {
+        for event in events {
             switch event {
             case .frame(let frame): handle(frame)
             case .streamClosed(let id, let reason):
@@ -219,31 +211,11 @@ public final class HTTP2ClientSession: TCPConnectionDelegate {
 
     func send(_ frame: HTTP2Frame) {
         guard !closed else { return }
-        channel.write(frame, promise: nil)
+        wire.send(frame)
     }
 
-    func scheduleFlush() {
-        guard !processing, !flushScheduled, !closed else { return }
-        flushScheduled = true
-        transport.loop.assumeIsolated().execute {
-            self.flushScheduled = false
-            self.flush()
-        }
-    }
-
-    func flush() {
-        guard !processing, !closed else { return }
-        channel.flush()
-        var wrote = false
-        while let out = try? channel.readOutbound(as: IOData.self) {
-            if case .byteBuffer(let bytes) = out {
-                transport.write(bytes)
-                wrote = true
-            }
-        }
-        if wrote { transport.flush() }
-        notifyWritable()
-    }
+    func scheduleFlush() { wire.scheduleFlush() }
+    func flush() { wire.flush() }
 
     private func notifyWritable() {
         guard streamsAwaitWritable else { return }
@@ -317,8 +289,7 @@ public final class HTTP2ClientSession: TCPConnectionDelegate {
 extension HTTP2ClientSession: Sendable {}
 
 /// Tells the session which DATA frames left the handler (past the upstream's window).
-private struct ClientEmitted: NIOHTTP2FrameDelegate {
-    unowned let session: HTTP2ClientSession
-    init(_ session: HTTP2ClientSession) { self.session = session }
-    func wroteFrame(_ frame: HTTP2Frame) { session.emitted(frame) }
+private final class ClientEmitted: NIOHTTP2FrameDelegate {
+    weak var session: HTTP2ClientSession?
+    func wroteFrame(_ frame: HTTP2Frame) { session?.emitted(frame) }
 }

@@ -28,11 +28,11 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
         public init() {}
     }
 
-    public let transport: Transport
+    public var transport: Transport { wire.transport }
     let allocator = ByteBufferAllocator()
     private let limits: Limits
-    private let channel: EmbeddedChannel
-    private let sink = HTTP2Events()
+    private let wire: FrameWire
+    private var sink: HTTP2Events { wire.events }
     private let counters: HTTP2Counters
     private let openStream: (HTTP2Stream) -> Void
     /// Told once, when the connection has closed.
@@ -43,25 +43,21 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
     private var connectionUncredited = 0
     private var quiescing = false
     private var peerWentAway = false
-    private var processing = false
     private var closed = false
     private var outputShut = false
     /// A connection error was counted (what the handler reports after it is not).
     private var connectionFailed = false
     /// A close was asked for while a read was handled: it happens once that read's output is written.
     private var closeWhenFlushed = false
-    private var flushScheduled = false
     /// A stream's writer found it unwritable: the streams are told when output drains.
     var streamsAwaitWritable = false
     private var idleTimer: Scheduled<Void>?
     private var lingerTimer: Scheduled<Void>?
 
     public init(transport: Transport, limits: Limits, counters: HTTP2Counters, openStream: @escaping (HTTP2Stream) -> Void) throws {
-        self.transport = transport
         self.limits = limits
         self.counters = counters
         self.openStream = openStream
-        channel = EmbeddedChannel()
         var configuration = NIOHTTP2Handler.ConnectionConfiguration()
         configuration.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: limits.maxConcurrentStreams),
@@ -70,9 +66,11 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
             HTTP2Setting(parameter: .maxHeaderListSize, value: limits.maxHeaderListSize),
             HTTP2Setting(parameter: .enablePush, value: 0),
         ]
-        let handler = NIOHTTP2Handler(mode: .server, frameDelegate: Emitted(self), connectionConfiguration: configuration)
-        try channel.pipeline.syncOperations.addHandler(handler)
-        try channel.pipeline.syncOperations.addHandler(sink)
+        let emitted = Emitted()
+        wire = try FrameWire(
+            transport: transport, handler: NIOHTTP2Handler(mode: .server, frameDelegate: emitted, connectionConfiguration: configuration))
+        emitted.session = self
+        wire.flushed = { [unowned self] in self.afterFlush() }
     }
 
     /// Takes the connection over: sends the server preface, then reads `first` (what a sniffer
@@ -80,8 +78,7 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
     public func start(first: ByteBuffer?) {
         counters.connectionOpened()
         transport.setDelegate(self)
-        // An embedded channel "connects" at once: the handler sends the server's SETTINGS.
-        if let address = try? SocketAddress(ipAddress: "127.0.0.1", port: 0) { channel.connect(to: address, promise: nil) }
+        wire.activate()
         send(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: limits.connectionWindow - 65535)))
         flush()
         armIdleTimer()
@@ -95,12 +92,8 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
 
     public func connection(_ connection: TCPConnection, read bytes: ByteBuffer) {
         guard !closed else { return }
-        processing = true
-        channel.pipeline.fireChannelRead(bytes)
-        channel.pipeline.fireChannelReadComplete()
-        handleEvents()
-        processing = false
-        flush()
+        handleEvents(wire.read(bytes))
+        wire.readHandled()
         if closeWhenFlushed { closeGracefully() }
     }
 
@@ -130,18 +123,17 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
         let open = Array(streams.values)
         streams = [:]
         for stream in open { stream.aborted(error: error ?? HTTP2ConnectionClosed()) }
-        channel.close(promise: nil)
-        channel.embeddedEventLoop.run()
+        wire.close()
         counters.connectionClosed()
         onClose.take()?(self)
     }
 
     // MARK: - What NIOHTTP2 passed on
 
-    private func handleEvents() {
+    private func handleEvents(_ events: [HTTP2Events.Event]) {
         // The handler's errors: one it answered with GOAWAY ends the connection (counted once,
         // what follows is not); the others reset one stream each.
-        for event in sink.take() {
+        for event in events {
             switch event {
             case .frame(let frame): handle(frame)
             case .streamClosed(let id, let reason):
@@ -216,35 +208,19 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
 
     func send(_ frame: HTTP2Frame) {
         guard !closed else { return }
-        channel.write(frame, promise: nil)
+        wire.send(frame)
     }
 
-    /// Flushes at the end of the loop's current round (or of the read being handled): the
-    /// streams that end in one round share one write.
-    func scheduleFlush() {
-        guard !processing, !flushScheduled, !closed else { return }
-        flushScheduled = true
-        transport.loop.assumeIsolated().execute {
-            self.flushScheduled = false
-            self.flush()
-        }
-    }
+    /// Flushes at the end of the loop's current round (or of the read being handled).
+    func scheduleFlush() { wire.scheduleFlush() }
 
     /// Writes what the handler emitted, unless a read is being handled (it flushes once at its end).
-    func flush() {
-        guard !processing, !closed else { return }
-        channel.flush()
-        var wrote = false
-        while let out = try? channel.readOutbound(as: IOData.self) {
-            if case .byteBuffer(let bytes) = out {
-                transport.write(bytes)
-                wrote = true
-            }
-        }
-        if wrote { transport.flush() }
+    func flush() { wire.flush() }
+
+    private func afterFlush() {
         // DATA went out: a stream whose writer waited for its window may go on.
         notifyWritable()
-        if !channel.isActive && !outputShut {
+        if wire.handlerClosed && !outputShut {
             // A connection error: NIOHTTP2 sent GOAWAY and closed its side.
             outputShut = true
             transport.shutdownOutput()
@@ -312,7 +288,7 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
 
     private func closeGracefully() {
         guard !closed else { return }
-        if processing {
+        if wire.processing {
             // (what the read caused, a GOAWAY included, is written first)
             closeWhenFlushed = true
             return
@@ -349,10 +325,9 @@ public struct HTTP2StreamReset: Error, Sendable {
 public struct HTTP2ConnectionClosed: Error, Sendable {}
 
 /// Tells the session which DATA frames left the handler (past flow control).
-private struct Emitted: NIOHTTP2FrameDelegate {
-    unowned let session: HTTP2ServerSession
-    init(_ session: HTTP2ServerSession) { self.session = session }
-    func wroteFrame(_ frame: HTTP2Frame) { session.emitted(frame) }
+private final class Emitted: NIOHTTP2FrameDelegate {
+    weak var session: HTTP2ServerSession?
+    func wroteFrame(_ frame: HTTP2Frame) { session?.emitted(frame) }
 }
 
 /// The end of the embedded pipeline: keeps, in order, the frames NIOHTTP2 let through, the

@@ -19,8 +19,7 @@ public struct RequestTranslator {
 
     private enum State {
         case head
-        case length(remaining: Int)
-        case chunked(ChunkedDecoder)
+        case body(BodyDeframer)
         case complete
     }
 
@@ -42,8 +41,11 @@ public struct RequestTranslator {
 
     /// The whole request went through (its end was emitted).
     public var isComplete: Bool {
-        if case .complete = state { return true }
-        return false
+        switch state {
+        case .complete: return true
+        case .body(let body): return body.isComplete
+        case .head: return false
+        }
     }
 
     /// The head was translated (what follows is body).
@@ -69,27 +71,15 @@ public struct RequestTranslator {
                     bytes = pending
                     pending = ByteBuffer()
                 }
-            case .length(let remaining):
-                let take = min(remaining, bytes.readableBytes)
-                let slice = bytes.readSlice(length: take)!
-                state = remaining == take ? .complete : .length(remaining: remaining - take)
-                emit(.data(slice, endStream: remaining == take))
-            case .chunked(var decoder):
-                state = .complete  // (the decoder is not copied while it decodes)
+            case .body(var body):
+                state = .complete  // (the deframer is not copied while it works)
                 do {
-                    try decoder.decode(&bytes) { emit(.data($0, endStream: false)) }
+                    try body.feed(&bytes, emit: emit)
                 } catch {
                     throw Untranslatable(reason: "bad chunked body: \(error)")
                 }
-                if decoder.isComplete {
-                    if decoder.trailerLines.isEmpty {
-                        emit(.data(ByteBuffer(), endStream: true))
-                    } else {
-                        emit(.headers(ResponseTranslator.trailers(decoder.trailerLines), endStream: true))
-                    }
-                } else {
-                    state = .chunked(decoder)
-                }
+                state = .body(body)
+                if body.isComplete { return }
             case .complete:
                 return
             }
@@ -110,10 +100,10 @@ public struct RequestTranslator {
                 state = .complete
                 emit(.headers(fields, endStream: true))
             case .length(let n):
-                state = .length(remaining: n)
+                state = .body(BodyDeframer(.length(n)))
                 emit(.headers(fields, endStream: false))
             case .chunked:
-                state = .chunked(ChunkedDecoder(keepsTrailers: true))
+                state = .body(BodyDeframer(.chunked))
                 emit(.headers(fields, endStream: false))
             }
             parser.recycle(head)

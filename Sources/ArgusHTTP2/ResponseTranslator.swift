@@ -21,9 +21,7 @@ public struct ResponseTranslator {
 
     private enum State {
         case head
-        case length(remaining: Int)
-        case chunked(ChunkedDecoder)
-        case untilClose
+        case body(BodyDeframer)
         case complete
     }
 
@@ -42,8 +40,11 @@ public struct ResponseTranslator {
 
     /// The whole response went through (its end was emitted).
     public var isComplete: Bool {
-        if case .complete = state { return true }
-        return false
+        switch state {
+        case .complete: return true
+        case .body(let body): return body.isComplete
+        case .head: return false
+        }
     }
 
     /// The final head was translated (what follows is body).
@@ -69,31 +70,15 @@ public struct ResponseTranslator {
                     bytes = pending
                     pending = ByteBuffer()
                 }
-            case .length(let remaining):
-                let take = min(remaining, bytes.readableBytes)
-                let slice = bytes.readSlice(length: take)!
-                state = remaining == take ? .complete : .length(remaining: remaining - take)
-                emit(.data(slice, endStream: remaining == take))
-            case .chunked(var decoder):
-                state = .complete  // (the decoder is not copied while it decodes)
+            case .body(var body):
+                state = .complete  // (the deframer is not copied while it works)
                 do {
-                    try decoder.decode(&bytes) { emit(.data($0, endStream: false)) }
+                    try body.feed(&bytes, emit: emit)
                 } catch {
                     throw Untranslatable(reason: "bad chunked body: \(error)")
                 }
-                if decoder.isComplete {
-                    if decoder.trailerLines.isEmpty {
-                        emit(.data(ByteBuffer(), endStream: true))
-                    } else {
-                        // the trailer section: HEADERS that end the stream (gRPC's status)
-                        emit(.headers(Self.trailers(decoder.trailerLines), endStream: true))
-                    }
-                } else {
-                    state = .chunked(decoder)
-                }
-            case .untilClose:
-                emit(.data(bytes, endStream: false))
-                bytes = ByteBuffer()
+                state = .body(body)
+                if body.isComplete { return }
             case .complete:
                 return  // (nothing follows a complete response on a stream)
             }
@@ -106,13 +91,12 @@ public struct ResponseTranslator {
         switch state {
         case .complete:
             return
-        case .untilClose:
-            state = .complete
-            emit(.data(ByteBuffer(), endStream: true))
         case .head:
             throw Untranslatable(reason: "the response ended before its head")
-        case .length, .chunked:
-            throw Untranslatable(reason: "the response ended before its body")
+        case .body(var body):
+            let whole = body.finish(emit: emit)
+            state = .body(body)
+            if !whole { throw Untranslatable(reason: "the response ended before its body") }
         }
     }
 
@@ -132,13 +116,13 @@ public struct ResponseTranslator {
                     state = .complete
                     emit(.headers(fields, endStream: true))
                 case .length(let n):
-                    state = .length(remaining: n)
+                    state = .body(BodyDeframer(.length(n)))
                     emit(.headers(fields, endStream: false))
                 case .chunked:
-                    state = .chunked(ChunkedDecoder(keepsTrailers: true))
+                    state = .body(BodyDeframer(.chunked))
                     emit(.headers(fields, endStream: false))
                 case .untilClose:
-                    state = .untilClose
+                    state = .body(BodyDeframer(.untilClose))
                     emit(.headers(fields, endStream: false))
                 }
                 parser.recycle(head.fields)
