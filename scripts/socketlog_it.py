@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Kong's tcp-log and udp-log plugins through Argus, with receivers written on Python's sockets:
+"""Kong's tcp-log, udp-log, syslog and statsd plugins through Argus, with receivers written on Python's sockets:
 a TCP receiver (newline-separated JSON records, kept-alive connections), the same over TLS
 (`tls: true`, a self-signed certificate made by openssl), and a UDP receiver (a datagram per
 record). Checked: one record per request with Kong's fields (request, response, route, service,
@@ -87,7 +87,8 @@ class TCPReceiver:
 
 
 class UDPReceiver:
-    def __init__(self):
+    def __init__(self, raw=False):
+        self.raw = raw
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -100,7 +101,7 @@ class UDPReceiver:
                 data, _ = self.sock.recvfrom(65536)
             except OSError:
                 return
-            self.records.append(json.loads(data))
+            self.records.append(data.decode() if self.raw else json.loads(data))
 
 
 class Upstream(threading.Thread):
@@ -175,6 +176,7 @@ def main():
     tls.start()
     udp = UDPReceiver()
     syslog = UnixReceiver(f"{work}/syslog.sock")
+    statsd = UDPReceiver(raw=True)
     upstream = Upstream()
     upstream.start()
     proxy, admin, status = free_port(), free_port(), free_port()
@@ -184,10 +186,13 @@ def main():
             {"name": "tcp", "paths": ["/tcp"], "plugins": [{"name": "tcp-log", "config": {"host": "127.0.0.1", "port": tcp.port, "keepalive": 1000}}]},
             {"name": "tls", "paths": ["/tls"], "plugins": [{"name": "tcp-log", "config": {"host": "127.0.0.1", "port": tls.port, "tls": True, "tls_sni": "receiver.test"}}]},
             {"name": "udp", "paths": ["/udp"], "plugins": [{"name": "udp-log", "config": {"host": "127.0.0.1", "port": udp.port}}]},
+            {"name": "statsd", "paths": ["/statsd"], "plugins": [{"name": "key-auth"},
+                                                                    {"name": "statsd", "config": {"host": "127.0.0.1", "port": statsd.port}}]},
             {"name": "syslog", "paths": ["/syslog"], "plugins": [{"name": "syslog", "config": {
                 "log_level": "warning", "successful_severity": "info", "client_errors_severity": "warning",
                 "server_errors_severity": "err", "facility": "local3"}}]},
         ]}],
+        "consumers": [{"username": "bob", "custom_id": "robert", "keyauth_credentials": [{"key": "kong"}]}],
     }
     with open(f"{work}/kong.json", "w") as f:
         json.dump(config, f)
@@ -213,6 +218,15 @@ def main():
                   and record.get("client_ip") == "127.0.0.1" and "latencies" in record, "Kong's record: route, service, client_ip, latencies")
             check(sorted(r["request"]["uri"] for r in udp.records) == sorted(f"/udp?i={i}" for i in range(20)), "one datagram per request")
             check(tcp.connections <= 3, f"records share kept-alive connections ({tcp.connections} connections)")
+            # statsd: Kong's default metrics, a datagram per line (spec/03-plugins/06-statsd E1)
+            get(proxy, "/statsd/x?apikey=kong")
+            check(wait_for(lambda: len(statsd.records) >= 12, 10), f"statsd: 12 lines for a proxied request with a consumer ({len(statsd.records)})")
+            lines = set(statsd.records)
+            for expected in ["kong.service.echo.request.count:1|c", "kong.service.echo.status.200:1|c", "kong.service.echo.user.uniques:robert|s",
+                             "kong.service.echo.user.robert.request.count:1|c", "kong.service.echo.user.robert.status.200:1|c"]:
+                check(expected in lines, f"statsd: {expected}")
+            check(any(re.fullmatch(r"kong\.service\.echo\.latency:\d+\|ms", l) for l in lines), "statsd: latency in ms")
+            check(any(re.fullmatch(r"kong\.route\.[0-9a-f-]{36}\.user\.robert\.status\.200:1\|c", l) for l in lines), "statsd: per user per route")
             # syslog: RFC 5424 frames, the severity by status class, nothing below log_level
             for path in ["/syslog/ok", "/syslog/missing", "/syslog/fail"]:
                 get(proxy, path)

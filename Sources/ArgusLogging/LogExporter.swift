@@ -34,6 +34,9 @@ public final class LogExporter: EventExporter, ReportsStatistics {
         let syslog: PluginScopes
         /// Each syslog instance's severities and frame.
         let syslogFraming: [SyslogFraming]
+        let statsd: PluginScopes
+        /// Each statsd instance's metrics.
+        let statsdLines: [StatsdLines]
         let routeService: [Int]
         let entities: EntityCache
         let fileInstances: [FileLogExporter.Instance]
@@ -44,9 +47,10 @@ public final class LogExporter: EventExporter, ReportsStatistics {
         let tcpByRoute: [Int32]
         let udpByRoute: [Int32]
         let syslogByRoute: [Int32]
+        let statsdByRoute: [Int32]
 
         /// Whether any log plugin is configured.
-        var logs: Bool { !fileLog.isEmpty || !httpLog.isEmpty || !tcpLog.isEmpty || !udpLog.isEmpty || !syslog.isEmpty }
+        var logs: Bool { !fileLog.isEmpty || !httpLog.isEmpty || !tcpLog.isEmpty || !udpLog.isEmpty || !syslog.isEmpty || !statsd.isEmpty }
 
         init(version: UInt32, config c: DeclarativeConfig) {
             self.version = version
@@ -56,6 +60,8 @@ public final class LogExporter: EventExporter, ReportsStatistics {
             udpLog = PluginScopes(config: c, plugin: "udp-log")
             syslog = PluginScopes(config: c, plugin: "syslog")
             syslogFraming = syslog.instances.map { SyslogFraming(config: $0.config) }
+            statsd = PluginScopes(config: c, plugin: "statsd")
+            statsdLines = statsd.instances.map { StatsdLines(config: $0.config) }
             let routeService = c.routeServiceIndexes()
             self.routeService = routeService
             entities = EntityCache(c)
@@ -71,6 +77,15 @@ public final class LogExporter: EventExporter, ReportsStatistics {
             tcpByRoute = byRoute(tcpLog)
             udpByRoute = byRoute(udpLog)
             syslogByRoute = byRoute(syslog)
+            statsdByRoute = byRoute(statsd)
+        }
+
+        /// The service, route and consumer of an event, for statsd's names and tags.
+        func statsdEntities(_ event: RequestEvent) -> StatsdLines.Entities {
+            let config = entities.config
+            func at<T>(_ list: [T], _ index: Int32) -> T? { index >= 0 && Int(index) < list.count ? list[Int(index)] : nil }
+            return StatsdLines.Entities(
+                service: at(config.services, event.service), route: at(config.routes, event.route), consumer: at(config.consumers, event.consumer))
         }
 
         /// The instance of `scopes` that applies to `event`, as an index into its instances.
@@ -91,7 +106,7 @@ public final class LogExporter: EventExporter, ReportsStatistics {
     struct Gathered {
         var files: [(index: Int, bytes: [UInt8], records: Int, withoutDetail: Int)] = []
         var https: [(index: Int, records: [[UInt8]], withoutDetail: Int)] = []
-        /// tcp-log, udp-log and syslog instances' records.
+        /// tcp-log, udp-log, syslog and statsd instances' records.
         var sockets: [(kind: SocketLogSender.Target.Kind, index: Int, records: [[UInt8]])] = []
 
         mutating func addSocket(_ kind: SocketLogSender.Target.Kind, index: Int, _ record: [UInt8]) {
@@ -153,6 +168,11 @@ public final class LogExporter: EventExporter, ReportsStatistics {
                 var syslog = plan.resolve(plan.syslog, plan.syslogByRoute, event)
                 let severity = syslog.flatMap { plan.syslogFraming[$0].severity(forStatus: Int(event.status)) }
                 if severity == nil { syslog = nil }
+                // statsd: lines from the event alone (no record to build)
+                if let statsd = plan.resolve(plan.statsd, plan.statsdByRoute, event) {
+                    let lines = plan.statsdLines[statsd].lines(for: event, plan.statsdEntities(event))
+                    for packet in plan.statsdLines[statsd].packets(lines) { gathered.addSocket(.statsd, index: statsd, packet) }
+                }
                 if file == nil && http == nil && tcp == nil && udp == nil && syslog == nil { continue }
                 let hasDetail = ring.detail(of: event, into: &state.detail)
                 state.detail.withUnsafeBytes { encoded in
@@ -207,7 +227,12 @@ public final class LogExporter: EventExporter, ReportsStatistics {
             httpLog.enqueue(h.records, plugin: plan.httpLog.instances[h.index], withoutDetail: h.withoutDetail)
         }
         for s in gathered.sockets {
-            let scopes = s.kind == .tcp ? plan.tcpLog : s.kind == .udp ? plan.udpLog : plan.syslog
+            let scopes = switch s.kind {
+            case .tcp: plan.tcpLog
+            case .udp: plan.udpLog
+            case .syslog: plan.syslog
+            case .statsd: plan.statsd
+            }
             socketLog.enqueue(s.records, plugin: scopes.instances[s.index])
         }
     }

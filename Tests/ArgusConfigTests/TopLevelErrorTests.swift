@@ -83,10 +83,10 @@ import Testing
         #expect(PluginRegistry.names == [
             "acl", "basic-auth", "correlation-id", "cors", "file-log", "http-log", "ip-restriction", "jwt", "key-auth", "prometheus",
             "proxy-cache", "rate-limiting", "request-size-limiting", "request-termination", "request-transformer", "response-transformer",
-            "syslog", "tcp-log", "udp-log",
+            "statsd", "syslog", "tcp-log", "udp-log",
         ])
-        #expect(PluginRegistry.schema(named: "statsd") == nil)
-        let found = (try? ConfigLoader.parse(text: "_format_version: \"3.0\"\nplugins: [{name: statsd}]", file: "k.yml")) == nil
+        #expect(PluginRegistry.schema(named: "datadog") == nil)
+        let found = (try? ConfigLoader.parse(text: "_format_version: \"3.0\"\nplugins: [{name: datadog}]", file: "k.yml")) == nil
         #expect(found)
     }
 

@@ -145,6 +145,36 @@ struct RateLimitingTests {
         #expect(try await gw.request("GET / HTTP/1.1\r\nHost: x\r\n\r\n")?.status == 200)
     }
 
+    /// `limit_by: ip` behind a trusted load balancer (`real_ip_header X-Forwarded-For`): each
+    /// client behind it has its own counter, the balancer's own address none.
+    @Test func limitByIPCountsTheClientBehindATrustedBalancer() async throws {
+        let backend = RawBackend.ok()
+        let port = try await backend.start()
+        let clock = ManualClock(Self.t0)
+        let gw = try await GatewayHarness(yaml: """
+            _format_version: "3.0"
+            services:
+              - name: backend
+                url: http://127.0.0.1:\(port)
+                routes: [{name: main, paths: ["/"]}]
+            plugins:
+              - name: rate-limiting
+                config: {minute: 1, limit_by: ip}
+            """) { settings in
+            settings.proxy.wallClockMilliseconds = clock.read
+            settings.proxy.trustedIPs = try! .init(parsing: "127.0.0.1")
+            settings.proxy.realIP = RealIPSettings(header: "X-Forwarded-For")
+        }
+        defer { Task { await gw.stop(); await backend.stop() } }
+        func get(_ client: String) async throws -> Int? {
+            try await gw.request("GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: \(client)\r\n\r\n")?.status
+        }
+        #expect(try await get("198.51.100.1") == 200)
+        #expect(try await get("198.51.100.2") == 200)
+        #expect(try await get("198.51.100.1") == 429)
+        #expect(try await get("198.51.100.3") == 200)
+    }
+
     /// A rejection is an event: gateway-made, rate_limited, naming the plugin and the window.
     @Test func rejectionsAreEvents() async throws {
         let backend = RawBackend.ok()

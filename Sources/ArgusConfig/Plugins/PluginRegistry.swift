@@ -7,7 +7,7 @@ public enum PluginRegistry {
         CorrelationIDPluginSchema.schema, CORSPluginSchema.schema, RequestSizeLimitingPluginSchema.schema,
         RequestTransformerPluginSchema.schema, ResponseTransformerPluginSchema.schema,
         ProxyCachePluginSchema.schema, RequestTerminationPluginSchema.schema, JWTPluginSchema.schema, KeyAuthPluginSchema.schema, BasicAuthPluginSchema.schema, ACLPluginSchema.schema, IPRestrictionPluginSchema.schema,
-        SocketLogPluginSchemas.tcpLog, SocketLogPluginSchemas.udpLog, SyslogPluginSchema.schema,
+        SocketLogPluginSchemas.tcpLog, SocketLogPluginSchemas.udpLog, SyslogPluginSchema.schema, StatsdPluginSchema.schema,
     ]
 
     private static let byName: [String: PluginSchema] = index(builtins)

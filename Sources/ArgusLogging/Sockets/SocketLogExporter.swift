@@ -23,6 +23,14 @@ public final class SocketLogExporter: ReportsStatistics, Sendable {
 
     func target(of plugin: Plugin) -> SocketLogSender.Target? {
         let config = plugin.config
+        if plugin.name == "statsd" {
+            // lines (joined into packets when asked) as the records: a datagram each, or `\n`-ended over TCP
+            var target = SocketLogSender.Target(
+                kind: config["use_tcp"]?.boolValue == true ? .tcp : .udp, host: config["host"]?.stringValue ?? "localhost",
+                port: config["port"]?.intValue ?? 8125)
+            target.sink = "statsd"
+            return target
+        }
         if plugin.name == "syslog" {
             guard syslogAddress.hasPrefix("udp://") else {
                 return SocketLogSender.Target(kind: .syslog, host: "", port: 0, unixPath: syslogAddress)
@@ -47,7 +55,7 @@ public final class SocketLogExporter: ReportsStatistics, Sendable {
     func enqueue(_ records: [[UInt8]], plugin: Plugin) {
         guard let target = target(of: plugin) else { return }
         // (an instance whose target changed gets a sender of its own; the old one drains and stays counted)
-        let key = "\(plugin.id) \(target.kind.rawValue) \(target.display) \(target.tls) \(target.serverName ?? "")"
+        let key = "\(plugin.id) \(plugin.name) \(target.kind.rawValue) \(target.display) \(target.tls) \(target.serverName ?? "")"
         let sender: SocketLogSender? = senders.withLockedValue { senders in
             if let existing = senders[key] { return existing }
             guard let created = try? SocketLogSender(target: target, instance: plugin.id, loop: group.next(), maxQueueBytes: maxQueueBytes)

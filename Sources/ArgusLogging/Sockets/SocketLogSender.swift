@@ -15,7 +15,11 @@ import NIOSSL
 /// framed), to a local socket (`/dev/log`) or over UDP.
 final class SocketLogSender: @unchecked Sendable {
     struct Target: Hashable, Sendable {
-        enum Kind: String, Sendable { case tcp = "tcp-log", udp = "udp-log", syslog }
+        enum Kind: String, Sendable {
+            case tcp = "tcp-log", udp = "udp-log", syslog
+            /// (only in `LogExporter`'s gathering: statsd's lines; its sender is udp or tcp)
+            case statsd
+        }
         var kind: Kind
         var host: String
         var port: Int
@@ -25,6 +29,8 @@ final class SocketLogSender: @unchecked Sendable {
         var serverName: String?
         var timeoutMs = 10_000
         var keepaliveMs = 60_000
+        /// The plugin whose destination this is (the `sink` label): tcp-log, udp-log, syslog, statsd.
+        var sink: String?
 
         var display: String { unixPath ?? "\(host):\(port)" }
     }
@@ -152,7 +158,7 @@ final class SocketLogSender: @unchecked Sendable {
         case .tcp:
             for buffer in batch.dropLast() { channel.write(buffer, promise: nil) }
             written = channel.writeAndFlush(batch.last!)
-        case .udp, .syslog:
+        case .udp, .syslog, .statsd:
             guard let address = udpAddress else { return }
             var futures: [EventLoopFuture<Void>] = []
             for buffer in batch {
@@ -209,7 +215,7 @@ final class SocketLogSender: @unchecked Sendable {
                     }
                 }
                 .connect(host: target.host, port: target.port)
-        case .udp, .syslog:
+        case .udp, .syslog, .statsd:
             let host = target.host, port = target.port
             connected = DatagramBootstrap(group: loop).bind(host: host.contains(":") ? "::" : "0.0.0.0", port: 0).flatMapThrowing { channel in
                 self.udpAddress = try SocketAddress.makeAddressResolvingHost(host, port: port)
@@ -295,7 +301,9 @@ final class SocketLogSender: @unchecked Sendable {
 
     func statistics() -> [ExporterStatistic] {
         let c = counters.withLockedValue { $0 }
-        let labels = [ExporterStatistic.Label("sink", target.kind.rawValue), .init("instance", instance), .init("destination", target.display)]
+        let labels = [
+            ExporterStatistic.Label("sink", target.sink ?? target.kind.rawValue), .init("instance", instance), .init("destination", target.display),
+        ]
         func record(_ outcome: String, _ value: UInt64) -> ExporterStatistic {
             .init(family: "argus_log_records_total", kind: .counter, help: "Log records by sink and outcome",
                   labels: labels + [.init("outcome", outcome)], value: Double(value))
