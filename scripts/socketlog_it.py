@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Kong's tcp-log, udp-log, syslog and statsd plugins through Argus, with receivers written on Python's sockets:
+"""Kong's tcp-log, udp-log, syslog, loggly, statsd and datadog plugins through Argus, with receivers written on Python's sockets:
 a TCP receiver (newline-separated JSON records, kept-alive connections), the same over TLS
 (`tls: true`, a self-signed certificate made by openssl), and a UDP receiver (a datagram per
 record). Checked: one record per request with Kong's fields (request, response, route, service,
@@ -177,6 +177,8 @@ def main():
     udp = UDPReceiver()
     syslog = UnixReceiver(f"{work}/syslog.sock")
     statsd = UDPReceiver(raw=True)
+    datadog = UDPReceiver(raw=True)
+    loggly = UDPReceiver(raw=True)
     upstream = Upstream()
     upstream.start()
     proxy, admin, status = free_port(), free_port(), free_port()
@@ -188,6 +190,11 @@ def main():
             {"name": "udp", "paths": ["/udp"], "plugins": [{"name": "udp-log", "config": {"host": "127.0.0.1", "port": udp.port}}]},
             {"name": "statsd", "paths": ["/statsd"], "plugins": [{"name": "key-auth"},
                                                                     {"name": "statsd", "config": {"host": "127.0.0.1", "port": statsd.port}}]},
+            {"name": "datadog", "paths": ["/datadog"], "plugins": [{"name": "key-auth"},
+                                                                      {"name": "datadog", "config": {"host": "127.0.0.1", "port": datadog.port}}]},
+            {"name": "loggly", "paths": ["/loggly"], "plugins": [{"name": "loggly", "config": {
+                "host": "127.0.0.1", "port": loggly.port, "key": "K3Y", "tags": ["kong", "argus"], "log_level": "info",
+                "successful_severity": "warning"}}]},
             {"name": "syslog", "paths": ["/syslog"], "plugins": [{"name": "syslog", "config": {
                 "log_level": "warning", "successful_severity": "info", "client_errors_severity": "warning",
                 "server_errors_severity": "err", "facility": "local3"}}]},
@@ -227,6 +234,20 @@ def main():
                 check(expected in lines, f"statsd: {expected}")
             check(any(re.fullmatch(r"kong\.service\.echo\.latency:\d+\|ms", l) for l in lines), "statsd: latency in ms")
             check(any(re.fullmatch(r"kong\.route\.[0-9a-f-]{36}\.user\.robert\.status\.200:1\|c", l) for l in lines), "statsd: per user per route")
+            # datadog: Kong's six default lines with its tags (spec/03-plugins/08-datadog)
+            get(proxy, "/datadog/x?apikey=kong")
+            check(wait_for(lambda: len(datadog.records) >= 6, 10), f"datadog: 6 lines ({len(datadog.records)})")
+            check("kong.request.count:1|c|#name:echo,status:200,consumer:robert,app:kong" in datadog.records,
+                  f"datadog: request.count with Kong's tags ({datadog.records[:1]})")
+            check(any(re.fullmatch(r"kong\.latency:\d+\|ms\|#name:echo,status:200,consumer:robert,app:kong", l) for l in datadog.records),
+                  "datadog: latency")
+            # loggly: a syslog frame with the key and tags, at the severity asked for
+            get(proxy, "/loggly/x")
+            check(wait_for(lambda: len(loggly.records) == 1, 10), f"loggly: one datagram ({len(loggly.records)})")
+            frame = loggly.records[0] if loggly.records else ""
+            match = re.match(r'^<12>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \S+ kong - - \[K3Y@41058 tag="kong" tag="argus"\] (\{.*\})$', frame)
+            check(match is not None, f"loggly: Kong's frame ({frame[:100]})")
+            check(match is not None and json.loads(match.group(1))["request"]["uri"] == "/loggly/x", "loggly: Kong's record")
             # syslog: RFC 5424 frames, the severity by status class, nothing below log_level
             for path in ["/syslog/ok", "/syslog/missing", "/syslog/fail"]:
                 get(proxy, path)

@@ -82,7 +82,7 @@ echo "== HTTP/2 to clients (curl, h2load, python3-h2): h2 and h2c, bodies, plugi
 echo "== gRPC through the gateway (grpcio both sides): unary and streaming calls, grpc and grpcs, Kong's gRPC errors, bad upstreams"
 /usr/bin/python3 scripts/grpc_it.py .build/debug/argus
 
-echo "== tcp-log, udp-log, syslog and statsd to socket receivers (TCP, TLS, UDP, a local syslog socket), a receiver outage without loss"
+echo "== tcp-log, udp-log, syslog, loggly, statsd and datadog to socket receivers (TCP, TLS, UDP, a local syslog socket), a receiver outage without loss"
 /usr/bin/python3 scripts/socketlog_it.py .build/debug/argus
 
 echo "== the PROXY protocol from haproxy (v1, v2, before TLS): the client behind the balancer"

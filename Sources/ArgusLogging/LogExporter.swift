@@ -37,6 +37,10 @@ public final class LogExporter: EventExporter, ReportsStatistics {
         let statsd: PluginScopes
         /// Each statsd instance's metrics.
         let statsdLines: [StatsdLines]
+        let datadog: PluginScopes
+        let datadogLines: [DatadogLines]
+        let loggly: PluginScopes
+        let logglyFraming: [SyslogFraming]
         let routeService: [Int]
         let entities: EntityCache
         let fileInstances: [FileLogExporter.Instance]
@@ -48,9 +52,13 @@ public final class LogExporter: EventExporter, ReportsStatistics {
         let udpByRoute: [Int32]
         let syslogByRoute: [Int32]
         let statsdByRoute: [Int32]
+        let datadogByRoute: [Int32]
+        let logglyByRoute: [Int32]
 
         /// Whether any log plugin is configured.
-        var logs: Bool { !fileLog.isEmpty || !httpLog.isEmpty || !tcpLog.isEmpty || !udpLog.isEmpty || !syslog.isEmpty || !statsd.isEmpty }
+        var logs: Bool { !fileLog.isEmpty || !httpLog.isEmpty || !tcpLog.isEmpty || !udpLog.isEmpty || !syslog.isEmpty || !statsd.isEmpty
+            || !datadog.isEmpty || !loggly.isEmpty
+        }
 
         init(version: UInt32, config c: DeclarativeConfig) {
             self.version = version
@@ -62,6 +70,10 @@ public final class LogExporter: EventExporter, ReportsStatistics {
             syslogFraming = syslog.instances.map { SyslogFraming(config: $0.config) }
             statsd = PluginScopes(config: c, plugin: "statsd")
             statsdLines = statsd.instances.map { StatsdLines(config: $0.config) }
+            datadog = PluginScopes(config: c, plugin: "datadog")
+            datadogLines = datadog.instances.map { DatadogLines(config: $0.config) }
+            loggly = PluginScopes(config: c, plugin: "loggly")
+            logglyFraming = loggly.instances.map { SyslogFraming(loggly: $0.config) }
             let routeService = c.routeServiceIndexes()
             self.routeService = routeService
             entities = EntityCache(c)
@@ -78,6 +90,8 @@ public final class LogExporter: EventExporter, ReportsStatistics {
             udpByRoute = byRoute(udpLog)
             syslogByRoute = byRoute(syslog)
             statsdByRoute = byRoute(statsd)
+            datadogByRoute = byRoute(datadog)
+            logglyByRoute = byRoute(loggly)
         }
 
         /// The service, route and consumer of an event, for statsd's names and tags.
@@ -106,14 +120,14 @@ public final class LogExporter: EventExporter, ReportsStatistics {
     struct Gathered {
         var files: [(index: Int, bytes: [UInt8], records: Int, withoutDetail: Int)] = []
         var https: [(index: Int, records: [[UInt8]], withoutDetail: Int)] = []
-        /// tcp-log, udp-log, syslog and statsd instances' records.
-        var sockets: [(kind: SocketLogSender.Target.Kind, index: Int, records: [[UInt8]])] = []
+        /// tcp-log, udp-log, syslog, loggly, statsd and datadog instances' records.
+        var sockets: [(plugin: Plugin, records: [[UInt8]])] = []
 
-        mutating func addSocket(_ kind: SocketLogSender.Target.Kind, index: Int, _ record: [UInt8]) {
-            if let k = sockets.firstIndex(where: { $0.kind == kind && $0.index == index }) {
+        mutating func addSocket(_ plugin: Plugin, _ record: [UInt8]) {
+            if let k = sockets.firstIndex(where: { $0.plugin.id == plugin.id }) {
                 sockets[k].records.append(record)
             } else {
-                sockets.append((kind, index, [record]))
+                sockets.append((plugin, [record]))
             }
         }
     }
@@ -171,9 +185,17 @@ public final class LogExporter: EventExporter, ReportsStatistics {
                 // statsd: lines from the event alone (no record to build)
                 if let statsd = plan.resolve(plan.statsd, plan.statsdByRoute, event) {
                     let lines = plan.statsdLines[statsd].lines(for: event, plan.statsdEntities(event))
-                    for packet in plan.statsdLines[statsd].packets(lines) { gathered.addSocket(.statsd, index: statsd, packet) }
+                    for packet in plan.statsdLines[statsd].packets(lines) { gathered.addSocket(plan.statsd.instances[statsd], packet) }
                 }
-                if file == nil && http == nil && tcp == nil && udp == nil && syslog == nil { continue }
+                if let datadog = plan.resolve(plan.datadog, plan.datadogByRoute, event) {
+                    for line in plan.datadogLines[datadog].lines(for: event, plan.statsdEntities(event)) {
+                        gathered.addSocket(plan.datadog.instances[datadog], Array(line.utf8))
+                    }
+                }
+                var loggly = plan.resolve(plan.loggly, plan.logglyByRoute, event)
+                let logglySeverity = loggly.flatMap { plan.logglyFraming[$0].severity(forStatus: Int(event.status)) }
+                if logglySeverity == nil { loggly = nil }
+                if file == nil && http == nil && tcp == nil && udp == nil && syslog == nil && loggly == nil { continue }
                 let hasDetail = ring.detail(of: event, into: &state.detail)
                 state.detail.withUnsafeBytes { encoded in
                     serializer.serialize(event, encodedDetail: hasDetail ? encoded : nil, entities: plan.entities, scratch: scratch) {
@@ -193,11 +215,15 @@ public final class LogExporter: EventExporter, ReportsStatistics {
                                 gathered.files.append((file, bytes, 1, lost))
                             }
                         }
-                        if let tcp { gathered.addSocket(.tcp, index: tcp, Array(record)) }
-                        if let udp { gathered.addSocket(.udp, index: udp, Array(record)) }
+                        if let tcp { gathered.addSocket(plan.tcpLog.instances[tcp], Array(record)) }
+                        if let udp { gathered.addSocket(plan.udpLog.instances[udp], Array(record)) }
                         if let syslog, let severity {
                             let framed = record.withUnsafeBytes { plan.syslogFraming[syslog].frame($0, severity: severity, at: Date()) }
-                            gathered.addSocket(.syslog, index: syslog, framed)
+                            gathered.addSocket(plan.syslog.instances[syslog], framed)
+                        }
+                        if let loggly, let logglySeverity {
+                            let framed = record.withUnsafeBytes { plan.logglyFraming[loggly].frame($0, severity: logglySeverity, at: Date()) }
+                            gathered.addSocket(plan.loggly.instances[loggly], framed)
                         }
                         if let http {
                             if let k = gathered.https.firstIndex(where: { $0.index == http }) {
@@ -226,15 +252,7 @@ public final class LogExporter: EventExporter, ReportsStatistics {
         for h in gathered.https {
             httpLog.enqueue(h.records, plugin: plan.httpLog.instances[h.index], withoutDetail: h.withoutDetail)
         }
-        for s in gathered.sockets {
-            let scopes = switch s.kind {
-            case .tcp: plan.tcpLog
-            case .udp: plan.udpLog
-            case .syslog: plan.syslog
-            case .statsd: plan.statsd
-            }
-            socketLog.enqueue(s.records, plugin: scopes.instances[s.index])
-        }
+        for s in gathered.sockets { socketLog.enqueue(s.records, plugin: s.plugin) }
     }
 
     public func afterBatch() async {

@@ -23,6 +23,13 @@ public final class SocketLogExporter: ReportsStatistics, Sendable {
 
     func target(of plugin: Plugin) -> SocketLogSender.Target? {
         let config = plugin.config
+        if plugin.name == "datadog" || plugin.name == "loggly" {
+            let defaults = plugin.name == "datadog" ? ("localhost", 8125) : ("logs-01.loggly.com", 514)
+            var target = SocketLogSender.Target(
+                kind: .udp, host: config["host"]?.stringValue ?? defaults.0, port: config["port"]?.intValue ?? defaults.1)
+            target.sink = plugin.name
+            return target
+        }
         if plugin.name == "statsd" {
             // lines (joined into packets when asked) as the records: a datagram each, or `\n`-ended over TCP
             var target = SocketLogSender.Target(
@@ -33,12 +40,16 @@ public final class SocketLogExporter: ReportsStatistics, Sendable {
         }
         if plugin.name == "syslog" {
             guard syslogAddress.hasPrefix("udp://") else {
-                return SocketLogSender.Target(kind: .syslog, host: "", port: 0, unixPath: syslogAddress)
+                var target = SocketLogSender.Target(kind: .syslog, host: "", port: 0, unixPath: syslogAddress)
+                target.sink = "syslog"
+                return target
             }
             let rest = syslogAddress.dropFirst(6)
             guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]) else { return nil }
             let host = rest[..<colon].trimmingCharacters(in: ["[", "]"])
-            return SocketLogSender.Target(kind: .syslog, host: host, port: port)
+            var target = SocketLogSender.Target(kind: .syslog, host: host, port: port)
+            target.sink = "syslog"
+            return target
         }
         guard let kind = SocketLogSender.Target.Kind(rawValue: plugin.name), let host = config["host"]?.stringValue,
               let port = config["port"]?.intValue

@@ -15,11 +15,7 @@ import NIOSSL
 /// framed), to a local socket (`/dev/log`) or over UDP.
 final class SocketLogSender: @unchecked Sendable {
     struct Target: Hashable, Sendable {
-        enum Kind: String, Sendable {
-            case tcp = "tcp-log", udp = "udp-log", syslog
-            /// (only in `LogExporter`'s gathering: statsd's lines; its sender is udp or tcp)
-            case statsd
-        }
+        enum Kind: String, Sendable { case tcp = "tcp-log", udp = "udp-log", syslog }
         var kind: Kind
         var host: String
         var port: Int
@@ -158,7 +154,7 @@ final class SocketLogSender: @unchecked Sendable {
         case .tcp:
             for buffer in batch.dropLast() { channel.write(buffer, promise: nil) }
             written = channel.writeAndFlush(batch.last!)
-        case .udp, .syslog, .statsd:
+        case .udp, .syslog:
             guard let address = udpAddress else { return }
             var futures: [EventLoopFuture<Void>] = []
             for buffer in batch {
@@ -215,7 +211,7 @@ final class SocketLogSender: @unchecked Sendable {
                     }
                 }
                 .connect(host: target.host, port: target.port)
-        case .udp, .syslog, .statsd:
+        case .udp, .syslog:
             let host = target.host, port = target.port
             connected = DatagramBootstrap(group: loop).bind(host: host.contains(":") ? "::" : "0.0.0.0", port: 0).flatMapThrowing { channel in
                 self.udpAddress = try SocketAddress.makeAddressResolvingHost(host, port: port)
