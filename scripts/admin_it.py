@@ -499,6 +499,56 @@ def pagination_and_concurrency(a):
     check(codes.count(204) == 60 and len(a.all("/consumers?tags=bulk")) == 60, "60 concurrent deletes")
 
 
+class LogSink(http.server.BaseHTTPRequestHandler):
+    """An http-log endpoint keeping each POST's path and X-Log header."""
+    seen = []
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
+        LogSink.seen.append((self.server.server_address[1], self.headers.get("X-Log")))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def exporter_config_changes(a, b1, work):
+    """Issue 23: a PATCH of an exporter-backed plugin's config takes effect for the next records
+    (http-log's headers and endpoint, file-log's path), as in Kong."""
+    sinks = []
+    for _ in range(2):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), LogSink)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        sinks.append(server)
+    one, two = (s.server_address[1] for s in sinks)
+    a.send("POST", "/services", js={"name": "logged", "url": f"http://127.0.0.1:{b1}"})
+    a.send("POST", "/services/logged/routes", js={"name": "logged", "paths": ["/logged"]})
+    status, plugin, _ = a.send("POST", "/routes/logged/plugins", js={"name": "http-log", "config": {
+        "http_endpoint": f"http://127.0.0.1:{one}/logs", "headers": {"X-Log": "first"}, "queue": {"max_coalescing_delay": 0.1}}})
+    check(status == 201, f"http-log created: {status} {plugin}")
+    a.proxy_get("/logged/a")
+    check(wait_for(lambda: (one, "first") in LogSink.seen, 10), f"http-log sent with its header ({LogSink.seen})")
+    status, _, _ = a.send("PATCH", f"/plugins/{plugin['id']}", js={"config": {
+        "http_endpoint": f"http://127.0.0.1:{two}/logs", "headers": {"X-Log": "second"}}})
+    check(status == 200, "http-log PATCHed")
+    a.proxy_get("/logged/b")
+    check(wait_for(lambda: (two, "second") in LogSink.seen, 10), f"after the PATCH: the new endpoint and header ({LogSink.seen})")
+    check(LogSink.seen.count((one, "first")) == 1, "nothing more to the old endpoint")
+    first, second = f"{work}/first.log", f"{work}/second.log"
+    a.send("POST", "/services/logged/routes", js={"name": "filed", "paths": ["/filed"]})
+    status, plugin, _ = a.send("POST", "/routes/filed/plugins", js={"name": "file-log", "config": {"path": first}})
+    a.proxy_get("/filed/a")
+    check(wait_for(lambda: os.path.exists(first) and "/filed/a" in open(first).read(), 10), "file-log writes its path")
+    check(a.send("PATCH", f"/plugins/{plugin['id']}", js={"config": {"path": second}})[0] == 200, "file-log PATCHed")
+    a.proxy_get("/filed/b")
+    check(wait_for(lambda: os.path.exists(second) and "/filed/b" in open(second).read(), 10), "after the PATCH: the new path")
+    check("/filed/b" not in open(first).read(), "nothing more to the old path")
+    for server in sinks:
+        server.shutdown()
+
+
 def main():
     work = tempfile.mkdtemp(prefix="argus-admin-it-")
     procs = []
@@ -519,6 +569,7 @@ def main():
         invalid_input(a)
         cors_and_content_types(a)
         pagination_and_concurrency(a)
+        exporter_config_changes(a, b1, work)
 
         check(a.send("DELETE", "/routes/example_route")[0] == 204, "route deleted")
         status, body, _ = a.proxy_get("/mock/anything")
