@@ -102,23 +102,43 @@ struct TCPConnectionTests {
         let fd = try await TCPConnector.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: listener.port), on: loop, timeout: .seconds(2)).get()
         #expect(fd >= 0)
         close(fd)
-        // A port nothing listens on: refused.
-        let port = listener.port
+        // A port nothing listens on (held, so that no parallel test takes it): refused.
         try await loop.submit { listener.close() }.get()
+        let (held, port) = try Self.boundNotListening()
+        defer { close(held) }
         await #expect(throws: IOError.self) {
             _ = try await TCPConnector.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: port), on: loop, timeout: .seconds(2)).get()
         }
         try await loop.shutdownGracefully()
     }
 
+    /// A TCP socket bound to a loopback port and not listening: connecting to it is refused, and no
+    /// other socket can take the port while it is held.
+    static func boundNotListening() throws -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard fd >= 0, bound else {
+            if fd >= 0 { close(fd) }
+            throw IOError(errnoCode: errno, reason: "bind")
+        }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
     @Test func aListOfAddressesIsTriedInOrderUntilOneAccepts() async throws {
         let loop = IOLoop(name: "connect-list")
         let listener = try TCPListener(host: "127.0.0.1", port: 0, loop: loop) { close($0) }
         try await loop.submit { try listener.start() }.get()
-        // A port freed just now: refused, so the next address is tried.
-        let refused = try TCPListener(host: "127.0.0.1", port: 0, loop: loop) { close($0) }
-        let refusedPort = refused.port
-        try await loop.submit { refused.close() }.get()
+        // A port bound and never listened on: refused, so the next address is tried. (The socket is
+        // held for the whole test: a port merely freed could be taken by a parallel test's listener.)
+        let (held, refusedPort) = try Self.boundNotListening()
+        defer { close(held) }
         let addresses = [
             try SocketAddress(ipAddress: "127.0.0.1", port: refusedPort),
             try SocketAddress(ipAddress: "127.0.0.1", port: listener.port),
