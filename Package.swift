@@ -255,7 +255,7 @@ let package = Package(
         .executableTarget(
             name: "argus",
             dependencies: [
-                "ArgusApp", "ArgusConfig", "ArgusProxy", "ArgusTransport",
+                "ArgusApp", "ArgusConfig", "ArgusLogging", "ArgusProxy", "ArgusTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

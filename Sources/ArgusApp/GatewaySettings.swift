@@ -1,3 +1,4 @@
+import ArgusLogging
 import ArgusMetrics
 import ArgusProxy
 import ArgusTransport
@@ -35,7 +36,7 @@ public struct GatewaySettings: Sendable {
     public var adminToken: String?
     /// Where the syslog plugin writes: a local datagram socket (`/dev/log`, as Kong's syslog(3)),
     /// or `udp://host:port` for a remote syslog server (RFC 5424 either way).
-    public var syslogAddress = "/dev/log"
+    public var syslogAddress = SyslogAddress.local(path: "/dev/log")
     /// Admin API request bodies larger than this get 413.
     public var adminBodyLimit = 10 * 1024 * 1024
     /// The DNS server for upstream target names (Kong's `dns_resolver`); nil: the first

@@ -48,9 +48,7 @@ enum GatewayResponseWriter {
             for (name, value) in error.headers where name.lowercased() != "connection" && name.lowercased() != "upgrade" {
                 buffer.writeString("\(name): \(value)\r\n")
             }
-            if let lines = error.headerLines { buffer.writeImmutableBuffer(lines) }
-            buffer.writeString("X-Kong-Response-Latency: \(latencyMs)\r\nServer: \(serverToken)\r\n")
-            buffer.writeString("X-Kong-Request-Id: \(requestID)\r\n\r\n")
+            writeTail(error, requestID: requestID, serverToken: serverToken, latencyMs: latencyMs, into: &buffer)
             return
         }
         let (contentType, body) = error.emptyBody
@@ -65,10 +63,16 @@ enum GatewayResponseWriter {
         for (name, value) in error.headers where !(name == "Connection" && !keepAlive) {
             buffer.writeString("\(name): \(value)\r\n")
         }
+        writeTail(error, requestID: requestID, serverToken: serverToken, latencyMs: latencyMs, into: &buffer)
+        if !isHEAD { buffer.writeString(body) }
+    }
+
+    /// The lines every gateway answer ends its head with: the plugins' headers, Kong's latency,
+    /// the server token and the request id, then the empty line.
+    private static func writeTail(_ error: GatewayError, requestID: String, serverToken: String, latencyMs: Int, into buffer: inout ByteBuffer) {
         if let lines = error.headerLines { buffer.writeImmutableBuffer(lines) }
         buffer.writeString("X-Kong-Response-Latency: \(latencyMs)\r\nServer: \(serverToken)\r\n")
         buffer.writeString("X-Kong-Request-Id: \(requestID)\r\n\r\n")
-        if !isHEAD { buffer.writeString(body) }
     }
 
     static func htmlEscape(_ s: String) -> String {

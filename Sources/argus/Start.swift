@@ -1,5 +1,6 @@
 import ArgumentParser
 import ArgusApp
+import ArgusLogging
 import ArgusProxy
 import ArgusTransport
 import Foundation
@@ -136,15 +137,10 @@ struct Start: AsyncParsableCommand {
             do { settings.proxy.trustedIPs = try TrustedIPs(parsing: text) } catch { fail("\(error)") }
         }
         if let text = value(syslogAddress, "SYSLOG_ADDRESS") {
-            if text.hasPrefix("udp://") {
-                let rest = text.dropFirst(6)
-                guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port),
-                      rest.startIndex < colon
-                else { fail("invalid syslog address '\(text)': expected a socket path or udp://HOST:PORT") }
-            } else if !text.hasPrefix("/") {
+            guard let address = SyslogAddress(parsing: text) else {
                 fail("invalid syslog address '\(text)': expected a socket path or udp://HOST:PORT")
             }
-            settings.syslogAddress = text
+            settings.syslogAddress = address
         }
         if let text = value(realIPHeader, "REAL_IP_HEADER") {
             guard !text.isEmpty, text.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ":") }) else {

@@ -12,10 +12,13 @@ public final class SocketLogExporter: ReportsStatistics, Sendable {
     /// Bytes queued per destination beyond which new records are dropped (and counted).
     public let maxQueueBytes: Int
     private let senders = NIOLockedValueBox<[String: SocketLogSender]>([:])
-    /// Where the syslog plugin writes: a local datagram socket's path, or `udp://host:port`.
-    public let syslogAddress: String
+    /// Where the syslog plugin writes.
+    public let syslogAddress: SyslogAddress
 
-    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, maxQueueBytes: Int = 16 << 20, syslogAddress: String = "/dev/log") {
+    public init(
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, maxQueueBytes: Int = 16 << 20,
+        syslogAddress: SyslogAddress = .local(path: "/dev/log")
+    ) {
         self.group = group
         self.maxQueueBytes = maxQueueBytes
         self.syslogAddress = syslogAddress
@@ -39,15 +42,10 @@ public final class SocketLogExporter: ReportsStatistics, Sendable {
             return target
         }
         if plugin.name == "syslog" {
-            guard syslogAddress.hasPrefix("udp://") else {
-                var target = SocketLogSender.Target(kind: .syslog, host: "", port: 0, unixPath: syslogAddress)
-                target.sink = "syslog"
-                return target
+            var target = switch syslogAddress {
+            case .local(let path): SocketLogSender.Target(kind: .syslog, host: "", port: 0, unixPath: path)
+            case .udp(let host, let port): SocketLogSender.Target(kind: .syslog, host: host, port: port)
             }
-            let rest = syslogAddress.dropFirst(6)
-            guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]) else { return nil }
-            let host = rest[..<colon].trimmingCharacters(in: ["[", "]"])
-            var target = SocketLogSender.Target(kind: .syslog, host: host, port: port)
             target.sink = "syslog"
             return target
         }
@@ -87,14 +85,5 @@ public final class SocketLogExporter: ReportsStatistics, Sendable {
     public func statistics() -> [ExporterStatistic] {
         senders.withLockedValue { Array($0.values) }.sorted { ($0.instance, $0.target.display) < ($1.instance, $1.target.display) }
             .flatMap { $0.statistics() }
-    }
-}
-
-extension Substring {
-    fileprivate func trimmingCharacters(in set: Set<Character>) -> String {
-        var s = self
-        while let first = s.first, set.contains(first) { s = s.dropFirst() }
-        while let last = s.last, set.contains(last) { s = s.dropLast() }
-        return String(s)
     }
 }
