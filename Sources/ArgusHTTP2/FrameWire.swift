@@ -5,9 +5,9 @@ import NIOHTTP2
 
 /// SwiftNIO's HTTP/2 handler in an `EmbeddedChannel` over a connection's transport: the bytes
 /// read go in, the frames and events it passes on come out (``HTTP2Events``), and what it writes
-/// goes to the transport in one write per read handled or per loop round. Shared by both ends of
-/// Argus's HTTP/2: the client sessions (``HTTP2ServerSession``) and the upstream sessions
-/// (``HTTP2ClientSession``). Loop thread only.
+/// goes to the transport in one write per read handled or per loop round. The upstream sessions
+/// (``HTTP2ClientSession``) run on it; the client side has its own machine
+/// (``ServerConnectionMachine``). Loop thread only.
 final class FrameWire {
     let transport: Transport
     let channel = EmbeddedChannel()
@@ -89,3 +89,38 @@ final class FrameWire {
 
 @available(*, unavailable)
 extension FrameWire: Sendable {}
+
+/// The end of the embedded pipeline: keeps, in order, the frames NIOHTTP2 let through, the
+/// streams it closed, and its errors, for the session to handle once the handler is done.
+final class HTTP2Events: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+
+    enum Event {
+        case frame(HTTP2Frame)
+        case streamClosed(HTTP2StreamID, HTTP2ErrorCode?)
+        /// `endsConnection`: the handler wrote a GOAWAY for it (NIOHTTP2 reports both kinds alike).
+        case error(any Error, endsConnection: Bool)
+    }
+
+    private var pending: [Event] = []
+    /// Set when the handler wrote a GOAWAY with an error code: the error it reports next is a connection error.
+    var connectionErrorAnswered = false
+
+    func take() -> [Event] {
+        guard !pending.isEmpty else { return [] }
+        defer { pending = [] }
+        return pending
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        pending.append(.frame(unwrapInboundIn(data)))
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let closed = event as? StreamClosedEvent { pending.append(.streamClosed(closed.streamID, closed.reason)) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        pending.append(.error(error, endsConnection: connectionErrorAnswered))
+    }
+}

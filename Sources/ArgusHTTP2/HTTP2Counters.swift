@@ -1,5 +1,4 @@
 import Atomics
-import NIOHTTP2
 
 /// Why a client's HTTP/2 connection or stream was ended by the gateway: the defences nginx has
 /// by default, each a label of `argus_http2_connection_errors_total` / `argus_http2_stream_errors_total`.
@@ -14,8 +13,6 @@ public enum HTTP2Defence: String, CaseIterable, Sendable {
     case emptyDataFlood = "empty_data_flood"
     /// Too many streams the client made fail.
     case streamErrorFlood = "stream_error_flood"
-    /// Too many suspicious events on one connection (NIOHTTP2's glitch count).
-    case glitches
     /// A header block over the advertised SETTINGS_MAX_HEADER_LIST_SIZE.
     case headerListTooLarge = "header_list_too_large"
     /// More concurrent streams than SETTINGS_MAX_CONCURRENT_STREAMS (the stream is refused).
@@ -28,35 +25,6 @@ public enum HTTP2Defence: String, CaseIterable, Sendable {
     case malformedRequest = "malformed_request"
     /// Any other violation of the protocol (bad frame sizes, frames on closed streams, ...).
     case protocolError = "protocol_error"
-
-    /// The defence an error of NIOHTTP2's stands for.
-    public init(_ error: any Error) {
-        var error = error
-        if let streamError = error as? NIOHTTP2Errors.StreamError { error = streamError.baseError }
-        switch error {
-        case is NIOHTTP2Errors.ExcessiveRSTFrames: self = .rapidReset
-        case is NIOHTTP2Errors.ExcessiveContinuationFrames: self = .continuationFlood
-        case is NIOHTTP2Errors.ExcessiveControlFrames, is NIOHTTP2Errors.ExcessiveOutboundFrameBuffering: self = .controlFrameFlood
-        case is NIOHTTP2Errors.ExcessiveEmptyDataFrames: self = .emptyDataFlood
-        case is NIOHTTP2Errors.ExcessiveStreamErrors: self = .streamErrorFlood
-        case is NIOHTTP2Errors.ExcessiveNumberOfGlitches: self = .glitches
-        case is NIOHTTP2Errors.ExcessivelyLargeHeaderBlock: self = .headerListTooLarge
-        case is NIOHTTP2Errors.MaxStreamsViolation: self = .tooManyStreams
-        case is NIOHTTP2Errors.BadClientMagic, is NIOHTTP2Errors.MissingPreface: self = .badPreface
-        case is NIOHTTP2Errors.FlowControlViolation, is NIOHTTP2Errors.InvalidFlowControlWindowSize: self = .flowControl
-        case is NIOHTTP2Errors.MissingPseudoHeader, is NIOHTTP2Errors.DuplicatePseudoHeader,
-            is NIOHTTP2Errors.PseudoHeaderAfterRegularHeader, is NIOHTTP2Errors.UnknownPseudoHeader,
-            is NIOHTTP2Errors.UnsupportedPseudoHeader, is NIOHTTP2Errors.InvalidPseudoHeaders,
-            is NIOHTTP2Errors.MissingHostHeader, is NIOHTTP2Errors.DuplicateHostHeader, is NIOHTTP2Errors.EmptyPathHeader,
-            is NIOHTTP2Errors.InvalidHTTP2HeaderFieldName, is NIOHTTP2Errors.InvalidHTTP2HeaderFieldValue,
-            is NIOHTTP2Errors.ForbiddenHeaderField, is NIOHTTP2Errors.InvalidPseudoHeaderValue,
-            is NIOHTTP2Errors.ContentLengthViolated, is NIOHTTP2Errors.ContentLengthHeadersMismatch,
-            is NIOHTTP2Errors.ContentLengthHeaderNegative, is NIOHTTP2Errors.ContentLengthHeaderMalformedValue,
-            is NIOHTTP2Errors.TrailersWithoutEndStream:
-            self = .malformedRequest
-        default: self = .protocolError
-        }
-    }
 }
 
 /// One event loop's HTTP/2 counters: written by that loop only (relaxed atomics), read by /metrics.

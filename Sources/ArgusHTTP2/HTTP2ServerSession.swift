@@ -1,17 +1,15 @@
 import ArgusLoop
 import ArgusTransport
 import NIOCore
-import NIOEmbedded
 import NIOHPACK
 import NIOHTTP2
 
 /// A client's HTTP/2 connection (h2 by ALPN, or h2c by prior knowledge), as a layer between its
-/// transport and the request machinery. SwiftNIO's HTTP/2 handler runs in an `EmbeddedChannel`
-/// that never touches a socket (as NIOSSL does in ``TLSTransport``): it owns the protocol — the
-/// preface, SETTINGS, HPACK, stream states, flow-control accounting, GOAWAY — and its DoS
-/// defences (rapid reset, CONTINUATION and control-frame floods, glitches). This class feeds it
-/// the client's bytes, writes what it emits, and turns each new stream into an ``HTTP2Stream``
-/// that `openStream` hands to a request connection of its own. Loop thread only.
+/// transport and the request machinery. The protocol — preface, SETTINGS, HPACK, stream states,
+/// flow control, GOAWAY, the DoS defences — is the ``ServerConnectionMachine`` it feeds the
+/// client's bytes to; this class writes what the machine emits (once per read handled or per loop
+/// round), and turns each new stream into an ``HTTP2Stream`` that `openStream` hands to a
+/// request connection of its own. Loop thread only.
 public final class HTTP2ServerSession: TCPConnectionDelegate {
     public struct Limits: Sendable {
         /// SETTINGS_MAX_CONCURRENT_STREAMS (nginx: 128).
@@ -28,25 +26,24 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
         public init() {}
     }
 
-    public var transport: Transport { wire.transport }
+    public let transport: Transport
     let allocator = ByteBufferAllocator()
     private let limits: Limits
-    private let wire: FrameWire
-    private var sink: HTTP2Events { wire.events }
+    private var machine: ServerConnectionMachine
+    private var events: [ServerConnectionMachine.Event] = []
     private let counters: HTTP2Counters
     private let openStream: (HTTP2Stream) -> Void
     /// Told once, when the connection has closed.
     public var onClose: ((HTTP2ServerSession) -> Void)?
 
-    private var streams: [HTTP2StreamID: HTTP2Stream] = [:]
-    private var highestStream = HTTP2StreamID.rootStream
-    private var connectionUncredited = 0
+    private var streams: [Int: HTTP2Stream] = [:]
     private var quiescing = false
     private var peerWentAway = false
     private var closed = false
     private var outputShut = false
-    /// A connection error was counted (what the handler reports after it is not).
-    private var connectionFailed = false
+    /// A read is being handled: writes wait for its end (one flush for all it caused).
+    private var processing = false
+    private var flushScheduled = false
     /// A close was asked for while a read was handled: it happens once that read's output is written.
     private var closeWhenFlushed = false
     /// A stream's writer found it unwritable: the streams are told when output drains.
@@ -54,23 +51,16 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
     private var idleTimer: Scheduled<Void>?
     private var lingerTimer: Scheduled<Void>?
 
-    public init(transport: Transport, limits: Limits, counters: HTTP2Counters, openStream: @escaping (HTTP2Stream) -> Void) throws {
+    public init(transport: Transport, limits: Limits, counters: HTTP2Counters, openStream: @escaping (HTTP2Stream) -> Void) {
+        self.transport = transport
         self.limits = limits
         self.counters = counters
         self.openStream = openStream
-        var configuration = NIOHTTP2Handler.ConnectionConfiguration()
-        configuration.initialSettings = [
-            HTTP2Setting(parameter: .maxConcurrentStreams, value: limits.maxConcurrentStreams),
-            HTTP2Setting(parameter: .initialWindowSize, value: 65535),
-            HTTP2Setting(parameter: .maxFrameSize, value: 1 << 14),
-            HTTP2Setting(parameter: .maxHeaderListSize, value: limits.maxHeaderListSize),
-            HTTP2Setting(parameter: .enablePush, value: 0),
-        ]
-        let emitted = Emitted()
-        wire = try FrameWire(
-            transport: transport, handler: NIOHTTP2Handler(mode: .server, frameDelegate: emitted, connectionConfiguration: configuration))
-        emitted.session = self
-        wire.flushed = { [unowned self] in self.afterFlush() }
+        var settings = ServerConnectionMachine.Settings()
+        settings.maxConcurrentStreams = limits.maxConcurrentStreams
+        settings.maxHeaderListSize = limits.maxHeaderListSize
+        settings.connectionWindow = limits.connectionWindow
+        machine = ServerConnectionMachine(settings: settings, allocator: allocator)
     }
 
     /// Takes the connection over: sends the server preface, then reads `first` (what a sniffer
@@ -78,8 +68,7 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
     public func start(first: ByteBuffer?) {
         counters.connectionOpened()
         transport.setDelegate(self)
-        wire.activate()
-        send(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: limits.connectionWindow - 65535)))
+        machine.start()
         flush()
         armIdleTimer()
         if let first, first.readableBytes > 0 { connection(transport.tcp, read: first) }
@@ -92,8 +81,13 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
 
     public func connection(_ connection: TCPConnection, read bytes: ByteBuffer) {
         guard !closed else { return }
-        handleEvents(wire.read(bytes))
-        wire.readHandled()
+        processing = true
+        machine.receive(bytes, now: NIODeadline.now().uptimeNanoseconds, into: &events)
+        // (what the events cause only writes to the machine, never adds events)
+        for index in events.indices { handle(events[index]) }
+        events.removeAll(keepingCapacity: true)
+        processing = false
+        flush()
         if closeWhenFlushed { closeGracefully() }
     }
 
@@ -123,80 +117,51 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
         let open = Array(streams.values)
         streams = [:]
         for stream in open { stream.aborted(error: error ?? HTTP2ConnectionClosed()) }
-        wire.close()
         counters.connectionClosed()
         onClose.take()?(self)
     }
 
-    // MARK: - What NIOHTTP2 passed on
+    // MARK: - What the machine read
 
-    private func handleEvents(_ events: [HTTP2Events.Event]) {
-        // The handler's errors: one it answered with GOAWAY ends the connection (counted once,
-        // what follows is not); the others reset one stream each.
-        for event in events {
-            switch event {
-            case .frame(let frame): handle(frame)
-            case .streamClosed(let id, let reason):
-                guard let reason, let stream = streams[id] else { continue }
-                stream.aborted(error: HTTP2StreamReset(code: reason))
-            case .error(let error, let endsConnection):
-                if endsConnection {
-                    guard !connectionFailed else { continue }
-                    connectionFailed = true
-                    counters.connectionError(HTTP2Defence(error))
-                } else if !connectionFailed {
-                    counters.streamError(HTTP2Defence(error))
-                }
-            }
-        }
-        if connectionFailed && !outputShut {
-            // GOAWAY is written: the streams are over, the connection closes once it is out.
-            let open = Array(streams.values)
-            for stream in open { stream.aborted(error: HTTP2ConnectionClosed()) }
-            closeGracefully()
-        }
-    }
-
-    private func handle(_ frame: HTTP2Frame) {
-        let id = frame.streamID
-        switch frame.payload {
-        case .headers(let headers):
-            if let stream = streams[id] {
-                stream.received(trailers: headers.headers)
-            } else {
-                open(id, headers)
-            }
-        case .data(let data):
-            let length = data.data.readableBytes
-            let flowControlled = length + (data.paddingBytes.map { $0 + 1 } ?? 0)
-            creditConnection(flowControlled)
-            guard let stream = streams[id], case .byteBuffer(let bytes) = data.data else { return }
-            stream.received(data: bytes, flowControlled: flowControlled, endStream: data.endStream)
-        case .rstStream(let code):
+    private func handle(_ event: ServerConnectionMachine.Event) {
+        switch event {
+        case .request(let id, let headers, let endStream):
+            open(id, headers, endStream: endStream)
+        case .data(let id, let bytes, let flowControlled, let endStream):
+            streams[id]?.received(data: bytes, flowControlled: flowControlled, endStream: endStream)
+        case .trailers(let id, let headers):
+            streams[id]?.received(trailers: headers)
+        case .reset(let id, let code):
             guard let stream = streams[id] else { return }
             counters.streamResetByClient()
             stream.aborted(error: HTTP2StreamReset(code: code))
-        case .goAway:
+        case .streamError(let id, let defence):
+            counters.streamError(defence)
+            streams[id]?.aborted(error: HTTP2StreamReset(code: .protocolError))
+        case .connectionError(let defence):
+            // GOAWAY is written: the streams are over, the connection closes once it is out.
+            counters.connectionError(defence)
+            let open = Array(streams.values)
+            for stream in open { stream.aborted(error: HTTP2ConnectionClosed()) }
+            closeGracefully()
+        case .peerWentAway:
             peerWentAway = true
             if streams.isEmpty { closeGracefully() }
-        default:
-            // SETTINGS, PING, PRIORITY: answered by the handler; WINDOW_UPDATE lets it send DATA it
-            // held, and the flush after this read tells the streams that waited
-            break
+        case .windowOpened:
+            break  // (the flush after this read tells the streams that waited)
         }
     }
 
-    private func open(_ id: HTTP2StreamID, _ headers: HTTP2Frame.FramePayload.Headers) {
-        if id > highestStream { highestStream = id }
+    private func open(_ id: Int, _ headers: HPACKHeaders, endStream: Bool) {
         let head: RequestSynthesizer.Head
         do {
-            head = try RequestSynthesizer.head(headers.headers, endStream: headers.endStream, allocator: allocator)
+            head = try RequestSynthesizer.head(headers, endStream: endStream, allocator: allocator)
         } catch {
             counters.streamError(.malformedRequest)
-            send(HTTP2Frame(streamID: id, payload: .rstStream(.protocolError)))
+            machine.sendReset(stream: id, code: .protocolError)
             return
         }
-        let stream = HTTP2Stream(id: id, session: self, head: head, endStream: headers.endStream, maxHeadLength: limits.maxHeadLength)
+        let stream = HTTP2Stream(id: id, session: self, head: head, endStream: endStream, maxHeadLength: limits.maxHeadLength)
         streams[id] = stream
         counters.streamOpened()
         idleTimer?.cancel()
@@ -206,41 +171,33 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
 
     // MARK: - From the streams
 
-    func send(_ frame: HTTP2Frame) {
+    func sendHeaders(_ id: Int, _ headers: HPACKHeaders, endStream: Bool) {
         guard !closed else { return }
-        wire.send(frame)
+        machine.sendHeaders(stream: id, headers, endStream: endStream)
     }
 
-    /// Flushes at the end of the loop's current round (or of the read being handled).
-    func scheduleFlush() { wire.scheduleFlush() }
-
-    /// Writes what the handler emitted, unless a read is being handled (it flushes once at its end).
-    func flush() { wire.flush() }
-
-    private func afterFlush() {
-        // DATA went out: a stream whose writer waited for its window may go on.
-        notifyWritable()
-        if wire.handlerClosed && !outputShut {
-            // A connection error: NIOHTTP2 sent GOAWAY and closed its side.
-            outputShut = true
-            transport.shutdownOutput()
-        }
+    func sendData(_ id: Int, _ data: ByteBuffer, endStream: Bool) {
+        guard !closed else { return }
+        machine.sendData(stream: id, data, endStream: endStream)
     }
 
-    /// Tells the streams whose writers found them unwritable (none: nothing to scan).
-    private func notifyWritable() {
-        guard streamsAwaitWritable else { return }
-        streamsAwaitWritable = false
-        for stream in streams.values { stream.writabilityMayHaveChanged() }
+    /// The response ended before the request's body: the client may stop sending it (NO_ERROR).
+    func endRequestEarly(_ id: Int) {
+        guard !closed else { return }
+        machine.sendReset(stream: id, code: .noError)
     }
 
-    func credit(stream id: HTTP2StreamID, _ bytes: Int) {
-        send(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: bytes)))
+    /// Response bytes of a stream still waiting for the client's window.
+    func pendingBytes(_ id: Int) -> Int { machine.pendingBytes(stream: id) }
+
+    func credit(stream id: Int, _ bytes: Int) {
+        machine.creditStream(id, bytes)
     }
 
-    func resetByGateway(_ id: HTTP2StreamID, _ code: HTTP2ErrorCode) {
+    func resetByGateway(_ id: Int, _ code: HTTP2ErrorCode) {
+        guard !closed else { return }
         counters.streamResetByGateway()
-        send(HTTP2Frame(streamID: id, payload: .rstStream(code)))
+        machine.sendReset(stream: id, code: code)
         scheduleFlush()
     }
 
@@ -251,24 +208,34 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
         if quiescing || peerWentAway { closeGracefully() } else { armIdleTimer() }
     }
 
-    /// What the handler wrote: DATA lowers its stream's unsent bytes (it may be writable again); a
-    /// GOAWAY with an error is the handler's answer to a connection error of the client's.
-    fileprivate func emitted(_ frame: HTTP2Frame) {
-        switch frame.payload {
-        case .data(let data):
-            streams[frame.streamID]?.unsent -= data.data.readableBytes
-        case .goAway(_, let code, _) where code != .noError:
-            sink.connectionErrorAnswered = true
-        default:
-            break
+    /// Flushes at the end of the loop's current round (or of the read being handled): the
+    /// streams that end in one round share one write.
+    func scheduleFlush() {
+        guard !processing, !flushScheduled, !closed else { return }
+        flushScheduled = true
+        transport.loop.assumeIsolated().execute {
+            self.flushScheduled = false
+            self.flush()
         }
     }
 
-    private func creditConnection(_ bytes: Int) {
-        connectionUncredited += bytes
-        guard connectionUncredited >= limits.connectionWindow / 2 else { return }
-        send(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: connectionUncredited)))
-        connectionUncredited = 0
+    /// Writes what the machine emitted, unless a read is being handled (it flushes once at its end).
+    func flush() {
+        guard !processing, !closed else { return }
+        let buffers = machine.takeOutput()
+        if !buffers.isEmpty {
+            for buffer in buffers { transport.write(buffer) }
+            transport.flush()
+        }
+        // DATA went out: a stream whose writer waited for its window may go on.
+        notifyWritable()
+    }
+
+    /// Tells the streams whose writers found them unwritable (none: nothing to scan).
+    private func notifyWritable() {
+        guard streamsAwaitWritable else { return }
+        streamsAwaitWritable = false
+        for stream in streams.values { stream.writabilityMayHaveChanged() }
     }
 
     // MARK: - Ending
@@ -277,7 +244,7 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
     public func quiesce() {
         guard !closed, !quiescing else { return }
         quiescing = true
-        send(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: highestStream, errorCode: .noError, opaqueData: nil)))
+        machine.goAway()
         flush()
         if streams.isEmpty { closeGracefully() }
     }
@@ -288,15 +255,13 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
 
     private func closeGracefully() {
         guard !closed else { return }
-        if wire.processing {
+        if processing {
             // (what the read caused, a GOAWAY included, is written first)
             closeWhenFlushed = true
             return
         }
-        if !quiescing {
-            quiescing = true
-            send(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: highestStream, errorCode: .noError, opaqueData: nil)))
-        }
+        quiescing = true
+        machine.goAway()  // (none if one went out: NO_ERROR, or the error's)
         flush()
         guard !outputShut else { return }
         outputShut = true
@@ -323,44 +288,3 @@ public struct HTTP2StreamReset: Error, Sendable {
 
 /// The connection a stream was carried on closed.
 public struct HTTP2ConnectionClosed: Error, Sendable {}
-
-/// Tells the session which DATA frames left the handler (past flow control).
-private final class Emitted: NIOHTTP2FrameDelegate {
-    weak var session: HTTP2ServerSession?
-    func wroteFrame(_ frame: HTTP2Frame) { session?.emitted(frame) }
-}
-
-/// The end of the embedded pipeline: keeps, in order, the frames NIOHTTP2 let through, the
-/// streams it closed, and its errors, for the session to handle once the handler is done.
-final class HTTP2Events: ChannelInboundHandler {
-    typealias InboundIn = HTTP2Frame
-
-    enum Event {
-        case frame(HTTP2Frame)
-        case streamClosed(HTTP2StreamID, HTTP2ErrorCode?)
-        /// `endsConnection`: the handler wrote a GOAWAY for it (NIOHTTP2 reports both kinds alike).
-        case error(any Error, endsConnection: Bool)
-    }
-
-    private var pending: [Event] = []
-    /// Set when the handler wrote a GOAWAY with an error code: the error it reports next is a connection error.
-    var connectionErrorAnswered = false
-
-    func take() -> [Event] {
-        guard !pending.isEmpty else { return [] }
-        defer { pending = [] }
-        return pending
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        pending.append(.frame(unwrapInboundIn(data)))
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let closed = event as? StreamClosedEvent { pending.append(.streamClosed(closed.streamID, closed.reason)) }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        pending.append(.error(error, endsConnection: connectionErrorAnswered))
-    }
-}

@@ -9,10 +9,11 @@ import NIOHTTP2
 /// and body (``RequestSynthesizer``), the response written is framed back (``ResponseTranslator``).
 ///
 /// Flow control is back-pressure both ways: DATA the reader has not taken (it paused reading) is
-/// held and not credited, so the client's window closes; the response's DATA not yet sent for
-/// want of window counts against ``isWritable``, so the writer pauses its upstream. Loop thread only.
+/// held and not credited, so the client's window closes; the response's DATA waiting for the
+/// client's window (in the session's machine) counts against ``isWritable``, so the writer pauses
+/// its upstream. Loop thread only.
 public final class HTTP2Stream: MultiplexedStream {
-    public let id: HTTP2StreamID
+    public let id: Int
     /// (strong: the stream's reader may outlive the connection by a moment; the session drops its
     /// streams when they end, so no cycle outlives them)
     let session: HTTP2ServerSession
@@ -31,8 +32,6 @@ public final class HTTP2Stream: MultiplexedStream {
 
     // The response, outbound.
     private var translator: ResponseTranslator
-    /// DATA handed to the HTTP/2 handler and not yet on the wire (waiting for window).
-    var unsent = 0
     /// The writer saw the stream unwritable: it hears when it is writable again.
     var awaitingWritable = false
     /// The response's end was sent (or the stream was reset): nothing more is written.
@@ -45,7 +44,7 @@ public final class HTTP2Stream: MultiplexedStream {
     /// Windows are credited back in steps of this size (none after the client's END_STREAM).
     static let creditStep = 16 * 1024
 
-    init(id: HTTP2StreamID, session: HTTP2ServerSession, head: RequestSynthesizer.Head, endStream: Bool, maxHeadLength: Int) {
+    init(id: Int, session: HTTP2ServerSession, head: RequestSynthesizer.Head, endStream: Bool, maxHeadLength: Int) {
         self.id = id
         self.session = session
         self.framing = head.framing
@@ -59,7 +58,7 @@ public final class HTTP2Stream: MultiplexedStream {
     public var tcp: TCPConnection { session.transport.tcp }
     public var isOpen: Bool { !closed && session.transport.isOpen }
     public var isWritable: Bool {
-        let writable = unsent < Self.highWatermark && session.transport.isWritable
+        let writable = session.pendingBytes(id) < Self.highWatermark && session.transport.isWritable
         if !writable {
             awaitingWritable = true
             session.streamsAwaitWritable = true
@@ -157,7 +156,7 @@ public final class HTTP2Stream: MultiplexedStream {
     /// The window opened or the connection drained: a writer that waited hears it.
     func writabilityMayHaveChanged() {
         guard awaitingWritable, !closed else { return }
-        guard unsent < Self.highWatermark, session.transport.isWritable else {
+        guard session.pendingBytes(id) < Self.highWatermark, session.transport.isWritable else {
             session.streamsAwaitWritable = true
             return
         }
@@ -185,15 +184,14 @@ public final class HTTP2Stream: MultiplexedStream {
         switch part {
         case .headers(let headers, let endStream):
             if endStream { outputEnded = true }
-            session.send(HTTP2Frame(streamID: id, payload: .headers(.init(headers: headers, endStream: endStream))))
+            session.sendHeaders(id, headers, endStream: endStream)
         case .data(let data, let endStream):
             if endStream { outputEnded = true }
-            unsent += data.readableBytes
-            session.send(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(data), endStream: endStream))))
+            session.sendData(id, data, endStream: endStream)
         }
         if outputEnded && !requestEnded {
             // The answer came before the whole request (an early 4xx): the client stops sending (RFC 9113 §8.1).
-            session.send(HTTP2Frame(streamID: id, payload: .rstStream(.noError)))
+            session.endRequestEarly(id)
         }
     }
 

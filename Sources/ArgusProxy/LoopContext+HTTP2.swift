@@ -13,14 +13,8 @@ extension LoopContext {
         limits.maxHeadLength = settings.maxHeadLength
         // The connection's facts, once for all its streams.
         let client = known ?? ClientFacts(transport.remoteAddress, settings: settings, secure: tls != nil, listenerPort: listenerPort)
-        let session: HTTP2ServerSession
-        do {
-            session = try HTTP2ServerSession(transport: transport, limits: limits, counters: stats.http2) { [unowned self] stream in
-                ProxyConnection(loop: self, listenerPort: listenerPort, transport: .stream(stream), tls: tls).start(client: client)
-            }
-        } catch {
-            transport.close()
-            return
+        let session = HTTP2ServerSession(transport: transport, limits: limits, counters: stats.http2) { [unowned self] stream in
+            ProxyConnection(loop: self, listenerPort: listenerPort, transport: .stream(stream), tls: tls).start(client: client)
         }
         let key = ObjectIdentifier(session)
         http2Sessions[key] = session

@@ -1,6 +1,5 @@
 @testable import ArgusHTTP2
 import NIOCore
-import NIOHTTP2
 import Testing
 
 @Suite struct PrefaceAndDefenceTests {
@@ -12,21 +11,6 @@ import Testing
         #expect(PrefaceSniffer.decide(ByteBuffer(string: "GET / HTTP/1.1\r\n")) == false)
         #expect(PrefaceSniffer.decide(ByteBuffer(string: "PRX")) == false)
         #expect(PrefaceSniffer.decide(ByteBuffer(string: "PRI * HTTP/1.1\r\n\r\n")) == false)
-    }
-
-    @Test func nioErrorsMapToDefences() {
-        #expect(HTTP2Defence(NIOHTTP2Errors.excessiveRSTFrames()) == .rapidReset)
-        #expect(HTTP2Defence(NIOHTTP2Errors.excessiveContinuationFrames()) == .continuationFlood)
-        #expect(HTTP2Defence(NIOHTTP2Errors.excessiveControlFrames()) == .controlFrameFlood)
-        #expect(HTTP2Defence(NIOHTTP2Errors.excessiveEmptyDataFrames()) == .emptyDataFlood)
-        #expect(HTTP2Defence(NIOHTTP2Errors.excessivelyLargeHeaderBlock()) == .headerListTooLarge)
-        #expect(HTTP2Defence(NIOHTTP2Errors.maxStreamsViolation()) == .tooManyStreams)
-        #expect(HTTP2Defence(NIOHTTP2Errors.badClientMagic()) == .badPreface)
-        #expect(HTTP2Defence(NIOHTTP2Errors.flowControlViolation()) == .flowControl)
-        #expect(HTTP2Defence(NIOHTTP2Errors.forbiddenHeaderField(name: "connection", value: "close")) == .malformedRequest)
-        let wrapped = NIOHTTP2Errors.streamError(streamID: HTTP2StreamID(3), baseError: NIOHTTP2Errors.missingPseudoHeader(":path"))
-        #expect(HTTP2Defence(wrapped) == .malformedRequest)
-        #expect(HTTP2Defence(NIOHTTP2Errors.unableToParseFrame()) == .protocolError)
     }
 
     @Test func countersCountPerDefence() {

@@ -1,0 +1,122 @@
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+
+/// What the gateway sends on the client's streams, within the client's flow-control windows: DATA
+/// beyond them waits in its stream (with anything sent after it), and goes out as WINDOW_UPDATE
+/// frames or a larger SETTINGS_INITIAL_WINDOW_SIZE open the windows (RFC 9113 §6.9).
+extension ServerConnectionMachine {
+    /// The response head (or trailers, or an interim head) of a stream.
+    public mutating func sendHeaders(stream id: Int, _ headers: HPACKHeaders, endStream: Bool) {
+        guard let state = streams[id], !state.localEnded else { return }
+        if state.pending.isEmpty {
+            output.headers(stream: id, headers, endStream: endStream, maxFrameSize: peerMaxFrameSize)
+            if endStream { localEnded(state) }
+        } else {
+            state.pending.append(.headers(headers, endStream: endStream))
+        }
+    }
+
+    /// Response body bytes of a stream.
+    public mutating func sendData(stream id: Int, _ data: ByteBuffer, endStream: Bool) {
+        guard let state = streams[id], !state.localEnded else { return }
+        state.pending.append(.data(data, endStream: endStream))
+        state.pendingBytes += data.readableBytes
+        _ = sendPending(state)
+    }
+
+    /// Resets a stream (RST_STREAM); a NO_ERROR reset after a whole response is sent once the
+    /// response is out (§8.1: the client stops sending a body not needed).
+    public mutating func sendReset(stream id: Int, code: HTTP2ErrorCode) {
+        guard let state = streams[id] else { return }
+        let code = UInt32(code.networkCode)
+        if code == ErrorCodes.noError && !state.pending.isEmpty {
+            state.resetAfterPending = code
+            return
+        }
+        state.pending = []
+        streams[id] = nil
+        output.rstStream(stream: id, code: code)
+    }
+
+    /// Gives the client `increment` more bytes of a stream's window (its body was read).
+    public mutating func creditStream(_ id: Int, _ increment: Int) {
+        guard let state = streams[id], !state.remoteEnded, increment > 0 else { return }
+        state.receiveWindow += increment
+        output.windowUpdate(stream: id, increment: increment)
+    }
+
+    /// GOAWAY NO_ERROR: no new stream is taken; the open ones finish.
+    public mutating func goAway() {
+        guard !goAwaySent else { return }
+        goAwaySent = true
+        output.goAway(lastStream: highestStream, code: ErrorCodes.noError)
+    }
+
+    /// Response bytes of a stream waiting for window.
+    public func pendingBytes(stream id: Int) -> Int {
+        streams[id]?.pendingBytes ?? 0
+    }
+
+    // MARK: - Inside
+
+    /// Sends what `state` has waiting, as far as the windows let it; true if anything went out.
+    mutating func sendPending(_ state: ServerStreamState) -> Bool {
+        var sent = false
+        while let next = state.pending.first {
+            switch next {
+            case .headers(let headers, let endStream):
+                output.headers(stream: state.id, headers, endStream: endStream, maxFrameSize: peerMaxFrameSize)
+                state.pending.removeFirst()
+                sent = true
+                if endStream { state.localEnded = true }
+            case .data(var data, let endStream):
+                if data.readableBytes == 0 {
+                    output.data(stream: state.id, data, endStream: endStream)
+                    state.pending.removeFirst()
+                    sent = true
+                    if endStream { state.localEnded = true }
+                    continue
+                }
+                while data.readableBytes > 0 {
+                    let room = min(state.sendWindow, connectionSendWindow, peerMaxFrameSize)
+                    guard room > 0 else { break }
+                    let piece = data.readSlice(length: min(room, data.readableBytes))!
+                    let last = data.readableBytes == 0
+                    output.data(stream: state.id, piece, endStream: endStream && last)
+                    state.sendWindow -= piece.readableBytes
+                    connectionSendWindow -= piece.readableBytes
+                    state.pendingBytes -= piece.readableBytes
+                    sent = true
+                }
+                guard data.readableBytes == 0 else {
+                    state.pending[0] = .data(data, endStream: endStream)
+                    return sent
+                }
+                state.pending.removeFirst()
+                if endStream { state.localEnded = true }
+            }
+        }
+        if let code = state.resetAfterPending {
+            streams[state.id] = nil
+            output.rstStream(stream: state.id, code: code)
+        } else if state.localEnded {
+            localEnded(state)
+        }
+        return sent
+    }
+
+    /// The connection window (or every stream's) opened: the streams that waited send, oldest first.
+    mutating func sendWaiting(events: inout [Event]) {
+        var sent = false
+        for state in streams.values.filter({ !$0.pending.isEmpty }).sorted(by: { $0.id < $1.id }) {
+            if sendPending(state) { sent = true }
+        }
+        if sent { events.append(.windowOpened) }
+    }
+
+    private mutating func localEnded(_ state: ServerStreamState) {
+        state.localEnded = true
+        if state.isDone { streams[state.id] = nil }
+    }
+}
