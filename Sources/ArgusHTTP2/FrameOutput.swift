@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHPACK
 
 /// The frame types and flags of RFC 9113 §6 the server side reads and writes.
 enum FrameType {
@@ -71,20 +70,14 @@ struct FrameOutput {
     }
 
     /// A header block in a HEADERS frame, cut into CONTINUATION frames past `maxFrameSize`.
-    mutating func headers(stream: Int, _ fields: HPACKHeaders, endStream: Bool, maxFrameSize: Int) {
-        let start = scratch.writerIndex
-        header(length: 0, type: FrameType.headers, flags: 0, stream: stream)
-        HeaderBlockEncoder.encode(fields, into: &scratch)
-        let length = scratch.writerIndex - start - 9
+    mutating func headers(stream: Int, block: ByteBuffer, endStream: Bool, maxFrameSize: Int) {
         let endFlag = endStream ? FrameFlag.endStream : 0
-        if length <= maxFrameSize {
-            scratch.setInteger(UInt8(truncatingIfNeeded: length >> 16), at: start)
-            scratch.setInteger(UInt16(truncatingIfNeeded: length), at: start + 1)
-            scratch.setInteger(endFlag | FrameFlag.endHeaders, at: start + 4)
+        var block = block
+        if block.readableBytes <= maxFrameSize {
+            header(length: block.readableBytes, type: FrameType.headers, flags: endFlag | FrameFlag.endHeaders, stream: stream)
+            scratch.writeBuffer(&block)
             return
         }
-        var block = scratch.getSlice(at: start + 9, length: length)!
-        scratch.moveWriterIndex(to: start)
         var first = true
         while block.readableBytes > 0 {
             var piece = block.readSlice(length: min(maxFrameSize, block.readableBytes))!

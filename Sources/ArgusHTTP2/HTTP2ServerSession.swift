@@ -48,7 +48,10 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
     private var closeWhenFlushed = false
     /// A stream's writer found it unwritable: the streams are told when output drains.
     var streamsAwaitWritable = false
-    private var idleTimer: Scheduled<Void>?
+    /// The idle timer: armed once, and when it fires it checks how long the connection has been
+    /// without streams (`idleSince`), so streams that come and go do not re-arm it each time.
+    private var idleTimer: LoopTimer?
+    private var idleSince: NIODeadline?
     private var lingerTimer: Scheduled<Void>?
 
     public init(transport: Transport, limits: Limits, counters: HTTP2Counters, openStream: @escaping (HTTP2Stream) -> Void) {
@@ -112,7 +115,7 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
     public func connectionClosed(_ connection: TCPConnection, error: (any Error)?) {
         guard !closed else { return }
         closed = true
-        idleTimer?.cancel()
+        if let idleTimer { transport.loop.cancelTimer(idleTimer) }
         lingerTimer?.cancel()
         let open = Array(streams.values)
         streams = [:]
@@ -164,8 +167,7 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
         let stream = HTTP2Stream(id: id, session: self, head: head, endStream: endStream, maxHeadLength: limits.maxHeadLength)
         streams[id] = stream
         counters.streamOpened()
-        idleTimer?.cancel()
-        idleTimer = nil
+        idleSince = nil
         openStream(stream)
     }
 
@@ -174,6 +176,11 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
     func sendHeaders(_ id: Int, _ headers: HPACKHeaders, endStream: Bool) {
         guard !closed else { return }
         machine.sendHeaders(stream: id, headers, endStream: endStream)
+    }
+
+    func sendHeaderBlock(_ id: Int, _ block: ByteBuffer, endStream: Bool) {
+        guard !closed else { return }
+        machine.sendHeaderBlock(stream: id, block, endStream: endStream)
     }
 
     func sendData(_ id: Int, _ data: ByteBuffer, endStream: Bool) {
@@ -269,9 +276,18 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
     }
 
     private func armIdleTimer() {
-        idleTimer?.cancel()
-        idleTimer = transport.loop.assumeIsolated().scheduleTask(in: limits.idleTimeout) { [weak self] in
-            guard let self, self.streams.isEmpty, !self.closed else { return }
+        let now = NIODeadline.now()
+        idleSince = now
+        if idleTimer == nil { scheduleIdleCheck(at: now + limits.idleTimeout) }
+    }
+
+    private func scheduleIdleCheck(at deadline: NIODeadline) {
+        idleTimer = transport.loop.scheduleTimer(deadline: deadline) { [weak self] in
+            guard let self else { return }
+            self.idleTimer = nil
+            guard !self.closed, self.streams.isEmpty, let since = self.idleSince else { return }
+            let due = since + self.limits.idleTimeout
+            if due > .now() { return self.scheduleIdleCheck(at: due) }
             self.counters.closedIdle()
             self.closeGracefully()
         }

@@ -185,6 +185,9 @@ public final class HTTP2Stream: MultiplexedStream {
         case .headers(let headers, let endStream):
             if endStream { outputEnded = true }
             session.sendHeaders(id, headers, endStream: endStream)
+        case .headBlock(let block, let endStream):
+            if endStream { outputEnded = true }
+            session.sendHeaderBlock(id, block, endStream: endStream)
         case .data(let data, let endStream):
             if endStream { outputEnded = true }
             session.sendData(id, data, endStream: endStream)

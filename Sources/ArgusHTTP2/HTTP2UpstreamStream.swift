@@ -214,6 +214,10 @@ public final class HTTP2UpstreamStream: MultiplexedStream {
             if endStream { requestEnded = true }
             unsent += data.readableBytes
             session.send(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(data), endStream: endStream))))
+        case .headBlock:
+            // (only ResponseTranslator makes encoded heads, for clients; a request's head is fields)
+            assertionFailure("a request translator made an encoded head")
+            reset(.internalError)
         }
     }
 

@@ -28,6 +28,97 @@ enum HeaderBlockEncoder {
         }
     }
 
+    // MARK: - From HTTP/1.1 bytes
+
+    /// `:status`, from the static table when it has the code.
+    static func writeStatus(_ status: Int, into buffer: inout ByteBuffer) {
+        switch status {
+        case 200: buffer.writeInteger(UInt8(0x80 | 8))
+        case 204: buffer.writeInteger(UInt8(0x80 | 9))
+        case 206: buffer.writeInteger(UInt8(0x80 | 10))
+        case 304: buffer.writeInteger(UInt8(0x80 | 11))
+        case 400: buffer.writeInteger(UInt8(0x80 | 12))
+        case 404: buffer.writeInteger(UInt8(0x80 | 13))
+        case 500: buffer.writeInteger(UInt8(0x80 | 14))
+        default:
+            buffer.writeInteger(UInt8(8))  // literal without indexing, name :status
+            let digits = String(status)
+            writeString(digits, into: &buffer)
+        }
+    }
+
+    /// One field of an HTTP/1.1 head, its name in any case (written in lower case), straight from
+    /// the head's bytes: no String is made.
+    static func writeField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, into buffer: inout ByteBuffer) {
+        if let index = staticIndex(name) {
+            let flags: UInt8 = sensitiveIndices.contains(index) ? 0x10 : 0x00
+            writeInteger(index, prefixBits: 4, flags: flags, into: &buffer)
+        } else {
+            buffer.writeInteger(UInt8(0))
+            writeInteger(name.count, prefixBits: 7, flags: 0, into: &buffer)
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: name.count) { out in
+                for (i, byte) in name.enumerated() { out[i] = lowered(byte) }
+                return name.count
+            }
+        }
+        writeInteger(value.count, prefixBits: 7, flags: 0, into: &buffer)
+        buffer.writeBytes(value)
+    }
+
+    /// An HTTP/1.1 field an HTTP/2 message must not carry (RFC 9113 §8.2.2), in any case.
+    static func isConnectionSpecific(_ name: UnsafeRawBufferPointer) -> Bool {
+        switch name.count {
+        case 7: return equalsLowered(name, "upgrade")
+        case 10: return equalsLowered(name, "connection") || equalsLowered(name, "keep-alive")
+        case 16: return equalsLowered(name, "proxy-connection")
+        case 17: return equalsLowered(name, "transfer-encoding")
+        default: return false
+        }
+    }
+
+    /// The static table's index of a name in any case.
+    static func staticIndex(_ name: UnsafeRawBufferPointer) -> Int? {
+        guard name.count < namesByLength.count else { return nil }
+        for (candidate, index) in namesByLength[name.count] where equalsLowered(name, candidate) { return index }
+        return nil
+    }
+
+    @inline(__always) static func lowered(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+    }
+
+    static func equalsLowered(_ name: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
+        guard name.count == lower.utf8CodeUnitCount else { return false }
+        let expected = lower.utf8Start
+        for i in 0..<name.count where lowered(name[i]) != expected[i] { return false }
+        return true
+    }
+
+    /// Authorization, cookie, proxy-authorization, set-cookie: never indexed.
+    static let sensitiveIndices: Set<Int> = [23, 32, 49, 55]
+
+    /// The static table's regular names by length, each with its index (the pseudo-headers are
+    /// not fields of an HTTP/1.1 head).
+    static let namesByLength: [[(StaticString, Int)]] = {
+        let names: [(StaticString, Int)] = [
+            ("accept-charset", 15), ("accept-encoding", 16), ("accept-language", 17), ("accept-ranges", 18), ("accept", 19),
+            ("access-control-allow-origin", 20), ("age", 21), ("allow", 22), ("authorization", 23), ("cache-control", 24),
+            ("content-disposition", 25), ("content-encoding", 26), ("content-language", 27), ("content-length", 28),
+            ("content-location", 29), ("content-range", 30), ("content-type", 31), ("cookie", 32), ("date", 33), ("etag", 34),
+            ("expect", 35), ("expires", 36), ("from", 37), ("host", 38), ("if-match", 39), ("if-modified-since", 40),
+            ("if-none-match", 41), ("if-range", 42), ("if-unmodified-since", 43), ("last-modified", 44), ("link", 45),
+            ("location", 46), ("max-forwards", 47), ("proxy-authenticate", 48), ("proxy-authorization", 49), ("range", 50),
+            ("referer", 51), ("refresh", 52), ("retry-after", 53), ("server", 54), ("set-cookie", 55),
+            ("strict-transport-security", 56), ("transfer-encoding", 57), ("user-agent", 58), ("vary", 59), ("via", 60),
+            ("www-authenticate", 61),
+        ]
+        var out = [[(StaticString, Int)]](repeating: [], count: 28)
+        for (name, index) in names { out[name.utf8CodeUnitCount].append((name, index)) }
+        return out
+    }()
+
+    // MARK: - Primitives
+
     /// An integer with an N-bit prefix (RFC 7541 §5.1).
     static func writeInteger(_ value: Int, prefixBits: Int, flags: UInt8, into buffer: inout ByteBuffer) {
         let max = (1 << prefixBits) - 1

@@ -10,6 +10,9 @@ import NIOHPACK
 public struct ResponseTranslator {
     public enum Part {
         case headers(HPACKHeaders, endStream: Bool)
+        /// The final response head, already an HPACK block (``HeaderBlockEncoder``): written from
+        /// the head's bytes, with no field made into a String.
+        case headBlock(ByteBuffer, endStream: Bool)
         case data(ByteBuffer, endStream: Bool)
     }
 
@@ -110,37 +113,38 @@ public struct ResponseTranslator {
             case .informational(let status):
                 emit(.headers(HPACKHeaders([(":status", String(status))]), endStream: false))
             case .head(let head):
-                let fields = Self.fields(of: head)
+                let block = Self.block(of: head)
                 switch head.framing {
                 case .none, .length(0):
                     state = .complete
-                    emit(.headers(fields, endStream: true))
+                    emit(.headBlock(block, endStream: true))
                 case .length(let n):
                     state = .body(BodyDeframer(.length(n)))
-                    emit(.headers(fields, endStream: false))
+                    emit(.headBlock(block, endStream: false))
                 case .chunked:
                     state = .body(BodyDeframer(.chunked))
-                    emit(.headers(fields, endStream: false))
+                    emit(.headBlock(block, endStream: false))
                 case .untilClose:
                     state = .body(BodyDeframer(.untilClose))
-                    emit(.headers(fields, endStream: false))
+                    emit(.headBlock(block, endStream: false))
                 }
                 parser.recycle(head.fields)
             }
         }
     }
 
-    static func fields(of head: ResponseHead) -> HPACKHeaders {
-        var out = HPACKHeaders()
-        out.reserveCapacity(head.fields.count + 1)
-        out.add(name: ":status", value: String(head.status))
+    /// The head as an HPACK block: `:status`, then its fields in lower case without the
+    /// connection-specific ones.
+    static func block(of head: ResponseHead) -> ByteBuffer {
+        var out = ByteBuffer()
+        out.reserveCapacity(head.bytes.readableBytes + 16)
+        HeaderBlockEncoder.writeStatus(head.status, into: &out)
         head.bytes.withUnsafeReadableBytes { raw in
             for field in head.fields {
-                let name = lowercasedName(UnsafeRawBufferPointer(rebasing: raw[field.nameStart..<(field.nameStart + field.nameLength)]))
-                if connectionSpecific.contains(name) { continue }
-                out.add(
-                    name: name, value: String(decoding: raw[field.valueStart..<(field.valueStart + field.valueLength)], as: UTF8.self),
-                    indexing: indexing(name))
+                let name = UnsafeRawBufferPointer(rebasing: raw[field.nameStart..<(field.nameStart + field.nameLength)])
+                if HeaderBlockEncoder.isConnectionSpecific(name) { continue }
+                let value = UnsafeRawBufferPointer(rebasing: raw[field.valueStart..<(field.valueStart + field.valueLength)])
+                HeaderBlockEncoder.writeField(name: name, value: value, into: &out)
             }
         }
         return out

@@ -8,12 +8,19 @@ import NIOHTTP2
 extension ServerConnectionMachine {
     /// The response head (or trailers, or an interim head) of a stream.
     public mutating func sendHeaders(stream id: Int, _ headers: HPACKHeaders, endStream: Bool) {
+        var block = ByteBuffer()
+        HeaderBlockEncoder.encode(headers, into: &block)
+        sendHeaderBlock(stream: id, block, endStream: endStream)
+    }
+
+    /// A header block HPACK-encoded already (by ``HeaderBlockEncoder``: no dynamic table).
+    public mutating func sendHeaderBlock(stream id: Int, _ block: ByteBuffer, endStream: Bool) {
         guard let state = streams[id], !state.localEnded else { return }
         if state.pending.isEmpty {
-            output.headers(stream: id, headers, endStream: endStream, maxFrameSize: peerMaxFrameSize)
+            output.headers(stream: id, block: block, endStream: endStream, maxFrameSize: peerMaxFrameSize)
             if endStream { localEnded(state) }
         } else {
-            state.pending.append(.headers(headers, endStream: endStream))
+            state.pending.append(.headers(block, endStream: endStream))
         }
     }
 
@@ -65,8 +72,8 @@ extension ServerConnectionMachine {
         var sent = false
         while let next = state.pending.first {
             switch next {
-            case .headers(let headers, let endStream):
-                output.headers(stream: state.id, headers, endStream: endStream, maxFrameSize: peerMaxFrameSize)
+            case .headers(let block, let endStream):
+                output.headers(stream: state.id, block: block, endStream: endStream, maxFrameSize: peerMaxFrameSize)
                 state.pending.removeFirst()
                 sent = true
                 if endStream { state.localEnded = true }

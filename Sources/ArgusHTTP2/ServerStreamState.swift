@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHPACK
 
 /// One open stream of a ``ServerConnectionMachine``: which sides have ended, both flow-control
 /// windows, the request's declared and received body length, and what the response could not
@@ -7,7 +6,8 @@ import NIOHPACK
 final class ServerStreamState {
     enum Pending {
         case data(ByteBuffer, endStream: Bool)
-        case headers(HPACKHeaders, endStream: Bool)
+        /// An HPACK-encoded header block.
+        case headers(ByteBuffer, endStream: Bool)
     }
 
     let id: Int

@@ -136,6 +136,26 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
         scheduleTask(deadline: .now() + delay, task)
     }
 
+    /// Runs `task` at `deadline` without the promise and `Scheduled` that ``scheduleTask(deadline:_:)``
+    /// makes: the data path's timers (one per request on HTTP/2 streams), where the promise and the
+    /// error its cancellation fails it with were most of a timer's cost. Loop thread only; nil if
+    /// the loop has stopped (nothing will run).
+    public func scheduleTimer(deadline: NIODeadline, _ task: @escaping () -> Void) -> LoopTimer? {
+        preconditionInEventLoop()
+        let run = UnsafeTask(task)
+        // (the loop's thread is this one: it is not asleep, and it reads the earliest deadline
+        // before it sleeps, so there is nothing to wake)
+        return lock.withLock {
+            if closed { return nil }
+            return LoopTimer(id: timers.schedule(at: deadline.uptimeNanoseconds, { run.task() }, fail: {}))
+        }
+    }
+
+    /// Cancels a timer of ``scheduleTimer(deadline:_:)`` (nothing if it ran already).
+    public func cancelTimer(_ timer: LoopTimer) {
+        _ = lock.withLock { timers.cancel(timer.id) }
+    }
+
     public func preconditionInEventLoop(file: StaticString, line: UInt) {
         precondition(inEventLoop, "not on this IOLoop's thread", file: file, line: line)
     }
@@ -284,4 +304,16 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
         }
         for (queue, callback) in callbacks { queue.async { callback(nil) } }
     }
+}
+
+/// A timer of ``IOLoop/scheduleTimer(deadline:_:)``.
+public struct LoopTimer: Sendable, Equatable {
+    let id: UInt64
+}
+
+/// A loop-thread closure carried through the loop's (Sendable) timer table: it is only ever run
+/// on the thread that scheduled it.
+private struct UnsafeTask: @unchecked Sendable {
+    let task: () -> Void
+    init(_ task: @escaping () -> Void) { self.task = task }
 }

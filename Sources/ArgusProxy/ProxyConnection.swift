@@ -64,7 +64,7 @@ final class ProxyConnection: TCPConnectionDelegate {
     let planner: UpstreamRequestPlanner
     /// `drive` is running: nested calls (from a gateway answer) leave the work to its loop.
     var driving = false
-    var timer: Scheduled<Void>?
+    var timer: LoopTimer?
     var timerDeadline = NIODeadline.distantFuture
     /// Bounds a lingering close.
     var lingerTimer: Scheduled<Void>?
@@ -134,7 +134,7 @@ final class ProxyConnection: TCPConnectionDelegate {
         abandonExchange()
         request.end()
         routed = nil
-        timer?.cancel()
+        if let timer { transport.loop.cancelTimer(timer) }
         timer = nil
         lingerTimer?.cancel()
         lingerTimer = nil
@@ -264,9 +264,9 @@ final class ProxyConnection: TCPConnectionDelegate {
     /// only when it fires or an earlier deadline appears, so a fast request schedules nothing.
     func ensureTimer(_ deadline: NIODeadline) {
         if timer != nil && timerDeadline <= deadline { return }
-        timer?.cancel()
+        if let timer { transport.loop.cancelTimer(timer) }
         timerDeadline = deadline
-        timer = transport.loop.assumeIsolated().scheduleTask(deadline: deadline) { self.timerFired() }
+        timer = transport.loop.scheduleTimer(deadline: deadline) { self.timerFired() }
     }
 
     /// Where the connection is, as far as time goes.

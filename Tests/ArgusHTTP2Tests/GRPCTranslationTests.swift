@@ -13,6 +13,10 @@ import Testing
         switch part {
         case .headers(let headers, let end):
             return "H\(end ? "!" : "") " + headers.map { "\($0.name): \($0.value)" }.joined(separator: ", ")
+        case .headBlock(var block, let end):
+            var decoder = HPACKDecoder(allocator: ByteBufferAllocator())
+            let headers = (try? decoder.decodeHeaders(from: &block)) ?? [:]
+            return "H\(end ? "!" : "") " + headers.map { "\($0.name): \($0.value)" }.joined(separator: ", ")
         case .data(let data, let end):
             return "D\(end ? "!" : "") " + String(buffer: data)
         }

@@ -12,6 +12,10 @@ import Testing
             switch part {
             case .headers(let headers, let end):
                 out.append("H\(end ? "!" : "") " + headers.map { "\($0.name): \($0.value)" }.joined(separator: ", "))
+            case .headBlock(var block, let end):
+                var decoder = HPACKDecoder(allocator: ByteBufferAllocator())
+                let headers = (try? decoder.decodeHeaders(from: &block)) ?? [:]
+                out.append("H\(end ? "!" : "") " + headers.map { "\($0.name): \($0.value)" }.joined(separator: ", "))
             case .data(let data, let end):
                 out.append("D\(end ? "!" : "") " + String(buffer: data))
             }
