@@ -29,16 +29,18 @@ public struct ResponseTranslator {
     }
 
     private var state = State.head
-    private var parser: ResponseHeadParser
     private var pending = ByteBuffer()
+    /// How much of `pending` was searched for the head's end already.
+    private var scanned = 0
     private let requestWasHEAD: Bool
+    private let maxHeadLength: Int
 
     /// Names an HTTP/2 response must not carry.
     static let connectionSpecific: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]
 
     public init(requestWasHEAD: Bool, maxHeadLength: Int = 65536) {
         self.requestWasHEAD = requestWasHEAD
-        self.parser = ResponseHeadParser(maxHeadLength: maxHeadLength)
+        self.maxHeadLength = maxHeadLength
     }
 
     /// The whole response went through (its end was emitted).
@@ -105,16 +107,24 @@ public struct ResponseTranslator {
 
     private mutating func parseHeads(emit: (Part) -> Void) throws(Untranslatable) {
         while case .head = state {
-            switch parser.parse(&pending, requestWasHEAD: requestWasHEAD) {
+            let result: WrittenHeadReader.Result
+            do {
+                result = try WrittenHeadReader.read(pending, from: scanned, requestWasHEAD: requestWasHEAD, maxHeadLength: maxHeadLength)
+            } catch {
+                throw Untranslatable(reason: "bad response head: \(error.reason)")
+            }
+            switch result {
             case .needMore:
+                scanned = pending.readableBytes
                 return
-            case .error(let error):
-                throw Untranslatable(reason: "bad response head: \(error)")
-            case .informational(let status):
+            case .informational(let status, let length):
+                pending.moveReaderIndex(forwardBy: length)
+                scanned = 0
                 emit(.headers(HPACKHeaders([(":status", String(status))]), endStream: false))
-            case .head(let head):
-                let block = Self.block(of: head)
-                switch head.framing {
+            case .head(let block, let framing, let length):
+                pending.moveReaderIndex(forwardBy: length)
+                scanned = 0
+                switch framing {
                 case .none, .length(0):
                     state = .complete
                     emit(.headBlock(block, endStream: true))
@@ -128,26 +138,8 @@ public struct ResponseTranslator {
                     state = .body(BodyDeframer(.untilClose))
                     emit(.headBlock(block, endStream: false))
                 }
-                parser.recycle(head.fields)
             }
         }
-    }
-
-    /// The head as an HPACK block: `:status`, then its fields in lower case without the
-    /// connection-specific ones.
-    static func block(of head: ResponseHead) -> ByteBuffer {
-        var out = ByteBuffer()
-        out.reserveCapacity(head.bytes.readableBytes + 16)
-        HeaderBlockEncoder.writeStatus(head.status, into: &out)
-        head.bytes.withUnsafeReadableBytes { raw in
-            for field in head.fields {
-                let name = UnsafeRawBufferPointer(rebasing: raw[field.nameStart..<(field.nameStart + field.nameLength)])
-                if HeaderBlockEncoder.isConnectionSpecific(name) { continue }
-                let value = UnsafeRawBufferPointer(rebasing: raw[field.valueStart..<(field.valueStart + field.valueLength)])
-                HeaderBlockEncoder.writeField(name: name, value: value, into: &out)
-            }
-        }
-        return out
     }
 
     /// A chunked body's trailer section as a trailing HEADERS block (connection-specific fields dropped).

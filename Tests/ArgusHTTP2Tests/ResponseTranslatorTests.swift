@@ -40,6 +40,30 @@ import Testing
         #expect(out == ["H :status: 200, content-length: 1", "D! x"])
     }
 
+    @Test func aHeadEndCutAnywhereIsFound() throws {
+        let whole = "HTTP/1.1 200 OK\r\nVia: 1.1 kong\r\nContent-Length: 1\r\n\r\nx"
+        for cut in 1..<whole.utf8.count {
+            let bytes = Array(whole.utf8)
+            let pieces = [String(decoding: bytes[..<cut], as: UTF8.self), String(decoding: bytes[cut...], as: UTF8.self)]
+            #expect(try translate(pieces) == ["H :status: 200, via: 1.1 kong, content-length: 1", "D! x"], "cut at \(cut)")
+        }
+    }
+
+    @Test func headsItCanNotReadAreRefused() {
+        var translator = ResponseTranslator(requestWasHEAD: false, maxHeadLength: 64)
+        #expect(throws: ResponseTranslator.Untranslatable.self) {
+            try translator.feed(ByteBuffer(string: "HTTP/1.1 200 OK\r\nno colon here\r\n\r\n")) { _ in }
+        }
+        var small = ResponseTranslator(requestWasHEAD: false, maxHeadLength: 64)
+        #expect(throws: ResponseTranslator.Untranslatable.self) {
+            try small.feed(ByteBuffer(string: "HTTP/1.1 200 OK\r\nx-long: " + String(repeating: "v", count: 80))) { _ in }
+        }
+        var badLength = ResponseTranslator(requestWasHEAD: false)
+        #expect(throws: ResponseTranslator.Untranslatable.self) {
+            try badLength.feed(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n")) { _ in }
+        }
+    }
+
     @Test func chunkedBodyLosesItsFraming() throws {
         let out = try translate(["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", "3\r\nabc\r\n0\r\n\r\n"])
         #expect(out == ["H :status: 200", "D hello", "D abc", "D! "])
