@@ -50,11 +50,18 @@ struct FrameOutput {
     }
 
     mutating func header(length: Int, type: UInt8, flags: UInt8, stream: Int) {
-        scratch.writeInteger(UInt8(truncatingIfNeeded: length >> 16))
-        scratch.writeInteger(UInt16(truncatingIfNeeded: length))
-        scratch.writeInteger(type)
-        scratch.writeInteger(flags)
-        scratch.writeInteger(UInt32(truncatingIfNeeded: stream) & 0x7FFF_FFFF)
+        scratch.writeWithUnsafeMutableBytes(minimumWritableBytes: 9) { out in
+            out[0] = UInt8(truncatingIfNeeded: length >> 16)
+            out[1] = UInt8(truncatingIfNeeded: length >> 8)
+            out[2] = UInt8(truncatingIfNeeded: length)
+            out[3] = type
+            out[4] = flags
+            out[5] = UInt8(truncatingIfNeeded: stream >> 24) & 0x7F
+            out[6] = UInt8(truncatingIfNeeded: stream >> 16)
+            out[7] = UInt8(truncatingIfNeeded: stream >> 8)
+            out[8] = UInt8(truncatingIfNeeded: stream)
+            return 9
+        }
     }
 
     mutating func data(stream: Int, _ payload: ByteBuffer, endStream: Bool) {

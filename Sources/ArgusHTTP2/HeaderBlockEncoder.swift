@@ -48,21 +48,50 @@ enum HeaderBlockEncoder {
     }
 
     /// One field of an HTTP/1.1 head, its name in any case (written in lower case), straight from
-    /// the head's bytes: no String is made.
+    /// the head's bytes: no String is made, and the field is written in one pass over its bytes.
     static func writeField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, into buffer: inout ByteBuffer) {
-        if let index = staticIndex(name) {
-            let flags: UInt8 = sensitiveIndices.contains(index) ? 0x10 : 0x00
-            writeInteger(index, prefixBits: 4, flags: flags, into: &buffer)
-        } else {
-            buffer.writeInteger(UInt8(0))
-            writeInteger(name.count, prefixBits: 7, flags: 0, into: &buffer)
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: name.count) { out in
-                for (i, byte) in name.enumerated() { out[i] = lowered(byte) }
-                return name.count
+        let index = staticIndex(name)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: name.count + value.count + 12) { out in
+            var at = 0
+            if let index {
+                put(index, prefixBits: 4, flags: sensitiveIndices.contains(index) ? 0x10 : 0x00, out, &at)
+            } else {
+                out[at] = 0
+                at += 1
+                put(name.count, prefixBits: 7, flags: 0, out, &at)
+                for byte in name {
+                    out[at] = lowered(byte)
+                    at += 1
+                }
             }
+            put(value.count, prefixBits: 7, flags: 0, out, &at)
+            if let source = value.baseAddress, value.count > 0 {
+                (out.baseAddress! + at).copyMemory(from: source, byteCount: value.count)
+                at += value.count
+            }
+            return at
         }
-        writeInteger(value.count, prefixBits: 7, flags: 0, into: &buffer)
-        buffer.writeBytes(value)
+    }
+
+    /// An integer with an N-bit prefix (RFC 7541 §5.1), at `at` of `out` (room made by the caller).
+    @inline(__always)
+    static func put(_ value: Int, prefixBits: Int, flags: UInt8, _ out: UnsafeMutableRawBufferPointer, _ at: inout Int) {
+        let max = (1 << prefixBits) - 1
+        if value < max {
+            out[at] = flags | UInt8(value)
+            at += 1
+            return
+        }
+        out[at] = flags | UInt8(max)
+        at += 1
+        var rest = value - max
+        while rest >= 128 {
+            out[at] = UInt8(rest & 0x7F) | 0x80
+            at += 1
+            rest >>= 7
+        }
+        out[at] = UInt8(rest)
+        at += 1
     }
 
     /// An HTTP/1.1 field an HTTP/2 message must not carry (RFC 9113 §8.2.2), in any case.
