@@ -65,6 +65,13 @@ class Upstream(http.server.BaseHTTPRequestHandler):
             size = len(self.rfile.read(int(self.headers.get("Content-Length", "0") or 0)))
         if "/slow" in self.path:
             time.sleep(2)
+        if "/bighead" in self.path:
+            self.send_response(200)
+            self.send_header("X-Big", "b" * 20000)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+            return
         if "/big" in self.path:
             return self.send(b"x" * 1_000_000, "application/octet-stream")
         if "/chunked" in self.path:
@@ -286,6 +293,56 @@ def basics(proxy, tls, tls_plain, status):
     check(metric(status, "argus_http2_streams_total") - streams_before == 1000, "argus_http2_streams_total counts them")
 
 
+def flow(proxy):
+    """The protocol paths a browser or curl seldom takes: a client with a 1 KiB stream window
+    (every response byte sent as the client gives window back), a response head larger than a
+    frame (CONTINUATION), padded and prioritised HEADERS, and request trailers."""
+    c = H2(proxy)
+    c.conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1024})
+    c.flush()
+    streams = [c.request("/echo/big") for _ in range(2)]
+    events = c.pump(lambda ev: all(ended(s)(ev) for s in streams) or goaway(ev), 30)
+    sizes = [sum(len(e.data) for e in events if isinstance(e, h2.events.DataReceived) and e.stream_id == s) for s in streams]
+    errors = [e for e in events if isinstance(e, Exception)]
+    check(sizes == [1_000_000, 1_000_000] and not errors and not goaway(events),
+          f"two 1 MB downloads through a 1 KiB stream window, within the window ({sizes}, {errors[:1]})")
+    c.close()
+
+    c = H2(proxy)
+    stream = c.request("/echo/bighead")
+    events = c.pump(ended(stream), 10)
+    heads = [dict(e.headers) for e in events if isinstance(e, h2.events.ResponseReceived)]
+    check(heads and len(heads[0].get("x-big", "")) == 20000, "a 20 kB response head arrives whole (HEADERS and CONTINUATION)")
+    c.close()
+
+    # (raw frames: python3-h2 would not send these)
+    sock = socket.create_connection(("127.0.0.1", proxy), timeout=5)
+    block = hpack.Encoder().encode([(":method", "GET"), (":path", "/echo/padded"), (":scheme", "http"), (":authority", "x")])
+    # HEADERS with PADDED and PRIORITY: pad length 5, then stream dependency and weight, the block, the padding.
+    payload = bytes([5]) + struct.pack(">I", 0) + bytes([15]) + block + b"\0" * 5
+    sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b"") + frame(1, 0x1 | 0x4 | 0x8 | 0x20, 1, payload)
+                 + frame(2, 0, 3, struct.pack(">I", 1) + bytes([7])))
+    frames = read_frames(sock, 3)
+    answered = any(kind == 1 and stream == 1 for kind, _, stream, _ in frames) and \
+        any(stream == 1 and flags & 0x1 for kind, flags, stream, _ in frames if kind in (0, 1))
+    errors = [payload for kind, _, _, payload in frames if kind == 7 and payload[4:8] != b"\0\0\0\0"]  # (NO_ERROR: the idle close)
+    check(answered and not errors, "padded, prioritised HEADERS and a PRIORITY frame are taken")
+    sock.close()
+
+    c = H2(proxy)
+    stream = c.conn.get_next_available_stream_id()
+    c.conn.send_headers(stream, [(":method", "POST"), (":path", "/echo/trailers"), (":scheme", "http"), (":authority", "x")])
+    c.conn.send_data(stream, b"abc")
+    c.conn.send_headers(stream, [("x-checksum", "1")], end_stream=True)
+    c.flush()
+    events = c.pump(ended(stream), 10)
+    body = b"".join(e.data for e in events if isinstance(e, h2.events.DataReceived))
+    got = json.loads(body) if body else {}
+    check(got.get("size") == 3 and got.get("headers", {}).get("transfer-encoding") == "chunked",
+          f"a request with trailers goes chunked to the upstream ({got.get('size')})")
+    c.close()
+
+
 def defences(proxy, tls, status, file_log):
     # Malformed blocks: refused with RST_STREAM, never forwarded.
     for name, headers in [("connection", [("connection", "keep-alive")]), ("upper", [("X-Upper", "1")]),
@@ -489,6 +546,7 @@ def main():
         if check(ready, "argus started"):
             fds_before = len(os.listdir(f"/proc/{argus.pid}/fd"))
             basics(proxy, tls, tls_plain, status)
+            flow(proxy)
             defences(proxy, tls, status, file_log)
             check(wait_for(lambda: metric(status, "argus_http2_connections_open") == 0, 10), "no HTTP/2 connection left open")
             time.sleep(1)
