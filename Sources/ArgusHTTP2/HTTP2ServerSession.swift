@@ -91,7 +91,7 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
         events.removeAll(keepingCapacity: true)
         processing = false
         flush()
-        if closeWhenFlushed { closeGracefully() }
+        if closeWhenFlushed { closeGracefully() } else { checkIdle() }
     }
 
     public func connectionReadComplete(_ connection: TCPConnection) {}
@@ -149,7 +149,6 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
             closeGracefully()
         case .peerWentAway:
             peerWentAway = true
-            if streams.isEmpty { closeGracefully() }
         case .windowOpened:
             break  // (the flush after this read tells the streams that waited)
         }
@@ -211,8 +210,19 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
     func streamEnded(_ stream: HTTP2Stream) {
         guard streams[stream.id] === stream else { return }
         streams[stream.id] = nil
-        guard streams.isEmpty else { return }
-        if quiescing || peerWentAway { closeGracefully() } else { armIdleTimer() }
+        checkIdle()
+    }
+
+    /// No stream is open, on either side (a response's tail may still wait for the client's
+    /// window in the machine after its stream ended for the data path): a connection going away
+    /// closes now, another one starts counting its idle time.
+    private func checkIdle() {
+        guard !closed, streams.isEmpty, machine.openStreams == 0 else { return }
+        if quiescing || peerWentAway {
+            closeGracefully()
+        } else if idleSince == nil {
+            armIdleTimer()
+        }
     }
 
     /// Flushes at the end of the loop's current round (or of the read being handled): the
@@ -253,7 +263,7 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
         quiescing = true
         machine.goAway()
         flush()
-        if streams.isEmpty { closeGracefully() }
+        checkIdle()
     }
 
     public func forceClose() {
@@ -285,7 +295,7 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
         idleTimer = transport.loop.scheduleTimer(deadline: deadline) { [weak self] in
             guard let self else { return }
             self.idleTimer = nil
-            guard !self.closed, self.streams.isEmpty, let since = self.idleSince else { return }
+            guard !self.closed, self.streams.isEmpty, self.machine.openStreams == 0, let since = self.idleSince else { return }
             let due = since + self.limits.idleTimeout
             if due > .now() { return self.scheduleIdleCheck(at: due) }
             self.counters.closedIdle()

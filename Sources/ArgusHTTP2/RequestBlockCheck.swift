@@ -33,7 +33,7 @@ enum RequestBlockCheck {
                 regular = true
                 try field(name, value)
                 if name == "content-length" {
-                    guard let length = Int(value), length >= 0, contentLength == nil || contentLength == length else {
+                    guard let length = digits(value), contentLength == nil || contentLength == length else {
                         throw Malformed(reason: "invalid content-length")
                     }
                     contentLength = length
@@ -68,6 +68,17 @@ enum RequestBlockCheck {
         default:
             break
         }
+    }
+
+    /// A content-length: 1*DIGIT (no sign, no spaces: what the HTTP/1.1 side receives is what was checked).
+    static func digits(_ value: String) -> Int? {
+        guard !value.isEmpty, value.utf8.count <= 18 else { return nil }
+        var n = 0
+        for byte in value.utf8 {
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+            n = n * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return n
     }
 
     /// A field name: token characters, none of them upper case (§8.2.1).

@@ -93,18 +93,21 @@ extension ServerConnectionMachine {
         guard var fragment = unpadded(payload, flags: flags) else {
             return connectionError(.protocolError, ErrorCodes.protocolError, events: &events)
         }
+        var selfDependent = false
         if flags & FrameFlag.priority != 0 {
-            guard fragment.readableBytes >= 5 else { return connectionError(.protocolError, ErrorCodes.frameSizeError, events: &events) }
-            fragment.moveReaderIndex(forwardBy: 5)
+            guard let dependency = fragment.readInteger(as: UInt32.self), fragment.readInteger(as: UInt8.self) != nil else {
+                return connectionError(.protocolError, ErrorCodes.frameSizeError, events: &events)
+            }
+            selfDependent = Int(dependency & 0x7FFF_FFFF) == id
         }
         let endStream = flags & FrameFlag.endStream != 0
         if flags & FrameFlag.endHeaders != 0 {
-            return headerBlock(stream: id, endStream: endStream, block: fragment, events: &events)
+            return headerBlock(stream: id, endStream: endStream, selfDependent: selfDependent, block: fragment, events: &events)
         }
         guard fragment.readableBytes <= settings.maxHeaderListSize else {
             return connectionError(.headerListTooLarge, ErrorCodes.enhanceYourCalm, events: &events)
         }
-        headerBlock = (id, endStream, fragment, 0)
+        headerBlock = (id, endStream, selfDependent, fragment, 0)
     }
 
     private mutating func continuation(flags: UInt8, stream id: Int, payload: ByteBuffer, events: inout [Event]) {
@@ -121,14 +124,14 @@ extension ServerConnectionMachine {
             return connectionError(.headerListTooLarge, ErrorCodes.enhanceYourCalm, events: &events)
         }
         if flags & FrameFlag.endHeaders != 0 {
-            headerBlock(stream: id, endStream: block.endStream, block: block.fragments, events: &events)
+            headerBlock(stream: id, endStream: block.endStream, selfDependent: block.selfDependent, block: block.fragments, events: &events)
         } else {
             headerBlock = block
         }
     }
 
     /// A whole header block: a new stream's request, or an open stream's trailers.
-    private mutating func headerBlock(stream id: Int, endStream: Bool, block: ByteBuffer, events: inout [Event]) {
+    private mutating func headerBlock(stream id: Int, endStream: Bool, selfDependent: Bool, block: ByteBuffer, events: inout [Event]) {
         var block = block
         let headers: HPACKHeaders
         do {
@@ -139,15 +142,18 @@ extension ServerConnectionMachine {
             return connectionError(.protocolError, ErrorCodes.compressionError, events: &events)
         }
         if let state = streams[id] {
+            if selfDependent { return streamError(id, .protocolError, ErrorCodes.protocolError, events: &events) }
             return trailers(state, headers, endStream: endStream, events: &events)
         }
         guard id > highestStream else {
-            // A closed stream's trailers, in flight when it was reset or answered: decoded (the
-            // HPACK table stays in step) and ignored.
-            return closedStreamFrame(events: &events)
+            // Trailers in flight for a stream this side reset: decoded (the HPACK table stays in
+            // step) and ignored. Any other stream id that does not grow is an error (§5.1.1), as in nginx.
+            if recentlyReset.contains(id) { return closedStreamFrame(events: &events) }
+            return connectionError(.protocolError, ErrorCodes.protocolError, events: &events)
         }
         highestStream = id
         guard !goAwaySent else { return }  // (after GOAWAY new streams are not processed, §6.8)
+        if selfDependent { return streamError(id, .protocolError, ErrorCodes.protocolError, events: &events) }
         let declared: Int?
         do {
             declared = try RequestBlockCheck.request(headers)
@@ -183,6 +189,7 @@ extension ServerConnectionMachine {
 
     private mutating func remoteEnded(_ state: ServerStreamState) {
         state.remoteEnded = true
+        state.resetAfterPending = nil  // (both sides end: no reset needed to stop the request)
         if state.isDone { streams[state.id] = nil }
     }
 
@@ -196,7 +203,10 @@ extension ServerConnectionMachine {
     private mutating func priority(stream id: Int, payload: ByteBuffer, events: inout [Event]) {
         guard id != 0 else { return connectionError(.protocolError, ErrorCodes.protocolError, events: &events) }
         guard payload.readableBytes == 5 else { return streamError(id, .protocolError, ErrorCodes.frameSizeError, events: &events) }
-        if !controlFrames.spend(now: now) { connectionError(.controlFrameFlood, ErrorCodes.enhanceYourCalm, events: &events) }
+        if !controlFrames.spend(now: now) { return connectionError(.controlFrameFlood, ErrorCodes.enhanceYourCalm, events: &events) }
+        if Int(payload.getInteger(at: payload.readerIndex, as: UInt32.self)! & 0x7FFF_FFFF) == id {
+            streamError(id, .protocolError, ErrorCodes.protocolError, events: &events)  // depends on itself (§5.3.1)
+        }
     }
 
     private mutating func rstStream(stream id: Int, payload: ByteBuffer, events: inout [Event]) {
@@ -221,35 +231,40 @@ extension ServerConnectionMachine {
         guard payload.readableBytes % 6 == 0 else { return connectionError(.protocolError, ErrorCodes.frameSizeError, events: &events) }
         guard controlFrames.spend(now: now) else { return connectionError(.controlFrameFlood, ErrorCodes.enhanceYourCalm, events: &events) }
         var payload = payload
-        var opened = false
+        var initialWindow: Int?
         while let parameter = payload.readInteger(as: UInt16.self), let value = payload.readInteger(as: UInt32.self) {
             switch parameter {
+            case 0x1:  // HEADER_TABLE_SIZE: lowered, the next block says this side's table is empty
+                if Int(value) < peerHeaderTableSize { tableSizeUpdatePending = true }
+                peerHeaderTableSize = Int(value)
             case 0x2:  // ENABLE_PUSH
                 guard value <= 1 else { return connectionError(.protocolError, ErrorCodes.protocolError, events: &events) }
-            case 0x4:  // INITIAL_WINDOW_SIZE: every stream's window moves by the difference (§6.9.2)
+            case 0x4:  // INITIAL_WINDOW_SIZE (the last one counts: applied once, below)
                 guard value <= UInt32(Self.maxWindow) else {
                     return connectionError(.flowControl, ErrorCodes.flowControlError, events: &events)
                 }
-                let delta = Int(value) - peerInitialWindow
-                peerInitialWindow = Int(value)
-                for state in streams.values {
-                    state.sendWindow += delta
-                    guard state.sendWindow <= Self.maxWindow else {
-                        return connectionError(.flowControl, ErrorCodes.flowControlError, events: &events)
-                    }
-                }
-                opened = opened || delta > 0
+                initialWindow = Int(value)
             case 0x5:  // MAX_FRAME_SIZE
                 guard value >= 16384 && value <= 16_777_215 else {
                     return connectionError(.protocolError, ErrorCodes.protocolError, events: &events)
                 }
                 peerMaxFrameSize = Int(value)
             default:
-                break  // HEADER_TABLE_SIZE (no dynamic table is used), the rest advisory or unknown
+                break  // the rest advisory or unknown
             }
         }
         output.settingsAck()
-        if opened { sendWaiting(events: &events) }
+        guard let initialWindow else { return }
+        // Every stream's window moves by the difference (§6.9.2).
+        let delta = initialWindow - peerInitialWindow
+        peerInitialWindow = initialWindow
+        for state in streams.values {
+            state.sendWindow += delta
+            guard state.sendWindow <= Self.maxWindow else {
+                return connectionError(.flowControl, ErrorCodes.flowControlError, events: &events)
+            }
+        }
+        if delta > 0 { sendWaiting(events: &events) }
     }
 
     private mutating func ping(flags: UInt8, stream: Int, payload: ByteBuffer, events: inout [Event]) {

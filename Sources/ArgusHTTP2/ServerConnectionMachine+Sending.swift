@@ -17,7 +17,7 @@ extension ServerConnectionMachine {
     public mutating func sendHeaderBlock(stream id: Int, _ block: ByteBuffer, endStream: Bool) {
         guard let state = streams[id], !state.localEnded else { return }
         if state.pending.isEmpty {
-            output.headers(stream: id, block: block, endStream: endStream, maxFrameSize: peerMaxFrameSize)
+            writeHeaders(stream: id, block, endStream: endStream)
             if endStream { localEnded(state) }
         } else {
             state.pending.append(.headers(block, endStream: endStream))
@@ -43,6 +43,7 @@ extension ServerConnectionMachine {
         }
         state.pending = []
         streams[id] = nil
+        noteReset(id)
         output.rstStream(stream: id, code: code)
     }
 
@@ -57,6 +58,7 @@ extension ServerConnectionMachine {
     public mutating func goAway() {
         guard !goAwaySent else { return }
         goAwaySent = true
+        goAwayLastStream = highestStream
         output.goAway(lastStream: highestStream, code: ErrorCodes.noError)
     }
 
@@ -73,7 +75,7 @@ extension ServerConnectionMachine {
         while let next = state.pending.first {
             switch next {
             case .headers(let block, let endStream):
-                output.headers(stream: state.id, block: block, endStream: endStream, maxFrameSize: peerMaxFrameSize)
+                writeHeaders(stream: state.id, block, endStream: endStream)
                 state.pending.removeFirst()
                 sent = true
                 if endStream { state.localEnded = true }
@@ -106,6 +108,7 @@ extension ServerConnectionMachine {
         }
         if let code = state.resetAfterPending {
             streams[state.id] = nil
+            noteReset(state.id)
             output.rstStream(stream: state.id, code: code)
         } else if state.localEnded {
             localEnded(state)
@@ -120,6 +123,20 @@ extension ServerConnectionMachine {
             if sendPending(state) { sent = true }
         }
         if sent { events.append(.windowOpened) }
+    }
+
+    /// A header block into the output, after the table size update the client's settings asked for.
+    private mutating func writeHeaders(stream id: Int, _ block: ByteBuffer, endStream: Bool) {
+        var block = block
+        if tableSizeUpdatePending {
+            tableSizeUpdatePending = false
+            var updated = ByteBuffer()
+            updated.reserveCapacity(block.readableBytes + 1)
+            updated.writeInteger(UInt8(0x20))  // dynamic table size update: 0
+            updated.writeBuffer(&block)
+            block = updated
+        }
+        output.headers(stream: id, block: block, endStream: endStream, maxFrameSize: peerMaxFrameSize)
     }
 
     private mutating func localEnded(_ state: ServerStreamState) {

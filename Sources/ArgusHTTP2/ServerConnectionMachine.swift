@@ -69,10 +69,20 @@ public struct ServerConnectionMachine {
     var streams: [Int: ServerStreamState] = [:]
     /// The highest stream the client opened (GOAWAY's last stream).
     public internal(set) var highestStream = 0
-    /// A GOAWAY went out: new streams are ignored.
+    /// A GOAWAY went out (with this last stream): new streams are ignored, and a later GOAWAY
+    /// names the same last stream (§6.8).
     var goAwaySent = false
-    /// A header block being collected: its stream, whether HEADERS ended the stream, its fragments.
-    var headerBlock: (stream: Int, endStream: Bool, fragments: ByteBuffer, continuations: Int)?
+    var goAwayLastStream = 0
+    /// Streams this side reset lately (refused, malformed, answered early): the client's frames
+    /// in flight for them are ignored rather than taken for protocol errors (§5.1).
+    var recentlyReset: [Int] = []
+    /// A header block being collected: its stream, whether HEADERS ended the stream, whether the
+    /// stream depends on itself (§5.3.1), its fragments.
+    var headerBlock: (stream: Int, endStream: Bool, selfDependent: Bool, fragments: ByteBuffer, continuations: Int)?
+    /// The client lowered SETTINGS_HEADER_TABLE_SIZE: the next header block sent starts with a
+    /// table size update (to 0, the size this side uses; RFC 7541 §4.2).
+    var tableSizeUpdatePending = false
+    var peerHeaderTableSize = 4096
     /// Flow control, this side's sending: the connection window and the peer's settings.
     var connectionSendWindow = 65535
     var peerInitialWindow = 65535
@@ -183,7 +193,8 @@ public struct ServerConnectionMachine {
     mutating func connectionError(_ defence: HTTP2Defence, _ code: UInt32, events: inout [Event]) {
         if case .failed = phase { return }
         phase = .failed
-        output.goAway(lastStream: highestStream, code: code)
+        if !goAwaySent { goAwayLastStream = highestStream }
+        output.goAway(lastStream: goAwayLastStream, code: code)
         goAwaySent = true
         inbound = nil
         events.append(.connectionError(defence))
@@ -193,9 +204,18 @@ public struct ServerConnectionMachine {
     /// one client is a flood, and ends the connection.
     mutating func streamError(_ stream: Int, _ defence: HTTP2Defence, _ code: UInt32, events: inout [Event]) {
         if let state = streams.removeValue(forKey: stream) { state.pending = [] }
+        noteReset(stream)
         output.rstStream(stream: stream, code: code)
         events.append(.streamError(stream: stream, defence))
         if !streamErrors.spend(now: now) { connectionError(.streamErrorFlood, ErrorCodes.enhanceYourCalm, events: &events) }
+    }
+}
+
+extension ServerConnectionMachine {
+    /// Remembers a stream this side reset (the last 64).
+    mutating func noteReset(_ stream: Int) {
+        if recentlyReset.count == 64 { recentlyReset.removeFirst() }
+        recentlyReset.append(stream)
     }
 }
 

@@ -63,7 +63,9 @@ enum WrittenHeadReader {
         var lineStart = 12
         while lineStart < head.count && head[lineStart] != 0x0A { lineStart += 1 }
         lineStart += 1
-        if status < 200 && status != 101 { return .informational(status: status, length: head.count) }
+        // (a 101 is no HTTP/2 response, §8.6: the stream is reset)
+        guard status != 101 else { throw Malformed(reason: "101 Switching Protocols on an HTTP/2 stream") }
+        if status < 200 { return .informational(status: status, length: head.count) }
 
         var block = ByteBuffer()
         block.reserveCapacity(head.count + 32)
@@ -92,7 +94,7 @@ enum WrittenHeadReader {
             lineStart = lineEnd + 2
         }
         let framing: BodyFraming
-        if requestWasHEAD || status == 204 || status == 304 || status == 101 {
+        if requestWasHEAD || status == 204 || status == 304 {
             framing = .none
         } else if chunked {
             framing = .chunked

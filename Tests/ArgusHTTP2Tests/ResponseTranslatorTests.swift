@@ -58,6 +58,10 @@ import Testing
         #expect(throws: ResponseTranslator.Untranslatable.self) {
             try small.feed(ByteBuffer(string: "HTTP/1.1 200 OK\r\nx-long: " + String(repeating: "v", count: 80))) { _ in }
         }
+        var switching = ResponseTranslator(requestWasHEAD: false)
+        #expect(throws: ResponseTranslator.Untranslatable.self) {
+            try switching.feed(ByteBuffer(string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")) { _ in }
+        }
         var badLength = ResponseTranslator(requestWasHEAD: false)
         #expect(throws: ResponseTranslator.Untranslatable.self) {
             try badLength.feed(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n")) { _ in }

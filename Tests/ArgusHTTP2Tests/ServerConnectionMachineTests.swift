@@ -1,6 +1,7 @@
 @testable import ArgusHTTP2
 import NIOCore
 import NIOHPACK
+import NIOHTTP2
 import Testing
 
 @Suite struct ServerConnectionMachineTests {
@@ -65,6 +66,7 @@ import Testing
             Client.request() + [(":method", "POST")],
             Client.request() + [(":status", "200")],
             Client.request() + [("content-length", "x")],
+            Client.request() + [("content-length", "+5")],
         ]
         var client = Client()
         client.connect()
@@ -299,5 +301,83 @@ import Testing
         #expect(client.written().last.map(\.type) == FrameType.goAway)
         #expect(client.send(client.headers(3, Client.request())) == [])
         #expect(client.send(Client.data(1, "x", endStream: true)).count == 1)
+    }
+
+    @Test func streamIdsMustGrowButFramesForStreamsResetHereAreIgnored() {
+        var client = Client()
+        client.connect()
+        client.send(client.headers(5, Client.request()))
+        client.send(client.headers(3, Client.request()))
+        #expect(client.events.last == .connectionError(.protocolError))
+
+        // A stream refused here may still get the client's trailers in flight: ignored.
+        var settings = ServerConnectionMachine.Settings()
+        settings.maxConcurrentStreams = 1
+        var refused = Client(settings)
+        refused.connect()
+        refused.send(refused.headers(1, Client.request(), endStream: false))
+        refused.send(refused.headers(3, Client.request(), endStream: false))
+        #expect(refused.events.last == .streamError(stream: 3, .tooManyStreams))
+        #expect(refused.send(refused.headers(3, [("x-trailer", "1")])) == [])
+        #expect(!refused.machine.hasFailed)
+    }
+
+    @Test func aStreamThatDependsOnItselfIsReset() {
+        var client = Client()
+        client.connect()
+        var payload = ByteBuffer()
+        payload.writeInteger(UInt32(1))  // depends on stream 1: itself
+        payload.writeInteger(UInt8(16))
+        payload.writeImmutableBuffer(client.block(Client.request()))
+        #expect(client.send(Client.frame(FrameType.headers, FrameFlag.endHeaders | FrameFlag.endStream | FrameFlag.priority, 1, payload))
+            == [.streamError(stream: 1, .protocolError)])
+        var priority = ByteBuffer()
+        priority.writeInteger(UInt32(3))
+        priority.writeInteger(UInt8(16))
+        client.send(client.headers(3, Client.request(), endStream: false))
+        #expect(client.send(Client.frame(FrameType.priority, 0, 3, priority)) == [.streamError(stream: 3, .protocolError)])
+        // The HPACK state stayed in step: the next request decodes.
+        #expect(client.send(client.headers(5, Client.request("/next"))).count == 1)
+    }
+
+    @Test func aSmallerHeaderTableIsAnsweredWithATableSizeUpdate() throws {
+        var client = Client()
+        client.connect(settings: [(0x1, 0)])
+        client.send(client.headers(1, Client.request()))
+        client.send(client.headers(3, Client.request()))
+        _ = client.written()
+        client.machine.sendHeaders(stream: 1, HPACKHeaders([(":status", "200")]), endStream: true)
+        client.machine.sendHeaders(stream: 3, HPACKHeaders([(":status", "200")]), endStream: true)
+        let blocks = client.written().map(\.payload)
+        #expect(blocks.map { Array($0.readableBytesView) } == [[0x20, 0x88], [0x88]])  // the update once, then :status 200
+        var decoder = HPACKDecoder(allocator: ByteBufferAllocator(), maxDynamicTableSize: 0)
+        var first = blocks[0]
+        #expect(try decoder.decodeHeaders(from: &first)[":status"] == ["200"])
+    }
+
+    @Test func aSecondGoAwayNamesTheSameLastStream() {
+        var client = Client()
+        client.connect()
+        client.send(client.headers(1, Client.request(), endStream: false))
+        client.machine.goAway()
+        client.send(client.headers(3, Client.request()))
+        client.send(Client.data(0, "x"))  // a connection error after the graceful GOAWAY
+        let lasts = client.written().filter { $0.type == FrameType.goAway }.map { $0.payload.getInteger(at: $0.payload.readerIndex, as: UInt32.self) }
+        #expect(lasts == [1, 1])
+    }
+
+    @Test func aNoErrorResetAfterTheResponseIsDroppedWhenTheRequestEnds() {
+        var client = Client()
+        client.connect(settings: [(0x4, 1)])
+        client.send(client.headers(1, Client.request("/", method: "POST"), endStream: false))
+        _ = client.written()
+        client.machine.sendHeaders(stream: 1, HPACKHeaders([(":status", "200")]), endStream: false)
+        client.machine.sendData(stream: 1, ByteBuffer(string: "ab"), endStream: true)
+        client.machine.sendReset(stream: 1, code: .noError)  // (the request is still open: after the response)
+        client.send(Client.data(1, "", endStream: true))
+        client.send(Client.windowUpdate(1, 1))
+        let frames = client.written()
+        #expect(!frames.contains { $0.type == FrameType.rstStream })
+        #expect(client.machine.openStreams == 0)
     }
 }
