@@ -293,7 +293,7 @@ def basics(proxy, tls, tls_plain, status):
     check(metric(status, "argus_http2_streams_total") - streams_before == 1000, "argus_http2_streams_total counts them")
 
 
-def flow(proxy):
+def flow(proxy, status):
     """The protocol paths a browser or curl seldom takes: a client with a 1 KiB stream window
     (every response byte sent as the client gives window back), a response head larger than a
     frame (CONTINUATION), padded and prioritised HEADERS, and request trailers."""
@@ -306,6 +306,21 @@ def flow(proxy):
     errors = [e for e in events if isinstance(e, Exception)]
     check(sizes == [1_000_000, 1_000_000] and not errors and not goaway(events),
           f"two 1 MB downloads through a 1 KiB stream window, within the window ({sizes}, {errors[:1]})")
+    c.close()
+
+    # A client that gives no window: the answer waits, then the connection is closed (nginx's
+    # send_timeout; --keepalive-timeout 2 here).
+    c = H2(proxy)
+    c.conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+    c.flush()
+    stream = c.request("/echo/no-window")
+    started = time.time()
+    events = c.pump(lambda ev: "EOF" in ev, 10)
+    waited = time.time() - started
+    got_data = any(isinstance(e, h2.events.DataReceived) for e in events)
+    check("EOF" in events and not got_data and 1.5 < waited < 6,
+          f"a response left waiting for window closes the connection after the send timeout ({waited:.1f} s)")
+    check(metric(status, 'argus_http2_connection_errors_total{reason="send_timeout"}') >= 1, "the send timeout counted")
     c.close()
 
     c = H2(proxy)
@@ -546,7 +561,7 @@ def main():
         if check(ready, "argus started"):
             fds_before = len(os.listdir(f"/proc/{argus.pid}/fd"))
             basics(proxy, tls, tls_plain, status)
-            flow(proxy)
+            flow(proxy, status)
             defences(proxy, tls, status, file_log)
             check(wait_for(lambda: metric(status, "argus_http2_connections_open") == 0, 10), "no HTTP/2 connection left open")
             time.sleep(1)

@@ -25,6 +25,9 @@ public enum HTTP2Defence: String, CaseIterable, Sendable {
     case malformedRequest = "malformed_request"
     /// Any other violation of the protocol (bad frame sizes, frames on closed streams, ...).
     case protocolError = "protocol_error"
+    /// Response DATA waited for the client's window longer than the send timeout (nginx's
+    /// `send_timeout`): a client that stops reading holds no streams and memory for ever.
+    case sendTimeout = "send_timeout"
 }
 
 /// One event loop's HTTP/2 counters: written by that loop only (relaxed atomics), read by /metrics.

@@ -20,6 +20,9 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
         public var connectionWindow = 1 << 20
         /// A connection without streams for this long is closed (GOAWAY, NO_ERROR).
         public var idleTimeout = TimeAmount.seconds(60)
+        /// Response DATA waiting this long for the client's window, with none opened meanwhile,
+        /// closes the connection (nginx's `send_timeout`).
+        public var sendTimeout = TimeAmount.seconds(60)
         /// The longest response head the translator takes.
         public var maxHeadLength = 65536
 
@@ -52,6 +55,9 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
     /// without streams (`idleSince`), so streams that come and go do not re-arm it each time.
     private var idleTimer: LoopTimer?
     private var idleSince: NIODeadline?
+    /// Since when response DATA has waited for the client's window with none opened.
+    private var stalledSince: NIODeadline?
+    private var stallTimer: LoopTimer?
     private var lingerTimer: Scheduled<Void>?
 
     public init(transport: Transport, limits: Limits, counters: HTTP2Counters, openStream: @escaping (HTTP2Stream) -> Void) {
@@ -116,6 +122,7 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
         guard !closed else { return }
         closed = true
         if let idleTimer { transport.loop.cancelTimer(idleTimer) }
+        if let stallTimer { transport.loop.cancelTimer(stallTimer) }
         lingerTimer?.cancel()
         let open = Array(streams.values)
         streams = [:]
@@ -150,7 +157,7 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
         case .peerWentAway:
             peerWentAway = true
         case .windowOpened:
-            break  // (the flush after this read tells the streams that waited)
+            stalledSince = nil  // (progress; the flush after this read tells the streams that waited)
         }
     }
 
@@ -244,6 +251,13 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
             for buffer in buffers { transport.write(buffer) }
             transport.flush()
         }
+        if machine.pendingTotal == 0 {
+            stalledSince = nil
+        } else if stalledSince == nil {
+            let now = NIODeadline.now()
+            stalledSince = now
+            if stallTimer == nil { scheduleStallCheck(at: now + limits.sendTimeout) }
+        }
         // DATA went out: a stream whose writer waited for its window may go on.
         notifyWritable()
     }
@@ -289,6 +303,18 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
         let now = NIODeadline.now()
         idleSince = now
         if idleTimer == nil { scheduleIdleCheck(at: now + limits.idleTimeout) }
+    }
+
+    private func scheduleStallCheck(at deadline: NIODeadline) {
+        stallTimer = transport.loop.scheduleTimer(deadline: deadline) { [weak self] in
+            guard let self else { return }
+            self.stallTimer = nil
+            guard !self.closed, let since = self.stalledSince else { return }
+            let due = since + self.limits.sendTimeout
+            if due > .now() { return self.scheduleStallCheck(at: due) }
+            self.counters.connectionError(.sendTimeout)
+            self.forceClose()
+        }
     }
 
     private func scheduleIdleCheck(at deadline: NIODeadline) {

@@ -213,7 +213,7 @@ extension ServerConnectionMachine {
         guard id != 0, id <= highestStream else { return connectionError(.protocolError, ErrorCodes.protocolError, events: &events) }
         guard payload.readableBytes == 4 else { return connectionError(.protocolError, ErrorCodes.frameSizeError, events: &events) }
         guard let state = streams.removeValue(forKey: id) else { return closedStreamFrame(events: &events) }
-        state.pending = []
+        pendingTotal -= state.dropPending()
         let code = payload.getInteger(at: payload.readerIndex, as: UInt32.self)!
         events.append(.reset(stream: id, code: HTTP2ErrorCode(networkCode: Int(code))))
         // Streams opened and reset before their answer, in a loop (CVE-2023-44487).

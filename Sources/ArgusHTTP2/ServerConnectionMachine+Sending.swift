@@ -29,6 +29,7 @@ extension ServerConnectionMachine {
         guard let state = streams[id], !state.localEnded else { return }
         state.pending.append(.data(data, endStream: endStream))
         state.pendingBytes += data.readableBytes
+        pendingTotal += data.readableBytes
         _ = sendPending(state)
     }
 
@@ -41,7 +42,7 @@ extension ServerConnectionMachine {
             state.resetAfterPending = code
             return
         }
-        state.pending = []
+        pendingTotal -= state.dropPending()
         streams[id] = nil
         noteReset(id)
         output.rstStream(stream: id, code: code)
@@ -96,6 +97,7 @@ extension ServerConnectionMachine {
                     state.sendWindow -= piece.readableBytes
                     connectionSendWindow -= piece.readableBytes
                     state.pendingBytes -= piece.readableBytes
+                    pendingTotal -= piece.readableBytes
                     sent = true
                 }
                 guard data.readableBytes == 0 else {

@@ -87,6 +87,8 @@ public struct ServerConnectionMachine {
     var connectionSendWindow = 65535
     var peerInitialWindow = 65535
     var peerMaxFrameSize = 16384
+    /// Response DATA bytes waiting for the client's windows, all streams together.
+    public internal(set) var pendingTotal = 0
     /// Flow control, the client's sending.
     var connectionReceiveWindow = 65535
     var connectionUncredited = 0
@@ -203,7 +205,7 @@ public struct ServerConnectionMachine {
     /// A stream error (§5.4.2): RST_STREAM with `code`; the stream is gone. Too many of them from
     /// one client is a flood, and ends the connection.
     mutating func streamError(_ stream: Int, _ defence: HTTP2Defence, _ code: UInt32, events: inout [Event]) {
-        if let state = streams.removeValue(forKey: stream) { state.pending = [] }
+        if let state = streams.removeValue(forKey: stream) { pendingTotal -= state.dropPending() }
         noteReset(stream)
         output.rstStream(stream: stream, code: code)
         events.append(.streamError(stream: stream, defence))

@@ -36,6 +36,14 @@ final class ServerStreamState {
     }
 
     var isDone: Bool { localEnded && remoteEnded && pending.isEmpty }
+
+    /// Forgets what waited (the stream was reset); returns the DATA bytes it held.
+    func dropPending() -> Int {
+        let bytes = pendingBytes
+        pending = []
+        pendingBytes = 0
+        return bytes
+    }
 }
 
 /// An error code of RFC 9113 §7 as it goes on the wire.

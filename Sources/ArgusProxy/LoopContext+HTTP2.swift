@@ -10,6 +10,7 @@ extension LoopContext {
         var limits = HTTP2ServerSession.Limits()
         limits.maxHeaderListSize = settings.maxHeadLength
         limits.idleTimeout = settings.clientIdleTimeout
+        limits.sendTimeout = settings.clientIdleTimeout  // (nginx's send_timeout; one setting with the others, as for HTTP/1.1)
         limits.maxHeadLength = settings.maxHeadLength
         // The connection's facts, once for all its streams.
         let client = known ?? ClientFacts(transport.remoteAddress, settings: settings, secure: tls != nil, listenerPort: listenerPort)

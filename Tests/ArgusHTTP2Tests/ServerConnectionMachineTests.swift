@@ -380,4 +380,22 @@ import Testing
         #expect(!frames.contains { $0.type == FrameType.rstStream })
         #expect(client.machine.openStreams == 0)
     }
+
+    @Test func whatWaitsForWindowIsCountedUntilSentOrReset() {
+        var client = Client()
+        client.connect(settings: [(0x4, 0)])
+        client.send(client.headers(1, Client.request()))
+        client.send(client.headers(3, Client.request()))
+        client.machine.sendHeaders(stream: 1, HPACKHeaders([(":status", "200")]), endStream: false)
+        client.machine.sendData(stream: 1, ByteBuffer(string: "0123456789"), endStream: true)
+        client.machine.sendHeaders(stream: 3, HPACKHeaders([(":status", "200")]), endStream: false)
+        client.machine.sendData(stream: 3, ByteBuffer(string: "abcde"), endStream: true)
+        #expect(client.machine.pendingTotal == 15)
+        client.send(Client.rst(3))
+        #expect(client.machine.pendingTotal == 10)
+        client.send(Client.windowUpdate(1, 4))
+        #expect(client.machine.pendingTotal == 6)
+        client.send(Client.windowUpdate(1, 100))
+        #expect(client.machine.pendingTotal == 0 && client.machine.openStreams == 0)
+    }
 }
