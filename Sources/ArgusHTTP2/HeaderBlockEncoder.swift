@@ -94,6 +94,12 @@ enum HeaderBlockEncoder {
         at += 1
     }
 
+    /// The same, for a name already a String (a request's fields, a response's trailers).
+    static func isConnectionSpecific(_ name: String) -> Bool {
+        var name = name
+        return name.withUTF8 { isConnectionSpecific(UnsafeRawBufferPointer($0)) }
+    }
+
     /// An HTTP/1.1 field an HTTP/2 message must not carry (RFC 9113 §8.2.2), in any case.
     static func isConnectionSpecific(_ name: UnsafeRawBufferPointer) -> Bool {
         switch name.count {

@@ -60,14 +60,8 @@ enum RequestBlockCheck {
 
     private static func field(_ name: String, _ value: String) throws(Malformed) {
         guard isName(name) else { throw Malformed(reason: "invalid field name") }
-        switch name {
-        case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
-            throw Malformed(reason: "connection-specific field \(name)")
-        case "te" where value != "trailers":
-            throw Malformed(reason: "te other than trailers")
-        default:
-            break
-        }
+        if HeaderBlockEncoder.isConnectionSpecific(name) { throw Malformed(reason: "connection-specific field \(name)") }
+        if name == "te" && value != "trailers" { throw Malformed(reason: "te other than trailers") }
     }
 
     /// A content-length: 1*DIGIT (no sign, no spaces: what the HTTP/1.1 side receives is what was checked).

@@ -35,9 +35,6 @@ public struct ResponseTranslator {
     private let requestWasHEAD: Bool
     private let maxHeadLength: Int
 
-    /// Names an HTTP/2 response must not carry.
-    static let connectionSpecific: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]
-
     public init(requestWasHEAD: Bool, maxHeadLength: Int = 65536) {
         self.requestWasHEAD = requestWasHEAD
         self.maxHeadLength = maxHeadLength
@@ -145,7 +142,7 @@ public struct ResponseTranslator {
     /// A chunked body's trailer section as a trailing HEADERS block (connection-specific fields dropped).
     static func trailers(_ lines: [UInt8]) -> HPACKHeaders {
         var out = HPACKHeaders()
-        for (name, value) in ChunkedDecoder.fields(ofLines: lines) where !connectionSpecific.contains(name) && !name.hasPrefix(":") {
+        for (name, value) in ChunkedDecoder.fields(ofLines: lines) where !HeaderBlockEncoder.isConnectionSpecific(name) && !name.hasPrefix(":") {
             out.add(name: name, value: value, indexing: .nonIndexable)
         }
         return out

@@ -24,13 +24,21 @@ extension ServerConnectionMachine {
         }
     }
 
-    /// Response body bytes of a stream.
+    /// Response body bytes of a stream: written now as far as the windows let them (nothing
+    /// queued on the way, as a response usually fits), the rest waits in the stream.
     public mutating func sendData(stream id: Int, _ data: ByteBuffer, endStream: Bool) {
         guard let state = streams[id], !state.localEnded else { return }
+        var data = data
+        if state.pending.isEmpty {
+            _ = writeData(state, &data, endStream: endStream)
+            if data.readableBytes == 0 {
+                if endStream { localEnded(state) }
+                return
+            }
+        }
         state.pending.append(.data(data, endStream: endStream))
         state.pendingBytes += data.readableBytes
         pendingTotal += data.readableBytes
-        _ = sendPending(state)
     }
 
     /// Resets a stream (RST_STREAM); a NO_ERROR reset after a whole response is sent once the
@@ -81,25 +89,10 @@ extension ServerConnectionMachine {
                 sent = true
                 if endStream { state.localEnded = true }
             case .data(var data, let endStream):
-                if data.readableBytes == 0 {
-                    output.data(stream: state.id, data, endStream: endStream)
-                    state.pending.removeFirst()
-                    sent = true
-                    if endStream { state.localEnded = true }
-                    continue
-                }
-                while data.readableBytes > 0 {
-                    let room = min(state.sendWindow, connectionSendWindow, peerMaxFrameSize)
-                    guard room > 0 else { break }
-                    let piece = data.readSlice(length: min(room, data.readableBytes))!
-                    let last = data.readableBytes == 0
-                    output.data(stream: state.id, piece, endStream: endStream && last)
-                    state.sendWindow -= piece.readableBytes
-                    connectionSendWindow -= piece.readableBytes
-                    state.pendingBytes -= piece.readableBytes
-                    pendingTotal -= piece.readableBytes
-                    sent = true
-                }
+                let waiting = data.readableBytes
+                if writeData(state, &data, endStream: endStream) { sent = true }
+                state.pendingBytes -= waiting - data.readableBytes
+                pendingTotal -= waiting - data.readableBytes
                 guard data.readableBytes == 0 else {
                     state.pending[0] = .data(data, endStream: endStream)
                     return sent
@@ -116,6 +109,26 @@ extension ServerConnectionMachine {
             localEnded(state)
         }
         return sent
+    }
+
+    /// Writes as much of `data` as the stream's and the connection's windows let through, in
+    /// frames of the peer's size (an empty end of stream always goes); true if anything was written.
+    private mutating func writeData(_ state: ServerStreamState, _ data: inout ByteBuffer, endStream: Bool) -> Bool {
+        if data.readableBytes == 0 {
+            output.data(stream: state.id, data, endStream: endStream)
+            return true
+        }
+        var wrote = false
+        while data.readableBytes > 0 {
+            let room = min(state.sendWindow, connectionSendWindow, peerMaxFrameSize)
+            guard room > 0 else { break }
+            let piece = data.readSlice(length: min(room, data.readableBytes))!
+            output.data(stream: state.id, piece, endStream: endStream && data.readableBytes == 0)
+            state.sendWindow -= piece.readableBytes
+            connectionSendWindow -= piece.readableBytes
+            wrote = true
+        }
+        return wrote
     }
 
     /// The connection window (or every stream's) opened: the streams that waited send, oldest first.
