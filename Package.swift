@@ -162,6 +162,7 @@ let package = Package(
             name: "ArgusSnapshot",
             dependencies: [
                 "ArgusConfig", "ArgusRouting", "ArgusPluginKit", "ArgusAuth", "ArgusTraffic", "ArgusCache", "ArgusRateLimit", "ArgusRedis", "ArgusHealth", "ArgusDNS", "ArgusTransport",
+                "ArgusTracing",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
@@ -172,7 +173,7 @@ let package = Package(
             name: "ArgusProxy",
             dependencies: [
                 "ArgusConfig", "ArgusRouting", "ArgusHTTP", "ArgusEvents", "ArgusRateLimit", "ArgusRedis", "ArgusPluginKit", "ArgusAuth", "ArgusTraffic", "ArgusHealth", "ArgusCache", "ArgusDNS",
-                "ArgusLoop", "ArgusTransport", "ArgusStatistics", "ArgusSnapshot", "ArgusHTTP2",
+                "ArgusLoop", "ArgusTransport", "ArgusStatistics", "ArgusSnapshot", "ArgusHTTP2", "ArgusTracing",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -181,6 +182,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Traces: Kong's trace context propagation (extract, inject, sample) for the request path,
+        // and OTLP's protobuf messages written by hand for the exporter (no message objects).
+        .target(name: "ArgusTracing", dependencies: ["ArgusConfig", "ArgusEvents"]),
         // The event ring: every request as a compact RequestEvent, broadcast to exporters. Lock-free; stdlib Synchronization.
         .target(name: "ArgusEvents", dependencies: ["ArgusStatistics"]),
         // What a component reports about itself for /metrics (no dependencies: the ring, health
@@ -209,7 +213,7 @@ let package = Package(
         .target(
             name: "ArgusLogging",
             dependencies: [
-                "ArgusConfig", "ArgusEvents", "ArgusStatistics", "ArgusCompression",
+                "ArgusConfig", "ArgusEvents", "ArgusStatistics", "ArgusCompression", "ArgusTracing",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -270,6 +274,7 @@ let package = Package(
         .testTarget(name: "ArgusDNSTests", dependencies: ["ArgusDNS"]),
         .testTarget(name: "ArgusAdminTests", dependencies: ["ArgusAdmin", "ArgusConfig", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ArgusEventsTests", dependencies: ["ArgusEvents"]),
+        .testTarget(name: "ArgusTracingTests", dependencies: ["ArgusTracing", "ArgusConfig", "ArgusEvents"]),
         .testTarget(
             name: "ArgusLoopTests",
             dependencies: [
@@ -377,7 +382,7 @@ for target in package.targets where target.type != .system {
 // builds: on the proxy benchmark they were ~5% of the event loop's user time (an access-set
 // insert in thread-local storage per `inout` of a class property). Debug builds, which every
 // test runs (ThreadSanitizer's included), keep the checks.
-let requestPath: Set = ["ArgusProxy", "ArgusHTTP2", "ArgusSnapshot", "ArgusTransport", "ArgusHTTP", "ArgusLoop", "ArgusRouting", "ArgusEvents", "ArgusPluginKit", "ArgusAuth", "ArgusTraffic", "ArgusRateLimit"]
+let requestPath: Set = ["ArgusTracing", "ArgusProxy", "ArgusHTTP2", "ArgusSnapshot", "ArgusTransport", "ArgusHTTP", "ArgusLoop", "ArgusRouting", "ArgusEvents", "ArgusPluginKit", "ArgusAuth", "ArgusTraffic", "ArgusRateLimit"]
 for target in package.targets where requestPath.contains(target.name) {
     target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 }

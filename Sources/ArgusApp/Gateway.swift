@@ -44,6 +44,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
     private let controlGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     let prometheus: PrometheusExporter
     private let logs: LogExporter
+    private let traces: TraceExporter
     /// The http-log sinks' client (its own connection pool, on the control plane's loop, never a proxy loop).
     private let httpClient: HTTPClient
     private let exporters: [ExporterRunner]
@@ -123,13 +124,17 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             httpLog: HTTPLogExporter(config: configOf, client: httpClient, dataDirectory: settings.dataDirectory, logger: logger),
             socketLog: SocketLogExporter(group: controlGroup, syslogAddress: settings.syslogAddress))
         self.logs = logs
-        let reporters: [any ReportsStatistics] = [proxy, logs, syncer, health, ProxyCacheStatistics(store: proxy.proxyCache)]
+        let traces = TraceExporter(
+            ring: ring, config: configOf, client: httpClient, dataDirectory: settings.dataDirectory, nodeID: nodeID, version: NodeInfo.version,
+            logger: logger)
+        self.traces = traces
+        let reporters: [any ReportsStatistics] = [proxy, logs, traces, syncer, health, ProxyCacheStatistics(store: proxy.proxyCache)]
             + extra.compactMap { $0 as? any ReportsStatistics }
         var sources = Self.metricsSources(nodeID: nodeID, store: store, proxy: proxy)
         sources.statistics = { reporters.flatMap { $0.statistics() } }
         let prometheus = PrometheusExporter(ring: ring, settings: settings.metrics, sources: sources)
         self.prometheus = prometheus
-        exporters = ([prometheus, logs] + extra).map { ExporterRunner(ring: ring, exporter: $0) }
+        exporters = ([prometheus, logs, traces] + extra).map { ExporterRunner(ring: ring, exporter: $0) }
         Self.warnOfExpiredCertificates(config, logger: logger)
         if let path = settings.configPath {
             logger.info("configuration loaded", metadata: ["config": "\(path)", "summary": "\(config.summary)"])
@@ -183,6 +188,7 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
         }
         started.withLockedValue { $0 = true }
         logs.httpLog.resumeSpools()
+        traces.resumeSpools()
         syncer.start()
         return Addresses(
             proxy: proxyAddresses[0], admin: adminAddress, status: statusAddress, proxyListeners: proxyAddresses, proxyTLS: proxyTLS)

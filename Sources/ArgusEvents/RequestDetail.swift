@@ -20,6 +20,41 @@ public struct RequestDetail: Sendable, Equatable {
     public var correlationID: [UInt8] = []
     /// A gRPC call's status (the upstream's `grpc-status`, or the gateway's), nil for other requests.
     public var grpcStatus: Int?
+    /// The request's trace (a tracing plugin applied to it), nil otherwise.
+    public var trace: TraceIDs?
+
+    /// The ids a tracing plugin chose on the request path.
+    public struct TraceIDs: Sendable, Equatable {
+        public var traceHigh: UInt64
+        public var traceLow: UInt64
+        /// The client's span (the parent of the gateway's), 0 when the trace starts here.
+        public var parentSpanID: UInt64
+        /// The gateway's span for the request (Kong's root span, "kong").
+        public var spanID: UInt64
+        /// The span of the upstream call (Kong's balancer span of the last try), injected upstream.
+        public var upstreamSpanID: UInt64
+        public var sampled: Bool
+        /// The tracing plugin instance (its index in the config's `plugins`).
+        public var plugin: Int16
+        /// The propagation formats injected upstream (a bit per format, in `ArgusTracing`'s
+        /// `PropagationFormat.allCases` order), for the log record's `trace_id`.
+        public var injected: UInt8 = 0
+        /// The trace id's width in the client's format, in bytes (0: the trace started here).
+        public var originalSize: UInt8 = 0
+
+        public init(
+            traceHigh: UInt64, traceLow: UInt64, parentSpanID: UInt64, spanID: UInt64, upstreamSpanID: UInt64, sampled: Bool,
+            plugin: Int16
+        ) {
+            self.traceHigh = traceHigh
+            self.traceLow = traceLow
+            self.parentSpanID = parentSpanID
+            self.spanID = spanID
+            self.upstreamSpanID = upstreamSpanID
+            self.sampled = sampled
+            self.plugin = plugin
+        }
+    }
 
     /// One upstream attempt (Kong's `tries[]`).
     public struct Try: Sendable, Equatable {
@@ -60,13 +95,16 @@ public struct RequestDetail: Sendable, Equatable {
     // u8 try count, and per try: u8 host length, host, u16 port, u16 code, u8 failed, u64 start;
     // then u8 credential id length and its bytes; then u8 correlation id length and its bytes; then
     // the TLS facts (three such strings); then, when known, an i16 gRPC status (absent in
-    // encodings made before it existed, which a spool may still hold).
+    // encodings made before it existed, which a spool may still hold; `Int16.min` when a trace
+    // follows and there is no status); then, when traced, five u64 ids (trace high and low,
+    // parent, span, upstream span), a u8 sampled flag, the i16 plugin index, the u8 injected
+    // formats and the u8 original trace id width.
 
     /// Appends the encoding of these parts to `out`.
     public static func encode(
         requestHead: UnsafeRawBufferPointer, upstreamTarget: UnsafeRawBufferPointer, responseHead: UnsafeRawBufferPointer,
         tries: [Try], serverPort: Int, credentialID: String? = nil, correlationID: String? = nil, tls: TLSFacts? = nil,
-        grpcStatus: Int? = nil, into out: inout [UInt8]
+        grpcStatus: Int? = nil, trace: TraceIDs? = nil, into out: inout [UInt8]
     ) {
         withUnsafeBytes(of: UInt16(clamping: serverPort).littleEndian) { out.append(contentsOf: $0) }
         func section(_ bytes: UnsafeRawBufferPointer, _ cap: Int) {
@@ -99,7 +137,19 @@ public struct RequestDetail: Sendable, Equatable {
         short(tls?.version ?? "")
         short(tls?.cipher ?? "")
         short(tls?.serverName ?? "")
-        if let grpcStatus { withUnsafeBytes(of: Int16(clamping: grpcStatus).littleEndian) { out.append(contentsOf: $0) } }
+        if grpcStatus != nil || trace != nil {
+            let status = grpcStatus.map { Int16(clamping: $0) } ?? .min
+            withUnsafeBytes(of: status.littleEndian) { out.append(contentsOf: $0) }
+        }
+        if let trace {
+            for id in [trace.traceHigh, trace.traceLow, trace.parentSpanID, trace.spanID, trace.upstreamSpanID] {
+                withUnsafeBytes(of: id.littleEndian) { out.append(contentsOf: $0) }
+            }
+            out.append(trace.sampled ? 1 : 0)
+            withUnsafeBytes(of: trace.plugin.littleEndian) { out.append(contentsOf: $0) }
+            out.append(trace.injected)
+            out.append(trace.originalSize)
+        }
     }
 
     /// The client connection's TLS session, for the log's `request.tls`.
@@ -130,6 +180,7 @@ public struct RequestDetail: Sendable, Equatable {
             detail.credentialID = Array(parts.credentialID)
             detail.correlationID = Array(parts.correlationID)
             detail.grpcStatus = parts.grpcStatus
+            detail.trace = parts.trace
             return detail
         }
     }
@@ -149,6 +200,8 @@ public struct RequestDetail: Sendable, Equatable {
         public let tlsServerName: UnsafeRawBufferPointer
         /// A gRPC call's status, nil for other requests.
         public let grpcStatus: Int?
+        /// The request's trace ids, nil when no tracing plugin applied.
+        public let trace: TraceIDs?
         /// How many tries there are, and whether any of them got a status.
         public let tryCount: Int
         public let anyTryHasCode: Bool
@@ -208,7 +261,20 @@ public struct RequestDetail: Sendable, Equatable {
             tlsVersion = version
             tlsCipher = cipher
             tlsServerName = serverName
-            grpcStatus = integer(Int16.self).map { Int($0) }
+            let status = integer(Int16.self)
+            grpcStatus = status.flatMap { $0 == .min ? nil : Int($0) }
+            if let high = integer(UInt64.self), let low = integer(UInt64.self), let parent = integer(UInt64.self),
+               let span = integer(UInt64.self), let upstream = integer(UInt64.self), let sampled = integer(UInt8.self),
+               let plugin = integer(Int16.self), let injected = integer(UInt8.self), let width = integer(UInt8.self) {
+                var ids = TraceIDs(
+                    traceHigh: high, traceLow: low, parentSpanID: parent, spanID: span, upstreamSpanID: upstream, sampled: sampled != 0,
+                    plugin: plugin)
+                ids.injected = injected
+                ids.originalSize = width
+                trace = ids
+            } else {
+                trace = nil
+            }
         }
 
         /// Calls `body` with each try, in order.

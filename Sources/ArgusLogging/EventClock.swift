@@ -15,6 +15,13 @@ public struct WallClock: Sendable {
         wallAtAnchor = UInt64(real.tv_sec) * 1_000_000_000 + UInt64(real.tv_nsec)
     }
 
+    /// Wall-clock nanoseconds since the epoch, now.
+    func now() -> UInt64 {
+        var real = timespec()
+        clock_gettime(CLOCK_REALTIME, &real)
+        return UInt64(real.tv_sec) * 1_000_000_000 + UInt64(real.tv_nsec)
+    }
+
     /// Wall-clock nanoseconds since the epoch for a monotonic timestamp.
     func wallNanos(monotonic: UInt64) -> UInt64 {
         monotonic >= monotonicAtAnchor ? wallAtAnchor &+ (monotonic - monotonicAtAnchor) : wallAtAnchor &- (monotonicAtAnchor - monotonic)

@@ -1,5 +1,6 @@
 import ArgusConfig
 import ArgusEvents
+import ArgusTracing
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -193,6 +194,18 @@ public struct LogSerializer: Sendable {
         }
         if let correlation = detail?.correlationID, !correlation.isEmpty {
             w.key("correlation_id"); w.string(bytes: correlation)
+        }
+        if let trace = detail?.trace, trace.injected != 0 {
+            // opentelemetry's injected trace id per format (Kong's `trace_id` serialize value)
+            w.key("trace_id")
+            w.openObject()
+            var seen: Set<String> = []
+            for format in PropagationFormat.allCases where trace.injected & format.bit != 0 {
+                let (key, value) = TraceInjector.formattedTraceID(trace, format)
+                guard seen.insert(key).inserted else { continue }
+                w.key(text: key); w.string(text: value)
+            }
+            w.closeObject()
         }
         w.key("workspace"); w.string(text: EntityJSON.defaultWorkspaceID)
         w.key("workspace_name"); w.string("default")

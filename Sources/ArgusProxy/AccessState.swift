@@ -98,6 +98,10 @@ struct AccessState {
     var correlationID: String?
     /// correlation-id's header for the upstream, when the request had none.
     var correlationLine: String?
+    /// The trace context injected upstream (`Name: value\r\n` lines), and the client headers it
+    /// replaces or `propagation.clear` removes (lower-case).
+    var traceLines: String?
+    var traceRemove: [String] = []
     /// request-size-limiting's limit on a chunked body.
     var bodyLimit: Int?
     /// consistent-hashing's key (kept for retries).

@@ -1,3 +1,4 @@
+import ArgusTracing
 import ArgusAuth
 import ArgusPluginKit
 import ArgusTraffic
@@ -42,6 +43,8 @@ final class LoopContext {
     let cache: ProxyCacheStore
     /// correlation-id's generators on this loop.
     var correlation = CorrelationIDGenerator()
+    /// Trace and span ids for the requests an `opentelemetry` instance traces on this loop.
+    var traceIDs = TraceIDGenerator()
     /// Client connections accepted on this loop (correlation-id's `tracker`).
     var connectionSerial: UInt64 = 0
     /// Rate-limit store errors are logged at most once a second per loop.
@@ -123,7 +126,7 @@ final class LoopContext {
     func publishWithDetail(
         _ event: RequestEvent, requestHead: ByteBuffer?, upstreamHead: ByteBuffer?, responseHead: ByteBuffer?,
         tries: [RequestDetail.Try], serverPort: Int, credentialID: String? = nil, correlationID: String? = nil,
-        tls: RequestDetail.TLSFacts? = nil, grpcStatus: Int? = nil
+        tls: RequestDetail.TLSFacts? = nil, grpcStatus: Int? = nil, trace: RequestDetail.TraceIDs? = nil
     ) {
         detailScratch.removeAll(keepingCapacity: true)
         let empty = ByteBuffer()
@@ -133,7 +136,7 @@ final class LoopContext {
                     RequestDetail.encode(
                         requestHead: request, upstreamTarget: Self.requestTarget(upstream),
                         responseHead: Self.headOnly(response), tries: tries, serverPort: serverPort,
-                        credentialID: credentialID, correlationID: correlationID, tls: tls, grpcStatus: grpcStatus,
+                        credentialID: credentialID, correlationID: correlationID, tls: tls, grpcStatus: grpcStatus, trace: trace,
                         into: &detailScratch)
                 }
             }

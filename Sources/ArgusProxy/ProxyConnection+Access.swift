@@ -7,6 +7,7 @@ import ArgusEvents
 import ArgusHTTP
 import ArgusLoop
 import ArgusTransport
+import ArgusTracing
 import ArgusRateLimit
 import ArgusRedis
 import Logging
@@ -35,13 +36,38 @@ extension ProxyConnection {
         trace.configVersion = UInt32(truncatingIfNeeded: snapshot.version)
         trace.recordsDetail = snapshot.recordsUnmatchedDetail
         var refusal: GatewayError?
-        if let routed = RouteStep.route(
+        let routed = RouteStep.route(
             head, requestID: requestID, received: received, snapshot: snapshot, listenerPort: listenerPort, tls: tls,
             trustedPeer: client.peerTrusted, http2: transport.isStream, maxRequestBodySize: loop.settings.maxRequestBodySize, trace: &trace, answer: &refusal)
-        {
+        let tracing = trace.route >= 0 ? snapshot.routes[Int(trace.route)].tracing : snapshot.unmatchedTracing
+        if let tracing { beginTrace(tracing, head) }
+        if let routed {
             runAccess(routed)
-        } else if let refusal {
+        } else if var refusal {
+            if let lines = access.state.responseHeaders.take() { refusal.headerLines = lines }
             answer(refusal, for: head, requestID: requestID, received: received)
+        }
+    }
+
+    /// The `opentelemetry` instance's part before the access phase (Kong runs it in access; here
+    /// it runs first, so a request the access phase refuses still continues the client's trace):
+    /// the client's context read, the ids chosen, the sampling decided, the headers for the
+    /// upstream and the client rendered. A sampled request (or one whose records go to a
+    /// `logs_endpoint`) carries its details in its event.
+    private func beginTrace(_ tracing: TracePlan, _ head: RequestHead) {
+        let decision = tracing.begin(
+            header: { head.values(forLowercasedName: $0).first }, generator: &loop.traceIDs, defaultRate: loop.settings.tracingSamplingRate)
+        trace.traceIDs = decision.ids
+        if decision.ids.sampled || tracing.exportsLogs { trace.recordsDetail = true }
+        if !decision.upstreamHeaders.isEmpty || !decision.remove.isEmpty {
+            var lines = ""
+            for (name, value) in decision.upstreamHeaders { lines += name + ": " + value + "\r\n" }
+            access.state.traceLines = lines
+            access.state.traceRemove = decision.remove + decision.upstreamHeaders.map(\.name)
+        }
+        if let (name, value) = decision.responseHeader {
+            if access.state.responseHeaders == nil { access.state.responseHeaders = allocator.buffer(capacity: 128) }
+            AccessState.writeLine(name, value, into: &access.state.responseHeaders!)
         }
     }
 

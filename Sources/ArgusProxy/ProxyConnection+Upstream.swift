@@ -24,6 +24,8 @@ extension ProxyConnection: UpstreamDelegate {
             answer(error, for: head, requestID: routed.requestID, received: routed.received)
             return
         }
+        // a traced request keeps its tries too (its balancer spans)
+        if trace.traceIDs != nil && trace.recordsDetail { exchange!.recordsDetail = true }
         let plan = routed.plan
         let buffered = exchange!.bufferedBody != nil
         request.exchangePlanned(

@@ -36,6 +36,9 @@ public struct ProxySettings: Sendable {
     /// Bytes per event loop for request details (raw heads, upstream target, tries) that log sinks
     /// read beside the events; a power of two ≥ 4096. Written only for requests a log plugin applies to.
     public var eventDetailCapacity: Int = 4 << 20
+    /// The share of traces started at the gateway that an `opentelemetry` instance without its own
+    /// `sampling_rate` samples (kong.conf's `tracing_sampling_rate`, 0.01 by default as Kong's).
+    public var tracingSamplingRate: Double = 0.01
     /// Milliseconds since the Unix epoch (UTC): the calendar the rate-limiting windows follow.
     /// Tests inject their own to cross window boundaries.
     public var wallClockMilliseconds: @Sendable () -> Int64 = WallClock.milliseconds

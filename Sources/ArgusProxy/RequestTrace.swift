@@ -31,6 +31,8 @@ struct RequestTrace {
     var recordsDetail = false
     /// A gRPC call's status (`grpc-status` of the response or its trailers), -1 if none.
     var grpcStatus: Int16 = -1
+    /// The trace an `opentelemetry` instance put the request in (its event carries the ids).
+    var traceIDs: RequestDetail.TraceIDs?
 
     mutating func start(receivedAt: NIODeadline, requestID: RequestID, method: RequestMethod, minorVersion: Int, headBytes: Int) {
         self = RequestTrace()

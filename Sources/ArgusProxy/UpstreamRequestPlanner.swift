@@ -62,7 +62,7 @@ struct UpstreamRequestPlanner {
             upstreamPath: access.state.rewrite?.uri ?? match.upstreamPath, hostHeader: hostHeader, clientIP: client.ip,
             peerTrusted: client.peerTrusted, listenerPort: connection.listenerPort, strippedPrefix: match.strippedPrefix,
             requestID: routed.requestID, viaToken: connection.viaToken, secure: connection.secure, upgrade: Self.upgradeRequested(head),
-            edits: routePlan.editsUpstream || access.state.bodyRead ? Self.edits(routed, access: &access.state) : nil)
+            edits: routePlan.editsUpstream || access.state.bodyRead || access.state.traceLines != nil ? Self.edits(routed, access: &access.state) : nil)
         UpstreamRequestWriter.write(head, writing, into: &upstreamHead)
 
         exchange = UpstreamExchange(
@@ -131,6 +131,10 @@ struct UpstreamRequestPlanner {
         edits.credentialLine = access.credentialLine
         edits.anonymous = access.anonymous
         edits.correlationLine = access.correlationLine
+        if let lines = access.traceLines {
+            edits.traceLines = lines
+            edits.removeHeaders += access.traceRemove
+        }
         if let rewrite = access.rewrite {
             edits.removeHeaders += rewrite.removeHeaders
             edits.extraLines = rewrite.headerLines

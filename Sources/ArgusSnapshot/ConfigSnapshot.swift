@@ -1,3 +1,4 @@
+import ArgusTracing
 import ArgusConfig
 import ArgusDNS
 import ArgusHealth
@@ -20,6 +21,8 @@ public final class ConfigSnapshot: Sendable {
     /// A logging plugin applies to requests that match no route (a global instance): record
     /// their details for the log sinks.
     public let recordsUnmatchedDetail: Bool
+    /// The global `opentelemetry` instance, which traces requests that match no route.
+    public let unmatchedTracing: TracePlan?
 
     /// The balancers by upstream name (their targets' health included).
     public let balancers: [String: UpstreamBalancer]
@@ -90,11 +93,25 @@ public final class ConfigSnapshot: Sendable {
         let routeServices = config.routeServiceIndexes()
         let access = AccessCatalog(config: config)
         self.access = access
+        // Tracing is decided before the access phase, by route, service or global instance (an
+        // instance scoped to a consumer is not known then: it traces nothing).
+        let tracers = PluginScopes(config: config, plugin: "opentelemetry")
+        let pluginIndex = Dictionary(config.plugins.enumerated().map { ($1.id, Int16(clamping: $0)) }, uniquingKeysWith: { a, _ in a })
+        var tracePlans: [String: TracePlan] = [:]
+        func tracing(route: Int, service: Int) -> TracePlan? {
+            guard !tracers.isEmpty, let plugin = tracers.resolve(route: route, service: service), plugin.runsOnHTTP,
+                  let index = pluginIndex[plugin.id] else { return nil }
+            if let made = tracePlans[plugin.id] { return made }
+            let made = TracePlan(config: plugin.config, plugin: index)
+            tracePlans[plugin.id] = made
+            return made
+        }
         self.routes = config.routes.enumerated().map { r, route in
             let s = routeServices[r]
             let logged = loggers.contains { $0.hasConsumerScopes || $0.resolve(route: r, service: s) != nil }
-            return RoutePlan(route: route, recordsDetail: logged, access: access.steps(route: r, service: s))
+            return RoutePlan(route: route, recordsDetail: logged, access: access.steps(route: r, service: s), tracing: tracing(route: r, service: s))
         }
+        self.unmatchedTracing = tracing(route: -1, service: -1)
         self.recordsUnmatchedDetail = loggers.contains { $0.hasConsumerScopes || $0.resolve(route: -1, service: -1) != nil }
         self.version = version
     }
@@ -111,6 +128,7 @@ public final class ConfigSnapshot: Sendable {
         self.routes = other.routes
         self.access = other.access
         self.recordsUnmatchedDetail = other.recordsUnmatchedDetail
+        self.unmatchedTracing = other.unmatchedTracing
         self.dnsErrors = other.dnsErrors
         self.resolved = other.resolved
         self.certificates = other.certificates

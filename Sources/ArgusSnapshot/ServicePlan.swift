@@ -1,3 +1,4 @@
+import ArgusTracing
 import ArgusConfig
 import ArgusDNS
 import Atomics
@@ -114,8 +115,10 @@ public struct RoutePlan: Sendable {
     public let authenticates: Bool
     /// An access plugin may change the upstream request's headers (authentication, acl, correlation-id).
     public let editsUpstream: Bool
+    /// The `opentelemetry` instance that traces the route's requests (route, service or global scope).
+    public let tracing: TracePlan?
 
-    public init(route: Route, recordsDetail: Bool = false, access: [AccessStep] = []) {
+    public init(route: Route, recordsDetail: Bool = false, access: [AccessStep] = [], tracing: TracePlan? = nil) {
         isGRPC = route.protocols.contains("grpc") || route.protocols.contains("grpcs")
         grpcsOnly = isGRPC && !route.protocols.contains("grpc")
         allowsHTTP = isGRPC || route.protocols.contains("http")
@@ -123,6 +126,7 @@ public struct RoutePlan: Sendable {
         httpsRedirectStatus = route.httpsRedirectStatusCode
         self.recordsDetail = recordsDetail
         self.access = access
+        self.tracing = tracing
         authenticates = access.contains { AccessCatalog.authenticating.contains($0.name) }
         editsUpstream = authenticates || access.contains { ["acl", "correlation-id", "request-transformer"].contains($0.name) }
     }

@@ -55,6 +55,9 @@ struct Start: AsyncParsableCommand {
     @Option(name: .customLong("real-ip-header"), help: "The header a trusted peer's client address is read from (kong.conf real_ip_header): X-Real-IP, X-Forwarded-For, or another. Env: ARGUS_REAL_IP_HEADER. Default: X-Real-IP.")
     var realIPHeader: String?
 
+    @Option(name: .customLong("tracing-sampling-rate"), help: "The share of new traces sampled by an opentelemetry plugin without its own sampling_rate, 0 to 1 (kong.conf tracing_sampling_rate). Env: ARGUS_TRACING_SAMPLING_RATE. Default: 0.01.")
+    var tracingSamplingRate: String?
+
     @Option(name: .customLong("real-ip-recursive"), help: "on: in a list of addresses, the last one not in --trusted-ips (kong.conf real_ip_recursive). Env: ARGUS_REAL_IP_RECURSIVE. Default: off.")
     var realIPRecursive: String?
 
@@ -147,6 +150,10 @@ struct Start: AsyncParsableCommand {
                 fail("invalid real IP header '\(text)': expected a header name such as X-Forwarded-For")
             }
             settings.proxy.realIP.header = text.lowercased()
+        }
+        if let text = value(tracingSamplingRate, "TRACING_SAMPLING_RATE") {
+            guard let rate = Double(text), rate >= 0, rate <= 1 else { fail("invalid tracing sampling rate '\(text)': expected a number from 0 to 1") }
+            settings.proxy.tracingSamplingRate = rate
         }
         if let text = value(realIPRecursive, "REAL_IP_RECURSIVE") {
             switch text.lowercased() {

@@ -81,7 +81,7 @@ import Testing
 
     @Test func theRealRegistryHasOnlyImplementedPlugins() throws {
         #expect(PluginRegistry.names == [
-            "acl", "basic-auth", "correlation-id", "cors", "datadog", "file-log", "http-log", "ip-restriction", "jwt", "key-auth", "loggly", "prometheus",
+            "acl", "basic-auth", "correlation-id", "cors", "datadog", "file-log", "http-log", "ip-restriction", "jwt", "key-auth", "loggly", "opentelemetry", "prometheus",
             "proxy-cache", "rate-limiting", "request-size-limiting", "request-termination", "request-transformer", "response-transformer",
             "statsd", "syslog", "tcp-log", "udp-log",
         ])

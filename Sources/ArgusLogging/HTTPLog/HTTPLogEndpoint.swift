@@ -22,6 +22,10 @@ struct HTTPLogEndpoint: Sendable {
     var maxRetryDelay: Duration
     var spoolMaxBytes: Int
     var gzip: Bool
+    /// How records join into a body (http-log: JSON; opentelemetry: OTLP protobuf).
+    var framing = BatchFraming.json
+    /// The sink's name in its log messages and metrics (`http-log`, `opentelemetry`).
+    var sinkName = "http-log"
 
     init(_ config: JSONValue) {
         let raw = config["http_endpoint"]?.stringValue ?? ""

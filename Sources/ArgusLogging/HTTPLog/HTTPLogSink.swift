@@ -83,13 +83,13 @@ final class HTTPLogSink: Sendable {
             let spool = try Spool(directory: spoolDirectory, maxBytes: endpoint.spoolMaxBytes)
             if !spool.isEmpty {
                 initial.spooling = true
-                logger.notice("http-log: replaying the spool", metadata: [
+                logger.notice("\(endpoint.sinkName): replaying the spool", metadata: [
                     "endpoint": "\(endpoint.display)", "records": "\(spool.records)", "bytes": "\(spool.bytes)"])
             }
             initial.spool = spool
         } catch {
             initial.spoolError = "\(error)"
-            logger.error("http-log: no spool, records will be dropped while the endpoint is down", metadata: ["error": "\(error)"])
+            logger.error("\(endpoint.sinkName): no spool, records will be dropped while the endpoint is down", metadata: ["error": "\(error)"])
         }
         state = NIOLockedValueBox(initial)
     }
@@ -149,7 +149,7 @@ final class HTTPLogSink: Sendable {
         state.droppedSinceLog += UInt64(count)
         let now = Self.nowMillis()
         if now - state.lastDropLog >= 1000 {
-            logger.error("http-log: spool full or unavailable, dropping records", metadata: [
+            logger.error("\(endpoint.sinkName): spool full or unavailable, dropping records", metadata: [
                 "endpoint": "\(endpoint.display)", "dropped": "\(state.droppedSinceLog)",
                 "spool_max_bytes": "\(endpoint.spoolMaxBytes)", "error": "\(state.spoolError ?? "")"])
             state.lastDropLog = now
@@ -246,17 +246,7 @@ final class HTTPLogSink: Sendable {
 
     private func send(_ records: [Record]) async -> Bool {
         // The body is built in the buffer the client sends from (one copy of each record).
-        var body = ByteBufferAllocator().buffer(capacity: records.reduce(2) { $0 + $1.bytes.count + 1 })
-        if endpoint.maxBatchSize == 1, records.count == 1 {
-            body.writeBytes(records[0].bytes)
-        } else {
-            body.writeInteger(UInt8(ascii: "["))
-            for (i, r) in records.enumerated() {
-                if i > 0 { body.writeInteger(UInt8(ascii: ",")) }
-                body.writeBytes(r.bytes)
-            }
-            body.writeInteger(UInt8(ascii: "]"))
-        }
+        var body = endpoint.framing.body(records.map(\.bytes), single: endpoint.maxBatchSize == 1)
         var request = HTTPClientRequest(url: endpoint.url)
         request.method = HTTPMethod(rawValue: endpoint.method)
         request.headers.add(name: "Content-Type", value: endpoint.contentType)
@@ -274,7 +264,7 @@ final class HTTPLogSink: Sendable {
             _ = try? await response.body.collect(upTo: 1 << 20)
             return (200..<300).contains(response.status.code)
         } catch {
-            logger.debug("http-log: send failed", metadata: ["endpoint": "\(endpoint.display)", "error": "\(error)"])
+            logger.debug("\(endpoint.sinkName): send failed", metadata: ["endpoint": "\(endpoint.display)", "error": "\(error)"])
             return false
         }
     }
@@ -286,7 +276,7 @@ final class HTTPLogSink: Sendable {
             let oldest = [oldestMemory, oldestSpool].compactMap { $0 }.min()
             return (state.counters, state.memoryCount, state.spool?.bytes ?? 0, state.spool?.records ?? 0, oldest)
         }
-        let labels = [ExporterStatistic.Label("sink", "http-log"), .init("instance", id), .init("destination", endpoint.display)]
+        let labels = [ExporterStatistic.Label("sink", endpoint.sinkName), .init("instance", id), .init("destination", endpoint.display)]
         func record(_ outcome: String, _ value: UInt64) -> ExporterStatistic {
             .init(family: "argus_log_records_total", kind: .counter, help: "Log records by sink and outcome",
                   labels: labels + [.init("outcome", outcome)], value: Double(value))
