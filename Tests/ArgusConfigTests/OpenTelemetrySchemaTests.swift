@@ -41,17 +41,21 @@ import Testing
 
     @Test func rejectsWhatKongRejects() {
         #expect(Self.errors("{}") == [
-            "plugins[0].config: at least one of these fields must be non-empty: 'config.traces_endpoint', 'config.logs_endpoint'",
+            "plugins[0].config: at least one of these fields must be non-empty: 'traces_endpoint', 'logs_endpoint'",
         ])
         #expect(Self.errors("{traces_endpoint: 'http://c/v1/traces', sampling_rate: 2}") == [
             "plugins[0].config.sampling_rate: value should be between 0 and 1",
         ])
         #expect(Self.errors("{traces_endpoint: 'http://c/v1/traces', header_type: zipkin}").count == 1)
-        #expect(Self.errors("{traces_endpoint: 'http://c/v1/traces', propagation: {extract: [b3-single]}}").count == 1)
+        #expect(Self.errors("{traces_endpoint: 'http://c/v1/traces', propagation: {extract: [b3-single], default_format: w3c}}").count == 1)
+        // a propagation record of one's own must name its default_format (required, as in Kong)
+        #expect(Self.errors("{traces_endpoint: 'http://c/v1/traces', propagation: {extract: [w3c]}}") == [
+            "plugins[0].config.propagation.default_format: required field missing",
+        ])
         #expect(Self.errors("{traces_endpoint: 'http://c/v1/traces', propagation: {inject: [preserve, datadog], default_format: nowhere}}").count == 1)
         #expect(Self.errors("{traces_endpoint: 'ftp://c/v1/traces'}").count == 1)
         #expect(Self.errors("{traces_endpoint: 'http://c/v1/traces', resource_attributes: {service.name: ''}}") == [
-            "plugins[0].config.resource_attributes: required field missing",
+            "plugins[0].config.resource_attributes.service.name: length must be at least 1",
         ])
     }
 

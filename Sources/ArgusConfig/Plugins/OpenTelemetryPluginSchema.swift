@@ -16,12 +16,8 @@ public enum OpenTelemetryPluginSchema {
 
     static let endpoint = FieldSpec.string(validators: [Typedefs.string(HTTPLogPluginSchema.validateEndpoint)])
 
-    static let resourceAttributes = FieldSpec(
-        .map(keys: .string(required: true), values: .string(required: true)),
-        validators: [{ value in
-            guard case .object(let fields) = value else { return nil }
-            return fields.values.contains { $0.stringValue == "" } ? "required field missing" : nil
-        }])
+    /// String keys and values (Kong's strings are at least one character long).
+    static let resourceAttributes = FieldSpec.map(keys: .string(required: true), values: .string(required: true))
 
     static let propagation: FieldSpec = {
         var spec = FieldSpec.record([
