@@ -100,7 +100,7 @@ struct AccessState {
     var correlationLine: String?
     /// The trace context injected upstream (`Name: value\r\n` lines), and the client headers it
     /// replaces or `propagation.clear` removes (lower-case).
-    var traceLines: String?
+    var traceLines: [UInt8]?
     var traceRemove: [String] = []
     /// request-size-limiting's limit on a chunked body.
     var bodyLimit: Int?

@@ -55,15 +55,14 @@ extension ProxyConnection {
     /// upstream and the client rendered. A sampled request (or one whose records go to a
     /// `logs_endpoint`) carries its details in its event.
     private func beginTrace(_ tracing: TracePlan, _ head: RequestHead) {
+        let found = TraceHeaders(head)
         let decision = tracing.begin(
-            header: { head.values(forLowercasedName: $0).first }, generator: &loop.traceIDs, defaultRate: loop.settings.tracingSamplingRate)
+            header: { found.value($0) }, generator: &loop.traceIDs, defaultRate: loop.settings.tracingSamplingRate)
         trace.traceIDs = decision.ids
         if decision.ids.sampled || tracing.exportsLogs { trace.recordsDetail = true }
-        if !decision.upstreamHeaders.isEmpty || !decision.remove.isEmpty {
-            var lines = ""
-            for (name, value) in decision.upstreamHeaders { lines += name + ": " + value + "\r\n" }
-            access.state.traceLines = lines
-            access.state.traceRemove = decision.remove + decision.upstreamHeaders.map(\.name)
+        if !decision.upstreamLines.isEmpty || !decision.replace.isEmpty {
+            access.state.traceLines = decision.upstreamLines
+            access.state.traceRemove = decision.replace
         }
         if let (name, value) = decision.responseHeader {
             if access.state.responseHeaders == nil { access.state.responseHeaders = allocator.buffer(capacity: 128) }

@@ -40,7 +40,7 @@ enum UpstreamRequestWriter {
         /// correlation-id's header, when the request had none.
         var correlationLine: String?
         /// The trace context (`opentelemetry`'s propagation).
-        var traceLines: String?
+        var traceLines: [UInt8]?
         /// request-transformer's header lines, and its method.
         var extraLines: String?
         var method: String?
@@ -57,7 +57,7 @@ enum UpstreamRequestWriter {
             + 2 * ctx.clientIP.utf8.count + (ctx.strippedPrefix?.utf8.count ?? 0) + ctx.viaToken.utf8.count + 256
         if let edits = ctx.edits {
             estimate += (edits.consumerLines?.count ?? 0) + (edits.credentialLine?.count ?? 0) + (edits.groupsLine?.count ?? 0)
-                + (edits.correlationLine?.utf8.count ?? 0) + (edits.traceLines?.utf8.count ?? 0) + (edits.extraLines?.utf8.count ?? 0) + (edits.method?.utf8.count ?? 0)
+                + (edits.correlationLine?.utf8.count ?? 0) + (edits.traceLines?.count ?? 0) + (edits.extraLines?.utf8.count ?? 0) + (edits.method?.utf8.count ?? 0)
                 + (edits.query?.utf8.count ?? 0) + 64
         }
         out.writeHead(estimate: estimate) { out in write(head, ctx, into: &out) }

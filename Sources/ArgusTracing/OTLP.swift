@@ -97,6 +97,22 @@ extension ProtobufWriter {
         }
     }
 
+    /// A `KeyValue` with a string value made of pieces (a URL from its parts).
+    public mutating func attribute(_ field: Int, _ key: StaticString, pieces: [UnsafeRawBufferPointer]) {
+        message(field) { w in
+            w.staticString(OTLP.key, key)
+            w.message(OTLP.value) { $0.bytesFieldAlways(OTLP.stringValue, pieces: pieces) }
+        }
+    }
+
+    /// A `KeyValue` with a 128-bit id as 32 hex digits (request ids).
+    public mutating func attributeHex(_ field: Int, _ key: StaticString, high: UInt64, low: UInt64) {
+        message(field) { w in
+            w.staticString(OTLP.key, key)
+            w.message(OTLP.value) { $0.hex128(OTLP.stringValue, high: high, low: low) }
+        }
+    }
+
     /// A `KeyValue` with a string key and value given as Strings (resource attributes).
     public mutating func attribute(_ field: Int, key: String, _ value: String) {
         message(field) { w in

@@ -101,6 +101,22 @@ public struct ProtobufWriter: Sendable {
         bytes.append(contentsOf: value)
     }
 
+    /// A `string` or `bytes` field made of several pieces (written even when empty).
+    public mutating func bytesFieldAlways(_ field: Int, pieces: [UnsafeRawBufferPointer]) {
+        tag(field, .lengthDelimited)
+        varint(UInt64(pieces.reduce(0) { $0 + $1.count }))
+        for piece in pieces { bytes.append(contentsOf: piece) }
+    }
+
+    /// A `string` field holding `high` then `low` as 32 lower-case hex digits (request ids).
+    public mutating func hex128(_ field: Int, high: UInt64, low: UInt64) {
+        tag(field, .lengthDelimited)
+        bytes.append(32)
+        for v in [high, low] {
+            for i in 0..<16 { bytes.append(Hex.digits[Int((v >> UInt64(60 - 4 * i)) & 0xF)]) }
+        }
+    }
+
     /// A `string` field (omitted when empty).
     public mutating func string(_ field: Int, _ value: String) {
         var value = value

@@ -61,6 +61,22 @@ public enum TraceExtractor {
 
     /// `traceparent: 00-{32 hex trace id}-{16 hex parent id}-{2 hex flags}`; any other version is ignored.
     static func w3c(_ value: String) -> Found? {
+        // the common shape, read in place (no allocation)
+        var value = value
+        let fast: Found?? = value.withUTF8 { t in
+            guard t.count == 55, t[0] == UInt8(ascii: "0"), t[1] == UInt8(ascii: "0"), t[2] == UInt8(ascii: "-"),
+                  t[35] == UInt8(ascii: "-"), t[52] == UInt8(ascii: "-") else { return .none }
+            guard let high = Hex.parse64(t[3..<19]), let low = Hex.parse64(t[19..<35]), high | low != 0,
+                  let span = Hex.parse64(t[36..<52]), span != 0, let flags = Hex.parse64(t[53..<55])
+            else { return .some(nil) }
+            var found = Found(format: .w3c)
+            found.trace = (high, low)
+            found.originalSize = 16
+            found.spanID = span
+            found.sampled = flags & 1 == 1
+            return .some(found)
+        }
+        if let fast { return fast }
         let parts = bytes(value).split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false).map(Array.init)
         guard parts.count == 4, parts.allSatisfy(isHex), parts[0] == bytes("00"),
               parts[1].count == 32, let trace = Hex.parse128(parts[1]), trace.high | trace.low != 0,

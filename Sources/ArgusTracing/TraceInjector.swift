@@ -52,35 +52,75 @@ public enum TraceInjector {
 
     /// The headers `format` sets for `c`, as (lower-case name, value).
     public static func headers(_ c: Context, _ format: PropagationFormat) -> [(name: String, value: String)] {
-        let full = Hex.encode(c.traceHigh) + Hex.encode(c.traceLow)
+        var lines: [UInt8] = []
+        write(c, format, into: &lines)
+        return parse(lines)
+    }
+
+    /// `name: value\r\n` lines as (name, value) pairs.
+    public static func parse(_ lines: [UInt8]) -> [(name: String, value: String)] {
+        lines.split(separator: UInt8(ascii: "\n")).map { line in
+            let colon = line.firstIndex(of: UInt8(ascii: ":"))!
+            return (String(decoding: line[..<colon], as: UTF8.self), String(decoding: line[(colon + 2)...].dropLast(), as: UTF8.self))
+        }
+    }
+
+    /// Appends the header lines (`name: value\r\n`) `format` sets for `c`, written as bytes (the
+    /// request path's form: no String per header).
+    public static func write(_ c: Context, _ format: PropagationFormat, into out: inout [UInt8]) {
         // Kong's `trace_id_allowed_sizes`: the client's width when the format allows it, else the
         // format's first (b3 and jaeger: 16 then 8 bytes; ot: 8 then 16)
-        let sized = c.originalSize == 8 || (format == .ot && c.originalSize != 16) ? Hex.encode(c.traceLow) : full
-        let span = Hex.encode(c.spanID)
-        let parent = c.parentID != 0 ? Hex.encode(c.parentID) : nil
-        let flag = c.sampled ? "1" : "0"
+        let short = c.originalSize == 8 || (format == .ot && c.originalSize != 16)
+        func text(_ s: StaticString) { s.withUTF8Buffer { out.append(contentsOf: $0) } }
+        func hex(_ v: UInt64) { for i in 0..<16 { out.append(Hex.digits[Int((v >> UInt64(60 - 4 * i)) & 0xF)]) } }
+        func full() { hex(c.traceHigh); hex(c.traceLow) }
+        func sized() { if short { hex(c.traceLow) } else { full() } }
+        func decimal(_ v: UInt64) { out.append(contentsOf: String(v).utf8) }
+        func flag() { out.append(c.sampled ? UInt8(ascii: "1") : UInt8(ascii: "0")) }
         switch format {
         case .w3c:
-            return [("traceparent", "00-\(full)-\(span)-\(c.sampled ? "01" : "00")")]
+            text("traceparent: 00-"); full(); text("-"); hex(c.spanID); text(c.sampled ? "-01\r\n" : "-00\r\n")
         case .b3:
-            var out = [("x-b3-traceid", sized), ("x-b3-spanid", span)]
-            if let parent { out.append(("x-b3-parentspanid", parent)) }
-            out.append(c.debug ? ("x-b3-flags", "1") : ("x-b3-sampled", flag))
-            return out
+            text("x-b3-traceid: "); sized(); text("\r\nx-b3-spanid: "); hex(c.spanID); text("\r\n")
+            if c.parentID != 0 { text("x-b3-parentspanid: "); hex(c.parentID); text("\r\n") }
+            if c.debug { text("x-b3-flags: 1\r\n") } else { text("x-b3-sampled: "); flag(); text("\r\n") }
         case .b3Single:
-            var value = "\(sized)-\(span)-\(c.debug ? "d" : flag)"
-            if let parent { value += "-" + parent }
-            return [("b3", value)]
+            text("b3: "); sized(); text("-"); hex(c.spanID); text("-")
+            if c.debug { text("d") } else { flag() }
+            if c.parentID != 0 { text("-"); hex(c.parentID) }
+            text("\r\n")
         case .jaeger:
-            return [("uber-trace-id", "\(sized):\(span):\(parent ?? "0"):\(c.sampled ? "01" : "00")")]
+            text("uber-trace-id: "); sized(); text(":"); hex(c.spanID); text(":")
+            if c.parentID != 0 { hex(c.parentID) } else { text("0") }
+            text(c.sampled ? ":01\r\n" : ":00\r\n")
         case .ot:
-            return [("ot-tracer-traceid", sized), ("ot-tracer-spanid", span), ("ot-tracer-sampled", flag)]
+            text("ot-tracer-traceid: "); sized(); text("\r\not-tracer-spanid: "); hex(c.spanID)
+            text("\r\not-tracer-sampled: "); flag(); text("\r\n")
         case .aws:
-            return [("x-amzn-trace-id", "Root=1-\(full.prefix(8))-\(full.dropFirst(8));Parent=\(span);Sampled=\(flag)")]
+            text("x-amzn-trace-id: Root=1-")
+            let start = out.count
+            full()
+            out.insert(UInt8(ascii: "-"), at: start + 8)
+            text(";Parent="); hex(c.spanID); text(";Sampled="); flag(); text("\r\n")
         case .gcp:
-            return [("x-cloud-trace-context", "\(full)/\(c.spanID);o=\(flag)")]
+            text("x-cloud-trace-context: "); full(); text("/"); decimal(c.spanID); text(";o="); flag(); text("\r\n")
         case .datadog:
-            return [("x-datadog-trace-id", "\(c.traceLow)"), ("x-datadog-parent-id", "\(c.spanID)"), ("x-datadog-sampling-priority", flag)]
+            text("x-datadog-trace-id: "); decimal(c.traceLow); text("\r\nx-datadog-parent-id: "); decimal(c.spanID)
+            text("\r\nx-datadog-sampling-priority: "); flag(); text("\r\n")
+        }
+    }
+
+    /// The lower-case header names `format` may set (a client's of these names are replaced).
+    public static func names(_ format: PropagationFormat) -> [String] {
+        switch format {
+        case .w3c: return ["traceparent"]
+        case .b3: return ["x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid", "x-b3-flags", "x-b3-sampled"]
+        case .b3Single: return ["b3"]
+        case .jaeger: return ["uber-trace-id"]
+        case .ot: return ["ot-tracer-traceid", "ot-tracer-spanid", "ot-tracer-sampled"]
+        case .aws: return ["x-amzn-trace-id"]
+        case .gcp: return ["x-cloud-trace-context"]
+        case .datadog: return ["x-datadog-trace-id", "x-datadog-parent-id", "x-datadog-sampling-priority"]
         }
     }
 

@@ -71,22 +71,71 @@ public struct TracePlan: Sendable {
         responseHeader = config["http_response_header_for_traceid"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
         exportsTraces = !(config["traces_endpoint"]?.stringValue ?? "").isEmpty
         exportsLogs = !(config["logs_endpoint"]?.stringValue ?? "").isEmpty
+        // what is injected and replaced, for each format the context may come in (and none),
+        // worked out once: the request path only looks it up
+        var injections: [Injections] = []
+        let (inject, clear) = (self.inject, self.clear)
+        for index in 0...PropagationFormat.allCases.count {
+            let format = index < PropagationFormat.allCases.count ? PropagationFormat.allCases[index] : nil
+            for single in [false, true] {
+                let formats = Self.resolve(inject, extractedFrom: format, single: single, defaultFormat: defaultFormat)
+                injections.append(Injections(
+                    formats: formats, bits: formats.reduce(0) { $0 | $1.bit },
+                    replace: clear + formats.flatMap(TraceInjector.names).filter { !clear.contains($0) }))
+            }
+        }
+        self.injections = injections
+    }
+
+    /// What is injected when the context came in a given format.
+    struct Injections: Sendable {
+        let formats: [PropagationFormat]
+        let bits: UInt8
+        let replace: [String]
+    }
+
+    /// By extracted format index × 2 + (b3 came single), the last pair for "nothing extracted".
+    private let injections: [Injections]
+
+    /// The formats injected when the client's context came in `format` (nil: none came; `single`:
+    /// b3 came as its single header), in order, each once.
+    static func resolve(
+        _ inject: [Injection], extractedFrom format: PropagationFormat?, single: Bool, defaultFormat: PropagationFormat
+    ) -> [PropagationFormat] {
+        var out: [PropagationFormat] = []
+        for item in inject {
+            var f: PropagationFormat
+            switch item {
+            case .format(let given): f = given
+            case .preserve: f = format ?? defaultFormat
+            }
+            if f == .b3, item == .preserve, single { f = .b3Single }
+            if !out.contains(f) { out.append(f) }
+        }
+        return out
     }
 
     /// What the request path decided for one request.
     public struct Decision: Sendable {
         public var ids: TraceIDs
-        /// The headers to set upstream (a client's header of the same name is removed), and the
-        /// names `propagation.clear` removes.
-        public var upstreamHeaders: [(name: String, value: String)]
+        /// The header lines to set upstream (`name: value\r\n`, as bytes).
+        public var upstreamLines: [UInt8]
+        /// The names `propagation.clear` removes.
         public var remove: [String]
+        /// What goes from the client's request: `clear`'s names and those of every injected
+        /// format (Kong's `set_header` replaces a client's header of the same name).
+        public var replace: [String]
         /// The trace id for `http_response_header_for_traceid` (32 hex digits), when configured.
         public var responseHeader: (name: String, value: String)?
+
+        /// The injected headers as (name, value).
+        public var upstreamHeaders: [(name: String, value: String)] { TraceInjector.parse(upstreamLines) }
     }
 
     /// Extracts the client's context (if any), chooses the gateway's ids, decides sampling as
     /// Kong does (a client's "not sampled" is kept; otherwise the rate decides on the trace id),
-    /// and renders what goes upstream.
+    /// and renders what goes upstream. Without trace headers in the request it allocates only the
+    /// injected lines.
     public func begin(
         header: (String) -> String?, generator: inout TraceIDGenerator, defaultRate: Double
     ) -> Decision {
@@ -108,25 +157,14 @@ public struct TracePlan: Sendable {
         let context = TraceInjector.Context(
             traceHigh: trace.high, traceLow: trace.low, originalSize: found?.originalSize, spanID: upstreamSpan, parentID: span,
             sampled: sampled, debug: found?.debug ?? false)
-        var headers: [(name: String, value: String)] = []
-        var injected: UInt8 = 0
-        for item in inject {
-            var format: PropagationFormat
-            switch item {
-            case .format(let f): format = f
-            case .preserve: format = found?.format ?? defaultFormat
-            }
-            if format == .b3, item == .preserve, found?.singleHeader == true { format = .b3Single }
-            injected |= format.bit
-            for h in TraceInjector.headers(context, format) {
-                // a later format setting the same header replaces the earlier value (Kong's set_header)
-                headers.removeAll { $0.name == h.name }
-                headers.append(h)
-            }
-        }
-        ids.injected = injected
+        let single = found?.singleHeader == true && found?.format == .b3
+        let key = (found.map { PropagationFormat.allCases.firstIndex(of: $0.format)! } ?? PropagationFormat.allCases.count) * 2 + (single ? 1 : 0)
+        var lines: [UInt8] = []
+        lines.reserveCapacity(injections[key].formats.count * 80)
+        for format in injections[key].formats { TraceInjector.write(context, format, into: &lines) }
+        ids.injected = injections[key].bits
         ids.originalSize = UInt8(clamping: found?.originalSize ?? 0)
         let response = responseHeader.map { ($0, Hex.encode(trace.high) + Hex.encode(trace.low)) }
-        return Decision(ids: ids, upstreamHeaders: headers, remove: clear, responseHeader: response)
+        return Decision(ids: ids, upstreamLines: lines, remove: clear, replace: injections[key].replace, responseHeader: response)
     }
 }

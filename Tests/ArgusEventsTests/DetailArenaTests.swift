@@ -145,5 +145,22 @@ struct RequestDetailCodecTests {
             RequestDetail.encode(requestHead: r, upstreamTarget: t, responseHead: s, tries: [], serverPort: 80, grpcStatus: 14, into: &withGRPC)
         } } }
         #expect(RequestDetail.decode(withGRPC)?.grpcStatus == 14)
+        #expect(RequestDetail.decode(withGRPC)?.trace == nil)
+        // a traced request: the ids follow the gRPC status (none here: the sentinel stands in)
+        var ids = RequestDetail.TraceIDs(
+            traceHigh: 0x0af7_6519_16cd_43dd, traceLow: 0x8448_eb21_1c80_319c, parentSpanID: 0xb7ad_6b71_6920_3331, spanID: 7,
+            upstreamSpanID: 9, sampled: true, plugin: 3)
+        ids.injected = 0b101
+        ids.originalSize = 8
+        for grpc in [nil, 0] as [Int?] {
+            var traced: [UInt8] = []
+            request.withUnsafeBytes { r in target.withUnsafeBytes { t in response.withUnsafeBytes { s in
+                RequestDetail.encode(requestHead: r, upstreamTarget: t, responseHead: s, tries: [], serverPort: 80, grpcStatus: grpc, trace: ids, into: &traced)
+            } } }
+            let decoded = RequestDetail.decode(traced)
+            #expect(decoded?.trace == ids)
+            #expect(decoded?.grpcStatus == grpc)
+            #expect(RequestDetail.decode(Array(traced.dropLast()))?.trace == nil)
+        }
     }
 }

@@ -31,26 +31,24 @@ struct SpanEncoder {
             let a = OTLP.Span.attributes
             let method = event.method == .other ? String(decoding: request.method, as: UTF8.self) : event.method.description
             w.attribute(a, "http.method", method)
-            let scheme = event.transport & ClientTransport.tls != 0 ? "https" : "http"
+            let scheme: StaticString = event.transport & ClientTransport.tls != 0 ? "https" : "http"
             let host = request.first("host").map(LogSerializer.stripPort) ?? empty
             let target = request.requestTarget
-            w.message(a) { w in
-                w.staticString(1, "http.url")
-                w.message(2) { w in
-                    // scheme://host + the request's target, as Kong's `http.url`
-                    var url: [UInt8] = Array(scheme.utf8) + Array("://".utf8)
-                    url.append(contentsOf: host)
-                    url.append(contentsOf: target)
-                    url.withUnsafeBytes { w.bytesFieldAlways(1, $0) }
+            // scheme://host + the request's target, as Kong's `http.url`
+            let separator: StaticString = "://"
+            scheme.withUTF8Buffer { schemeBytes in
+                separator.withUTF8Buffer { separatorBytes in
+                    w.attribute(a, "http.url", pieces: [UnsafeRawBufferPointer(schemeBytes), UnsafeRawBufferPointer(separatorBytes), host, target])
                 }
             }
             w.attribute(a, "http.host", bytes: host)
-            w.attribute(a, "http.scheme", scheme)
+            scheme.withUTF8Buffer { w.attribute(a, "http.scheme", bytes: UnsafeRawBufferPointer($0)) }
             w.attribute(a, "http.flavor", Self.flavor(event.httpVersion))
-            let client = LogSerializer.addressText(event)
-            w.attribute(a, "http.client_ip", client)
-            w.attribute(a, "net.peer.ip", client)
-            w.attribute(a, "kong.request.id", Hex.encode(event.requestIDHigh) + Hex.encode(event.requestIDLow))
+            Self.withAddressText(event) { client in
+                w.attribute(a, "http.client_ip", bytes: client)
+                w.attribute(a, "net.peer.ip", bytes: client)
+            }
+            w.attributeHex(a, "kong.request.id", high: event.requestIDHigh, low: event.requestIDLow)
             w.attribute(a, "http.status_code", Int64(event.status))
             w.attribute(a, "http.route", routePath ?? "")
             // beyond Kong's: what the OpenTelemetry HTTP conventions also ask for
@@ -95,6 +93,26 @@ struct SpanEncoder {
                 }
                 w.fixed32(OTLP.Span.flags, sampledFlag | OTLP.flagsHasRemoteBit)
             }
+        }
+    }
+
+    /// The client address as text, without a String for IPv4 (the common case).
+    static func withAddressText(_ event: RequestEvent, _ body: (UnsafeRawBufferPointer) -> Void) {
+        guard event.addressFamily == .ipv4 else {
+            var text = LogSerializer.addressText(event)
+            text.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { buffer in
+            var n = 0
+            for shift in stride(from: 24, through: 0, by: -8) {
+                let octet = Int(truncatingIfNeeded: event.clientAddress.low >> UInt64(shift)) & 0xFF
+                if shift != 24 { buffer[n] = UInt8(ascii: "."); n += 1 }
+                if octet >= 100 { buffer[n] = UInt8(48 + octet / 100); n += 1 }
+                if octet >= 10 { buffer[n] = UInt8(48 + octet / 10 % 10); n += 1 }
+                buffer[n] = UInt8(48 + octet % 10); n += 1
+            }
+            body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[..<n]))
         }
     }
 

@@ -30,20 +30,29 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
     /// route's first path (Kong's `http.route`), the entities for log records.
     final class Plan: Sendable {
         let version: UInt32
-        let tracing: [Int16: Plugin]
+        let tracing: [Int16: Instance]
         let routePaths: [String?]
         let entities: EntityCache
 
         init(version: UInt32, config: DeclarativeConfig) {
             self.version = version
-            var tracing: [Int16: Plugin] = [:]
+            var tracing: [Int16: Instance] = [:]
             for (i, plugin) in config.plugins.enumerated() where plugin.name == "opentelemetry" && plugin.enabled {
-                tracing[Int16(clamping: i)] = plugin
+                tracing[Int16(clamping: i)] = Instance(
+                    plugin: plugin, traces: plugin.config["traces_endpoint"]?.stringValue != nil,
+                    logs: plugin.config["logs_endpoint"]?.stringValue != nil)
             }
             self.tracing = tracing
             routePaths = config.routes.map { $0.paths?.first }
             entities = EntityCache(config)
         }
+    }
+
+    /// An `opentelemetry` instance and what it sends.
+    struct Instance: Sendable {
+        let plugin: Plugin
+        let traces: Bool
+        let logs: Bool
     }
 
     struct State: Sendable {
@@ -108,16 +117,18 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
                     continue
                 }
                 state.detail.withUnsafeBytes { raw in
-                    guard let parts = RequestDetail.Parts(raw), let ids = parts.trace, let plugin = plan.tracing[ids.plugin] else { return }
-                    let request = HeadLines(parts.requestHead)
-                    if ids.sampled, plugin.config["traces_endpoint"]?.stringValue != nil {
+                    guard let parts = RequestDetail.Parts(raw), let ids = parts.trace, let instance = plan.tracing[ids.plugin] else { return }
+                    let plugin = instance.plugin
+                    if ids.sampled, instance.traces {
+                        let request = HeadLines(parts.requestHead, reusing: state.scratch.takeFields())
+                        defer { state.scratch.giveBack(request.fields) }
                         let route = Int(event.route)
                         let path = route >= 0 && route < plan.routePaths.count ? plan.routePaths[route] : nil
                         var w = ProtobufWriter(capacity: 1024)
                         encoder.encode(event, parts, ids, request, routePath: path, into: &w)
                         gathered.add(plugin, .traces, w.bytes)
                     }
-                    if plugin.config["logs_endpoint"]?.stringValue != nil {
+                    if instance.logs {
                         serializer.serialize(event, encodedDetail: raw, entities: plan.entities, scratch: state.scratch) { record, _ in
                             var w = ProtobufWriter(capacity: record.count + 128)
                             LogRecordEncoder.encode(event, record: record, ids: ids, clock: encoder.clock, into: &w)
