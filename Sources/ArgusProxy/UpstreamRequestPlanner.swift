@@ -133,7 +133,7 @@ struct UpstreamRequestPlanner {
         edits.correlationLine = access.correlationLine
         if let lines = access.traceLines {
             edits.traceLines = lines
-            edits.removeHeaders += access.traceRemove
+            if edits.removeHeaders.isEmpty { edits.removeHeaders = access.traceRemove } else { edits.removeHeaders += access.traceRemove }
         }
         if let rewrite = access.rewrite {
             edits.removeHeaders += rewrite.removeHeaders

@@ -6,7 +6,7 @@ public typealias TraceIDs = RequestDetail.TraceIDs
 /// One `opentelemetry` plugin instance compiled for the request path: how trace context is
 /// extracted, cleared and injected (Kong's `propagation`, or the deprecated `header_type` mapped as
 /// Kong's `get_plugin_params` does), the sampling rate, the response header for the trace id.
-public struct TracePlan: Sendable {
+public final class TracePlan: Sendable {
     /// An item of `propagation.inject`.
     public enum Injection: Sendable, Equatable {
         /// The format the context came in (or `default_format` when none did).
