@@ -359,6 +359,10 @@ def run(proxy, status, receiver, upstream, client_tracer, work):
     check(code == 401, f"key-auth refuses ({code})")
     check(wait_for(lambda: any(attributes(s.attributes).get("http.status_code") == 401 for s in receiver.kong_spans(bytes.fromhex("2" * 32))), 10),
           "a refused request's span, with its 401")
+    refused = [s for s in receiver.kong_spans(bytes.fromhex("2" * 32)) if s.name == "kong"]
+    events = [(e.name, attributes(e.attributes)) for e in refused[0].events] if refused else []
+    check(events == [("kong.access.plugin.key-auth", {"kong.decision": "auth_failed", "http.status_code": 401})],
+          f"the refusing plugin as a span event ({events})")
     code, headers, _ = get(proxy, "/traceid/x")
     lower = {k.lower(): v for k, v in headers.items()}
     check(upstream.seen[-1].get("traceparent", "").split("-")[1:2] == [lower.get("x-trace-id")], "the response names the trace sent upstream")

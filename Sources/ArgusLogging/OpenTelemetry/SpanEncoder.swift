@@ -13,7 +13,7 @@ struct SpanEncoder {
     /// Appends the request's spans to `w`.
     func encode(
         _ event: RequestEvent, _ parts: RequestDetail.Parts, _ ids: RequestDetail.TraceIDs, _ request: HeadLines, routePath: String?,
-        into w: inout ProtobufWriter
+        answeredBy plugin: String? = nil, into w: inout ProtobufWriter
     ) {
         let start = clock.wallNanos(monotonic: event.receivedAt)
         let end = clock.wallNanos(monotonic: max(event.completedAt, event.receivedAt))
@@ -56,6 +56,15 @@ struct SpanEncoder {
             w.attribute(a, "http.request.size", Int64(clamping: event.requestBytes))
             w.attribute(a, "http.response.size", Int64(clamping: event.responseBytes))
             if let status = parts.grpcStatus { w.attribute(a, "rpc.grpc.status_code", Int64(status)) }
+            if let plugin {
+                // the access-phase plugin that answered the request itself (a refusal, a 429, a cache hit)
+                w.message(OTLP.Span.events) { w in
+                    w.fixed64(OTLP.Event.time, end)
+                    w.string(OTLP.Event.name, plugin)
+                    w.attribute(OTLP.Event.attributes, "kong.decision", event.decision.description)
+                    w.attribute(OTLP.Event.attributes, "http.status_code", Int64(event.status))
+                }
+            }
             if event.status >= 500 { w.message(OTLP.Span.status) { $0.uint(OTLP.Status.code, OTLP.Status.error) } }
             w.fixed32(OTLP.Span.flags, sampledFlag | OTLP.flagsHasRemoteBit | (ids.parentSpanID != 0 ? OTLP.flagsIsRemoteBit : 0))
         }

@@ -35,6 +35,8 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
         let version: UInt32
         let tracing: [Int16: Instance]
         let routePaths: [String?]
+        /// Each plugin's span event name (`kong.access.plugin.<name>`), by its index in `plugins`.
+        let pluginEvents: [String]
         let entities: EntityCache
 
         init(version: UInt32, config: DeclarativeConfig) {
@@ -47,6 +49,7 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
             }
             self.tracing = tracing
             routePaths = config.routes.map { $0.paths?.first }
+            pluginEvents = config.plugins.map { "kong.access.plugin." + $0.name }
             entities = EntityCache(config)
         }
     }
@@ -128,7 +131,8 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
                         let route = Int(event.route)
                         let path = route >= 0 && route < plan.routePaths.count ? plan.routePaths[route] : nil
                         var w = ProtobufWriter(capacity: 1024)
-                        encoder.encode(event, parts, ids, request, routePath: path, into: &w)
+                        let answered = event.plugin >= 0 && Int(event.plugin) < plan.pluginEvents.count ? plan.pluginEvents[Int(event.plugin)] : nil
+                        encoder.encode(event, parts, ids, request, routePath: path, answeredBy: answered, into: &w)
                         gathered.add(plugin, .traces, w.bytes)
                     }
                     if instance.logs {
