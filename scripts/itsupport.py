@@ -44,6 +44,14 @@ def wait_for(predicate, timeout, what=""):
     return False
 
 
+def metric(status, series):
+    """The sum of the /metrics samples (on the status port) whose line starts with `series`
+    (a family name, or a name and the start of its labels)."""
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{status}/metrics", timeout=5).read().decode()
+    return sum(float(l.rpartition(" ")[2]) for l in text.splitlines() if l.startswith(series))
+
+
 def finish(processes, work, tally, log_name="argus.log"):
     """Stops the processes by PID (SIGTERM, then SIGKILL after 15 s), prints the tail of the
     gateway's log if something failed, removes the scratch directory."""

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from itsupport import Tally, finish, free_port, wait_for  # noqa: E402
+from itsupport import Tally, finish, free_port, metric, wait_for  # noqa: E402
 
 ARGUS = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/argus")
 TALLY = Tally()
@@ -155,11 +155,6 @@ class UnixReceiver:
                 self.datagrams.append(self.sock.recv(65536))
             except OSError:
                 return
-
-
-def metric(status, series):
-    text = urllib.request.urlopen(f"http://127.0.0.1:{status}/metrics", timeout=5).read().decode()
-    return sum(float(l.rpartition(" ")[2]) for l in text.splitlines() if l.startswith(series))
 
 
 def main():
