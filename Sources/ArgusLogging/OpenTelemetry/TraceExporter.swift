@@ -115,6 +115,8 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
             var plan = self.plan(first.configVersion, &state)
             var gathered = Gathered()
             let encoder = SpanEncoder(clock: clock)
+            // one buffer for the batch's spans; each request's are copied out as its record
+            var w = ProtobufWriter(capacity: 4096)
             for event in events {
                 if event.configVersion != plan.version { plan = self.plan(event.configVersion, &state) }
                 if plan.tracing.isEmpty || event.detail == 0 { continue }
@@ -130,16 +132,16 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
                         defer { state.scratch.giveBack(request.fields) }
                         let route = Int(event.route)
                         let path = route >= 0 && route < plan.routePaths.count ? plan.routePaths[route] : nil
-                        var w = ProtobufWriter(capacity: 1024)
+                        w.reset()
                         let answered = event.plugin >= 0 && Int(event.plugin) < plan.pluginEvents.count ? plan.pluginEvents[Int(event.plugin)] : nil
                         encoder.encode(event, parts, ids, request, routePath: path, answeredBy: answered, into: &w)
                         gathered.add(plugin, .traces, w.bytes)
                     }
                     if instance.logs {
                         serializer.serialize(event, encodedDetail: raw, entities: plan.entities, scratch: state.scratch) { record, _ in
-                            var w = ProtobufWriter(capacity: record.count + 128)
-                            LogRecordEncoder.encode(event, record: record, ids: ids, clock: encoder.clock, into: &w)
-                            gathered.add(plugin, .logs, w.bytes)
+                            var log = ProtobufWriter(capacity: record.count + 128)
+                            LogRecordEncoder.encode(event, record: record, ids: ids, clock: encoder.clock, into: &log)
+                            gathered.add(plugin, .logs, log.bytes)
                         }
                     }
                 }
