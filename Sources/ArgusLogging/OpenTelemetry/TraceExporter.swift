@@ -159,14 +159,15 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
 
     private func sink(for plugin: Plugin, _ kind: OTLPEndpoint.Kind, _ state: inout State) -> HTTPLogSink {
         let key = plugin.id + "-" + kind.rawValue
-        let endpoint = OTLPEndpoint.make(plugin.config, kind: kind, resourceDefaults: resourceDefaults)
         if let existing = state.sinks[key] {
+            // the instance was changed (Admin API, reload): its sink takes the new config
             if state.configs[key] != plugin.config {
-                existing.update(endpoint)
+                existing.update(OTLPEndpoint.make(plugin.config, kind: kind, resourceDefaults: resourceDefaults))
                 state.configs[key] = plugin.config
             }
             return existing
         }
+        let endpoint = OTLPEndpoint.make(plugin.config, kind: kind, resourceDefaults: resourceDefaults)
         state.configs[key] = plugin.config
         let sink = HTTPLogSink(
             id: plugin.instanceName ?? plugin.id, endpoint: endpoint, client: client, spoolDirectory: spoolRoot + "/" + key, logger: logger)
