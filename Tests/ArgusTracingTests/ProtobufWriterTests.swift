@@ -123,6 +123,5 @@ private func a(_ count: Int) -> [UInt8] { [UInt8](repeating: 0x61, count: count)
     @Test func encode() {
         #expect(Hex.encode(0x0af7_6519_16cd_43dd) == "0af7651916cd43dd")
         #expect(Hex.encode(0) == "0000000000000000")
-        #expect(TraceContext(traceHigh: 0, traceLow: 0x8448_eb21_1c80_319c).traceIDHex == "0000000000000000" + t8)
     }
 }
