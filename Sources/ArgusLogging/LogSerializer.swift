@@ -199,10 +199,10 @@ public struct LogSerializer: Sendable {
             // opentelemetry's injected trace id per format (Kong's `trace_id` serialize value)
             w.key("trace_id")
             w.openObject()
-            var seen: Set<String> = []
             for format in PropagationFormat.allCases where trace.injected & format.bit != 0 {
+                // b3 and b3-single share Kong's key `b3`: written once
+                if format == .b3Single, trace.injected & PropagationFormat.b3.bit != 0 { continue }
                 let (key, value) = TraceInjector.formattedTraceID(trace, format)
-                guard seen.insert(key).inserted else { continue }
                 w.key(text: key); w.string(text: value)
             }
             w.closeObject()

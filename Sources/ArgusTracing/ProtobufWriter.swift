@@ -91,13 +91,6 @@ public struct ProtobufWriter: ~Copyable {
         varint(value)
     }
 
-    /// An `int64` field (two's complement, ten bytes when negative; omitted when zero).
-    public mutating func int(_ field: Int, _ value: Int64) {
-        guard value != 0 else { return }
-        tag(field, .varint)
-        varint(UInt64(bitPattern: value))
-    }
-
     /// A `bool` field written even when false (a `oneof` member must be present to be set).
     public mutating func boolAlways(_ field: Int, _ value: Bool) {
         tag(field, .varint)
