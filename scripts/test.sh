@@ -86,17 +86,21 @@ echo "== tcp-log, udp-log, syslog, loggly, statsd and datadog to socket receiver
 /usr/bin/python3 scripts/socketlog_it.py .build/debug/argus
 
 # The OpenTelemetry project's Python SDK (a client starting a trace, an upstream continuing it) and
-# opentelemetry-proto (the receiver's protobuf decoding) come from PyPI into a venv under .build/.
+# opentelemetry-proto (the receiver's protobuf decoding), the Zipkin project's py_zipkin tracer and
+# jsonschema (the zipkin2 Span model) come from PyPI into a venv under .build/.
 echo "== opentelemetry: one trace from an SDK client through Argus to an SDK upstream, Kong's propagation formats, sampling, an OTLP receiver outage"
 OTEL_VENV=.build/otel-venv
 OTEL_VERSION=1.45.2
-if ! "$OTEL_VENV/bin/python" -c "import opentelemetry.sdk, opentelemetry.proto, opentelemetry.exporter.otlp.proto.http" 2>/dev/null \
+if ! "$OTEL_VENV/bin/python" -c "import opentelemetry.sdk, opentelemetry.proto, opentelemetry.exporter.otlp.proto.http, py_zipkin, jsonschema" 2>/dev/null \
     || ! "$OTEL_VENV/bin/pip" show opentelemetry-sdk 2>/dev/null | grep -q "Version: $OTEL_VERSION"; then
     /usr/bin/python3 -m venv "$OTEL_VENV"
     "$OTEL_VENV/bin/pip" install -q "opentelemetry-sdk==$OTEL_VERSION" "opentelemetry-proto==$OTEL_VERSION" \
-        "opentelemetry-exporter-otlp-proto-http==$OTEL_VERSION"
+        "opentelemetry-exporter-otlp-proto-http==$OTEL_VERSION" "py_zipkin==1.2.8" "jsonschema==4.26.0"
 fi
 "$OTEL_VENV/bin/python" scripts/otel_it.py .build/debug/argus
+
+echo "== zipkin: a py_zipkin client through Argus to a py_zipkin upstream, Kong's spans, tags and annotations, propagation, sampling, a collector outage"
+"$OTEL_VENV/bin/python" scripts/zipkin_it.py .build/debug/argus
 
 echo "== the PROXY protocol from haproxy (v1, v2, before TLS): the client behind the balancer"
 /usr/bin/python3 scripts/proxy_protocol_it.py .build/debug/argus

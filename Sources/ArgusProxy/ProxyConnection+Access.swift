@@ -49,7 +49,7 @@ extension ProxyConnection {
         }
     }
 
-    /// The `opentelemetry` instance's part before the access phase (Kong runs it in access; here
+    /// The tracing (`opentelemetry`, `zipkin`) instance's part before the access phase (Kong runs it in access; here
     /// it runs first, so a request the access phase refuses still continues the client's trace):
     /// the client's context read, the ids chosen, the sampling decided, the headers for the
     /// upstream and the client rendered. A sampled request (or one whose records go to a
@@ -59,7 +59,7 @@ extension ProxyConnection {
         let decision = tracing.begin(
             header: { found.value($0) }, generator: &loop.traceIDs, defaultRate: loop.settings.tracingSamplingRate)
         trace.traceIDs = decision.ids
-        if decision.ids.sampled || tracing.exportsLogs { trace.recordsDetail = true }
+        if decision.ids.sampled && tracing.exportsTraces || tracing.exportsLogs { trace.recordsDetail = true }
         if !decision.upstreamLines.isEmpty || !decision.replace.isEmpty {
             access.state.traceLines = decision.upstreamLines
             access.state.traceRemove = decision.replace

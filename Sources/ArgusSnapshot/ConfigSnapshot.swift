@@ -94,17 +94,24 @@ public final class ConfigSnapshot: Sendable {
         let access = AccessCatalog(config: config)
         self.access = access
         // Tracing is decided before the access phase, by route, service or global instance (an
-        // instance scoped to a consumer is not known then: it traces nothing).
-        let tracers = PluginScopes(config: config, plugin: "opentelemetry")
+        // instance scoped to a consumer is not known then: it traces nothing). One tracer per
+        // request: an `opentelemetry` instance, else a `zipkin` one.
+        let tracers = [
+            (PluginScopes(config: config, plugin: "opentelemetry"), TracePlan.Flavor.opentelemetry),
+            (PluginScopes(config: config, plugin: "zipkin"), .zipkin),
+        ].filter { !$0.0.isEmpty }
         let pluginIndex = Dictionary(config.plugins.enumerated().map { ($1.id, Int16(clamping: $0)) }, uniquingKeysWith: { a, _ in a })
         var tracePlans: [String: TracePlan] = [:]
         func tracing(route: Int, service: Int) -> TracePlan? {
-            guard !tracers.isEmpty, let plugin = tracers.resolve(route: route, service: service), plugin.runsOnHTTP,
-                  let index = pluginIndex[plugin.id] else { return nil }
-            if let made = tracePlans[plugin.id] { return made }
-            let made = TracePlan(config: plugin.config, plugin: index)
-            tracePlans[plugin.id] = made
-            return made
+            for (scopes, flavor) in tracers {
+                guard let plugin = scopes.resolve(route: route, service: service), plugin.runsOnHTTP,
+                      let index = pluginIndex[plugin.id] else { continue }
+                if let made = tracePlans[plugin.id] { return made }
+                let made = TracePlan(config: plugin.config, plugin: index, flavor: flavor)
+                tracePlans[plugin.id] = made
+                return made
+            }
+            return nil
         }
         self.routes = config.routes.enumerated().map { r, route in
             let s = routeServices[r]

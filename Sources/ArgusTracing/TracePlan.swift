@@ -3,10 +3,19 @@ import ArgusEvents
 
 public typealias TraceIDs = RequestDetail.TraceIDs
 
-/// One `opentelemetry` plugin instance compiled for the request path: how trace context is
-/// extracted, cleared and injected (Kong's `propagation`, or the deprecated `header_type` mapped as
-/// Kong's `get_plugin_params` does), the sampling rate, the response header for the trace id.
+/// One `opentelemetry` or `zipkin` plugin instance compiled for the request path: how trace
+/// context is extracted, cleared and injected (Kong's `propagation`, or the deprecated
+/// `header_type` mapped as Kong's `get_plugin_params` does), the sampling rate, the response header
+/// for the trace id.
 public final class TracePlan: Sendable {
+    /// The plugin the instance belongs to.
+    public enum Flavor: Sendable {
+        case opentelemetry
+        /// Kong's `zipkin`: a b3 or jaeger client's span is the gateway's request span (Kong's
+        /// `reuse_span_id`), and new trace ids may be 8 bytes (`traceid_byte_count`).
+        case zipkin
+    }
+
     /// An item of `propagation.inject`.
     public enum Injection: Sendable, Equatable {
         /// The format the context came in (or `default_format` when none did).
@@ -16,6 +25,9 @@ public final class TracePlan: Sendable {
 
     /// The instance's index in the config's `plugins`.
     public let plugin: Int16
+    public let flavor: Flavor
+    /// New trace ids are 8 bytes (zipkin's `traceid_byte_count: 8`).
+    let shortTraceIDs: Bool
     public let extract: [PropagationFormat]
     public let inject: [Injection]
     /// Lower-case header names removed from the upstream request after extraction.
@@ -32,19 +44,26 @@ public final class TracePlan: Sendable {
     /// Kong's legacy extraction order (`header_type` other than `ignore`).
     static let legacyExtract: [PropagationFormat] = [.b3, .w3c, .jaeger, .ot, .datadog, .aws, .gcp]
 
-    public init(config: JSONValue, plugin: Int16) {
+    public init(config: JSONValue, plugin: Int16, flavor: Flavor = .opentelemetry) {
         self.plugin = plugin
+        self.flavor = flavor
+        shortTraceIDs = flavor == .zipkin && config["traceid_byte_count"]?.intValue == 8
         func formats(_ value: JSONValue?) -> [PropagationFormat]? {
             guard let items = value?.arrayValue else { return nil }
             return items.compactMap { $0.stringValue.flatMap(PropagationFormat.init(rawValue:)) }
         }
         let propagation = config["propagation"] ?? .object([:])
-        let defaultFormat = propagation["default_format"]?.stringValue.flatMap(PropagationFormat.init(rawValue:)) ?? .w3c
-        self.defaultFormat = defaultFormat
+        var defaultFormat = propagation["default_format"]?.stringValue.flatMap(PropagationFormat.init(rawValue:))
+            ?? (flavor == .zipkin ? .b3 : .w3c)
         let configured = ["extract", "inject", "clear"].contains { key in
             if let value = propagation[key], value != .null { return true }
             return false
         }
+        // zipkin's deprecated `default_header_type` is the default format unless `propagation` is used
+        if !configured, let legacy = config["default_header_type"]?.stringValue.flatMap(PropagationFormat.init(rawValue:)) {
+            defaultFormat = legacy
+        }
+        self.defaultFormat = defaultFormat
         if configured {
             extract = formats(propagation["extract"]) ?? []
             inject = (propagation["inject"]?.arrayValue ?? []).compactMap { item in
@@ -67,10 +86,17 @@ public final class TracePlan: Sendable {
             }
             clear = []
         }
-        samplingRate = config["sampling_rate"]?.doubleValue
         responseHeader = config["http_response_header_for_traceid"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
-        exportsTraces = !(config["traces_endpoint"]?.stringValue ?? "").isEmpty
-        exportsLogs = !(config["logs_endpoint"]?.stringValue ?? "").isEmpty
+        switch flavor {
+        case .opentelemetry:
+            samplingRate = config["sampling_rate"]?.doubleValue
+            exportsTraces = !(config["traces_endpoint"]?.stringValue ?? "").isEmpty
+            exportsLogs = !(config["logs_endpoint"]?.stringValue ?? "").isEmpty
+        case .zipkin:
+            samplingRate = config["sample_ratio"]?.doubleValue ?? 0.001
+            exportsTraces = !(config["http_endpoint"]?.stringValue ?? "").isEmpty
+            exportsLogs = false
+        }
         // what is injected and replaced, for each format the context may come in (and none),
         // worked out once: the request path only looks it up
         var injections: [Injections] = []
@@ -141,13 +167,26 @@ public final class TracePlan: Sendable {
     ) -> Decision {
         let found = TraceExtractor.extract(extract, header: header)
         var trace = generator.traceID()
-        let span = generator.spanID()
+        var span = generator.spanID()
         let upstreamSpan = generator.spanID()
-        if let extracted = found?.trace { trace = extracted }
-        let parent = found?.spanID ?? found?.parentID ?? 0
+        if let extracted = found?.trace {
+            trace = extracted
+        } else if shortTraceIDs {
+            trace = (0, trace.low == 0 ? trace.high : trace.low)
+        }
+        var parent = found?.spanID ?? found?.parentID ?? 0
+        if flavor == .zipkin, let found, found.format == .b3 || found.format == .jaeger {
+            // Kong's `reuse_span_id`: the client's span is shared, its parent is the request's parent
+            if let shared = found.spanID { span = shared }
+            parent = found.parentID ?? 0
+        }
         let sampled: Bool
-        if found?.sampled == false {
-            sampled = false
+        if let decided = found?.sampled, flavor == .zipkin || !decided {
+            // zipkin keeps the client's decision either way
+            sampled = decided
+        } else if flavor == .zipkin {
+            // Kong's zipkin draws a number per request (`math.random() < sample_ratio`)
+            sampled = TraceSampler(rate: samplingRate ?? defaultRate).sample(traceHigh: generator.spanID(), traceLow: 0)
         } else {
             sampled = TraceSampler(rate: samplingRate ?? defaultRate).sample(traceHigh: trace.high, traceLow: trace.low)
         }
@@ -164,7 +203,9 @@ public final class TracePlan: Sendable {
         for format in injections[key].formats { TraceInjector.write(context, format, into: &lines) }
         ids.injected = injections[key].bits
         ids.originalSize = UInt8(clamping: found?.originalSize ?? 0)
-        let response = responseHeader.map { ($0, Hex.encode(trace.high) + Hex.encode(trace.low)) }
+        // Kong writes the trace id's bytes: 16 once extracted, 8 for zipkin's short new ids
+        let short = shortTraceIDs && found?.trace == nil
+        let response = responseHeader.map { ($0, short ? Hex.encode(trace.low) : Hex.encode(trace.high) + Hex.encode(trace.low)) }
         return Decision(ids: ids, upstreamLines: lines, remove: clear, replace: injections[key].replace, responseHeader: response)
     }
 }

@@ -8,7 +8,7 @@ public enum PluginRegistry {
         RequestTransformerPluginSchema.schema, ResponseTransformerPluginSchema.schema,
         ProxyCachePluginSchema.schema, RequestTerminationPluginSchema.schema, JWTPluginSchema.schema, KeyAuthPluginSchema.schema, BasicAuthPluginSchema.schema, ACLPluginSchema.schema, IPRestrictionPluginSchema.schema,
         SocketLogPluginSchemas.tcpLog, SocketLogPluginSchemas.udpLog, SyslogPluginSchema.schema, StatsdPluginSchema.schema,
-        DatadogPluginSchema.schema, LogglyPluginSchema.schema, OpenTelemetryPluginSchema.schema,
+        DatadogPluginSchema.schema, LogglyPluginSchema.schema, OpenTelemetryPluginSchema.schema, ZipkinPluginSchema.schema,
     ]
 
     private static let byName: [String: PluginSchema] = index(builtins)

@@ -9,6 +9,8 @@ import NIOCore
 /// resource and one scope, its lengths written around the records as they are.
 enum BatchFraming: Sendable {
     case json
+    /// Always a JSON array, each record one or more comma-separated items of it (zipkin's spans).
+    case jsonArray
     /// `resource` and `scope` are the encoded `resource` and `scope` fields (tags included).
     case otlp(resource: [UInt8], scope: [UInt8])
 
@@ -16,9 +18,9 @@ enum BatchFraming: Sendable {
     func body(_ records: [[UInt8]], single: Bool) -> ByteBuffer {
         let recordBytes = records.reduce(0) { $0 + $1.count }
         switch self {
-        case .json:
+        case .json, .jsonArray:
             var body = ByteBufferAllocator().buffer(capacity: recordBytes + records.count + 2)
-            if single, records.count == 1 {
+            if case .json = self, single, records.count == 1 {
                 body.writeBytes(records[0])
                 return body
             }

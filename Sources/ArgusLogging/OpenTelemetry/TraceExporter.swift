@@ -7,30 +7,31 @@ import Logging
 import NIOConcurrencyHelpers
 import Synchronization
 
-/// The `opentelemetry` plugin's exporter on the event ring: for each traced request it reads the
-/// ids the request path chose (in the request's details), writes the spans of a sampled request
-/// (``SpanEncoder``) and, for an instance with a `logs_endpoint`, the request's log record
-/// (``LogRecordEncoder``), and hands them to the instance's OTLP/HTTP senders. The senders are
-/// http-log's (``HTTPLogSink``): the same memory queue, retries and disk spool, so an accepted span
-/// is never silently lost and every drop is counted. Runs on the exporter's task, never on an
-/// event loop.
+/// The `opentelemetry` and `zipkin` plugins' exporter on the event ring: for each traced request
+/// it reads the ids the request path chose (in the request's details), writes the spans of a
+/// sampled request (``SpanEncoder`` as OTLP, ``ZipkinSpanEncoder`` as Zipkin v2 JSON) and, for an
+/// instance with a `logs_endpoint`, the request's log record (``LogRecordEncoder``), and hands
+/// them to the instance's senders. The senders are http-log's (``HTTPLogSink``): the same memory
+/// queue, retries and disk spool, so an accepted span is never silently lost and every drop is
+/// counted. Runs on the exporter's task, never on an event loop.
 public final class TraceExporter: EventExporter, ReportsStatistics {
     public let name = "traces"
     private let ring: EventRing
     private let config: @Sendable (UInt32) -> (version: UInt32, config: DeclarativeConfig)
     private let client: HTTPClient
-    private let spoolRoot: String
+    private let dataDirectory: String
+    private let nodeID: String
     private let logger: Logger
     private let resourceDefaults: [(String, String)]
     private let shutdownGrace: Duration
     private let serializer = LogSerializer()
     private let clock = WallClock()
     private let state = NIOLockedValueBox(State())
-    /// Whether the config version of the last event seen has an `opentelemetry` instance.
+    /// Whether the config version of the last event seen has a tracing instance.
     private let tracing = Atomic<Bool>(true)
 
-    /// One config version: the `opentelemetry` instances by their index in `plugins`, each
-    /// route's first path (Kong's `http.route`), the entities for log records.
+    /// One config version: the `opentelemetry` and `zipkin` instances by their index in
+    /// `plugins`, each route's first path (Kong's `http.route`), the entities for log records.
     final class Plan: Sendable {
         let version: UInt32
         let tracing: [Int16: Instance]
@@ -42,10 +43,19 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
         init(version: UInt32, config: DeclarativeConfig) {
             self.version = version
             var tracing: [Int16: Instance] = [:]
-            for (i, plugin) in config.plugins.enumerated() where plugin.name == "opentelemetry" && plugin.enabled {
-                tracing[Int16(clamping: i)] = Instance(
-                    plugin: plugin, traces: plugin.config["traces_endpoint"]?.stringValue != nil,
-                    logs: plugin.config["logs_endpoint"]?.stringValue != nil)
+            for (i, plugin) in config.plugins.enumerated() where plugin.enabled {
+                switch plugin.name {
+                case "opentelemetry":
+                    tracing[Int16(clamping: i)] = Instance(
+                        plugin: plugin, traces: plugin.config["traces_endpoint"]?.stringValue != nil,
+                        logs: plugin.config["logs_endpoint"]?.stringValue != nil, zipkin: nil)
+                case "zipkin":
+                    tracing[Int16(clamping: i)] = Instance(
+                        plugin: plugin, traces: plugin.config["http_endpoint"]?.stringValue != nil, logs: false,
+                        zipkin: ZipkinOptions(plugin.config))
+                default:
+                    continue
+                }
             }
             self.tracing = tracing
             routePaths = config.routes.map { $0.paths?.first }
@@ -54,11 +64,23 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
         }
     }
 
-    /// An `opentelemetry` instance and what it sends.
+    /// A tracing instance and what it sends.
     struct Instance: Sendable {
         let plugin: Plugin
         let traces: Bool
         let logs: Bool
+        /// A `zipkin` instance's settings (nil: `opentelemetry`).
+        let zipkin: ZipkinOptions?
+    }
+
+    /// What a sender carries: OTLP spans, OTLP log records, Zipkin spans.
+    enum SinkKind: String, Sendable {
+        case traces
+        case logs
+        case zipkin
+
+        /// The plugin whose spool directory holds it.
+        var plugin: String { self == .zipkin ? "zipkin" : "opentelemetry" }
     }
 
     struct State: Sendable {
@@ -81,7 +103,8 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
         self.ring = ring
         self.config = config
         self.client = client
-        self.spoolRoot = dataDirectory + "/spool/opentelemetry"
+        self.dataDirectory = dataDirectory
+        self.nodeID = nodeID
         self.logger = logger
         self.shutdownGrace = shutdownGrace
         resourceDefaults = [("service.name", "kong"), ("service.instance.id", nodeID), ("service.version", version)]
@@ -98,9 +121,9 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
 
     /// What a batch of events produced, per sink.
     private struct Gathered {
-        var items: [(plugin: Plugin, kind: OTLPEndpoint.Kind, records: [[UInt8]])] = []
+        var items: [(plugin: Plugin, kind: SinkKind, records: [[UInt8]])] = []
 
-        mutating func add(_ plugin: Plugin, _ kind: OTLPEndpoint.Kind, _ record: [UInt8]) {
+        mutating func add(_ plugin: Plugin, _ kind: SinkKind, _ record: [UInt8]) {
             if let k = items.firstIndex(where: { $0.plugin.id == plugin.id && $0.kind == kind }) {
                 items[k].records.append(record)
             } else {
@@ -115,6 +138,8 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
             var plan = self.plan(first.configVersion, &state)
             var gathered = Gathered()
             let encoder = SpanEncoder(clock: clock)
+            let zipkinEncoder = ZipkinSpanEncoder(clock: clock, nodeID: nodeID)
+            var json = JSONWriter(capacity: 4096)
             // one buffer for the batch's spans; each request's are copied out as its record
             var w = ProtobufWriter(capacity: 4096)
             for event in events {
@@ -127,6 +152,15 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
                 state.detail.withUnsafeBytes { raw in
                     guard let parts = RequestDetail.Parts(raw), let ids = parts.trace, let instance = plan.tracing[ids.plugin] else { return }
                     let plugin = instance.plugin
+                    if let options = instance.zipkin {
+                        guard ids.sampled, instance.traces else { return }
+                        let request = HeadLines(parts.requestHead, reusing: state.scratch.takeFields())
+                        defer { state.scratch.giveBack(request.fields) }
+                        json.reset()
+                        zipkinEncoder.encode(event, parts, ids, request, options: options, config: plan.entities.config, into: &json)
+                        gathered.add(plugin, .zipkin, json.bytes)
+                        return
+                    }
                     if ids.sampled, instance.traces {
                         let request = HeadLines(parts.requestHead, reusing: state.scratch.takeFields())
                         defer { state.scratch.giveBack(request.fields) }
@@ -153,24 +187,35 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
         }
     }
 
-    /// 5 ms while the running config traces; 50 ms while it has no `opentelemetry` instance
+    /// 5 ms while the running config traces; 50 ms while it has no tracing instance
     /// (nothing to send, so no reason to wake up 200 times a second).
     public var pollInterval: Duration { tracing.load(ordering: .relaxed) ? .milliseconds(5) : .milliseconds(50) }
 
-    private func sink(for plugin: Plugin, _ kind: OTLPEndpoint.Kind, _ state: inout State) -> HTTPLogSink {
+    private func endpoint(_ plugin: Plugin, _ kind: SinkKind) -> HTTPLogEndpoint {
+        switch kind {
+        case .traces: return OTLPEndpoint.make(plugin.config, kind: .traces, resourceDefaults: resourceDefaults)
+        case .logs: return OTLPEndpoint.make(plugin.config, kind: .logs, resourceDefaults: resourceDefaults)
+        case .zipkin: return ZipkinEndpoint.make(plugin.config)
+        }
+    }
+
+    /// `<data>/spool/opentelemetry` or `<data>/spool/zipkin`.
+    private func spoolRoot(_ plugin: String) -> String { dataDirectory + "/spool/" + plugin }
+
+    private func sink(for plugin: Plugin, _ kind: SinkKind, _ state: inout State) -> HTTPLogSink {
         let key = plugin.id + "-" + kind.rawValue
         if let existing = state.sinks[key] {
             // the instance was changed (Admin API, reload): its sink takes the new config
             if state.configs[key] != plugin.config {
-                existing.update(OTLPEndpoint.make(plugin.config, kind: kind, resourceDefaults: resourceDefaults))
+                existing.update(endpoint(plugin, kind))
                 state.configs[key] = plugin.config
             }
             return existing
         }
-        let endpoint = OTLPEndpoint.make(plugin.config, kind: kind, resourceDefaults: resourceDefaults)
         state.configs[key] = plugin.config
         let sink = HTTPLogSink(
-            id: plugin.instanceName ?? plugin.id, endpoint: endpoint, client: client, spoolDirectory: spoolRoot + "/" + key, logger: logger)
+            id: plugin.instanceName ?? plugin.id, endpoint: endpoint(plugin, kind), client: client,
+            spoolDirectory: spoolRoot(kind.plugin) + "/" + key, logger: logger)
         state.sinks[key] = sink
         state.tasks.append(Task { await sink.run() })
         return sink
@@ -179,15 +224,18 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
     /// Starts a sender for every configured instance whose spool holds spans or records.
     public func resumeSpools() {
         let current = config(UInt32.max).config
-        for name in Spool.existing(in: spoolRoot) {
-            guard let dash = name.lastIndex(of: "-"), let kind = OTLPEndpoint.Kind(rawValue: String(name[name.index(after: dash)...])),
-                  let plugin = current.plugins.first(where: { $0.id == name[..<dash] && $0.name == "opentelemetry" && $0.enabled })
-            else {
-                logger.warning("opentelemetry: a spool of an instance that is no longer configured is kept, not sent",
-                               metadata: ["path": "\(spoolRoot)/\(name)"])
-                continue
+        for root in ["opentelemetry", "zipkin"] {
+            for name in Spool.existing(in: spoolRoot(root)) {
+                guard let dash = name.lastIndex(of: "-"), let kind = SinkKind(rawValue: String(name[name.index(after: dash)...])),
+                      kind.plugin == root,
+                      let plugin = current.plugins.first(where: { $0.id == name[..<dash] && $0.name == root && $0.enabled })
+                else {
+                    logger.warning("\(root): a spool of an instance that is no longer configured is kept, not sent",
+                                   metadata: ["path": "\(spoolRoot(root))/\(name)"])
+                    continue
+                }
+                state.withLockedValue { state in _ = sink(for: plugin, kind, &state) }
             }
-            state.withLockedValue { state in _ = sink(for: plugin, kind, &state) }
         }
     }
 
