@@ -9,11 +9,18 @@ sends a known mix of requests through Argus, then asserts:
     error, request counts by code/source/service/route equal to what was sent, histogram counts,
     bandwidth, upstream target health, no dropped events, every expected family present;
   * Kong's official Grafana dashboard (Tests/Fixtures/kong-official-dashboard.json, grafana.com
-    7424): every panel query parses and returns data.
+    7424): every panel query parses and returns data;
+  * OpenMetrics: what Prometheus is served by default (its Accept header), parsed by
+    prometheus_client's strict OpenMetrics parser, with the trace ids of an `opentelemetry`
+    route's sampled requests as exemplars on the latency buckets, stored by Prometheus
+    (`--enable-feature=exemplar-storage`) and returned by its exemplar query API.
 Every process is stopped by PID at the end. Prints "N passed, 0 failed" or exits 1.
 """
 import gzip
 import http.client
+import http.server
+import re
+import threading
 import json
 import os
 import shutil
@@ -53,6 +60,20 @@ def main():
 
     try:
         backend, dead = free_port(), free_port()
+        # an OTLP collector that takes every batch (the bytes kept: a trace id is in them as 16 bytes)
+        collected = []
+
+        class Collector(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                collected.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+        collector = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+        threading.Thread(target=collector.serve_forever, daemon=True).start()
         proxy, admin, status, prom = free_port(), free_port(), free_port(), free_port()
         os.makedirs(os.path.join(work, "www"))
         open(os.path.join(work, "www", "index.html"), "w").write("hello\n")
@@ -96,6 +117,9 @@ plugins:
     config: {{path: {work}/access.log}}
   - name: http-log
     config: {{http_endpoint: "http://127.0.0.1:{dead}/logs", queue: {{initial_retry_delay: 0.2, max_retry_delay: 1}}}}
+  - name: opentelemetry
+    route: home
+    config: {{traces_endpoint: "http://127.0.0.1:{collector.server_port}/v1/traces", sampling_rate: 1, queue: {{max_coalescing_delay: 0.1}}}}
   - name: rate-limiting
     route: limited
     instance_name: limited-day
@@ -166,7 +190,7 @@ scrape_configs:
   - job_name: argus-status
     static_configs: [{{targets: ["127.0.0.1:{status}"]}}]
 """)
-        start(["prometheus", f"--config.file={prom_config}", f"--web.listen-address=127.0.0.1:{prom}",
+        start(["prometheus", f"--config.file={prom_config}", f"--web.listen-address=127.0.0.1:{prom}", "--enable-feature=exemplar-storage",
                f"--storage.tsdb.path={os.path.join(work, 'tsdb')}", "--storage.tsdb.retention.time=1h"], "prometheus.log")
         api = f"http://127.0.0.1:{prom}/api/v1"
 
@@ -257,6 +281,34 @@ scrape_configs:
                        "process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds", "process_start_time_seconds",
                        "argus_events_published_total", "argus_events_dropped_total", "argus_exporter_lag_events"]:
             check(family in names, f"family {family} in Prometheus")
+
+        # OpenMetrics with trace exemplars: the /home route's requests are traced (sampling_rate 1).
+        st, headers, body = get(f"http://127.0.0.1:{status}/metrics", {"Accept": "application/openmetrics-text; version=1.0.0"})
+        check(headers.get("Content-Type") == "application/openmetrics-text; version=1.0.0; charset=utf-8", f"OpenMetrics content type {headers.get('Content-Type')}")
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families
+        try:
+            families = list(text_string_to_metric_families(body.decode()))
+        except Exception as error:
+            families = []
+            check(False, f"the strict OpenMetrics parser: {error}")
+        exemplars = [(f.name, smp.labels, smp.exemplar) for f in families for smp in f.samples if smp.exemplar]
+        home = [e for e in exemplars if e[1].get("route") == "home"]
+        check(len(families) > 40 and home, f"OpenMetrics parsed ({len(families)} families), exemplars on /home's buckets ({len(home)})")
+        check(not [e for e in exemplars if e[1].get("route") != "home"], "exemplars only where a request was traced")
+        check(all(re.fullmatch(r"[0-9a-f]{32}", e[2].labels.get("trace_id", "")) and e[2].value <= float(e[1]["le"]) for e in home),
+              "each exemplar: a trace id, a value within its bucket")
+        check(wait_for(lambda: any(bytes.fromhex(home[0][2].labels["trace_id"]) in b for b in collected), 10),
+              "the exemplar's trace was exported to the collector")
+        now = time.time()
+
+        def stored_exemplars():
+            url = f"{api}/query_exemplars?" + urllib.parse.urlencode(
+                {"query": 'kong_request_latency_ms_bucket{job="argus-status",route="home"}', "start": now - 600, "end": now + 60})
+            data = json.loads(get(url)[2])["data"]
+            return [x["labels"]["trace_id"] for series in data for x in series["exemplars"]]
+        check(wait_for(lambda: len(stored_exemplars()) > 0, 15), "Prometheus stored the exemplars (exemplar-storage)")
+        stored = stored_exemplars()
+        check(all(re.fullmatch(r"[0-9a-f]{32}", t) for t in stored), f"stored exemplars are trace ids {stored[:3]}")
 
         # The dashboards: Kong's official one unchanged, and ours. Every panel query parses and
         # executes; every one returns data except the ones whose families come with later work.

@@ -14,6 +14,8 @@ public struct ControlRequest: Sendable {
     /// `Accept-Encoding` values, lower-cased and joined (for gzip negotiation).
     public var acceptEncoding: String
     public var contentType: String = ""
+    /// `Accept` values, lower-cased and joined (OpenMetrics negotiation on `/metrics`).
+    public var accept: String = ""
     /// `Authorization` and `Kong-Admin-Token` (for the admin token check).
     public var authorization: String = ""
     public var adminToken: String = ""
@@ -21,6 +23,15 @@ public struct ControlRequest: Sendable {
     public var origin: String = ""
     public var corsRequestHeaders: String?
     public var body: [UInt8] = []
+
+    /// The client asks for OpenMetrics text (Prometheus does by default; a `q=0` refuses it).
+    public var acceptsOpenMetrics: Bool {
+        accept.split(separator: ",").contains { part in
+            let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard fields.first == "application/openmetrics-text" else { return false }
+            return !fields.dropFirst().contains { ["q=0", "q=0.0", "q=0.00", "q=0.000"].contains($0.replacingOccurrences(of: " ", with: "")) }
+        }
+    }
 
     public var acceptsGzip: Bool {
         acceptEncoding.split(separator: ",").contains { part in
@@ -127,6 +138,7 @@ private final class ControlHandler: ChannelInboundHandler {
                     method: head.methodString, path: head.string(head.path), query: String(head.string(head.query).dropFirst()),
                     acceptEncoding: head.values(forLowercasedName: "accept-encoding").joined(separator: ",").lowercased())
                 request.contentType = head.values(forLowercasedName: "content-type").first ?? ""
+                request.accept = head.values(forLowercasedName: "accept").joined(separator: ",").lowercased()
                 request.authorization = head.values(forLowercasedName: "authorization").first ?? ""
                 request.adminToken = head.values(forLowercasedName: "kong-admin-token").first ?? ""
                 request.origin = head.values(forLowercasedName: "origin").first ?? ""

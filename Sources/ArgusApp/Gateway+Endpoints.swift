@@ -119,10 +119,12 @@ extension Gateway {
         }
     }
 
-    /// `GET /metrics`: the Prometheus text exposition, gzip-compressed when the scraper accepts it.
+    /// `GET /metrics`: the Prometheus text exposition, or OpenMetrics (with trace exemplars on the
+    /// latency buckets) when the scraper asks for it, gzip-compressed when it accepts that.
     func metricsResponse(_ request: ControlRequest) async -> ControlResponse {
-        let body = await prometheus.render()
-        let contentType = "text/plain; version=0.0.4; charset=utf-8"
+        let openMetrics = request.acceptsOpenMetrics
+        let body = await prometheus.render(openMetrics: openMetrics)
+        let contentType = openMetrics ? "application/openmetrics-text; version=1.0.0; charset=utf-8" : "text/plain; version=0.0.4; charset=utf-8"
         if request.acceptsGzip, let compressed = Gzip.compress(body) {
             return ControlResponse(status: 200, contentType: contentType, body: compressed,
                                    headers: [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")])

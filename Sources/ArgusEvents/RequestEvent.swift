@@ -63,7 +63,7 @@ public struct RequestEvent: Sendable, Hashable, BitwiseCopyable {
     public var addressFamily: AddressFamily
     /// Which producer (event loop) published the event; set by ``EventProducer/publish(_:)``.
     public var producer: UInt8
-    /// ``httpVersion`` in the low seven bits, ``transport`` in the high one.
+    /// ``httpVersion`` in the low six bits, ``hasSampledTrace`` in bit 6, ``transport`` in the high one.
     public var versionAndTransport: UInt8
     /// ``EventFlags`` in the low four bits, ``reason`` in the high four.
     public var flags: UInt8
@@ -81,8 +81,15 @@ public struct RequestEvent: Sendable, Hashable, BitwiseCopyable {
 
     /// HTTP version of the request: 10 for 1.0, 11 for 1.1, 0 if unknown.
     public var httpVersion: UInt8 {
-        get { versionAndTransport & 0x7F }
-        set { versionAndTransport = versionAndTransport & 0x80 | newValue & 0x7F }
+        get { versionAndTransport & 0x3F }
+        set { versionAndTransport = versionAndTransport & 0xC0 | newValue & 0x3F }
+    }
+
+    /// The request is in a sampled trace and its details carry the trace ids (what the Prometheus
+    /// exporter reads for exemplars, without reading any other request's details).
+    public var hasSampledTrace: Bool {
+        get { versionAndTransport & 0x40 != 0 }
+        set { versionAndTransport = newValue ? versionAndTransport | 0x40 : versionAndTransport & ~0x40 }
     }
 
     /// How the client connection is secured: ``ClientTransport`` bits (0 for plain TCP).

@@ -1,14 +1,28 @@
-/// Appends Prometheus text format 0.0.4 to a byte buffer: `# HELP`/`# TYPE` headers, samples
-/// with pre-rendered label pairs, integers without going through `String`.
+/// Appends Prometheus text format 0.0.4 (or OpenMetrics 1.0, ``openMetrics``) to a byte buffer:
+/// `# HELP`/`# TYPE` headers, samples with pre-rendered label pairs, integers without going
+/// through `String`.
 struct ExpositionWriter {
     private(set) var bytes: [UInt8] = []
+    /// OpenMetrics text: a counter's family is named without `_total` (a counter not named so is
+    /// `unknown`), a histogram's lines go series by series with their exemplars, `# EOF` ends it.
+    var openMetrics = false
 
-    init(capacity: Int = 0) {
+    init(capacity: Int = 0, openMetrics: Bool = false) {
         bytes.reserveCapacity(capacity)
+        self.openMetrics = openMetrics
     }
 
     mutating func header(_ name: String, _ type: String, _ help: String) {
+        var (name, type) = (name, type)
+        if openMetrics, type == "counter" {
+            if name.hasSuffix("_total") { name.removeLast(6) } else { type = "unknown" }
+        }
         bytes.append(contentsOf: "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n".utf8)
+    }
+
+    /// OpenMetrics' last line.
+    mutating func end() {
+        if openMetrics { bytes.append(contentsOf: "# EOF\n".utf8) }
     }
 
     /// `name="value"` (value already escaped), preceded by a comma unless `first`.
@@ -45,6 +59,12 @@ struct ExpositionWriter {
     /// A sum kept in nanoseconds, written in milliseconds with up to six decimals.
     mutating func sample(_ name: [UInt8], _ labels: [UInt8], milliseconds nanos: UInt64) {
         open(name, labels)
+        milliseconds(nanos)
+        bytes.append(UInt8(ascii: "\n"))
+    }
+
+    /// Nanoseconds as milliseconds with up to six decimals.
+    private mutating func milliseconds(_ nanos: UInt64) {
         integer(nanos / 1_000_000)
         let fraction = nanos % 1_000_000
         if fraction != 0 {
@@ -55,7 +75,6 @@ struct ExpositionWriter {
             bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - text.utf8.count))
             bytes.append(contentsOf: text.utf8)
         }
-        bytes.append(UInt8(ascii: "\n"))
     }
 
     mutating func sample(_ name: [UInt8], _ labels: [UInt8], _ value: Double) {
@@ -69,8 +88,9 @@ struct ExpositionWriter {
         bytes.append(UInt8(ascii: "\n"))
     }
 
-    /// A `_bucket` line: the series' labels plus `le`.
-    mutating func bucket(_ name: [UInt8], _ labels: [UInt8], _ le: [UInt8], _ value: UInt64) {
+    /// A `_bucket` line: the series' labels plus `le`; in OpenMetrics, with the bucket's exemplar
+    /// (` # {trace_id="…"} <ms> <seconds>`).
+    mutating func bucket(_ name: [UInt8], _ labels: [UInt8], _ le: [UInt8], _ value: UInt64, exemplar: Exemplar? = nil) {
         bytes.append(contentsOf: name)
         bytes.append(UInt8(ascii: "{"))
         if !labels.isEmpty {
@@ -81,8 +101,23 @@ struct ExpositionWriter {
         bytes.append(contentsOf: le)
         bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: "}"), UInt8(ascii: " ")])
         integer(value)
+        if openMetrics, let exemplar {
+            bytes.append(contentsOf: " # {trace_id=\"".utf8)
+            for word in [exemplar.traceHigh, exemplar.traceLow] {
+                for i in 0..<16 { bytes.append(Self.hexDigits[Int((word >> UInt64(60 - 4 * i)) & 0xF)]) }
+            }
+            bytes.append(contentsOf: "\"} ".utf8)
+            milliseconds(exemplar.nanos)
+            bytes.append(UInt8(ascii: " "))
+            integer(exemplar.wallMillis / 1000)
+            bytes.append(UInt8(ascii: "."))
+            let millis = exemplar.wallMillis % 1000
+            bytes.append(contentsOf: [UInt8(48 + millis / 100), UInt8(48 + millis / 10 % 10), UInt8(48 + millis % 10)])
+        }
         bytes.append(UInt8(ascii: "\n"))
     }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// A one-off sample without labels.
     mutating func sample(_ name: String, value: Double) {

@@ -31,7 +31,17 @@ public final class PrometheusExporter: EventExporter {
         var activeVersion: UInt32 = 0
         /// Plans of other recent versions.
         var plans: [UInt32: MetricsPlan] = [:]
+        /// A sampled request's details, read for its trace id (exemplars).
+        var detail: [UInt8] = []
     }
+
+    /// Wall-clock minus monotonic nanoseconds at start: an event's times are monotonic.
+    private let wallOffset: Int64 = {
+        var real = timespec(), mono = timespec()
+        clock_gettime(CLOCK_REALTIME, &real)
+        clock_gettime(CLOCK_MONOTONIC, &mono)
+        return (Int64(real.tv_sec) - Int64(mono.tv_sec)) * 1_000_000_000 + Int64(real.tv_nsec) - Int64(mono.tv_nsec)
+    }()
 
     private static let keptPlans = 4
 
@@ -48,7 +58,18 @@ public final class PrometheusExporter: EventExporter {
         state.withLockedValue { state in
             for event in events {
                 if state.active == nil || event.configVersion != state.activeVersion { activate(event.configVersion, &state) }
-                state.metrics.record(event, plan: &state.active!, labels: &state.labels)
+                // a sampled traced request (a few in a hundred at most): its trace id is the exemplar
+                var stamp: RequestMetrics.TraceStamp?
+                if event.hasSampledTrace, ring.detail(of: event, into: &state.detail) {
+                    stamp = state.detail.withUnsafeBytes { raw in
+                        RequestDetail.Parts(raw)?.trace.map { ids in
+                            RequestMetrics.TraceStamp(
+                                high: ids.traceHigh, low: ids.traceLow,
+                                wallMillis: UInt64(clamping: (Int64(clamping: event.completedAt) &+ wallOffset) / 1_000_000))
+                        }
+                    }
+                }
+                state.metrics.record(event, plan: &state.active!, labels: &state.labels, trace: stamp)
                 if PluginMetrics.concerns(event) { state.plugins.record(event, plan: state.active!, labels: state.labels) }
             }
         }
@@ -67,8 +88,9 @@ public final class PrometheusExporter: EventExporter {
         while state.plans.count >= Self.keptPlans, let oldest = state.plans.keys.min() { state.plans[oldest] = nil }
     }
 
-    /// The exposition (text format 0.0.4): every family in name order, every series in label order.
-    public func render() async -> [UInt8] {
+    /// The exposition (text format 0.0.4, or OpenMetrics 1.0 with the latency buckets' trace
+    /// exemplars): every family in name order, every series in label order.
+    public func render(openMetrics: Bool = false) async -> [UInt8] {
         let connections = await sources.connections()
         let process = ProcessStats.current()
         let consumers = ring.consumerStatistics()
@@ -205,7 +227,7 @@ public final class PrometheusExporter: EventExporter {
             var requestFamilies = plan.hasInstances ? Set(state.metrics.familyNames) : []
             var pluginFamilies = Set(state.plugins.familyNames)
             let order = (families.map(\.name) + requestFamilies + pluginFamilies).sorted()
-            var out = ExpositionWriter(capacity: 64 * 1024)
+            var out = ExpositionWriter(capacity: 64 * 1024, openMetrics: openMetrics)
             let byName = Dictionary(families.map { ($0.name, $0.write) }, uniquingKeysWith: { a, _ in a })
             for family in order {
                 if let write = byName[family] {
@@ -216,6 +238,7 @@ public final class PrometheusExporter: EventExporter {
                     state.plugins.write(family, into: &out)
                 }
             }
+            out.end()
             return out.bytes
         }
     }

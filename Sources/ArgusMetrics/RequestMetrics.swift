@@ -31,6 +31,15 @@ struct RequestMetrics: Sendable {
 
     /// Upstream-latency histograms with at least one observation (only those are exported).
     private var upstreamSeries = 0
+    /// The latest exemplar of each latency bucket, by cell (from sampled traced requests only).
+    private var exemplars: [Int: Exemplar] = [:]
+
+    /// A sampled request's trace id and when it completed (wall clock, ms), for exemplars.
+    struct TraceStamp {
+        var high: UInt64
+        var low: UInt64
+        var wallMillis: UInt64
+    }
 
     /// Series held, per family (for `argus_metrics_series`).
     var seriesCounts: [(family: String, count: Int)] {
@@ -42,7 +51,7 @@ struct RequestMetrics: Sendable {
     }
 
     /// Records one event under the plan of its config version.
-    mutating func record(_ event: RequestEvent, plan: inout MetricsPlan, labels: inout RequestLabels) {
+    mutating func record(_ event: RequestEvent, plan: inout MetricsPlan, labels: inout RequestLabels, trace: TraceStamp? = nil) {
         let route = Int(event.route)
         guard let flags = plan.flags(route: route, consumer: Int(event.consumer)), flags.recordsRequests else { return }
         var service: Int32 = 0, routeLabel: Int32 = 0
@@ -66,15 +75,15 @@ struct RequestMetrics: Sendable {
         if flags.latencyMetrics {
             let key = RouteKey(service: service, route: routeLabel)
             let base = latency.slot(key) { Self.render(key, labels) }
-            observe(base &+ Self.kongOffset, event.gatewayLatencyNanos, LatencyBuckets.kong)
+            observe(base &+ Self.kongOffset, event.gatewayLatencyNanos, LatencyBuckets.kong, trace)
             if event.upstreamSentAt != 0 && event.upstreamFirstByteAt != 0 {
                 let upstream = base &+ Self.upstreamOffset
                 if latency.cells[upstream &+ LatencyBuckets.upstream.bounds.count &+ 1] == 0 && count(upstream, LatencyBuckets.upstream) == 0 {
                     upstreamSeries &+= 1
                 }
-                observe(upstream, event.upstreamLatencyNanos, LatencyBuckets.upstream)
+                observe(upstream, event.upstreamLatencyNanos, LatencyBuckets.upstream, trace)
             }
-            observe(base &+ Self.requestOffset, event.totalLatencyNanos, LatencyBuckets.upstream)
+            observe(base &+ Self.requestOffset, event.totalLatencyNanos, LatencyBuckets.upstream, trace)
         }
         if flags.bandwidthMetrics {
             let ingress = BandwidthKey(service: service, route: routeLabel, consumer: consumer, egress: false)
@@ -84,11 +93,14 @@ struct RequestMetrics: Sendable {
         }
     }
 
-    /// One observation in the histogram whose cells start at `base`: its bucket, and the sum (ns).
+    /// One observation in the histogram whose cells start at `base`: its bucket, and the sum (ns);
+    /// a traced one is the bucket's exemplar.
     @inline(__always)
-    private mutating func observe(_ base: Int, _ nanos: UInt64, _ buckets: LatencyBuckets) {
-        latency.cells[base &+ buckets.bucket(nanos)] &+= 1
+    private mutating func observe(_ base: Int, _ nanos: UInt64, _ buckets: LatencyBuckets, _ trace: TraceStamp?) {
+        let cell = base &+ buckets.bucket(nanos)
+        latency.cells[cell] &+= 1
         latency.cells[base &+ buckets.bounds.count &+ 1] &+= nanos
+        if let trace { exemplars[cell] = Exemplar(traceHigh: trace.high, traceLow: trace.low, nanos: nanos, wallMillis: trace.wallMillis) }
     }
 
     /// Observations in the histogram whose cells start at `base`.
@@ -150,13 +162,13 @@ struct RequestMetrics: Sendable {
             Self.writeCounter(&requests, family, into: &out)
         case "kong_kong_latency_ms":
             out.header(family, "histogram", "Latency added by Kong and enabled plugins for each service/route in Kong")
-            Self.writeHistogram(&latency, Self.kongOffset, family, LatencyBuckets.kong, into: &out)
+            Self.writeHistogram(&latency, exemplars, Self.kongOffset, family, LatencyBuckets.kong, into: &out)
         case "kong_request_latency_ms":
             out.header(family, "histogram", "Total latency incurred during requests for each service/route in Kong")
-            Self.writeHistogram(&latency, Self.requestOffset, family, LatencyBuckets.upstream, into: &out)
+            Self.writeHistogram(&latency, exemplars, Self.requestOffset, family, LatencyBuckets.upstream, into: &out)
         case "kong_upstream_latency_ms":
             out.header(family, "histogram", "Latency added by upstream response for each service/route in Kong")
-            Self.writeHistogram(&latency, Self.upstreamOffset, family, LatencyBuckets.upstream, into: &out)
+            Self.writeHistogram(&latency, exemplars, Self.upstreamOffset, family, LatencyBuckets.upstream, into: &out)
         default:
             break
         }
@@ -170,16 +182,31 @@ struct RequestMetrics: Sendable {
     }
 
     /// Like Kong: every `_bucket` line (series in label order, `le` ascending), then every `_count`,
-    /// then every `_sum`. The histogram's cells start at `offset` in each slot; series without an
-    /// observation are left out.
-    private static func writeHistogram<K>(_ table: inout SeriesTable<K>, _ offset: Int, _ name: String, _ buckets: LatencyBuckets,
-                                          into out: inout ExpositionWriter) {
+    /// then every `_sum`; in OpenMetrics, series by series (buckets with their exemplars, count,
+    /// sum), as its grouping rule asks. The histogram's cells start at `offset` in each slot; series
+    /// without an observation are left out.
+    private static func writeHistogram<K>(_ table: inout SeriesTable<K>, _ exemplars: [Int: Exemplar], _ offset: Int, _ name: String,
+                                          _ buckets: LatencyBuckets, into out: inout ExpositionWriter) {
         let n = buckets.bounds.count + 1
         let order = table.sortedSlots().filter { slot in
             let base = slot * table.stride + offset
             return (0..<n).contains { table.cells[base + $0] != 0 }
         }
         let bucketName = Array((name + "_bucket").utf8)
+        if out.openMetrics {
+            let countName = Array((name + "_count").utf8), sumName = Array((name + "_sum").utf8)
+            for slot in order {
+                let base = slot * table.stride + offset
+                var cumulative: UInt64 = 0
+                for i in 0..<n {
+                    cumulative &+= table.cells[base + i]
+                    out.bucket(bucketName, table.labels[slot], buckets.le[i], cumulative, exemplar: exemplars[base + i])
+                }
+                out.sample(countName, table.labels[slot], cumulative)
+                out.sample(sumName, table.labels[slot], milliseconds: table.cells[base + n])
+            }
+            return
+        }
         for slot in order {
             let base = slot * table.stride + offset
             var cumulative: UInt64 = 0

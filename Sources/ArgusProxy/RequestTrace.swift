@@ -71,6 +71,7 @@ struct RequestTrace {
         event.decision = decision
         event.tries = tries
         event.httpVersion = httpVersion
+        event.hasSampledTrace = recordsDetail && traceIDs?.sampled == true
         event.plugin = plugin
         event.flags = flags.rawValue
         event.reason = reason

@@ -5,7 +5,7 @@ import Foundation
 
 /// An exporter over a fixed set of config versions, fed synthetic events.
 struct Fixture {
-    let ring = EventRing(capacity: 64, lanes: 1)
+    let ring = EventRing(capacity: 64, lanes: 1, detailCapacity: 64 * 1024)
     let exporter: PrometheusExporter
 
     /// `versions[0]` is version 1, and so on; the last one is current.
