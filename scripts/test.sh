@@ -108,6 +108,9 @@ echo "== the PROXY protocol from haproxy (v1, v2, before TLS): the client behind
 echo "== rate-limiting: two Argus processes sharing one Redis, Redis killed and restarted"
 /usr/bin/python3 scripts/ratelimit_it.py .build/debug/argus
 
+echo "== response-ratelimiting: limits spent by upstream responses, counted from the event ring, local and on a Redis two nodes share"
+/usr/bin/python3 scripts/response_ratelimit_it.py .build/debug/argus
+
 # The event ring's lock-free code, the IOLoop's cross-thread queues and the proxy on them (the
 # listener handing connections to other loops, TLS sessions, streaming, upstream failures) under
 # ThreadSanitizer (its own build directory: a TSan build of the whole package, ~2.5 min from

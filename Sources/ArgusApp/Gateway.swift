@@ -128,13 +128,17 @@ public final class Gateway: ServiceLifecycle.Service, Sendable {
             ring: ring, config: configOf, client: httpClient, dataDirectory: settings.dataDirectory, nodeID: nodeID, version: NodeInfo.version,
             logger: logger)
         self.traces = traces
-        let reporters: [any ReportsStatistics] = [proxy, logs, traces, syncer, health, ProxyCacheStatistics(store: proxy.proxyCache)]
+        let responseLimits = ResponseLimitCounter(
+            ring: ring, store: proxy.responseCounters, config: configOf, eventLoop: controlGroup.next(), logger: logger)
+        let reporters: [any ReportsStatistics] = [
+            proxy, logs, traces, responseLimits, syncer, health, ProxyCacheStatistics(store: proxy.proxyCache),
+        ]
             + extra.compactMap { $0 as? any ReportsStatistics }
         var sources = Self.metricsSources(nodeID: nodeID, store: store, proxy: proxy)
         sources.statistics = { reporters.flatMap { $0.statistics() } }
         let prometheus = PrometheusExporter(ring: ring, settings: settings.metrics, sources: sources)
         self.prometheus = prometheus
-        exporters = ([prometheus, logs, traces] + extra).map { ExporterRunner(ring: ring, exporter: $0) }
+        exporters = ([prometheus, logs, traces, responseLimits] + extra).map { ExporterRunner(ring: ring, exporter: $0) }
         Self.warnOfExpiredCertificates(config, logger: logger)
         if let path = settings.configPath {
             logger.info("configuration loaded", metadata: ["config": "\(path)", "summary": "\(config.summary)"])

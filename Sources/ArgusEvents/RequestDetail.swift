@@ -22,6 +22,35 @@ public struct RequestDetail: Sendable, Equatable {
     public var grpcStatus: Int?
     /// The request's trace (a tracing plugin applied to it), nil otherwise.
     public var trace: TraceIDs?
+    /// What the response spent of a `response-ratelimiting` instance's limits, nil if nothing.
+    public var responseLimits: ResponseLimits?
+
+    /// A response's spending of `response-ratelimiting` limits, counted after it by a consumer of
+    /// the ring: the instance, the access phase's clock (the windows) and identifier, and each
+    /// limit's increment (by the limit's index in the instance's plan).
+    public struct ResponseLimits: Sendable, Equatable {
+        public var plugin: Int16
+        public var nowMs: Int64
+        public var identifier: String
+        public var increments: [Increment]
+
+        public struct Increment: Sendable, Equatable {
+            public var limit: UInt8
+            public var value: Int64
+
+            public init(limit: UInt8, value: Int64) {
+                self.limit = limit
+                self.value = value
+            }
+        }
+
+        public init(plugin: Int16, nowMs: Int64, identifier: String, increments: [Increment]) {
+            self.plugin = plugin
+            self.nowMs = nowMs
+            self.identifier = identifier
+            self.increments = increments
+        }
+    }
 
     /// The ids a tracing plugin chose on the request path.
     public struct TraceIDs: Sendable, Equatable {
@@ -98,13 +127,16 @@ public struct RequestDetail: Sendable, Equatable {
     // encodings made before it existed, which a spool may still hold; `Int16.min` when a trace
     // follows and there is no status); then, when traced, five u64 ids (trace high and low,
     // parent, span, upstream span), a u8 sampled flag, the i16 plugin index, the u8 injected
-    // formats and the u8 original trace id width.
+    // formats and the u8 original trace id width (all zeros with plugin `Int16.min` when untraced
+    // and response limits follow); then, when a response spent `response-ratelimiting` limits,
+    // the i16 plugin index, the i64 access clock (ms), the identifier (u8 length and bytes), a u8
+    // count and per increment a u8 limit index and an i64 value.
 
     /// Appends the encoding of these parts to `out`.
     public static func encode(
         requestHead: UnsafeRawBufferPointer, upstreamTarget: UnsafeRawBufferPointer, responseHead: UnsafeRawBufferPointer,
         tries: [Try], serverPort: Int, credentialID: String? = nil, correlationID: String? = nil, tls: TLSFacts? = nil,
-        grpcStatus: Int? = nil, trace: TraceIDs? = nil, into out: inout [UInt8]
+        grpcStatus: Int? = nil, trace: TraceIDs? = nil, responseLimits: ResponseLimits? = nil, into out: inout [UInt8]
     ) {
         withUnsafeBytes(of: UInt16(clamping: serverPort).littleEndian) { out.append(contentsOf: $0) }
         func section(_ bytes: UnsafeRawBufferPointer, _ cap: Int) {
@@ -137,11 +169,13 @@ public struct RequestDetail: Sendable, Equatable {
         short(tls?.version ?? "")
         short(tls?.cipher ?? "")
         short(tls?.serverName ?? "")
-        if grpcStatus != nil || trace != nil {
+        if grpcStatus != nil || trace != nil || responseLimits != nil {
             let status = grpcStatus.map { Int16(clamping: $0) } ?? .min
             withUnsafeBytes(of: status.littleEndian) { out.append(contentsOf: $0) }
         }
-        if let trace {
+        // response limits follow a trace block: an untraced request's is zeros with plugin Int16.min
+        if let trace = trace ?? responseLimits.map({ _ in TraceIDs(
+            traceHigh: 0, traceLow: 0, parentSpanID: 0, spanID: 0, upstreamSpanID: 0, sampled: false, plugin: .min) }) {
             for id in [trace.traceHigh, trace.traceLow, trace.parentSpanID, trace.spanID, trace.upstreamSpanID] {
                 withUnsafeBytes(of: id.littleEndian) { out.append(contentsOf: $0) }
             }
@@ -149,6 +183,17 @@ public struct RequestDetail: Sendable, Equatable {
             withUnsafeBytes(of: trace.plugin.littleEndian) { out.append(contentsOf: $0) }
             out.append(trace.injected)
             out.append(trace.originalSize)
+        }
+        if let limits = responseLimits {
+            withUnsafeBytes(of: limits.plugin.littleEndian) { out.append(contentsOf: $0) }
+            withUnsafeBytes(of: limits.nowMs.littleEndian) { out.append(contentsOf: $0) }
+            short(limits.identifier)
+            let kept = limits.increments.prefix(255)
+            out.append(UInt8(kept.count))
+            for increment in kept {
+                out.append(increment.limit)
+                withUnsafeBytes(of: increment.value.littleEndian) { out.append(contentsOf: $0) }
+            }
         }
     }
 
@@ -181,6 +226,7 @@ public struct RequestDetail: Sendable, Equatable {
             detail.correlationID = Array(parts.correlationID)
             detail.grpcStatus = parts.grpcStatus
             detail.trace = parts.trace
+            detail.responseLimits = parts.responseLimits
             return detail
         }
     }
@@ -202,6 +248,8 @@ public struct RequestDetail: Sendable, Equatable {
         public let grpcStatus: Int?
         /// The request's trace ids, nil when no tracing plugin applied.
         public let trace: TraceIDs?
+        /// What the response spent of `response-ratelimiting` limits, nil if nothing.
+        public let responseLimits: ResponseLimits?
         /// How many tries there are, and whether any of them got a status.
         public let tryCount: Int
         public let anyTryHasCode: Bool
@@ -271,9 +319,22 @@ public struct RequestDetail: Sendable, Equatable {
                     plugin: plugin)
                 ids.injected = injected
                 ids.originalSize = width
-                trace = ids
+                trace = plugin == .min ? nil : ids
             } else {
                 trace = nil
+            }
+            if let plugin = integer(Int16.self), let now = integer(Int64.self), let n = integer(UInt8.self), let identifier = take(Int(n)),
+               let count = integer(UInt8.self) {
+                var increments: [ResponseLimits.Increment] = []
+                for _ in 0..<count {
+                    guard let limit = integer(UInt8.self), let value = integer(Int64.self) else { break }
+                    increments.append(.init(limit: limit, value: value))
+                }
+                responseLimits = increments.count == Int(count)
+                    ? ResponseLimits(plugin: plugin, nowMs: now, identifier: String(decoding: identifier, as: UTF8.self), increments: increments)
+                    : nil
+            } else {
+                responseLimits = nil
             }
         }
 

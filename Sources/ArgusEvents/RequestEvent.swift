@@ -63,7 +63,8 @@ public struct RequestEvent: Sendable, Hashable, BitwiseCopyable {
     public var addressFamily: AddressFamily
     /// Which producer (event loop) published the event; set by ``EventProducer/publish(_:)``.
     public var producer: UInt8
-    /// ``httpVersion`` in the low six bits, ``hasSampledTrace`` in bit 6, ``transport`` in the high one.
+    /// ``httpVersion`` in the low five bits, ``spentResponseLimits`` in bit 5, ``hasSampledTrace``
+    /// in bit 6, ``transport`` in the high one.
     public var versionAndTransport: UInt8
     /// ``EventFlags`` in the low four bits, ``reason`` in the high four.
     public var flags: UInt8
@@ -81,8 +82,15 @@ public struct RequestEvent: Sendable, Hashable, BitwiseCopyable {
 
     /// HTTP version of the request: 10 for 1.0, 11 for 1.1, 0 if unknown.
     public var httpVersion: UInt8 {
-        get { versionAndTransport & 0x3F }
-        set { versionAndTransport = versionAndTransport & 0xC0 | newValue & 0x3F }
+        get { versionAndTransport & 0x1F }
+        set { versionAndTransport = versionAndTransport & 0xE0 | newValue & 0x1F }
+    }
+
+    /// The response spent `response-ratelimiting` limits: its details say what, for the consumer
+    /// that counts them (no other event's details are read for it).
+    public var spentResponseLimits: Bool {
+        get { versionAndTransport & 0x20 != 0 }
+        set { versionAndTransport = newValue ? versionAndTransport | 0x20 : versionAndTransport & ~0x20 }
     }
 
     /// The request is in a sampled trace and its details carry the trace ids (what the Prometheus

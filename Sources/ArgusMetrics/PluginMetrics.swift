@@ -77,7 +77,7 @@ struct PluginMetrics: Sendable {
         guard index >= 0, index < plan.config.plugins.count else { return }
         let plugin = plan.config.plugins[index]
         let name = plugin.instanceName ?? plugin.id
-        guard plugin.name == "rate-limiting" else {
+        guard plugin.name == "rate-limiting" || plugin.name == "response-ratelimiting" else {
             guard event.decision == .authFailed || (event.decision == .pluginResponse && event.reason == 15) else { return }
             let key = AccessKey(
                 service: service, route: route, plugin: plugin.name, instance: name,

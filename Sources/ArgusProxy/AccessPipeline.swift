@@ -23,6 +23,8 @@ protocol AccessEnvironment {
     func countLocally(_ limiter: RateLimitPlan, identifier: String, nowMs: Int64) -> RateLimitUsage
     /// Counts the request against the last synced totals (`sync_rate`).
     func countSynced(_ limiter: RateLimitPlan, identifier: String, nowMs: Int64) -> RateLimitUsage
+    /// What responses spent of a `response-ratelimiting` instance's windows in this node's counters.
+    func responseLimitsSpent(_ plan: ResponseRateLimitPlan, identifier: String, nowMs: Int64) -> [Int64]
     /// proxy-cache's store.
     var cache: ProxyCacheStore { get }
     /// On a miss: true when this request fetches `key`; false when another request does, in
@@ -51,6 +53,8 @@ enum AccessDecision {
 enum AccessSuspension {
     /// A rate-limiting check in Redis.
     case rateLimit(RateLimitPlan, identifier: String, nowMs: Int64, endpoint: RedisEndpoint)
+    /// A response-ratelimiting reading of Redis.
+    case responseLimits(ResponseRateLimitPlan, identifier: String, nowMs: Int64, endpoint: RedisEndpoint)
     /// Another request is fetching the same proxy-cache key: run again when it ends.
     case cacheFetch
 }
@@ -173,6 +177,8 @@ struct AccessPipeline {
             state.responseTransformer = plan
         case .rateLimit(let limiter):
             return checkRateLimit(limiter, routed, client: client, trace: &trace, env: &env)
+        case .responseRateLimit(let plan):
+            return readResponseLimits(plan, routed, client: client, trace: &trace, env: &env)
         case .proxyCache(let plan, let plugin):
             return lookUpCache(plan, plugin: plugin, routed, trace: &trace, env: &env)
         case .requestTermination(let plan, let plugin):

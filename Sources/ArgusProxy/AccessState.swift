@@ -5,6 +5,7 @@ import ArgusCache
 import ArgusConfig
 import ArgusEvents
 import ArgusHTTP
+import ArgusRateLimit
 import ArgusRouting
 import ArgusSnapshot
 import NIOCore
@@ -110,6 +111,8 @@ struct AccessState {
     var rewrite: RequestTransformerPlan.Rewrite?
     /// response-transformer's instance, for the response head.
     var responseTransformer: ResponseTransformerPlan?
+    /// response-ratelimiting's instance and what the access phase read, for the response head.
+    var responseLimits: ResponseLimitState?
     /// proxy-cache's decision for a request that goes upstream (Miss or Refresh).
     var cache: CacheState?
     /// The request body, read whole because a plugin needs it (nil: it streams as usual).
@@ -149,4 +152,13 @@ struct CacheState {
     var debug = false
     /// This request fetches the key for every request waiting on it (ends when released).
     var fetch: CacheFetch?
+}
+
+/// A `response-ratelimiting` instance's reading of its limits for one request (Kong's
+/// `kong.ctx.plugin.usage`, `identifier`, `current_timestamp`).
+struct ResponseLimitState {
+    let plan: ResponseRateLimitPlan
+    let identifier: String
+    let nowMs: Int64
+    let usage: ResponseRateLimitPlan.Usage
 }

@@ -45,10 +45,11 @@ enum ClientResponseWriter {
     }
 
     /// The upstream headers left out: response-transformer's, and those cors owns.
-    static func dropped(_ transformed: [String]?, cors: [String]?) -> [String]? {
-        guard let cors else { return transformed }
-        guard let transformed else { return cors }
-        return transformed + cors
+    static func dropped(_ transformed: [String]?, cors: [String]?, limits: String? = nil) -> [String]? {
+        var out = transformed
+        if let cors { out = (out ?? []) + cors }
+        if let limits { out = (out ?? []) + [limits] }
+        return out
     }
 
     static func write(_ head: ResponseHead, _ ctx: Context, into out: inout ByteBuffer) {

@@ -32,6 +32,7 @@ final class LoopContext {
     let http2Pool: HTTP2UpstreamPool
     /// The node's `local` rate-limiting counters (shared by every loop).
     let rateLimitCounters: LocalCounterStore
+    let responseCounters: ResponseCounterStore
     /// The node's `sync_rate` counters (shared by every loop).
     let syncedCounters: SyncedCounterStore
     /// This loop's Redis clients, one per endpoint a rate-limiting instance uses, on this loop:
@@ -61,12 +62,14 @@ final class LoopContext {
 
     init(
         eventLoop: IOLoop, store: SnapshotStore, settings: ProxySettings, stats: LoopStats,
-        events: EventProducer, logger: Logger, rateLimitCounters: LocalCounterStore, syncedCounters: SyncedCounterStore,
+        events: EventProducer, logger: Logger, rateLimitCounters: LocalCounterStore,
+        responseCounters: ResponseCounterStore = ResponseCounterStore(), syncedCounters: SyncedCounterStore,
         health: HealthRegistry?, cache: ProxyCacheStore
     ) {
         self.health = health
         self.cache = cache
         self.rateLimitCounters = rateLimitCounters
+        self.responseCounters = responseCounters
         self.syncedCounters = syncedCounters
         self.eventLoop = eventLoop
         self.store = store
@@ -126,7 +129,8 @@ final class LoopContext {
     func publishWithDetail(
         _ event: RequestEvent, requestHead: ByteBuffer?, upstreamHead: ByteBuffer?, responseHead: ByteBuffer?,
         tries: [RequestDetail.Try], serverPort: Int, credentialID: String? = nil, correlationID: String? = nil,
-        tls: RequestDetail.TLSFacts? = nil, grpcStatus: Int? = nil, trace: RequestDetail.TraceIDs? = nil
+        tls: RequestDetail.TLSFacts? = nil, grpcStatus: Int? = nil, trace: RequestDetail.TraceIDs? = nil,
+        responseLimits: RequestDetail.ResponseLimits? = nil
     ) {
         detailScratch.removeAll(keepingCapacity: true)
         let empty = ByteBuffer()
@@ -137,7 +141,7 @@ final class LoopContext {
                         requestHead: request, upstreamTarget: Self.requestTarget(upstream),
                         responseHead: Self.headOnly(response), tries: tries, serverPort: serverPort,
                         credentialID: credentialID, correlationID: correlationID, tls: tls, grpcStatus: grpcStatus, trace: trace,
-                        into: &detailScratch)
+                        responseLimits: responseLimits, into: &detailScratch)
                 }
             }
         }

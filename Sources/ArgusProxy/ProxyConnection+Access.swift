@@ -89,6 +89,9 @@ extension ProxyConnection {
             proceed(routed)
         case .needBody:
             startReadingBody(routed)
+        case .suspend(.responseLimits(let plan, let identifier, let nowMs, let endpoint)):
+            request.suspend(.rateLimitStore)
+            readResponseLimitsInRedis(plan, identifier: identifier, nowMs: nowMs, endpoint: endpoint, routed)
         case .suspend(.rateLimit(let limiter, let identifier, let nowMs, let endpoint)):
             request.suspend(.rateLimitStore)
             checkInRedis(limiter, identifier: identifier, nowMs: nowMs, endpoint: endpoint, routed)
@@ -168,6 +171,22 @@ extension ProxyConnection {
             }
     }
 
+    /// response-ratelimiting's `redis` policy: what responses spent, read from Redis.
+    private func readResponseLimitsInRedis(
+        _ plan: ResponseRateLimitPlan, identifier: String, nowMs: Int64, endpoint: RedisEndpoint, _ routed: RoutedRequest
+    ) {
+        let generation = request.generation
+        RedisResponseLimits.spent(plan, identifier: identifier, nowMs: nowMs, client: loop.redis.client(endpoint))
+            .assumeIsolated().whenComplete { result in
+                guard self.request.resume(.rateLimitStore, generation: generation) else { return }
+                var env = self
+                let decision = self.access.responseLimitsAnswered(
+                    plan, identifier: identifier, nowMs: nowMs, result, routed, client: self.client, trace: &self.trace, env: &env)
+                self.accessDecided(decision, routed)
+                if self.request.isActive { self.drive() }
+            }
+    }
+
     /// The cache fetch this request waited for is over: look in the cache again.
     func cacheFetchEnded(_ generation: UInt64) {
         guard request.resume(.cacheFetch, generation: generation), let routed = routed.take() else { return }
@@ -235,6 +254,10 @@ extension ProxyConnection: AccessEnvironment {
 
     func countSynced(_ limiter: RateLimitPlan, identifier: String, nowMs: Int64) -> RateLimitUsage {
         loop.syncedCounters.check(limiter, identifier: identifier, nowMs: nowMs)
+    }
+
+    func responseLimitsSpent(_ plan: ResponseRateLimitPlan, identifier: String, nowMs: Int64) -> [Int64] {
+        loop.responseCounters.spent(plan, identifier: identifier, nowMs: nowMs)
     }
 
     var cache: ProxyCacheStore { loop.cache }

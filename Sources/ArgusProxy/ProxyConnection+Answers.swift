@@ -151,6 +151,6 @@ extension ProxyConnection {
             tries: exchange?.tryLog ?? [], serverPort: listenerPort, credentialID: access.state.credentialID,
             correlationID: access.state.correlationID,
             tls: tls.map { RequestDetail.TLSFacts(version: $0.version, cipher: $0.cipher, serverName: $0.serverName) },
-            grpcStatus: trace.grpcStatus >= 0 ? Int(trace.grpcStatus) : nil, trace: trace.traceIDs)
+            grpcStatus: trace.grpcStatus >= 0 ? Int(trace.grpcStatus) : nil, trace: trace.traceIDs, responseLimits: trace.responseLimits)
     }
 }

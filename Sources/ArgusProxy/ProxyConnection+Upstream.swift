@@ -3,6 +3,7 @@ import ArgusAuth
 import ArgusPluginKit
 import ArgusTraffic
 import ArgusCache
+import ArgusRateLimit
 import ArgusEvents
 import ArgusHealth
 import ArgusHTTP
@@ -189,6 +190,8 @@ extension ProxyConnection: UpstreamDelegate {
             exchange!.cache = cache
             exchange!.pluginHeaders = lines
         }
+        // response-ratelimiting's headers, and its 429 for a limit already spent
+        if access.state.responseLimits != nil, applyResponseLimits(head) { return }
         if relay.holdsHead(head, transformer: exchange!.responseTransformer, requestIsHEAD: exchange!.head.isHEAD) { return }
         writeResponseHead(head)
     }
@@ -215,7 +218,8 @@ extension ProxyConnection: UpstreamDelegate {
                 upstreamLatencyMs: Int((now - sentAt).nanoseconds / 1_000_000),
                 proxyLatencyMs: Int((sentAt - received).nanoseconds / 1_000_000),
                 requestID: exchange!.requestID, pluginHeaders: exchange!.pluginHeaders,
-                dropHeaders: ClientResponseWriter.dropped(transformer?.touched, cors: exchange!.corsOwned),
+                dropHeaders: ClientResponseWriter.dropped(
+                    transformer?.touched, cors: exchange!.corsOwned, limits: access.state.responseLimits?.plan.headerName),
                 transformedLines: transformer?.lines(for: head), upgrade: upgrade, bodyLength: bodyLength),
             into: &out)
         relay.setPendingHead(out)

@@ -32,6 +32,9 @@ public final class ProxyServer: ReportsStatistics, Sendable {
     /// The `local` rate-limiting counters of this node; they survive reloads (a reloaded instance
     /// keeps its counts, as in Kong).
     public let rateLimitCounters = LocalCounterStore()
+    /// response-ratelimiting's `local` counters (read by the access phase, added to by the
+    /// gateway's `ResponseLimitCounter` from the event ring).
+    public let responseCounters = ResponseCounterStore()
     /// The counters of `redis` instances with `sync_rate` (flushed by the gateway's `RateLimitSyncer`).
     public let syncedCounters = SyncedCounterStore()
     /// proxy-cache's store, shared by every loop and instance (the Admin API purges it).
@@ -63,15 +66,16 @@ public final class ProxyServer: ReportsStatistics, Sendable {
             contexts.append(LoopContextBox(LoopContext(
                 eventLoop: loop, store: store, settings: settings, stats: stats.loops[index],
                 events: events.producer(lane: index), logger: logger, rateLimitCounters: rateLimitCounters,
-                syncedCounters: syncedCounters, health: health, cache: proxyCache)))
+                responseCounters: responseCounters, syncedCounters: syncedCounters, health: health, cache: proxyCache)))
         }
         self.contexts = contexts
         // Counters of windows that ended are forgotten every 10 s.
-        let counters = rateLimitCounters
+        let counters = rateLimitCounters, responseCounters = responseCounters
         let clock = settings.wallClockMilliseconds
         self.sweeper = NIOLockedValueBox(
             controlLoop.scheduleRepeatedTask(initialDelay: .seconds(10), delay: .seconds(10)) { _ in
                 counters.sweep(nowMs: clock())
+                responseCounters.sweep(nowMs: clock())
             })
     }
 

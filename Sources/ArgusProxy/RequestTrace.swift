@@ -33,6 +33,9 @@ struct RequestTrace {
     var grpcStatus: Int16 = -1
     /// The trace an `opentelemetry` instance put the request in (its event carries the ids).
     var traceIDs: RequestDetail.TraceIDs?
+    /// What the response spent of a `response-ratelimiting` instance's limits (counted from the
+    /// event ring after the request).
+    var responseLimits: RequestDetail.ResponseLimits?
 
     mutating func start(receivedAt: NIODeadline, requestID: RequestID, method: RequestMethod, minorVersion: Int, headBytes: Int) {
         self = RequestTrace()
@@ -72,6 +75,7 @@ struct RequestTrace {
         event.tries = tries
         event.httpVersion = httpVersion
         event.hasSampledTrace = recordsDetail && traceIDs?.sampled == true
+        event.spentResponseLimits = recordsDetail && responseLimits != nil
         event.plugin = plugin
         event.flags = flags.rawValue
         event.reason = reason

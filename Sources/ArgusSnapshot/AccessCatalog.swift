@@ -18,6 +18,7 @@ public enum AccessInstance: Sendable {
     case ipRestriction(IPRestrictionPlan, plugin: Int16)
     case acl(ACLPlan, plugin: Int16)
     case rateLimit(RateLimitPlan)
+    case responseRateLimit(ResponseRateLimitPlan)
     case requestTransformer(RequestTransformerPlan)
     case responseTransformer(ResponseTransformerPlan)
     case proxyCache(ProxyCachePlan, plugin: Int16)
@@ -40,7 +41,7 @@ public struct AccessStep: Sendable {
 /// credentials indexed, and for each route its steps in Kong's order (descending priority).
 public final class AccessCatalog: Sendable {
     /// The plugins the access phase runs, by descending Kong priority.
-    public static let plugins: [String] = ["correlation-id", "cors", "request-size-limiting", "jwt", "key-auth", "basic-auth", "ip-restriction", "acl", "rate-limiting", "request-transformer", "response-transformer", "proxy-cache", "request-termination"]
+    public static let plugins: [String] = ["correlation-id", "cors", "request-size-limiting", "jwt", "key-auth", "basic-auth", "ip-restriction", "acl", "rate-limiting", "response-ratelimiting", "request-transformer", "response-transformer", "proxy-cache", "request-termination"]
         .sorted { (PluginRegistry.schema(named: $0)?.priority ?? 0) > (PluginRegistry.schema(named: $1)?.priority ?? 0) }
 
     /// Plugins that identify consumers.
@@ -77,6 +78,10 @@ public final class AccessCatalog: Sendable {
                 // (verifying against the system's roots reads the whole trust store).
                 if let redis = plan.settings.redis, redis.tls { _ = try? TLSClientContexts.shared.context(verify: redis.tlsVerify, trust: nil) }
                 compiled[plugin.id] = .rateLimit(plan)
+            case "response-ratelimiting":
+                let plan = ResponseRateLimitPlan(plugin: plugin, index: i)
+                if let redis = plan.redis, redis.tls { _ = try? TLSClientContexts.shared.context(verify: redis.tlsVerify, trust: nil) }
+                compiled[plugin.id] = .responseRateLimit(plan)
             case "request-transformer": compiled[plugin.id] = .requestTransformer(RequestTransformerPlan(config: plugin.config))
             case "response-transformer": compiled[plugin.id] = .responseTransformer(ResponseTransformerPlan(config: plugin.config))
             case "proxy-cache": compiled[plugin.id] = .proxyCache(ProxyCachePlan(config: plugin.config), plugin: index)

@@ -162,5 +162,20 @@ struct RequestDetailCodecTests {
             #expect(decoded?.grpcStatus == grpc)
             #expect(RequestDetail.decode(Array(traced.dropLast()))?.trace == nil)
         }
+        // a response's response-ratelimiting spending: after the trace block (a stand-in when untraced)
+        let spent = RequestDetail.ResponseLimits(
+            plugin: 4, nowMs: 1_700_000_040_000, identifier: "10.0.0.7", increments: [.init(limit: 0, value: 2), .init(limit: 3, value: -1)])
+        for trace in [nil, ids] as [RequestDetail.TraceIDs?] {
+            var encoded: [UInt8] = []
+            request.withUnsafeBytes { r in target.withUnsafeBytes { t in response.withUnsafeBytes { s in
+                RequestDetail.encode(
+                    requestHead: r, upstreamTarget: t, responseHead: s, tries: [], serverPort: 80, trace: trace, responseLimits: spent, into: &encoded)
+            } } }
+            let decoded = RequestDetail.decode(encoded)
+            #expect(decoded?.responseLimits == spent)
+            #expect(decoded?.trace == trace)
+            #expect(decoded?.grpcStatus == nil)
+            #expect(RequestDetail.decode(Array(encoded.dropLast()))?.responseLimits == nil)
+        }
     }
 }

@@ -18,6 +18,7 @@ struct TestAccessEnvironment: AccessEnvironment {
     var nowMs: Int64 = 1_780_000_000_000
     let counters = LocalCounterStore()
     let synced = SyncedCounterStore()
+    let responseCounters = ResponseCounterStore()
     let cache = ProxyCacheStore(budget: 1 << 20)
     var generator = CorrelationIDGenerator()
     var storeFailures = 0
@@ -35,6 +36,10 @@ struct TestAccessEnvironment: AccessEnvironment {
 
     func countSynced(_ limiter: RateLimitPlan, identifier: String, nowMs: Int64) -> RateLimitUsage {
         synced.check(limiter, identifier: identifier, nowMs: nowMs)
+    }
+
+    func responseLimitsSpent(_ plan: ResponseRateLimitPlan, identifier: String, nowMs: Int64) -> [Int64] {
+        responseCounters.spent(plan, identifier: identifier, nowMs: nowMs)
     }
 
     func beginCacheFetch(_ key: String) -> Bool { cache.beginFetch(key) {} }

@@ -9,6 +9,7 @@ public enum PluginRegistry {
         ProxyCachePluginSchema.schema, RequestTerminationPluginSchema.schema, JWTPluginSchema.schema, KeyAuthPluginSchema.schema, BasicAuthPluginSchema.schema, ACLPluginSchema.schema, IPRestrictionPluginSchema.schema,
         SocketLogPluginSchemas.tcpLog, SocketLogPluginSchemas.udpLog, SyslogPluginSchema.schema, StatsdPluginSchema.schema,
         DatadogPluginSchema.schema, LogglyPluginSchema.schema, OpenTelemetryPluginSchema.schema, ZipkinPluginSchema.schema,
+        ResponseRateLimitingPluginSchema.schema,
     ]
 
     private static let byName: [String: PluginSchema] = index(builtins)

@@ -1,0 +1,46 @@
+import ArgusEvents
+import ArgusHTTP
+import ArgusRateLimit
+import ArgusTransport
+import NIOCore
+
+/// response-ratelimiting's part of the upstream's response head (Kong's `header_filter.lua`).
+extension ProxyConnection {
+    /// Reads what the upstream says the response spent (`X-Kong-Limit: video=1`), adds the
+    /// `X-RateLimit-Limit-*`/`X-RateLimit-Remaining-*` headers, and either answers 429 (without a
+    /// body; the upstream's response is dropped) when a limit the response spends was already
+    /// spent, or lets the response go on with its spending recorded for the ring's counter.
+    /// Returns true when it answered.
+    func applyResponseLimits(_ head: ResponseHead) -> Bool {
+        guard let limits = access.state.responseLimits, exchange != nil else { return false }
+        let plan = limits.plan
+        // several headers of the name count together (Kong's `parse_header` takes their list)
+        let values = head.values(forLowercasedName: plan.headerName)
+        let increments = plan.increments(values.isEmpty ? nil : values.joined(separator: ","))
+        let (lines, stop) = plan.responseHeaders(limits.usage, increments: increments)
+        var headers = exchange!.pluginHeaders ?? allocator.buffer(capacity: 64 * max(1, lines.count))
+        for (name, value) in lines { AccessState.writeLine(name, value, into: &headers) }
+        if stop {
+            // nothing of the upstream's response has reached the client: its connection goes
+            upstream?.abort()
+            upstream = nil
+            trace.plugin = plan.pluginIndex
+            var error = GatewayError(status: 429, message: "", plainByDefault: false)
+            error.emptyBody = true
+            error.headerLines = headers
+            error.decisionOverride = .rateLimited
+            if !request.requestComplete { connection.closeAfterThisResponse() }
+            answer(error, for: exchange!.head, requestID: exchange!.requestID, received: exchange!.received, bodyPending: false)
+            return true
+        }
+        if headers.readableBytes > 0 { exchange!.pluginHeaders = headers }
+        let spent = increments.filter { $0.value != 0 }
+        if !spent.isEmpty {
+            trace.responseLimits = RequestDetail.ResponseLimits(
+                plugin: plan.pluginIndex, nowMs: limits.nowMs, identifier: limits.identifier,
+                increments: spent.map { .init(limit: UInt8(clamping: $0.limit), value: $0.value) })
+            trace.recordsDetail = true
+        }
+        return false
+    }
+}

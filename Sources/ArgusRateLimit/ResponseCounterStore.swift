@@ -1,0 +1,64 @@
+import NIOConcurrencyHelpers
+
+/// The `local` policy's counters of `response-ratelimiting`, shared by every event loop of one
+/// node (which read them in the access phase) and the ring consumer that adds what responses
+/// spent (``ResponseLimitCounter``). Kong's key per window (``ResponseRateLimitPlan/key``), split
+/// into 64 shards each with its own lock; windows that ended are dropped by ``sweep(nowMs:)``.
+public final class ResponseCounterStore: Sendable {
+    struct Entry: Sendable {
+        var count: Int64
+        /// When the window ends (after which the key is never read again).
+        var until: Int64
+    }
+
+    static let shardCount = 64
+    private let shards: [NIOLockedValueBox<[String: Entry]>]
+
+    public init() {
+        shards = (0..<Self.shardCount).map { _ in NIOLockedValueBox([:]) }
+    }
+
+    private func shard(_ key: String) -> NIOLockedValueBox<[String: Entry]> {
+        shards[Int(UInt(bitPattern: key.hashValue) % UInt(Self.shardCount))]
+    }
+
+    /// What was spent in each window of `plan`'s limits (the order of its keys), 0 for none.
+    public func spent(_ plan: ResponseRateLimitPlan, identifier: String, nowMs: Int64) -> [Int64] {
+        plan.keys(identifier: identifier, nowMs: nowMs).map { key in
+            shard(key).withLockedValue { table in
+                guard let entry = table[key], entry.until > nowMs else { return 0 }
+                return entry.count
+            }
+        }
+    }
+
+    /// Adds a response's spending to every window of each limit it names (Kong's `increment`).
+    public func add(_ plan: ResponseRateLimitPlan, identifier: String, nowMs: Int64, increments: [(limit: Int, value: Int64)]) {
+        for (limit, value) in increments where value != 0 && limit < plan.limits.count {
+            for window in plan.limits[limit].windows {
+                let key = plan.key(identifier: identifier, limit: limit, period: window.period, nowMs: nowMs)
+                let until = window.period.nextWindowStart(ms: nowMs)
+                shard(key).withLockedValue { table in
+                    table[key, default: Entry(count: 0, until: until)].count &+= value
+                }
+            }
+        }
+    }
+
+    /// Counters held (all shards).
+    public var count: Int { shards.reduce(0) { $0 + $1.withLockedValue { $0.count } } }
+
+    /// Forgets the windows that ended. Returns how many were removed.
+    @discardableResult
+    public func sweep(nowMs: Int64) -> Int {
+        var removed = 0
+        for shard in shards {
+            shard.withLockedValue { table in
+                let before = table.count
+                table = table.filter { $0.value.until > nowMs }
+                removed += before - table.count
+            }
+        }
+        return removed
+    }
+}
