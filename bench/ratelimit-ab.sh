@@ -7,7 +7,10 @@
 # next to direct and nginx for reference. POLICY=local (default) measures the local counter store
 # (the goal: argus-rl within 5 % of argus-off in req/s); POLICY=redis starts a redis-server on
 # 127.0.0.1:16399 (stopped by PID at the end) and measures the round trip the redis policy adds
-# (compare p50/p99); POLICY=sync does the same with sync_rate: 0.1 (no Redis on the request path).
+# (compare p50/p99); POLICY=sync does the same with sync_rate: 0.1 (no Redis on the request path);
+# POLICY=response measures response-ratelimiting instead (a `video` limit never reached: the
+# access phase's reading of the local counters and the X-RateLimit headers on every response; the
+# harness's backend names no spending, so nothing is counted from the ring).
 #
 #   bench/ratelimit-ab.sh                                  # 5 rounds x 10 s, 50 connections
 #   POLICY=redis ROUNDS=3 DURATION=5 bench/ratelimit-ab.sh
@@ -23,9 +26,12 @@ case $POLICY in
     local) RL="{second: 1000000000, limit_by: ip}" ;;
     redis) RL="{second: 1000000000, limit_by: ip, policy: redis, redis: {host: 127.0.0.1, port: $REDIS_PORT}}" ;;
     sync) RL="{second: 1000000000, limit_by: ip, policy: redis, sync_rate: 0.1, redis: {host: 127.0.0.1, port: $REDIS_PORT}}" ;;
-    *) echo "POLICY must be local, redis or sync" >&2; exit 2 ;;
+    response) RL="{limits: {video: {second: 1000000000}}, limit_by: ip}" ;;
+    *) echo "POLICY must be local, redis, sync or response" >&2; exit 2 ;;
 esac
-if [[ $POLICY != local ]]; then
+PLUGIN=rate-limiting
+[[ $POLICY == response ]] && PLUGIN=response-ratelimiting
+if [[ $POLICY != local && $POLICY != response ]]; then
     REDIS_DIR=$(mktemp -d)
     redis-server --port $REDIS_PORT --bind 127.0.0.1 --dir "$REDIS_DIR" --save '' --appendonly no \
         --daemonize yes --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log"
@@ -35,4 +41,4 @@ if [[ $POLICY != local ]]; then
     export MAX_FOREIGN=${MAX_FOREIGN:-100}
 fi
 
-argus_ab argus-off '' argus-rl "plugins: [{name: rate-limiting, config: $RL}]\n" "ratelimit-$POLICY"
+argus_ab argus-off '' argus-rl "plugins: [{name: $PLUGIN, config: $RL}]\n" "ratelimit-$POLICY"

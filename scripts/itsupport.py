@@ -93,3 +93,23 @@ class Echo(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+def serve(handler):
+    """A threaded HTTP server on a free loopback port running `handler` in a daemon thread."""
+    import threading
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def send_json(handler, value, status=200, headers=()):
+    """Answers a request in a BaseHTTPRequestHandler with `value` as JSON (and extra headers)."""
+    body = json.dumps(value).encode()
+    handler.send_response(status)
+    for name, field in headers:
+        handler.send_header(name, field)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)

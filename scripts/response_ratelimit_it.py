@@ -18,13 +18,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from itsupport import Tally, finish, free_port, metric, wait_for  # noqa: E402
+from itsupport import Tally, finish, free_port, metric, send_json, serve, wait_for  # noqa: E402
 
 ARGUS = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/argus")
 TALLY = Tally()
@@ -46,21 +45,12 @@ class Upstream:
             def do_GET(self):
                 upstream.hits += 1
                 query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
-                body = json.dumps({"path": self.path}).encode()
-                self.send_response(200)
-                for value in query.get("limit", []):
-                    self.send_header("X-Kong-Limit", value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, {"path": self.path}, headers=[("X-Kong-Limit", value) for value in query.get("limit", [])])
 
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_port
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.port = serve(Handler).server_port
 
 
 def get(port, path, headers=None):

@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from itsupport import Tally, finish, free_port, metric, wait_for  # noqa: E402
+from itsupport import Tally, finish, free_port, metric, send_json, serve, wait_for  # noqa: E402
 
 import jsonschema  # noqa: E402
 from py_zipkin import Kind  # noqa: E402
@@ -94,9 +94,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_port
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.port = serve(Handler).server_port
 
     def trace(self, trace_id):
         with self.lock:
@@ -127,19 +125,12 @@ class Upstream:
                     with zipkin_span(service_name="upstream-app", span_name="handle", zipkin_attrs=attrs, kind=Kind.SERVER,
                                      transport_handler=SimpleHTTPTransport("127.0.0.1", receiver.port), encoding=Encoding.V2_JSON):
                         pass
-                body = json.dumps({"path": self.path}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, {"path": self.path})
 
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_port
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.port = serve(Handler).server_port
 
 
 def get(port, path, headers=None):

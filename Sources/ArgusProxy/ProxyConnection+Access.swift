@@ -159,32 +159,36 @@ extension ProxyConnection {
     private func checkInRedis(
         _ limiter: RateLimitPlan, identifier: String, nowMs: Int64, endpoint: RedisEndpoint, _ routed: RoutedRequest
     ) {
+        resumeAccess(after: RedisRateLimit.check(limiter, identifier: identifier, nowMs: nowMs, client: loop.redis.client(endpoint)), routed) {
+            connection, result in
+            var env = connection
+            return connection.access.rateLimitAnswered(limiter, result, routed, client: connection.client, trace: &connection.trace, env: &env)
+        }
+    }
+
+    /// Goes on with the access phase once a store (Redis) answered a suspended step, unless the
+    /// client went (or the request was answered) meanwhile.
+    private func resumeAccess<T>(
+        after answer: EventLoopFuture<T>, _ routed: RoutedRequest, _ decide: @escaping (ProxyConnection, Result<T, any Error>) -> AccessDecision
+    ) {
         let generation = request.generation
-        RedisRateLimit.check(limiter, identifier: identifier, nowMs: nowMs, client: loop.redis.client(endpoint))
-            .assumeIsolated().whenComplete { result in
-                // The client may have gone (or the request been answered) meanwhile.
-                guard self.request.resume(.rateLimitStore, generation: generation) else { return }
-                var env = self
-                let decision = self.access.rateLimitAnswered(limiter, result, routed, client: self.client, trace: &self.trace, env: &env)
-                self.accessDecided(decision, routed)
-                if self.request.isActive { self.drive() }
-            }
+        answer.assumeIsolated().whenComplete { result in
+            guard self.request.resume(.rateLimitStore, generation: generation) else { return }
+            self.accessDecided(decide(self, result), routed)
+            if self.request.isActive { self.drive() }
+        }
     }
 
     /// response-ratelimiting's `redis` policy: what responses spent, read from Redis.
     private func readResponseLimitsInRedis(
         _ plan: ResponseRateLimitPlan, identifier: String, nowMs: Int64, endpoint: RedisEndpoint, _ routed: RoutedRequest
     ) {
-        let generation = request.generation
-        RedisResponseLimits.spent(plan, identifier: identifier, nowMs: nowMs, client: loop.redis.client(endpoint))
-            .assumeIsolated().whenComplete { result in
-                guard self.request.resume(.rateLimitStore, generation: generation) else { return }
-                var env = self
-                let decision = self.access.responseLimitsAnswered(
-                    plan, identifier: identifier, nowMs: nowMs, result, routed, client: self.client, trace: &self.trace, env: &env)
-                self.accessDecided(decision, routed)
-                if self.request.isActive { self.drive() }
-            }
+        resumeAccess(after: RedisResponseLimits.spent(plan, identifier: identifier, nowMs: nowMs, client: loop.redis.client(endpoint)), routed) {
+            connection, result in
+            var env = connection
+            return connection.access.responseLimitsAnswered(
+                plan, identifier: identifier, nowMs: nowMs, result, routed, client: connection.client, trace: &connection.trace, env: &env)
+        }
     }
 
     /// The cache fetch this request waited for is over: look in the cache again.

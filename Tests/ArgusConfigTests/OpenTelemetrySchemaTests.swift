@@ -4,20 +4,9 @@ import Testing
 /// The real opentelemetry schema (Kong 3.9's `kong/plugins/opentelemetry/schema.lua`), through
 /// the real registry.
 @Suite struct OpenTelemetrySchemaTests {
-    static func parse(_ config: String) throws(ConfigErrors) -> JSONValue {
-        let text = "_format_version: \"3.0\"\nplugins: [{name: opentelemetry, config: \(config)}]"
-        return try ConfigLoader.parse(text: text, file: "kong.yml", now: testNow, plugins: PluginRegistry.index(PluginRegistry.builtins))
-            .plugins[0].config
-    }
+    static func parse(_ config: String) throws(ConfigErrors) -> JSONValue { try PluginSchemaCheck.parse("opentelemetry", config) }
 
-    static func errors(_ config: String) -> [String] {
-        do {
-            _ = try parse(config)
-            return []
-        } catch {
-            return error.errors.map { "\($0.path): \($0.message)" }
-        }
-    }
+    static func errors(_ config: String) -> [String] { PluginSchemaCheck.errors("opentelemetry", config) }
 
     @Test func defaultsAreKong39s() throws {
         let c = try Self.parse("{traces_endpoint: 'http://collector:4318/v1/traces'}")

@@ -4,20 +4,9 @@ import Testing
 /// The real response-ratelimiting schema: Kong 3.9's
 /// `spec/03-plugins/24-response-rate-limiting/01-schema_spec.lua`, through the real registry.
 @Suite struct ResponseRateLimitingSchemaTests {
-    static func parse(_ config: String) throws(ConfigErrors) -> JSONValue {
-        let text = "_format_version: \"3.0\"\nplugins: [{name: response-ratelimiting, config: \(config)}]"
-        return try ConfigLoader.parse(text: text, file: "kong.yml", now: testNow, plugins: PluginRegistry.index(PluginRegistry.builtins))
-            .plugins[0].config
-    }
+    static func parse(_ config: String) throws(ConfigErrors) -> JSONValue { try PluginSchemaCheck.parse("response-ratelimiting", config) }
 
-    static func errors(_ config: String) -> [String] {
-        do {
-            _ = try parse(config)
-            return []
-        } catch {
-            return error.errors.map { "\($0.path): \($0.message)" }
-        }
-    }
+    static func errors(_ config: String) -> [String] { PluginSchemaCheck.errors("response-ratelimiting", config) }
 
     @Test func properConfigValidates() throws {
         let c = try Self.parse("{limits: {video: {second: 1}}}")
