@@ -127,9 +127,9 @@ extension Gateway {
         let contentType = openMetrics ? "application/openmetrics-text; version=1.0.0; charset=utf-8" : "text/plain; version=0.0.4; charset=utf-8"
         if request.acceptsGzip, let compressed = Gzip.compress(body) {
             return ControlResponse(status: 200, contentType: contentType, body: compressed,
-                                   headers: [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")])
+                                   headers: [("Content-Encoding", "gzip"), ("Vary", "Accept, Accept-Encoding")])
         }
-        return ControlResponse(status: 200, contentType: contentType, body: body, headers: [("Vary", "Accept-Encoding")])
+        return ControlResponse(status: 200, contentType: contentType, body: body, headers: [("Vary", "Accept, Accept-Encoding")])
     }
 
     func statusJSON() async -> String {

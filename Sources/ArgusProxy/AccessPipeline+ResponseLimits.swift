@@ -45,8 +45,8 @@ extension AccessPipeline {
             let (lines, refusedBy) = plan.accessHeaders(usage)
             if let refusedBy {
                 trace.plugin = plan.pluginIndex
+                // Kong answers before it sets this step's headers (earlier plugins' stay)
                 var error = GatewayError(status: 429, message: "API rate limit exceeded for '\(refusedBy)'", plainByDefault: false)
-                state.addResponseHeaders(lines)
                 error.headerLines = state.responseHeaders.take()
                 error.decisionOverride = .rateLimited
                 return .answer(error)

@@ -222,7 +222,9 @@ extension ProxyConnection {
                 framing: .passthrough, keepAlive: !connection.closeAfterResponse, clientMinorVersion: head.minorVersion,
                 serverToken: loop.settings.serverToken, upstreamLatencyMs: 0,
                 proxyLatencyMs: Int((answeredAt - routed.received).nanoseconds / 1_000_000), requestID: routed.requestID,
-                pluginHeaders: lines, dropHeaders: ClientResponseWriter.dropped(transformer?.touched, cors: access.state.corsOwned),
+                pluginHeaders: lines,
+                dropHeaders: ClientResponseWriter.dropped(
+                    transformer?.touched, cors: access.state.corsOwned, limits: access.state.responseLimits?.plan.headerName),
                 transformedLines: transformer?.lines(for: entry.head),
                 bodyLength: entry.isHEAD ? nil : body.readableBytes),
             into: &out)

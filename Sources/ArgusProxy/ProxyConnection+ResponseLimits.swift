@@ -14,9 +14,8 @@ extension ProxyConnection {
     func applyResponseLimits(_ head: ResponseHead) -> Bool {
         guard let limits = access.state.responseLimits, exchange != nil else { return false }
         let plan = limits.plan
-        // several headers of the name count together (Kong's `parse_header` takes their list)
-        let values = head.values(forLowercasedName: plan.headerName)
-        let increments = plan.increments(values.isEmpty ? nil : values.joined(separator: ","))
+        // the first header of the name, as Kong's `kong.service.response.get_header` reads it
+        let increments = plan.increments(head.values(forLowercasedName: plan.headerName).first)
         let (lines, stop) = plan.responseHeaders(limits.usage, increments: increments)
         var headers = exchange!.pluginHeaders ?? allocator.buffer(capacity: 64 * max(1, lines.count))
         for (name, value) in lines { AccessState.writeLine(name, value, into: &headers) }

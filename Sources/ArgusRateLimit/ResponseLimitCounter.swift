@@ -21,7 +21,7 @@ public final class ResponseLimitCounter: EventExporter, ReportsStatistics {
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
     /// Whether the last config version seen has an instance (5 ms polls then, else 50 ms).
-    private let active = ManagedAtomic<Bool>(true)
+    private let active = ManagedAtomic<Bool>(false)
     private let counted = ManagedAtomic<Int>(0)
     private let failed = ManagedAtomic<Int>(0)
     private let withoutDetail = ManagedAtomic<Int>(0)
@@ -46,28 +46,32 @@ public final class ResponseLimitCounter: EventExporter, ReportsStatistics {
         clients = RedisClientSet(eventLoop: eventLoop, logger: logger)
     }
 
-    private func plans(_ version: UInt32, _ state: inout State) -> [Int16: ResponseRateLimitPlan] {
+    /// The instances of config `version` (nil when that version is no longer kept: its plugin
+    /// indexes could name other plugins in the current one).
+    private func plans(_ version: UInt32, _ state: inout State) -> [Int16: ResponseRateLimitPlan]? {
         if let plans = state.plans[version] { return plans }
-        let found = config(version).config
+        let found = config(version)
+        guard found.version == version else { return nil }
         var plans: [Int16: ResponseRateLimitPlan] = [:]
-        for (i, plugin) in found.plugins.enumerated() where plugin.name == "response-ratelimiting" && plugin.enabled {
+        for (i, plugin) in found.config.plugins.enumerated() where plugin.name == "response-ratelimiting" && plugin.enabled {
             plans[Int16(clamping: i)] = ResponseRateLimitPlan(plugin: plugin, index: i)
         }
         if state.plans.count >= 4, let oldest = state.plans.keys.min() { state.plans[oldest] = nil }
         state.plans[version] = plans
-        active.store(!plans.isEmpty, ordering: .relaxed)
         return plans
     }
 
     public func receive(_ events: UnsafeBufferPointer<RequestEvent>) {
         state.withLockedValue { state in
+            // polls often only while the running config has an instance
+            if let last = events.last { active.store(!(plans(last.configVersion, &state)?.isEmpty ?? true), ordering: .relaxed) }
             for event in events where event.spentResponseLimits {
                 guard ring.detail(of: event, into: &state.detail) else {
                     withoutDetail.wrappingIncrement(ordering: .relaxed)
                     continue
                 }
                 let spent = state.detail.withUnsafeBytes { RequestDetail.Parts($0)?.responseLimits }
-                guard let spent, let plan = plans(event.configVersion, &state)[spent.plugin] else { continue }
+                guard let spent, let plan = plans(event.configVersion, &state)?[spent.plugin] else { continue }
                 let increments = spent.increments.map { (limit: Int($0.limit), value: $0.value) }
                 switch plan.policy {
                 case .local:
