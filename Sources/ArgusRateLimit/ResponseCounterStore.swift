@@ -2,9 +2,18 @@ import NIOConcurrencyHelpers
 
 /// The `local` policy's counters of `response-ratelimiting`, shared by every event loop of one
 /// node (which read them in the access phase) and the ring consumer that adds what responses
-/// spent (``ResponseLimitCounter``). Kong's key per window (``ResponseRateLimitPlan/key``), split
-/// into 64 shards each with its own lock; windows that ended are dropped by ``sweep(nowMs:)``.
+/// spent (``ResponseLimitCounter``). One counter per window of Kong's key (scope, identifier,
+/// window start, limit, period; as a value, not Kong's text), split into 64 shards each with its
+/// own lock; windows that ended are dropped by ``sweep(nowMs:)``.
 public final class ResponseCounterStore: Sendable {
+    struct Key: Hashable, Sendable {
+        var scope: String
+        var identifier: String
+        var windowStart: Int64
+        var limit: Int32
+        var period: Int32
+    }
+
     struct Entry: Sendable {
         var count: Int64
         /// When the window ends (after which the key is never read again).
@@ -12,31 +21,41 @@ public final class ResponseCounterStore: Sendable {
     }
 
     static let shardCount = 64
-    private let shards: [NIOLockedValueBox<[String: Entry]>]
+    private let shards: [NIOLockedValueBox<[Key: Entry]>]
 
     public init() {
         shards = (0..<Self.shardCount).map { _ in NIOLockedValueBox([:]) }
     }
 
-    private func shard(_ key: String) -> NIOLockedValueBox<[String: Entry]> {
+    private func shard(_ key: Key) -> NIOLockedValueBox<[Key: Entry]> {
         shards[Int(UInt(bitPattern: key.hashValue) % UInt(Self.shardCount))]
+    }
+
+    static func key(_ plan: ResponseRateLimitPlan, _ identifier: String, _ limit: Int, _ period: RateLimitPeriod, _ nowMs: Int64) -> Key {
+        Key(scope: plan.scope, identifier: identifier, windowStart: period.windowStart(ms: nowMs), limit: Int32(limit), period: Int32(period.rawValue))
     }
 
     /// What was spent in each window of `plan`'s limits (the order of its keys), 0 for none.
     public func spent(_ plan: ResponseRateLimitPlan, identifier: String, nowMs: Int64) -> [Int64] {
-        plan.keys(identifier: identifier, nowMs: nowMs).map { key in
-            shard(key).withLockedValue { table in
-                guard let entry = table[key], entry.until > nowMs else { return 0 }
-                return entry.count
+        var out: [Int64] = []
+        out.reserveCapacity(4)
+        for (i, limit) in plan.limits.enumerated() {
+            for window in limit.windows {
+                let key = Self.key(plan, identifier, i, window.period, nowMs)
+                out.append(shard(key).withLockedValue { table in
+                    guard let entry = table[key], entry.until > nowMs else { return 0 }
+                    return entry.count
+                })
             }
         }
+        return out
     }
 
     /// Adds a response's spending to every window of each limit it names (Kong's `increment`).
     public func add(_ plan: ResponseRateLimitPlan, identifier: String, nowMs: Int64, increments: [(limit: Int, value: Int64)]) {
         for (limit, value) in increments where value != 0 && limit < plan.limits.count {
             for window in plan.limits[limit].windows {
-                let key = plan.key(identifier: identifier, limit: limit, period: window.period, nowMs: nowMs)
+                let key = Self.key(plan, identifier, limit, window.period, nowMs)
                 let until = window.period.nextWindowStart(ms: nowMs)
                 shard(key).withLockedValue { table in
                     table[key, default: Entry(count: 0, until: until)].count &+= value

@@ -15,6 +15,19 @@ public final class ResponseRateLimitPlan: Sendable {
         public let name: String
         /// The configured windows, shortest first.
         public let windows: [(period: RateLimitPeriod, limit: Int64)]
+        /// `X-RateLimit-Remaining-<name>`, and per window `X-RateLimit-Limit-<name>-<period>` with
+        /// its value and `X-RateLimit-Remaining-<name>-<period>`, made once per snapshot.
+        let remainingHeader: String
+        let windowHeaders: [(limit: String, value: String, remaining: String)]
+
+        init(name: String, windows: [(period: RateLimitPeriod, limit: Int64)]) {
+            self.name = name
+            self.windows = windows
+            remainingHeader = "X-RateLimit-Remaining-" + name
+            windowHeaders = windows.map {
+                ("X-RateLimit-Limit-\(name)-\($0.period.name)", String($0.limit), "X-RateLimit-Remaining-\(name)-\($0.period.name)")
+            }
+        }
     }
 
     /// By name, in name order (Kong iterates a Lua table; an order is chosen here).
@@ -113,7 +126,7 @@ public final class ResponseRateLimitPlan: Sendable {
                 least = min(least, usage.remaining[k])
                 k += 1
             }
-            if !limit.windows.isEmpty { lines.append(("X-RateLimit-Remaining-" + limit.name, String(least))) }
+            if !limit.windows.isEmpty { lines.append((limit.remainingHeader, String(least))) }
         }
         return (lines, nil)
     }
@@ -148,11 +161,11 @@ public final class ResponseRateLimitPlan: Sendable {
         var k = 0
         for (i, limit) in limits.enumerated() {
             let spent = increments.first { $0.limit == i }?.value ?? 0
-            for window in limit.windows {
+            for header in limit.windowHeaders {
                 let remaining = usage.remaining[k]
                 if !hideClientHeaders {
-                    lines.append(("X-RateLimit-Limit-\(limit.name)-\(window.period.name)", String(window.limit)))
-                    lines.append(("X-RateLimit-Remaining-\(limit.name)-\(window.period.name)", String(max(0, remaining - spent))))
+                    lines.append((header.limit, header.value))
+                    lines.append((header.remaining, String(max(0, remaining - spent))))
                 }
                 if spent > 0, remaining <= 0 { stop = true }
                 k += 1
