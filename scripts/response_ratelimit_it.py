@@ -89,6 +89,7 @@ def config(upstream, policy, redis_port, work):
                 route("first", [rrl({"video": {"hour": L, "day": L * 2}, "image": {"hour": 4}}, block_on_first_violation=True)]),
                 route("hidden", [rrl({"video": {"hour": L}}, hide_client_headers=True)]),
                 route("keyed", [{"name": "key-auth"}, rrl({"video": {"hour": 3}})]),
+                route("h2", [rrl({"video": {"hour": 2}})]),
             ]},
             # a service-wide instance: its routes count together
             {"name": "shared", "url": f"http://127.0.0.1:{upstream.port}",
@@ -104,7 +105,7 @@ def start_argus(work, name, conf):
     with open(path, "w") as f:
         json.dump(conf, f)
     p = subprocess.Popen(
-        [ARGUS, "start", "--config", path, "--proxy-listen", f"127.0.0.1:{proxy}", "--admin-listen", f"127.0.0.1:{admin}",
+        [ARGUS, "start", "--config", path, "--proxy-listen", f"127.0.0.1:{proxy} http2", "--admin-listen", f"127.0.0.1:{admin}",
          "--status-listen", f"127.0.0.1:{status}", "--data-dir", f"{work}/{name}-data", "--workers", "2"],
         stdout=open(f"{work}/{name}.log", "w"), stderr=subprocess.STDOUT)
     ready = wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{status}/status/ready", timeout=2).status == 200, 30, name)
@@ -242,8 +243,18 @@ def run(policy, proxy, status, upstream):
     code, _, _ = spend(proxy, status, "/shared-a?limit=video=1")
     check(code == 429, f"{policy}: the service's two routes share the counters ({code})")
 
-    check(wait_for(lambda: metric(status, 'argus_ratelimit_rejections_total') == 5, 5),
-          f"{policy}: the five 429s counted in argus_ratelimit_rejections_total ({metric(status, 'argus_ratelimit_rejections_total')})")
+    # over HTTP/2 (h2c, curl): the same headers, and the 429 on a stream
+    codes = []
+    for _ in range(3):
+        out = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-o", "/dev/null", "-D", "-", "--max-time", "10",
+                              f"http://127.0.0.1:{proxy}/h2?limit=video=1"], capture_output=True, text=True).stdout
+        codes.append(out.split(" ")[1] if out.startswith("HTTP/2 ") else out[:20])
+        if codes[-1] == "200":
+            SPENT[status] = SPENT.get(status, 0) + 1
+        counted(status)
+    check(codes == ["200", "200", "429"] and "x-ratelimit-remaining-video-hour: 0" in out.lower(), f"{policy}: over HTTP/2 {codes}")
+    check(wait_for(lambda: metric(status, 'argus_ratelimit_rejections_total') == 6, 5),
+          f"{policy}: the six 429s counted in argus_ratelimit_rejections_total ({metric(status, 'argus_ratelimit_rejections_total')})")
 
 
 def shared_redis(work, upstream, redis_port, proxy, status):
