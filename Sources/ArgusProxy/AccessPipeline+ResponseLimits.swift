@@ -42,8 +42,7 @@ extension AccessPipeline {
         switch result {
         case .success(let spent):
             let usage = plan.usage(spent: spent)
-            let (lines, refusedBy) = plan.accessHeaders(usage)
-            if let refusedBy {
+            if let refusedBy = plan.refusal(usage) {
                 trace.plugin = plan.pluginIndex
                 // Kong answers before it sets this step's headers (earlier plugins' stay)
                 var error = GatewayError(status: 429, message: "API rate limit exceeded for '\(refusedBy)'", plainByDefault: false)
@@ -51,7 +50,8 @@ extension AccessPipeline {
                 error.decisionOverride = .rateLimited
                 return .answer(error)
             }
-            state.addResponseHeaders(lines)
+            if state.responseHeaders == nil { state.responseHeaders = env.responseLinesBuffer() }
+            plan.writeAccessHeaders(usage, into: &state.responseHeaders!)
             state.responseLimits = ResponseLimitState(plan: plan, identifier: identifier, nowMs: nowMs, usage: usage)
             return .next
         case .failure(let error):

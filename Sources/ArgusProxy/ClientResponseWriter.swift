@@ -45,10 +45,11 @@ enum ClientResponseWriter {
     }
 
     /// The upstream headers left out: response-transformer's, and those cors owns.
-    static func dropped(_ transformed: [String]?, cors: [String]?, limits: String? = nil) -> [String]? {
-        var out = transformed
-        if let cors { out = (out ?? []) + cors }
-        if let limits { out = (out ?? []) + [limits] }
+    static func dropped(_ transformed: [String]?, cors: [String]?, limits: [String]? = nil) -> [String]? {
+        guard transformed != nil || cors != nil else { return limits }  // the common case: no array made
+        var out = transformed ?? []
+        if let cors { out += cors }
+        if let limits { out += limits }
         return out
     }
 

@@ -32,6 +32,7 @@ final class LoopContext {
     let http2Pool: HTTP2UpstreamPool
     /// The node's `local` rate-limiting counters (shared by every loop).
     let rateLimitCounters: LocalCounterStore
+    /// The node's response-ratelimiting `local` counters (shared by every loop and the ring's counter).
     let responseCounters: ResponseCounterStore
     /// The node's `sync_rate` counters (shared by every loop).
     let syncedCounters: SyncedCounterStore

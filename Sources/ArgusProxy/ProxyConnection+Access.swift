@@ -49,8 +49,9 @@ extension ProxyConnection {
         }
     }
 
-    /// The tracing (`opentelemetry`, `zipkin`) instance's part before the access phase (Kong runs it in access; here
-    /// it runs first, so a request the access phase refuses still continues the client's trace):
+    /// The tracing (`opentelemetry`, `zipkin`) instance's part before the access phase (Kong runs
+    /// it in access; here it runs first, so a request the access phase refuses still continues the
+    /// client's trace):
     /// the client's context read, the ids chosen, the sampling decided, the headers for the
     /// upstream and the client rendered. A sampled request (or one whose records go to a
     /// `logs_endpoint`) carries its details in its event.
@@ -224,7 +225,7 @@ extension ProxyConnection {
                 proxyLatencyMs: Int((answeredAt - routed.received).nanoseconds / 1_000_000), requestID: routed.requestID,
                 pluginHeaders: lines,
                 dropHeaders: ClientResponseWriter.dropped(
-                    transformer?.touched, cors: access.state.corsOwned, limits: access.state.responseLimits?.plan.headerName),
+                    transformer?.touched, cors: access.state.corsOwned, limits: access.state.responseLimits?.plan.dropped),
                 transformedLines: transformer?.lines(for: entry.head),
                 bodyLength: entry.isHEAD ? nil : body.readableBytes),
             into: &out)

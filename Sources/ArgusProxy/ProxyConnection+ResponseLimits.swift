@@ -16,9 +16,9 @@ extension ProxyConnection {
         let plan = limits.plan
         // the first header of the name, as Kong's `kong.service.response.get_header` reads it
         let increments = plan.increments(head.values(forLowercasedName: plan.headerName).first)
-        let (lines, stop) = plan.responseHeaders(limits.usage, increments: increments)
-        var headers = exchange!.pluginHeaders ?? allocator.buffer(capacity: 64 * max(1, lines.count))
-        for (name, value) in lines { AccessState.writeLine(name, value, into: &headers) }
+        // taken out of the exchange while written: no copy of a shared buffer
+        var headers = exchange!.pluginHeaders.take() ?? allocator.buffer(capacity: 256)
+        let stop = plan.writeResponseHeaders(limits.usage, increments: increments, into: &headers)
         if stop {
             // nothing of the upstream's response has reached the client: its connection goes
             upstream?.abort()

@@ -219,7 +219,7 @@ extension ProxyConnection: UpstreamDelegate {
                 proxyLatencyMs: Int((sentAt - received).nanoseconds / 1_000_000),
                 requestID: exchange!.requestID, pluginHeaders: exchange!.pluginHeaders,
                 dropHeaders: ClientResponseWriter.dropped(
-                    transformer?.touched, cors: exchange!.corsOwned, limits: access.state.responseLimits?.plan.headerName),
+                    transformer?.touched, cors: exchange!.corsOwned, limits: access.state.responseLimits?.plan.dropped),
                 transformedLines: transformer?.lines(for: head), upgrade: upgrade, bodyLength: bodyLength),
             into: &out)
         relay.setPendingHead(out)

@@ -1,5 +1,6 @@
 import ArgusConfig
 import ArgusRedis
+import NIOCore
 
 /// One `response-ratelimiting` instance, compiled for a config snapshot: its named limits, the
 /// upstream header that spends them, whom it counts (`limit_by`), where (`local`, `redis`), and
@@ -15,17 +16,19 @@ public final class ResponseRateLimitPlan: Sendable {
         public let name: String
         /// The configured windows, shortest first.
         public let windows: [(period: RateLimitPeriod, limit: Int64)]
-        /// `X-RateLimit-Remaining-<name>`, and per window `X-RateLimit-Limit-<name>-<period>` with
-        /// its value and `X-RateLimit-Remaining-<name>-<period>`, made once per snapshot.
-        let remainingHeader: String
-        let windowHeaders: [(limit: String, value: String, remaining: String)]
+        /// `X-RateLimit-Remaining-<name>: `, and per window the whole
+        /// `X-RateLimit-Limit-<name>-<period>: <limit>\r\n` line and
+        /// `X-RateLimit-Remaining-<name>-<period>: `, as bytes made once per snapshot.
+        let remainingHeader: [UInt8]
+        let windowHeaders: [(limitLine: [UInt8], remaining: [UInt8])]
 
         init(name: String, windows: [(period: RateLimitPeriod, limit: Int64)]) {
             self.name = name
             self.windows = windows
-            remainingHeader = "X-RateLimit-Remaining-" + name
+            remainingHeader = Array("X-RateLimit-Remaining-\(name): ".utf8)
             windowHeaders = windows.map {
-                ("X-RateLimit-Limit-\(name)-\($0.period.name)", String($0.limit), "X-RateLimit-Remaining-\(name)-\($0.period.name)")
+                (Array("X-RateLimit-Limit-\(name)-\($0.period.name): \($0.limit)\r\n".utf8),
+                 Array("X-RateLimit-Remaining-\(name)-\($0.period.name): ".utf8))
             }
         }
     }
@@ -34,6 +37,8 @@ public final class ResponseRateLimitPlan: Sendable {
     public let limits: [Limit]
     /// `header_name`, lower-cased.
     public let headerName: String
+    /// What the client's response head leaves out: `header_name`.
+    public let dropped: [String]
     public let limitBy: RateLimitSettings.LimitBy
     public let policy: RateLimitSettings.Policy
     public let faultTolerant: Bool
@@ -61,6 +66,7 @@ public final class ResponseRateLimitPlan: Sendable {
         }
         self.limits = limits
         headerName = (plugin.config["header_name"]?.stringValue ?? "x-kong-limit").lowercased()
+        dropped = [headerName]
         limitBy = settings.limitBy
         policy = settings.policy
         faultTolerant = settings.faultTolerant
@@ -113,22 +119,33 @@ public final class ResponseRateLimitPlan: Sendable {
         return Usage(remaining: remaining)
     }
 
-    /// The access phase's headers (`X-RateLimit-Remaining-<name>`: the least left of its windows,
-    /// sent whatever `hide_client_headers` says, as Kong does), and the limit that refuses the
-    /// request under `block_on_first_violation`.
-    public func accessHeaders(_ usage: Usage) -> (lines: [(String, String)], refusedBy: String?) {
-        var lines: [(String, String)] = []
+    /// The limit that refuses the request under `block_on_first_violation` (one of its windows has
+    /// nothing left), nil when it goes on.
+    public func refusal(_ usage: Usage) -> String? {
+        guard blockOnFirstViolation else { return nil }
         var k = 0
         for limit in limits {
+            for _ in limit.windows {
+                if usage.remaining[k] <= 0 { return limit.name }
+                k += 1
+            }
+        }
+        return nil
+    }
+
+    /// The access phase's header lines (`X-RateLimit-Remaining-<name>`: the least left of its
+    /// windows, sent whatever `hide_client_headers` says, as Kong does), written into `out`.
+    public func writeAccessHeaders(_ usage: Usage, into out: inout ByteBuffer) {
+        var k = 0
+        for limit in limits where !limit.windows.isEmpty {
             var least = Int64.max
             for _ in limit.windows {
-                if blockOnFirstViolation, usage.remaining[k] <= 0 { return (lines, limit.name) }
                 least = min(least, usage.remaining[k])
                 k += 1
             }
-            if !limit.windows.isEmpty { lines.append((limit.remainingHeader, String(least))) }
+            out.writeBytes(limit.remainingHeader)
+            Self.writeDecimal(least, into: &out)
         }
-        return (lines, nil)
     }
 
     /// The increments the upstream's header names (Kong's `parse_header`: `name=n` items separated
@@ -153,10 +170,9 @@ public final class ResponseRateLimitPlan: Sendable {
 
     /// The response's part (Kong's header_filter): `X-RateLimit-Limit-<name>-<period>` and
     /// `X-RateLimit-Remaining-<name>-<period>` (what is left after this response's spending)
-    /// unless `hide_client_headers`, and whether the response is refused (a limit it spends was
-    /// already spent).
-    public func responseHeaders(_ usage: Usage, increments: [(limit: Int, value: Int64)]) -> (lines: [(String, String)], stop: Bool) {
-        var lines: [(String, String)] = []
+    /// unless `hide_client_headers`, written into `out`; returns whether the response is refused
+    /// (a limit it spends was already spent).
+    public func writeResponseHeaders(_ usage: Usage, increments: [(limit: Int, value: Int64)], into out: inout ByteBuffer) -> Bool {
         var stop = false
         var k = 0
         for (i, limit) in limits.enumerated() {
@@ -164,14 +180,31 @@ public final class ResponseRateLimitPlan: Sendable {
             for header in limit.windowHeaders {
                 let remaining = usage.remaining[k]
                 if !hideClientHeaders {
-                    lines.append((header.limit, header.value))
-                    lines.append((header.remaining, String(max(0, remaining - spent))))
+                    out.writeBytes(header.limitLine)
+                    out.writeBytes(header.remaining)
+                    Self.writeDecimal(max(0, remaining - spent), into: &out)
                 }
                 if spent > 0, remaining <= 0 { stop = true }
                 k += 1
             }
         }
-        return (lines, stop)
+        return stop
+    }
+
+    /// An integer's digits and the line's end.
+    static func writeDecimal(_ value: Int64, into out: inout ByteBuffer) {
+        if value < 0 { out.writeInteger(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var n = 0
+            repeat {
+                digits[19 - n] = UInt8(ascii: "0") &+ UInt8(magnitude % 10)
+                magnitude /= 10
+                n += 1
+            } while magnitude > 0
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(digits)[(20 - n)...]))
+        }
+        out.writeStaticString("\r\n")
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgusConfig
+import NIOCore
 import Testing
 @testable import ArgusRateLimit
 
@@ -28,29 +29,38 @@ import Testing
         #expect(p.increments("video=1, video=4").map(\.value) == [4])  // the last one wins, as in a Lua table
     }
 
+    /// The lines a writer wrote.
+    static func lines(_ write: (inout ByteBuffer) -> Void) -> [String] {
+        var out = ByteBuffer()
+        write(&out)
+        return String(buffer: out).split(separator: "\r\n").map(String.init)
+    }
+
     @Test func accessHeadersAndBlockOnFirstViolation() {
         let p = Self.plan(#"{"video": {"second": 10, "minute": 20}, "image": {"second": 4}}"#)
         let usage = p.usage(spent: [1, 7, 2])  // image second, video second, video minute
-        let (lines, refused) = p.accessHeaders(usage)
-        #expect(refused == nil)
-        #expect(lines.map { "\($0.0): \($0.1)" } == ["X-RateLimit-Remaining-image: 3", "X-RateLimit-Remaining-video: 3"])
+        #expect(p.refusal(usage) == nil)
+        #expect(Self.lines { p.writeAccessHeaders(usage, into: &$0) } == ["X-RateLimit-Remaining-image: 3", "X-RateLimit-Remaining-video: 3"])
+        #expect(Self.lines { p.writeAccessHeaders(p.usage(spent: [6, 0, 0]), into: &$0) }.first == "X-RateLimit-Remaining-image: -2")
         let blocking = Self.plan(#"{"video": {"second": 10}, "image": {"second": 4}}"#, ["block_on_first_violation": .bool(true)])
-        #expect(blocking.accessHeaders(blocking.usage(spent: [4, 0])).refusedBy == "image")
-        #expect(blocking.accessHeaders(blocking.usage(spent: [3, 0])).refusedBy == nil)
+        #expect(blocking.refusal(blocking.usage(spent: [4, 0])) == "image")
+        #expect(blocking.refusal(blocking.usage(spent: [3, 0])) == nil)
     }
 
     @Test func responseHeadersAndTheStop() {
         let p = Self.plan(#"{"video": {"second": 10}}"#)
-        let fresh = p.responseHeaders(p.usage(spent: [4]), increments: [(0, 1)])
-        #expect(fresh.lines.map { "\($0.0): \($0.1)" } == ["X-RateLimit-Limit-video-second: 10", "X-RateLimit-Remaining-video-second: 5"])
-        #expect(!fresh.stop)
+        var stop = true
+        let fresh = Self.lines { stop = p.writeResponseHeaders(p.usage(spent: [4]), increments: [(0, 1)], into: &$0) }
+        #expect(fresh == ["X-RateLimit-Limit-video-second: 10", "X-RateLimit-Remaining-video-second: 5"])
+        #expect(!stop)
         // spending a spent limit stops the response; spending nothing never does
-        #expect(p.responseHeaders(p.usage(spent: [10]), increments: [(0, 1)]).stop)
-        #expect(!p.responseHeaders(p.usage(spent: [10]), increments: []).stop)
-        #expect(p.responseHeaders(p.usage(spent: [12]), increments: [(0, 1)]).lines.last?.1 == "0")
+        var out = ByteBuffer()
+        #expect(p.writeResponseHeaders(p.usage(spent: [10]), increments: [(0, 1)], into: &out))
+        #expect(!p.writeResponseHeaders(p.usage(spent: [10]), increments: [], into: &out))
+        #expect(Self.lines { _ = p.writeResponseHeaders(p.usage(spent: [12]), increments: [(0, 1)], into: &$0) }.last == "X-RateLimit-Remaining-video-second: 0")
         let hidden = Self.plan(#"{"video": {"second": 10}}"#, ["hide_client_headers": .bool(true)])
-        let quiet = hidden.responseHeaders(hidden.usage(spent: [10]), increments: [(0, 1)])
-        #expect(quiet.lines.isEmpty && quiet.stop)
+        var quiet = ByteBuffer()
+        #expect(hidden.writeResponseHeaders(hidden.usage(spent: [10]), increments: [(0, 1)], into: &quiet) && quiet.readableBytes == 0)
     }
 
     @Test func theLocalStoreCountsPerWindowIdentifierAndScope() {
