@@ -27,17 +27,12 @@ public final class LocalCounterStore: Sendable {
         var keepUntil: Int64 = 0
     }
 
-    static let shardCount = 64
-    private let shards: [NIOLockedValueBox<[Key: Entry]>]
+    private let table = ShardedTable<Key, Entry>()
 
-    public init() {
-        shards = (0..<Self.shardCount).map { _ in NIOLockedValueBox([:]) }
-    }
+    public init() {}
 
     @inline(__always)
-    private func shard(_ key: Key) -> NIOLockedValueBox<[Key: Entry]> {
-        shards[Int(UInt(bitPattern: key.hashValue) % UInt(Self.shardCount))]
-    }
+    private func shard(_ key: Key) -> NIOLockedValueBox<[Key: Entry]> { table.shard(key) }
 
     /// Checks every configured window and, if none is exhausted, counts the request in all of
     /// them, atomically. A rejected request is not counted (as Kong).
@@ -71,20 +66,12 @@ public final class LocalCounterStore: Sendable {
     }
 
     /// Counters held (all shards).
-    public var count: Int { shards.reduce(0) { $0 + $1.withLockedValue { $0.count } } }
+    public var count: Int { table.count }
 
     /// Forgets every counter whose windows have all ended. Returns how many were removed.
     @discardableResult
     public func sweep(nowMs: Int64) -> Int {
-        var removed = 0
-        for shard in shards {
-            shard.withLockedValue { table in
-                let before = table.count
-                table = table.filter { $0.value.keepUntil > nowMs }
-                removed += before - table.count
-            }
-        }
-        return removed
+        table.removeAll { $0.keepUntil <= nowMs }
     }
 
     // MARK: - The algorithm

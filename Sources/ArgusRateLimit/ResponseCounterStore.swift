@@ -20,16 +20,11 @@ public final class ResponseCounterStore: Sendable {
         var until: Int64
     }
 
-    static let shardCount = 64
-    private let shards: [NIOLockedValueBox<[Key: Entry]>]
+    private let table = ShardedTable<Key, Entry>()
 
-    public init() {
-        shards = (0..<Self.shardCount).map { _ in NIOLockedValueBox([:]) }
-    }
+    public init() {}
 
-    private func shard(_ key: Key) -> NIOLockedValueBox<[Key: Entry]> {
-        shards[Int(UInt(bitPattern: key.hashValue) % UInt(Self.shardCount))]
-    }
+    private func shard(_ key: Key) -> NIOLockedValueBox<[Key: Entry]> { table.shard(key) }
 
     static func key(_ plan: ResponseRateLimitPlan, _ identifier: String, _ limit: Int, _ period: RateLimitPeriod, _ nowMs: Int64) -> Key {
         Key(scope: plan.scope, identifier: identifier, windowStart: period.windowStart(ms: nowMs), limit: Int32(limit), period: Int32(period.rawValue))
@@ -65,19 +60,11 @@ public final class ResponseCounterStore: Sendable {
     }
 
     /// Counters held (all shards).
-    public var count: Int { shards.reduce(0) { $0 + $1.withLockedValue { $0.count } } }
+    public var count: Int { table.count }
 
     /// Forgets the windows that ended. Returns how many were removed.
     @discardableResult
     public func sweep(nowMs: Int64) -> Int {
-        var removed = 0
-        for shard in shards {
-            shard.withLockedValue { table in
-                let before = table.count
-                table = table.filter { $0.value.until > nowMs }
-                removed += before - table.count
-            }
-        }
-        return removed
+        table.removeAll { $0.until <= nowMs }
     }
 }
