@@ -113,3 +113,21 @@ def send_json(handler, value, status=200, headers=()):
     handler.send_header("Content-Length", str(len(body)))
     handler.end_headers()
     handler.wfile.write(body)
+
+
+def start_argus(binary, work, name, config, listen_flags=""):
+    """Writes `config` (a dict) to `<work>/<name>.json` and starts `argus start` on free loopback
+    ports (the proxy listener with `listen_flags`, e.g. "http2"), its log in `<work>/<name>.log`.
+    Returns (process, proxy port, status port, ready)."""
+    import subprocess
+    import urllib.request
+    proxy, admin, status = free_port(), free_port(), free_port()
+    path = f"{work}/{name}.json"
+    with open(path, "w") as f:
+        json.dump(config, f)
+    process = subprocess.Popen(
+        [binary, "start", "--config", path, "--proxy-listen", f"127.0.0.1:{proxy} {listen_flags}".strip(),
+         "--admin-listen", f"127.0.0.1:{admin}", "--status-listen", f"127.0.0.1:{status}", "--data-dir", f"{work}/{name}-data",
+         "--workers", "2"], stdout=open(f"{work}/{name}.log", "w"), stderr=subprocess.STDOUT)
+    ready = wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{status}/status/ready", timeout=2).status == 200, 30, name)
+    return process, proxy, status, ready

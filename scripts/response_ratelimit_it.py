@@ -23,6 +23,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import itsupport  # noqa: E402
 from itsupport import Tally, finish, free_port, metric, send_json, serve, wait_for  # noqa: E402
 
 ARGUS = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/argus")
@@ -100,16 +101,7 @@ def config(upstream, policy, redis_port, work):
 
 
 def start_argus(work, name, conf):
-    proxy, admin, status = free_port(), free_port(), free_port()
-    path = f"{work}/{name}.json"
-    with open(path, "w") as f:
-        json.dump(conf, f)
-    p = subprocess.Popen(
-        [ARGUS, "start", "--config", path, "--proxy-listen", f"127.0.0.1:{proxy} http2", "--admin-listen", f"127.0.0.1:{admin}",
-         "--status-listen", f"127.0.0.1:{status}", "--data-dir", f"{work}/{name}-data", "--workers", "2"],
-        stdout=open(f"{work}/{name}.log", "w"), stderr=subprocess.STDOUT)
-    ready = wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{status}/status/ready", timeout=2).status == 200, 30, name)
-    return p, proxy, status, ready
+    return itsupport.start_argus(ARGUS, work, name, conf, "http2")
 
 
 SPENT = {}

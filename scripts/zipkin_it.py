@@ -17,7 +17,6 @@ import http.server
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,7 +25,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from itsupport import Tally, finish, free_port, metric, send_json, serve, wait_for  # noqa: E402
+from itsupport import Tally, finish, free_port, metric, send_json, serve, start_argus, wait_for  # noqa: E402
 
 import jsonschema  # noqa: E402
 from py_zipkin import Kind  # noqa: E402
@@ -152,7 +151,6 @@ def main():
     receiver, outage = Receiver(), Receiver()
     upstream = Upstream(receiver)
     dead = free_port()
-    proxy, admin, status = free_port(), free_port(), free_port()
     endpoint = f"http://127.0.0.1:{receiver.port}/api/v2/spans"
     zipkin = {"http_endpoint": endpoint, "sample_ratio": 1, "static_tags": [{"name": "static", "value": "ok"}],
               "queue": {"max_batch_size": 50, "max_coalescing_delay": 0.05}}
@@ -185,15 +183,8 @@ def main():
             {"name": "retry", "host": "flaky", "retries": 3, "routes": [route("retry", zipkin)]},
         ],
     }
-    with open(f"{work}/kong.json", "w") as f:
-        json.dump(config, f)
-    log = open(f"{work}/argus.log", "w")
-    argus = subprocess.Popen(
-        [ARGUS, "start", "--config", f"{work}/kong.json", "--proxy-listen", f"127.0.0.1:{proxy}",
-         "--admin-listen", f"127.0.0.1:{admin}", "--status-listen", f"127.0.0.1:{status}", "--data-dir", f"{work}/data",
-         "--workers", "2"], stdout=log, stderr=subprocess.STDOUT)
+    argus, proxy, status, ready = start_argus(ARGUS, work, "argus", config)
     try:
-        ready = wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{status}/status/ready", timeout=2).status == 200, 30, "argus")
         if check(ready, "argus started"):
             run(proxy, status, receiver, outage, upstream, work, dead)
     finally:
