@@ -91,7 +91,11 @@ def config(upstream, policy, redis_port, work):
                 route("hidden", [rrl({"video": {"hour": L}}, hide_client_headers=True)]),
                 route("keyed", [{"name": "key-auth"}, rrl({"video": {"hour": 3}})]),
                 route("h2", [rrl({"video": {"hour": 2}})]),
+                route("cached", [rrl({"video": {"hour": L}}), {"name": "proxy-cache", "config": {"strategy": "memory"}}]),
             ]},
+            # nothing listens there: the gateway answers 502
+            {"name": "down", "url": f"http://127.0.0.1:{DEAD}", "retries": 0,
+             "routes": [route("down", [rrl({"video": {"hour": L}})])]},
             # a service-wide instance: its routes count together
             {"name": "shared", "url": f"http://127.0.0.1:{upstream.port}",
              "plugins": [rrl({"video": {"hour": L}})],
@@ -105,6 +109,7 @@ def start_argus(work, name, conf):
 
 
 SPENT = {}
+DEAD = free_port()
 
 
 def counted(status, at_least=None):
@@ -234,6 +239,19 @@ def run(policy, proxy, status, upstream):
     counted(status)
     code, _, _ = spend(proxy, status, "/shared-a?limit=video=1")
     check(code == 429, f"{policy}: the service's two routes share the counters ({code})")
+
+    # Kong's header_filter runs on every response: a gateway answer and a proxy-cache hit get the
+    # headers too (spending nothing), and the hit no X-Kong-Limit
+    code, headers, _ = get(proxy, "/down?limit=video=1")
+    check(code == 502 and headers.get("x-ratelimit-limit-video-hour") == str(L) and headers.get("x-ratelimit-remaining-video-hour") == str(L),
+          f"{policy}: a 502 carries the headers ({code}, {headers.get('x-ratelimit-remaining-video-hour')})")
+    code, headers, _ = spend(proxy, status, "/cached?limit=video=1")
+    check(code == 200 and headers.get("x-cache-status") == "Miss", f"{policy}: a cache miss ({headers.get('x-cache-status')})")
+    counted(status)
+    code, headers, _ = get(proxy, "/cached?limit=video=1")
+    check(code == 200 and headers.get("x-cache-status") == "Hit" and "x-kong-limit" not in headers
+          and headers.get("x-ratelimit-remaining-video-hour") == str(L - 1),
+          f"{policy}: a cache hit: the headers, no X-Kong-Limit, nothing spent ({headers.get('x-cache-status')}, {headers.get('x-ratelimit-remaining-video-hour')})")
 
     # over HTTP/2 (h2c, curl): the same headers, and the 429 on a stream
     codes = []

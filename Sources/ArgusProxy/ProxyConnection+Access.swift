@@ -206,6 +206,8 @@ extension ProxyConnection {
     private func serveFromCache(_ hit: CacheHit, _ routed: RoutedRequest) {
         let head = routed.head, entry = hit.entry, plan = hit.plan
         var lines = access.state.responseHeaders.take() ?? allocator.buffer(capacity: 128)
+        // response-ratelimiting's header_filter runs on a hit too: a hit spends nothing
+        if let limits = access.state.responseLimits { _ = limits.plan.writeResponseHeaders(limits.usage, increments: [], into: &lines) }
         if plan.sendAge || hit.debug { lines.writeString("Age: \(entry.age(now: hit.now))\r\n") }
         if plan.sendStatus || hit.debug { lines.writeStaticString("X-Cache-Status: Hit\r\n") }
         if plan.sendKey || hit.debug { lines.writeString("X-Cache-Key: \(entry.key)\r\n") }
