@@ -191,6 +191,15 @@ struct JSONWriter: ~Copyable {
         }
     }
 
+    /// A string value made of 16 lower-case hex digits of a word (a span id).
+    mutating func hex64(_ value: UInt64) {
+        separate()
+        out.append(UInt8(ascii: "\""))
+        for i in 0..<16 { out.append(Self.hex[Int((value >> UInt64(60 - 4 * i)) & 0xF)]) }
+        out.append(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
     /// A string value made of 32 lower-case hex digits of two words (a request id).
     mutating func hex128(_ high: UInt64, _ low: UInt64) {
         separate()

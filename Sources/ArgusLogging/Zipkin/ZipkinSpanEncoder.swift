@@ -140,13 +140,13 @@ struct ZipkinSpanEncoder {
         // the trace id at its width: 16 digits for a client's 64-bit id or a short one started here
         // (Kong pads a client's to 32; Zipkin reads a zero high half as the same 64-bit id)
         if ids.originalSize == 8 || (ids.originalSize == 0 && ids.traceHigh == 0) {
-            Self.hex64(ids.traceLow, into: &w)
+            w.hex64(ids.traceLow)
         } else {
             w.hex128(ids.traceHigh, ids.traceLow)
         }
         w.key("name"); w.string(text: name)
-        if parent != 0 { w.key("parentId"); Self.hex64(parent, into: &w) }
-        w.key("id"); Self.hex64(id, into: &w)
+        if parent != 0 { w.key("parentId"); w.hex64(parent) }
+        w.key("id"); w.hex64(id)
         w.key("kind"); w.string(kind)
         w.key("timestamp"); w.integer(Int(start))
         // Zipkin rounds a duration below one microsecond up
@@ -208,14 +208,6 @@ struct ZipkinSpanEncoder {
 
     /// Microseconds as Kong's millisecond duration tags (an integer).
     static func millis(_ micros: UInt64) -> String { String(micros / 1000) }
-
-    static func hex64(_ value: UInt64, into w: inout JSONWriter) {
-        var digits = [UInt8](repeating: 0, count: 16)
-        for i in 0..<16 { digits[i] = hexDigits[Int((value >> UInt64(60 - 4 * i)) & 0xF)] }
-        w.string(bytes: digits)
-    }
-
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// A header name equals a lower-case name, ASCII case ignored.
     static func sameName(_ a: UnsafeRawBufferPointer, _ lowercased: [UInt8]) -> Bool {
