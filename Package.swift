@@ -213,7 +213,7 @@ let package = Package(
         .target(
             name: "ArgusLogging",
             dependencies: [
-                "ArgusConfig", "ArgusEvents", "ArgusStatistics", "ArgusCompression", "ArgusTracing",
+                "ArgusConfig", "ArgusEvents", "ArgusStatistics", "ArgusCompression", "ArgusTracing", "ArgusHTTP", "ArgusLoop",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

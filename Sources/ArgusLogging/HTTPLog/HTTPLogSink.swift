@@ -2,6 +2,7 @@ import ArgusCompression
 import ArgusEvents
 import ArgusStatistics
 import AsyncHTTPClient
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -28,10 +29,13 @@ final class HTTPLogSink: Sendable {
     /// replaces it; records already queued go with the new one, they belong to the instance).
     var endpoint: HTTPLogEndpoint { current.withLockedValue { $0 } }
     private let current: NIOLockedValueBox<HTTPLogEndpoint>
-    private let client: HTTPClient
-    private let logger: Logger
-    private let state: NIOLockedValueBox<State>
+    /// For `https://` endpoints (plain `http://` ones go through ``BatchPoster``).
+    let client: HTTPClient
+    let logger: Logger
+    let state: NIOLockedValueBox<State>
     private let spoolDirectory: String
+    /// The sender's waits (coalescing, backoff); ``stop(grace:)`` cuts them short.
+    private let pause = SenderPause()
 
     struct Record: Sendable {
         var bytes: [UInt8]
@@ -45,6 +49,8 @@ final class HTTPLogSink: Sendable {
         var dropped: UInt64 = 0
         var sendSeconds: Double = 0
         var sends: UInt64 = 0
+        /// Connections opened to the endpoint (kept alive between batches).
+        var connects: UInt64 = 0
     }
 
     /// `@unchecked Sendable`: `Spool` (file handles, not Sendable) is used only while the box's
@@ -178,27 +184,40 @@ final class HTTPLogSink: Sendable {
         }
     }
 
-    /// Sends until stopped. At stop, what is still in memory goes to the spool.
+    /// Sends until stopped, on a thread of its own (the sends block on the network, never a
+    /// loop's or the concurrency pool's thread). At stop, what is still in memory goes to the spool.
     func run() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let name = "argus-" + endpoint.sinkName
+            Thread {
+                Thread.current.name = name  // seen in top -H and /proc/<pid>/task/*/comm
+                self.sendLoop()
+                done.resume()
+            }.start()
+        }
+    }
+
+    private func sendLoop() {
         var retryDelay = endpoint.initialRetryDelay
+        var connection = SinkConnection()
         while true {
             let (stopping, deadline) = state.withLockedValue { ($0.stopping, $0.stopDeadline) }
             if let deadline, ContinuousClock.now >= deadline { break }
             guard let batch = nextBatch() else {
                 if stopping { break }
-                try? await Task.sleep(for: .milliseconds(5))
+                pause.sleep(for: .milliseconds(5))
                 continue
             }
             // Coalesce: wait for a full batch from memory, up to max_coalescing_delay after the oldest record.
             if !stopping, case .memory = batch.source, batch.records.count < endpoint.maxBatchSize {
                 let age = Duration.milliseconds(Int64(Self.nowMillis()) - Int64(batch.oldest))
                 if age < endpoint.maxCoalescingDelay {
-                    try? await Task.sleep(for: min(endpoint.maxCoalescingDelay - age, .milliseconds(5)))
+                    pause.sleep(for: min(endpoint.maxCoalescingDelay - age, .milliseconds(5)))
                     continue
                 }
             }
             let started = ContinuousClock.now
-            let ok = await send(batch.records)
+            let ok = send(batch.records, over: &connection)
             let elapsed = ContinuousClock.now - started
             if ok {
                 retryDelay = endpoint.initialRetryDelay
@@ -225,7 +244,7 @@ final class HTTPLogSink: Sendable {
                     if !state.spooling && state.spool != nil { spillMemory(&state) }
                 }
                 if stopping { break }
-                try? await Task.sleep(for: retryDelay)
+                pause.sleep(for: retryDelay)
                 retryDelay = min(retryDelay * 2, endpoint.maxRetryDelay)
             }
         }
@@ -242,31 +261,7 @@ final class HTTPLogSink: Sendable {
             state.stopping = true
             state.stopDeadline = .now + grace
         }
-    }
-
-    private func send(_ records: [Record]) async -> Bool {
-        // The body is built in the buffer the client sends from (one copy of each record).
-        var body = endpoint.framing.body(records.map(\.bytes), single: endpoint.maxBatchSize == 1)
-        var request = HTTPClientRequest(url: endpoint.url)
-        request.method = HTTPMethod(rawValue: endpoint.method)
-        request.headers.add(name: "Content-Type", value: endpoint.contentType)
-        if let authorization = endpoint.authorization { request.headers.add(name: "Authorization", value: authorization) }
-        for (name, value) in endpoint.headers { request.headers.add(name: name, value: value) }
-        if endpoint.gzip, let compressed = Gzip.compress(Array(body.readableBytesView)) {
-            body = ByteBuffer(bytes: compressed)
-            request.headers.add(name: "Content-Encoding", value: "gzip")
-        }
-        request.body = .bytes(body)
-        do {
-            let timeout = TimeAmount.nanoseconds(endpoint.timeout.components.seconds * 1_000_000_000
-                + endpoint.timeout.components.attoseconds / 1_000_000_000)
-            let response = try await client.execute(request, timeout: timeout)
-            _ = try? await response.body.collect(upTo: 1 << 20)
-            return (200..<300).contains(response.status.code)
-        } catch {
-            logger.debug("\(endpoint.sinkName): send failed", metadata: ["endpoint": "\(endpoint.display)", "error": "\(error)"])
-            return false
-        }
+        pause.wake()
     }
 
     func statistics() -> [ExporterStatistic] {
@@ -296,6 +291,8 @@ final class HTTPLogSink: Sendable {
             .init(family: "argus_log_send_seconds_total", kind: .counter, help: "Time spent sending log batches", labels: labels,
                   value: counters.sendSeconds),
             .init(family: "argus_log_sends_total", kind: .counter, help: "Log batches delivered", labels: labels, value: Double(counters.sends)),
+            .init(family: "argus_log_connections_total", kind: .counter, help: "Connections opened to the log endpoint (kept alive between batches)",
+                  labels: labels, value: Double(counters.connects)),
         ]
     }
 }
