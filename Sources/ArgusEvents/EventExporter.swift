@@ -4,7 +4,7 @@ public protocol EventExporter: AnyObject, Sendable {
     /// The exporter's name: the `exporter` label of `argus_events_dropped_total` and friends.
     var name: String { get }
 
-    /// One batch of events, in publication order per producer, from the runner's task. Called
+    /// One batch of events, in publication order per producer, from the runner's thread. Called
     /// while the runner holds its consumer, so keep it short: aggregate, or copy what the slow
     /// work needs and do that work in ``afterBatch()``.
     func receive(_ events: UnsafeBufferPointer<RequestEvent>)
@@ -15,8 +15,9 @@ public protocol EventExporter: AnyObject, Sendable {
     /// ask for far fewer wake-ups than one whose output someone tails (logs). Default 5 ms.
     var pollInterval: Duration { get }
 
-    /// Called after every batch, outside the ring: the place for slow work (formatting, I/O).
-    func afterBatch() async
+    /// Called after every batch, outside the ring, on the runner's thread: the place for slow work
+    /// (formatting, I/O).
+    func afterBatch()
 
     /// Called once at shutdown, after the last event published before the stop was received.
     func finish() async
@@ -24,6 +25,6 @@ public protocol EventExporter: AnyObject, Sendable {
 
 extension EventExporter {
     public var pollInterval: Duration { .milliseconds(5) }
-    public func afterBatch() async {}
+    public func afterBatch() {}
     public func finish() async {}
 }

@@ -1,8 +1,14 @@
+import Foundation
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Drives one ``EventExporter``: its own ``EventConsumer`` on the ring, drained in batches from an
-/// ordinary task (never on an event loop), so a slow exporter delays nothing but itself; when it
-/// falls more than the ring's capacity behind, it loses its own oldest events, counted.
+/// Drives one ``EventExporter``: its own ``EventConsumer`` on the ring, drained in batches on a
+/// thread of its own (never an event loop's, never the concurrency pool's), so a slow exporter
+/// delays nothing but itself; when it falls more than the ring's capacity behind, it loses its own
+/// oldest events, counted. Between batches the thread sleeps on a condition (one futex wait and
+/// one wake-up; a `Task.sleep` cost a dispatch timer thread's wake-up and a pool hop besides).
 ///
 /// Shutdown: once the producers have stopped (the proxy has drained), ``stop()`` makes ``run()``
 /// take the ring's published position, deliver everything up to it, call
@@ -16,6 +22,8 @@ public final class ExporterRunner: Sendable {
     private let maxIdleSleep: Duration
     private let stopping = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
+    /// The drain thread's sleeps; ``stop()`` ends them.
+    private let nap = Nap()
 
     /// Registers a consumer named after the exporter; it sees events published from now on.
     ///
@@ -37,28 +45,44 @@ public final class ExporterRunner: Sendable {
     /// returns after the final flush. A full batch is followed at once by the next; after a partial
     /// one it sleeps `pollInterval`; idle, it backs off up to `maxIdleSleep`.
     public func run() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                let name = "argus-x-" + exporter.name
+                Thread {
+                    ThreadName.set(name)
+                    self.drainLoop()
+                    done.resume()
+                }.start()
+            }
+        } onCancel: {
+            stop()
+        }
+        await flush()
+    }
+
+    private func drainLoop() {
         var idleSleep = max(exporter.pollInterval, .milliseconds(1))
         while true {
             let n = consumer.drain(max: batchSize) { exporter.receive($0) }
-            if n > 0 { await exporter.afterBatch() }
+            if n > 0 { exporter.afterBatch() }
             if n == batchSize { continue }
-            if stopping.load(ordering: .acquiring) || Task.isCancelled { break }
+            if stopping.load(ordering: .acquiring) { break }
             let pollInterval = max(exporter.pollInterval, .milliseconds(1))  // never a busy loop
             if n > 0 {
                 idleSleep = pollInterval
-                try? await Task.sleep(for: pollInterval)
+                nap.sleep(for: pollInterval)
             } else {
                 idleSleep = min(max(idleSleep, pollInterval), max(pollInterval, maxIdleSleep))
-                try? await Task.sleep(for: idleSleep)
+                nap.sleep(for: idleSleep)
                 idleSleep = min(idleSleep * 2, max(pollInterval, maxIdleSleep))
             }
         }
-        await flush()
     }
 
     /// Asks ``run()`` to flush and return. Call it after the producers have stopped publishing.
     public func stop() {
         stopping.store(true, ordering: .releasing)
+        nap.wake()
     }
 
     /// True once ``run()`` has delivered its final flush and returned.
@@ -68,10 +92,45 @@ public final class ExporterRunner: Sendable {
         let position = ring.publishedPosition()
         while !consumer.hasConsumed(through: position) {
             if consumer.drain(through: position, max: batchSize, { exporter.receive($0) }) > 0 {
-                await exporter.afterBatch()
+                exporter.afterBatch()
             }
         }
         await exporter.finish()
         finished.store(true, ordering: .releasing)
+    }
+}
+
+/// A sleep on a condition that ``wake()`` ends early (and every later one at once).
+final class Nap: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var woken = false
+
+    func sleep(for duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        let until = Date(timeIntervalSinceNow: Double(seconds) + Double(attoseconds) / 1e18)
+        condition.lock()
+        while !woken {
+            if !condition.wait(until: until) { break }
+        }
+        condition.unlock()
+    }
+
+    func wake() {
+        condition.lock()
+        woken = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// Names the calling thread as `top -H`, `perf` and `/proc/<pid>/task/*/comm` show it (the first
+/// 15 bytes; Glibc's `pthread_setname_np` is not visible to Swift).
+public enum ThreadName {
+    public static func set(_ name: String) {
+        let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        let bytes = Array(name.utf8.prefix(15))
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
     }
 }

@@ -255,7 +255,7 @@ public final class LogExporter: EventExporter, ReportsStatistics {
         for s in gathered.sockets { socketLog.enqueue(s.records, plugin: s.plugin) }
     }
 
-    public func afterBatch() async {
+    public func afterBatch() {
         fileLog.flush()
     }
 

@@ -104,8 +104,14 @@ final class LogFile: @unchecked Sendable {
         let offset = size
         defer {
             size += written
-            remember(offset: offset, Array(bytes.prefix(written)))
-            bytes.removeFirst(written)
+            if written == bytes.count {
+                // All of it (the usual case): the array itself is kept for copytruncate, not a copy.
+                remember(offset: offset, bytes)
+                bytes = []
+            } else {
+                remember(offset: offset, Array(bytes.prefix(written)))
+                bytes.removeFirst(written)
+            }
         }
         while written < bytes.count {
             let n = bytes.withUnsafeBytes { raw in write(fd, raw.baseAddress! + written, raw.count - written) }

@@ -22,8 +22,8 @@ final class CountingExporter: EventExporter, @unchecked Sendable {
         lock.unlock()
     }
 
-    func afterBatch() async {
-        if let delay { try? await Task.sleep(for: delay) }
+    func afterBatch() {
+        if let delay { Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18) }
     }
 
     func finish() async {

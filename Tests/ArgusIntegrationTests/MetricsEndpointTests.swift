@@ -13,8 +13,8 @@ final class TallyExporter: EventExporter, @unchecked Sendable {
     private let lock = NSLock()
     private var statuses: [UInt16] = []
 
-    func afterBatch() async {
-        try? await Task.sleep(for: .milliseconds(100))
+    func afterBatch() {
+        Thread.sleep(forTimeInterval: 0.1)
     }
 
     func receive(_ events: UnsafeBufferPointer<RequestEvent>) {

@@ -188,9 +188,9 @@ final class HTTPLogSink: Sendable {
     /// loop's or the concurrency pool's thread). At stop, what is still in memory goes to the spool.
     func run() async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            let name = "argus-" + endpoint.sinkName
+            let name = "argus-" + endpoint.sinkName  // argus-http-log, argus-opentelem…
             Thread {
-                Thread.current.name = name  // seen in top -H and /proc/<pid>/task/*/comm
+                ThreadName.set(name)
                 self.sendLoop()
                 done.resume()
             }.start()
