@@ -17,7 +17,16 @@ public enum RateLimitPeriod: Int, Sendable, CaseIterable, Comparable {
     public var name: String { Self.names[rawValue - 1] }
 
     /// `Second`, `Minute`, … as in `X-RateLimit-Limit-Minute`.
-    public var headerSuffix: String { ["Second", "Minute", "Hour", "Day", "Month", "Year"][rawValue - 1] }
+    public var headerSuffix: StaticString {
+        switch self {
+        case .second: "Second"
+        case .minute: "Minute"
+        case .hour: "Hour"
+        case .day: "Day"
+        case .month: "Month"
+        case .year: "Year"
+        }
+    }
 
     /// Kong's nominal window length in seconds (month = 30 days, year = 365 days), used for
     /// `RateLimit-Reset` and for Redis key expiry.

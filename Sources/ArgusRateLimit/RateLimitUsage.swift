@@ -45,11 +45,11 @@ public struct RateLimitUsage: Sendable, Equatable {
         if !settings.hideClientHeaders {
             for (period, limit) in settings.limits {
                 out.writeStaticString("X-RateLimit-Limit-")
-                out.writeString(period.headerSuffix)
+                out.writeStaticString(period.headerSuffix)
                 out.writeStaticString(": ")
                 Self.writeDecimal(limit, into: &out)
                 out.writeStaticString("\r\nX-RateLimit-Remaining-")
-                out.writeString(period.headerSuffix)
+                out.writeStaticString(period.headerSuffix)
                 out.writeStaticString(": ")
                 Self.writeDecimal(remaining[period], into: &out)
                 out.writeStaticString("\r\n")
@@ -69,22 +69,18 @@ public struct RateLimitUsage: Sendable, Equatable {
         }
     }
 
-    /// A non-negative integer in decimal, without going through `String`.
+    /// A non-negative integer in decimal, without going through `String`: the digits formed on
+    /// the stack, then one write.
     static func writeDecimal(_ value: Int64, into out: inout ByteBuffer) {
         var v = UInt64(max(0, value))
-        var digits = 1
-        var power: UInt64 = 10
-        while digits < 19 && v >= power {
-            digits += 1
-            power &*= 10
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var i = 20
+            repeat {
+                i -= 1
+                digits[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
+                v /= 10
+            } while v > 0
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(digits)[i...]))
         }
-        let start = out.writerIndex
-        out.writeRepeatingByte(UInt8(ascii: "0"), count: digits)
-        var i = digits - 1
-        repeat {
-            out.setInteger(UInt8(ascii: "0") + UInt8(v % 10), at: start + i)
-            v /= 10
-            i -= 1
-        } while v > 0 && i >= 0
     }
 }

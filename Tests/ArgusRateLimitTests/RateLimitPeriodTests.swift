@@ -40,6 +40,6 @@ import Testing
     @Test func namesAndHeaders() {
         #expect(RateLimitPeriod(name: "minute") == .minute)
         #expect(RateLimitPeriod(name: "week") == nil)
-        #expect(RateLimitPeriod.allCases.map(\.headerSuffix) == ["Second", "Minute", "Hour", "Day", "Month", "Year"])
+        #expect(RateLimitPeriod.allCases.map { "\($0.headerSuffix)" } == ["Second", "Minute", "Hour", "Day", "Month", "Year"])
     }
 }
