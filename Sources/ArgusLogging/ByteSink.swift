@@ -27,6 +27,31 @@ struct ByteSink: ~Copyable {
         count += raw.count
     }
 
+    /// Appends ASCII bytes with `A`–`Z` lower-cased, a word at a time (every byte must be < 0x80).
+    mutating func appendLowercasingASCII(_ raw: UnsafeRawBufferPointer) {
+        guard let source = raw.baseAddress, raw.count > 0 else { return }
+        if count + raw.count > capacity { grow(raw.count) }
+        let target = base + count
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        var i = 0
+        while i + 8 <= raw.count {
+            let word = source.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            // Bytes are < 0x80, so these sums never carry into the next byte: the high bit says
+            // "≥ 'A'" and "≥ '['"; upper case is the first without the second.
+            let atLeastA = word &+ ones &* (0x80 - 0x41)
+            let atLeastBracket = word &+ ones &* (0x80 - 0x5B)
+            let upper = atLeastA & ~atLeastBracket & highs
+            target.storeBytes(of: word | (upper >> 2), toByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        while i < raw.count {
+            let b = source.load(fromByteOffset: i, as: UInt8.self)
+            target.storeBytes(of: b &- 65 < 26 ? b | 0x20 : b, toByteOffset: i, as: UInt8.self)
+            i += 1
+        }
+        count += raw.count
+    }
+
     mutating func append(_ text: StaticString) {
         text.withUTF8Buffer { append(UnsafeRawBufferPointer($0)) }
     }

@@ -219,26 +219,40 @@ public struct LogSerializer: Sendable {
         w.openObject()
         guard let head else { w.closeObject(); return }
         let count = min(head.fields.count, maxHeaders)
-        for i in 0..<count {
-            let name = head.name(i)
-            if (0..<i).contains(where: { HeadLines.sameName(head.name($0), name) }) { continue }  // written with the first
-            w.key(lowercasing: name)
-            if redacting && (HeadLines.sameName(name, Self.authorization) || HeadLines.sameName(name, Self.proxyAuthorization)) {
-                w.string("REDACTED")
-                continue
-            }
-            let repeated = ((i + 1)..<count).contains { HeadLines.sameName(head.name($0), name) }
-            if !repeated {
-                w.string(bytes: head.value(i, limit: maxHeaderValueBytes))
-            } else {
-                w.openArray()
-                for j in i..<count where HeadLines.sameName(head.name(j), name) {
-                    w.string(bytes: head.value(j, limit: maxHeaderValueBytes))
+        // Repeated names are found by comparing a fold of each name first (no pairwise
+        // case-insensitive comparison of every two names).
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max(count, 1)) { keys in
+            for i in 0..<count { keys[i] = Self.nameKey(head.name(i)) }
+            func same(_ a: Int, _ b: Int) -> Bool { keys[a] == keys[b] && HeadLines.sameName(head.name(a), head.name(b)) }
+            for i in 0..<count {
+                if (0..<i).contains(where: { same($0, i) }) { continue }  // written with the first
+                let name = head.name(i)
+                w.key(lowercasing: name)
+                if redacting && (HeadLines.sameName(name, Self.authorization) || HeadLines.sameName(name, Self.proxyAuthorization)) {
+                    w.string("REDACTED")
+                    continue
                 }
-                w.closeArray()
+                let repeated = ((i + 1)..<count).contains { same($0, i) }
+                if !repeated {
+                    w.string(bytes: head.value(i, limit: maxHeaderValueBytes))
+                } else {
+                    w.openArray()
+                    for j in i..<count where same(j, i) {
+                        w.string(bytes: head.value(j, limit: maxHeaderValueBytes))
+                    }
+                    w.closeArray()
+                }
             }
         }
         w.closeObject()
+    }
+
+    /// A fold of a header name that names equal but for ASCII case share (FNV-1a over the bytes
+    /// with bit 5 set).
+    static func nameKey(_ name: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in name { h = (h ^ UInt64(b | 0x20)) &* 0x0000_0100_0000_01B3 }
+        return h
     }
 
     private static let authorization: StaticString = "authorization"

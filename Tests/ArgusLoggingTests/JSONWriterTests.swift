@@ -24,6 +24,31 @@ struct JSONWriterTests {
         }
     }
 
+    @Test func headerNamesAreLowerCasedEveryByteAtEveryOffset() throws {
+        // The word-at-a-time path: each byte value at each position of a word, next to the
+        // letters' neighbours ('@' before 'A', '[' after 'Z', '`' before 'a', '{' after 'z').
+        for byte in 0...255 {
+            for offset in 0..<17 {
+                let input = [UInt8](repeating: UInt8(ascii: "X"), count: offset) + [UInt8(byte)] + Array("@AZ[`az{-Q".utf8)
+                var w = JSONWriter()
+                w.openObject()
+                input.withUnsafeBytes { w.key(lowercasing: $0) }
+                w.integer(1)
+                w.closeObject()
+                let object = try #require(try parse(w.bytes) as? [String: Any], "byte \(byte) at \(offset)")
+                let expected = String(decoding: input.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
+                #expect(object.keys.first == expected, "byte \(byte) at \(offset)")
+            }
+        }
+    }
+
+    @Test func nameKeysIgnoreCaseOnly() {
+        func key(_ s: String) -> UInt64 { Array(s.utf8).withUnsafeBytes { LogSerializer.nameKey($0) } }
+        #expect(key("X-Forwarded-For") == key("x-forwarded-for"))
+        #expect(key("Accept") != key("Accept-Encoding"))
+        #expect(key("a") != key("b"))
+    }
+
     @Test func multiByteUTF8IsKeptAndInvalidBytesBecomeReplacementCharacters() throws {
         let text = "naïve – 日本語 😀 done, plus a long ASCII tail to cross word boundaries"
         var w = JSONWriter()
