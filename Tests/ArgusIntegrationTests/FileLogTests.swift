@@ -37,7 +37,7 @@ struct FileLogTests {
             """
         let gw = try await GatewayHarness(yaml: yaml)
         let ok = try #require(try await gw.request(
-            "GET /ok/items?a=1&b&c=2&c=x%20y HTTP/1.1\r\nHost: shop.test:8000\r\nAuthorization: Bearer secret\r\nX-Trace: one\r\nX-Trace: two\r\n\r\n"))
+            "GET /ok/items?a=1&b&c=2&c=x%20y HTTP/1.1\r\nHost: shop.test:8000\r\nAuthorization: Bearer secret\r\nX-Trace: one\r\nx-TRACE: two\r\n\r\n"))
         #expect(ok.status == 200)
         #expect(try await gw.request("POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")?.status == 404)
         #expect(try await gw.request("GET /dead HTTP/1.1\r\nHost: x\r\n\r\n")?.status == 502)
