@@ -15,6 +15,9 @@ import ArgusTransport
 import Atomics
 import Logging
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Everything the data path needs on one event loop: the cached config snapshot, the upstream
 /// pool, the request-id generator, the date cache and the open connections. Touched only from
@@ -160,12 +163,15 @@ final class LoopContext {
     /// The head part of a response buffer: up to and including the empty line.
     static func headOnly(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         let limit = min(bytes.count, RequestDetail.maxHeadBytes)
-        var i = 3
-        while i < limit {
-            if bytes[i] == 10 && bytes[i - 1] == 13 && bytes[i - 2] == 10 && bytes[i - 3] == 13 {
+        guard let base = bytes.baseAddress else { return bytes }
+        // From line end to line end (memchr), not byte by byte.
+        var from = 3
+        while from < limit, let found = memchr(base + from, 10, limit - from) {
+            let i = base.distance(to: UnsafeRawPointer(found))
+            if bytes[i - 1] == 13 && bytes[i - 2] == 10 && bytes[i - 3] == 13 {
                 return UnsafeRawBufferPointer(rebasing: bytes[0...i])
             }
-            i += 1
+            from = i + 1
         }
         return UnsafeRawBufferPointer(rebasing: bytes[0..<limit])
     }
