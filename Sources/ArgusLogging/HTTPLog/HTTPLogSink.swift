@@ -109,12 +109,14 @@ final class HTTPLogSink: Sendable {
     /// Queues records, in order (never blocks on the network).
     func enqueue(_ records: [[UInt8]]) {
         let now = Self.nowMillis()
+        // The limits read once (the endpoint is a locked copy: not per record).
+        let maxEntries = endpoint.maxEntries
+        let maxBytes = endpoint.maxBytes ?? .max
         state.withLockedValue { state in
             var i = 0
             while i < records.count, !state.spooling {
                 let bytes = records[i]
-                let full = state.memoryCount >= endpoint.maxEntries
-                    || endpoint.maxBytes.map { state.memoryBytes + bytes.count > $0 } ?? false
+                let full = state.memoryCount >= maxEntries || state.memoryBytes + bytes.count > maxBytes
                 if full {
                     spillMemory(&state)
                     break

@@ -120,14 +120,16 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
     }
 
     /// What a batch of events produced, per sink.
+    /// A batch's records per instance (by its plugin index in the plan, compared as an integer)
+    /// and kind of sink.
     private struct Gathered {
-        var items: [(plugin: Plugin, kind: SinkKind, records: [[UInt8]])] = []
+        var items: [(instance: Int, kind: SinkKind, records: [[UInt8]])] = []
 
-        mutating func add(_ plugin: Plugin, _ kind: SinkKind, _ record: [UInt8]) {
-            if let k = items.firstIndex(where: { $0.plugin.id == plugin.id && $0.kind == kind }) {
+        mutating func add(_ instance: Int, _ kind: SinkKind, _ record: [UInt8]) {
+            if let k = items.firstIndex(where: { $0.instance == instance && $0.kind == kind }) {
                 items[k].records.append(record)
             } else {
-                items.append((plugin, kind, [record]))
+                items.append((instance, kind, [record]))
             }
         }
     }
@@ -142,8 +144,19 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
             var json = JSONWriter(capacity: 4096)
             // one buffer for the batch's spans; each request's are copied out as its record
             var w = ProtobufWriter(capacity: 4096)
+            // Records go to their sinks under the plan they were made with (indexes are per plan).
+            func handOff() {
+                for item in gathered.items {
+                    guard let plugin = plan.tracing[Int16(truncatingIfNeeded: item.instance)]?.plugin else { continue }
+                    sink(for: plugin, item.kind, &state).enqueue(item.records)
+                }
+                gathered = Gathered()
+            }
             for event in events {
-                if event.configVersion != plan.version { plan = self.plan(event.configVersion, &state) }
+                if event.configVersion != plan.version {
+                    handOff()
+                    plan = self.plan(event.configVersion, &state)
+                }
                 if plan.tracing.isEmpty || event.detail == 0 { continue }
                 guard ring.detail(of: event, into: &state.detail) else {
                     state.withoutDetail += 1
@@ -151,14 +164,14 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
                 }
                 state.detail.withUnsafeBytes { raw in
                     guard let parts = RequestDetail.Parts(raw), let ids = parts.trace, let instance = plan.tracing[ids.plugin] else { return }
-                    let plugin = instance.plugin
+                    let index = Int(ids.plugin)
                     if let options = instance.zipkin {
                         guard ids.sampled, instance.traces else { return }
                         let request = HeadLines(parts.requestHead, reusing: state.scratch.takeFields())
                         defer { state.scratch.giveBack(request.fields) }
                         json.reset()
                         zipkinEncoder.encode(event, parts, ids, request, options: options, config: plan.entities.config, into: &json)
-                        gathered.add(plugin, .zipkin, json.bytes)
+                        gathered.add(index, .zipkin, json.bytes)
                         return
                     }
                     if ids.sampled, instance.traces {
@@ -169,20 +182,18 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
                         w.reset()
                         let answered = event.plugin >= 0 && Int(event.plugin) < plan.pluginEvents.count ? plan.pluginEvents[Int(event.plugin)] : nil
                         encoder.encode(event, parts, ids, request, routePath: path, answeredBy: answered, into: &w)
-                        gathered.add(plugin, .traces, w.bytes)
+                        gathered.add(index, .traces, w.bytes)
                     }
                     if instance.logs {
                         serializer.serialize(event, encodedDetail: raw, entities: plan.entities, scratch: state.scratch) { record, _ in
                             var log = ProtobufWriter(capacity: record.count + 128)
                             LogRecordEncoder.encode(event, record: record, ids: ids, clock: encoder.clock, into: &log)
-                            gathered.add(plugin, .logs, log.bytes)
+                            gathered.add(index, .logs, log.bytes)
                         }
                     }
                 }
             }
-            for item in gathered.items {
-                sink(for: item.plugin, item.kind, &state).enqueue(item.records)
-            }
+            handOff()
             tracing.store(!plan.tracing.isEmpty, ordering: .relaxed)
         }
     }
