@@ -243,6 +243,13 @@ struct JSONWriter: ~Copyable {
         needsComma = true
     }
 
+    /// Pre-rendered members of an object (`"a":1,"b":"x"`), after a comma when one is due;
+    /// nothing for an empty fragment.
+    mutating func members(_ json: [UInt8]) {
+        guard !json.isEmpty else { return }
+        raw(json)
+    }
+
     /// `"…"` around the escaped bytes.
     private mutating func quoted(_ raw: UnsafeRawBufferPointer) {
         out.append(UInt8(ascii: "\""))

@@ -39,6 +39,8 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
         /// Each plugin's span event name (`kong.access.plugin.<name>`), by its index in `plugins`.
         let pluginEvents: [String]
         let entities: EntityCache
+        /// Service and route tags for Zipkin spans (empty without a zipkin instance).
+        let zipkinEntities: ZipkinSpanEncoder.Entities?
 
         init(version: UInt32, config: DeclarativeConfig) {
             self.version = version
@@ -61,6 +63,7 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
             routePaths = config.routes.map { $0.paths?.first }
             pluginEvents = config.plugins.map { "kong.access.plugin." + $0.name }
             entities = EntityCache(config)
+            zipkinEntities = tracing.values.contains { $0.zipkin != nil } ? ZipkinSpanEncoder.Entities(config) : nil
         }
     }
 
@@ -165,12 +168,13 @@ public final class TraceExporter: EventExporter, ReportsStatistics {
                 state.detail.withUnsafeBytes { raw in
                     guard let parts = RequestDetail.Parts(raw), let ids = parts.trace, let instance = plan.tracing[ids.plugin] else { return }
                     let index = Int(ids.plugin)
-                    if let options = instance.zipkin {
+                    if let options = instance.zipkin, let zipkinEntities = plan.zipkinEntities {
                         guard ids.sampled, instance.traces else { return }
                         let request = HeadLines(parts.requestHead, reusing: state.scratch.takeFields())
                         defer { state.scratch.giveBack(request.fields) }
                         json.reset()
-                        zipkinEncoder.encode(event, parts, ids, request, options: options, config: plan.entities.config, into: &json)
+                        zipkinEncoder.encode(event, parts, ids, request, options: options, config: plan.entities.config, entities: zipkinEntities,
+                                             into: &json)
                         gathered.add(index, .zipkin, json.bytes)
                         return
                     }

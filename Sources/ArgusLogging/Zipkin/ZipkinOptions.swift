@@ -12,6 +12,8 @@ struct ZipkinOptions: Sendable {
     let pathInName: Bool
     /// `phase_duration_flavor: tags` (durations as tags instead of annotations).
     let durationTags: Bool
+    /// `{"serviceName":"<local_service_name>"}`, rendered once.
+    let localEndpoint: [UInt8]
 
     init(_ config: JSONValue) {
         localServiceName = config["local_service_name"]?.stringValue ?? "kong"
@@ -24,5 +26,11 @@ struct ZipkinOptions: Sendable {
         }
         pathInName = config["http_span_name"]?.stringValue == "method_path"
         durationTags = config["phase_duration_flavor"]?.stringValue == "tags"
+        var w = JSONWriter(capacity: 64)
+        w.openObject()
+        w.key("serviceName")
+        w.string(text: localServiceName)
+        w.closeObject()
+        localEndpoint = w.bytes
     }
 }
