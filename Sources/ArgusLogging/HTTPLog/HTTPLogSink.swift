@@ -167,22 +167,35 @@ final class HTTPLogSink: Sendable {
 
     private enum Source { case memory, spool(Spool.Position) }
 
-    /// The next batch: from memory while not spooling, else from the spool.
-    private func nextBatch() -> (records: [Record], source: Source, oldest: UInt64)? {
-        state.withLockedValue { state in
+    private enum Next {
+        case batch(records: [Record], source: Source)
+        /// A partial batch in memory, younger than `max_coalescing_delay`: look again after this.
+        case coalesce(Duration)
+        case nothing
+    }
+
+    /// The next batch: from memory while not spooling, else from the spool. A partial one from
+    /// memory waits (`coalescing`) until the oldest record is `max_coalescing_delay` old; nothing is
+    /// copied out until it goes.
+    private func nextBatch(coalescing: Bool) -> Next {
+        let endpoint = self.endpoint
+        return state.withLockedValue { state in
             if state.memoryCount > 0 {
                 let n = min(endpoint.maxBatchSize, state.memoryCount)
-                let records = Array(state.memory[state.memoryHead..<(state.memoryHead + n)])
-                return (records, .memory, records[0].enqueuedAt)
+                if coalescing && n < endpoint.maxBatchSize {
+                    let age = Duration.milliseconds(Int64(Self.nowMillis()) - Int64(state.memory[state.memoryHead].enqueuedAt))
+                    if age < endpoint.maxCoalescingDelay { return .coalesce(min(endpoint.maxCoalescingDelay - age, .milliseconds(5))) }
+                }
+                return .batch(records: Array(state.memory[state.memoryHead..<(state.memoryHead + n)]), source: .memory)
             }
             guard let spool = state.spool, !spool.isEmpty else {
                 state.spooling = false
-                return nil
+                return .nothing
             }
             spool.sync()
             let frames = spool.peek(max: endpoint.maxBatchSize)
-            guard let last = frames.last else { return nil }
-            return (frames.map { Record(bytes: $0.record, enqueuedAt: $0.enqueuedAt) }, .spool(last.next), frames[0].enqueuedAt)
+            guard let last = frames.last else { return .nothing }
+            return .batch(records: frames.map { Record(bytes: $0.record, enqueuedAt: $0.enqueuedAt) }, source: .spool(last.next))
         }
     }
 
@@ -202,21 +215,20 @@ final class HTTPLogSink: Sendable {
     private func sendLoop() {
         var retryDelay = endpoint.initialRetryDelay
         var connection = SinkConnection()
-        while true {
+        loop: while true {
             let (stopping, deadline) = state.withLockedValue { ($0.stopping, $0.stopDeadline) }
             if let deadline, ContinuousClock.now >= deadline { break }
-            guard let batch = nextBatch() else {
-                if stopping { break }
+            let batch: (records: [Record], source: Source)
+            switch nextBatch(coalescing: !stopping) {
+            case .nothing:
+                if stopping { break loop }
                 pause.sleep(for: .milliseconds(5))
                 continue
-            }
-            // Coalesce: wait for a full batch from memory, up to max_coalescing_delay after the oldest record.
-            if !stopping, case .memory = batch.source, batch.records.count < endpoint.maxBatchSize {
-                let age = Duration.milliseconds(Int64(Self.nowMillis()) - Int64(batch.oldest))
-                if age < endpoint.maxCoalescingDelay {
-                    pause.sleep(for: min(endpoint.maxCoalescingDelay - age, .milliseconds(5)))
-                    continue
-                }
+            case .coalesce(let wait):
+                pause.sleep(for: wait)
+                continue
+            case .batch(let records, let source):
+                batch = (records, source)
             }
             let started = ContinuousClock.now
             let ok = send(batch.records, over: &connection)
