@@ -86,15 +86,28 @@ final class DetailArena: @unchecked Sendable {
     /// Copies the record at `position` of `lane` into `out` (replacing its contents). False if the
     /// record was overwritten before or while it was read (then `out` is empty).
     func read(lane: Int, position: UInt64, into out: inout [UInt8]) -> Bool {
-        out.removeAll(keepingCapacity: true)
-        guard lane >= 0 && lane < lanes else { return false }
+        guard lane >= 0 && lane < lanes else {
+            out.removeAll(keepingCapacity: true)
+            return false
+        }
         let head = reserved + lane &* Self.reservedStride
         // Acquiring: the record's own words (written before the event that named it) are visible.
         let before = head.pointee.load(ordering: .acquiring)
-        guard position < before, before &- position <= UInt64(capacity) else { return false }
+        guard position < before, before &- position <= UInt64(capacity) else {
+            out.removeAll(keepingCapacity: true)
+            return false
+        }
         let length = Int(truncatingIfNeeded: word(lane, position).pointee.load(ordering: .acquiring))
-        guard length >= 0 && length <= maxRecord else { return false }
-        out.append(contentsOf: repeatElement(0, count: length))
+        guard length >= 0 && length <= maxRecord else {
+            out.removeAll(keepingCapacity: true)
+            return false
+        }
+        // Resized, not cleared: the bytes are all overwritten below (no zero-filling per read).
+        if out.count > length {
+            out.removeLast(out.count - length)
+        } else if out.count < length {
+            out.append(contentsOf: repeatElement(0, count: length - out.count))
+        }
         out.withUnsafeMutableBytes { destination in
             var p = position &+ 8
             var offset = 0
