@@ -55,6 +55,7 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
         let started = ConditionLock(value: false)
         // The thread keeps the loop alive until it is shut down, as NIO's loops are.
         let thread = Thread { [self] in
+            Self.nameThisThread(name)
             self.threadID.store(UInt(pthread_self()), ordering: .releasing)
             started.lock()
             started.unlock(withValue: true)
@@ -71,6 +72,16 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
     public var inEventLoop: Bool { threadID.load(ordering: .acquiring) == UInt(pthread_self()) }
 
     private static let ignoreSIGPIPE: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+
+    /// The OS thread's name as `top -H` and `/proc/<pid>/task/*/comm` show it (15 bytes at most;
+    /// Foundation's `Thread.name` does not reach the kernel on Linux).
+    private static func nameThisThread(_ name: String) {
+        let fd = Glibc.open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        let bytes = Array(name.utf8.prefix(15))
+        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        _ = Glibc.close(fd)
+    }
 
     public var now: NIODeadline { .now() }
 
