@@ -100,29 +100,6 @@ public final class ExporterRunner: Sendable {
     }
 }
 
-/// A sleep on a condition that ``wake()`` ends early (and every later one at once).
-final class Nap: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var woken = false
-
-    func sleep(for duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        let until = Date(timeIntervalSinceNow: Double(seconds) + Double(attoseconds) / 1e18)
-        condition.lock()
-        while !woken {
-            if !condition.wait(until: until) { break }
-        }
-        condition.unlock()
-    }
-
-    func wake() {
-        condition.lock()
-        woken = true
-        condition.broadcast()
-        condition.unlock()
-    }
-}
-
 /// Names the calling thread as `top -H`, `perf` and `/proc/<pid>/task/*/comm` show it (the first
 /// 15 bytes; Glibc's `pthread_setname_np` is not visible to Swift).
 public enum ThreadName {

@@ -74,7 +74,8 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
     private static let ignoreSIGPIPE: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 
     /// The OS thread's name as `top -H` and `/proc/<pid>/task/*/comm` show it (15 bytes at most;
-    /// Foundation's `Thread.name` does not reach the kernel on Linux).
+    /// Foundation's `Thread.name` does not reach the kernel on Linux). ArgusEvents' `ThreadName`
+    /// does the same for the exporters' threads; this module sits below it.
     private static func nameThisThread(_ name: String) {
         let fd = Glibc.open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { return }

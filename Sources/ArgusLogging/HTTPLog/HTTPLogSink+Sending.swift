@@ -97,19 +97,3 @@ extension HTTPLogSink {
         }
     }
 }
-
-/// A sender thread's sleep that ``wake()`` ends early (a stopping sink does not sit out its backoff).
-final class SenderPause: Sendable {
-    private let woken = ConditionLock(value: false)
-
-    /// Sleeps for `duration`, or until ``wake()`` (once woken, every later sleep returns at once).
-    func sleep(for duration: Duration) {
-        let seconds = Double(BatchPoster.nanoseconds(duration)) / 1e9
-        if woken.lock(whenValue: true, timeoutSeconds: seconds) { woken.unlock() }
-    }
-
-    func wake() {
-        woken.lock()
-        woken.unlock(withValue: true)
-    }
-}

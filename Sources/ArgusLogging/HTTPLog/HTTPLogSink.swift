@@ -35,7 +35,7 @@ final class HTTPLogSink: Sendable {
     let state: NIOLockedValueBox<State>
     private let spoolDirectory: String
     /// The sender's waits (coalescing, backoff); ``stop(grace:)`` cuts them short.
-    private let pause = SenderPause()
+    private let pause = Nap()
 
     struct Record: Sendable {
         var bytes: [UInt8]
