@@ -87,8 +87,8 @@ struct BatchPosterTests {
 
     @Test("a refused connection fails at once")
     func refused() throws {
-        let port = try TinyServer.unusedPort()
-        let poster = BatchPoster(target: try #require(BatchPoster.Target(url: "http://127.0.0.1:\(port)/")))
+        let refusing = try TinyServer(answers: [])  // bound, not listening: connects are refused
+        let poster = BatchPoster(target: try #require(BatchPoster.Target(url: "http://127.0.0.1:\(refusing.port)/")))
         #expect(throws: BatchPoster.Failure.self) {
             try poster.exchange(head: ByteBuffer(string: "POST / HTTP/1.1\r\n\r\n"), body: ByteBuffer(), timeout: .seconds(2),
                                 connectTimeout: .seconds(1), keepalive: .seconds(60))
@@ -105,11 +105,8 @@ private final class TinyServer: @unchecked Sendable {
     private let listener: Int32
     private let lock = NSLock()
     private var received: [String] = []
-
-    static func unusedPort() throws -> Int {
-        let server = try TinyServer(answers: [])
-        return server.port
-    }
+    /// The scripted answers (empty: the port is only held).
+    private let listeningFor: [Answer]
 
     init(answers: [Answer]) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -123,12 +120,16 @@ private final class TinyServer: @unchecked Sendable {
         _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         port = Int(UInt16(bigEndian: address.sin_port))
-        if answers.isEmpty {
-            close(fd)  // nothing listens on the port
-            return
-        }
+        listeningFor = answers
+        // No answers: the port stays bound without listening (held until deinit, so no other
+        // test's listener takes it), and connects to it are refused.
+        if answers.isEmpty { return }
         listen(fd, 8)
         Thread { [self] in serve(fd, answers) }.start()
+    }
+
+    deinit {
+        if listeningFor.isEmpty { close(listener) }
     }
 
     func bodies() -> [String] { lock.withLock { received } }
