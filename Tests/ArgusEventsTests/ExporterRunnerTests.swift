@@ -9,6 +9,8 @@ final class CountingExporter: EventExporter, @unchecked Sendable {
     private var checker: StreamChecker
     private var finishedCount = 0
     private let delay: Duration?
+    /// While set, ``afterBatch()`` does not return (an exporter stuck on its output).
+    private var holding = false
 
     init(name: String, lanes: Int, delay: Duration? = nil) {
         self.name = name
@@ -24,7 +26,11 @@ final class CountingExporter: EventExporter, @unchecked Sendable {
 
     func afterBatch() {
         if let delay { Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18) }
+        while lock.withLock({ holding }) { Thread.sleep(forTimeInterval: 0.001) }
     }
+
+    func hold() { lock.withLock { holding = true } }
+    func release() { lock.withLock { holding = false } }
 
     func finish() async {
         lock.withLock { finishedCount += 1 }
@@ -61,6 +67,9 @@ struct ExporterRunnerTests {
         let ring = EventRing(capacity: 256, lanes: 1)
         let fast = CountingExporter(name: "fast", lanes: 1)
         let slow = CountingExporter(name: "slow", lanes: 1, delay: .milliseconds(20))
+        // Stuck after its first batch until every burst is out (on any machine, however slow:
+        // ThreadSanitizer's build is ~25x slower), so the producer laps it.
+        slow.hold()
         let fastRunner = ExporterRunner(ring: ring, exporter: fast, batchSize: 64)
         let slowRunner = ExporterRunner(ring: ring, exporter: slow, batchSize: 64)
         let tasks = [Task { await fastRunner.run() }, Task { await slowRunner.run() }]
@@ -70,6 +79,7 @@ struct ExporterRunnerTests {
             for s in 0..<UInt64(100) { producer.publish(makeEvent(lane: 0, sequence: UInt64(burst) * 100 + s)) }
             while fastRunner.consumer.lag > 0 { try await Task.sleep(for: .milliseconds(1)) }
         }
+        slow.release()
         fastRunner.stop()
         slowRunner.stop()
         for task in tasks { await task.value }
