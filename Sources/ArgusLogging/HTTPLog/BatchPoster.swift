@@ -57,6 +57,7 @@ final class BatchPoster {
 
     enum Failure: Error, CustomStringConvertible {
         case system(String, Int32)
+        case unresolved(String)
         case timedOut(String)
         case closed(String)
         case badResponse(String)
@@ -64,6 +65,7 @@ final class BatchPoster {
         var description: String {
             switch self {
             case .system(let step, let code): "\(step): \(String(cString: strerror(code)))"
+            case .unresolved(let why): why
             case .timedOut(let step): "timed out \(step)"
             case .closed(let step): "connection closed \(step)"
             case .badResponse(let why): "bad response: \(why)"
@@ -125,7 +127,7 @@ final class BatchPoster {
         do {
             addresses = try SocketAddress.resolveAll(host: target.host, port: target.port)
         } catch {
-            throw .system("resolve \(target.host)", EHOSTUNREACH)
+            throw .unresolved("\(error)")  // the resolver's own words: "cannot resolve <host>: <reason>"
         }
         var last = Failure.system("connect", ECONNREFUSED)
         for address in addresses {

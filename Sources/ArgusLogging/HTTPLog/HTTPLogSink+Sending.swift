@@ -8,15 +8,10 @@ import NIOHTTP1
 import Glibc
 #endif
 
-/// The sender thread's connection to its endpoint: a ``BatchPoster`` for `http://`, remade when
-/// the instance's endpoint changes.
-struct SinkConnection {
-    var poster: BatchPoster?
-}
-
 extension HTTPLogSink {
-    /// Sends one batch and waits for the answer (on the sender's thread): true for a 2xx.
-    func send(_ records: [Record], over connection: inout SinkConnection) -> Bool {
+    /// Sends one batch and waits for the answer (on the sender's thread): true for a 2xx. `poster`
+    /// is the sender thread's connection to an `http://` endpoint, remade when the endpoint changes.
+    func send(_ records: [Record], over poster: inout BatchPoster?) -> Bool {
         let endpoint = self.endpoint
         var body = endpoint.framing.body(records.map(\.bytes), single: endpoint.maxBatchSize == 1)
         var gzipped = false
@@ -27,11 +22,11 @@ extension HTTPLogSink {
         guard let target = BatchPoster.Target(url: endpoint.url) else {
             return sendTLS(body, gzipped: gzipped, endpoint)
         }
-        if connection.poster?.target != target {
-            connection.poster?.disconnect()
-            connection.poster = BatchPoster(target: target)
+        if poster?.target != target {
+            poster?.disconnect()
+            poster = BatchPoster(target: target)
         }
-        guard let poster = connection.poster else { return false }
+        guard let poster else { return false }
         let head = Self.head(endpoint, target, bodyLength: body.readableBytes, gzipped: gzipped)
         let connectsBefore = poster.connects
         let outcome: Result<Int, BatchPoster.Failure>

@@ -214,7 +214,7 @@ final class HTTPLogSink: Sendable {
 
     private func sendLoop() {
         var retryDelay = endpoint.initialRetryDelay
-        var connection = SinkConnection()
+        var poster: BatchPoster?
         loop: while true {
             let (stopping, deadline) = state.withLockedValue { ($0.stopping, $0.stopDeadline) }
             if let deadline, ContinuousClock.now >= deadline { break }
@@ -231,7 +231,7 @@ final class HTTPLogSink: Sendable {
                 batch = (records, source)
             }
             let started = ContinuousClock.now
-            let ok = send(batch.records, over: &connection)
+            let ok = send(batch.records, over: &poster)
             let elapsed = ContinuousClock.now - started
             if ok {
                 retryDelay = endpoint.initialRetryDelay
