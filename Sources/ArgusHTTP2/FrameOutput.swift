@@ -24,10 +24,18 @@ enum FrameFlag {
 
 /// Frames on their way to the wire: small ones are written into one buffer; a large DATA payload
 /// goes as its own buffer behind its frame header (not copied). ``take()`` hands over what is
-/// ready, in order, for one vectored write. Pure.
+/// ready, in order, for one vectored write; ``recycle(_:)`` takes the written array and scratch
+/// buffer back, so that a flush allocates nothing once the peer's transport has let go of them.
+/// Pure.
 struct FrameOutput {
+    /// Where small frames are written; empty (no storage) between a take and the next frame.
     private var scratch: ByteBuffer
     private var ready: [ByteBuffer] = []
+    /// The scratch buffer and the array of the last take, back from the writer (``recycle(_:)``).
+    private var spareScratch: ByteBuffer?
+    private var spareReady: [ByteBuffer] = []
+    /// Whether the last take ended with a scratch buffer (not a large payload of the caller's).
+    private var tookScratchLast = false
     private let allocator: ByteBufferAllocator
     /// Payloads at least this long are not copied into the scratch buffer.
     static let copyLimit = 4096
@@ -41,15 +49,32 @@ struct FrameOutput {
 
     /// What is ready to be written, in order; the output is empty after.
     mutating func take() -> [ByteBuffer] {
-        if scratch.readableBytes > 0 {
+        tookScratchLast = scratch.readableBytes > 0
+        if tookScratchLast {
             ready.append(scratch)
-            scratch = allocator.buffer(capacity: 1024)
+            scratch = ByteBuffer()
         }
-        defer { ready = [] }
-        return ready
+        let taken = ready
+        ready = spareReady
+        spareReady = []
+        return taken
+    }
+
+    /// Takes back what ``take()`` handed over, once it is written: the array's capacity, and the
+    /// scratch buffer if nothing else holds it any more (`clear()` gives a buffer still held
+    /// elsewhere new storage, as a new buffer would).
+    mutating func recycle(_ written: inout [ByteBuffer]) {
+        if tookScratchLast, spareScratch == nil, var last = written.popLast() {
+            last.clear()
+            spareScratch = last
+        }
+        tookScratchLast = false
+        written.removeAll(keepingCapacity: true)
+        if spareReady.capacity < written.capacity { swap(&spareReady, &written) }
     }
 
     mutating func header(length: Int, type: UInt8, flags: UInt8, stream: Int) {
+        if scratch.capacity == 0 { scratch = spareScratch.take() ?? allocator.buffer(capacity: 1024) }
         scratch.writeWithUnsafeMutableBytes(minimumWritableBytes: 9) { out in
             out[0] = UInt8(truncatingIfNeeded: length >> 16)
             out[1] = UInt8(truncatingIfNeeded: length >> 8)
@@ -72,7 +97,7 @@ struct FrameOutput {
         } else {
             ready.append(scratch)
             ready.append(payload)
-            scratch = allocator.buffer(capacity: 1024)
+            scratch = ByteBuffer()
         }
     }
 

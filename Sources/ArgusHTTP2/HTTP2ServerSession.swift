@@ -237,19 +237,17 @@ public final class HTTP2ServerSession: TCPConnectionDelegate {
     func scheduleFlush() {
         guard !processing, !flushScheduled, !closed else { return }
         flushScheduled = true
-        transport.loop.assumeIsolated().execute {
-            self.flushScheduled = false
-            self.flush()
-        }
+        transport.loop.executeDeferred(self)
     }
 
     /// Writes what the machine emitted, unless a read is being handled (it flushes once at its end).
     func flush() {
         guard !processing, !closed else { return }
-        let buffers = machine.takeOutput()
+        var buffers = machine.takeOutput()
         if !buffers.isEmpty {
             for buffer in buffers { transport.write(buffer) }
             transport.flush()
+            machine.recycleOutput(&buffers)
         }
         if machine.pendingTotal == 0 {
             stalledSince = nil
@@ -340,3 +338,11 @@ public struct HTTP2StreamReset: Error, Sendable {
 
 /// The connection a stream was carried on closed.
 public struct HTTP2ConnectionClosed: Error, Sendable {}
+
+extension HTTP2ServerSession: LoopDeferred {
+    /// The flush ``scheduleFlush()`` queued (on the loop, without a closure per flush).
+    public func runDeferred() {
+        flushScheduled = false
+        flush()
+    }
+}

@@ -18,6 +18,8 @@ public final class HTTP2Stream: MultiplexedStream {
     /// streams when they end, so no cycle outlives them)
     let session: HTTP2ServerSession
     private var delegate: (any TCPConnectionDelegate)?
+    /// The end the reader hears of once the writer's own work is done (``runDeferred()``).
+    private var deferredEnd: (delegate: any TCPConnectionDelegate, error: (any Error)?)?
 
     // The request, inbound.
     let framing: RequestSynthesizer.Framing
@@ -210,13 +212,21 @@ public final class HTTP2Stream: MultiplexedStream {
         held = []
         session.streamEnded(self)
         guard let delegate = self.delegate.take() else { return }
-        let tcp = self.tcp
         if deferred {
             // The writer is in the middle of its own work: it hears of the end once that is done.
-            tcp.loop.assumeIsolated().execute { delegate.connectionClosed(tcp, error: error) }
+            deferredEnd = (delegate, error)
+            tcp.loop.executeDeferred(self)
         } else {
             delegate.connectionClosed(tcp, error: error)
         }
+    }
+}
+
+extension HTTP2Stream: LoopDeferred {
+    /// The deferred end of ``endForReader(error:deferred:)``, queued on the loop (no closure per stream).
+    public func runDeferred() {
+        guard let end = deferredEnd.take() else { return }
+        end.delegate.connectionClosed(tcp, error: end.error)
     }
 }
 

@@ -132,6 +132,9 @@ public struct ServerConnectionMachine {
     /// What is ready for the wire.
     public mutating func takeOutput() -> [ByteBuffer] { output.take() }
 
+    /// Hands back what ``takeOutput()`` gave, once written (its array and scratch buffer are reused).
+    public mutating func recycleOutput(_ written: inout [ByteBuffer]) { output.recycle(&written) }
+
     // MARK: - Bytes in
 
     /// Handles the bytes read at `now` (nanoseconds, monotonic); appends what they carried to `events`.

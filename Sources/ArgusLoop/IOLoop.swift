@@ -25,7 +25,10 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
     private let threadID = Atomic<UInt>(0)
     private let lock = NIOLock()
     /// Tasks, from any thread, in the order they were submitted (one queue, as NIO's loops keep).
-    private var tasks: [@Sendable () -> Void] = []
+    private var tasks: [LoopTask] = []
+    /// The batch array `runTasks` swaps with `tasks` and keeps between rounds (loop thread only),
+    /// so that queueing a task allocates nothing once the arrays have grown.
+    private var spareTasks: [LoopTask] = []
     private var timers = TimerQueue()
     private var sleeping = false
     private var wakeRequested = false
@@ -96,8 +99,19 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
             // After shutdown a task is dropped, as on NIO's loops (nothing may run on a stopped loop).
             guard !closed else { return }
             if !local { hops &+= 1 }
-            tasks.append(task)
+            tasks.append(.closure(task))
             if sleeping { wakeUpLocked() }
+        }
+    }
+
+    /// Queues `target`'s ``LoopDeferred/runDeferred()`` behind the tasks already queued, as
+    /// ``execute(_:)`` would a closure calling it, without allocating one: the data path's
+    /// per-request deferrals (an HTTP/2 session's flush, a stream's end). Loop thread only.
+    public func executeDeferred(_ target: any LoopDeferred) {
+        preconditionInEventLoop()
+        lock.withLock {
+            guard !closed else { return }
+            tasks.append(.deferred(LoopBound(target)))
         }
     }
 
@@ -109,7 +123,7 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
         return lock.withLock {
             guard !closed else { return false }
             if !local { hops &+= 1 }
-            tasks.append(task)
+            tasks.append(.closure(task))
             if sleeping { wakeUpLocked() }
             return true
         }
@@ -160,6 +174,17 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
         return lock.withLock {
             if closed { return nil }
             return LoopTimer(id: timers.schedule(at: deadline.uptimeNanoseconds, { run.task() }, fail: {}))
+        }
+    }
+
+    /// Calls `target`'s ``LoopTimerTarget/loopTimerFired()`` at `deadline`, holding it until then:
+    /// ``scheduleTimer(deadline:_:)`` without the closure (the data path's per-request timer).
+    /// Loop thread only; nil if the loop has stopped.
+    public func scheduleTimer(deadline: NIODeadline, target: any LoopTimerTarget) -> LoopTimer? {
+        preconditionInEventLoop()
+        return lock.withLock {
+            if closed { return nil }
+            return LoopTimer(id: timers.schedule(at: deadline.uptimeNanoseconds, .target(LoopBound(target))))
         }
     }
 
@@ -278,7 +303,7 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
             }
             // Due timers one at a time, so that one may still cancel another due in the same round.
             let now = DispatchTime.now().uptimeNanoseconds
-            while let task = lock.withLock({ timers.takeNextDue(now: now) }) { task() }
+            while let due = lock.withLock({ timers.takeNextDue(now: now) }) { due.run() }
             runTasks()
             if lock.withLock({ closing && tasks.isEmpty }) { break }
         }
@@ -287,12 +312,17 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
 
     /// Runs the tasks queued so far (tasks they queue run in the next round, after I/O).
     private func runTasks() {
-        let batch: [@Sendable () -> Void] = lock.withLock {
-            var taken: [@Sendable () -> Void] = []
-            swap(&taken, &tasks)
-            return taken
+        var batch = spareTasks
+        spareTasks = []
+        lock.withLock { swap(&batch, &tasks) }
+        for task in batch {
+            switch task {
+            case .closure(let run): run()
+            case .deferred(let bound): bound.value.runDeferred()
+            }
         }
-        for task in batch { task() }
+        batch.removeAll(keepingCapacity: true)
+        spareTasks = batch
     }
 
     private func finish() {
@@ -321,6 +351,29 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
 /// A timer of ``IOLoop/scheduleTimer(deadline:_:)``.
 public struct LoopTimer: Sendable, Equatable {
     let id: UInt64
+}
+
+/// An object a loop calls back at a timer's deadline (``IOLoop/scheduleTimer(deadline:target:)``).
+public protocol LoopTimerTarget: AnyObject {
+    func loopTimerFired()
+}
+
+/// An object whose deferred work a loop runs with its queued tasks (``IOLoop/executeDeferred(_:)``).
+public protocol LoopDeferred: AnyObject {
+    func runDeferred()
+}
+
+/// A task in the loop's queue: a closure from any thread, or a loop-thread object's deferral.
+enum LoopTask {
+    case closure(@Sendable () -> Void)
+    case deferred(LoopBound<any LoopDeferred>)
+}
+
+/// A loop-thread object carried through the loop's (locked, Sendable) queues: it is only ever
+/// touched on the thread that queued it.
+struct LoopBound<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
 
 /// A loop-thread closure carried through the loop's (Sendable) timer table: it is only ever run

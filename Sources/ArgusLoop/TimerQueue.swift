@@ -2,6 +2,25 @@
 /// a cancelled task is just removed from the table (its heap entry is skipped when it comes up).
 /// Ids grow, so tasks with the same deadline run in the order they were scheduled.
 struct TimerQueue {
+    /// What a timer does when it comes due: a closure (with what to do instead if it never runs),
+    /// or a loop-thread object's ``LoopTimerTarget/loopTimerFired()`` (no closure to allocate).
+    enum Action {
+        case closure(run: @Sendable () -> Void, fail: @Sendable () -> Void)
+        case target(LoopBound<any LoopTimerTarget>)
+
+        func run() {
+            switch self {
+            case .closure(let run, _): run()
+            case .target(let bound): bound.value.loopTimerFired()
+            }
+        }
+
+        var fail: (@Sendable () -> Void)? {
+            if case .closure(_, let fail) = self { return fail }
+            return nil
+        }
+    }
+
     private struct Entry {
         var deadline: UInt64
         var id: UInt64
@@ -9,14 +28,19 @@ struct TimerQueue {
     }
 
     private var heap: [Entry] = []
-    private var tasks: [UInt64: (run: @Sendable () -> Void, fail: @Sendable () -> Void)] = [:]
+    private var tasks: [UInt64: Action] = [:]
     private var nextID: UInt64 = 0
 
     /// Adds `task` due at `deadline` (monotonic nanoseconds), with what to do instead if it never
     /// runs (`fail`, at shutdown); returns its id.
     mutating func schedule(at deadline: UInt64, _ task: @escaping @Sendable () -> Void, fail: @escaping @Sendable () -> Void) -> UInt64 {
+        schedule(at: deadline, .closure(run: task, fail: fail))
+    }
+
+    /// Adds `action` due at `deadline`; returns its id.
+    mutating func schedule(at deadline: UInt64, _ action: Action) -> UInt64 {
         nextID += 1
-        tasks[nextID] = (task, fail)
+        tasks[nextID] = action
         heap.append(Entry(deadline: deadline, id: nextID))
         var i = heap.count - 1
         while i > 0 {
@@ -40,10 +64,10 @@ struct TimerQueue {
     }
 
     /// Takes the earliest task due at `now`, if any.
-    mutating func takeNextDue(now: UInt64) -> (@Sendable () -> Void)? {
+    mutating func takeNextDue(now: UInt64) -> Action? {
         while let top = heap.first, top.deadline <= now {
             popTop()
-            if let task = tasks.removeValue(forKey: top.id) { return task.run }
+            if let task = tasks.removeValue(forKey: top.id) { return task }
         }
         return nil
     }

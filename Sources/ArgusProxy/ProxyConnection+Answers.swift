@@ -96,7 +96,9 @@ extension ProxyConnection {
     /// a reset that can destroy the response before the client reads it.
     func closeAfterFlush() {
         connection.closing()
-        inbound.clear()
+        // (emptied without allocating: `clear()` would give a buffer still shared with the bytes
+        // a read handed over new storage, once per HTTP/2 stream)
+        inbound = ByteBuffer()
         clientUnflushed = false
         guard transport.isOpen else { return }  // a write that failed closed it already
         if transport.isStream {

@@ -26,7 +26,7 @@ import NIOCore
 /// Time is one timer per connection whose meaning is `TimeoutPolicy`'s. The client connection
 /// and its upstream connection live on one event loop (an `IOLoop`), so all of this is
 /// single-threaded code without locks or hops.
-final class ProxyConnection: TCPConnectionDelegate {
+final class ProxyConnection: TCPConnectionDelegate, LoopTimerTarget {
     let loop: LoopContext
     let listenerPort: Int
     let transport: Transport
@@ -266,7 +266,7 @@ final class ProxyConnection: TCPConnectionDelegate {
         if timer != nil && timerDeadline <= deadline { return }
         if let timer { transport.loop.cancelTimer(timer) }
         timerDeadline = deadline
-        timer = transport.loop.scheduleTimer(deadline: deadline) { self.timerFired() }
+        timer = transport.loop.scheduleTimer(deadline: deadline, target: self)
     }
 
     /// Where the connection is, as far as time goes.
@@ -275,7 +275,7 @@ final class ProxyConnection: TCPConnectionDelegate {
         return request.timerView(clientActivity: lastActivity, upstreamRead: upstream?.lastReadAt)
     }
 
-    private func timerFired() {
+    func loopTimerFired() {
         timer = nil
         if connection.isClosing { return }
         if tunnel != nil {

@@ -29,6 +29,8 @@ public final class TLSTransport: TCPConnectionDelegate {
     private let sink: TLSEvents
     private var abandoned = false
     private var failureBeforeClose: (any Error)?
+    /// The array the plaintext of a read is delivered from, kept between reads (no array per read).
+    private var plaintextBatch: [ByteBuffer] = []
     private let isServer: Bool
     /// The cipher suite the server's ServerHello chose (a server's own first flight, read as it
     /// goes out: NIOSSL does not expose the negotiated suite).
@@ -141,9 +143,14 @@ public final class TLSTransport: TCPConnectionDelegate {
         channel.pipeline.fireChannelRead(bytes)
         channel.pipeline.fireChannelReadComplete()
         pump()
-        for plaintext in sink.takePlaintext() where !abandoned {
+        var batch = plaintextBatch
+        plaintextBatch = []
+        sink.swapPlaintext(&batch)
+        for plaintext in batch where !abandoned {
             delegate?.connection(tcp, read: plaintext)
         }
+        batch.removeAll(keepingCapacity: true)
+        plaintextBatch = batch
         // TLS closed (an alert, a failed handshake): the plaintext before it was delivered first.
         if !abandoned && !channel.isActive {
             close()
@@ -187,11 +194,9 @@ private final class TLSEvents: ChannelInboundHandler {
     private(set) var handshakeCompleted = false
     private(set) var negotiatedProtocol: String?
 
-    func takePlaintext() -> [ByteBuffer] {
-        guard !pending.isEmpty else { return [] }
-        let taken = pending
-        pending = []
-        return taken
+    /// Exchanges the plaintext delivered so far for `batch` (empty, its capacity kept for the next read).
+    func swapPlaintext(_ batch: inout [ByteBuffer]) {
+        swap(&batch, &pending)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -78,6 +78,31 @@ struct IOLoopTests {
         }
     }
 
+    @Test func deferredObjectsRunInOrderWithTasksAndTimerTargetsFireUnlessCancelled() async throws {
+        try await withLoop { loop in
+            let log = NIOLockedValueBox<[String]>([])
+            let fired = try await loop.submit { () -> CallbackRecorder in
+                let deferred = CallbackRecorder(log, "deferred")
+                loop.execute { log.withLockedValue { $0.append("before") } }
+                loop.executeDeferred(deferred)
+                loop.execute { log.withLockedValue { $0.append("after") } }
+                let target = CallbackRecorder(log, "timer")
+                _ = loop.scheduleTimer(deadline: .now() + .milliseconds(5), target: target)
+                let cancelled = CallbackRecorder(log, "cancelled")
+                if let timer = loop.scheduleTimer(deadline: .now() + .milliseconds(1), target: cancelled) { loop.cancelTimer(timer) }
+                return target
+            }.get()
+            var waited = 0
+            while fired.count == 0 && waited < 1_000 {  // (10 s at most: the deadline is 5 ms away)
+                try await Task.sleep(for: .milliseconds(10))
+                waited += 1
+            }
+            try await loop.submit {}.get()
+            #expect(log.withLockedValue { $0 } == ["before", "deferred", "after", "timer"])
+            #expect(fired.count == 1)
+        }
+    }
+
     @Test func futuresHopBetweenNIOsLoopsAndThisOne() async throws {
         try await withLoop { loop in
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -156,5 +181,23 @@ struct IOLoopTests {
         #expect(ran.load(ordering: .relaxed) == 100)
         #expect(failure.withLockedValue { $0 } as? EventLoopError == .shutdown)
         try await loop.shutdownGracefully()  // a second shutdown returns at once
+    }
+}
+
+/// Appends its name to a shared log each time a loop calls it back.
+private final class CallbackRecorder: LoopDeferred, LoopTimerTarget, Sendable {
+    let log: NIOLockedValueBox<[String]>
+    let name: String
+    private let calls = ManagedAtomic(0)
+    init(_ log: NIOLockedValueBox<[String]>, _ name: String) {
+        self.log = log
+        self.name = name
+    }
+    var count: Int { calls.load(ordering: .relaxed) }
+    func runDeferred() { record() }
+    func loopTimerFired() { record() }
+    private func record() {
+        calls.wrappingIncrement(ordering: .relaxed)
+        log.withLockedValue { $0.append(name) }
     }
 }
