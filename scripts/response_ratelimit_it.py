@@ -92,6 +92,9 @@ def config(upstream, policy, redis_port, work):
                 route("keyed", [{"name": "key-auth"}, rrl({"video": {"hour": 3}})]),
                 route("h2", [rrl({"video": {"hour": 2}})]),
                 route("cached", [rrl({"video": {"hour": L}}), {"name": "proxy-cache", "config": {"strategy": "memory"}}]),
+                # a later plugin answers in access (request-termination runs after response-ratelimiting)
+                route("terminated", [rrl({"video": {"hour": L}}),
+                                     {"name": "request-termination", "config": {"status_code": 403, "message": "closed"}}]),
             ]},
             # nothing listens there: the gateway answers 502
             {"name": "down", "url": f"http://127.0.0.1:{DEAD}", "retries": 0,
@@ -245,6 +248,10 @@ def run(policy, proxy, status, upstream):
     code, headers, _ = get(proxy, "/down?limit=video=1")
     check(code == 502 and headers.get("x-ratelimit-limit-video-hour") == str(L) and headers.get("x-ratelimit-remaining-video-hour") == str(L),
           f"{policy}: a 502 carries the headers ({code}, {headers.get('x-ratelimit-remaining-video-hour')})")
+    code, headers, body = get(proxy, "/terminated?limit=video=1")
+    check(code == 403 and b"closed" in body and headers.get("x-ratelimit-limit-video-hour") == str(L)
+          and headers.get("x-ratelimit-remaining-video-hour") == str(L) and headers.get("x-ratelimit-remaining-video") == str(L),
+          f"{policy}: a later plugin's answer carries the headers, nothing spent ({code}, {headers.get('x-ratelimit-remaining-video-hour')})")
     code, headers, _ = spend(proxy, status, "/cached?limit=video=1")
     check(code == 200 and headers.get("x-cache-status") == "Miss", f"{policy}: a cache miss ({headers.get('x-cache-status')})")
     counted(status)

@@ -101,7 +101,7 @@ extension ProxyConnection {
             request.suspend(.cacheFetch)
             wait(routed)
         case .answer(let error):
-            answer(error, for: routed.head, requestID: routed.requestID, received: routed.received)
+            answer(withResponseLimitHeaders(error), for: routed.head, requestID: routed.requestID, received: routed.received)
         case .serve(let hit):
             serveFromCache(hit, routed)
         }
@@ -149,7 +149,7 @@ extension ProxyConnection {
             access.state.bodyRead = true
             connection.closeAfterThisResponse()
             let error: GatewayError = if case .tooLarge = read { .payloadTooLarge } else { .badRequest("Bad request") }
-            answer(error, for: routed.head, requestID: routed.requestID, received: routed.received)
+            answer(withResponseLimitHeaders(error), for: routed.head, requestID: routed.requestID, received: routed.received)
         }
     }
 

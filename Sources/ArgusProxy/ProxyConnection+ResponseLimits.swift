@@ -6,6 +6,19 @@ import NIOCore
 
 /// response-ratelimiting's part of the upstream's response head (Kong's `header_filter.lua`).
 extension ProxyConnection {
+    /// A gateway answer after response-ratelimiting's access step let the request on (a later
+    /// plugin's refusal, a 502/503/504): Kong's header_filter adds the `X-RateLimit-*-<period>`
+    /// headers to it too, spending nothing. Its own 429 comes before the step records its usage
+    /// and gets none, as in Kong.
+    func withResponseLimitHeaders(_ error: GatewayError) -> GatewayError {
+        guard let limits = access.state.responseLimits else { return error }
+        var error = error
+        var lines = error.headerLines ?? allocator.buffer(capacity: 128)
+        _ = limits.plan.writeResponseHeaders(limits.usage, increments: [], into: &lines)
+        error.headerLines = lines
+        return error
+    }
+
     /// Reads what the upstream says the response spent (`X-Kong-Limit: video=1`), adds the
     /// `X-RateLimit-Limit-*`/`X-RateLimit-Remaining-*` headers, and either answers 429 (without a
     /// body; the upstream's response is dropped) when a limit the response spends was already

@@ -367,12 +367,7 @@ extension ProxyConnection: UpstreamDelegate {
         var error = error
         // the plugins' response headers (cors, correlation-id, rate limiting) go on Kong's 502/503/504 too
         if error.headerLines == nil, let lines = exchange?.pluginHeaders { error.headerLines = lines }
-        // and response-ratelimiting's, as its header_filter adds them to any response (nothing spent)
-        if let limits = access.state.responseLimits {
-            var lines = error.headerLines ?? allocator.buffer(capacity: 128)
-            _ = limits.plan.writeResponseHeaders(limits.usage, increments: [], into: &lines)
-            error.headerLines = lines
-        }
+        error = withResponseLimitHeaders(error)
         if !request.requestComplete { connection.closeAfterThisResponse() }
         answer(error, for: exchange!.head, requestID: exchange!.requestID, received: exchange!.received, bodyPending: false)
     }
