@@ -39,33 +39,74 @@ public struct RateLimitUsage: Sendable, Equatable {
     /// Writes Kong's headers as header lines (`Name: value\r\n`): per window
     /// `X-RateLimit-Limit-<Period>` and `X-RateLimit-Remaining-<Period>`, then `RateLimit-Limit`,
     /// `RateLimit-Remaining`, `RateLimit-Reset` for the most restrictive window, and `Retry-After`
-    /// on a rejection. With `hideClientHeaders` none, `Retry-After` included (Kong's handler).
+    /// on a rejection. With `hideClientHeaders` none of them, not even `Retry-After` (Kong's handler).
     public func writeHeaders(_ settings: RateLimitSettings, into out: inout ByteBuffer) {
         guard let restrictive = mostRestrictive(settings.limits) else { return }
-        if !settings.hideClientHeaders {
-            for (period, limit) in settings.limits {
-                out.writeStaticString("X-RateLimit-Limit-")
-                out.writeStaticString(period.headerSuffix)
-                out.writeStaticString(": ")
-                Self.writeDecimal(limit, into: &out)
-                out.writeStaticString("\r\nX-RateLimit-Remaining-")
-                out.writeStaticString(period.headerSuffix)
-                out.writeStaticString(": ")
-                Self.writeDecimal(remaining[period], into: &out)
-                out.writeStaticString("\r\n")
+        if settings.hideClientHeaders { return }
+        // Formed in place, in one reservation of the buffer: at most 27 + 31 bytes of names and
+        // 2 × (20 + 2) of values per window, 75 + 3 × 22 for the RateLimit-* lines, 13 + 22 for
+        // Retry-After (a dozen separate ByteBuffer writes cost more than the lines' bytes).
+        let bound = settings.limits.count * 102 + 141 + 35
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { buffer in
+            var line = LineWriter(buffer.baseAddress!)
+            do {
+                for (period, limit) in settings.limits {
+                    line.put("X-RateLimit-Limit-")
+                    line.put(period.headerSuffix)
+                    line.put(": ")
+                    line.put(decimal: limit)
+                    line.put("\r\nX-RateLimit-Remaining-")
+                    line.put(period.headerSuffix)
+                    line.put(": ")
+                    line.put(decimal: remaining[period])
+                    line.put("\r\n")
+                }
+                line.put("RateLimit-Limit: ")
+                line.put(decimal: restrictive.limit)
+                line.put("\r\nRateLimit-Remaining: ")
+                line.put(decimal: restrictive.remaining)
+                line.put("\r\nRateLimit-Reset: ")
+                line.put(decimal: restrictive.reset)
+                line.put("\r\n")
             }
-            out.writeStaticString("RateLimit-Limit: ")
-            Self.writeDecimal(restrictive.limit, into: &out)
-            out.writeStaticString("\r\nRateLimit-Remaining: ")
-            Self.writeDecimal(restrictive.remaining, into: &out)
-            out.writeStaticString("\r\nRateLimit-Reset: ")
-            Self.writeDecimal(restrictive.reset, into: &out)
-            out.writeStaticString("\r\n")
+            if !admitted {
+                line.put("Retry-After: ")
+                line.put(decimal: restrictive.reset)
+                line.put("\r\n")
+            }
+            precondition(line.count <= bound)
+            return line.count
         }
-        if !admitted && !settings.hideClientHeaders {
-            out.writeStaticString("Retry-After: ")
-            Self.writeDecimal(restrictive.reset, into: &out)
-            out.writeStaticString("\r\n")
+    }
+
+    /// Writes header text at a raw pointer the caller has reserved room at.
+    private struct LineWriter {
+        let base: UnsafeMutableRawPointer
+        var count = 0
+
+        init(_ base: UnsafeMutableRawPointer) { self.base = base }
+
+        mutating func put(_ text: StaticString) {
+            (base + count).copyMemory(from: text.utf8Start, byteCount: text.utf8CodeUnitCount)
+            count += text.utf8CodeUnitCount
+        }
+
+        /// A non-negative decimal (negative values as 0), at most 19 digits.
+        mutating func put(decimal value: Int64) {
+            var v = UInt64(max(0, value))
+            var digits = 1
+            var scale: UInt64 = 10
+            while digits < 19 && v >= scale {
+                digits += 1
+                scale &*= 10
+            }
+            var i = count + digits
+            repeat {
+                i -= 1
+                base.storeBytes(of: UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10), toByteOffset: i, as: UInt8.self)
+                v /= 10
+            } while v > 0
+            count += digits
         }
     }
 

@@ -138,6 +138,28 @@ import Testing
         #expect(String(buffer: out) == "")
     }
 
+    @Test func headersWithEveryWindowAndTheLargestValuesFitTheirReservation() {
+        let big: Int64 = 9_000_000_000_000_000_000
+        let periods = ["second", "minute", "hour", "day", "month", "year"]
+        let settings = Self.settings(Dictionary(uniqueKeysWithValues: periods.map { ($0, JSONValue.int(Int(big))) }))
+        var usage = RateLimitUsage(stop: .year, nowMs: Self.t0)
+        for (period, _) in settings.limits { usage.remaining[period] = Int64.max }
+        var out = ByteBuffer()
+        usage.writeHeaders(settings, into: &out)
+        let text = String(buffer: out)
+        var expected = ""
+        // (limits are kept at 9e15 at most; the remaining counts take all 19 digits)
+        for (period, limit) in settings.limits {
+            expected += "X-RateLimit-Limit-\(period.headerSuffix): \(limit)\r\nX-RateLimit-Remaining-\(period.headerSuffix): \(Int64.max)\r\n"
+        }
+        #expect(text.hasPrefix(expected))
+        // the tie goes to the longest window, the year: its reset as Kong counts it (nominal length)
+        let reset = RateLimitPeriod.year.nominalSeconds - (Self.t0 - RateLimitPeriod.year.windowStart(ms: Self.t0)) / 1000
+        #expect(text.hasSuffix(
+            "RateLimit-Limit: \(settings.limits.last!.limit)\r\nRateLimit-Remaining: \(Int64.max)\r\nRateLimit-Reset: \(reset)\r\nRetry-After: \(reset)\r\n"))
+        #expect(settings.limits.count == 6)
+    }
+
     @Test func decimalWriter() {
         for value: Int64 in [0, 7, 10, 99, 100, 12345, 9_000_000_000_000_000, -3] {
             var out = ByteBuffer()
