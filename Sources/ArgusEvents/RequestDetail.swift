@@ -132,69 +132,19 @@ public struct RequestDetail: Sendable, Equatable {
     // the i16 plugin index, the i64 access clock (ms), the identifier (u8 length and bytes), a u8
     // count and per increment a u8 limit index and an i64 value.
 
-    /// Appends the encoding of these parts to `out`.
+    /// Appends the encoding of these parts to `out` (through a ``DetailEncoder``: the event loops
+    /// keep one and encode into it directly).
     public static func encode(
         requestHead: UnsafeRawBufferPointer, upstreamTarget: UnsafeRawBufferPointer, responseHead: UnsafeRawBufferPointer,
         tries: [Try], serverPort: Int, credentialID: String? = nil, correlationID: String? = nil, tls: TLSFacts? = nil,
         grpcStatus: Int? = nil, trace: TraceIDs? = nil, responseLimits: ResponseLimits? = nil, into out: inout [UInt8]
     ) {
-        withUnsafeBytes(of: UInt16(clamping: serverPort).littleEndian) { out.append(contentsOf: $0) }
-        func section(_ bytes: UnsafeRawBufferPointer, _ cap: Int) {
-            let n = min(bytes.count, cap)
-            withUnsafeBytes(of: UInt32(n).littleEndian) { out.append(contentsOf: $0) }
-            out.append(contentsOf: bytes.prefix(n))
-        }
-        section(requestHead, maxHeadBytes)
-        section(upstreamTarget, maxHeadBytes)
-        section(responseHead, maxHeadBytes)
-        let kept = tries.prefix(maxTries)
-        out.append(UInt8(kept.count))
-        func short(_ text: String) {  // a length byte and at most 255 bytes, without copying the String
-            var text = text
-            text.withUTF8 { utf8 in
-                let n = min(utf8.count, 255)
-                out.append(UInt8(n))
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[..<n]))
-            }
-        }
-        for t in kept {
-            short(t.host)
-            withUnsafeBytes(of: UInt16(clamping: t.port).littleEndian) { out.append(contentsOf: $0) }
-            withUnsafeBytes(of: t.code.littleEndian) { out.append(contentsOf: $0) }
-            out.append(t.failed ? 1 : 0)
-            withUnsafeBytes(of: t.startedAt.littleEndian) { out.append(contentsOf: $0) }
-        }
-        short(credentialID ?? "")
-        short(correlationID ?? "")
-        short(tls?.version ?? "")
-        short(tls?.cipher ?? "")
-        short(tls?.serverName ?? "")
-        if grpcStatus != nil || trace != nil || responseLimits != nil {
-            let status = grpcStatus.map { Int16(clamping: $0) } ?? .min
-            withUnsafeBytes(of: status.littleEndian) { out.append(contentsOf: $0) }
-        }
-        // response limits follow a trace block: an untraced request's is zeros with plugin Int16.min
-        if let trace = trace ?? responseLimits.map({ _ in TraceIDs(
-            traceHigh: 0, traceLow: 0, parentSpanID: 0, spanID: 0, upstreamSpanID: 0, sampled: false, plugin: .min) }) {
-            for id in [trace.traceHigh, trace.traceLow, trace.parentSpanID, trace.spanID, trace.upstreamSpanID] {
-                withUnsafeBytes(of: id.littleEndian) { out.append(contentsOf: $0) }
-            }
-            out.append(trace.sampled ? 1 : 0)
-            withUnsafeBytes(of: trace.plugin.littleEndian) { out.append(contentsOf: $0) }
-            out.append(trace.injected)
-            out.append(trace.originalSize)
-        }
-        if let limits = responseLimits {
-            withUnsafeBytes(of: limits.plugin.littleEndian) { out.append(contentsOf: $0) }
-            withUnsafeBytes(of: limits.nowMs.littleEndian) { out.append(contentsOf: $0) }
-            short(limits.identifier)
-            let kept = limits.increments.prefix(255)
-            out.append(UInt8(kept.count))
-            for increment in kept {
-                out.append(increment.limit)
-                withUnsafeBytes(of: increment.value.littleEndian) { out.append(contentsOf: $0) }
-            }
-        }
+        let encoder = DetailEncoder(capacity: 512)
+        encode(
+            requestHead: requestHead, upstreamTarget: upstreamTarget, responseHead: responseHead, tries: tries, serverPort: serverPort,
+            credentialID: credentialID, correlationID: correlationID, tls: tls, grpcStatus: grpcStatus, trace: trace,
+            responseLimits: responseLimits, into: encoder)
+        out.append(contentsOf: encoder.bytes)
     }
 
     /// The client connection's TLS session, for the log's `request.tls`.

@@ -62,7 +62,7 @@ final class LoopContext {
     var http2Sessions: [ObjectIdentifier: HTTP2ServerSession] = [:]
     private(set) var quiescing = false
     /// Where a request's details are encoded before they are copied into the ring (reused).
-    private var detailScratch: [UInt8] = []
+    private let detailEncoder = DetailEncoder()
 
     init(
         eventLoop: IOLoop, store: SnapshotStore, settings: ProxySettings, stats: LoopStats,
@@ -136,7 +136,6 @@ final class LoopContext {
         tls: RequestDetail.TLSFacts? = nil, grpcStatus: Int? = nil, trace: RequestDetail.TraceIDs? = nil,
         responseLimits: RequestDetail.ResponseLimits? = nil
     ) {
-        detailScratch.removeAll(keepingCapacity: true)
         let empty = ByteBuffer()
         (requestHead ?? empty).withUnsafeReadableBytes { request in
             (upstreamHead ?? empty).withUnsafeReadableBytes { upstream in
@@ -145,11 +144,11 @@ final class LoopContext {
                         requestHead: request, upstreamTarget: Self.requestTarget(upstream),
                         responseHead: Self.headOnly(response), tries: tries, serverPort: serverPort,
                         credentialID: credentialID, correlationID: correlationID, tls: tls, grpcStatus: grpcStatus, trace: trace,
-                        responseLimits: responseLimits, into: &detailScratch)
+                        responseLimits: responseLimits, into: detailEncoder)
                 }
             }
         }
-        detailScratch.withUnsafeBytes { events.publish(event, detail: $0) }
+        events.publish(event, detail: detailEncoder.bytes)
     }
 
     /// The request target in a request line (`GET /path?q HTTP/1.1` → `/path?q`).

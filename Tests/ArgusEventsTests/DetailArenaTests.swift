@@ -122,6 +122,38 @@ struct DetailArenaTests {
 
 @Suite("Request detail encoding")
 struct RequestDetailCodecTests {
+    @Test func everyPartAtItsCutFitsTheEncodersReservation() {
+        // heads past the cut, more tries than kept, strings past 255 bytes, 300 increments: the
+        // loop's encoder reserves the largest size once (a precondition guards it), and what it
+        // wrote decodes to the cut parts
+        let long = String(repeating: "h", count: 400)
+        let tries = (0..<20).map { RequestDetail.Try(host: long, port: 70_000, code: 502, failed: $0 % 2 == 0, startedAt: UInt64($0)) }
+        let head = [UInt8](repeating: 0x41, count: RequestDetail.maxHeadBytes + 10)
+        let limits = RequestDetail.ResponseLimits(
+            plugin: 3, nowMs: 42, identifier: long, increments: (0..<300).map { .init(limit: UInt8($0 % 7), value: Int64($0)) })
+        let ids = RequestDetail.TraceIDs(traceHigh: 1, traceLow: 2, parentSpanID: 3, spanID: 4, upstreamSpanID: 5, sampled: true, plugin: 6)
+        let encoder = DetailEncoder(capacity: 64)
+        for _ in 0..<2 {  // the second time into the grown buffer
+            head.withUnsafeBytes { h in
+                RequestDetail.encode(
+                    requestHead: h, upstreamTarget: h, responseHead: h, tries: tries, serverPort: 70_000, credentialID: long,
+                    correlationID: long, tls: .init(version: long, cipher: long, serverName: long), grpcStatus: 99_999, trace: ids,
+                    responseLimits: limits, into: encoder)
+            }
+            let decoded = RequestDetail.decode(Array(encoder.bytes))
+            #expect(decoded?.requestHead.count == RequestDetail.maxHeadBytes)
+            #expect(decoded?.responseHead.count == RequestDetail.maxHeadBytes)
+            #expect(decoded?.tries.count == RequestDetail.maxTries)
+            #expect(decoded?.tries.first?.host.utf8.count == 255)
+            #expect(decoded?.tries.first?.port == 65_535)
+            #expect(decoded?.credentialID.count == 255)
+            #expect(decoded?.grpcStatus == Int(Int16.max))
+            #expect(decoded?.trace?.spanID == 4)
+            #expect(decoded?.responseLimits?.identifier.utf8.count == 255)
+            #expect(decoded?.responseLimits?.increments.count == 255)
+        }
+    }
+
     @Test func roundTrips() {
         let tries = [RequestDetail.Try(host: "10.0.0.1", port: 8080, code: 502, failed: true, startedAt: 123),
                      RequestDetail.Try(host: "backend.internal", port: 80, code: 200, failed: false, startedAt: 456)]
