@@ -1,5 +1,3 @@
-import Foundation
-
 /// Where a request's details are encoded on its event loop before they go on the ring: one buffer
 /// kept by the loop, reserved once per request for the encoding's largest size and written
 /// through a pointer (an `Array`'s appends check capacity and uniqueness field by field, a dozen
