@@ -168,12 +168,12 @@ public final class IOLoop: EventLoop, @unchecked Sendable {
     /// the loop has stopped (nothing will run).
     public func scheduleTimer(deadline: NIODeadline, _ task: @escaping () -> Void) -> LoopTimer? {
         preconditionInEventLoop()
-        let run = UnsafeTask(task)
+        let run = LoopBound(task)
         // (the loop's thread is this one: it is not asleep, and it reads the earliest deadline
         // before it sleeps, so there is nothing to wake)
         return lock.withLock {
             if closed { return nil }
-            return LoopTimer(id: timers.schedule(at: deadline.uptimeNanoseconds, { run.task() }, fail: {}))
+            return LoopTimer(id: timers.schedule(at: deadline.uptimeNanoseconds, { run.value() }, fail: {}))
         }
     }
 
@@ -369,16 +369,9 @@ enum LoopTask {
     case deferred(LoopBound<any LoopDeferred>)
 }
 
-/// A loop-thread object carried through the loop's (locked, Sendable) queues: it is only ever
-/// touched on the thread that queued it.
+/// A loop-thread object or closure carried through the loop's (locked, Sendable) queues and timer
+/// table: it is only ever touched on the thread that queued it.
 struct LoopBound<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
-}
-
-/// A loop-thread closure carried through the loop's (Sendable) timer table: it is only ever run
-/// on the thread that scheduled it.
-private struct UnsafeTask: @unchecked Sendable {
-    let task: () -> Void
-    init(_ task: @escaping () -> Void) { self.task = task }
 }

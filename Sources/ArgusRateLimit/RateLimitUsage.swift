@@ -49,26 +49,24 @@ public struct RateLimitUsage: Sendable, Equatable {
         let bound = settings.limits.count * 102 + 141 + 35
         out.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { buffer in
             var line = LineWriter(buffer.baseAddress!)
-            do {
-                for (period, limit) in settings.limits {
-                    line.put("X-RateLimit-Limit-")
-                    line.put(period.headerSuffix)
-                    line.put(": ")
-                    line.put(decimal: limit)
-                    line.put("\r\nX-RateLimit-Remaining-")
-                    line.put(period.headerSuffix)
-                    line.put(": ")
-                    line.put(decimal: remaining[period])
-                    line.put("\r\n")
-                }
-                line.put("RateLimit-Limit: ")
-                line.put(decimal: restrictive.limit)
-                line.put("\r\nRateLimit-Remaining: ")
-                line.put(decimal: restrictive.remaining)
-                line.put("\r\nRateLimit-Reset: ")
-                line.put(decimal: restrictive.reset)
+            for (period, limit) in settings.limits {
+                line.put("X-RateLimit-Limit-")
+                line.put(period.headerSuffix)
+                line.put(": ")
+                line.put(decimal: limit)
+                line.put("\r\nX-RateLimit-Remaining-")
+                line.put(period.headerSuffix)
+                line.put(": ")
+                line.put(decimal: remaining[period])
                 line.put("\r\n")
             }
+            line.put("RateLimit-Limit: ")
+            line.put(decimal: restrictive.limit)
+            line.put("\r\nRateLimit-Remaining: ")
+            line.put(decimal: restrictive.remaining)
+            line.put("\r\nRateLimit-Reset: ")
+            line.put(decimal: restrictive.reset)
+            line.put("\r\n")
             if !admitted {
                 line.put("Retry-After: ")
                 line.put(decimal: restrictive.reset)
@@ -113,15 +111,10 @@ public struct RateLimitUsage: Sendable, Equatable {
     /// A non-negative integer in decimal, without going through `String`: the digits formed on
     /// the stack, then one write.
     static func writeDecimal(_ value: Int64, into out: inout ByteBuffer) {
-        var v = UInt64(max(0, value))
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var i = 20
-            repeat {
-                i -= 1
-                digits[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
-                v /= 10
-            } while v > 0
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(digits)[i...]))
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: 19) { buffer in
+            var line = LineWriter(buffer.baseAddress!)
+            line.put(decimal: value)
+            return line.count
         }
     }
 }
